@@ -1,0 +1,242 @@
+"""The indicator catalog of a site: domains, entities (city, districts, stations, roads) and indicators."""
+
+from __future__ import annotations
+
+import csv
+import math
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from situationroom.configfile import read_yaml, validate
+from situationroom.durations import Duration
+from situationroom.errors import ConfigError, Problem
+
+ID_PATTERN = r"^[a-z0-9][a-z0-9_.\-]*$"
+
+Status = Literal["normal", "warning", "critical", "stale", "unknown"]
+STATUS_ORDER: dict[str, int] = {"unknown": 0, "normal": 1, "stale": 2, "warning": 3, "critical": 4}
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class City(Strict):
+    id: str = Field(pattern=ID_PATTERN)
+    name_ko: str
+    name_en: str
+    timezone: str = "Asia/Seoul"
+
+
+class Domain(Strict):
+    id: str = Field(pattern=ID_PATTERN)
+    name_ko: str
+    name_en: str
+    icon: str | None = None
+
+
+class Entity(Strict):
+    """Something an indicator is measured for: the city, a gu, a dong, a station, a road..."""
+
+    id: str = Field(pattern=ID_PATTERN)
+    kind: str = Field(pattern=ID_PATTERN)
+    name_ko: str
+    name_en: str
+    district: str | None = None
+    """Code of the 행정동 (or gu) the entity lies in; how the map rolls a station up to a district."""
+    source_id: str | None = None
+    """The identifier a public source uses for it (AirKorea station name, HRFCO wlobscd...)."""
+    lat: float | None = None
+    lon: float | None = None
+
+
+class Thresholds(Strict):
+    """When a value is a warning or critical; `direction` says which way is bad."""
+
+    direction: Literal["above", "below"] = "above"
+    warning: float | None = None
+    critical: float | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Thresholds:
+        if self.warning is not None and self.critical is not None:
+            worse = self.critical >= self.warning if self.direction == "above" else self.critical <= self.warning
+            if not worse:
+                raise ValueError(
+                    f"critical ({self.critical}) must be beyond warning ({self.warning}) "
+                    f"when direction is {self.direction}"
+                )
+        return self
+
+    def status_of(self, value: float) -> Status:
+        sign = 1 if self.direction == "above" else -1
+        if self.critical is not None and sign * (value - self.critical) >= 0:
+            return "critical"
+        if self.warning is not None and sign * (value - self.warning) >= 0:
+            return "warning"
+        return "normal"
+
+
+class Indicator(Strict):
+    id: str = Field(pattern=r"^[a-z0-9_]+(\.[a-z0-9_]+)+$")
+    name_ko: str
+    name_en: str
+    unit: str
+    domain: str
+    entities: list[str] = Field(min_length=1)
+    """Entity kinds (`dong`, `airkorea`...) or single entity ids this indicator is measured for."""
+    thresholds: Thresholds | None = None
+    thresholds_by_entity: dict[str, Thresholds] = Field(default_factory=dict)
+    interval: Duration
+    """How often the source publishes a new value; no value within it makes the series stale."""
+    source: str
+    range: tuple[float, float] | None = None
+    """Physically possible values; anything outside is rejected to the dead-letter stream."""
+    decimals: int = Field(default=1, ge=0, le=6)
+    description_ko: str | None = None
+    description_en: str | None = None
+
+    @field_validator("interval")
+    @classmethod
+    def _positive(cls, v: float) -> float:
+        if v <= 0:
+            raise ValueError("interval must be positive")
+        return v
+
+    def thresholds_for(self, entity: str) -> Thresholds | None:
+        return self.thresholds_by_entity.get(entity, self.thresholds)
+
+
+class CatalogFile(Strict):
+    city: City
+    domains: list[Domain] = Field(min_length=1)
+    indicators: list[Indicator] = Field(min_length=1)
+
+
+class EntitiesFile(Strict):
+    entities: list[Entity]
+
+
+class Catalog:
+    """The validated catalog with lookups; built once at start, read everywhere."""
+
+    def __init__(self, city: City, domains: list[Domain], entities: list[Entity],
+                 indicators: list[Indicator]) -> None:
+        self.city = city
+        self.domains = {d.id: d for d in domains}
+        self.entities = {e.id: e for e in entities}
+        self.indicators = {i.id: i for i in indicators}
+        self._entities_of: dict[str, tuple[str, ...]] = {}
+        for ind in indicators:
+            ids: list[str] = []
+            for ref in ind.entities:
+                if ref in self.entities:
+                    ids.append(ref)
+                else:
+                    ids.extend(e.id for e in entities if e.kind == ref)
+            self._entities_of[ind.id] = tuple(dict.fromkeys(ids))
+
+    def entities_of(self, indicator: str) -> tuple[str, ...]:
+        return self._entities_of.get(indicator, ())
+
+    @cached_property
+    def entity_sets(self) -> dict[str, frozenset[str]]:
+        return {k: frozenset(v) for k, v in self._entities_of.items()}
+
+    def check_sample(self, indicator: str, entity: str, value: float) -> tuple[str, str] | None:
+        """Why a sample cannot be accepted, as (field, reason), or None when it is fine."""
+        ind = self.indicators.get(indicator)
+        if ind is None:
+            return "indicator", "unknown indicator (not in the catalog)"
+        if entity not in self.entity_sets[indicator]:
+            return "entity", f"entity is not measured for {indicator}"
+        if not math.isfinite(value):
+            return "value", "value must be a finite number"
+        if ind.range is not None and not (ind.range[0] <= value <= ind.range[1]):
+            return "value", f"outside the possible range {ind.range[0]:g}..{ind.range[1]:g} {ind.unit}"
+        return None
+
+    def status_of(self, indicator: str, entity: str, value: float) -> Status:
+        ind = self.indicators[indicator]
+        th = ind.thresholds_for(entity)
+        return th.status_of(value) if th else "normal"
+
+
+def _load_districts(path: Path) -> list[Entity]:
+    """Districts (gu and 행정동) from the CSV of administrative codes."""
+    out: dict[str, Entity] = {}
+    try:
+        with path.open(encoding="utf-8", newline="") as fh:
+            for n, row in enumerate(csv.DictReader(fh), start=2):
+                try:
+                    gu_code = row["gu_code"]
+                    if gu_code not in out:
+                        out[gu_code] = Entity(id=gu_code, kind="gu", name_ko=row["gu_ko"], name_en=row["gu"])
+                    out[row["code"]] = Entity(
+                        id=row["code"], kind="dong", name_ko=row["name_ko"], name_en=row["name_en"],
+                        district=row["code"], lat=float(row["label_lat"]), lon=float(row["label_lon"]),
+                    )
+                except (KeyError, ValueError) as exc:
+                    raise ConfigError.single(f"bad row: {exc}", file=path, line=n) from None
+    except OSError as exc:
+        raise ConfigError.single(f"cannot read: {exc.strerror}", file=path) from None
+    gus = [e for e in out.values() if e.kind == "gu"]
+    dongs = [e for e in out.values() if e.kind == "dong"]
+    return gus + dongs
+
+
+def load_catalog(seeds: Path) -> Catalog:
+    """Load `catalog.yaml`, `entities.yaml` and `districts.csv` from a site's seeds folder.
+
+    Every problem is collected and raised as one ConfigError naming file, line and field.
+    """
+    cat_path, ent_path = seeds / "catalog.yaml", seeds / "entities.yaml"
+    data, pos = read_yaml(cat_path)
+    catalog_file = validate(CatalogFile, data, file=cat_path, pos=pos)
+    edata, epos = read_yaml(ent_path)
+    entities_file = validate(EntitiesFile, edata or {"entities": []}, file=ent_path, pos=epos)
+    districts = _load_districts(seeds / "districts.csv") if (seeds / "districts.csv").exists() else []
+
+    problems: list[Problem] = []
+    entities: dict[str, Entity] = {}
+    for e in districts:
+        entities[e.id] = e
+    for i, e in enumerate(entities_file.entities):
+        if e.id in entities:
+            problems.append(Problem("duplicate entity id", str(ent_path), epos.line_of(("entities", i, "id")),
+                                    f"entities[{i}].id", e.id, True))
+        entities[e.id] = e
+    kinds = {e.kind for e in entities.values()}
+    for i, e in enumerate(entities_file.entities):
+        if e.district is not None and e.district not in entities:
+            problems.append(Problem("unknown district code", str(ent_path),
+                                    epos.line_of(("entities", i, "district")), f"entities[{i}].district",
+                                    e.district, True))
+
+    domain_ids = {d.id for d in catalog_file.domains}
+    seen: set[str] = set()
+    for i, ind in enumerate(catalog_file.indicators):
+        where = ("indicators", i)
+
+        def problem(msg: str, fld: str, value: object, _where: tuple = where, _id: str = ind.id) -> None:
+            problems.append(Problem(f"{msg} (indicator {_id})", str(cat_path), pos.line_of((*_where, fld)),
+                                    f"indicators[{_where[1]}].{fld}", value, True))
+
+        if ind.id in seen:
+            problem("duplicate indicator id", "id", ind.id)
+        seen.add(ind.id)
+        if ind.domain not in domain_ids:
+            problem(f"unknown domain; known: {', '.join(sorted(domain_ids))}", "domain", ind.domain)
+        for ref in ind.entities:
+            if ref not in kinds and ref not in entities:
+                problem(f"neither an entity kind ({', '.join(sorted(kinds))}) nor an entity id",
+                        "entities", ref)
+        for ent in ind.thresholds_by_entity:
+            if ent not in entities:
+                problem("unknown entity", "thresholds_by_entity", ent)
+    if problems:
+        raise ConfigError(problems)
+    return Catalog(catalog_file.city, catalog_file.domains, list(entities.values()), catalog_file.indicators)

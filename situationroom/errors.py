@@ -1,0 +1,72 @@
+"""The one exception type for bad configuration, naming file, line, field and value."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class Problem:
+    """One thing wrong in one place of a config file."""
+
+    message: str
+    file: str | None = None
+    line: int | None = None
+    field: str | None = None
+    value: Any = None
+    has_value: bool = False
+
+    def __str__(self) -> str:
+        where = ""
+        if self.file:
+            where = self.file + (f":{self.line}" if self.line else "")
+        parts = [p for p in (where, self.field) if p]
+        head = ": ".join(parts)
+        text = f"{head}: {self.message}" if head else self.message
+        if self.has_value:
+            text += f" (got {_short(self.value)})"
+        return text
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+@dataclass
+class ConfigError(Exception):
+    """A config file (catalog, collector, dashboard, rule...) is invalid.
+
+    Carries every problem found, so an operator fixes a file in one pass.
+    """
+
+    problems: list[Problem] = field(default_factory=list)
+
+    @classmethod
+    def single(
+        cls,
+        message: str,
+        *,
+        file: str | Path | None = None,
+        line: int | None = None,
+        field: str | None = None,
+        value: Any = ...,
+    ) -> ConfigError:
+        has_value = value is not ...
+        return cls(
+            [
+                Problem(
+                    message,
+                    str(file) if file else None,
+                    line,
+                    field,
+                    None if not has_value else value,
+                    has_value,
+                )
+            ]
+        )
+
+    def __str__(self) -> str:
+        return "\n".join(str(p) for p in self.problems)
