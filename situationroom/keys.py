@@ -1,0 +1,87 @@
+"""Every Redis key name situationroom uses, in one place (see docs/streams.md).
+
+Keys of one indicator share the hash tag `{i:<indicator>}`, so the aggregator's script that updates
+all of an indicator's series touches a single Redis Cluster slot. Sample streams are tagged by
+partition, the update stream and the small shared keys by their own names.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+PREFIX = "sr"
+
+# Consumer group of the aggregators on every sample stream.
+AGGREGATOR_GROUP = "aggregators"
+
+
+def partition_of(indicator: str, partitions: int) -> int:
+    return zlib.crc32(indicator.encode()) % partitions
+
+
+def samples(partition: int) -> str:
+    """Sample stream of one partition: fields i, e, t, v, s[, n]."""
+    return f"{PREFIX}:samples:{{p{partition}}}"
+
+
+def all_samples(partitions: int) -> list[str]:
+    return [samples(p) for p in range(partitions)]
+
+
+def updates() -> str:
+    """Stream of every change of live state, read by dashboards and alerting."""
+    return f"{PREFIX}:{{updates}}"
+
+
+def deadletter() -> str:
+    """Rejected samples with the reason."""
+    return f"{PREFIX}:{{deadletter}}"
+
+
+def live(indicator: str) -> str:
+    """Hash entity -> compact JSON of the series' live state (value, ts, status, windows)."""
+    return f"{PREFIX}:{{i:{indicator}}}:live"
+
+
+def raw(indicator: str, entity: str) -> str:
+    """Sorted set of the last hour of samples (score = event ms, member = "ms:value")."""
+    return f"{PREFIX}:{{i:{indicator}}}:raw:{entity}"
+
+
+def history(indicator: str, entity: str, resolution: str) -> str:
+    """Sorted set of buckets (score = bucket start s, member = "start:count:sum:min:max")."""
+    return f"{PREFIX}:{{i:{indicator}}}:h{resolution}:{entity}"
+
+
+def collector_health(collector: str) -> str:
+    return f"{PREFIX}:collector:{collector}"
+
+
+def collectors_index() -> str:
+    """Set of collector ids that have reported health."""
+    return f"{PREFIX}:collectors"
+
+
+def collector_control(collector: str) -> str:
+    """Hash of operator controls of a collector (paused)."""
+    return f"{PREFIX}:collector:{collector}:control"
+
+
+def tokens() -> str:
+    """Hash sha256(token) -> JSON {name, role, created}."""
+    return f"{PREFIX}:tokens"
+
+
+def counters() -> str:
+    """Hash of monotonically increasing counters for /metrics."""
+    return f"{PREFIX}:counters"
+
+
+def stale_lock() -> str:
+    """Short lock so one aggregator at a time sweeps for stale series."""
+    return f"{PREFIX}:lock:stale-sweep"
+
+
+def meta() -> str:
+    """Hash with the schema version and site of the data in this Redis."""
+    return f"{PREFIX}:meta"

@@ -1,0 +1,1 @@
+"""Lua scripts the aggregator runs inside Redis."""

