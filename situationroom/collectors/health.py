@@ -1,0 +1,66 @@
+"""Each collector's health (last run, last success, last error, samples, next run) kept in Redis."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from situationroom import keys
+
+INT_FIELDS = {"runs", "failures", "consecutive_failures", "samples_last_run", "samples_total",
+              "rejected_last_run", "rejected_total", "duration_ms"}
+FLOAT_FIELDS = {"last_run", "last_success", "last_error_at", "next_run", "updated_at"}
+
+
+async def record(client: aioredis.Redis, collector: str, fields: dict[str, Any],
+                 incr: dict[str, int] | None = None) -> None:
+    key = keys.collector_health(collector)
+    pipe = client.pipeline(transaction=False)
+    pipe.sadd(keys.collectors_index(), collector)
+    values = {k: ("" if v is None else str(v)) for k, v in fields.items()}
+    values["updated_at"] = f"{time.time():.3f}"
+    pipe.hset(key, mapping=values)
+    for name, n in (incr or {}).items():
+        pipe.hincrby(key, name, n)
+    await pipe.execute()
+
+
+def _parse(raw: dict[bytes, bytes]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in raw.items():
+        name, text = k.decode(), v.decode()
+        if name in INT_FIELDS:
+            out[name] = int(text) if text else 0
+        elif name in FLOAT_FIELDS:
+            out[name] = float(text) if text else None
+        else:
+            out[name] = text or None
+    return out
+
+
+async def read_all(client: aioredis.Redis) -> dict[str, dict[str, Any]]:
+    ids = sorted(m.decode() for m in await client.smembers(keys.collectors_index()))
+    pipe = client.pipeline(transaction=False)
+    for cid in ids:
+        pipe.hgetall(keys.collector_health(cid))
+        pipe.hget(keys.collector_control(cid), "paused")
+    results = await pipe.execute()
+    out = {}
+    for n, cid in enumerate(ids):
+        health = _parse(results[2 * n])
+        health["paused"] = results[2 * n + 1] == b"1"
+        out[cid] = health
+    return out
+
+
+async def forget(client: aioredis.Redis, collector: str) -> None:
+    pipe = client.pipeline(transaction=False)
+    pipe.srem(keys.collectors_index(), collector)
+    pipe.delete(keys.collector_health(collector))
+    await pipe.execute()
+
+
+async def is_paused(client: aioredis.Redis, collector: str) -> bool:
+    return await client.hget(keys.collector_control(collector), "paused") == b"1"

@@ -1,0 +1,67 @@
+"""Reading live state and history of indicators from Redis, with staleness judged at read time."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+
+from situationroom import keys
+from situationroom.catalog import STATUS_ORDER, Catalog
+
+RESOLUTIONS = ("raw", "1m", "1h")
+
+
+def effective(state: dict[str, Any], now_ms: float, grace: float) -> dict[str, Any]:
+    """The state as a reader should see it: stale once its interval has passed without data,
+    even before the aggregator's sweep has written it."""
+    if state.get("st") != "stale" and now_ms - state["t"] > state["n"] * 1000 * grace:
+        state = {**state, "ps": state["st"], "st": "stale"}
+    return state
+
+
+async def read(client: aioredis.Redis, indicators: list[str], grace: float) -> dict[str, dict[str, dict]]:
+    """Live state of every series of the given indicators: {indicator: {entity: state}}."""
+    pipe = client.pipeline(transaction=False)
+    for ind in indicators:
+        pipe.hgetall(keys.live(ind))
+    now_ms = time.time() * 1000
+    out: dict[str, dict[str, dict]] = {}
+    for ind, raw in zip(indicators, await pipe.execute(), strict=True):
+        out[ind] = {e.decode(): effective(orjson.loads(v), now_ms, grace) for e, v in raw.items()}
+    return out
+
+
+def worst(statuses: list[str]) -> str:
+    return max(statuses, key=lambda s: STATUS_ORDER.get(s, 0)) if statuses else "unknown"
+
+
+def summarize(catalog: Catalog, indicator: str, states: dict[str, dict]) -> dict[str, Any]:
+    counts: dict[str, int] = {}
+    for ent in catalog.entities_of(indicator):
+        st = states[ent]["st"] if ent in states else "unknown"
+        counts[st] = counts.get(st, 0) + 1
+    latest = max((s["t"] for s in states.values()), default=None)
+    return {"status": worst(list(counts)), "counts": counts,
+            "updated_at": latest / 1000 if latest is not None else None}
+
+
+async def history(client: aioredis.Redis, indicator: str, entity: str, resolution: str,
+                  start: float, end: float) -> list[dict[str, Any]]:
+    """Points between start and end (epoch seconds): raw samples, or 1-minute / 1-hour buckets."""
+    if resolution == "raw":
+        members = await client.zrangebyscore(keys.raw(indicator, entity), start * 1000, end * 1000)
+        out = []
+        for m in members:
+            ts, value = m.decode().split(":", 1)
+            out.append({"t": int(ts) / 1000, "value": float(value)})
+        return out
+    members = await client.zrangebyscore(keys.history(indicator, entity, resolution), start, end)
+    points = []
+    for m in members:
+        b, count, total, mn, mx = m.decode().split(":")
+        n = int(count)
+        points.append({"t": float(b), "count": n, "mean": float(total) / n, "min": float(mn), "max": float(mx)})
+    return points

@@ -1,0 +1,65 @@
+"""API tokens: roles and their scopes; a token is shown once and only its hash is stored."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from typing import Any
+
+import orjson
+import redis
+import redis.asyncio as aioredis
+
+from situationroom import keys
+
+ROLES: dict[str, frozenset[str]] = {
+    "viewer": frozenset({"read"}),
+    "ingest": frozenset({"read", "ingest"}),
+    "operator": frozenset({"read", "ingest", "operate"}),
+    "admin": frozenset({"read", "ingest", "operate", "admin"}),
+}
+PREFIX = "sr_"
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create(client: redis.Redis, role: str, name: str) -> str:
+    """Make a new token for `role`; returns the token, which is stored only as its hash."""
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; roles: {', '.join(ROLES)}")
+    token = PREFIX + secrets.token_urlsafe(32)
+    record = {"name": name, "role": role, "created": time.time()}
+    client.hset(keys.tokens(), digest(token), orjson.dumps(record))
+    return token
+
+
+def list_tokens(client: redis.Redis) -> list[dict[str, Any]]:
+    out = []
+    for h, raw in client.hgetall(keys.tokens()).items():
+        rec = orjson.loads(raw)
+        rec["id"] = h.decode()[:12]
+        out.append(rec)
+    return sorted(out, key=lambda r: r["created"])
+
+
+def revoke(client: redis.Redis, token_id: str) -> int:
+    """Remove tokens whose hash starts with `token_id` (as `tokens list` shows it)."""
+    if len(token_id) < 8:
+        raise ValueError("give at least 8 characters of the token id")
+    removed = 0
+    for h in client.hkeys(keys.tokens()):
+        if h.decode().startswith(token_id):
+            removed += client.hdel(keys.tokens(), h)
+    return removed
+
+
+async def lookup(client: aioredis.Redis, token: str) -> dict[str, Any] | None:
+    raw = await client.hget(keys.tokens(), digest(token))
+    if raw is None:
+        return None
+    rec = orjson.loads(raw)
+    rec["scopes"] = ROLES.get(rec.get("role", ""), frozenset())
+    return rec

@@ -1,0 +1,1 @@
+"""The web role: HTTP API (and, later, the wall display and its websocket)."""

@@ -1,0 +1,225 @@
+"""The HTTP API v1: indicators with live values, history, collectors, push ingest, health, metrics."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any, Literal
+
+import orjson
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import PlainTextResponse, Response
+
+from situationroom import __version__, live
+from situationroom import samples as samples_mod
+from situationroom.catalog import Indicator
+from situationroom.collectors import health
+from situationroom.web import metrics
+from situationroom.web.auth import require
+from situationroom.web.errors import ApiError
+
+router = APIRouter()
+Reader = Annotated[Any, Depends(require("read"))]
+Ingester = Annotated[Any, Depends(require("ingest"))]
+
+
+class JSON(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
+
+
+def _ctx(request: Request) -> Any:
+    return request.app.state.ctx
+
+
+def _indicator_info(ind: Indicator) -> dict[str, Any]:
+    return {
+        "id": ind.id, "name_ko": ind.name_ko, "name_en": ind.name_en, "unit": ind.unit,
+        "domain": ind.domain, "interval_s": ind.interval, "source": ind.source, "decimals": ind.decimals,
+        "thresholds": ind.thresholds.model_dump() if ind.thresholds else None,
+    }
+
+
+def _public_state(state: dict[str, Any]) -> dict[str, Any]:
+    return {"value": state["v"], "ts": state["t"] / 1000, "status": state["st"],
+            "since": state["since"] / 1000, "interval_s": state["n"]}
+
+
+@router.get("/api/v1/indicators", response_class=JSON, tags=["indicators"],
+            summary="The catalog with live values and statuses")
+async def list_indicators(
+    request: Request,
+    _auth: Reader,
+    domain: Annotated[str | None, Query(description="only this domain (e.g. environment)")] = None,
+) -> JSON:
+    ctx = _ctx(request)
+    catalog = ctx.catalog
+    if domain is not None and domain not in catalog.domains:
+        raise ApiError(422, f"unknown domain; known: {', '.join(catalog.domains)}", field="domain", value=domain)
+    inds = [i for i in catalog.indicators.values() if domain is None or i.domain == domain]
+    states = await live.read(ctx.client, [i.id for i in inds], ctx.settings.stale_grace)
+    out = []
+    for ind in inds:
+        st = states[ind.id]
+        item = _indicator_info(ind)
+        item.update(live.summarize(catalog, ind.id, st))
+        item["entities"] = [
+            {"id": e, **(_public_state(st[e]) if e in st else {"value": None, "ts": None, "status": "unknown"})}
+            for e in catalog.entities_of(ind.id)
+        ]
+        out.append(item)
+    return JSON({"generated_at": time.time(), "city": catalog.city.model_dump(),
+                 "domains": [d.model_dump() for d in catalog.domains.values()], "indicators": out})
+
+
+def _get_indicator(request: Request, indicator_id: str) -> Indicator:
+    ind = _ctx(request).catalog.indicators.get(indicator_id)
+    if ind is None:
+        raise ApiError(404, "unknown indicator", field="indicator_id", value=indicator_id)
+    return ind
+
+
+@router.get("/api/v1/indicators/{indicator_id}", response_class=JSON, tags=["indicators"],
+            summary="One indicator, per entity: value, windows, change rate, status")
+async def get_indicator(request: Request, indicator_id: str, _auth: Reader) -> JSON:
+    ctx = _ctx(request)
+    ind = _get_indicator(request, indicator_id)
+    st = (await live.read(ctx.client, [ind.id], ctx.settings.stale_grace))[ind.id]
+    entities = []
+    for eid in ctx.catalog.entities_of(ind.id):
+        ent = ctx.catalog.entities[eid]
+        th = ind.thresholds_for(eid)
+        item: dict[str, Any] = {"id": eid, "kind": ent.kind, "name_ko": ent.name_ko, "name_en": ent.name_en,
+                                "district": ent.district,
+                                "thresholds": th.model_dump() if th else None}
+        s = st.get(eid)
+        if s is None:
+            item.update({"value": None, "ts": None, "status": "unknown", "windows": {}, "rate_per_min": None})
+        else:
+            item.update(_public_state(s))
+            item["previous_status"] = s.get("ps")
+            item["rate_per_min"] = s.get("r")
+            item["windows"] = {
+                name: {"count": w[0], "mean": w[1], "min": w[2], "max": w[3]} for name, w in (s.get("w") or {}).items()
+            }
+        entities.append(item)
+    return JSON({**_indicator_info(ind), **live.summarize(ctx.catalog, ind.id, st), "entities": entities})
+
+
+@router.get("/api/v1/indicators/{indicator_id}/history", response_class=JSON, tags=["indicators"],
+            summary="History of one series: raw samples (last hour) or 1-minute / 1-hour buckets")
+async def get_history(
+    request: Request,
+    indicator_id: str,
+    _auth: Reader,
+    entity: Annotated[str | None, Query(description="entity id; optional when the indicator has one")] = None,
+    start: Annotated[str | None, Query(alias="from", description="epoch seconds or ISO 8601; default 1 h ago")] = None,
+    end: Annotated[str | None, Query(alias="to", description="epoch seconds or ISO 8601; default now")] = None,
+    resolution: Annotated[Literal["raw", "1m", "1h"], Query()] = "1m",
+) -> JSON:
+    ctx = _ctx(request)
+    ind = _get_indicator(request, indicator_id)
+    entities = ctx.catalog.entities_of(ind.id)
+    if entity is None:
+        if len(entities) != 1:
+            raise ApiError(422, f"give an entity; {ind.id} is measured for {len(entities)}", field="entity",
+                           value=None)
+        entity = entities[0]
+    elif entity not in entities:
+        raise ApiError(422, f"entity is not measured for {ind.id}", field="entity", value=entity)
+    now = time.time()
+    t_end = _parse_time(end, "to", now)
+    t_start = _parse_time(start, "from", t_end - 3600)
+    if t_start > t_end:
+        raise ApiError(422, "from must not be after to", field="from", value=start)
+    points = await live.history(ctx.client, ind.id, entity, resolution, t_start, t_end)
+    return JSON({"indicator": ind.id, "entity": entity, "resolution": resolution, "from": t_start, "to": t_end,
+                 "unit": ind.unit, "points": points})
+
+
+def _parse_time(value: str | None, name: str, default: float) -> float:
+    if value is None:
+        return default
+    try:
+        return samples_mod.parse_ts(float(value) if _is_number(value) else value)
+    except ValueError as exc:
+        raise ApiError(422, str(exc), field=name, value=value) from None
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+@router.get("/api/v1/collectors", response_class=JSON, tags=["collectors"],
+            summary="Every collector's health: last run, last success, last error, samples, next run")
+async def list_collectors(request: Request, _auth: Reader) -> JSON:
+    states = await health.read_all(_ctx(request).client)
+    return JSON({"collectors": [{"id": cid, **h} for cid, h in states.items()]})
+
+
+@router.post("/api/v1/samples", response_class=JSON, tags=["ingest"],
+             summary="Push a batch of samples (token with the ingest scope)",
+             description="Body: `{\"samples\": [{\"indicator\", \"entity\", \"ts\", \"value\"}, ...]}` or a bare "
+                         "list. Valid items are accepted; each invalid one is reported with its index, field and "
+                         "reason, and kept in the dead-letter stream.")
+async def push_samples(request: Request, auth: Ingester) -> JSON:
+    ctx = _ctx(request)
+    body = await request.body()
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise ApiError(400, f"body is not valid JSON: {exc}") from None
+    items = payload.get("samples") if isinstance(payload, dict) else payload
+    if isinstance(payload, dict) and set(payload) - {"samples"}:
+        name = sorted(set(payload) - {"samples"})[0]
+        raise ApiError(422, "unknown key in body", field=name, value=payload[name])
+    if not isinstance(items, list):
+        raise ApiError(422, "expected {\"samples\": [...]} or a list of samples", field="samples",
+                       value=type(items).__name__)
+    if len(items) > ctx.settings.ingest_max_items:
+        raise ApiError(413, f"at most {ctx.settings.ingest_max_items} samples per request", field="samples",
+                       value=len(items))
+    source = f"push:{auth['name']}" if auth else "push"
+    good, bad = [], []
+    now = time.time()
+    for n, item in enumerate(items):
+        result = samples_mod.from_mapping(item, source=source, index=n)
+        if isinstance(result, samples_mod.Rejection):
+            bad.append((result, item))
+            continue
+        problem = samples_mod.check(result, ctx.catalog, now=now, max_age=ctx.settings.late_limit)
+        if problem is not None:
+            bad.append((samples_mod.Rejection(problem.field, problem.reason, problem.value, n), item))
+        else:
+            good.append(result)
+    await ctx.writer.write(good)
+    if bad:
+        await ctx.writer.reject(bad, source=source)
+    rejected = [{"index": r.index, "field": r.field, "reason": r.reason, "value": r.value} for r, _ in bad]
+    return JSON({"accepted": len(good), "rejected": rejected}, status_code=200)
+
+
+@router.get("/healthz", response_class=JSON, tags=["operations"], summary="Is the server up and Redis reachable")
+async def healthz(request: Request) -> JSON:
+    ctx = _ctx(request)
+    try:
+        await ctx.client.ping()
+        redis_ok = True
+    except Exception:  # any failure to reach Redis is reported, not raised
+        redis_ok = False
+    body = {"status": "ok" if redis_ok else "degraded", "redis": "ok" if redis_ok else "unreachable",
+            "version": __version__}
+    return JSON(body, status_code=200 if redis_ok else 503)
+
+
+@router.get("/metrics", response_class=PlainTextResponse, tags=["operations"],
+            summary="Prometheus metrics: samples in, aggregator lag, errors, collectors")
+async def get_metrics(request: Request) -> Response:
+    ctx = _ctx(request)
+    text = await metrics.render(ctx.client, ctx.settings)
+    return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")

@@ -1,0 +1,40 @@
+"""The FastAPI application of the web role."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+from fastapi import FastAPI
+
+from situationroom import __version__
+from situationroom.catalog import Catalog
+from situationroom.settings import Settings
+from situationroom.streams import StreamWriter
+from situationroom.web import api, errors
+
+
+@dataclass
+class WebContext:
+    client: aioredis.Redis
+    catalog: Catalog
+    settings: Settings
+    writer: StreamWriter
+
+
+def create_app(client: aioredis.Redis, catalog: Catalog, settings: Settings) -> FastAPI:
+    app = FastAPI(
+        title=f"situationroom — {catalog.city.name_en} ({catalog.city.name_ko})",
+        version=__version__,
+        description="Live municipal indicators of the city's situation room. "
+                    "Reads are open on the city network unless configured otherwise; "
+                    "push ingest needs a token with the ingest scope.",
+    )
+    app.state.ctx = WebContext(
+        client, catalog, settings,
+        StreamWriter(client, partitions=settings.partitions, retention=settings.stream_retention,
+                     deadletter_maxlen=settings.deadletter_maxlen, batch_size=settings.batch_size),
+    )
+    errors.install(app)
+    app.include_router(api.router)
+    return app

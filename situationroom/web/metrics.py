@@ -1,0 +1,82 @@
+"""Prometheus metrics read from Redis, so any web process reports the whole deployment."""
+
+from __future__ import annotations
+
+import time
+
+import redis.asyncio as aioredis
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from redis.exceptions import ResponseError
+
+from situationroom import keys
+from situationroom.collectors import health
+from situationroom.settings import Settings
+
+COUNTERS = {
+    "samples_in": "Samples written to the sample streams (collectors and push ingest)",
+    "samples_rejected": "Samples rejected to the dead-letter stream",
+    "samples_aggregated": "Samples applied to live state by the aggregators",
+    "samples_duplicate": "Samples ignored as duplicates (same series and event time)",
+    "updates_published": "Changes published to the update stream",
+}
+
+
+class _Static:
+    def __init__(self, families: list) -> None:
+        self.families = families
+
+    def collect(self):
+        return self.families
+
+
+async def render(client: aioredis.Redis, settings: Settings) -> bytes:
+    families: list = []
+    counters = {k.decode(): int(v) for k, v in (await client.hgetall(keys.counters())).items()}
+    for name, help_text in COUNTERS.items():
+        c = CounterMetricFamily(f"situationroom_{name}", help_text)
+        c.add_metric([], counters.get(name, 0))
+        families.append(c)
+
+    pending = GaugeMetricFamily("situationroom_aggregator_pending", "Entries delivered but not yet acknowledged",
+                                labels=["stream"])
+    lag = GaugeMetricFamily("situationroom_aggregator_lag", "Entries not yet delivered to the aggregators",
+                            labels=["stream"])
+    length = GaugeMetricFamily("situationroom_stream_length", "Entries in a stream", labels=["stream"])
+    pipe = client.pipeline(transaction=False)
+    streams = [*keys.all_samples(settings.partitions), keys.updates(), keys.deadletter()]
+    for s in streams:
+        pipe.xlen(s)
+    for s in keys.all_samples(settings.partitions):
+        pipe.xinfo_groups(s)
+    results = await pipe.execute(raise_on_error=False)
+    for s, n in zip(streams, results[: len(streams)], strict=True):
+        length.add_metric([s], 0 if isinstance(n, ResponseError) else n)
+    for s, groups in zip(keys.all_samples(settings.partitions), results[len(streams):], strict=True):
+        if isinstance(groups, ResponseError):
+            continue
+        for g in groups:
+            name = g.get("name") if isinstance(g.get("name"), str) else g.get("name", b"").decode()
+            if name != keys.AGGREGATOR_GROUP:
+                continue
+            pending.add_metric([s], g.get("pending", 0))
+            if g.get("lag") is not None:  # Redis 7+ only; 6.2 has no lag field
+                lag.add_metric([s], g["lag"])
+    families += [pending, lag, length]
+
+    up = GaugeMetricFamily("situationroom_collector_ok", "1 when the collector's last run succeeded",
+                           labels=["collector"])
+    age = GaugeMetricFamily("situationroom_collector_last_success_age_seconds",
+                            "Seconds since the collector's last successful run", labels=["collector"])
+    fails = CounterMetricFamily("situationroom_collector_failures", "Failed collector runs", labels=["collector"])
+    now = time.time()
+    for cid, h in (await health.read_all(client)).items():
+        up.add_metric([cid], 1 if h.get("state") == "ok" else 0)
+        if h.get("last_success"):
+            age.add_metric([cid], now - h["last_success"])
+        fails.add_metric([cid], h.get("failures", 0))
+    families += [up, age, fails]
+
+    registry = CollectorRegistry()
+    registry.register(_Static(families))
+    return generate_latest(registry)
