@@ -63,6 +63,13 @@ class Settings(BaseSettings):
     consumer: str | None = None
     """Consumer name in the aggregator group; default host-pid."""
 
+    scenario: str | None = None
+    """Simulation scenario for every simulator collector (a name in seeds/scenarios/), overriding their files."""
+    speed: float | None = Field(default=None, gt=0, le=10_000)
+    """Time acceleration of the simulation (60 = one simulated hour per real minute), overriding the files."""
+    seed: int | None = None
+    """Random seed of the simulation, overriding the collector files; the same seed gives the same data."""
+
     public_read: bool = True
     """Whether reading the API needs no token (the wall display on a closed city network)."""
     ingest_max_items: int = Field(default=10_000, ge=1)

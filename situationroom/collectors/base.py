@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict
 
 from situationroom.catalog import Catalog
 from situationroom.samples import Rejection, Sample
+from situationroom.settings import Settings
 
 
 class Params(BaseModel):
@@ -30,6 +31,8 @@ class CollectorContext:
     log: logging.Logger
     interval: float | None = None
     """The schedule's interval in seconds (None for cron or live kinds)."""
+    settings: Settings | None = None
+    """The process's settings (e.g. the simulation overrides given to `situationroom up`)."""
 
 
 @dataclass

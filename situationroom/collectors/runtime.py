@@ -64,7 +64,8 @@ class CollectorRunner:
         assert kind is not None
         interval = loaded.definition.schedule.interval
         ctx = CollectorContext(loaded.id, self.catalog, self.settings.site,
-                               logging.getLogger(f"situationroom.collector.{loaded.id}"), interval)
+                               logging.getLogger(f"situationroom.collector.{loaded.id}"), interval,
+                               self.settings)
         return kind(loaded.params, ctx)
 
     async def load(self) -> None:
