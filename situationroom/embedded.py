@@ -61,6 +61,10 @@ class EmbeddedRedis:
         except (redis.ConnectionError, redis.TimeoutError, OSError):
             return False
 
+    def running(self) -> bool:
+        """Whether a server (started by this or another process) answers on the site's socket."""
+        return self._answers()
+
     def start(self, timeout: float = 15.0) -> str:
         """Start the server unless one already serves this data directory; returns its URL."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
