@@ -1,0 +1,250 @@
+"""The `situationroom` command: up, run ROLE, init, check, tokens, bench."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from pydantic import ValidationError
+
+from situationroom import __version__
+from situationroom.errors import ConfigError
+from situationroom.settings import Settings, default_site
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    help="A city's digital situation room: collectors → Redis streams → live metrics, wall display, alerts.",
+    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+)
+tokens_app = typer.Typer(help="API tokens: create (printed once, only its hash is stored), list, revoke.",
+                         no_args_is_help=True)
+app.add_typer(tokens_app, name="tokens")
+
+SiteOpt = Annotated[Path | None, typer.Option("--site", help="Site folder (collectors/, dashboards/, seeds/).",
+                                              show_default=False)]
+RedisOpt = Annotated[str | None, typer.Option("--redis-url", help="External Redis (also REDIS_URL); none starts "
+                                                                 "the embedded one.", show_default=False)]
+DataOpt = Annotated[Path | None, typer.Option("--data-dir", help="Where the embedded Redis keeps its data "
+                                                                 "(default <site>/var).", show_default=False)]
+HostOpt = Annotated[str | None, typer.Option("--host", help="Address the web server listens on [127.0.0.1].",
+                                             show_default=False)]
+PortOpt = Annotated[int | None, typer.Option("--port", help="Port of the web server [8000].", show_default=False)]
+ScenarioOpt = Annotated[str | None, typer.Option("--scenario", help="Simulation scenario (seeds/scenarios/NAME.yaml) "
+                                                                    "for every simulator collector.",
+                                                 show_default=False)]
+SpeedOpt = Annotated[float | None, typer.Option("--speed", help="Time acceleration of the simulation "
+                                                                "(60 = a simulated hour per minute).",
+                                                show_default=False)]
+SeedOpt = Annotated[int | None, typer.Option("--seed", help="Random seed of the simulation.", show_default=False)]
+LogOpt = Annotated[str | None, typer.Option("--log-level", help="DEBUG, INFO, WARNING or ERROR [INFO].",
+                                            show_default=False)]
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    return typer.Exit(code)
+
+
+def make_settings(**given: Any) -> Settings:
+    """Settings from the environment, overridden by the options given on the command line."""
+    values = {k: v for k, v in given.items() if v is not None}
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors(include_url=False):
+            name = ".".join(str(p) for p in err["loc"])
+            env = "REDIS_URL" if name == "redis_url" else f"SITUATIONROOM_{name.upper()}"
+            lines.append(f"setting {name} (--{name.replace('_', '-')} or {env}): {err['msg']} "
+                         f"(got {err.get('input')!r})")
+        raise fail("\n       ".join(lines), 2) from None
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+                        datefmt="%H:%M:%S", stream=sys.stderr)
+    # The scheduler logs every job run at INFO; collectors log their own changes of state instead.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
+def _check_scenario(settings: Settings) -> None:
+    if settings.scenario is None:
+        return
+    folder = settings.seeds / "scenarios"
+    if not (folder / f"{settings.scenario}.yaml").is_file():
+        known = sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
+        raise fail(f"--scenario {settings.scenario}: no such scenario in {folder} "
+                   f"(known: {', '.join(known) or 'none'})", 2)
+
+
+def _serve(settings: Settings, roles: tuple[str, ...], *, start_embedded: bool) -> None:
+    from situationroom import roles as roles_mod
+    from situationroom.redisconn import describe
+
+    _logging(settings.log_level)
+    _check_scenario(settings)
+    try:
+        catalog = roles_mod.load_site(settings)
+        with roles_mod.redis_for(settings, start_embedded=start_embedded) as url:
+            roles_mod.check_redis(url)
+            where = (f"embedded, data in {settings.resolved_data_dir}" if not settings.redis_url
+                     else describe(url))
+
+            def ready(web_url: str) -> None:
+                typer.echo(f"situationroom {__version__} — {catalog.city.name_ko} ({catalog.city.name_en}): "
+                           f"{', '.join(roles)}")
+                typer.echo(f"  Redis:         {where}")
+                typer.echo(f"  Site:          {settings.site}")
+                if web_url:
+                    typer.echo(f"  Wall display:  {web_url}")
+                    typer.echo(f"  Live API:      {web_url}api/v1/indicators   (API docs: {web_url}docs)")
+                typer.echo("  Ctrl-C stops.")
+
+            asyncio.run(roles_mod.run_roles(settings, roles, url, on_ready=ready))
+    except ConfigError as exc:
+        raise fail(f"the site's configuration is invalid:\n{exc}", 2) from None
+    except roles_mod.StartupError as exc:
+        raise fail(str(exc)) from None
+    except KeyboardInterrupt:
+        pass
+    typer.echo("stopped.")
+
+
+@app.command()
+def up(site: SiteOpt = None, redis_url: RedisOpt = None, data_dir: DataOpt = None, host: HostOpt = None,
+       port: PortOpt = None, scenario: ScenarioOpt = None, speed: SpeedOpt = None, seed: SeedOpt = None,
+       log_level: LogOpt = None) -> None:
+    """Run everything in one process: embedded Redis, collectors, aggregator and the web server."""
+    settings = make_settings(site=site, redis_url=redis_url, data_dir=data_dir, host=host, port=port,
+                             scenario=scenario, speed=speed, seed=seed, log_level=log_level)
+    _serve(settings, ("collect", "aggregate", "web"), start_embedded=True)
+
+
+@app.command()
+def run(role: Annotated[str, typer.Argument(help="collect, aggregate or web", show_default=False)],
+        site: SiteOpt = None, redis_url: RedisOpt = None, data_dir: DataOpt = None, host: HostOpt = None,
+        port: PortOpt = None, scenario: ScenarioOpt = None, speed: SpeedOpt = None, seed: SeedOpt = None,
+        log_level: LogOpt = None) -> None:
+    """Run one role as its own process against a shared Redis (scale-out; see docker-compose.yml)."""
+    from situationroom.roles import ROLES
+
+    if role not in ROLES:
+        raise fail(f"unknown role {role!r}; roles: {', '.join(ROLES)}", 2)
+    settings = make_settings(site=site, redis_url=redis_url, data_dir=data_dir, host=host, port=port,
+                             scenario=scenario, speed=speed, seed=seed, log_level=log_level)
+    _serve(settings, (role,), start_embedded=False)
+
+
+@app.command()
+def init(directory: Annotated[Path, typer.Argument(help="New site folder", show_default=False)]) -> None:
+    """Write a new site (a copy of the Pohang demo site) to edit for another city."""
+    target = directory.expanduser().resolve()
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise fail(f"{target} exists and is not an empty folder; choose a new one", 2)
+    source = default_site()
+    target.mkdir(parents=True, exist_ok=True)
+    for part in ("collectors", "dashboards", "seeds"):
+        if (source / part).is_dir():
+            shutil.copytree(source / part, target / part, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    typer.echo(f"new site in {target}; run it with: situationroom up --site {target}")
+
+
+@app.command()
+def check(site: SiteOpt = None) -> None:
+    """Validate the site: catalog, collectors (exit status 2 with file:line:field on any error)."""
+    from situationroom.collectors.definition import load_collectors
+    from situationroom.roles import StartupError, load_site
+
+    settings = make_settings(site=site)
+    try:
+        catalog = load_site(settings)
+    except ConfigError as exc:
+        raise fail(str(exc), 2) from None
+    except StartupError as exc:
+        raise fail(str(exc), 2) from None
+    loaded, problems = load_collectors(settings.collectors_dir)
+    for problem in problems:
+        typer.secho(f"error: {problem}", fg=typer.colors.RED, err=True)
+    typer.echo(f"catalog: {len(catalog.indicators)} indicators, {len(catalog.entities)} entities, "
+               f"{len(catalog.domains)} domains")
+    typer.echo(f"collectors: {len(loaded)} valid, {len({p.file for p in problems})} invalid")
+    if problems:
+        raise typer.Exit(2)
+
+
+def _with_redis(settings: Settings, action: Callable[[Any], T]) -> T:
+    """Run `action(client)` on the site's Redis (joining or briefly starting the embedded one)."""
+    from situationroom.redisconn import sync_client
+    from situationroom.roles import StartupError, redis_for
+
+    try:
+        with redis_for(settings, start_embedded=True) as url:
+            client = sync_client(url)
+            try:
+                return action(client)
+            finally:
+                client.close()
+    except StartupError as exc:
+        raise fail(str(exc)) from None
+
+
+@tokens_app.command("create")
+def tokens_create(role: Annotated[str, typer.Option("--role", help="viewer, ingest, operator or admin",
+                                                    show_default=False)],
+                  name: Annotated[str, typer.Option("--name", help="Who or what uses it")] = "cli",
+                  site: SiteOpt = None, redis_url: RedisOpt = None, data_dir: DataOpt = None) -> None:
+    """Create a token and print it; it is shown only this once."""
+    from situationroom import tokens
+
+    if role not in tokens.ROLES:
+        raise fail(f"--role {role}: unknown role; roles: {', '.join(tokens.ROLES)}", 2)
+    settings = make_settings(site=site, redis_url=redis_url, data_dir=data_dir)
+    typer.echo(_with_redis(settings, lambda client: tokens.create(client, role, name)))
+
+
+@tokens_app.command("list")
+def tokens_list(site: SiteOpt = None, redis_url: RedisOpt = None, data_dir: DataOpt = None) -> None:
+    """List tokens (id, role, name, created); the tokens themselves are not stored."""
+    import datetime as dt
+
+    from situationroom import tokens
+
+    settings = make_settings(site=site, redis_url=redis_url, data_dir=data_dir)
+    rows = _with_redis(settings, tokens.list_tokens)
+    for row in rows:
+        created = dt.datetime.fromtimestamp(row["created"]).isoformat(timespec="seconds")
+        typer.echo(f"{row['id']}  {row['role']:<8}  {created}  {row['name']}")
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(token_id: Annotated[str, typer.Argument(help="The id shown by `tokens list`")],
+                  site: SiteOpt = None, redis_url: RedisOpt = None, data_dir: DataOpt = None) -> None:
+    """Revoke a token by its id."""
+    from situationroom import tokens
+
+    if len(token_id) < 8:
+        raise fail("give at least 8 characters of the token id (as `tokens list` shows it)", 2)
+    settings = make_settings(site=site, redis_url=redis_url, data_dir=data_dir)
+    removed = _with_redis(settings, lambda client: tokens.revoke(client, token_id))
+    if not removed:
+        raise fail(f"no token with id {token_id}", 1)
+    typer.echo(f"revoked {removed} token(s)")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"situationroom {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                               help="Print the version and exit.")] = False) -> None:
+    """situationroom — the city's live status, from collectors to the wall display."""

@@ -1,0 +1,193 @@
+"""Running the roles (collect, aggregate, web) alone or together in one process against one Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable, Iterator
+
+import redis
+import redis.asyncio as aioredis
+import uvicorn
+
+from situationroom import __version__, keys
+from situationroom.aggregator import Aggregator
+from situationroom.catalog import Catalog, load_catalog
+from situationroom.collectors.runtime import CollectorRunner
+from situationroom.embedded import EmbeddedRedis
+from situationroom.redisconn import async_client, describe, sync_client
+from situationroom.settings import Settings
+
+log = logging.getLogger(__name__)
+
+ROLES = ("collect", "aggregate", "web")
+SCHEMA_VERSION = "1"
+
+
+class StartupError(Exception):
+    """Something an operator must fix before the roles can start; the message says what."""
+
+
+class _Server(uvicorn.Server):
+    # The roles share one stop event and one set of signal handlers; uvicorn must not take them.
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+@contextlib.contextmanager
+def redis_for(settings: Settings, *, start_embedded: bool) -> Iterator[str]:
+    """The Redis URL to use: the external one when configured, else the site's embedded server.
+
+    With `start_embedded`, the embedded server is started (or joined when one already serves the
+    data directory) and stopped again on exit if this call started it. Without it, only a running
+    embedded server is joined, and a clear error says how to get one otherwise.
+    """
+    if settings.redis_url:
+        yield settings.redis_url
+        return
+    server = EmbeddedRedis(settings.resolved_data_dir, settings.redis_server)
+    if not start_embedded:
+        if not server.running():
+            raise StartupError(
+                f"no Redis to join: give --redis-url (or REDIS_URL), or start `situationroom up` on this "
+                f"site first (its embedded Redis would listen on {server.socket})"
+            )
+        yield server.url
+        return
+    try:
+        url = server.start()
+    except RuntimeError as exc:
+        raise StartupError(str(exc)) from None
+    try:
+        yield url
+    finally:
+        server.stop()
+
+
+def check_redis(url: str) -> None:
+    """Fail early, with the URL (password hidden) in the message, when Redis does not answer."""
+    client = sync_client(url)
+    try:
+        client.ping()
+        meta = client.hgetall(keys.meta())
+        schema = meta.get(b"schema")
+        if schema is not None and schema.decode() != SCHEMA_VERSION:
+            raise StartupError(
+                f"the data in {describe(url)} has schema {schema.decode()}, this version needs {SCHEMA_VERSION}"
+            )
+        client.hset(keys.meta(), mapping={"schema": SCHEMA_VERSION, "version": __version__})
+    except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+        raise StartupError(f"cannot reach Redis at {describe(url)}: {exc}") from None
+    except redis.ResponseError as exc:
+        raise StartupError(f"Redis at {describe(url)} refused: {exc}") from None
+    finally:
+        client.close()
+
+
+def load_site(settings: Settings) -> Catalog:
+    """The site's catalog; a missing site folder is a clear error, a broken catalog a ConfigError."""
+    if not settings.site.is_dir():
+        raise StartupError(f"site folder {settings.site} does not exist (create one with `situationroom init DIR`)")
+    if not (settings.seeds / "catalog.yaml").is_file():
+        raise StartupError(f"{settings.site} is not a site: it has no seeds/catalog.yaml")
+    return load_catalog(settings.seeds)
+
+
+async def _web(client: aioredis.Redis, catalog: Catalog, settings: Settings, stop: asyncio.Event,
+               on_ready: Callable[[str], None] | None) -> None:
+    from situationroom.web.app import create_app
+
+    app = create_app(client, catalog, settings)
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning",
+                            access_log=False, ws_per_message_deflate=False, lifespan="on")
+    server = _Server(config)
+
+    async def watch() -> None:
+        while not server.started and not server.should_exit:  # noqa: ASYNC110 - uvicorn offers only a flag
+            await asyncio.sleep(0.05)
+        if server.started and on_ready is not None:
+            on_ready(public_url(settings, server))
+        await stop.wait()
+        server.should_exit = True
+
+    watcher = asyncio.create_task(watch())
+    try:
+        await server.serve()
+    finally:
+        watcher.cancel()
+    if not server.started and not stop.is_set():
+        raise StartupError(f"the web server could not listen on {settings.host}:{settings.port} "
+                           "(is the port in use? choose another with --port)")
+
+
+def public_url(settings: Settings, server: uvicorn.Server | None = None) -> str:
+    port = settings.port
+    if server is not None and server.servers:
+        for srv in server.servers:
+            for sock in srv.sockets:
+                port = sock.getsockname()[1]
+                break
+    host = settings.host
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}/"
+
+
+async def run_roles(settings: Settings, roles: tuple[str, ...], url: str, *,
+                    on_ready: Callable[[str], None] | None = None,
+                    stop: asyncio.Event | None = None) -> None:
+    """Run the given roles until SIGINT/SIGTERM (or `stop`); a role that crashes stops the others."""
+    catalog = load_site(settings)
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for sig in signals:
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, _on_signal, stop)
+    client = async_client(url)
+    tasks: dict[asyncio.Task[None], str] = {}
+    try:
+        if "collect" in roles:
+            runner = CollectorRunner(client, catalog, settings)
+            tasks[asyncio.create_task(runner.run(stop), name="collect")] = "collect"
+        if "aggregate" in roles:
+            aggregator = Aggregator(client, catalog, settings)
+            tasks[asyncio.create_task(aggregator.run(stop), name="aggregate")] = "aggregate"
+        if "web" in roles:
+            tasks[asyncio.create_task(_web(client, catalog, settings, stop, on_ready), name="web")] = "web"
+        elif on_ready is not None:
+            on_ready("")
+        stopper = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
+        failed = [t for t in done if t is not stopper and (t.cancelled() or t.exception() is not None)]
+        stop.set()
+        # Give every role its own clean shutdown (scheduler stopped, uvicorn closed) before cancelling.
+        _, pending = await asyncio.wait(tasks, timeout=10)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        stopper.cancel()
+        for task in failed:
+            exc = task.exception() if not task.cancelled() else None
+            if isinstance(exc, StartupError):
+                raise exc
+            if exc is not None:
+                raise StartupError(f"the {tasks[task]} role stopped: {exc.__class__.__name__}: {exc}") from exc
+    finally:
+        for sig in signals:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(sig)
+        await client.aclose()
+
+
+def _on_signal(stop: asyncio.Event) -> None:
+    if stop.is_set():
+        # A second Ctrl-C while shutting down: the operator wants out now.
+        raise SystemExit(130)
+    log.info("stopping…")
+    stop.set()
