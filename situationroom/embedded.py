@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 log = logging.getLogger(__name__)
 
@@ -104,9 +106,11 @@ class EmbeddedRedis:
         if proc is None or proc.poll() is not None:
             return
         try:
-            client = redis.Redis(unix_socket_path=str(self.socket), socket_timeout=5)
+            # No retries: SHUTDOWN closes the connection, which a retrying client takes for a
+            # failure and repeats with backoff for seconds.
+            client = redis.Redis(unix_socket_path=str(self.socket), socket_timeout=5, retry=Retry(NoBackoff(), 0))
             with contextlib.suppress(redis.ConnectionError, redis.TimeoutError):
-                client.execute_command("SHUTDOWN")
+                client.shutdown()
             client.close()
         except redis.RedisError as exc:
             log.warning("embedded Redis shutdown: %s", exc)

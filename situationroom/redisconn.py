@@ -12,7 +12,7 @@ def async_client(url: str, *, max_connections: int = 64) -> aioredis.Redis:
     # A blocking pool makes a burst of requests wait for a free connection instead of failing
     # with "too many connections"; the timeout still turns a dead Redis into a clear error.
     pool = aioredis.BlockingConnectionPool.from_url(
-        url, max_connections=max_connections, timeout=10, health_check_interval=30, socket_keepalive=True,
+        url, max_connections=max_connections, timeout=10, health_check_interval=30,
     )
     return aioredis.Redis.from_pool(pool)  # the client owns the pool: aclose() closes its connections
 
