@@ -8,10 +8,13 @@ import os
 import socket
 import time
 from collections import defaultdict
+from dataclasses import dataclass, field
 from importlib import resources
 
 import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from situationroom import keys
 from situationroom.catalog import Catalog
@@ -26,6 +29,16 @@ Entry = tuple[bytes, bytes, dict[bytes, bytes]]  # stream key, entry id, fields
 
 def _script(name: str) -> str:
     return resources.files("situationroom.lua").joinpath(name).read_text(encoding="utf-8")
+
+
+@dataclass
+class Applied:
+    """What applying a batch did: states to publish, samples to dead-letter, counts."""
+
+    changed: list[bytes] = field(default_factory=list)
+    rejected: list[tuple[Rejection, object]] = field(default_factory=list)
+    accepted: int = 0
+    duplicates: int = 0
 
 
 class Aggregator:
@@ -63,91 +76,140 @@ class Aggregator:
         return cached
 
     async def process(self, entries: list[Entry], *, force: bool = False) -> int:
-        """Apply a batch of stream entries, publish the changes, then acknowledge the entries."""
+        """Apply a batch of stream entries, publish the changes, then acknowledge the entries.
+
+        `force` (for re-delivered entries) republishes the state of every series touched, since
+        the aggregator that first applied them may have died before publishing.
+        """
         if not entries:
             return 0
+        applied = await self.apply(entries, force=force)
+        await self.publish_and_ack(entries, applied)
+        return len(entries)
+
+    async def apply(self, entries: list[Entry], *, force: bool = False) -> Applied:
+        """Write the live state, windows and history of a batch (first half of `process`)."""
         by_series: dict[str, dict[str, list[Sample]]] = defaultdict(lambda: defaultdict(list))
-        rejected: list[tuple[Rejection, object]] = []
+        out = Applied()
         for _stream, _id, fields in entries:
             try:
                 sample = decode(fields)
-            except (KeyError, ValueError) as exc:
+            except (KeyError, ValueError, UnicodeDecodeError) as exc:
                 raw = {k.decode(errors="replace"): v.decode(errors="replace") for k, v in fields.items()}
-                rejected.append((Rejection("entry", f"malformed stream entry: {exc!r}", None), raw))
+                out.rejected.append((Rejection("entry", f"malformed stream entry: {exc!r}", None), raw))
                 continue
             problem = self.catalog.check_sample(sample.indicator, sample.entity, sample.value)
             if problem is not None:
                 fld, reason = problem
-                rejected.append((Rejection(fld, reason, getattr(sample, fld)), _as_item(sample)))
+                out.rejected.append((Rejection(fld, reason, getattr(sample, fld)), _as_item(sample)))
                 continue
             by_series[sample.indicator][sample.entity].append(sample)
+        if not by_series:
+            return out
 
         pipe = self.client.pipeline(transaction=False)
         s = self.settings
+        now_ms = int(time.time() * 1000)
         for indicator, entities in by_series.items():
             script_keys = [keys.live(indicator)]
             args: list[str | int | float] = [
                 indicator, int(s.late_limit * 1000), int(s.history_1m_retention),
                 int(s.history_1h_retention), self.catalog.indicators[indicator].interval,
-                "1" if force else "0", len(entities),
+                "1" if force else "0", now_ms, s.stale_grace, len(entities),
             ]
-            for entity, samples in entities.items():
+            for entity, series in entities.items():
                 script_keys += [keys.raw(indicator, entity), keys.history(indicator, entity, "1m"),
                                 keys.history(indicator, entity, "1h")]
-                args += [entity, *self._threshold_args(indicator, entity), len(samples)]
-                for smp in samples:
+                args += [entity, *self._threshold_args(indicator, entity), len(series)]
+                # Event-time order, so status changes inside one batch are seen as they happened.
+                series.sort(key=lambda smp: smp.ts)
+                for smp in series:
                     args += [round(smp.ts * 1000), repr(smp.value),
                              "" if smp.interval is None else repr(smp.interval)]
-            self._apply(keys=script_keys, args=args, client=pipe)
-        results = await pipe.execute() if by_series else []
+            await self._apply(keys=script_keys, args=args, client=pipe)  # queues EVALSHA on the pipeline
+        results = await pipe.execute(raise_on_error=False)
 
-        pipe = self.client.pipeline(transaction=False)
-        accepted = dups = published = 0
-        for (indicator, _), (changed, late, n_ok, n_dup) in zip(by_series.items(), results, strict=True):
-            accepted += n_ok
-            dups += n_dup
-            for state in changed:
-                pipe.xadd(keys.updates(), {"d": state}, maxlen=s.updates_maxlen, approximate=True)
-                published += 1
+        for (indicator, entities), result in zip(by_series.items(), results, strict=True):
+            if isinstance(result, Exception):
+                if _transient(result):
+                    # Nothing is acknowledged: the entries stay pending and are retried.
+                    raise result
+                # A deterministic failure would fail forever; keep the samples with the reason.
+                log.error("aggregating %s failed: %s", indicator, result)
+                for series in entities.values():
+                    for smp in series:
+                        out.rejected.append((Rejection("entry", f"aggregator script failed: {result}", None),
+                                             _as_item(smp)))
+                continue
+            changed, late, n_ok, n_dup = result
+            out.accepted += n_ok
+            out.duplicates += n_dup
+            out.changed.extend(changed)
             for entity, ts_ms, reason in late:
                 ts = int(ts_ms) / 1000.0
-                rejected.append((Rejection("ts", reason.decode(), ts),
-                                 {"indicator": indicator, "entity": entity.decode(), "ts": ts}))
-        if rejected:
-            await self.writer.reject(rejected, source="aggregator")
+                out.rejected.append((Rejection("ts", reason.decode(), ts),
+                                     {"indicator": indicator, "entity": entity.decode(), "ts": ts}))
+        return out
+
+    async def publish_and_ack(self, entries: list[Entry], applied: Applied) -> None:
+        """Publish the changed states, dead-letter the rejected samples, then acknowledge the entries."""
+        s = self.settings
+        if applied.rejected:
+            await self.writer.reject(applied.rejected, source="aggregator")
+        pipe = self.client.pipeline(transaction=False)
+        for state in applied.changed:
+            pipe.xadd(keys.updates(), {"d": state}, maxlen=s.updates_maxlen, approximate=True)
         by_stream: dict[bytes, list[bytes]] = defaultdict(list)
         for stream, entry_id, _ in entries:
             by_stream[stream].append(entry_id)
+        # Queued after the XADDs: an entry is acknowledged only once its change is published.
         for stream, ids in by_stream.items():
             pipe.xack(stream, keys.AGGREGATOR_GROUP, *ids)
-        pipe.hincrby(keys.counters(), "samples_aggregated", accepted)
-        if dups:
-            pipe.hincrby(keys.counters(), "samples_duplicate", dups)
-        if published:
-            pipe.hincrby(keys.counters(), "updates_published", published)
+        if applied.accepted:
+            pipe.hincrby(keys.counters(), "samples_aggregated", applied.accepted)
+        if applied.duplicates:
+            pipe.hincrby(keys.counters(), "samples_duplicate", applied.duplicates)
+        if applied.changed:
+            pipe.hincrby(keys.counters(), "updates_published", len(applied.changed))
         await pipe.execute()
         self.processed += len(entries)
-        return len(entries)
 
     async def _read(self, entry_id: str, block: int | None) -> list[Entry]:
+        return (await self._read_counted(entry_id, block))[0]
+
+    async def _read_counted(self, entry_id: str, block: int | None) -> tuple[list[Entry], int]:
+        """Entries with their fields, and how many the reply held (trimmed ones are acknowledged)."""
         streams = dict.fromkeys(self.streams, entry_id)
         reply = await self.client.xreadgroup(keys.AGGREGATOR_GROUP, self.consumer, streams,
                                              count=self.settings.batch_size, block=block)
         out: list[Entry] = []
+        gone: dict[bytes, list[bytes]] = defaultdict(list)
         for stream, messages in reply or []:
             for entry_id_, fields in messages:
-                if fields:  # an entry trimmed while pending comes back with no fields
+                if fields:
                     out.append((stream, entry_id_, fields))
-                else:
-                    await self.client.xack(stream, keys.AGGREGATOR_GROUP, entry_id_)
-        return out
+                else:  # trimmed while pending: nothing left to apply
+                    gone[stream].append(entry_id_)
+        if gone:
+            pipe = self.client.pipeline(transaction=False)
+            for stream, ids in gone.items():
+                pipe.xack(stream, keys.AGGREGATOR_GROUP, *ids)
+            await pipe.execute()
+        return out, len(out) + sum(len(ids) for ids in gone.values())
+
+    async def step(self, block: int | None = None) -> int:
+        """Read one batch of new entries (waiting up to `block` ms) and apply it; returns the count."""
+        return await self.process(await self._read(">", block))
 
     async def recover_own(self) -> int:
         """Re-process entries delivered to this consumer name before a restart but not acknowledged."""
         total = 0
-        while entries := await self._read("0", None):
+        while True:
+            # Reading from 0 returns this consumer's pending entries; processing acknowledges them.
+            entries, seen = await self._read_counted("0", None)
+            if not seen:
+                return total
             total += await self.process(entries, force=True)
-        return total
 
     async def reclaim(self) -> int:
         """Take over entries another consumer left pending too long (it died mid-batch)."""
@@ -162,6 +224,9 @@ class Aggregator:
                 # Redis 6.2 answers [next, entries]; 7+ adds the deleted ids: never rely on the length.
                 start, messages = reply[0], reply[1]
                 entries = [(stream.encode(), i, f) for i, f in messages if f]
+                gone = [i for i, f in messages if not f and i is not None]
+                if gone:  # 6.2 hands back entries trimmed while pending; 7+ drops them itself
+                    await self.client.xack(stream, keys.AGGREGATOR_GROUP, *gone)
                 if entries:
                     log.warning("reclaimed %d pending entries from %s", len(entries), stream)
                     total += await self.process(entries, force=True)
@@ -178,7 +243,7 @@ class Aggregator:
         pipe = self.client.pipeline(transaction=False)
         now_ms = int(time.time() * 1000)
         for indicator in self.catalog.indicators:
-            self._mark_stale(keys=[keys.live(indicator)], args=[now_ms, self.settings.stale_grace],
+            await self._mark_stale(keys=[keys.live(indicator)], args=[now_ms, self.settings.stale_grace],
                              client=pipe)
         results = await pipe.execute()
         pipe = self.client.pipeline(transaction=False)
@@ -218,15 +283,25 @@ class Aggregator:
                     log.info("aggregator recovered")
                     failing = False
             except ResponseError as exc:
-                if "NOGROUP" in str(exc):
+                if "NOGROUP" in str(exc):  # the streams were deleted (FLUSHDB, an operator)
                     await ensure_groups(self.client, self.settings.partitions)
                     continue
-                raise
-            except (ConnectionError, OSError, aioredis.ConnectionError, aioredis.TimeoutError) as exc:
+                if not failing:
+                    log.error("aggregator: Redis refused a command: %s; retrying", exc)
+                    failing = True
+                await asyncio.sleep(1)
+            except (OSError, RedisConnectionError, RedisTimeoutError) as exc:
                 if not failing:
                     log.error("aggregator lost Redis: %s; retrying", exc)
                     failing = True
                 await asyncio.sleep(1)
+
+def _transient(exc: Exception) -> bool:
+    """Errors that go away by themselves (memory, a busy or loading server, connections)."""
+    if isinstance(exc, RedisConnectionError | RedisTimeoutError | OSError):
+        return True
+    text = str(exc)
+    return text.startswith(("OOM", "BUSY", "LOADING", "MASTERDOWN", "READONLY", "TRYAGAIN", "CLUSTERDOWN"))
 
 
 def _as_item(sample: Sample) -> dict:

@@ -34,10 +34,20 @@ class _Positions:
 def _construct(node: yaml.Node, loc: Loc, pos: _Positions, loader: yaml.SafeLoader) -> Any:
     pos.lines.setdefault(loc, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
+        own = {id(k) for k, _ in node.value}
+        loader.flatten_mapping(node)  # resolve `<<: *defaults` merge keys as SafeLoader would
         out: dict[Any, Any] = {}
+        merged: set[Any] = set()
         for key_node, value_node in node.value:
             key = loader.construct_object(key_node, deep=True)
-            if key in out:
+            if not isinstance(key, str | int | float | bool | None):
+                raise ConfigError.single("a key must be a plain name", line=key_node.start_mark.line + 1,
+                                         field=_dotted(loc) or None)
+            if id(key_node) not in own:
+                merged.add(key)
+            elif key in merged:
+                merged.discard(key)  # the mapping's own key overrides the merged default
+            elif key in out:
                 raise ConfigError.single(
                     "duplicate key", line=key_node.start_mark.line + 1, field=_dotted((*loc, key))
                 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import timedelta
 from typing import Annotated, Any
@@ -37,6 +38,8 @@ def parse_duration(value: Any) -> float:
                 raise ValueError("a duration such as 30s, 5m or 1h is expected") from None
     else:
         raise ValueError("a duration such as 30s, 5m or 1h is expected")
+    if not math.isfinite(seconds):
+        raise ValueError("a duration must be a finite number of seconds")
     if seconds < 0:
         raise ValueError("a duration cannot be negative")
     return seconds

@@ -41,8 +41,18 @@ def parse_ts(value: Any) -> float:
     """Event time from epoch seconds or an ISO 8601 string with a UTC offset."""
     if isinstance(value, bool):
         raise ValueError("expected epoch seconds or an ISO 8601 time with offset")
+    if isinstance(value, str):
+        try:  # epoch seconds sent as a string, as query parameters always are
+            value = float(value.strip())
+        except ValueError:
+            pass
     if isinstance(value, int | float):
-        ts = float(value)
+        try:
+            ts = float(value)
+        except OverflowError:
+            raise ValueError("event time must be a finite number") from None
+        if not math.isfinite(ts):
+            raise ValueError("event time must be a finite number")
         if ts > 1e11:  # epoch milliseconds, a common integrator mistake we can tell apart safely
             ts /= 1000.0
         return ts
@@ -65,6 +75,8 @@ def check(sample: Sample, catalog: Catalog, *, now: float | None = None,
         fld, reason = problem
         return Rejection(fld, reason, getattr(sample, fld))
     now = time.time() if now is None else now
+    if not math.isfinite(sample.ts):
+        return Rejection("ts", "event time must be a finite number", sample.ts)
     if sample.ts > now + FUTURE_TOLERANCE_S:
         return Rejection("ts", f"event time is more than {FUTURE_TOLERANCE_S:g}s in the future", sample.ts)
     if max_age is not None and sample.ts < now - max_age:
@@ -95,7 +107,7 @@ def from_mapping(item: Any, *, source: str = "", index: int | None = None) -> Sa
         return Rejection("value", "must be a number", raw_value, index)
     try:
         value = float(raw_value)
-    except ValueError:
+    except (ValueError, OverflowError):
         return Rejection("value", "must be a number", raw_value, index)
     try:
         ts = parse_ts(item["ts"]) if "ts" in item else time.time()

@@ -16,6 +16,8 @@ from situationroom.embedded import EmbeddedRedis
 from situationroom.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
+MINI = REPO / "tests" / "sites" / "mini"
+"""A small self-contained test site (tests/sites/mini): 4 indicators, a few entities, 2 gu and 4 eup/myeon."""
 SERVICE_URL = "redis://127.0.0.1:6379/15"
 """The machine's Redis 7.0 service; tests use database 15 and flush it before each test."""
 
@@ -75,6 +77,12 @@ async def aclient(redis_url: str) -> AsyncIterator[aioredis.Redis]:
 def site_catalog() -> Catalog:
     """The catalog of the repository's own site (Pohang)."""
     return load_catalog(REPO / "seeds")
+
+
+@pytest.fixture(scope="session")
+def mini_catalog() -> Catalog:
+    """The catalog of the small test site (tests/sites/mini), independent of the real seeds."""
+    return load_catalog(MINI / "seeds")
 
 
 def settings_for(redis_url: str, **overrides: object) -> Settings:

@@ -1,11 +1,13 @@
 -- Apply a batch of samples of ONE indicator to its series, atomically (docs/streams.md).
 -- All keys carry the indicator's hash tag, so this runs on one Redis Cluster slot.
--- Because the update is atomic and keyed by event time, any number of aggregators may apply
--- samples of the same series in any order and the state is the same as with one aggregator.
+-- The update is atomic and keyed by event time: aggregators may apply samples of a series in any
+-- order and get the same value, windows, change rate and status as one aggregator would.
 --
 -- KEYS[1] = live hash; then per entity: raw zset, 1m history zset, 1h history zset
--- ARGV: indicator, late_ms, h1m_ret_s, h1h_ret_s, default_interval_s, force, n_entities,
---       then per entity: entity, direction, warning, critical, n, then n x (ts_ms, value, interval)
+-- ARGV: indicator, late_ms, h1m_ret_s, h1h_ret_s, default_interval_s, force, now_ms, grace,
+--       n_entities, then per entity: entity, direction, warning, critical, n,
+--       then n x (ts_ms, value, interval) sorted by ts_ms ascending
+-- Returns {changed states (JSON), rejected {entity, ts_ms, reason}, accepted, duplicates}
 
 local indicator = ARGV[1]
 local late_ms = tonumber(ARGV[2])
@@ -13,7 +15,15 @@ local h1m_ret = tonumber(ARGV[3])
 local h1h_ret = tonumber(ARGV[4])
 local default_interval = tonumber(ARGV[5])
 local force = ARGV[6] == "1"
-local n_entities = tonumber(ARGV[7])
+local now = tonumber(ARGV[7])
+local grace = tonumber(ARGV[8])
+local n_entities = tonumber(ARGV[9])
+
+-- The 1 h window is computed from raw samples at its edge plus 1-minute buckets, so both must
+-- reach back at least that far whatever the configured retentions.
+local WINDOW_MS = 3600000
+local raw_keep = math.max(late_ms, WINDOW_MS)
+h1m_ret = math.max(h1m_ret, WINDOW_MS / 1000 + 60)
 
 local live = KEYS[1]
 local out_changed = {}
@@ -21,19 +31,42 @@ local out_rejected = {}
 local dups = 0
 local accepted = 0
 
-local function bucket_add(key, start, v)
-  local found = redis.call("ZRANGEBYSCORE", key, start, start, "LIMIT", 0, 1)
-  local count, sum, mn, mx = 1, v, v, v
-  if found[1] then
-    local c, s, a, b = string.match(found[1], "^[^:]+:([^:]+):([^:]+):([^:]+):([^:]+)$")
-    count = tonumber(c) + 1
-    sum = tonumber(s) + v
-    mn = math.min(tonumber(a), v)
-    mx = math.max(tonumber(b), v)
-    redis.call("ZREM", key, found[1])
+local function fmt(x)
+  return string.format("%.17g", x)
+end
+
+local function parse_bucket(m)
+  local b, c, s, a, x = string.match(m, "^([^:]+):([^:]+):([^:]+):([^:]+):([^:]+)$")
+  return tonumber(b), tonumber(c), tonumber(s), tonumber(a), tonumber(x)
+end
+
+-- Merge the batch's per-bucket aggregates into the history zset: one read and one write per bucket.
+local function flush_buckets(key, buckets)
+  for start, agg in pairs(buckets) do
+    local found = redis.call("ZRANGEBYSCORE", key, start, start, "LIMIT", 0, 1)
+    local count, sum, mn, mx = agg[1], agg[2], agg[3], agg[4]
+    if found[1] then
+      local _, c, s, a, x = parse_bucket(found[1])
+      count = count + c
+      sum = sum + s
+      mn = math.min(mn, a)
+      mx = math.max(mx, x)
+      redis.call("ZREM", key, found[1])
+    end
+    redis.call("ZADD", key, start, string.format("%d:%d:%s:%s:%s", start, count, fmt(sum), fmt(mn), fmt(mx)))
   end
-  redis.call("ZADD", key, start,
-    string.format("%d:%d:%.17g:%.17g:%.17g", start, count, sum, mn, mx))
+end
+
+local function bucket_acc(buckets, start, v)
+  local agg = buckets[start]
+  if agg then
+    agg[1] = agg[1] + 1
+    agg[2] = agg[2] + v
+    if v < agg[3] then agg[3] = v end
+    if v > agg[4] then agg[4] = v end
+  else
+    buckets[start] = {1, v, v, v}
+  end
 end
 
 local function status_of(v, dir, warn, crit)
@@ -44,7 +77,42 @@ local function status_of(v, dir, warn, crit)
   return "normal"
 end
 
-local a = 8
+-- count, sum, min, max of raw samples with lo < ts < hi (or <= hi when hi_inclusive)
+local function raw_window(kraw, lo, hi, hi_inclusive, acc)
+  local hi_arg = hi_inclusive and fmt(hi) or ("(" .. fmt(hi))
+  local members = redis.call("ZRANGEBYSCORE", kraw, "(" .. fmt(lo), hi_arg)
+  for _, m in ipairs(members) do
+    local v = tonumber(string.match(m, "^[^:]+:(.+)$"))
+    acc[1] = acc[1] + 1
+    acc[2] = acc[2] + v
+    if acc[3] == nil or v < acc[3] then acc[3] = v end
+    if acc[4] == nil or v > acc[4] then acc[4] = v end
+  end
+end
+
+-- A window (newest - span, newest]: raw samples in its partial first minute, then whole buckets.
+local function window(kraw, kh1m, newest, span)
+  local acc = {0, 0, nil, nil}
+  local lo = newest - span
+  local head_end = (math.floor(lo / 60000) + 1) * 60000
+  if head_end > newest then
+    raw_window(kraw, lo, newest, true, acc)
+  else
+    raw_window(kraw, lo, head_end, false, acc)
+    local members = redis.call("ZRANGEBYSCORE", kh1m, head_end / 1000, "+inf")
+    for _, m in ipairs(members) do
+      local _, c, s, a, x = parse_bucket(m)
+      acc[1] = acc[1] + c
+      acc[2] = acc[2] + s
+      if acc[3] == nil or a < acc[3] then acc[3] = a end
+      if acc[4] == nil or x > acc[4] then acc[4] = x end
+    end
+  end
+  if acc[1] == 0 then return nil end
+  return {acc[1], acc[2] / acc[1], acc[3], acc[4]}
+end
+
+local a = 10
 for j = 1, n_entities do
   local entity = ARGV[a]
   local dir = ARGV[a + 1]
@@ -63,78 +131,113 @@ for j = 1, n_entities do
   end
   local last_v = prev and prev.v or nil
   local interval = prev and prev.n or default_interval
+  local prev_status = prev and prev.st or "unknown"
+  local cur_status = prev_status
+  local since = prev and prev.since or nil
   local added = 0
+  local late_added = false
+  local b1m, b1h = {}, {}
 
-  for k = 1, n do
+  for _ = 1, n do
     local ts = tonumber(ARGV[a])
     local v = tonumber(ARGV[a + 1])
     local hint = tonumber(ARGV[a + 2])
     a = a + 3
     if newest >= 0 and ts < newest - late_ms then
-      table.insert(out_rejected, {entity, tostring(ts), "event time is older than the late-arrival limit"})
+      table.insert(out_rejected, {entity, string.format("%d", ts),
+        "event time is older than the late-arrival limit (" .. (late_ms / 1000) .. "s behind the newest sample)"})
     elseif redis.call("ZRANGEBYSCORE", kraw, ts, ts, "LIMIT", 0, 1)[1] then
       dups = dups + 1
     else
-      redis.call("ZADD", kraw, ts, string.format("%d:%.17g", ts, v))
-      bucket_add(kh1m, math.floor(ts / 60000) * 60, v)
-      bucket_add(kh1h, math.floor(ts / 3600000) * 3600, v)
+      redis.call("ZADD", kraw, ts, string.format("%d:%s", ts, fmt(v)))
+      bucket_acc(b1m, math.floor(ts / 60000) * 60, v)
+      bucket_acc(b1h, math.floor(ts / 3600000) * 3600, v)
       added = added + 1
-      if ts >= newest then
+      if ts > newest then
+        local gap = newest >= 0 and ts - newest > (hint or default_interval) * 1000 * grace
         newest = ts
         last_v = v
-        if hint then interval = hint else interval = default_interval end
+        interval = hint or default_interval
+        -- Samples come sorted by event time, so each status change within a batch is seen and
+        -- `since` does not depend on how the stream was cut into batches. A gap longer than
+        -- the staleness limit starts a new run, as the stale sweep would have.
+        local s = status_of(v, dir, warn, crit)
+        if s ~= cur_status or gap then
+          cur_status = s
+          since = ts
+        end
+      else
+        late_added = true
       end
     end
   end
   accepted = accepted + added
 
-  if added > 0 or (force and prev) then
-    redis.call("ZREMRANGEBYSCORE", kraw, "-inf", "(" .. (newest - late_ms))
-    redis.call("ZREMRANGEBYSCORE", kh1m, "-inf", "(" .. (math.floor(newest / 1000) - h1m_ret))
-    redis.call("ZREMRANGEBYSCORE", kh1h, "-inf", "(" .. (math.floor(newest / 1000) - h1h_ret))
-    -- Rolling windows end at the newest event time of the series, so late samples count where
-    -- they belong and a replay gives the same windows as live data.
-    local members = redis.call("ZRANGEBYSCORE", kraw, newest - 3600000, newest)
-    local spans = {60000, 300000, 3600000}
-    local c, s, mn, mx = {0, 0, 0}, {0, 0, 0}, {}, {}
-    local first_t, first_v = nil, nil
-    for _, m in ipairs(members) do
-      local ts_s, v_s = string.match(m, "^([^:]+):(.+)$")
-      local ts, v = tonumber(ts_s), tonumber(v_s)
-      for w = 1, 3 do
-        if ts > newest - spans[w] then
-          c[w] = c[w] + 1
-          s[w] = s[w] + v
-          if mn[w] == nil or v < mn[w] then mn[w] = v end
-          if mx[w] == nil or v > mx[w] then mx[w] = v end
-        end
-      end
-      if ts > newest - 300000 and first_t == nil then first_t, first_v = ts, v end
-    end
+  if added > 0 then
+    flush_buckets(kh1m, b1m)
+    flush_buckets(kh1h, b1h)
+    local newest_s = math.floor(newest / 1000)
+    redis.call("ZREMRANGEBYSCORE", kraw, "-inf", "(" .. fmt(newest - raw_keep))
+    redis.call("ZREMRANGEBYSCORE", kh1m, "-inf", "(" .. fmt(newest_s - h1m_ret))
+    redis.call("ZREMRANGEBYSCORE", kh1h, "-inf", "(" .. fmt(newest_s - h1h_ret))
+
+    -- Windows end at the newest event time of the series, so late samples count where they
+    -- belong and a replay gives the same windows as live data.
     local windows = {}
-    local names = {"1m", "5m", "1h"}
-    for w = 1, 3 do
-      if c[w] > 0 then
-        windows[names[w]] = {c[w], s[w] / c[w], mn[w], mx[w]}
+    local w1 = window(kraw, kh1m, newest, 60000)
+    if w1 then windows["1m"] = w1 end
+    local w5 = window(kraw, kh1m, newest, 300000)
+    if w5 then windows["5m"] = w5 end
+    local w60 = window(kraw, kh1m, newest, WINDOW_MS)
+    if w60 then windows["1h"] = w60 end
+
+    -- Change per minute over the 5-minute window: first sample in it to the newest.
+    local rate = 0
+    local first = redis.call("ZRANGEBYSCORE", kraw, "(" .. fmt(newest - 300000), "+inf", "LIMIT", 0, 1)[1]
+    if first then
+      local ft, fv = string.match(first, "^([^:]+):(.+)$")
+      ft, fv = tonumber(ft), tonumber(fv)
+      if newest > ft then rate = (last_v - fv) / ((newest - ft) / 60000) end
+    end
+
+    if late_added then
+      -- A late sample may split or extend the current run of one status: find where the run
+      -- starts by walking back from the newest sample, so the result is the same in any order.
+      local gap_ms = interval * 1000 * grace
+      local members = redis.call("ZREVRANGEBYSCORE", kraw, fmt(newest), "-inf")
+      local run_start, after, complete = newest, newest, true
+      for _, m in ipairs(members) do
+        local mt, mv = string.match(m, "^([^:]+):(.+)$")
+        mt, mv = tonumber(mt), tonumber(mv)
+        if after - mt > gap_ms or status_of(mv, dir, warn, crit) ~= cur_status then
+          complete = false
+          break
+        end
+        run_start, after = mt, mt
+      end
+      since = run_start
+      if complete and prev and prev.st == cur_status and prev.since and prev.since < since then
+        since = prev.since  -- the run began before the raw samples kept
       end
     end
-    local rate = 0
-    if first_t ~= nil and newest > first_t then
-      rate = (last_v - first_v) / ((newest - first_t) / 60000)
+
+    local status = cur_status
+    if now - newest > interval * 1000 * grace then
+      -- Catching up on old data: the series is still stale until a fresh sample arrives.
+      status = "stale"
+      if prev_status == "stale" and prev.since then since = prev.since else since = now end
     end
-    local status = status_of(last_v, dir, warn, crit)
-    local prev_status = prev and prev.st or "unknown"
-    local since = prev and prev.since or newest
-    if status ~= prev_status then since = newest end
     local state = {i = indicator, e = entity, v = last_v, t = newest, st = status, ps = prev_status,
                    since = since, n = interval, w = windows, r = rate}
     local encoded = cjson.encode(state)
-    if added > 0 then
-      redis.call("HSET", live, entity, encoded)
-    end
+    redis.call("HSET", live, entity, encoded)
     if encoded ~= prev_json or force then
       table.insert(out_changed, encoded)
     end
+  elseif force and prev_json then
+    -- Re-delivered entries (another aggregator died after writing, before publishing): publish
+    -- the stored state again, since its update may never have reached the update stream.
+    table.insert(out_changed, prev_json)
   end
 end
 

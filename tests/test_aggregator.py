@@ -1,0 +1,426 @@
+"""The aggregator against real Redis: windows, statuses, late and duplicate samples, recovery, staleness."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from typing import Any
+
+import orjson
+import pytest
+import redis.asyncio as aioredis
+
+from situationroom import keys, live
+from situationroom.aggregator import Aggregator
+from situationroom.catalog import Catalog
+from situationroom.samples import Sample
+from situationroom.settings import Settings
+from situationroom.streams import StreamWriter, ensure_groups
+from tests.conftest import MINI, settings_for
+
+
+def _settings(url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {"site": MINI, "partitions": 4, "claim_idle": 0.05}
+    values.update(overrides)
+    return settings_for(url, **values)
+
+
+async def _setup(client: aioredis.Redis, catalog: Catalog, settings: Settings,
+                 consumer: str = "agg-1") -> tuple[Aggregator, StreamWriter]:
+    await ensure_groups(client, settings.partitions)
+    writer = StreamWriter(client, partitions=settings.partitions, retention=settings.stream_retention,
+                          deadletter_maxlen=settings.deadletter_maxlen, batch_size=settings.batch_size)
+    return Aggregator(client, catalog, settings, consumer=consumer), writer
+
+
+async def _drain(*aggs: Aggregator) -> int:
+    """Let the aggregators take turns until no new entries are left."""
+    total = 0
+    while True:
+        n = 0
+        for agg in aggs:
+            n += await agg.step(None)
+        total += n
+        if n == 0:
+            return total
+
+
+async def _state(client: aioredis.Redis, indicator: str, entity: str) -> dict[str, Any]:
+    raw = await client.hget(keys.live(indicator), entity)
+    assert raw is not None, f"no live state for {indicator}/{entity}"
+    return orjson.loads(raw)
+
+
+async def _snapshot(client: aioredis.Redis, catalog: Catalog) -> dict[str, dict[str, dict]]:
+    """Live state of every series, without `ps` (the status before the last update depends on
+    how updates were interleaved, by design)."""
+    out: dict[str, dict[str, dict]] = {}
+    for ind in catalog.indicators:
+        rows = await client.hgetall(keys.live(ind))
+        out[ind] = {e.decode(): {k: v for k, v in orjson.loads(s).items() if k != "ps"} for e, s in rows.items()}
+    return out
+
+
+async def _updates(client: aioredis.Redis) -> list[dict[str, Any]]:
+    return [orjson.loads(f[b"d"]) for _, f in await client.xrange(keys.updates())]
+
+
+async def _deadletter(client: aioredis.Redis) -> list[dict[str, str]]:
+    return [{k.decode(): v.decode() for k, v in f.items()} for _, f in await client.xrange(keys.deadletter())]
+
+
+def _reference_windows(points: dict[int, float]) -> dict[str, list[float]]:
+    """Windows computed the obvious way from every accepted (ms, value) of a series."""
+    newest = max(points)
+    out = {}
+    for name, span in (("1m", 60_000), ("5m", 300_000), ("1h", 3_600_000)):
+        vals = [v for t, v in points.items() if t > newest - span]
+        if vals:
+            out[name] = [len(vals), sum(vals) / len(vals), min(vals), max(vals)]
+    return out
+
+
+def _close(a: dict[str, list[float]], b: dict[str, list[float]]) -> None:
+    assert a.keys() == b.keys()
+    for name in a:
+        assert a[name][0] == b[name][0], name
+        for x, y in zip(a[name][1:], b[name][1:], strict=True):
+            assert x == pytest.approx(y, rel=1e-9), name
+
+
+def _now_ms() -> int:
+    # Whole minutes plus a fixed offset, so windows start mid-bucket the same way on every run.
+    return (int(time.time() * 1000) // 60_000) * 60_000 + 17_123
+
+
+async def test_in_order_windows_status_rate_and_updates(aclient: aioredis.Redis, redis_url: str,
+                                                        mini_catalog: Catalog) -> None:
+    settings = _settings(redis_url)
+    agg, writer = await _setup(aclient, mini_catalog, settings)
+    now = _now_ms()
+    # PM10 at one station, every 30 s over the last 50 minutes, rising into warning at the end.
+    points = {now - 3_000_000 + k * 30_000: 40.0 + k * 0.5 for k in range(101)}
+    samples = [Sample("air.pm10", "daesong", t / 1000, v, "test") for t, v in points.items()]
+    await writer.write(samples)
+    assert await _drain(agg) == len(samples)
+
+    st = await _state(aclient, "air.pm10", "daesong")
+    newest = max(points)
+    assert st["t"] == newest and st["v"] == points[newest] == 90.0
+    assert st["st"] == "warning"  # 90 >= 81 (direction above)
+    _close(st["w"], _reference_windows(points))
+    # Rate per minute over the 5-minute window: +0.5 per 30 s = +1 per minute.
+    assert st["r"] == pytest.approx(1.0)
+    assert st["n"] == 3600  # the catalog's interval
+
+    updates = await _updates(aclient)
+    assert updates and updates[-1]["v"] == 90.0 and updates[-1]["st"] == "warning"
+    assert all(u["i"] == "air.pm10" and u["e"] == "daesong" for u in updates)
+    assert await aclient.hget(keys.counters(), "samples_aggregated") == str(len(samples)).encode()
+    for stream in keys.all_samples(settings.partitions):
+        pending = await aclient.xpending(stream, keys.AGGREGATOR_GROUP)
+        assert pending["pending"] == 0, "every entry is acknowledged after its state is written"
+
+
+async def test_batch_size_does_not_change_the_result(aclient: aioredis.Redis, redis_url: str,
+                                                     mini_catalog: Catalog) -> None:
+    now = _now_ms()
+    values = [10, 90, 200, 90, 10, 10, 160, 20]  # normal, warning, critical, warning, normal...
+    samples = [Sample("air.pm10", "yeonil", (now - (len(values) - k) * 60_000) / 1000, float(v))
+               for k, v in enumerate(values)]
+    snapshots = []
+    for batch in (1, 3, 1000):
+        await aclient.flushdb()
+        settings = _settings(redis_url, batch_size=batch)
+        agg, writer = await _setup(aclient, mini_catalog, settings)
+        await writer.write(samples)
+        await _drain(agg)
+        snapshots.append(await _snapshot(aclient, mini_catalog))
+    assert snapshots[0] == snapshots[1] == snapshots[2]
+    st = snapshots[0]["air.pm10"]["yeonil"]
+    assert st["st"] == "normal" and st["v"] == 20.0
+    # The series became normal again at the last sample (from critical at 160).
+    assert st["since"] == round(samples[-1].ts * 1000)
+
+
+async def test_late_and_duplicate_samples(aclient: aioredis.Redis, redis_url: str,
+                                          mini_catalog: Catalog) -> None:
+    settings = _settings(redis_url, late_limit="20m")
+    agg, writer = await _setup(aclient, mini_catalog, settings)
+    now = _now_ms()
+    first = {now - 600_000 + k * 60_000: float(k) for k in range(11)}  # 10 minutes, 1 per minute
+    await writer.write([Sample("river.level", "chaeun", t / 1000, v) for t, v in first.items()])
+    await _drain(agg)
+    before = await _state(aclient, "river.level", "chaeun")
+
+    late = {now - 630_000: 9.0, now - 90_000: 7.5}  # within the late limit: belong to the windows
+    dup = {now - 300_000: 12.3, now: 4.56}  # same series and event ms as accepted samples
+    too_late = {now - 1_500_000: 1.0}  # 25 min behind the newest sample: beyond the 20 min limit
+    batch = {**late, **dup, **too_late}
+    await writer.write([Sample("river.level", "chaeun", t / 1000, v) for t, v in batch.items()])
+    await _drain(agg)
+
+    st = await _state(aclient, "river.level", "chaeun")
+    assert st["t"] == before["t"] == now and st["v"] == 10.0, "late samples do not replace the newest value"
+    accepted = {**first, **late}
+    _close(st["w"], _reference_windows(accepted))
+    assert st["w"]["5m"][0] == 6  # the five per-minute samples and the late one at now-90s
+    assert await aclient.hget(keys.counters(), "samples_duplicate") == b"2"
+
+    dead = await _deadletter(aclient)
+    assert len(dead) == 1
+    assert dead[0]["field"] == "ts" and "late-arrival limit" in dead[0]["reason"]
+    assert orjson.loads(dead[0]["item"])["entity"] == "chaeun"
+    assert dead[0]["source"] == "aggregator"
+
+    # History buckets count every accepted sample exactly once, late ones in their own minute.
+    points = await live.history(aclient, "river.level", "chaeun", "1m", (now - 3_600_000) / 1000, now / 1000)
+    assert sum(p["count"] for p in points) == len(accepted)
+    by_minute = {int(p["t"]): p for p in points}
+    late_minute = ((now - 90_000) // 60_000) * 60
+    assert by_minute[late_minute]["min"] == 7.5
+    raw = await live.history(aclient, "river.level", "chaeun", "raw", (now - 3_600_000) / 1000, now / 1000)
+    assert len(raw) == len(accepted)
+    assert [p["t"] for p in raw] == sorted(p["t"] for p in raw)
+
+
+async def test_random_order_matches_reference(aclient: aioredis.Redis, redis_url: str,
+                                              mini_catalog: Catalog) -> None:
+    """Shuffled arrival with duplicates gives exactly the windows of the accepted samples."""
+    settings = _settings(redis_url, batch_size=17)
+    agg, writer = await _setup(aclient, mini_catalog, settings)
+    rng = random.Random(7)
+    now = _now_ms()
+    points = {now - rng.randrange(0, 3_300_000): round(rng.uniform(0, 5000), 3) for _ in range(400)}
+    items = [Sample("economy.spending", "4711125300", t / 1000, v) for t, v in points.items()]
+    items += rng.sample(items, 50)  # re-sent copies
+    rng.shuffle(items)
+    for k in range(0, len(items), 40):
+        await writer.write(items[k:k + 40])
+        await agg.step(None)
+    await _drain(agg)
+    st = await _state(aclient, "economy.spending", "4711125300")
+    assert st["t"] == max(points) and st["v"] == points[max(points)]
+    _close(st["w"], _reference_windows(points))
+    hist = await live.history(aclient, "economy.spending", "4711125300", "1h", 0, now / 1000)
+    assert sum(p["count"] for p in hist) == len(points)
+    assert sum(p["mean"] * p["count"] for p in hist) == pytest.approx(sum(points.values()))
+
+
+async def test_thresholds_above_below_and_per_entity(aclient: aioredis.Redis, redis_url: str,
+                                                     mini_catalog: Catalog) -> None:
+    settings = _settings(redis_url)
+    agg, writer = await _setup(aclient, mini_catalog, settings)
+    ts = time.time()
+    await writer.write([
+        Sample("weather.visibility", "pohang", ts, 150.0),  # below 200: critical
+        Sample("air.pm10", "daesong", ts, 151.0),  # at the critical threshold
+        Sample("air.pm10", "yeonil", ts, 80.9),  # just under warning
+        Sample("river.level", "hyeongsan", ts, 2.5),  # its own warning is 2.0
+        Sample("river.level", "chaeun", ts, 2.5),  # the indicator's warning is 3.0
+        Sample("economy.spending", "4711325000", ts, 1e9),  # no thresholds
+    ])
+    await _drain(agg)
+    expect = {("weather.visibility", "pohang"): "critical", ("air.pm10", "daesong"): "critical",
+              ("air.pm10", "yeonil"): "normal", ("river.level", "hyeongsan"): "warning",
+              ("river.level", "chaeun"): "normal", ("economy.spending", "4711325000"): "normal"}
+    for (ind, ent), status in expect.items():
+        st = await _state(aclient, ind, ent)
+        assert st["st"] == status, (ind, ent)
+        assert st["ps"] == "unknown" and st["since"] == round(ts * 1000)
+
+    await writer.write([Sample("weather.visibility", "pohang", ts + 1, 800.0),
+                        Sample("weather.visibility", "pohang", ts + 2, 5000.0)])
+    await _drain(agg)
+    st = await _state(aclient, "weather.visibility", "pohang")
+    assert (st["st"], st["ps"], st["since"]) == ("normal", "critical", round((ts + 2) * 1000))
+
+
+async def test_staleness_sweep_and_read_time(aclient: aioredis.Redis, redis_url: str,
+                                             mini_catalog: Catalog) -> None:
+    settings = _settings(redis_url, stale_grace=1.0, stale_check_every=0.01)
+    agg, writer = await _setup(aclient, mini_catalog, settings)
+    # A source announcing a 0.5 s interval (as the accelerated simulator does).
+    await writer.write([Sample("river.level", "chaeun", time.time(), 1.0, interval=0.5),
+                        Sample("river.level", "hyeongsan", time.time(), 1.0)])
+    await _drain(agg)
+    assert await agg.sweep_stale() == 0
+    assert (await _state(aclient, "river.level", "chaeun"))["st"] == "normal"
+
+    await asyncio.sleep(0.7)
+    # Before any sweep, readers already see it stale.
+    states = await live.read(aclient, ["river.level"], settings.stale_grace)
+    assert states["river.level"]["chaeun"]["st"] == "stale"
+    assert states["river.level"]["hyeongsan"]["st"] == "normal"  # 1-minute interval: still fresh
+
+    await asyncio.sleep(0.02)
+    assert await agg.sweep_stale() == 1
+    st = await _state(aclient, "river.level", "chaeun")
+    assert (st["st"], st["ps"]) == ("stale", "normal")
+    last = (await _updates(aclient))[-1]
+    assert last["e"] == "chaeun" and last["st"] == "stale"
+    await asyncio.sleep(0.02)
+    assert await agg.sweep_stale() == 0, "a stale series is published once, not on every sweep"
+
+    # A fresh sample ends the staleness.
+    await writer.write([Sample("river.level", "chaeun", time.time(), 1.2, interval=0.5)])
+    await _drain(agg)
+    st = await _state(aclient, "river.level", "chaeun")
+    assert (st["st"], st["ps"], st["v"]) == ("normal", "stale", 1.2)
+
+
+async def test_catching_up_on_old_data_stays_stale(aclient: aioredis.Redis, redis_url: str,
+                                                   mini_catalog: Catalog) -> None:
+    settings = _settings(redis_url)
+    agg, writer = await _setup(aclient, mini_catalog, settings)
+    old = time.time() - 600  # 10 minutes ago; river.level is expected every minute
+    await writer.write([Sample("river.level", "chaeun", old, 5.0)])
+    await _drain(agg)
+    st = await _state(aclient, "river.level", "chaeun")
+    assert st["st"] == "stale" and st["v"] == 5.0
+
+
+async def test_history_retention(aclient: aioredis.Redis, redis_url: str, mini_catalog: Catalog) -> None:
+    settings = _settings(redis_url, history_1h_retention="3h", late_limit="1h")
+    agg, writer = await _setup(aclient, mini_catalog, settings)
+    now = time.time()
+    hours = [now - h * 3600 for h in (10, 5, 2, 1, 0)]
+    await writer.write([Sample("economy.spending", "4711125000", t, 1.0) for t in hours])
+    await _drain(agg)
+    hist = await live.history(aclient, "economy.spending", "4711125000", "1h", now - 86400, now)
+    assert len(hist) == 3, "buckets older than the 1-hour retention are dropped"
+    assert min(p["t"] for p in hist) >= now - 3 * 3600 - 3600
+    # The 1-minute history always keeps at least the hour the windows need.
+    minutes = await live.history(aclient, "economy.spending", "4711125000", "1m", now - 86400, now)
+    assert len(minutes) == 5  # default 2-day retention keeps all of them
+    raw = await aclient.zcard(keys.raw("economy.spending", "4711125000"))
+    assert raw == 2, "raw samples are kept for the last hour only"
+
+
+async def test_rejects_unknown_and_malformed_entries(aclient: aioredis.Redis, redis_url: str,
+                                                     mini_catalog: Catalog) -> None:
+    settings = _settings(redis_url)
+    agg, writer = await _setup(aclient, mini_catalog, settings)
+    stream = keys.samples(0)
+    await aclient.xadd(stream, {"i": "air.pm10", "e": "daesong"})  # no time, no value
+    await aclient.xadd(stream, {"i": "no.such", "e": "x", "t": "1", "v": "1", "s": ""})
+    await aclient.xadd(stream, {"i": "air.pm10", "e": "daesong", "t": "1", "v": "abc", "s": ""})
+    await writer.write([Sample("air.pm10", "pohang", time.time(), 3.0)])  # not a station
+    await _drain(agg)
+    dead = await _deadletter(aclient)
+    fields = sorted(d["field"] for d in dead)
+    assert fields == ["entity", "entry", "entry", "indicator"]
+    assert any("malformed stream entry" in d["reason"] for d in dead)
+    assert any(d["reason"].startswith("unknown indicator") for d in dead)
+    assert await aclient.xpending(stream, keys.AGGREGATOR_GROUP) == {
+        "pending": 0, "min": None, "max": None, "consumers": []}
+
+
+async def _pending(client: aioredis.Redis, agg: Aggregator) -> int:
+    return sum([(await client.xpending(s, keys.AGGREGATOR_GROUP))["pending"] for s in agg.streams])
+
+
+def _workload(now_ms: int) -> list[Sample]:
+    rng = random.Random(11)
+    out = []
+    for ind, ents in (("air.pm10", ("daesong", "yeonil")), ("river.level", ("hyeongsan", "chaeun")),
+                      ("economy.spending", ("4711125000", "4711331000"))):
+        for ent in ents:
+            for k in range(60):
+                out.append(Sample(ind, ent, (now_ms - (60 - k) * 20_000) / 1000, round(rng.uniform(0, 6), 2)))
+    rng.shuffle(out)
+    return out
+
+
+async def _reference(aclient: aioredis.Redis, url: str, catalog: Catalog, samples: list[Sample]) -> dict:
+    await aclient.flushdb()
+    agg, writer = await _setup(aclient, catalog, _settings(url), consumer="reference")
+    await writer.write(samples)
+    await _drain(agg)
+    snap = await _snapshot(aclient, catalog)
+    await aclient.flushdb()
+    return snap
+
+
+async def test_consumer_dies_mid_batch_and_is_reclaimed(aclient: aioredis.Redis, redis_url: str,
+                                                        mini_catalog: Catalog) -> None:
+    samples = _workload(_now_ms())
+    expected = await _reference(aclient, redis_url, mini_catalog, samples)
+
+    settings = _settings(redis_url, batch_size=50)
+    survivor, writer = await _setup(aclient, mini_catalog, settings, consumer="survivor")
+    await writer.write(samples)
+    # The dead consumer reads a batch from every partition and never acknowledges it.
+    dead = Aggregator(aclient, mini_catalog, settings, consumer="dead")
+    taken = await dead._read(">", None)
+    assert taken
+    await _drain(survivor)
+    pending = await _pending(aclient, survivor)
+    assert pending == len(taken)
+    assert await _snapshot(aclient, mini_catalog) != expected
+
+    await asyncio.sleep(0.1)  # longer than claim_idle
+    assert await survivor.reclaim() == len(taken)
+    assert await _snapshot(aclient, mini_catalog) == expected
+    pending = await _pending(aclient, survivor)
+    assert pending == 0
+
+
+async def test_consumer_dies_after_writing_state_before_ack(aclient: aioredis.Redis, redis_url: str,
+                                                            mini_catalog: Catalog) -> None:
+    samples = _workload(_now_ms())
+    expected = await _reference(aclient, redis_url, mini_catalog, samples)
+
+    settings = _settings(redis_url)
+    survivor, writer = await _setup(aclient, mini_catalog, settings, consumer="survivor")
+    await writer.write(samples)
+    dead = Aggregator(aclient, mini_catalog, settings, consumer="dead")
+    taken = await dead._read(">", None)
+    await dead.apply(taken)  # state written, then the process dies: nothing published or acknowledged
+    assert await aclient.xlen(keys.updates()) == 0
+
+    await asyncio.sleep(0.1)
+    assert await survivor.reclaim() == len(taken)
+    assert await _snapshot(aclient, mini_catalog) == expected
+    assert await aclient.hget(keys.counters(), "samples_aggregated") is None, "nothing counted twice"
+    assert await aclient.hget(keys.counters(), "samples_duplicate") == str(len(samples)).encode()
+    published = {(u["i"], u["e"]) for u in await _updates(aclient)}
+    assert published == {(ind, ent) for ind, ents in expected.items() for ent in ents}
+
+
+async def test_restarted_consumer_recovers_its_own_pending(aclient: aioredis.Redis, redis_url: str,
+                                                           mini_catalog: Catalog) -> None:
+    samples = _workload(_now_ms())
+    expected = await _reference(aclient, redis_url, mini_catalog, samples)
+    settings = _settings(redis_url, batch_size=30)
+    first, writer = await _setup(aclient, mini_catalog, settings, consumer="agg-a")
+    await writer.write(samples)
+    await first._read(">", None)  # read, then crash
+    again = Aggregator(aclient, mini_catalog, settings, consumer="agg-a")
+    assert await again.recover_own() > 0
+    await _drain(again)
+    assert await _snapshot(aclient, mini_catalog) == expected
+
+
+async def test_two_aggregators_share_the_partitions(aclient: aioredis.Redis, redis_url: str,
+                                                    mini_catalog: Catalog) -> None:
+    samples = _workload(_now_ms())
+    expected = await _reference(aclient, redis_url, mini_catalog, samples)
+    settings = _settings(redis_url, batch_size=9)
+    one, writer = await _setup(aclient, mini_catalog, settings, consumer="one")
+    two = Aggregator(aclient, mini_catalog, settings, consumer="two")
+    other = aioredis.Redis.from_url(redis_url)
+    try:
+        # The second one on its own connection, so the two really interleave on the server.
+        three = Aggregator(other, mini_catalog, settings, consumer="three")
+        for k in range(0, len(samples), 60):
+            await writer.write(samples[k:k + 60])
+            await asyncio.gather(one.step(None), two.step(None), three.step(None))
+        while sum(await asyncio.gather(one.step(None), two.step(None), three.step(None))):
+            pass
+    finally:
+        await other.aclose()
+    assert one.processed and two.processed and three.processed
+    assert one.processed + two.processed + three.processed == len(samples)
+    assert await _snapshot(aclient, mini_catalog) == expected
