@@ -38,6 +38,21 @@ class Domain(Strict):
     icon: str | None = None
 
 
+class EntityKind(Strict):
+    """A kind of entity (`dong`, `airkorea`, `road`...), named for legends and filters."""
+
+    id: str = Field(pattern=ID_PATTERN)
+    name_ko: str
+    name_en: str
+
+
+class Label(Strict):
+    """What a coded value means (0 = 없음 none, 1 = 주의보 advisory...), in both languages."""
+
+    ko: str
+    en: str
+
+
 class Entity(Strict):
     """Something an indicator is measured for: the city, a gu, a dong, a station, a road..."""
 
@@ -51,6 +66,10 @@ class Entity(Strict):
     """The identifier a public source uses for it (AirKorea station name, HRFCO wlobscd...)."""
     lat: float | None = None
     lon: float | None = None
+    parent: str | None = None
+    """The entity this one belongs to in the administrative tree: a dong's gu, a gu's city."""
+    address_ko: str | None = None
+    note: str | None = None
 
 
 class Thresholds(Strict):
@@ -96,6 +115,8 @@ class Indicator(Strict):
     range: tuple[float, float] | None = None
     """Physically possible values; anything outside is rejected to the dead-letter stream."""
     decimals: int = Field(default=1, ge=0, le=6)
+    labels: dict[int, Label] = Field(default_factory=dict)
+    """Meaning of coded values (advisory levels); empty for ordinary measurements."""
     description_ko: str | None = None
     description_en: str | None = None
 
@@ -113,6 +134,8 @@ class Indicator(Strict):
 class CatalogFile(Strict):
     city: City
     domains: list[Domain] = Field(min_length=1)
+    entity_kinds: list[EntityKind] = Field(default_factory=list)
+    """When given, every entity's kind must be one of these (gu, dong and city included)."""
     indicators: list[Indicator] = Field(min_length=1)
 
 
@@ -124,9 +147,10 @@ class Catalog:
     """The validated catalog with lookups; built once at start, read everywhere."""
 
     def __init__(self, city: City, domains: list[Domain], entities: list[Entity],
-                 indicators: list[Indicator]) -> None:
+                 indicators: list[Indicator], entity_kinds: list[EntityKind] | None = None) -> None:
         self.city = city
         self.domains = {d.id: d for d in domains}
+        self.entity_kinds = {k.id: k for k in entity_kinds or []}
         self.entities = {e.id: e for e in entities}
         self.indicators = {i.id: i for i in indicators}
         self._entities_of: dict[str, tuple[str, ...]] = {}
@@ -141,6 +165,21 @@ class Catalog:
 
     def entities_of(self, indicator: str) -> tuple[str, ...]:
         return self._entities_of.get(indicator, ())
+
+    def entities_of_kind(self, kind: str) -> list[Entity]:
+        return [e for e in self.entities.values() if e.kind == kind]
+
+    def gu_of(self, entity: str) -> str | None:
+        """The gu an entity lies in (through its district), or None for city-wide ones."""
+        e = self.entities.get(entity)
+        for _ in range(4):  # station -> dong -> gu at most; a bounded walk cannot loop on bad data
+            if e is None:
+                return None
+            if e.kind == "gu":
+                return e.id
+            nxt = e.parent or (e.district if e.district != e.id else None)
+            e = self.entities.get(nxt) if nxt else None
+        return None
 
     @cached_property
     def entity_sets(self) -> dict[str, frozenset[str]]:
@@ -178,6 +217,7 @@ def _load_districts(path: Path) -> list[Entity]:
                     out[row["code"]] = Entity(
                         id=row["code"], kind="dong", name_ko=row["name_ko"], name_en=row["name_en"],
                         district=row["code"], lat=float(row["label_lat"]), lon=float(row["label_lon"]),
+                        parent=gu_code,
                     )
                 except (KeyError, ValueError) as exc:
                     raise ConfigError.single(f"bad row: {exc}", file=path, line=n) from None
@@ -202,14 +242,30 @@ def load_catalog(seeds: Path) -> Catalog:
 
     problems: list[Problem] = []
     entities: dict[str, Entity] = {}
+    city = catalog_file.city
+    if not any(e.id == city.id for e in entities_file.entities):
+        # The city itself is an entity, so city-wide values have somewhere to live.
+        entities[city.id] = Entity(id=city.id, kind="city", name_ko=city.name_ko, name_en=city.name_en)
     for e in districts:
-        entities[e.id] = e
+        entities[e.id] = e.model_copy(update={"parent": city.id}) if e.kind == "gu" else e
     for i, e in enumerate(entities_file.entities):
         if e.id in entities:
             problems.append(Problem("duplicate entity id", str(ent_path), epos.line_of(("entities", i, "id")),
                                     f"entities[{i}].id", e.id, True))
         entities[e.id] = e
     kinds = {e.kind for e in entities.values()}
+    declared = {k.id for k in catalog_file.entity_kinds}
+    if declared:
+        kinds = declared
+        for i, e in enumerate(entities_file.entities):
+            if e.kind not in declared:
+                problems.append(Problem(f"unknown entity kind; declared in catalog.yaml entity_kinds: "
+                                        f"{', '.join(sorted(declared))}", str(ent_path),
+                                        epos.line_of(("entities", i, "kind")), f"entities[{i}].kind", e.kind, True))
+        for k in ("city", "gu", "dong"):
+            if k not in declared and any(e.kind == k for e in entities.values()):
+                problems.append(Problem(f"entity kind {k!r} is used by the districts but not declared",
+                                        str(cat_path), pos.line_of(("entity_kinds",)), "entity_kinds", k, True))
     for i, e in enumerate(entities_file.entities):
         if e.district is not None and e.district not in entities:
             problems.append(Problem("unknown district code", str(ent_path),
@@ -239,4 +295,5 @@ def load_catalog(seeds: Path) -> Catalog:
                 problem("unknown entity", "thresholds_by_entity", ent)
     if problems:
         raise ConfigError(problems)
-    return Catalog(catalog_file.city, catalog_file.domains, list(entities.values()), catalog_file.indicators)
+    return Catalog(catalog_file.city, catalog_file.domains, list(entities.values()), catalog_file.indicators,
+                   catalog_file.entity_kinds)
