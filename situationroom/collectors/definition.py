@@ -57,6 +57,13 @@ class CollectorDefinition(BaseModel):
     """First retry delay; doubles on each further retry."""
     params: dict[str, Any] = Field(default_factory=dict)
 
+    @field_validator("timeout")
+    @classmethod
+    def _positive_timeout(cls, v: float) -> float:
+        if v <= 0:
+            raise ValueError("timeout must be longer than 0s")
+        return v
+
     @field_validator("kind")
     @classmethod
     def _known_kind(cls, v: str) -> str:

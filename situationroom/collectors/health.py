@@ -10,8 +10,9 @@ import redis.asyncio as aioredis
 from situationroom import keys
 
 INT_FIELDS = {"runs", "failures", "consecutive_failures", "samples_last_run", "samples_total",
-              "rejected_last_run", "rejected_total", "duration_ms"}
+              "rejected_last_run", "rejected_total", "duration_ms", "attempts_last_run", "skipped"}
 FLOAT_FIELDS = {"last_run", "last_success", "last_error_at", "next_run", "updated_at"}
+TEXT_FIELDS = {"state", "kind", "name_ko", "name_en", "schedule", "last_error"}
 
 
 async def record(client: aioredis.Redis, collector: str, fields: dict[str, Any],
@@ -28,7 +29,9 @@ async def record(client: aioredis.Redis, collector: str, fields: dict[str, Any],
 
 
 def _parse(raw: dict[bytes, bytes]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+    # Every field is present in every answer (0 or None until known), so readers see one shape.
+    out: dict[str, Any] = dict.fromkeys(sorted(TEXT_FIELDS | FLOAT_FIELDS))
+    out.update(dict.fromkeys(sorted(INT_FIELDS), 0))
     for k, v in raw.items():
         name, text = k.decode(), v.decode()
         if name in INT_FIELDS:

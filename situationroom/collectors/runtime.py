@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 import time
@@ -10,9 +11,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import redis.asyncio as aioredis
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from redis.exceptions import RedisError
 from tenacity import AsyncRetrying, stop_after_attempt, wait_exponential
 
 from situationroom import samples as samples_mod
@@ -37,12 +40,17 @@ class RunOutcome:
     attempts: int = 0
 
 
+# Samples a collector produced while Redis was unreachable are kept (up to this many) and
+# written with its next run, so a short Redis outage loses no data.
+BACKLOG_LIMIT = 100_000
+
+
 @dataclass
 class _Running:
     loaded: LoadedCollector
     instance: CollectorKind
     failing: bool = False
-    history: list[float] = field(default_factory=list)
+    backlog: list[Sample] = field(default_factory=list)
 
 
 class CollectorRunner:
@@ -58,6 +66,9 @@ class CollectorRunner:
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self.collectors: dict[str, _Running] = {}
         self.problems: list[Problem] = []
+        self._inflight: set[asyncio.Task[object]] = set()
+        self._stopping = False
+        self._redis_down = False
 
     def _instantiate(self, loaded: LoadedCollector) -> CollectorKind:
         kind = registry.get(loaded.definition.kind)
@@ -98,6 +109,8 @@ class CollectorRunner:
             })
 
     def start(self) -> None:
+        """Schedule every loaded collector; each runs once right away, then on its trigger."""
+        _quiet_apscheduler()
         for cid, running in self.collectors.items():
             sched = running.loaded.definition.schedule
             if sched.interval is not None:
@@ -106,16 +119,56 @@ class CollectorRunner:
                 trigger = CronTrigger.from_crontab(sched.cron, timezone=self.catalog.city.timezone)
                 if sched.jitter:
                     trigger.jitter = sched.jitter
+            # max_instances=1: a run still going when the next is due makes that one skipped (and
+            # counted in the health), never a second concurrent run of the same collector.
             self.scheduler.add_job(
-                self.run_once, trigger, args=[cid], id=cid, name=cid, max_instances=1, coalesce=True,
+                self._job, trigger, args=[cid], id=cid, name=cid, max_instances=1, coalesce=True,
                 misfire_grace_time=max(1, int(sched.interval or 60)), next_run_time=_now_dt(),
             )
+        self.scheduler.add_listener(self._on_skipped, EVENT_JOB_MAX_INSTANCES | EVENT_JOB_MISSED)
         self.scheduler.start()
 
-    async def stop(self) -> None:
-        # Stop the scheduler before the loop ends; a running job is cancelled with its task.
+    def _on_skipped(self, event: JobEvent) -> None:
+        # Called in the loop's thread by the scheduler; the health write runs as its own task.
+        if event.job_id in self.collectors and not self._stopping:
+            task = asyncio.get_running_loop().create_task(self._record_skip(event.job_id))
+            self._inflight.add(task)
+            task.add_done_callback(self._inflight.discard)
+
+    async def _record_skip(self, cid: str) -> None:
+        with contextlib.suppress(RedisError, OSError):
+            await health.record(self.client, cid, {"next_run": self._next_run(cid)}, incr={"skipped": 1})
+
+    async def _job(self, cid: str) -> None:
+        """The scheduled job: one run, cancelled quietly when the runner stops."""
+        task = asyncio.current_task()
+        assert task is not None
+        self._inflight.add(task)
+        try:
+            await self.run_once(cid)
+        except asyncio.CancelledError:
+            if not self._stopping:
+                raise
+        finally:
+            self._inflight.discard(task)
+
+    async def stop(self, grace: float = 2.0) -> None:
+        """Stop scheduling, give running collectors `grace` seconds to finish, cancel the rest.
+
+        Everything is awaited here, before the event loop ends, so no run is cut off by the loop
+        closing (which would log a CancelledError from inside APScheduler).
+        """
+        self._stopping = True
         if self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
+            self.scheduler.pause()
+            if self._inflight:
+                await asyncio.wait(list(self._inflight), timeout=grace)
+            self.scheduler.shutdown(wait=False)  # cancels the runs still going
+        pending = [t for t in self._inflight if not t.done()]
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
         for running in self.collectors.values():
             try:
                 await running.instance.close()
@@ -134,9 +187,27 @@ class CollectorRunner:
 
     async def run_once(self, cid: str) -> RunOutcome:
         """One scheduled run: collect with timeout and retries, validate, write, record health."""
+        try:
+            outcome = await self._run_once(cid)
+        except (RedisError, OSError) as exc:
+            # Redis is down: the produced samples wait in the backlog; say so once, not every run.
+            if not self._redis_down:
+                log.error("collectors cannot reach Redis: %s; keeping samples until it is back", exc)
+                self._redis_down = True
+            return RunOutcome(ok=False, error=f"Redis unreachable: {exc}")
+        if self._redis_down:
+            log.info("collectors reach Redis again")
+            self._redis_down = False
+        return outcome
+
+    async def _run_once(self, cid: str) -> RunOutcome:
         running = self.collectors[cid]
         definition = running.loaded.definition
-        if await health.is_paused(self.client, cid):
+        try:
+            paused = await health.is_paused(self.client, cid)
+        except (RedisError, OSError):
+            paused = False  # collect anyway: the samples wait in the backlog until Redis is back
+        if paused:
             await health.record(self.client, cid, {"state": "paused", "next_run": self._next_run(cid)})
             return RunOutcome(ok=True)
         started = time.time()
@@ -153,10 +224,12 @@ class CollectorRunner:
                         produced, rejected = await self._collect(running.instance, time.time())
         except Exception as exc:  # any failure of a plugin is a health error, never a crash
             error = _describe_error(exc, definition.timeout)
+            if running.backlog:  # what an earlier run produced still goes out
+                running.backlog = await self._write(running.backlog)
             await health.record(self.client, cid, {
                 "state": "failing", "last_run": started, "last_error": error, "last_error_at": time.time(),
                 "duration_ms": int((time.time() - started) * 1000), "next_run": self._next_run(cid),
-                "samples_last_run": 0,
+                "samples_last_run": 0, "attempts_last_run": attempts,
             }, incr={"runs": 1, "failures": 1, "consecutive_failures": 1})
             if not running.failing:
                 log.error("collector %s failing after %d attempt(s): %s", cid, attempts, error)
@@ -165,18 +238,33 @@ class CollectorRunner:
 
         good, bad = self.validate(produced, source=cid)
         bad_items = [(r, None) for r in rejected] + bad
-        written = await self.writer.write(good)
+        batch = running.backlog + good
+        running.backlog = batch  # kept until written, in case Redis fails in between
         if bad_items:
             await self.writer.reject(bad_items, source=cid)
+        running.backlog = await self._write(batch)
+        written = len(good)
         await health.record(self.client, cid, {
             "state": "ok", "last_run": started, "last_success": time.time(),
             "duration_ms": int((time.time() - started) * 1000), "samples_last_run": written,
             "rejected_last_run": len(bad_items), "next_run": self._next_run(cid), "consecutive_failures": 0,
+            "attempts_last_run": attempts,
         }, incr={"runs": 1, "samples_total": written, "rejected_total": len(bad_items)})
         if running.failing:
             log.info("collector %s recovered", cid)
             running.failing = False
         return RunOutcome(ok=True, written=written, rejected=len(bad_items), attempts=attempts)
+
+    async def _write(self, batch: list[Sample]) -> list[Sample]:
+        """Write a batch; returns what is left to write (nothing, unless Redis failed)."""
+        try:
+            await self.writer.write(batch)
+        except (RedisError, OSError):
+            if len(batch) > BACKLOG_LIMIT:
+                log.error("dropping %d oldest unwritten samples (Redis unreachable)", len(batch) - BACKLOG_LIMIT)
+                del batch[: len(batch) - BACKLOG_LIMIT]
+            raise
+        return []
 
     def validate(self, produced: list[Sample], *, source: str
                  ) -> tuple[list[Sample], list[tuple[Rejection, object]]]:
@@ -219,6 +307,15 @@ def _describe_error(exc: BaseException, timeout: float) -> str:
         return f"timed out after {timeout:g}s"
     text = str(exc) or exc.__class__.__name__
     return f"{exc.__class__.__name__}: {text}"[:500]
+
+
+def _quiet_apscheduler() -> None:
+    # APScheduler logs every run at INFO and every skipped run at WARNING; collectors log on a
+    # change of state only (failing / recovered) and count skips in their health instead.
+    for name in ("apscheduler.executors.default", "apscheduler.scheduler"):
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET:
+            logger.setLevel(logging.ERROR)
 
 
 def _now_dt() -> datetime:

@@ -1,0 +1,360 @@
+"""Scheduling with APScheduler actually running: isolation, timeouts, retries, no overlap, health in Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+import redis.asyncio as aioredis
+
+from situationroom import keys
+from situationroom.catalog import Catalog
+from situationroom.collectors import health, registry
+from situationroom.collectors.base import CollectorKind, CollectResult, Params
+from situationroom.collectors.definition import load_collector
+from situationroom.collectors.runtime import CollectorRunner
+from situationroom.embedded import EmbeddedRedis
+from situationroom.errors import ConfigError
+from situationroom.samples import Rejection, Sample
+from tests.conftest import MINI, settings_for
+
+CALLS: dict[str, int] = defaultdict(int)
+RUNNING: dict[str, int] = defaultdict(int)
+MAX_RUNNING: dict[str, int] = defaultdict(int)
+
+
+class ValueParams(Params):
+    value: float = 1.0
+    entity: str = "chaeun"
+    fail_times: int = 0
+    sleep: float = 0.0
+
+
+@registry.register
+class OkKind(CollectorKind):
+    """Returns one river level each run (and sleeps a while first when told to)."""
+
+    name: ClassVar[str] = "test-ok"
+    Params: ClassVar[type[Params]] = ValueParams
+
+    async def collect(self, now: float) -> list[Sample]:
+        cid = self.context.collector_id
+        CALLS[cid] += 1
+        RUNNING[cid] += 1
+        MAX_RUNNING[cid] = max(MAX_RUNNING[cid], RUNNING[cid])
+        try:
+            p = self.params
+            assert isinstance(p, ValueParams)
+            if p.sleep:
+                await asyncio.sleep(p.sleep)
+            return [Sample("river.level", p.entity, now, p.value, cid)]
+        finally:
+            RUNNING[cid] -= 1
+
+
+@registry.register
+class RaisingKind(CollectorKind):
+    name: ClassVar[str] = "test-raise"
+
+    async def collect(self, now: float) -> list[Sample]:
+        CALLS[self.context.collector_id] += 1
+        raise RuntimeError("the source answered 500")
+
+
+@registry.register
+class HangingKind(CollectorKind):
+    name: ClassVar[str] = "test-hang"
+
+    async def collect(self, now: float) -> list[Sample]:
+        CALLS[self.context.collector_id] += 1
+        await asyncio.sleep(3600)
+        return []
+
+
+@registry.register
+class FlakyKind(CollectorKind):
+    """Fails its first `fail_times` attempts, then works."""
+
+    name: ClassVar[str] = "test-flaky"
+    Params: ClassVar[type[Params]] = ValueParams
+
+    async def collect(self, now: float) -> list[Sample]:
+        cid = self.context.collector_id
+        CALLS[cid] += 1
+        p = self.params
+        assert isinstance(p, ValueParams)
+        if CALLS[cid] <= p.fail_times:
+            raise ConnectionError(f"attempt {CALLS[cid]} refused")
+        return [Sample("river.level", p.entity, now, p.value, cid)]
+
+
+@registry.register
+class MixedKind(CollectorKind):
+    """Returns a good sample, an invalid one, and a rejection of its own."""
+
+    name: ClassVar[str] = "test-mixed"
+
+    async def collect(self, now: float) -> CollectResult:
+        return CollectResult(
+            [Sample("river.level", "chaeun", now, 1.0), Sample("river.level", "chaeun", now, 99.0),
+             "not a sample"],  # type: ignore[list-item]
+            [Rejection("payload", "row 3 has no station code", "<row/>")],
+        )
+
+
+@registry.register
+class SyncKind(CollectorKind):
+    """A plugin written without async: runs in a thread so it blocks nobody."""
+
+    name: ClassVar[str] = "test-sync"
+
+    def collect(self, now: float) -> list[Sample]:  # type: ignore[override]
+        CALLS[self.context.collector_id] += 1
+        time.sleep(0.3)
+        return [Sample("river.level", "hyeongsan", now, 0.5)]
+
+
+def _site(tmp_path: Path, collectors: dict[str, str]) -> Path:
+    site = tmp_path / "site"
+    (site / "collectors").mkdir(parents=True)
+    (site / "seeds").symlink_to(MINI / "seeds")
+    for name, text in collectors.items():
+        (site / "collectors" / f"{name}.yaml").write_text(text, encoding="utf-8")
+    return site
+
+
+@pytest.fixture(autouse=True)
+def _reset_counts() -> None:
+    CALLS.clear()
+    RUNNING.clear()
+    MAX_RUNNING.clear()
+
+
+async def _entries(client: aioredis.Redis, partitions: int = 8) -> list[dict[bytes, bytes]]:
+    out = []
+    for p in range(partitions):
+        out += [f for _, f in await client.xrange(keys.samples(p))]
+    return out
+
+
+async def test_failing_and_hanging_collectors_do_not_block_a_healthy_one(
+        aclient: aioredis.Redis, redis_url: str, mini_catalog: Catalog, tmp_path: Path,
+        caplog: pytest.LogCaptureFixture) -> None:
+    site = _site(tmp_path, {
+        "healthy": "kind: test-ok\nschedule: {interval: 0.2s}\nparams: {value: 1.5}\n",
+        "broken": "kind: test-raise\nschedule: {interval: 0.2s}\nretries: 0\n",
+        "stuck": "kind: test-hang\nschedule: {interval: 0.2s}\ntimeout: 0.3s\nretries: 0\n",
+    })
+    runner = CollectorRunner(aclient, mini_catalog, settings_for(redis_url, site=site))
+    await runner.load()
+    assert set(runner.collectors) == {"healthy", "broken", "stuck"}
+    caplog.set_level(logging.INFO, logger="situationroom")
+    started = time.time()
+    runner.start()
+    try:
+        await asyncio.sleep(1.5)
+    finally:
+        await runner.stop()
+    elapsed = time.time() - started
+
+    # The healthy collector kept its 0.2 s schedule the whole time.
+    assert CALLS["healthy"] >= int(elapsed / 0.2) - 2
+    states = await health.read_all(aclient)
+    ok = states["healthy"]
+    assert ok["state"] == "ok" and ok["consecutive_failures"] == 0
+    assert ok["samples_total"] == CALLS["healthy"] and ok["samples_last_run"] == 1
+    assert ok["last_success"] >= started and ok["next_run"] > ok["last_run"]
+    assert ok["schedule"] == "every 0.2s" and ok["kind"] == "test-ok"
+    entries = await _entries(aclient)
+    assert len(entries) == CALLS["healthy"] and all(e[b"s"] == b"healthy" for e in entries)
+
+    bad = states["broken"]
+    assert bad["state"] == "failing" and bad["last_error"] == "RuntimeError: the source answered 500"
+    assert bad["consecutive_failures"] == bad["failures"] == CALLS["broken"] >= 5
+    assert bad["last_success"] is None and bad["next_run"] is not None
+
+    stuck = states["stuck"]
+    assert stuck["state"] == "failing" and stuck["last_error"] == "timed out after 0.3s"
+    assert 3 <= CALLS["stuck"] <= 6  # one run at a time, each cut at 0.3 s
+    assert stuck["skipped"] >= 1, "runs due while one hangs are skipped, not stacked"
+    assert stuck["duration_ms"] >= 290
+
+    # One log line per change of state, not one per run.
+    failing_logs = [r for r in caplog.records if "failing" in r.getMessage()]
+    assert sorted(r.getMessage().split()[1] for r in failing_logs) == ["broken", "stuck"]
+    assert not [r for r in caplog.records if r.name.startswith("apscheduler") and r.levelno < logging.ERROR]
+
+
+async def test_retries_with_backoff_then_recovery(aclient: aioredis.Redis, redis_url: str,
+                                                  mini_catalog: Catalog, tmp_path: Path,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    site = _site(tmp_path, {
+        "flaky": "kind: test-flaky\nschedule: {interval: 1h}\nretries: 3\nbackoff: 0.1s\nparams: {fail_times: 2}\n",
+        "hopeless": "kind: test-flaky\nschedule: {interval: 1h}\nretries: 2\nbackoff: 0.05s\n"
+                    "params: {fail_times: 1000}\n",
+    })
+    runner = CollectorRunner(aclient, mini_catalog, settings_for(redis_url, site=site))
+    await runner.load()
+    caplog.set_level(logging.INFO, logger="situationroom")
+    t0 = time.monotonic()
+    outcome = await runner.run_once("flaky")
+    took = time.monotonic() - t0
+    assert outcome.ok and outcome.attempts == 3 and outcome.written == 1
+    assert took >= 0.1 + 0.2 - 0.02, "waits 0.1 s, then 0.2 s (doubling) between attempts"
+    h = (await health.read_all(aclient))["flaky"]
+    assert h["attempts_last_run"] == 3 and h["state"] == "ok"
+
+    outcome = await runner.run_once("hopeless")
+    assert not outcome.ok and outcome.attempts == 3 and CALLS["hopeless"] == 3
+    assert outcome.error == "ConnectionError: attempt 3 refused"
+    await runner.run_once("hopeless")
+    h = (await health.read_all(aclient))["hopeless"]
+    assert h["consecutive_failures"] == 2 and h["runs"] == 2
+    assert len([r for r in caplog.records if "hopeless failing" in r.getMessage()]) == 1
+
+    # It recovers: health resets the consecutive failures and the log says so once.
+    runner.collectors["hopeless"].instance.params = ValueParams(fail_times=0)
+    outcome = await runner.run_once("hopeless")
+    assert outcome.ok
+    h = (await health.read_all(aclient))["hopeless"]
+    assert h["consecutive_failures"] == 0 and h["failures"] == 2 and h["last_error"].startswith("ConnectionError")
+    assert len([r for r in caplog.records if "hopeless recovered" in r.getMessage()]) == 1
+    await runner.stop()
+
+
+async def test_no_overlapping_runs(aclient: aioredis.Redis, redis_url: str, mini_catalog: Catalog,
+                                   tmp_path: Path) -> None:
+    site = _site(tmp_path, {
+        "slow": "kind: test-ok\nschedule: {interval: 0.1s}\ntimeout: 5s\nparams: {sleep: 0.45}\n",
+        "jittery": "kind: test-ok\nschedule: {interval: 0.1s, jitter: 0.05s}\nparams: {entity: hyeongsan}\n",
+    })
+    runner = CollectorRunner(aclient, mini_catalog, settings_for(redis_url, site=site))
+    await runner.load()
+    runner.start()
+    try:
+        await asyncio.sleep(1.2)
+    finally:
+        await runner.stop()
+    assert MAX_RUNNING["slow"] == 1
+    assert 2 <= CALLS["slow"] <= 4
+    assert (await health.read_all(aclient))["slow"]["skipped"] >= 3
+    assert CALLS["jittery"] >= 5
+
+
+async def test_stop_cancels_a_hanging_run_cleanly(aclient: aioredis.Redis, redis_url: str,
+                                                  mini_catalog: Catalog, tmp_path: Path,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    site = _site(tmp_path, {"stuck": "kind: test-hang\nschedule: {interval: 1h}\ntimeout: 1h\n"})
+    runner = CollectorRunner(aclient, mini_catalog, settings_for(redis_url, site=site))
+    await runner.load()
+    runner.start()
+    await asyncio.sleep(0.2)
+    assert CALLS["stuck"] == 1
+    t0 = time.monotonic()
+    await runner.stop(grace=0.2)
+    assert time.monotonic() - t0 < 2
+    assert not runner.scheduler.running
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], "no CancelledError tracebacks"
+
+
+async def test_validation_rejects_to_the_deadletter(aclient: aioredis.Redis, redis_url: str,
+                                                    mini_catalog: Catalog, tmp_path: Path) -> None:
+    site = _site(tmp_path, {"mixed": "kind: test-mixed\nschedule: {interval: 1h}\n"})
+    runner = CollectorRunner(aclient, mini_catalog, settings_for(redis_url, site=site))
+    await runner.load()
+    outcome = await runner.run_once("mixed")
+    assert outcome.ok and outcome.written == 1 and outcome.rejected == 3
+    dead = [{k.decode(): v.decode() for k, v in f.items()} for _, f in await aclient.xrange(keys.deadletter())]
+    assert sorted(d["field"] for d in dead) == ["payload", "sample", "value"]
+    assert all(d["source"] == "mixed" for d in dead)
+    assert any("outside the possible range" in d["reason"] for d in dead)
+    h = (await health.read_all(aclient))["mixed"]
+    assert h["rejected_last_run"] == 3 and h["samples_last_run"] == 1
+
+
+async def test_a_sync_plugin_runs_in_a_thread(aclient: aioredis.Redis, redis_url: str, mini_catalog: Catalog,
+                                              tmp_path: Path) -> None:
+    site = _site(tmp_path, {
+        "blocking": "kind: test-sync\nschedule: {interval: 1h}\n",
+        "healthy": "kind: test-ok\nschedule: {interval: 0.1s}\n",
+    })
+    runner = CollectorRunner(aclient, mini_catalog, settings_for(redis_url, site=site))
+    await runner.load()
+    runner.start()
+    try:
+        await asyncio.sleep(0.5)
+    finally:
+        await runner.stop()
+    assert CALLS["blocking"] == 1 and CALLS["healthy"] >= 4
+
+
+async def test_paused_collector_does_not_run(aclient: aioredis.Redis, redis_url: str, mini_catalog: Catalog,
+                                             tmp_path: Path) -> None:
+    site = _site(tmp_path, {"healthy": "kind: test-ok\nschedule: {interval: 1h}\n"})
+    runner = CollectorRunner(aclient, mini_catalog, settings_for(redis_url, site=site))
+    await runner.load()
+    await aclient.hset(keys.collector_control("healthy"), "paused", "1")
+    assert (await runner.run_once("healthy")).ok
+    assert CALLS["healthy"] == 0
+    assert (await health.read_all(aclient))["healthy"]["state"] == "paused"
+    assert (await health.read_all(aclient))["healthy"]["paused"] is True
+
+
+async def test_invalid_and_disabled_files_are_reported_in_health(
+        aclient: aioredis.Redis, redis_url: str, mini_catalog: Catalog, tmp_path: Path) -> None:
+    site = _site(tmp_path, {
+        "good": "kind: test-ok\nschedule: {interval: 1m}\n",
+        "nokind": "kind: no-such-kind\nschedule: {interval: 1m}\n",
+        "badparams": "kind: test-ok\nschedule: {interval: 1m}\nparams:\n  value: high\n",
+        "off": "kind: test-ok\nenabled: false\nschedule: {interval: 1m}\n",
+        "twice": "kind: test-ok\nschedule: {interval: 1m, cron: '* * * * *'}\n",
+    })
+    runner = CollectorRunner(aclient, mini_catalog, settings_for(redis_url, site=site))
+    await runner.load()
+    assert list(runner.collectors) == ["good"]
+    states = await health.read_all(aclient)
+    assert states["off"]["state"] == "disabled"
+    assert states["nokind"]["state"] == "invalid" and "unknown collector kind" in states["nokind"]["last_error"]
+    assert states["badparams"]["state"] == "invalid"
+    assert "badparams.yaml:4: params.value" in states["badparams"]["last_error"]
+    assert "exactly one of interval or cron" in states["twice"]["last_error"]
+    problems = [str(p) for p in runner.problems]
+    assert any("nokind.yaml:1: kind" in p and "'no-such-kind'" in p for p in problems)
+
+
+def test_definition_errors_name_file_line_field_value(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("kind: test-ok\nschedule:\n  interval: soon\ntimeout: 0s\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_collector(path)
+    text = str(err.value)
+    assert f"{path}:3: schedule.interval" in text and "'soon'" in text
+    assert f"{path}:4: timeout" in text
+
+
+async def test_redis_outage_keeps_samples_for_the_next_run(mini_catalog: Catalog, tmp_path: Path) -> None:
+    site = _site(tmp_path, {"healthy": "kind: test-ok\nschedule: {interval: 1h}\n"})
+    server = EmbeddedRedis(tmp_path / "own-redis")
+    url = server.start()
+    client = aioredis.Redis.from_url(url, socket_connect_timeout=1)
+    try:
+        runner = CollectorRunner(client, mini_catalog, settings_for(url, site=site))
+        await runner.load()
+        assert (await runner.run_once("healthy")).ok
+        server.stop()
+        outcome = await runner.run_once("healthy")
+        assert not outcome.ok and "Redis unreachable" in (outcome.error or "")
+        assert len(runner.collectors["healthy"].backlog) == 1
+        server.start()
+        outcome = await runner.run_once("healthy")
+        assert outcome.ok and not runner.collectors["healthy"].backlog
+        assert len(await _entries(client)) == 3, "the sample of the run during the outage is written too"
+        await runner.stop()
+    finally:
+        await client.aclose()
+        server.stop()

@@ -1,0 +1,124 @@
+"""Sample streams against real Redis: key names and hash tags, fields, partitioning, trimming, dead letters."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+import redis.asyncio as aioredis
+from redis.crc import key_slot
+
+from situationroom import keys
+from situationroom.samples import Rejection, Sample
+from situationroom.streams import StreamWriter, decode, encode, ensure_groups
+
+
+def _writer(client: aioredis.Redis, **overrides: float) -> StreamWriter:
+    values = {"partitions": 8, "retention": 3600.0, "deadletter_maxlen": 1000, "batch_size": 1000}
+    values.update(overrides)
+    return StreamWriter(client, partitions=int(values["partitions"]), retention=values["retention"],
+                        deadletter_maxlen=int(values["deadletter_maxlen"]), batch_size=int(values["batch_size"]))
+
+
+def test_encode_decode_round_trip() -> None:
+    s = Sample("air.pm10", "daesong", 1_790_000_000.123, 42.5, "airkorea", 60.0)
+    fields = encode(s)
+    assert fields == {"i": "air.pm10", "e": "daesong", "t": "1790000000123", "v": "42.5", "s": "airkorea", "n": "60"}
+    back = decode({k.encode(): v.encode() for k, v in fields.items()})
+    assert back == s
+    plain = encode(Sample("air.pm10", "daesong", 1.0, 0.1))
+    assert "n" not in plain and float(plain["v"]) == 0.1
+
+
+def test_key_names_and_hash_tags() -> None:
+    assert keys.samples(3) == "sr:samples:{p3}"
+    assert keys.updates() == "sr:{updates}" and keys.deadletter() == "sr:{deadletter}"
+    # Every key the aggregator's script touches for one indicator lies in one Cluster slot.
+    ind = "air.pm10"
+    slots = {key_slot(k.encode()) for k in (keys.live(ind), keys.raw(ind, "a"), keys.raw(ind, "b"),
+                                            keys.history(ind, "a", "1m"), keys.history(ind, "b", "1h"))}
+    assert len(slots) == 1
+    assert key_slot(keys.live("air.pm10").encode()) != key_slot(keys.live("river.level").encode())
+    # The partitions spread over different slots, so a Cluster shares the stream load.
+    assert len({key_slot(keys.samples(p).encode()) for p in range(8)}) == 8
+
+
+def test_partitioning_is_stable_and_spread() -> None:
+    assert keys.partition_of("air.pm10", 8) == keys.partition_of("air.pm10", 8)
+    assert 0 <= keys.partition_of("x.y", 5) < 5
+    used = {keys.partition_of(f"domain.indicator_{n}", 8) for n in range(100)}
+    assert used == set(range(8))
+
+
+async def test_write_goes_to_the_indicators_partition(aclient: aioredis.Redis) -> None:
+    writer = _writer(aclient, batch_size=7)
+    now = time.time()
+    samples = [Sample(ind, "e1", now + k, float(k), "test") for k in range(20)
+               for ind in ("air.pm10", "river.level", "weather.visibility")]
+    assert await writer.write(samples) == 60
+    total = 0
+    for p in range(8):
+        entries = await aclient.xrange(keys.samples(p))
+        total += len(entries)
+        for _, fields in entries:
+            assert keys.partition_of(fields[b"i"].decode(), 8) == p
+            assert set(fields) == {b"i", b"e", b"t", b"v", b"s"}
+    assert total == 60
+    # Within a partition the order of one series is kept.
+    stream = keys.samples(keys.partition_of("river.level", 8))
+    values = [float(f[b"v"]) for _, f in await aclient.xrange(stream) if f[b"i"] == b"river.level"]
+    assert values == [float(k) for k in range(20)]
+    assert await aclient.hget(keys.counters(), "samples_in") == b"60"
+
+
+async def test_trimming_by_age(aclient: aioredis.Redis) -> None:
+    writer = _writer(aclient, partitions=1, retention=0.2)
+    old = [Sample("a.b", "e", time.time(), float(k)) for k in range(350)]
+    await writer.write(old)
+    assert await aclient.xlen(keys.samples(0)) == 350
+    await asyncio.sleep(0.3)
+    await writer.write([Sample("a.b", "e", time.time(), 1.0)])
+    # MINID ~ trims whole stream nodes (100 entries each by default) older than the retention.
+    remaining = await aclient.xlen(keys.samples(0))
+    assert remaining <= 101
+    first_id = (await aclient.xrange(keys.samples(0), count=1))[0][0]
+    assert int(first_id.split(b"-")[0]) >= int((time.time() - 1.0) * 1000) - 1000
+
+
+async def test_deadletter_keeps_the_reason(aclient: aioredis.Redis) -> None:
+    writer = _writer(aclient, deadletter_maxlen=100)
+    item = {"indicator": "air.pm10", "entity": "nowhere", "value": 3}
+    n = await writer.reject([(Rejection("entity", "entity is not measured for air.pm10", "nowhere", 4), item),
+                             (Rejection("value", "must be a number", {"x": 1}), None)], source="push:test")
+    assert n == 2
+    entries = await aclient.xrange(keys.deadletter())
+    first = {k.decode(): v.decode() for k, v in entries[0][1].items()}
+    assert first["source"] == "push:test" and first["field"] == "entity" and first["index"] == "4"
+    assert first["reason"] == "entity is not measured for air.pm10"
+    assert first["value"] == '"nowhere"' and '"entity":"nowhere"' in first["item"]
+    assert abs(int(first["at"]) - time.time() * 1000) < 60_000
+    second = {k.decode(): v.decode() for k, v in entries[1][1].items()}
+    assert second["value"] == '{"x":1}' and second["item"] == "" and "index" not in second
+    assert await aclient.hget(keys.counters(), "samples_rejected") == b"2"
+    assert await writer.reject([], source="x") == 0
+
+
+async def test_deadletter_is_capped(aclient: aioredis.Redis) -> None:
+    writer = _writer(aclient, deadletter_maxlen=100)
+    await writer.reject([(Rejection("value", "bad", k), None) for k in range(1000)], source="t")
+    assert 100 <= await aclient.xlen(keys.deadletter()) < 300
+
+
+async def test_ensure_groups_is_idempotent(aclient: aioredis.Redis) -> None:
+    await ensure_groups(aclient, 4)
+    await ensure_groups(aclient, 4)
+    for p in range(4):
+        groups = await aclient.xinfo_groups(keys.samples(p))
+        assert [g["name"] for g in groups] == [keys.AGGREGATOR_GROUP.encode()]
+
+
+async def test_ensure_groups_reports_a_wrong_key_type(aclient: aioredis.Redis) -> None:
+    await aclient.set(keys.samples(0), "not a stream")
+    with pytest.raises(Exception, match="WRONGTYPE"):
+        await ensure_groups(aclient, 2)
