@@ -58,7 +58,9 @@ async def history(client: aioredis.Redis, indicator: str, entity: str, resolutio
             ts, value = m.decode().split(":", 1)
             out.append({"t": int(ts) / 1000, "value": float(value)})
         return out
-    members = await client.zrangebyscore(keys.history(indicator, entity, resolution), start, end)
+    # A bucket is keyed by its start: include the one that was already running at `start`.
+    size = 60 if resolution == "1m" else 3600
+    members = await client.zrangebyscore(keys.history(indicator, entity, resolution), start // size * size, end)
     points = []
     for m in members:
         b, count, total, mn, mx = m.decode().split(":")

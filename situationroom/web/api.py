@@ -29,6 +29,25 @@ class JSON(Response):
         return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
 
 
+# A generous bound on the JSON of one sample; a body beyond items x this is refused unread.
+MAX_BYTES_PER_ITEM = 1024
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 as soon as it is longer than `limit` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, f"body is larger than {limit} bytes", field="body", value=int(declared))
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, f"body is larger than {limit} bytes", field="body", value=size)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def _ctx(request: Request) -> Any:
     return request.app.state.ctx
 
@@ -142,17 +161,9 @@ def _parse_time(value: str | None, name: str, default: float) -> float:
     if value is None:
         return default
     try:
-        return samples_mod.parse_ts(float(value) if _is_number(value) else value)
+        return samples_mod.parse_ts(value)
     except ValueError as exc:
         raise ApiError(422, str(exc), field=name, value=value) from None
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 @router.get("/api/v1/collectors", response_class=JSON, tags=["collectors"],
@@ -169,7 +180,7 @@ async def list_collectors(request: Request, _auth: Reader) -> JSON:
                          "reason, and kept in the dead-letter stream.")
 async def push_samples(request: Request, auth: Ingester) -> JSON:
     ctx = _ctx(request)
-    body = await request.body()
+    body = await _read_body(request, ctx.settings.ingest_max_items * MAX_BYTES_PER_ITEM)
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -194,7 +205,9 @@ async def push_samples(request: Request, auth: Ingester) -> JSON:
             continue
         problem = samples_mod.check(result, ctx.catalog, now=now, max_age=ctx.settings.late_limit)
         if problem is not None:
-            bad.append((samples_mod.Rejection(problem.field, problem.reason, problem.value, n), item))
+            # Report the value as it was sent (a "NaN" string, an ISO time), not as parsed.
+            value = item.get(problem.field, problem.value)
+            bad.append((samples_mod.Rejection(problem.field, problem.reason, value, n), item))
         else:
             good.append(result)
     await ctx.writer.write(good)

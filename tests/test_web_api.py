@@ -1,0 +1,357 @@
+"""The HTTP API served by a real uvicorn server on a free port, called over real HTTP with httpx."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+import redis
+import redis.asyncio as aioredis
+import uvicorn
+from prometheus_client.parser import text_string_to_metric_families
+
+from situationroom import keys, tokens
+from situationroom.aggregator import Aggregator
+from situationroom.catalog import Catalog, load_catalog
+from situationroom.settings import Settings
+from situationroom.streams import ensure_groups
+from situationroom.web.app import create_app
+from tests.conftest import MINI, free_port, settings_for
+
+
+@dataclass
+class Served:
+    url: str
+    settings: Settings
+    catalog: Catalog
+
+
+@contextlib.contextmanager
+def serve(settings: Settings) -> Iterator[Served]:
+    """Run the web app under uvicorn in a thread (with its own event loop and Redis client)."""
+    catalog = load_catalog(settings.seeds)
+    port = free_port()
+    holder: dict[str, Any] = {}
+
+    async def main() -> None:
+        client = aioredis.Redis.from_url(settings.redis_url or "", socket_connect_timeout=1)
+        app = create_app(client, catalog, settings)
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                               access_log=False, lifespan="off"))
+        holder["server"] = server
+        try:
+            await server.serve()
+        finally:
+            await client.aclose()
+
+    thread = threading.Thread(target=lambda: asyncio.run(main()), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not (holder.get("server") and holder["server"].started):
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        assert thread.is_alive(), "uvicorn exited at start"
+        time.sleep(0.02)
+    try:
+        yield Served(f"http://127.0.0.1:{port}", settings, catalog)
+    finally:
+        holder["server"].should_exit = True
+        thread.join(10)
+        assert not thread.is_alive()
+
+
+@pytest.fixture
+def api(redis_url: str) -> Iterator[Served]:
+    with serve(settings_for(redis_url, site=MINI, partitions=4, ingest_max_items=50)) as served:
+        yield served
+
+
+@pytest.fixture
+def http(api: Served) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=api.url, timeout=10) as client:
+        yield client
+
+
+def _token(url: str, role: str) -> str:
+    client = redis.Redis.from_url(url)
+    try:
+        return tokens.create(client, role, f"test-{role}")
+    finally:
+        client.close()
+
+
+def _assert_error(resp: httpx.Response, status: int, field: str | None = None, value: Any = ...) -> dict:
+    assert resp.status_code == status, resp.text
+    assert resp.headers["content-type"].startswith("application/json")
+    err = resp.json()["error"]
+    assert err["message"] and "Traceback" not in resp.text
+    if field is not None:
+        assert err["field"] == field
+    if value is not ...:
+        assert err["value"] == value
+    return err
+
+
+async def _aggregate(url: str, settings: Settings, catalog: Catalog) -> None:
+    client = aioredis.Redis.from_url(url)
+    try:
+        await ensure_groups(client, settings.partitions)
+        agg = Aggregator(client, catalog, settings, consumer="test")
+        while await agg.step(None):
+            pass
+    finally:
+        await client.aclose()
+
+
+def test_healthz_and_openapi(http: httpx.Client) -> None:
+    resp = http.get("/healthz")
+    assert resp.status_code == 200
+    assert resp.json()["status"] == "ok" and resp.json()["redis"] == "ok"
+    docs = http.get("/docs")
+    assert docs.status_code == 200 and "swagger" in docs.text.lower()
+    spec = http.get("/openapi.json").json()
+    for path in ("/api/v1/indicators", "/api/v1/indicators/{indicator_id}", "/api/v1/indicators/{indicator_id}/history",
+                 "/api/v1/collectors", "/api/v1/samples", "/healthz", "/metrics"):
+        assert path in spec["paths"], path
+
+
+def test_healthz_when_redis_is_unreachable() -> None:
+    settings = settings_for(f"redis://127.0.0.1:{free_port()}/0", site=MINI)
+    with serve(settings) as served, httpx.Client(base_url=served.url, timeout=10) as http:
+        resp = http.get("/healthz")
+        assert resp.status_code == 503
+        assert resp.json()["redis"] == "unreachable"
+        resp = http.get("/api/v1/indicators")
+        _assert_error(resp, 503)
+        assert "Redis" in resp.json()["error"]["message"] and resp.headers["retry-after"]
+
+
+async def test_push_then_read_live_values(api: Served, redis_url: str) -> None:
+    token = _token(redis_url, "ingest")
+    now = time.time()
+    batch = {"samples": [
+        {"indicator": "air.pm10", "entity": "daesong", "ts": now - 120, "value": 40},
+        {"indicator": "air.pm10", "entity": "daesong", "ts": now - 60, "value": 95.5},
+        {"indicator": "air.pm10", "entity": "yeonil", "ts": now, "value": "30"},
+        {"indicator": "weather.visibility", "entity": "pohang",
+         "ts": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(now)), "value": 150},
+    ]}
+    async with httpx.AsyncClient(base_url=api.url, timeout=10) as http:
+        resp = await http.post("/api/v1/samples", json=batch, headers={"Authorization": f"Bearer {token}"})
+        assert resp.status_code == 200, resp.text
+        assert resp.json() == {"accepted": 4, "rejected": []}
+
+        await _aggregate(redis_url, api.settings, api.catalog)
+
+        listing = (await http.get("/api/v1/indicators")).json()
+        assert listing["city"]["id"] == "pohang"
+        assert {d["id"] for d in listing["domains"]} == {"environment", "disaster", "weather"}
+        by_id = {i["id"]: i for i in listing["indicators"]}
+        assert set(by_id) == set(api.catalog.indicators)
+        pm = by_id["air.pm10"]
+        assert pm["status"] == "warning" and pm["counts"] == {"warning": 1, "normal": 1}
+        assert pm["unit"] == "µg/m³" and pm["thresholds"]["warning"] == 81
+        ents = {e["id"]: e for e in pm["entities"]}
+        assert ents["daesong"]["value"] == 95.5 and ents["daesong"]["status"] == "warning"
+        assert ents["yeonil"]["value"] == 30.0
+        assert by_id["river.level"]["status"] == "unknown" and by_id["river.level"]["counts"] == {"unknown": 2}
+        assert by_id["weather.visibility"]["status"] == "critical"
+
+        env = (await http.get("/api/v1/indicators", params={"domain": "environment"})).json()
+        assert [i["id"] for i in env["indicators"]] == ["air.pm10"]
+        _assert_error(await http.get("/api/v1/indicators", params={"domain": "sports"}), 422, "domain", "sports")
+
+        one = (await http.get("/api/v1/indicators/air.pm10")).json()
+        assert one["id"] == "air.pm10" and one["status"] == "warning"
+        daesong = next(e for e in one["entities"] if e["id"] == "daesong")
+        assert daesong["name_ko"] == "대송면" and daesong["kind"] == "airkorea"
+        assert daesong["windows"]["5m"] == {"count": 2, "mean": 67.75, "min": 40.0, "max": 95.5}
+        assert daesong["rate_per_min"] == pytest.approx(55.5)
+        assert daesong["previous_status"] == "unknown" and daesong["thresholds"]["direction"] == "above"
+        assert daesong["ts"] == pytest.approx(now - 60, abs=0.001)
+        river = (await http.get("/api/v1/indicators/river.level")).json()
+        hyeongsan = next(e for e in river["entities"] if e["id"] == "hyeongsan")
+        assert hyeongsan["thresholds"]["warning"] == 2.0 and hyeongsan["status"] == "unknown"
+        assert hyeongsan["value"] is None and hyeongsan["windows"] == {}
+
+        hist = (await http.get("/api/v1/indicators/air.pm10/history",
+                               params={"entity": "daesong", "resolution": "raw"})).json()
+        assert [p["value"] for p in hist["points"]] == [40.0, 95.5]
+        assert hist["unit"] == "µg/m³" and hist["resolution"] == "raw"
+        hist = (await http.get("/api/v1/indicators/air.pm10/history",
+                               params={"entity": "daesong", "from": str(now - 3600), "to": str(now + 60)})).json()
+        assert hist["resolution"] == "1m" and sum(p["count"] for p in hist["points"]) == 2
+        assert hist["from"] == pytest.approx(now - 3600)
+        hist = (await http.get("/api/v1/indicators/weather.visibility/history",
+                               params={"resolution": "1h", "from": "2020-01-01T00:00:00+09:00"})).json()
+        assert hist["entity"] == "pohang" and hist["points"][-1]["min"] == 150.0
+        narrow = (await http.get("/api/v1/indicators/air.pm10/history",
+                                 params={"entity": "daesong", "resolution": "raw",
+                                         "from": str(now - 90), "to": str(now)})).json()
+        assert [p["value"] for p in narrow["points"]] == [95.5]
+
+
+def test_read_errors_name_field_and_value(http: httpx.Client) -> None:
+    _assert_error(http.get("/api/v1/indicators/no.such"), 404, "indicator_id", "no.such")
+    _assert_error(http.get("/api/v1/indicators/no.such/history"), 404, "indicator_id", "no.such")
+    base = "/api/v1/indicators/air.pm10/history"
+    err = _assert_error(http.get(base, params={"entity": "daesong", "resolution": "5s"}), 422, "resolution", "5s")
+    assert "raw" in err["message"]
+    _assert_error(http.get(base), 422, "entity", None)
+    _assert_error(http.get(base, params={"entity": "pohang"}), 422, "entity", "pohang")
+    _assert_error(http.get(base, params={"entity": "daesong", "from": "yesterday"}), 422, "from", "yesterday")
+    _assert_error(http.get(base, params={"entity": "daesong", "to": "nan"}), 422, "to", "nan")
+    _assert_error(http.get(base, params={"entity": "daesong", "from": "2026-01-01T00:00:00"}), 422, "from")
+    _assert_error(http.get(base, params={"entity": "daesong", "from": "2000", "to": "1000"}), 422, "from", "2000")
+    _assert_error(http.get("/api/v1/nothing-here"), 404)
+    _assert_error(http.delete("/api/v1/indicators"), 405)
+
+
+def test_collectors_endpoint(api: Served, http: httpx.Client, redis_url: str) -> None:
+    assert http.get("/api/v1/collectors").json() == {"collectors": []}
+    client = redis.Redis.from_url(redis_url)
+    try:
+        client.sadd(keys.collectors_index(), "airkorea")
+        client.hset(keys.collector_health("airkorea"), mapping={
+            "state": "failing", "last_error": "timed out after 30s", "consecutive_failures": "3",
+            "last_run": "1790000000.5", "next_run": "1790000060", "samples_total": "120"})
+    finally:
+        client.close()
+    rows = http.get("/api/v1/collectors").json()["collectors"]
+    assert len(rows) == 1
+    row = rows[0]
+    assert row["id"] == "airkorea" and row["state"] == "failing" and row["last_error"] == "timed out after 30s"
+    assert row["consecutive_failures"] == 3 and row["samples_total"] == 120
+    assert row["last_run"] == 1790000000.5 and row["next_run"] == 1790000060.0
+    assert row["last_success"] is None and row["paused"] is False
+
+
+async def test_push_mixed_batch(api: Served, redis_url: str) -> None:
+    token = _token(redis_url, "ingest")
+    now = time.time()
+    items: list[Any] = [
+        {"indicator": "air.pm10", "entity": "daesong", "ts": now, "value": 12},  # 0 good
+        {"indicator": "air.pm11", "entity": "daesong", "ts": now, "value": 12},  # 1 unknown indicator
+        {"indicator": "air.pm10", "entity": "pohang", "ts": now, "value": 12},  # 2 wrong entity
+        {"indicator": "air.pm10", "entity": "yeonil", "ts": now, "value": "lots"},  # 3 not a number
+        {"indicator": "air.pm10", "entity": "yeonil", "ts": now, "value": -5},  # 4 outside range
+        {"indicator": "air.pm10", "entity": "yeonil", "ts": "yesterday", "value": 5},  # 5 bad time
+        {"indicator": "air.pm10", "entity": "yeonil", "ts": now + 86400, "value": 5},  # 6 future
+        {"indicator": "air.pm10", "entity": "yeonil", "ts": now - 86400, "value": 5},  # 7 too old
+        "air.pm10 5",  # 8 not an object
+        {"indicator": "air.pm10", "entity": "yeonil", "value": 5, "colour": "red"},  # 9 unknown field
+        {"entity": "yeonil", "value": 5},  # 10 missing indicator
+        {"indicator": "air.pm10", "entity": "yeonil", "ts": now, "value": "NaN"},  # 11 not finite
+        {"indicator": "river.level", "entity": "chaeun", "ts": now * 1000, "value": 1.25},  # 12 good (ms)
+    ]
+    async with httpx.AsyncClient(base_url=api.url, timeout=10) as http:
+        resp = await http.post("/api/v1/samples", json=items, headers={"Authorization": f"Bearer {token}"})
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert body["accepted"] == 2
+    got = {r["index"]: (r["field"], r["value"]) for r in body["rejected"]}
+    assert got == {
+        1: ("indicator", "air.pm11"), 2: ("entity", "pohang"), 3: ("value", "lots"), 4: ("value", -5),
+        5: ("ts", "yesterday"), 6: ("ts", pytest.approx(now + 86400)), 7: ("ts", pytest.approx(now - 86400)),
+        8: ("item", "air.pm10 5"), 9: ("colour", "red"), 10: ("indicator", None), 11: ("value", "NaN"),
+    }
+    assert all(r["reason"] for r in body["rejected"])
+
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        dead = [{k.decode(): v.decode() for k, v in f.items()} for _, f in await client.xrange(keys.deadletter())]
+        assert sorted(int(d["index"]) for d in dead) == sorted(got)
+        assert all(d["source"] == "push:test-ingest" for d in dead)
+        assert {d["field"] for d in dead} == {f for f, _ in got.values()}
+    finally:
+        await client.aclose()
+    await _aggregate(redis_url, api.settings, api.catalog)
+    with httpx.Client(base_url=api.url) as http:
+        river = http.get("/api/v1/indicators/river.level").json()
+        chaeun = next(e for e in river["entities"] if e["id"] == "chaeun")
+        assert chaeun["value"] == 1.25 and chaeun["ts"] == pytest.approx(now, abs=0.001)
+
+        metrics = {f.name: f for f in text_string_to_metric_families(http.get("/metrics").text)}
+        assert metrics["situationroom_samples_in"].samples[0].value == 2
+        assert metrics["situationroom_samples_rejected"].samples[0].value == 11
+        assert metrics["situationroom_samples_aggregated"].samples[0].value == 2
+
+
+def test_push_auth(api: Served, http: httpx.Client, redis_url: str) -> None:
+    item = [{"indicator": "air.pm10", "entity": "daesong", "value": 1}]
+    resp = http.post("/api/v1/samples", json=item)
+    _assert_error(resp, 401)
+    assert resp.headers["www-authenticate"] == "Bearer"
+    _assert_error(http.post("/api/v1/samples", json=item, headers={"Authorization": "Basic dXNlcjpwYXNz"}), 401)
+    err = _assert_error(http.post("/api/v1/samples", json=item, headers={"Authorization": "Bearer sr_nope"}), 401)
+    assert "unknown or revoked" in err["message"]
+    viewer = _token(redis_url, "viewer")
+    err = _assert_error(http.post("/api/v1/samples", json=item, headers={"Authorization": f"Bearer {viewer}"}), 403)
+    assert "viewer" in err["message"] and "ingest" in err["message"]
+    operator = _token(redis_url, "operator")
+    resp = http.post("/api/v1/samples", json=item, headers={"Authorization": f"Bearer {operator}"})
+    assert resp.status_code == 200 and resp.json()["accepted"] == 1
+    # A revoked token stops working at once.
+    client = redis.Redis.from_url(redis_url)
+    try:
+        assert tokens.revoke(client, tokens.digest(operator)[:12]) == 1
+    finally:
+        client.close()
+    _assert_error(http.post("/api/v1/samples", json=item, headers={"Authorization": f"Bearer {operator}"}), 401)
+
+
+def test_push_bad_bodies(api: Served, http: httpx.Client, redis_url: str) -> None:
+    auth = {"Authorization": f"Bearer {_token(redis_url, 'ingest')}"}
+    err = _assert_error(http.post("/api/v1/samples", content=b"indicator=air.pm10", headers=auth), 400)
+    assert "not valid JSON" in err["message"]
+    _assert_error(http.post("/api/v1/samples", content=b"", headers=auth), 400)
+    _assert_error(http.post("/api/v1/samples", content=b"\xff\xfe", headers=auth), 400)
+    _assert_error(http.post("/api/v1/samples", json={"samples": "all of them"}, headers=auth), 422, "samples", "str")
+    _assert_error(http.post("/api/v1/samples", json={"items": []}, headers=auth), 422, "items")
+    _assert_error(http.post("/api/v1/samples", json=42, headers=auth), 422, "samples", "int")
+    too_many = [{"indicator": "air.pm10", "entity": "daesong", "value": 1}] * 51
+    _assert_error(http.post("/api/v1/samples", json=too_many, headers=auth), 413, "samples", 51)
+    huge = b"[" + b" " * (50 * 1024 + 10) + b"]"
+    _assert_error(http.post("/api/v1/samples", content=huge, headers=auth), 413, "body")
+    assert http.post("/api/v1/samples", json={"samples": []}, headers=auth).json() == {"accepted": 0, "rejected": []}
+
+
+def test_reads_need_a_token_when_not_public(redis_url: str) -> None:
+    settings = settings_for(redis_url, site=MINI, public_read=False)
+    with serve(settings) as served, httpx.Client(base_url=served.url, timeout=10) as http:
+        _assert_error(http.get("/api/v1/indicators"), 401)
+        viewer = _token(redis_url, "viewer")
+        assert http.get("/api/v1/indicators", headers={"Authorization": f"Bearer {viewer}"}).status_code == 200
+        assert http.get("/healthz").status_code == 200
+
+
+def test_metrics_parse_as_prometheus_text(http: httpx.Client, redis_url: str) -> None:
+    client = redis.Redis.from_url(redis_url)
+    try:
+        for p in range(4):
+            client.xgroup_create(keys.samples(p), keys.AGGREGATOR_GROUP, id="0", mkstream=True)
+        client.xadd(keys.samples(1), {"i": "air.pm10", "e": "daesong", "t": "1", "v": "1", "s": ""})
+        client.sadd(keys.collectors_index(), "airkorea")
+        client.hset(keys.collector_health("airkorea"), mapping={"state": "ok", "failures": "2",
+                                                                "last_success": str(time.time() - 5)})
+    finally:
+        client.close()
+    resp = http.get("/metrics")
+    assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/plain")
+    families = {f.name: f for f in text_string_to_metric_families(resp.text)}
+    for name in ("situationroom_samples_in", "situationroom_samples_rejected", "situationroom_aggregator_pending",
+                 "situationroom_aggregator_lag", "situationroom_stream_length", "situationroom_collector_ok",
+                 "situationroom_collector_failures"):
+        assert name in families, name
+    lag = {s.labels["stream"]: s.value for s in families["situationroom_aggregator_lag"].samples}
+    assert lag[keys.samples(1)] == 1 and lag[keys.samples(0)] == 0
+    ok = families["situationroom_collector_ok"].samples[0]
+    assert ok.labels == {"collector": "airkorea"} and ok.value == 1
+    age = families["situationroom_collector_last_success_age_seconds"].samples[0].value
+    assert 4 <= age < 60
