@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import fcntl
 import logging
 import os
 import signal
@@ -18,6 +19,8 @@ from redis.retry import Retry
 log = logging.getLogger(__name__)
 
 _PR_SET_PDEATHSIG = 1
+# sun_path of a unix socket address holds 108 bytes including the terminating zero.
+_MAX_SOCKET_PATH = 107
 
 
 def server_binary(override: Path | None = None) -> Path:
@@ -30,7 +33,9 @@ def server_binary(override: Path | None = None) -> Path:
 
 def _die_with_parent() -> None:
     # The kernel sends SIGTERM to the server if the situationroom process dies, even by SIGKILL,
-    # so a crashed `up` never leaves an orphaned server holding the data directory.
+    # so a crashed `up` never leaves an orphaned server holding the data directory. The signal
+    # follows the *thread* that started the server: start it from a thread that lives as long
+    # as the process (the main thread), not from a short-lived worker thread.
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
@@ -70,6 +75,18 @@ class EmbeddedRedis:
     def start(self, timeout: float = 15.0) -> str:
         """Start the server unless one already serves this data directory; returns its URL."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        if len(os.fsencode(self.socket)) > _MAX_SOCKET_PATH:
+            raise RuntimeError(f"the data directory's path is too long for a unix socket ({self.socket}); "
+                               "choose a shorter --data-dir")
+        # Two processes starting on one data directory at once: the second waits, then joins.
+        with (self.data_dir / "redis.lock").open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                return self._start_locked(timeout)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _start_locked(self, timeout: float) -> str:
         if self._answers():
             log.info("using the embedded Redis already running at %s", self.url)
             return self.url
@@ -82,14 +99,18 @@ class EmbeddedRedis:
             "--save", "", "--daemonize", "no", "--logfile", str(self.data_dir / "redis.log"),
             "--loglevel", "notice",
         ]
-        self.proc = subprocess.Popen(
-            args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            preexec_fn=_die_with_parent, start_new_session=True,
-        )
+        # stderr to a file, not a pipe: nobody reads a pipe while the server runs, and a full one
+        # would block the server.
+        stderr_path = self.data_dir / "redis.stderr"
+        with stderr_path.open("wb") as stderr:
+            self.proc = subprocess.Popen(
+                args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,
+                preexec_fn=_die_with_parent, start_new_session=True,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
+                err = stderr_path.read_text(errors="replace")[-2000:]
                 tail = (self.data_dir / "redis.log").read_text(errors="replace")[-2000:] \
                     if (self.data_dir / "redis.log").exists() else ""
                 raise RuntimeError(f"embedded Redis ({binary}) exited at start: {err or tail}")
@@ -123,8 +144,6 @@ class EmbeddedRedis:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-        if proc.stderr:
-            proc.stderr.close()
 
     def __enter__(self) -> EmbeddedRedis:
         self.start()
