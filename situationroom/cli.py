@@ -26,6 +26,9 @@ app = typer.Typer(
 tokens_app = typer.Typer(help="API tokens: create (printed once, only its hash is stored), list, revoke.",
                          no_args_is_help=True)
 app.add_typer(tokens_app, name="tokens")
+bench_app = typer.Typer(help="Benchmarks, measured as ratios against raw Redis in the same run "
+                             "(docs/benchmarks.md).", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
 
 SiteOpt = Annotated[Path | None, typer.Option("--site", help="Site folder (collectors/, dashboards/, seeds/).",
                                               show_default=False)]
@@ -236,6 +239,55 @@ def tokens_revoke(token_id: Annotated[str, typer.Argument(help="The id shown by 
     if not removed:
         raise fail(f"no token with id {token_id}", 1)
     typer.echo(f"revoked {removed} token(s)")
+
+
+@bench_app.command("ingest")
+def bench_ingest(
+    samples: Annotated[int, typer.Option(help="Samples for the throughput run.", min=1000)] = 100_000,
+    rate: Annotated[float, typer.Option(help="Samples per second for the latency run.", min=100)] = 2000,
+    seconds: Annotated[float, typer.Option(help="Length of the latency run.", min=1)] = 20,
+    site: SiteOpt = None,
+    redis_url: Annotated[str | None, typer.Option("--redis-url", help="An EMPTY Redis to measure on (it is "
+                                                                      "flushed); default a fresh embedded one.",
+                                                  show_default=False)] = None,
+    port: Annotated[int, typer.Option(help="Port for the web role under test.")] = 8765,
+    log: Annotated[Path | None, typer.Option(help="Where the roles under test write their log.",
+                                             show_default=False)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Push ingest → streams → aggregator → live state, beside raw pipelined XADD on the same Redis."""
+    import json
+
+    from situationroom.bench import bench_redis
+    from situationroom.bench import ingest as ingest_bench
+    from situationroom.roles import StartupError, load_site
+
+    settings = make_settings(site=site)
+    try:
+        catalog = load_site(settings)
+    except (ConfigError, StartupError) as exc:
+        raise fail(str(exc), 2) from None
+    if redis_url:
+        from situationroom.redisconn import sync_client
+
+        client = sync_client(redis_url)
+        if client.dbsize():
+            raise fail(f"{redis_url} is not empty; the benchmark needs an empty database", 2)
+        client.close()
+    with bench_redis(redis_url) as url:
+        result = ingest_bench.run(settings, catalog, url, samples=samples, rate=rate, seconds=seconds,
+                                  port=port, log=log)
+    if as_json:
+        typer.echo(json.dumps(result.as_dict(), indent=2))
+        return
+    lat = result.latency_ms
+    typer.echo(f"series: {result.series}, samples: {result.samples}")
+    typer.echo(f"raw pipelined XADD:            {result.raw_xadd_per_s:>10,.0f} samples/s")
+    typer.echo(f"push ingest → live state:      {result.path_per_s:>10,.0f} samples/s  "
+               f"({result.ratio:.0%} of raw XADD; target ≥ 30%)")
+    typer.echo(f"latency at {result.rate:,.0f} samples/s ({result.latency_samples} samples): "
+               f"p50 {lat['p50']:.1f} ms, p95 {lat['p95']:.1f} ms, p99 {lat['p99']:.1f} ms, max {lat['max']:.1f} ms "
+               f"(target p99 ≤ 20 ms)")
 
 
 def _version(value: bool) -> None:

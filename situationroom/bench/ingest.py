@@ -1,0 +1,206 @@
+"""Benchmark of the ingest path: push ingest → streams → aggregator → live state, beside raw XADD."""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import random
+import time
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import httpx
+import orjson
+import redis.asyncio as aioredis
+
+from situationroom import keys, tokens
+from situationroom.bench import percentile, start_role, wait_http
+from situationroom.catalog import Catalog
+from situationroom.redisconn import sync_client
+from situationroom.samples import Sample
+from situationroom.settings import Settings
+from situationroom.streams import encode
+
+BATCH = 1000
+
+
+@dataclass
+class IngestResult:
+    samples: int
+    raw_xadd_per_s: float
+    path_per_s: float
+    ratio: float
+    rate: float
+    latency_samples: int
+    latency_ms: dict[str, float] = field(default_factory=dict)
+    series: int = 0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _series(catalog: Catalog) -> list[tuple[str, str, float, float]]:
+    """Every (indicator, entity) of the catalog with a value range to draw plausible values from."""
+    out = []
+    for ind in catalog.indicators.values():
+        lo, hi = ind.range if ind.range else (0.0, 100.0)
+        for ent in catalog.entities_of(ind.id):
+            out.append((ind.id, ent, lo, hi))
+    return out
+
+
+def _samples(series: list[tuple[str, str, float, float]], n: int, t0: float, rng: random.Random) -> list[dict]:
+    """n samples over the series in turn; each sample of a series 1 ms after the previous one, so
+    none is a duplicate and none is late."""
+    out = []
+    for k in range(n):
+        ind, ent, lo, hi = series[k % len(series)]
+        ts = t0 + (k // len(series)) * 0.001
+        out.append({"indicator": ind, "entity": ent, "ts": round(ts, 3), "value": round(rng.uniform(lo, hi), 2)})
+    return out
+
+
+async def raw_xadd(url: str, items: list[dict], partitions: int) -> float:
+    """Pipelined XADD of the same entries into the partition streams: the ceiling of the path."""
+    client = aioredis.Redis.from_url(url)
+    try:
+        fields = [encode(Sample(i["indicator"], i["entity"], i["ts"], i["value"], "bench")) for i in items]
+        streams = [keys.samples(keys.partition_of(i["indicator"], partitions)) for i in items]
+        start = time.perf_counter()
+        for k in range(0, len(items), BATCH):
+            pipe = client.pipeline(transaction=False)
+            for stream, f in zip(streams[k:k + BATCH], fields[k:k + BATCH], strict=True):
+                pipe.xadd(stream, f)
+            await pipe.execute()
+        elapsed = time.perf_counter() - start
+        await client.flushdb()
+        return len(items) / elapsed
+    finally:
+        await client.aclose()
+
+
+async def _wait_aggregated(client: aioredis.Redis, target: int) -> None:
+    while int(await client.hget(keys.counters(), "samples_aggregated") or 0) < target:  # noqa: ASYNC110 - polls Redis
+        await asyncio.sleep(0.005)
+
+
+async def path_throughput(base: str, url: str, token: str, items: list[dict], concurrency: int = 4) -> float:
+    """Samples per second from the first POST until the aggregator has applied all of them."""
+    bodies = [orjson.dumps({"samples": items[k:k + BATCH]}) for k in range(0, len(items), BATCH)]
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    client = aioredis.Redis.from_url(url)
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    for body in bodies:
+        queue.put_nowait(body)
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60) as http:
+
+        async def sender() -> None:
+            while not queue.empty():
+                body = queue.get_nowait()
+                response = await http.post("/api/v1/samples", content=body)
+                if response.status_code != 200 or response.json()["rejected"]:
+                    raise RuntimeError(f"ingest answered {response.status_code}: {response.text[:300]}")
+
+        start = time.perf_counter()
+        await asyncio.gather(*(sender() for _ in range(concurrency)))
+        try:
+            async with asyncio.timeout(300):
+                await _wait_aggregated(client, len(items))
+        except TimeoutError:
+            raise RuntimeError(f"the aggregator did not apply {len(items)} samples within 300 s") from None
+        elapsed = time.perf_counter() - start
+    await client.aclose()
+    return len(items) / elapsed
+
+
+async def latency(base: str, url: str, token: str, series: list[tuple[str, str, float, float]], rate: float,
+                  seconds: float, rng: random.Random) -> list[float]:
+    """Push at `rate` samples/s in 10 ms batches; for each sample, the time until the update stream
+    shows its series at (or past) its event time — i.e. until it is in the live state."""
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    client = aioredis.Redis.from_url(url)
+    pending: dict[tuple[str, str], list[tuple[int, float]]] = defaultdict(list)
+    latencies: list[float] = []
+    last_id = (await client.xinfo_stream(keys.updates()))["last-generated-id"] \
+        if await client.exists(keys.updates()) else "0-0"
+    sending = True
+
+    async def reader() -> None:
+        nonlocal last_id
+        while sending or any(pending.values()):
+            reply = await client.xread({keys.updates(): last_id}, count=1000, block=200)
+            now = time.perf_counter()
+            for _stream, entries in reply or []:
+                for entry_id, fields in entries:
+                    last_id = entry_id
+                    state = orjson.loads(fields[b"d"])
+                    waiting = pending.get((state["i"], state["e"]))
+                    if not waiting:
+                        continue
+                    cut = bisect.bisect_right(waiting, (state["t"], float("inf")))
+                    latencies.extend((now - sent) * 1000 for _, sent in waiting[:cut])
+                    del waiting[:cut]
+            if not sending and not reply:
+                break
+
+    per_batch = max(1, round(rate / 100))
+    k = 0
+    read_task = asyncio.create_task(reader())
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as http:
+        start = time.perf_counter()
+        tick = start
+        t0 = time.time()
+        while time.perf_counter() - start < seconds:
+            batch = []
+            for _ in range(per_batch):
+                ind, ent, lo, hi = series[k % len(series)]
+                ts_ms = round((t0 + (k // len(series)) * 0.001) * 1000)
+                k += 1
+                value = round(rng.uniform(lo, hi), 2)
+                batch.append({"indicator": ind, "entity": ent, "ts": ts_ms / 1000, "value": value})
+            body = orjson.dumps({"samples": batch})
+            sent = time.perf_counter()
+            for item in batch:
+                waiting = pending[(item["indicator"], item["entity"])]
+                waiting.append((round(item["ts"] * 1000), sent))
+            response = await http.post("/api/v1/samples", content=body)
+            if response.status_code != 200:
+                raise RuntimeError(f"ingest answered {response.status_code}: {response.text[:300]}")
+            tick += 0.01
+            await asyncio.sleep(max(0.0, tick - time.perf_counter()))
+    sending = False
+    await asyncio.wait_for(read_task, timeout=30)
+    await client.aclose()
+    return latencies
+
+
+def run(settings: Settings, catalog: Catalog, url: str, *, samples: int, rate: float, seconds: float,
+        port: int, log: Path | None) -> IngestResult:
+    rng = random.Random(7)
+    series = _series(catalog)
+    items = _samples(series, samples, time.time() - 60, rng)
+    raw = asyncio.run(raw_xadd(url, items, settings.partitions))
+
+    sync = sync_client(url)
+    token = tokens.create(sync, "ingest", "bench")
+    sync.close()
+    base = f"http://127.0.0.1:{port}"
+    env = {"SITUATIONROOM_PARTITIONS": str(settings.partitions)}
+    web = start_role("web", site=settings.site, redis_url=url, port=port, extra_env=env, log=log)
+    aggregate = start_role("aggregate", site=settings.site, redis_url=url, extra_env=env, log=log)
+    try:
+        wait_http(f"{base}/healthz", web)
+        # Fresh timestamps, so the path run is not mistaken for late or duplicate data.
+        items = _samples(series, samples, time.time() - 30, rng)
+        path = asyncio.run(path_throughput(base, url, token, items))
+        lat = asyncio.run(latency(base, url, token, series, rate, seconds, rng))
+    finally:
+        web.stop()
+        aggregate.stop()
+    return IngestResult(
+        samples=samples, raw_xadd_per_s=raw, path_per_s=path, ratio=path / raw, rate=rate,
+        latency_samples=len(lat), series=len(series),
+        latency_ms={"p50": percentile(lat, 50), "p95": percentile(lat, 95), "p99": percentile(lat, 99),
+                    "max": max(lat) if lat else float("nan")},
+    )
