@@ -11,7 +11,7 @@ from situationroom import __version__
 from situationroom.catalog import Catalog
 from situationroom.settings import Settings
 from situationroom.streams import StreamWriter
-from situationroom.web import api, errors
+from situationroom.web import api, errors, pages
 
 
 @dataclass
@@ -37,4 +37,5 @@ def create_app(client: aioredis.Redis, catalog: Catalog, settings: Settings) -> 
     )
     errors.install(app)
     app.include_router(api.router)
+    app.include_router(pages.router)
     return app
