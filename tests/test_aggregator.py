@@ -424,3 +424,32 @@ async def test_two_aggregators_share_the_partitions(aclient: aioredis.Redis, red
     assert one.processed and two.processed and three.processed
     assert one.processed + two.processed + three.processed == len(samples)
     assert await _snapshot(aclient, mini_catalog) == expected
+
+
+async def test_run_loop_consumes_sweeps_and_stops(aclient: aioredis.Redis, redis_url: str,
+                                                  mini_catalog: Catalog) -> None:
+    settings = _settings(redis_url, block_ms=50, stale_check_every=0.05, stale_grace=1.0)
+    agg, writer = await _setup(aclient, mini_catalog, settings, consumer="looper")
+    stop = asyncio.Event()
+    task = asyncio.create_task(agg.run(stop))
+    try:
+        await writer.write([Sample("river.level", "chaeun", time.time(), 2.0, interval=0.3)])
+        deadline = time.monotonic() + 5
+        while await aclient.hget(keys.live("river.level"), "chaeun") is None:
+            assert time.monotonic() < deadline, "the loop never applied the sample"
+            await asyncio.sleep(0.01)
+        # With no new data, the loop's own sweep marks the series stale.
+        while (await _state(aclient, "river.level", "chaeun"))["st"] != "stale":
+            assert time.monotonic() < deadline, "the loop never swept"
+            await asyncio.sleep(0.02)
+        # The groups vanish (an operator flushed Redis): the loop recreates them and goes on.
+        await aclient.flushdb()
+        await asyncio.sleep(0.1)
+        await writer.write([Sample("river.level", "hyeongsan", time.time(), 1.0)])
+        while await aclient.hget(keys.live("river.level"), "hyeongsan") is None:
+            assert time.monotonic() < deadline, "the loop did not recover from lost groups"
+            await asyncio.sleep(0.01)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 2)
+    assert task.exception() is None
