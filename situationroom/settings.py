@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -73,7 +74,12 @@ class Settings(BaseSettings):
     public_read: bool = True
     """Whether reading the API needs no token (the wall display on a closed city network)."""
     ingest_max_items: int = Field(default=10_000, ge=1)
-    log_level: str = "INFO"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, v: object) -> object:
+        return v.upper() if isinstance(v, str) else v
 
     @field_validator("site", "data_dir", "redis_server", mode="after")
     @classmethod
