@@ -1,0 +1,112 @@
+"""The `simulator` collector kind: a slice of the simulated city, under a scenario, at a chosen speed."""
+
+from __future__ import annotations
+
+import fnmatch
+from datetime import datetime
+
+from pydantic import Field
+
+from situationroom.collectors import base
+from situationroom.collectors.base import CollectorContext, CollectorKind
+from situationroom.collectors.registry import register
+from situationroom.errors import ConfigError, Problem
+from situationroom.samples import Sample
+from situationroom.simulation import (
+    SCENARIO_NAME,
+    Simulation,
+    load_baseline,
+    load_scenario,
+    local_datetime,
+    parse_start,
+)
+
+
+@register
+class Simulator(CollectorKind):
+    """Produces the catalog's indicators from `seeds/simulation.yaml` and a scenario of `seeds/scenarios/`.
+
+    The command line's `--scenario`, `--speed` and `--seed` (Settings) take precedence over `params`.
+    """
+
+    name = "simulator"
+
+    class Params(base.Params):
+        scenario: str = Field(default="ordinary", pattern=SCENARIO_NAME)
+        """A file name (without .yaml) in the site's seeds/scenarios/."""
+        speed: float = Field(default=1.0, gt=0, le=10_000)
+        """Simulated seconds per real second; default 1, or the scenario's suggestion when it has one."""
+        seed: int = 0
+        indicators: list[str] = Field(default_factory=lambda: ["*"], min_length=1)
+        """Indicator ids or glob patterns (`air.*`)."""
+        domains: list[str] = Field(default_factory=list)
+        """When given, only indicators of these domains."""
+        missing: float = Field(default=0.0, ge=0, le=0.5)
+        """Probability that a value is not delivered (a source's occasional gap)."""
+        start: datetime | None = None
+        """Simulated start (local time unless an offset is given); default: the scenario's, else now."""
+        loop: bool = False
+        """Start the scenario over when its duration has passed (otherwise the ordinary day goes on)."""
+
+    def __init__(self, params: base.Params, context: CollectorContext) -> None:
+        super().__init__(params, context)
+        p = params
+        assert isinstance(p, Simulator.Params)
+        settings = context.settings
+        override = settings is not None and settings.scenario is not None
+        scenario_name = settings.scenario if settings is not None and settings.scenario is not None else p.scenario
+        seeds = context.site / "seeds"
+        catalog = context.catalog
+        baseline = load_baseline(seeds, catalog)
+        try:
+            scenario = load_scenario(seeds, scenario_name, catalog, baseline)
+        except ConfigError as exc:
+            for problem in exc.problems:
+                if problem.field == "scenario":
+                    problem.field = "scenario (command line)" if override else "params.scenario"
+            raise
+        if settings is not None and settings.speed is not None:
+            speed = settings.speed
+        elif "speed" in p.model_fields_set or scenario.speed is None:
+            speed = p.speed
+        else:
+            speed = scenario.speed
+        seed = settings.seed if settings is not None and settings.seed is not None else p.seed
+        tz = catalog.city.timezone
+        start = parse_start(p.start, tz) if p.start is not None else None
+        self.indicators = self._select(p)
+        self.sim = Simulation(catalog, baseline, scenario, seed=seed, start=start, speed=speed, loop=p.loop)
+        self.scenario_name = scenario_name
+        self.missing = p.missing
+        self.min_interval = context.interval or 0.0
+        context.log.info("simulating %d indicators, scenario %s, speed %gx, seed %d", len(self.indicators),
+                         scenario_name, speed, seed)
+
+    def _select(self, p: Simulator.Params) -> list[str]:
+        catalog = self.context.catalog
+        problems: list[Problem] = []
+        for i, d in enumerate(p.domains):
+            if d not in catalog.domains:
+                problems.append(Problem(f"unknown domain; known: {', '.join(catalog.domains)}", None, None,
+                                        f"params.domains[{i}]", d, True))
+        chosen: list[str] = []
+        for i, pattern in enumerate(p.indicators):
+            found = [ind for ind in catalog.indicators if ind == pattern or fnmatch.fnmatchcase(ind, pattern)]
+            if not found:
+                problems.append(Problem("no indicator of the catalog matches", None, None,
+                                        f"params.indicators[{i}]", pattern, True))
+            chosen += found
+        if problems:
+            raise ConfigError(problems)
+        chosen = list(dict.fromkeys(chosen))
+        if p.domains:
+            chosen = [c for c in chosen if catalog.indicators[c].domain in p.domains]
+        return chosen
+
+    def simulated_time(self, now: float) -> datetime:
+        """The simulated local time at real time `now` (for logs and the demo's clock)."""
+        return local_datetime(self.sim.sim_time(now), self.context.catalog.city.timezone)
+
+    async def collect(self, now: float) -> list[Sample]:
+        return self.sim.samples(self.indicators, now, missing=self.missing, source=self.context.collector_id,
+                                min_interval=self.min_interval)
