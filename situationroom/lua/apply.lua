@@ -5,8 +5,9 @@
 --
 -- KEYS[1] = live hash; then per entity: raw zset, 1m history zset, 1h history zset
 -- ARGV: indicator, late_ms, h1m_ret_s, h1h_ret_s, default_interval_s, force, now_ms, grace,
---       n_entities, then per entity: entity, direction, warning, critical, n,
---       then n x (ts_ms, value, interval) sorted by ts_ms ascending
+--       n_entities, then per entity: entity, direction, warning, critical, samples
+--       where samples is "ts_ms,value,interval;" repeated, sorted by ts_ms ascending
+--       (interval empty when the sample has none)
 -- Returns {changed states (JSON), rejected {entity, ts_ms, reason}, accepted, duplicates}
 
 local indicator = ARGV[1]
@@ -77,12 +78,15 @@ local function status_of(v, dir, warn, crit)
   return "normal"
 end
 
--- count, sum, min, max of raw samples with lo < ts < hi (or <= hi when hi_inclusive)
+-- Adds raw samples with lo < ts < hi (or <= hi when hi_inclusive) to acc = {count, sum, min,
+-- max, first ts, first value}.
 local function raw_window(kraw, lo, hi, hi_inclusive, acc)
   local hi_arg = hi_inclusive and fmt(hi) or ("(" .. fmt(hi))
   local members = redis.call("ZRANGEBYSCORE", kraw, "(" .. fmt(lo), hi_arg)
   for _, m in ipairs(members) do
-    local v = tonumber(string.match(m, "^[^:]+:(.+)$"))
+    local t_s, v_s = string.match(m, "^([^:]+):(.+)$")
+    local v = tonumber(v_s)
+    if acc[5] == nil then acc[5], acc[6] = tonumber(t_s), v end
     acc[1] = acc[1] + 1
     acc[2] = acc[2] + v
     if acc[3] == nil or v < acc[3] then acc[3] = v end
@@ -90,26 +94,28 @@ local function raw_window(kraw, lo, hi, hi_inclusive, acc)
   end
 end
 
--- A window (newest - span, newest]: raw samples in its partial first minute, then whole buckets.
-local function window(kraw, kh1m, newest, span)
-  local acc = {0, 0, nil, nil}
+-- A window (newest - span, newest]: raw samples in its partial first minute, then the whole
+-- 1-minute buckets after it (`buckets`: parsed buckets of the last hour, oldest first).
+local function window(kraw, buckets, newest, span)
+  local acc = {0, 0, nil, nil, nil, nil}
   local lo = newest - span
   local head_end = (math.floor(lo / 60000) + 1) * 60000
   if head_end > newest then
     raw_window(kraw, lo, newest, true, acc)
   else
     raw_window(kraw, lo, head_end, false, acc)
-    local members = redis.call("ZRANGEBYSCORE", kh1m, head_end / 1000, "+inf")
-    for _, m in ipairs(members) do
-      local _, c, s, a, x = parse_bucket(m)
-      acc[1] = acc[1] + c
-      acc[2] = acc[2] + s
-      if acc[3] == nil or a < acc[3] then acc[3] = a end
-      if acc[4] == nil or x > acc[4] then acc[4] = x end
+    local from_s = head_end / 1000
+    for _, b in ipairs(buckets) do
+      if b[1] >= from_s then
+        acc[1] = acc[1] + b[2]
+        acc[2] = acc[2] + b[3]
+        if acc[3] == nil or b[4] < acc[3] then acc[3] = b[4] end
+        if acc[4] == nil or b[5] > acc[4] then acc[4] = b[5] end
+      end
     end
   end
-  if acc[1] == 0 then return nil end
-  return {acc[1], acc[2] / acc[1], acc[3], acc[4]}
+  if acc[1] == 0 then return nil, acc end
+  return {acc[1], acc[2] / acc[1], acc[3], acc[4]}, acc
 end
 
 local a = 10
@@ -118,7 +124,7 @@ for j = 1, n_entities do
   local dir = ARGV[a + 1]
   local warn = tonumber(ARGV[a + 2])
   local crit = tonumber(ARGV[a + 3])
-  local n = tonumber(ARGV[a + 4])
+  local packed = ARGV[a + 4]
   a = a + 5
   local kraw, kh1m, kh1h = KEYS[2 + (j - 1) * 3], KEYS[3 + (j - 1) * 3], KEYS[4 + (j - 1) * 3]
 
@@ -138,11 +144,10 @@ for j = 1, n_entities do
   local late_added = false
   local b1m, b1h = {}, {}
 
-  for _ = 1, n do
-    local ts = tonumber(ARGV[a])
-    local v = tonumber(ARGV[a + 1])
-    local hint = tonumber(ARGV[a + 2])
-    a = a + 3
+  for ts_s, v_s, hint_s in string.gmatch(packed, "([^,;]+),([^,;]+),([^,;]*);") do
+    local ts = tonumber(ts_s)
+    local v = tonumber(v_s)
+    local hint = tonumber(hint_s)
     if newest >= 0 and ts < newest - late_ms then
       table.insert(out_rejected, {entity, string.format("%d", ts),
         "event time is older than the late-arrival limit (" .. (late_ms / 1000) .. "s behind the newest sample)"})
@@ -176,29 +181,41 @@ for j = 1, n_entities do
   if added > 0 then
     flush_buckets(kh1m, b1m)
     flush_buckets(kh1h, b1h)
-    local newest_s = math.floor(newest / 1000)
-    redis.call("ZREMRANGEBYSCORE", kraw, "-inf", "(" .. fmt(newest - raw_keep))
-    redis.call("ZREMRANGEBYSCORE", kh1m, "-inf", "(" .. fmt(newest_s - h1m_ret))
-    redis.call("ZREMRANGEBYSCORE", kh1h, "-inf", "(" .. fmt(newest_s - h1h_ret))
+    -- Trimming moves by whole minutes: once per minute of event time is enough, and the
+    -- windows below are bounded by range, not by what the sets still hold.
+    if prev == nil or math.floor(newest / 60000) ~= math.floor(prev.t / 60000) then
+      local newest_s = math.floor(newest / 1000)
+      redis.call("ZREMRANGEBYSCORE", kraw, "-inf", "(" .. fmt(newest - raw_keep))
+      redis.call("ZREMRANGEBYSCORE", kh1m, "-inf", "(" .. fmt(newest_s - h1m_ret))
+      redis.call("ZREMRANGEBYSCORE", kh1h, "-inf", "(" .. fmt(newest_s - h1h_ret))
+    end
 
     -- Windows end at the newest event time of the series, so late samples count where they
     -- belong and a replay gives the same windows as live data.
+    local buckets = {}
+    local hour_head_end = (math.floor((newest - WINDOW_MS) / 60000) + 1) * 60000
+    for _, m in ipairs(redis.call("ZRANGEBYSCORE", kh1m, hour_head_end / 1000, "+inf")) do
+      table.insert(buckets, {parse_bucket(m)})
+    end
     local windows = {}
-    local w1 = window(kraw, kh1m, newest, 60000)
+    local w1 = window(kraw, buckets, newest, 60000)
     if w1 then windows["1m"] = w1 end
-    local w5 = window(kraw, kh1m, newest, 300000)
+    local w5, acc5 = window(kraw, buckets, newest, 300000)
     if w5 then windows["5m"] = w5 end
-    local w60 = window(kraw, kh1m, newest, WINDOW_MS)
+    local w60 = window(kraw, buckets, newest, WINDOW_MS)
     if w60 then windows["1h"] = w60 end
 
     -- Change per minute over the 5-minute window: first sample in it to the newest.
     local rate = 0
-    local first = redis.call("ZRANGEBYSCORE", kraw, "(" .. fmt(newest - 300000), "+inf", "LIMIT", 0, 1)[1]
-    if first then
-      local ft, fv = string.match(first, "^([^:]+):(.+)$")
-      ft, fv = tonumber(ft), tonumber(fv)
-      if newest > ft then rate = (last_v - fv) / ((newest - ft) / 60000) end
+    local ft, fv = acc5[5], acc5[6]
+    if ft == nil then  -- the window's partial first minute is empty: look the first one up
+      local first = redis.call("ZRANGEBYSCORE", kraw, "(" .. fmt(newest - 300000), "+inf", "LIMIT", 0, 1)[1]
+      if first then
+        local t_s, v_s = string.match(first, "^([^:]+):(.+)$")
+        ft, fv = tonumber(t_s), tonumber(v_s)
+      end
     end
+    if ft ~= nil and newest > ft then rate = (last_v - fv) / ((newest - ft) / 60000) end
 
     if late_added then
       -- A late sample may split or extend the current run of one status: find where the run
