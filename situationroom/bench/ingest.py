@@ -50,13 +50,16 @@ def _series(catalog: Catalog) -> list[tuple[str, str, float, float]]:
     return out
 
 
-def _samples(series: list[tuple[str, str, float, float]], n: int, t0: float, rng: random.Random) -> list[dict]:
-    """n samples over the series in turn; each sample of a series 1 ms after the previous one, so
-    none is a duplicate and none is late."""
+def _samples(series: list[tuple[str, str, float, float]], n: int, rng: random.Random) -> list[dict]:
+    """n samples over the series in turn, their event times spread over the last 50 minutes as a
+    real backlog would be (none late, none a duplicate)."""
+    per_series = -(-n // len(series))
+    step = min(1.0, 3000.0 / per_series)
+    t0 = time.time() - 3000.0
     out = []
     for k in range(n):
         ind, ent, lo, hi = series[k % len(series)]
-        ts = t0 + (k // len(series)) * 0.001
+        ts = t0 + (k // len(series)) * step
         out.append({"indicator": ind, "entity": ent, "ts": round(ts, 3), "value": round(rng.uniform(lo, hi), 2)})
     return out
 
@@ -145,17 +148,18 @@ async def latency(base: str, url: str, token: str, series: list[tuple[str, str, 
                 break
 
     per_batch = max(1, round(rate / 100))
+    last_ms: dict[tuple[str, str], int] = {}
     k = 0
     read_task = asyncio.create_task(reader())
     async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as http:
         start = time.perf_counter()
         tick = start
-        t0 = time.time()
         while time.perf_counter() - start < seconds:
             batch = []
             for _ in range(per_batch):
                 ind, ent, lo, hi = series[k % len(series)]
-                ts_ms = round((t0 + (k // len(series)) * 0.001) * 1000)
+                # Event time is the time of sending, as for a live source (1 ms apart within a series).
+                ts_ms = last_ms[(ind, ent)] = max(int(time.time() * 1000), last_ms.get((ind, ent), 0) + 1)
                 k += 1
                 value = round(rng.uniform(lo, hi), 2)
                 batch.append({"indicator": ind, "entity": ent, "ts": ts_ms / 1000, "value": value})
@@ -179,7 +183,7 @@ def run(settings: Settings, catalog: Catalog, url: str, *, samples: int, rate: f
         port: int, log: Path | None) -> IngestResult:
     rng = random.Random(7)
     series = _series(catalog)
-    items = _samples(series, samples, time.time() - 60, rng)
+    items = _samples(series, samples, rng)
     raw = asyncio.run(raw_xadd(url, items, settings.partitions))
 
     sync = sync_client(url)
@@ -192,7 +196,7 @@ def run(settings: Settings, catalog: Catalog, url: str, *, samples: int, rate: f
     try:
         wait_http(f"{base}/healthz", web)
         # Fresh timestamps, so the path run is not mistaken for late or duplicate data.
-        items = _samples(series, samples, time.time() - 30, rng)
+        items = _samples(series, samples, rng)
         path = asyncio.run(path_throughput(base, url, token, items))
         lat = asyncio.run(latency(base, url, token, series, rate, seconds, rng))
     finally:
