@@ -1,0 +1,170 @@
+"""The Pohang indicator catalog: what it holds, and how a broken catalog stops the start."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from situationroom.catalog import Catalog, load_catalog
+from situationroom.errors import ConfigError
+from tests.conftest import REPO
+
+SEEDS = REPO / "seeds"
+
+BRIEF_DOMAINS = {"safety", "environment", "weather", "traffic", "economy", "administration", "population"}
+
+
+def test_the_catalog_has_at_least_40_indicators_with_names_in_both_languages(site_catalog: Catalog) -> None:
+    assert len(site_catalog.indicators) >= 40
+    for ind in site_catalog.indicators.values():
+        assert ind.name_ko and ind.name_en and ind.unit and ind.source, ind.id
+        assert ind.range is not None, f"{ind.id} needs a physically possible range"
+        assert site_catalog.entities_of(ind.id), f"{ind.id} is measured for no entity"
+
+
+def test_every_domain_of_the_brief_is_covered(site_catalog: Catalog) -> None:
+    assert set(site_catalog.domains) == BRIEF_DOMAINS
+    per_domain = {d: [i for i in site_catalog.indicators.values() if i.domain == d] for d in BRIEF_DOMAINS}
+    assert all(len(inds) >= 3 for inds in per_domain.values()), {d: len(v) for d, v in per_domain.items()}
+    # The brief's list, item by item.
+    for wanted in ("rain.hourly", "river.level", "advisory.typhoon", "earthquake.magnitude",
+                   "safety.disaster_messages", "safety.fire_dispatches", "safety.calls_119",
+                   "air.pm10", "air.pm25", "air.o3", "air.no2", "weather.temperature",
+                   "traffic.speed", "traffic.congestion", "traffic.parking_occupancy", "traffic.buses_running",
+                   "economy.gift_card_spending", "economy.gift_card_by_sector", "economy.card_sales",
+                   "admin.complaints", "admin.call_center_calls", "population.floating"):
+        assert wanted in site_catalog.indicators, wanted
+    kinds = {site_catalog.entities[e].kind for e in site_catalog.entities_of("economy.gift_card_spending")}
+    assert {"dong", "gu", "city"} <= kinds  # spending by district...
+    assert site_catalog.entities_of("economy.gift_card_by_sector")  # ...and by sector
+    assert {site_catalog.entities[e].kind for e in site_catalog.entities_of("admin.complaints")} >= {"department"}
+
+
+def test_both_gu_and_all_29_dong_are_there_with_codes_and_korean_names(site_catalog: Catalog) -> None:
+    gus = {e.id: e for e in site_catalog.entities_of_kind("gu")}
+    assert {k: v.name_ko for k, v in gus.items()} == {"47111": "남구", "47113": "북구"}
+    dongs = site_catalog.entities_of_kind("dong")
+    assert len(dongs) == 29
+    assert all(len(d.id) == 10 and d.id.isdigit() and d.name_ko and d.name_en for d in dongs)
+    assert sum(site_catalog.gu_of(d.id) == "47111" for d in dongs) == 14
+    assert sum(site_catalog.gu_of(d.id) == "47113" for d in dongs) == 15
+    ocheon = site_catalog.entities["4711125600"]
+    assert (ocheon.name_ko, ocheon.name_en, ocheon.parent) == ("오천읍", "Ocheon-eup", "47111")
+    assert site_catalog.entities["pohang"].kind == "city"
+
+
+def test_stations_are_the_real_ones_and_roll_up_to_their_district(site_catalog: Catalog) -> None:
+    airkorea = {e.source_id: e for e in site_catalog.entities_of_kind("airkorea")}
+    assert len(airkorea) == 10
+    assert airkorea["장흥동"].district == "4711157000"  # a legal dong inside the 행정동 제철동
+    hyeongsan = site_catalog.entities["hrfco-2101690"]
+    assert (hyeongsan.name_ko, hyeongsan.source_id) == ("형산교", "2101690")
+    naengcheon = [e for e in site_catalog.entities_of_kind("hrfco") if e.source_id in ("2403617", "2403618", "2403620")]
+    assert {e.district for e in naengcheon} == {"4711125600"}  # 오천읍
+    placed_kinds = {"airkorea", "hrfco", "kma", "road", "parking", "spot"}
+    for e in site_catalog.entities.values():
+        if e.kind in placed_kinds:
+            assert e.district in site_catalog.entities, f"{e.id} has no known district"
+            assert site_catalog.gu_of(e.id) in ("47111", "47113"), e.id
+
+
+def test_thresholds_are_the_official_figures(site_catalog: Catalog) -> None:
+    def stages(ind: str, entity: str) -> tuple[str, float | None, float | None]:
+        th = site_catalog.indicators[ind].thresholds_for(entity)
+        assert th is not None
+        return th.direction, th.warning, th.critical
+
+    assert stages("air.pm10", "airkorea-3gongdan") == ("above", 81, 151)      # 나쁨, 매우나쁨
+    assert stages("air.pm25", "airkorea-3gongdan") == ("above", 36, 76)
+    assert stages("air.o3", "airkorea-3gongdan") == ("above", 0.091, 0.151)
+    assert stages("air.no2", "airkorea-3gongdan") == ("above", 0.061, 0.201)
+    assert stages("river.level", "hrfco-2101690") == ("above", 2.5, 3.0)      # 형산교 홍수주의보 / 홍수경보
+    assert stages("rain.3h", "kma-asos-138") == ("above", 60, 90)              # 호우주의보 / 호우경보
+    assert stages("weather.apparent_temperature", "kma-asos-138") == ("above", 33, 35)   # 폭염
+    assert site_catalog.status_of("river.level", "hrfco-2101690", 3.61) == "critical"
+    assert site_catalog.status_of("river.level", "hrfco-2101687", 3.61) == "normal"  # no published stage there
+    assert site_catalog.status_of("traffic.speed", "road-jungang", 12) == "critical"  # below is bad
+    assert site_catalog.status_of("traffic.speed", "road-jungang", 20) == "warning"
+    assert site_catalog.indicators["advisory.heat"].labels[2].ko == "경보"
+
+
+def test_the_boundaries_match_the_districts() -> None:
+    with (SEEDS / "districts.csv").open(encoding="utf-8") as fh:
+        codes = {row["code"] for row in csv.DictReader(fh)}
+    units = json.loads((SEEDS / "boundaries" / "pohang-districts.geojson").read_text(encoding="utf-8"))
+    assert {f["properties"]["code"] for f in units["features"]} == codes
+    gu = json.loads((SEEDS / "boundaries" / "pohang-gu.geojson").read_text(encoding="utf-8"))
+    assert {f["properties"]["gu_code"] for f in gu["features"]} == {"47111", "47113"}
+    readme = (SEEDS / "README.md").read_text(encoding="utf-8")
+    assert "통계청 통계지리정보서비스(SGIS)" in readme and "vuski/admdongkor" in readme
+
+
+# ---------------------------------------------------------------- broken catalogs stop the start
+
+@pytest.fixture
+def seeds_copy(tmp_path: Path) -> Path:
+    """A copy of the site's seeds to break."""
+    for name in ("catalog.yaml", "entities.yaml", "districts.csv"):
+        shutil.copy(SEEDS / name, tmp_path / name)
+    return tmp_path
+
+
+def _replace(path: Path, old: str, new: str) -> int:
+    """Replace the first `old` in a file; returns the 1-based line where it was."""
+    text = path.read_text(encoding="utf-8")
+    at = text.index(old)
+    path.write_text(text[:at] + new + text[at + len(old):], encoding="utf-8")
+    return text[:at].count("\n") + 1
+
+
+def _error(seeds: Path) -> str:
+    with pytest.raises(ConfigError) as exc:
+        load_catalog(seeds)
+    return str(exc.value)
+
+
+def test_an_unknown_key_names_file_line_and_field(seeds_copy: Path) -> None:
+    line = _replace(seeds_copy / "catalog.yaml", "    name_en: Fine dust (PM10)\n",
+                    "    name_en: Fine dust (PM10)\n    colour: brown\n") + 1
+    message = _error(seeds_copy)
+    assert f"catalog.yaml:{line}" in message
+    assert ".colour: unknown key" in message and "indicators[" in message
+
+
+def test_thresholds_in_the_wrong_order_are_refused(seeds_copy: Path) -> None:
+    line = _replace(seeds_copy / "catalog.yaml", "{direction: above, warning: 81, critical: 151}",
+                    "{direction: above, warning: 151, critical: 81}")
+    message = _error(seeds_copy)
+    assert f"catalog.yaml:{line}" in message
+    assert ".thresholds" in message and "critical (81.0) must be beyond warning (151.0)" in message
+
+
+def test_an_unknown_domain_is_named(seeds_copy: Path) -> None:
+    line = _replace(seeds_copy / "catalog.yaml", "    domain: environment\n", "    domain: enviroment\n")
+    message = _error(seeds_copy)
+    assert f"catalog.yaml:{line}" in message
+    assert ".domain: unknown domain" in message and "'enviroment'" in message
+
+
+def test_an_unknown_entity_kind_is_named_in_the_catalog_and_in_the_entities(seeds_copy: Path) -> None:
+    line = _replace(seeds_copy / "catalog.yaml", "    entities: [airkorea, dong]\n", "    entities: [stations, dong]\n")
+    message = _error(seeds_copy)
+    assert f"catalog.yaml:{line}" in message and ".entities" in message and "'stations'" in message
+
+    shutil.copy(SEEDS / "catalog.yaml", seeds_copy / "catalog.yaml")
+    line = _replace(seeds_copy / "entities.yaml", "kind: road, name_ko: 중앙로", "kind: street, name_ko: 중앙로")
+    message = _error(seeds_copy)
+    assert f"entities.yaml:{line}" in message and ".kind: unknown entity kind" in message and "'street'" in message
+
+
+def test_every_problem_is_reported_at_once(seeds_copy: Path) -> None:
+    _replace(seeds_copy / "catalog.yaml", "    domain: weather\n", "    domain: wether\n")
+    _replace(seeds_copy / "entities.yaml", 'district: "4711352000"', 'district: "4711399999"')
+    with pytest.raises(ConfigError) as exc:
+        load_catalog(seeds_copy)
+    fields = [p.field or "" for p in exc.value.problems]
+    assert any(f.endswith(".domain") for f in fields) and any(f.endswith(".district") for f in fields)
