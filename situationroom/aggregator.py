@@ -286,7 +286,7 @@ class Aggregator:
                     log.info("aggregator recovered")
                     failing = False
             except ResponseError as exc:
-                if "NOGROUP" in str(exc):  # the streams were deleted (FLUSHDB, an operator)
+                if "NOGROUP" in str(exc) or "UNBLOCKED" in str(exc):  # streams deleted (FLUSHDB, an operator)
                     await ensure_groups(self.client, self.settings.partitions)
                     continue
                 if not failing:
