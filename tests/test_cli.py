@@ -1,0 +1,230 @@
+"""The `situationroom` command as an operator uses it: up, run ROLE, init, check, tokens, bad options."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+
+from situationroom import keys
+from tests.conftest import REPO, free_port
+
+CLI = [sys.executable, "-m", "situationroom"]
+
+
+def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **(env or {})}, cwd=REPO)
+
+
+class Up:
+    """`situationroom up` running as a child process, as a user starts it in a terminal."""
+
+    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
+        self.proc = subprocess.Popen([*CLI, "up", *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     text=True, env={**os.environ, **(env or {})}, cwd=REPO)
+        self.output: list[str] = []
+        self.url = self._wait_for_url()
+
+    def _wait_for_url(self, timeout: float = 60) -> str:
+        assert self.proc.stdout is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            self.output.append(line)
+            if "Wall display:" in line:
+                return line.split("Wall display:", 1)[1].strip()
+        self.proc.kill()
+        raise AssertionError("`situationroom up` printed no URL:\n" + "".join(self.output))
+
+    def interrupt(self, timeout: float = 20) -> int:
+        """Ctrl-C, as in a terminal; returns the exit status."""
+        self.proc.send_signal(signal.SIGINT)
+        code = self.proc.wait(timeout)
+        assert self.proc.stdout is not None
+        self.output.append(self.proc.stdout.read())
+        return code
+
+
+def _server_pids(data_dir: Path) -> list[int]:
+    """Processes of a redis/valkey server whose command line names this data directory."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if cmdline and b"server" in Path(cmdline[0].decode(errors="replace")).name.encode() \
+                and str(data_dir).encode() in b" ".join(cmdline):
+            pids.append(int(entry.name))
+    return pids
+
+
+@pytest.fixture
+def up_dirs(tmp_path: Path) -> Iterator[tuple[Path, int]]:
+    data = tmp_path / "data"
+    yield data, free_port()
+    for pid in _server_pids(data):  # never leave a server behind, even when a test fails
+        os.kill(pid, signal.SIGKILL)
+
+
+def test_up_serves_live_values_stops_cleanly_and_keeps_its_data(up_dirs: tuple[Path, int]) -> None:
+    data, port = up_dirs
+    up = Up("--data-dir", str(data), "--port", str(port))
+    try:
+        assert up.url == f"http://127.0.0.1:{port}/"
+        assert "Redis:         embedded" in "".join(up.output)
+        # Within seconds the simulated Pohang has live values, and they keep changing.
+        first = _wait_for_values(up.url, "air.pm10")
+        later = _wait_for_values(up.url, "air.pm10", newer_than=max(e["ts"] for e in first))
+        assert max(e["ts"] for e in later) > max(e["ts"] for e in first)
+        health = httpx.get(up.url + "healthz").json()
+        assert health["redis"] == "ok"
+        collectors = httpx.get(up.url + "api/v1/collectors").json()["collectors"]
+        assert {c["id"] for c in collectors} >= {"sim-environment", "sim-weather"}
+    finally:
+        code = up.interrupt()
+    assert code == 0, "".join(up.output)
+    assert "Traceback" not in "".join(up.output)
+    assert _server_pids(data) == [], "the embedded Redis outlived `situationroom up`"
+
+    # Running it again continues with the data it had: the values from before are there at once.
+    before = {(e["id"], e["ts"]) for e in later}
+    up = Up("--data-dir", str(data), "--port", str(port))
+    try:
+        again = httpx.get(up.url + "api/v1/indicators/air.pm10").json()
+        kept = {(e["id"], e["ts"]) for e in again["entities"] if e.get("ts")}
+        assert before & kept or max(t for _, t in kept) >= max(t for _, t in before)
+    finally:
+        assert up.interrupt() == 0
+    assert _server_pids(data) == []
+
+
+def _wait_for_values(url: str, indicator: str, newer_than: float = 0, timeout: float = 45) -> list[dict]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body = httpx.get(f"{url}api/v1/indicators/{indicator}", timeout=5).json()
+        entities = [e for e in body["entities"] if e.get("ts") is not None]
+        if entities and max(e["ts"] for e in entities) > newer_than:
+            return entities
+        time.sleep(0.5)
+    raise AssertionError(f"{indicator} got no value newer than {newer_than} within {timeout}s")
+
+
+def test_up_with_an_external_redis_starts_none(redis_url: str, tmp_path: Path) -> None:
+    port = free_port()
+    up = Up("--redis-url", redis_url, "--data-dir", str(tmp_path / "unused"), "--port", str(port))
+    try:
+        assert "Redis:         embedded" not in "".join(up.output)
+        _wait_for_values(up.url, "weather.temperature")
+    finally:
+        assert up.interrupt() == 0
+    assert not (tmp_path / "unused").exists()
+    assert _server_pids(tmp_path / "unused") == []
+
+
+def test_run_without_a_redis_says_how_to_get_one(tmp_path: Path) -> None:
+    result = cli("run", "aggregate", "--data-dir", str(tmp_path), env={"REDIS_URL": ""})
+    assert result.returncode == 1
+    assert "--redis-url" in result.stderr and "situationroom up" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_run_an_unknown_role() -> None:
+    result = cli("run", "everything")
+    assert result.returncode == 2
+    assert "unknown role 'everything'" in result.stderr and "collect, aggregate, web" in result.stderr
+
+
+def test_bad_settings_name_the_setting_and_the_value(tmp_path: Path) -> None:
+    result = cli("up", "--speed", "-3", "--data-dir", str(tmp_path))
+    assert result.returncode == 2
+    assert "setting speed" in result.stderr and "-3" in result.stderr
+    result = cli("up", "--data-dir", str(tmp_path), env={"SITUATIONROOM_PARTITIONS": "many"})
+    assert result.returncode == 2
+    assert "SITUATIONROOM_PARTITIONS" in result.stderr and "'many'" in result.stderr
+
+
+def test_an_unknown_scenario_lists_the_known_ones(tmp_path: Path) -> None:
+    result = cli("up", "--scenario", "tsunami", "--data-dir", str(tmp_path))
+    assert result.returncode == 2
+    assert "tsunami" in result.stderr and "typhoon-hinnamnor" in result.stderr
+
+
+def test_init_writes_a_site_that_check_accepts(tmp_path: Path) -> None:
+    site = tmp_path / "gyeongju"
+    result = cli("init", str(site))
+    assert result.returncode == 0, result.stderr
+    assert (site / "seeds" / "catalog.yaml").is_file() and (site / "collectors").is_dir()
+    result = cli("check", "--site", str(site))
+    assert result.returncode == 0, result.stderr
+    assert "collectors: 7 valid, 0 invalid" in result.stdout
+    # A site is never written over.
+    again = cli("init", str(site))
+    assert again.returncode == 2 and "not an empty folder" in again.stderr
+
+
+def test_check_names_file_line_and_field_of_each_problem(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    shutil.copytree(REPO / "seeds", site / "seeds")
+    shutil.copytree(REPO / "collectors", site / "collectors")
+    catalog = site / "seeds" / "catalog.yaml"
+    text = catalog.read_text(encoding="utf-8")
+    catalog.write_text(text.replace("  - id: air.pm10\n", "  - id: air.pm10\n    colour: red\n", 1),
+                       encoding="utf-8")
+    line = text.splitlines().index("  - id: air.pm10") + 2
+    result = cli("check", "--site", str(site))
+    assert result.returncode == 2
+    assert f"catalog.yaml:{line}" in result.stderr and "colour" in result.stderr and "unknown key" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_check_reports_a_bad_collector_and_still_counts_the_good_ones(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    shutil.copytree(REPO / "seeds", site / "seeds")
+    shutil.copytree(REPO / "collectors", site / "collectors")
+    (site / "collectors" / "broken.yaml").write_text("kind: simulator\nschedule: {interval: soon}\n",
+                                                     encoding="utf-8")
+    result = cli("check", "--site", str(site))
+    assert result.returncode == 2
+    assert "broken.yaml:2" in result.stderr and "schedule.interval" in result.stderr
+    assert "collectors: 7 valid, 1 invalid" in result.stdout
+
+
+def test_tokens_are_printed_once_listed_by_id_and_revoked(redis_url: str) -> None:
+    created = cli("tokens", "create", "--role", "ingest", "--name", "gyeongbuk-province", "--redis-url", redis_url)
+    assert created.returncode == 0, created.stderr
+    token = created.stdout.strip()
+    assert token.startswith("sr_")
+    listed = cli("tokens", "list", "--redis-url", redis_url)
+    assert "gyeongbuk-province" in listed.stdout and token not in listed.stdout
+    token_id = listed.stdout.split()[0]
+    assert cli("tokens", "revoke", token_id, "--redis-url", redis_url).returncode == 0
+    assert "gyeongbuk-province" not in cli("tokens", "list", "--redis-url", redis_url).stdout
+    bad = cli("tokens", "create", "--role", "mayor", "--redis-url", redis_url)
+    assert bad.returncode == 2 and "viewer, ingest, operator, admin" in bad.stderr
+
+
+def test_bench_ingest_measures_both_paths(tmp_path: Path) -> None:
+    """The benchmark itself runs end to end (its figures are recorded in docs/benchmarks.md, not asserted)."""
+    result = cli("bench", "ingest", "--site", str(REPO / "tests/sites/mini"), "--samples", "2000",
+                 "--seconds", "1", "--rate", "200", "--port", str(free_port()), "--json", timeout=300)
+    assert result.returncode == 0, result.stderr
+    import json
+
+    figures = json.loads(result.stdout)
+    assert figures["raw_xadd_per_s"] > 0 and figures["path_per_s"] > 0
+    assert figures["latency_samples"] > 0

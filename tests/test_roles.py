@@ -1,0 +1,117 @@
+"""Roles as separate processes: two `situationroom run aggregate` share the load and agree with one."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import orjson
+import redis
+import redis.asyncio as aioredis
+
+from situationroom import keys
+from situationroom.aggregator import Aggregator
+from situationroom.catalog import load_catalog
+from situationroom.samples import Sample
+from situationroom.streams import StreamWriter, ensure_groups
+from tests.conftest import REPO, settings_for
+
+MINI = REPO / "tests" / "sites" / "mini"
+CATALOG = load_catalog(MINI / "seeds")
+
+
+def _samples(base: float) -> list[Sample]:
+    """Three minutes of every series of the mini site, shuffled: out of order across and within series."""
+    rng = random.Random(11)
+    out = []
+    for ind in CATALOG.indicators.values():
+        lo, hi = ind.range or (0.0, 100.0)
+        for ent in CATALOG.entities_of(ind.id):
+            for k in range(180):
+                out.append(Sample(ind.id, ent, base + k, round(rng.uniform(lo, min(hi, lo + 400)), 2), "test"))
+    rng.shuffle(out)
+    return out
+
+
+async def _write(url: str, samples: list[Sample]) -> None:
+    client = aioredis.Redis.from_url(url)
+    settings = settings_for(url, site=MINI)
+    await ensure_groups(client, settings.partitions)
+    await StreamWriter(client, partitions=settings.partitions, retention=settings.stream_retention,
+                       deadletter_maxlen=settings.deadletter_maxlen, batch_size=100).write(samples)
+    await client.aclose()
+
+
+def _live(url: str) -> dict[str, dict[str, dict]]:
+    """Every series' live state, without `ps` (the status before the current one), which depends on
+    the order the batches happened to be applied in, not on the data."""
+    client = redis.Redis.from_url(url)
+    try:
+        out: dict[str, dict[str, dict]] = {}
+        for ind in CATALOG.indicators:
+            out[ind] = {}
+            for entity, raw in client.hgetall(keys.live(ind)).items():
+                state = orjson.loads(raw)
+                state.pop("ps", None)
+                out[ind][entity.decode()] = state
+        return out
+    finally:
+        client.close()
+
+
+def _wait_aggregated(url: str, n: int, timeout: float = 60) -> None:
+    client = redis.Redis.from_url(url)
+    deadline = time.monotonic() + timeout
+    try:
+        while int(client.hget(keys.counters(), "samples_aggregated") or 0) < n:
+            assert time.monotonic() < deadline, "the aggregators did not apply every sample in time"
+            time.sleep(0.05)
+    finally:
+        client.close()
+
+
+async def _one_aggregator(url: str, n: int) -> None:
+    client = aioredis.Redis.from_url(url)
+    aggregator = Aggregator(client, CATALOG, settings_for(url, site=MINI), consumer="alone")
+    done = 0
+    while done < n:
+        done += await aggregator.step(block=100)
+    await client.aclose()
+
+
+def test_two_aggregator_processes_share_the_partitions_and_agree_with_one(embedded_url: str) -> None:
+    # The newest samples are a minute ahead of now, so no series turns stale during the test.
+    samples = _samples(time.time() - 120)
+    asyncio.run(_write(embedded_url, samples))
+    env = {**os.environ, "REDIS_URL": embedded_url, "SITUATIONROOM_SITE": str(MINI),
+           "SITUATIONROOM_BATCH_SIZE": "50"}
+    procs = [subprocess.Popen([sys.executable, "-m", "situationroom", "run", "aggregate"], env=env, cwd=REPO,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    try:
+        _wait_aggregated(embedded_url, len(samples))
+        client = redis.Redis.from_url(embedded_url)
+        consumers = {c["name"] for p in range(8)
+                     for c in client.xinfo_consumers(keys.samples(p), keys.AGGREGATOR_GROUP)}
+        client.close()
+        assert len(consumers) == 2, "both aggregator processes joined the consumer group"
+        shared = _live(embedded_url)
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGINT)
+        outputs = [proc.communicate(timeout=20)[0] for proc in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    assert all("Traceback" not in out for out in outputs), outputs
+
+    redis.Redis.from_url(embedded_url).flushdb()
+    asyncio.run(_write(embedded_url, samples))
+    asyncio.run(_one_aggregator(embedded_url, len(samples)))
+    alone = _live(embedded_url)
+
+    every_series = sum(len(CATALOG.entities_of(i)) for i in CATALOG.indicators)
+    assert sum(len(series) for series in alone.values()) == every_series
+    assert shared == alone
