@@ -13,9 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-import redis
 
-from situationroom import keys
 from tests.conftest import REPO, free_port
 
 CLI = [sys.executable, "-m", "situationroom"]
