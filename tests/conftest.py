@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -18,8 +19,8 @@ from situationroom.settings import Settings
 REPO = Path(__file__).resolve().parent.parent
 MINI = REPO / "tests" / "sites" / "mini"
 """A small self-contained test site (tests/sites/mini): 4 indicators, a few entities, 2 gu and 4 eup/myeon."""
-SERVICE_URL = "redis://127.0.0.1:6379/15"
-"""The machine's Redis 7.0 service; tests use database 15 and flush it before each test."""
+SERVICE_URL = os.environ.get("SITUATIONROOM_TEST_REDIS", "redis://127.0.0.1:6379/15")
+"""The machine's Redis 7.0 service; tests use database 15 (or this variable's URL) and flush it before each test."""
 
 
 def _service_answers() -> bool:
