@@ -114,7 +114,7 @@ class Aggregator:
         s = self.settings
         now_ms = int(time.time() * 1000)
         for indicator, entities in by_series.items():
-            script_keys = [keys.live(indicator)]
+            script_keys = [keys.live(indicator), keys.due(indicator)]
             args: list[str | int | float | bytes] = [
                 indicator, int(s.late_limit * 1000), int(s.history_1m_retention),
                 int(s.history_1h_retention), self.catalog.indicators[indicator].interval,
@@ -246,7 +246,7 @@ class Aggregator:
         pipe = self.client.pipeline(transaction=False)
         now_ms = int(time.time() * 1000)
         for indicator in self.catalog.indicators:
-            await self._mark_stale(keys=[keys.live(indicator)], args=[now_ms, self.settings.stale_grace],
+            await self._mark_stale(keys=[keys.live(indicator), keys.due(indicator)], args=[now_ms, self.settings.stale_grace],
                              client=pipe)
         results = await pipe.execute()
         pipe = self.client.pipeline(transaction=False)

@@ -43,6 +43,11 @@ def live(indicator: str) -> str:
     return f"{PREFIX}:{{i:{indicator}}}:live"
 
 
+def due(indicator: str) -> str:
+    """Sorted set entity -> epoch ms at which the series turns stale without a new sample."""
+    return f"{PREFIX}:{{i:{indicator}}}:due"
+
+
 def raw(indicator: str, entity: str) -> str:
     """Sorted set of the last hour of samples (score = event ms, member = "ms:value")."""
     return f"{PREFIX}:{{i:{indicator}}}:raw:{entity}"

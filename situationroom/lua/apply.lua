@@ -3,7 +3,8 @@
 -- The update is atomic and keyed by event time: aggregators may apply samples of a series in any
 -- order and get the same value, windows, change rate and status as one aggregator would.
 --
--- KEYS[1] = live hash; then per entity: raw zset, 1m history zset, 1h history zset
+-- KEYS[1] = live hash, KEYS[2] = due zset (entity -> ms when it turns stale);
+--           then per entity: raw zset, 1m history zset, 1h history zset
 -- ARGV: indicator, late_ms, h1m_ret_s, h1h_ret_s, default_interval_s, force, now_ms, grace,
 --       n_entities, then per entity: entity, direction, warning, critical, samples
 --       where samples is "ts_ms,value,interval;" repeated, sorted by ts_ms ascending
@@ -27,6 +28,7 @@ local raw_keep = math.max(late_ms, WINDOW_MS)
 h1m_ret = math.max(h1m_ret, WINDOW_MS / 1000 + 60)
 
 local live = KEYS[1]
+local due = KEYS[2]
 local out_changed = {}
 local out_rejected = {}
 local dups = 0
@@ -126,7 +128,7 @@ for j = 1, n_entities do
   local crit = tonumber(ARGV[a + 3])
   local packed = ARGV[a + 4]
   a = a + 5
-  local kraw, kh1m, kh1h = KEYS[2 + (j - 1) * 3], KEYS[3 + (j - 1) * 3], KEYS[4 + (j - 1) * 3]
+  local kraw, kh1m, kh1h = KEYS[3 + (j - 1) * 3], KEYS[4 + (j - 1) * 3], KEYS[5 + (j - 1) * 3]
 
   local prev_json = redis.call("HGET", live, entity)
   local prev = nil
@@ -248,6 +250,12 @@ for j = 1, n_entities do
                    since = since, n = interval, w = windows, r = rate}
     local encoded = cjson.encode(state)
     redis.call("HSET", live, entity, encoded)
+    -- The stale sweep looks only at series past their deadline, not at every series.
+    if status == "stale" then
+      redis.call("ZREM", due, entity)
+    else
+      redis.call("ZADD", due, newest + interval * 1000 * grace, entity)
+    end
     if encoded ~= prev_json or force then
       table.insert(out_changed, encoded)
     end
