@@ -246,8 +246,8 @@ class Aggregator:
         pipe = self.client.pipeline(transaction=False)
         now_ms = int(time.time() * 1000)
         for indicator in self.catalog.indicators:
-            await self._mark_stale(keys=[keys.live(indicator), keys.due(indicator)], args=[now_ms, self.settings.stale_grace],
-                             client=pipe)
+            await self._mark_stale(keys=[keys.live(indicator), keys.due(indicator)],
+                                   args=[now_ms, self.settings.stale_grace], client=pipe)
         results = await pipe.execute()
         pipe = self.client.pipeline(transaction=False)
         n = 0
