@@ -75,6 +75,10 @@ class Simulator(CollectorKind):
         tz = catalog.city.timezone
         start = parse_start(p.start, tz) if p.start is not None else None
         self.indicators = self._select(p)
+        unmodelled = [i for i in self.indicators if i not in baseline.series]
+        if unmodelled:
+            # A new catalog indicator without a model in simulation.yaml is skipped, not a reason to stop.
+            context.log.warning("no simulation model in %s for: %s", baseline.path, ", ".join(unmodelled))
         self.sim = Simulation(catalog, baseline, scenario, seed=seed, start=start, speed=speed, loop=p.loop)
         self.scenario_name = scenario_name
         self.missing = p.missing
