@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import shutil
 import sys
@@ -110,7 +109,7 @@ def _serve(settings: Settings, roles: tuple[str, ...], *, start_embedded: bool) 
                     typer.echo(f"  Live API:      {web_url}api/v1/indicators   (API docs: {web_url}docs)")
                 typer.echo("  Ctrl-C stops.")
 
-            asyncio.run(roles_mod.run_roles(settings, roles, url, on_ready=ready))
+            roles_mod.run_async(roles_mod.run_roles(settings, roles, url, on_ready=ready))
     except ConfigError as exc:
         raise fail(f"the site's configuration is invalid:\n{exc}", 2) from None
     except roles_mod.StartupError as exc:

@@ -18,6 +18,7 @@ from situationroom import keys, tokens
 from situationroom.bench import percentile, start_role, wait_http
 from situationroom.catalog import Catalog
 from situationroom.redisconn import sync_client
+from situationroom.roles import run_async
 from situationroom.samples import Sample
 from situationroom.settings import Settings
 from situationroom.streams import encode
@@ -184,7 +185,7 @@ def run(settings: Settings, catalog: Catalog, url: str, *, samples: int, rate: f
     rng = random.Random(7)
     series = _series(catalog)
     items = _samples(series, samples, rng)
-    raw = asyncio.run(raw_xadd(url, items, settings.partitions))
+    raw = run_async(raw_xadd(url, items, settings.partitions))
 
     sync = sync_client(url)
     token = tokens.create(sync, "ingest", "bench")
@@ -197,8 +198,8 @@ def run(settings: Settings, catalog: Catalog, url: str, *, samples: int, rate: f
         wait_http(f"{base}/healthz", web)
         # Fresh timestamps, so the path run is not mistaken for late or duplicate data.
         items = _samples(series, samples, rng)
-        path = asyncio.run(path_throughput(base, url, token, items))
-        lat = asyncio.run(latency(base, url, token, series, rate, seconds, rng))
+        path = run_async(path_throughput(base, url, token, items))
+        lat = run_async(latency(base, url, token, series, rate, seconds, rng))
     finally:
         web.stop()
         aggregate.stop()
