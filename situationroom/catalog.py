@@ -264,7 +264,7 @@ def load_catalog(seeds: Path) -> Catalog:
                                         epos.line_of(("entities", i, "kind")), f"entities[{i}].kind", e.kind, True))
         for k in ("city", "gu", "dong"):
             if k not in declared and any(e.kind == k for e in entities.values()):
-                problems.append(Problem(f"entity kind {k!r} is used by the districts but not declared",
+                problems.append(Problem(f"entity kind {k!r} is used (by the city or the districts) but not declared",
                                         str(cat_path), pos.line_of(("entity_kinds",)), "entity_kinds", k, True))
     for i, e in enumerate(entities_file.entities):
         if e.district is not None and e.district not in entities:
