@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     """Samples whose event time is older than this (relative to the newest sample of their series
     and to now) cannot be de-duplicated any more and are rejected to the dead-letter stream."""
     history_1m_retention: Duration = 86400.0 * 2
+    """1-minute buckets kept per series; at least 61 minutes, since the 1 h window is built from them."""
     history_1h_retention: Duration = 86400.0 * 90
     stale_grace: float = Field(default=1.5, ge=1.0, le=10.0)
     """A series is stale when no sample arrived within interval x stale_grace."""
@@ -75,6 +76,13 @@ class Settings(BaseSettings):
     """Whether reading the API needs no token (the wall display on a closed city network)."""
     ingest_max_items: int = Field(default=10_000, ge=1)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("history_1m_retention")
+    @classmethod
+    def _covers_the_hour_window(cls, v: float) -> float:
+        if v < 3660:
+            raise ValueError("must be at least 61m: the 1-hour window is computed from the 1-minute buckets")
+        return v
 
     @field_validator("log_level", mode="before")
     @classmethod
