@@ -64,8 +64,8 @@ def make_settings(**given: Any) -> Settings:
         for err in exc.errors(include_url=False):
             name = ".".join(str(p) for p in err["loc"])
             env = "REDIS_URL" if name == "redis_url" else f"SITUATIONROOM_{name.upper()}"
-            lines.append(f"setting {name} (--{name.replace('_', '-')} or {env}): {err['msg']} "
-                         f"(got {err.get('input')!r})")
+            source = f"--{name.replace('_', '-')} or {env}" if name in given else env
+            lines.append(f"setting {name} ({source}): {err['msg']} (got {err.get('input')!r})")
         raise fail("\n       ".join(lines), 2) from None
 
 
