@@ -53,8 +53,9 @@ class Settings(BaseSettings):
     history_1m_retention: Duration = 86400.0 * 2
     """1-minute buckets kept per series; at least 61 minutes, since the 1 h window is built from them."""
     history_1h_retention: Duration = 86400.0 * 90
-    stale_grace: float = Field(default=1.5, ge=1.0, le=10.0)
-    """A series is stale when no sample arrived within interval x stale_grace."""
+    stale_grace: float = Field(default=2.5, ge=1.0, le=10.0)
+    """A series is stale when no sample arrived within interval x stale_grace. The default lets one
+    delivery go missing (AirKorea often skips an hour) without calling the source down."""
     stale_check_every: Duration = 2.0
 
     batch_size: int = Field(default=1000, ge=1, le=100_000)
