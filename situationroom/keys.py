@@ -33,6 +33,16 @@ def updates() -> str:
     return f"{PREFIX}:{{updates}}"
 
 
+def recent_messages() -> str:
+    """List of the newest text messages (JSON), newest first, for a wall's snapshot."""
+    return f"{PREFIX}:{{updates}}:messages"
+
+
+def message_ids() -> str:
+    """Sorted set of message ids already published (score = ms), so each is published once."""
+    return f"{PREFIX}:{{updates}}:message-ids"
+
+
 def deadletter() -> str:
     """Rejected samples with the reason."""
     return f"{PREFIX}:{{deadletter}}"

@@ -203,6 +203,8 @@ class Event(Strict):
     combine: Literal["add", "max"] = "add"
     text_ko: str | None = None
     text_en: str | None = None
+    """With a text, the event is also published as a message (disaster text) on the wall's ticker."""
+    severity: Literal["info", "warning", "critical"] = "warning"
     note: str | None = None
 
 
@@ -568,6 +570,14 @@ class Simulation:
             else:
                 v *= 1 + (k - 1) * ov.factor
         return v, regional
+
+    def texts_between(self, t0: float, t1: float, indicators: Iterable[str]) -> list[tuple[int, Event, float]]:
+        """Events with a text, of the given indicators, at simulated times in (t0, t1]: (index, event, at)."""
+        if not self._resolved:
+            self._resolve()
+        wanted = set(indicators)
+        return [(k, ev, at) for k, (ev, at) in enumerate(self._event_specs)
+                if (ev.text_ko or ev.text_en) and ev.indicator in wanted and t0 < at <= t1]
 
     def _apply_events(self, name: str, entity: str, t: float, v: float) -> float:
         for ev in self._events_for(name, entity):

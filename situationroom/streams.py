@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
+from importlib import resources
 
 import orjson
 import redis.asyncio as aioredis
+from redis.commands.core import AsyncScript
 from redis.exceptions import ResponseError
 
 from situationroom import keys
+from situationroom.messages import RECENT, Message
 from situationroom.samples import Rejection, Sample
 
 
@@ -50,6 +53,7 @@ class StreamWriter:
         self.deadletter_maxlen = deadletter_maxlen
         self.batch_size = batch_size
         self._stream_of: dict[str, str] = {}
+        self._publish: AsyncScript | None = None
 
     def stream_of(self, indicator: str) -> str:
         key = self._stream_of.get(indicator)
@@ -70,6 +74,25 @@ class StreamWriter:
             await pipe.execute()
             written += len(chunk)
         return written
+
+    async def publish_messages(self, messages: Sequence[Message], *, updates_maxlen: int,
+                               keep_ids: float = 30 * 86400.0) -> int:
+        """Publish text messages to the update stream, each id once; returns how many were new."""
+        if not messages:
+            return 0
+        if self._publish is None:
+            self._publish = self.client.register_script(
+                resources.files("situationroom.lua").joinpath("publish_message.lua").read_text(encoding="utf-8"))
+        pipe = self.client.pipeline(transaction=False)
+        now_ms = int(time.time() * 1000)
+        for m in messages:
+            await self._publish(keys=[keys.updates(), keys.recent_messages(), keys.message_ids()],
+                                args=[m.id, m.encode(), updates_maxlen, now_ms, int(keep_ids * 1000), RECENT],
+                                client=pipe)
+        new = sum(await pipe.execute())
+        if new:
+            await self.client.hincrby(keys.counters(), "messages_published", new)
+        return new
 
     async def reject(self, items: Iterable[tuple[Rejection, object]], *, source: str) -> int:
         """Record rejected items in the dead-letter stream with the reason; nothing is dropped silently."""

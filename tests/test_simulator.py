@@ -49,7 +49,7 @@ async def collect_at(sim: Simulator, when: str) -> list[Sample]:
         await sim.collect(NOW)  # the first run ties the simulated start to NOW
     assert sim.sim.start is not None
     now = NOW + (parse_start(when) - sim.sim.start) / sim.sim.speed
-    return await sim.collect(now)
+    return (await sim.collect(now)).samples
 
 
 def values(batch: list[Sample]) -> Values:
@@ -58,7 +58,7 @@ def values(batch: list[Sample]) -> Values:
 
 async def ordinary_at(when: str, seed: int = 7, **params: object) -> Values:
     """Values of an ordinary day at simulated local time `when`."""
-    return values(await simulator(seed=seed, start=when, **params).collect(NOW))
+    return values((await simulator(seed=seed, start=when, **params).collect(NOW)).samples)
 
 
 def avg(v: Values, indicator: str, entities: set[str] | None = None) -> float:
@@ -68,9 +68,9 @@ def avg(v: Values, indicator: str, entities: set[str] | None = None) -> float:
 # ---------------------------------------------------------------- determinism
 
 async def test_the_same_seed_gives_the_same_samples_and_another_seed_other_ones() -> None:
-    first = [await simulator(seed=1, start="2025-10-15 08:00", speed=60).collect(NOW + k) for k in (0, 30)]
-    again = [await simulator(seed=1, start="2025-10-15 08:00", speed=60).collect(NOW + k) for k in (0, 30)]
-    other = await simulator(seed=2, start="2025-10-15 08:00", speed=60).collect(NOW)
+    first = [(await simulator(seed=1, start="2025-10-15 08:00", speed=60).collect(NOW + k)).samples for k in (0, 30)]
+    again = [(await simulator(seed=1, start="2025-10-15 08:00", speed=60).collect(NOW + k)).samples for k in (0, 30)]
+    other = (await simulator(seed=2, start="2025-10-15 08:00", speed=60).collect(NOW)).samples
     assert first == again
     assert len(first[0]) == len(other) > 500
     changed = sum(a.value != b.value for a, b in zip(first[0], other, strict=True))
@@ -81,8 +81,8 @@ async def test_a_restarted_simulator_continues_where_the_old_one_was() -> None:
     # On an ordinary day at speed 1 simulated time is the real time: a new process picks up seamlessly.
     old = simulator(seed=3)
     await old.collect(NOW)
-    before_restart = await old.collect(NOW + 3600)
-    after_restart = await simulator(seed=3).collect(NOW + 3600)
+    before_restart = (await old.collect(NOW + 3600)).samples
+    after_restart = (await simulator(seed=3).collect(NOW + 3600)).samples
     assert before_restart == after_restart
 
 
@@ -119,7 +119,7 @@ async def test_weekdays_are_busier_than_sundays() -> None:
 async def test_the_industrial_south_breathes_more_dust_than_the_rural_north() -> None:
     # A week, hour by hour: at 3600x one real second is one simulated hour.
     sim = simulator(seed=11, start="2025-04-07 00:00", speed=3600, indicators=["air.pm10", "air.pm25"])
-    week = [values(await sim.collect(NOW + h)) for h in range(24 * 7)]
+    week = [values((await sim.collect(NOW + h)).samples) for h in range(24 * 7)]
     south = mean(avg(v, "air.pm10", INDUSTRIAL_SOUTH) for v in week)
     north = mean(avg(v, "air.pm10", RURAL_NORTH) for v in week)
     assert south > 1.5 * north
@@ -134,7 +134,7 @@ async def test_the_industrial_south_breathes_more_dust_than_the_rural_north() ->
 async def test_missing_values_appear_at_about_the_configured_rate() -> None:
     sim = simulator(seed=5, start="2025-10-15 00:00", speed=600, missing=0.1, domains=["weather"])
     complete = len(sim.context.catalog.entities_of("weather.temperature"))
-    delivered = [len(await sim.collect(NOW + k)) for k in range(60)]
+    delivered = [len((await sim.collect(NOW + k)).samples) for k in range(60)]
     expected = sum(len(sim.context.catalog.entities_of(i)) for i in sim.indicators)
     rate = 1 - sum(delivered) / (expected * len(delivered))
     assert 0.08 < rate < 0.12
@@ -143,7 +143,7 @@ async def test_missing_values_appear_at_about_the_configured_rate() -> None:
 
 async def test_at_speed_60_one_real_minute_is_one_simulated_hour() -> None:
     sim = simulator(start="2025-10-15 08:00", speed=60, interval=5.0)
-    first = await sim.collect(NOW)
+    first = (await sim.collect(NOW)).samples
     assert (sim.simulated_time(NOW + 60) - sim.simulated_time(NOW)).total_seconds() == 3600
     assert sim.simulated_time(NOW + 60).hour == 9
     # An hourly indicator now arrives every simulated hour = every real minute; staleness follows that.
@@ -279,7 +279,7 @@ async def test_every_sample_of_every_scenario_passes_the_catalog_checks(site_cat
         duration = sim.sim.duration or 86400
         for k in range(9):
             now = NOW + k * duration / 8 / 3600
-            batch = await sim.collect(now)
+            batch = (await sim.collect(now)).samples
             assert len(batch) == every_series, name
             for s in batch:
                 assert samples.check(s, site_catalog, now=now) is None, (name, s)

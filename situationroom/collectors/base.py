@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
 from situationroom.catalog import Catalog
+from situationroom.messages import Message
 from situationroom.samples import Rejection, Sample
 from situationroom.settings import Settings
 
@@ -38,7 +39,9 @@ class CollectorContext:
 @dataclass
 class CollectResult:
     samples: list[Sample]
-    rejected: list[Rejection]
+    rejected: list[Rejection] = field(default_factory=list)
+    messages: list[Message] = field(default_factory=list)
+    """Text messages (disaster messages, CAP alerts) for the wall's ticker."""
 
 
 class CollectorKind:

@@ -18,12 +18,14 @@ from apscheduler.triggers.interval import IntervalTrigger
 from redis.exceptions import RedisError
 from tenacity import AsyncRetrying, stop_after_attempt, wait_exponential
 
+from situationroom import messages as messages_mod
 from situationroom import samples as samples_mod
 from situationroom.catalog import Catalog
 from situationroom.collectors import health, registry
 from situationroom.collectors.base import CollectorContext, CollectorKind, CollectResult
 from situationroom.collectors.definition import LoadedCollector, load_collectors
 from situationroom.errors import ConfigError, Problem
+from situationroom.messages import Message
 from situationroom.samples import Rejection, Sample
 from situationroom.settings import Settings
 from situationroom.streams import StreamWriter
@@ -175,15 +177,15 @@ class CollectorRunner:
             except Exception as exc:  # closing one must not stop the others
                 log.warning("closing collector %s: %s", running.loaded.id, exc)
 
-    async def _collect(self, instance: CollectorKind, now: float) -> tuple[list[Sample], list[Rejection]]:
+    async def _collect(self, instance: CollectorKind, now: float) -> CollectResult:
         if inspect.iscoroutinefunction(instance.collect):
             result = await instance.collect(now)
         else:
             # A plugin written synchronously runs in a thread, so it cannot block the other collectors.
             result = await asyncio.to_thread(instance.collect, now)  # type: ignore[arg-type]
         if isinstance(result, CollectResult):
-            return list(result.samples), list(result.rejected)
-        return list(result), []
+            return result
+        return CollectResult(list(result))
 
     async def run_once(self, cid: str) -> RunOutcome:
         """One scheduled run: collect with timeout and retries, validate, write, record health."""
@@ -221,7 +223,7 @@ class CollectorRunner:
                 with attempt:
                     attempts += 1
                     async with asyncio.timeout(definition.timeout):
-                        produced, rejected = await self._collect(running.instance, time.time())
+                        result = await self._collect(running.instance, time.time())
         except Exception as exc:  # any failure of a plugin is a health error, never a crash
             error = _describe_error(exc, definition.timeout)
             if running.backlog:  # what an earlier run produced still goes out
@@ -236,13 +238,23 @@ class CollectorRunner:
                 running.failing = True
             return RunOutcome(ok=False, error=error, attempts=attempts)
 
-        good, bad = self.validate(produced, source=cid)
-        bad_items = [(r, None) for r in rejected] + bad
+        good, bad = self.validate(list(result.samples), source=cid)
+        bad_items = [(r, None) for r in result.rejected] + bad
+        messages = []
+        for m in result.messages:
+            problem = messages_mod.check(m, self.catalog) if isinstance(m, Message) else \
+                ("message", "collector returned something that is not a Message")
+            if problem is None:
+                messages.append(m)
+            else:
+                bad_items.append((Rejection(problem[0], problem[1], getattr(m, problem[0], repr(m)[:200])),
+                                  m.as_dict() if isinstance(m, Message) else None))
         batch = running.backlog + good
         running.backlog = batch  # kept until written, in case Redis fails in between
         if bad_items:
             await self.writer.reject(bad_items, source=cid)
         running.backlog = await self._write(batch)
+        await self.writer.publish_messages(messages, updates_maxlen=self.settings.updates_maxlen)
         written = len(good)
         await health.record(self.client, cid, {
             "state": "ok", "last_run": started, "last_success": time.time(),

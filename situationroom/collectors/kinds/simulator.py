@@ -8,10 +8,10 @@ from datetime import datetime
 from pydantic import Field
 
 from situationroom.collectors import base
-from situationroom.collectors.base import CollectorContext, CollectorKind
+from situationroom.collectors.base import CollectorContext, CollectorKind, CollectResult
 from situationroom.collectors.registry import register
 from situationroom.errors import ConfigError, Problem
-from situationroom.samples import Sample
+from situationroom.messages import Message, message_id
 from situationroom.simulation import (
     SCENARIO_NAME,
     Simulation,
@@ -83,6 +83,7 @@ class Simulator(CollectorKind):
         self.scenario_name = scenario_name
         self.missing = p.missing
         self.min_interval = context.interval or 0.0
+        self._last_sim: float | None = None
         context.log.info("simulating %d indicators, scenario %s, speed %gx, seed %d", len(self.indicators),
                          scenario_name, speed, seed)
 
@@ -111,6 +112,31 @@ class Simulator(CollectorKind):
         """The simulated local time at real time `now` (for logs and the demo's clock)."""
         return local_datetime(self.sim.sim_time(now), self.context.catalog.city.timezone)
 
-    async def collect(self, now: float) -> list[Sample]:
-        return self.sim.samples(self.indicators, now, missing=self.missing, source=self.context.collector_id,
-                                min_interval=self.min_interval)
+    async def collect(self, now: float) -> CollectResult:
+        samples = self.sim.samples(self.indicators, now, missing=self.missing, source=self.context.collector_id,
+                                   min_interval=self.min_interval)
+        return CollectResult(samples, messages=self._messages(now))
+
+    def _messages(self, now: float) -> list[Message]:
+        """The scenario's texts whose simulated time passed since the previous run, as messages."""
+        sim_now = self.sim.sim_time(now)
+        since = self._last_sim if self._last_sim is not None else self.sim.start - 1  # type: ignore[operator]
+        self._last_sim = sim_now
+        if sim_now >= since:
+            due = self.sim.texts_between(since, sim_now, self.indicators)
+        else:  # a looping scenario started over
+            end = self.sim.start + (self.sim.duration or 0)  # type: ignore[operator]
+            due = self.sim.texts_between(since, end, self.indicators) + \
+                self.sim.texts_between(self.sim.start - 1, sim_now, self.indicators)  # type: ignore[operator]
+        out = []
+        entities = self.context.catalog.entities
+        for index, event, at in due:
+            # Issued, in real time, as long before now as it lies before the simulated now.
+            issued = now - max(0.0, sim_now - at) / self.sim.speed
+            out.append(Message(
+                id=message_id("simulator", self.scenario_name, index, round(issued)),
+                ts=issued, source=self.context.collector_id, kind="disaster_text", severity=event.severity,
+                text_ko=event.text_ko or event.text_en or "", text_en=event.text_en or event.text_ko or "",
+                entities=tuple(e for e in event.entities if e in entities and e != self.context.catalog.city.id),
+            ))
+        return out
