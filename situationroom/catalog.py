@@ -104,6 +104,8 @@ class Indicator(Strict):
     name_ko: str
     name_en: str
     unit: str
+    unit_en: str = ""
+    """The unit on English pages (건 → calls, 백만원 → M KRW); defaults to `unit` when it reads in both."""
     domain: str
     entities: list[str] = Field(min_length=1)
     """Entity kinds (`dong`, `airkorea`...) or single entity ids this indicator is measured for."""
@@ -119,6 +121,13 @@ class Indicator(Strict):
     """Meaning of coded values (advisory levels); empty for ordinary measurements."""
     description_ko: str | None = None
     description_en: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unit_en_defaults_to_unit(cls, data: object) -> object:
+        if isinstance(data, dict) and "unit_en" not in data and isinstance(data.get("unit"), str):
+            return {**data, "unit_en": data["unit"]}
+        return data
 
     @field_validator("interval")
     @classmethod

@@ -37,5 +37,5 @@ def create_app(client: aioredis.Redis, catalog: Catalog, settings: Settings) -> 
     )
     errors.install(app)
     app.include_router(api.router)
-    app.include_router(pages.router)
+    pages.install(app)  # the wall, dashboards and their assets (with the dashboard file watcher)
     return app

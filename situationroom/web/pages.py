@@ -1,70 +1,384 @@
-"""The status board at `/`: every domain's indicators with live value and status, refreshed every few seconds."""
+"""The wall display at `/`, any dashboard at `/dashboards/{name}`, their index, definitions API and static assets."""
 
 from __future__ import annotations
 
-import time
+import contextlib
+import datetime as dt
+import hashlib
+import inspect
+import logging
+import mimetypes
+from collections.abc import AsyncIterator
 from html import escape
-from typing import Annotated, Literal
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse
+import orjson
+from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from situationroom import live
-from situationroom.catalog import STATUS_ORDER
+from situationroom import dashboards as dash
+from situationroom.catalog import Catalog
+from situationroom.web import charts
+from situationroom.web.errors import ApiError
 
-router = APIRouter()
+log = logging.getLogger(__name__)
 
-# Colour is never the only signal: every status also carries a word and a symbol.
-STATUS_TEXT = {
-    "ko": {"normal": "정상", "warning": "주의", "critical": "위험", "stale": "지연", "unknown": "없음"},
-    "en": {"normal": "normal", "warning": "warning", "critical": "critical", "stale": "stale", "unknown": "no data"},
+STATIC = Path(__file__).resolve().parent / "static"
+WALL = "overview"
+"""The dashboard the wall display at `/` shows."""
+Lang = Annotated[Literal["ko", "en"], Query(description="language of the page: ko (default) or en")]
+
+
+def asset_build(folder: Path = STATIC) -> str:
+    """Hash of every asset the page loads: a page served with another build reloads itself."""
+    digest = hashlib.blake2b(digest_size=6)
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(folder).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+@contextlib.asynccontextmanager
+async def _watching(app: FastAPI) -> AsyncIterator[None]:
+    """Reload dashboard files while the server runs, and tell the open pages about each change."""
+    store: dash.DashboardStore = app.state.dashboards
+
+    async def notify(entry: dash.Entry) -> None:
+        fanout = getattr(app.state, "fanout", None)
+        if fanout is None:
+            return
+        result = fanout.send_control({"type": "dashboard", "name": entry.name, "version": entry.version})
+        if inspect.isawaitable(result):
+            await result
+
+    import asyncio
+
+    stop = asyncio.Event()
+    task = asyncio.create_task(store.watch(notify, stop), name="dashboard-watcher")
+    try:
+        yield
+    finally:
+        stop.set()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+
+
+router = APIRouter(lifespan=_watching)
+
+
+def install(app: FastAPI) -> None:
+    """Load the site's dashboards, fix the asset build, and add the pages (with the file watcher)."""
+    ctx = app.state.ctx
+    store = dash.DashboardStore(ctx.settings.dashboards_dir, ctx.catalog)
+    store.load_all()
+    app.state.dashboards = store
+    app.state.build = asset_build()
+    app.include_router(router)
+
+
+class JSON(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
+
+
+# ---------------------------------------------------------------------------------------------- assets
+
+@router.get("/assets/{build}/{path:path}", include_in_schema=False)
+async def asset(request: Request, build: str, path: str) -> Response:
+    target = (STATIC / path).resolve()
+    if not target.is_relative_to(STATIC) or not target.is_file():
+        raise ApiError(404, "no such asset", field="path", value=path)
+    current = build == request.app.state.build
+    # An asset under the current build never changes (its URL changes with it), so a wall caches it
+    # for good; an old build's URL gets the new content, revalidated, while that page reloads itself.
+    headers = {"Cache-Control": "public, max-age=31536000, immutable" if current else "no-cache"}
+    media = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+    if target.suffix == ".woff2":
+        media = "font/woff2"
+    elif target.suffix == ".js":
+        media = "text/javascript; charset=utf-8"
+    elif target.suffix == ".css":
+        media = "text/css; charset=utf-8"
+    return Response(target.read_bytes(), media_type=media, headers=headers)
+
+
+# ---------------------------------------------------------------------------------------------- API
+
+def _store(request: Request) -> dash.DashboardStore:
+    return request.app.state.dashboards
+
+
+def _entry(request: Request, name: str) -> dash.Entry:
+    entry = _store(request).get(name)
+    if entry is None:
+        known = ", ".join(sorted(_store(request).entries)) or "none"
+        raise ApiError(404, f"no dashboard {name!r}; dashboards: {known}", field="name", value=name)
+    return entry
+
+
+@router.get("/api/v1/dashboards", response_class=JSON, tags=["dashboards"],
+            summary="Every dashboard of the site: titles, pages, and whether its file is valid")
+async def list_dashboards(request: Request) -> JSON:
+    out = []
+    for name, entry in sorted(_store(request).entries.items()):
+        d = entry.dashboard
+        out.append({"name": name, "version": entry.version, "valid": entry.error is None,
+                    "title_ko": d.title_ko if d else None, "title_en": d.title_en if d else None,
+                    "pages": [{"title_ko": p.title_ko, "title_en": p.title_en} for p in d.pages] if d else [],
+                    "error": entry.error_info(), "url": f"/dashboards/{name}"})
+    return JSON({"wall": WALL, "dashboards": out})
+
+
+@router.get("/api/v1/dashboards/{name}", response_class=JSON, tags=["dashboards"],
+            summary="One dashboard: its definition with every panel resolved against the catalog, "
+                    "the Vega-Lite specs of its charts, and the current error if its file is invalid")
+async def get_dashboard(request: Request, name: str) -> JSON:
+    entry = _entry(request, name)
+    ctx = request.app.state.ctx
+    return JSON(resolve(entry, ctx.catalog, ctx.settings.seeds, ctx.settings.stale_grace))
+
+
+def _names(obj: Any) -> dict[str, str]:
+    return {"ko": obj.name_ko, "en": obj.name_en}
+
+
+def _title(panel: dash.PanelBase, default_ko: str, default_en: str) -> dict[str, str]:
+    return {"ko": panel.title_ko or default_ko, "en": panel.title_en or default_en}
+
+
+PANEL_TITLES = {
+    "map": ("구역별 상태", "Status by district"), "alerts": ("주의·경보 현황", "Active warnings"),
+    "ticker": ("재난문자", "Disaster messages"), "clock": ("현재 시각", "Time"),
+    "domains": ("분야별 상태", "Status by domain"),
 }
-STATUS_ICON = {"normal": "●", "warning": "▲", "critical": "◆", "stale": "◌", "unknown": "○"}
 
-STYLE = """
-html,body{margin:0;background:#0b0f14;color:#e8edf2;font-family:system-ui,'Noto Sans KR',sans-serif}
-header{display:flex;justify-content:space-between;align-items:baseline;padding:1.2vw 2vw;
-border-bottom:2px solid #243040}
-h1{font-size:2.4vw;margin:0} .clock{font-size:1.6vw;color:#9fb0c2}
-main{display:grid;grid-template-columns:repeat(auto-fill,minmax(30vw,1fr));gap:1vw;padding:1vw 2vw}
-section{background:#111821;border:1px solid #243040;border-radius:.6vw;padding:.8vw 1vw}
-h2{font-size:1.4vw;margin:.2vw 0 .6vw;color:#9fb0c2}
-table{width:100%;border-collapse:collapse;font-size:1.05vw} td{padding:.25vw .3vw;border-top:1px solid #1c2633}
-td.v{text-align:right;font-variant-numeric:tabular-nums;font-weight:700} td.s{white-space:nowrap}
-.normal{color:#4ade80}.warning{color:#facc15}.critical{color:#f87171}.stale{color:#94a3b8}.unknown{color:#64748b}
-footer{padding:.5vw 2vw;color:#64748b;font-size:.9vw}
-"""
+
+def _scope(catalog: Catalog, domains: list[str], indicators: list[str]) -> list[str]:
+    """Indicator ids a map, alert list or domain panel covers."""
+    if indicators:
+        return [i for i in indicators if not domains or catalog.indicators[i].domain in domains] + \
+            [i.id for i in catalog.indicators.values() if domains and i.domain in domains and i.id not in indicators]
+    return [i.id for i in catalog.indicators.values() if not domains or i.domain in domains]
+
+
+def _levels(catalog: Catalog, indicator: str, entities: list[str]) -> list[dict[str, Any]]:
+    ind = catalog.indicators[indicator]
+    seen: dict[tuple[str, float], None] = {}
+    for e in entities:
+        th = ind.thresholds_for(e)
+        if th is None:
+            continue
+        for level in ("warning", "critical"):
+            value = getattr(th, level)
+            if value is not None:
+                seen[(level, value)] = None
+    return [{"level": level, "y": value} for level, value in seen]
+
+
+def _cells(catalog: Catalog) -> dict[str, list[str]]:
+    """Map cells (행정동 codes) each entity paints: a dong itself, a station its dong, a gu-wide value
+    all of the gu's dongs. The city and things without a place (sectors, departments) paint none."""
+    dongs_of_gu: dict[str, list[str]] = {}
+    for e in catalog.entities.values():
+        if e.kind == "dong" and e.parent:
+            dongs_of_gu.setdefault(e.parent, []).append(e.id)
+    out: dict[str, list[str]] = {}
+    for e in catalog.entities.values():
+        if e.kind == "dong":
+            out[e.id] = [e.id]
+        elif e.kind == "gu":
+            out[e.id] = dongs_of_gu.get(e.id, [])
+        elif e.district:
+            target = catalog.entities.get(e.district)
+            if target is not None and target.kind == "dong":
+                out[e.id] = [target.id]
+            elif target is not None and target.kind == "gu":
+                out[e.id] = dongs_of_gu.get(target.id, [])
+    return out
+
+
+def _panel(catalog: Catalog, seeds: Path, panel: dash.PanelBase, pid: str) -> tuple[dict[str, Any], set[str]]:
+    """The page's view of one panel, and the websocket topics it needs."""
+    out: dict[str, Any] = {"id": pid, "kind": getattr(panel, "kind", ""), "at": list(panel.at)}
+    topics: set[str] = set()
+    if isinstance(panel, dash.KpiPanel):
+        ind = catalog.indicators[panel.indicator]
+        entity = panel.entity or dash.default_entity(catalog, panel.indicator) or ""
+        ent = catalog.entities[entity]
+        suffix_ko = "" if ent.kind == "city" else f" · {ent.name_ko}"
+        suffix_en = "" if ent.kind == "city" else f" · {ent.name_en}"
+        out.update(title=_title(panel, ind.name_ko + suffix_ko, ind.name_en + suffix_en),
+                   indicator=ind.id, entity=entity, spark_s=panel.spark)
+        topics.add(f"indicator:{ind.id}")
+    elif isinstance(panel, dash.TimeseriesPanel):
+        ind = catalog.indicators[panel.indicator]
+        entities = dash.resolve_entities(catalog, ind.id, panel.entities)
+        out.update(title=_title(panel, ind.name_ko, ind.name_en), indicator=ind.id, entities=entities,
+                   window_s=panel.window,
+                   specs={lang: charts.timeseries(_levels(catalog, ind.id, entities),
+                                                  [getattr(catalog.entities[e], f"name_{lang}") for e in entities])
+                          for lang in ("ko", "en")})
+        topics.add(f"indicator:{ind.id}")
+    elif isinstance(panel, dash.RankingPanel):
+        ind = catalog.indicators[panel.indicator]
+        out.update(title=_title(panel, ind.name_ko, ind.name_en), indicator=ind.id,
+                   entities=dash.resolve_entities(catalog, ind.id, panel.entities), top=panel.top, order=panel.order,
+                   specs={"ko": charts.ranking(ind.unit), "en": charts.ranking(ind.unit_en)})
+        topics.add(f"indicator:{ind.id}")
+    elif isinstance(panel, dash.MapPanel):
+        scope = _scope(catalog, panel.domains, panel.indicators)
+        out.update(title=_title(panel, *PANEL_TITLES["map"]), indicators=scope,
+                   spec=charts.district_map(catalog, seeds))
+        topics.update(f"indicator:{i}" for i in scope)
+    elif isinstance(panel, dash.AlertsPanel):
+        scope = _scope(catalog, panel.domains, [])
+        out.update(title=_title(panel, *PANEL_TITLES["alerts"]), indicators=scope, limit=panel.limit)
+        topics.update(f"indicator:{i}" for i in scope)
+    elif isinstance(panel, dash.DomainsPanel):
+        domains = panel.domains or list(catalog.domains)
+        out.update(title=_title(panel, *PANEL_TITLES["domains"]), domains=domains,
+                   indicators=_scope(catalog, domains, []))
+        topics.update(f"domain:{d}" for d in domains)
+    elif isinstance(panel, dash.TickerPanel):
+        out.update(title=_title(panel, *PANEL_TITLES["ticker"]), limit=panel.limit)
+        topics.add("messages")
+    elif isinstance(panel, dash.ClockPanel):
+        out.update(title=_title(panel, *PANEL_TITLES["clock"]))
+    return out, topics
+
+
+def _topics(catalog: Catalog, wanted: set[str]) -> list[str]:
+    """The subscription: `all` when the panels cover every indicator, else domains and indicators."""
+    covered = {t.split(":", 1)[1] for t in wanted if t.startswith("indicator:")}
+    for t in wanted:
+        if t.startswith("domain:"):
+            covered.update(i.id for i in catalog.indicators.values() if i.domain == t.split(":", 1)[1])
+    messages = ["messages"] if "messages" in wanted else []
+    if covered >= set(catalog.indicators):
+        return ["all", *messages]
+    domains = sorted(t for t in wanted if t.startswith("domain:"))
+    in_domains = {i.id for i in catalog.indicators.values() if f"domain:{i.domain}" in wanted}
+    indicators = sorted(t for t in wanted if t.startswith("indicator:") and t.split(":", 1)[1] not in in_domains)
+    return [*domains, *indicators, *messages]
+
+
+def resolve(entry: dash.Entry, catalog: Catalog, seeds: Path, stale_grace: float) -> dict[str, Any]:
+    """Everything a page needs to draw a dashboard, with names, units and thresholds from the catalog."""
+    out: dict[str, Any] = {"name": entry.name, "version": entry.version, "error": entry.error_info(),
+                           "stale_grace": stale_grace}
+    tz = ZoneInfo(catalog.city.timezone)
+    offset = dt.datetime.now(tz).utcoffset() or dt.timedelta(0)
+    out["city"] = {"id": catalog.city.id, "name": _names(catalog.city), "timezone": catalog.city.timezone,
+                   "utc_offset_ms": int(offset.total_seconds() * 1000)}
+    d = entry.dashboard
+    if d is None:
+        out["dashboard"] = None
+        return out
+    pages = []
+    wanted: set[str] = set()
+    for p, page in enumerate(d.pages):
+        panels = []
+        for n, panel in enumerate(page.panels):
+            view, topics = _panel(catalog, seeds, panel, f"p{p}-{n}")
+            panels.append(view)
+            wanted |= topics
+        pages.append({"title": {"ko": page.title_ko, "en": page.title_en},
+                      "duration_s": page.duration or d.rotate, "panels": panels})
+    out["dashboard"] = {"title": {"ko": d.title_ko, "en": d.title_en}, "rotate_s": d.rotate,
+                        "disconnect_banner_s": d.disconnect_banner,
+                        "grid": {"columns": d.grid.columns, "rows": d.grid.rows}, "pages": pages}
+    out["topics"] = _topics(catalog, wanted)
+    out["domains"] = {k: {"name": _names(v), "icon": v.icon} for k, v in catalog.domains.items()}
+    out["indicators"] = {
+        i.id: {"name": _names(i), "unit": {"ko": i.unit, "en": i.unit_en}, "domain": i.domain,
+               "decimals": i.decimals, "interval_s": i.interval,
+               "labels": {str(k): {"ko": v.ko, "en": v.en} for k, v in i.labels.items()},
+               "direction": (i.thresholds.direction if i.thresholds else
+                             next((t.direction for t in i.thresholds_by_entity.values()), None))}
+        for i in catalog.indicators.values()}
+    cells = _cells(catalog)
+    out["entities"] = {e.id: {"name": _names(e), "kind": e.kind, "cells": cells.get(e.id, [])}
+                       for e in catalog.entities.values()}
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- pages
+
+def _shell(request: Request, name: str, lang: str, title: str) -> HTMLResponse:
+    build = request.app.state.build
+    base = f"/assets/{build}"
+    html = (
+        f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width,initial-scale=1">'
+        f'<title>{escape(title)}</title><link rel="icon" href="data:,">'
+        f'<link rel="preload" href="{base}/vendor/PretendardVariable.woff2" as="font" type="font/woff2" crossorigin>'
+        f'<link rel="stylesheet" href="{base}/wall.css">'
+        f'<script src="{base}/vendor/vega.min.js" defer></script>'
+        f'<script src="{base}/vendor/vega-lite.min.js" defer></script>'
+        f'<script src="{base}/vendor/vega-embed.min.js" defer></script>'
+        f'<script src="{base}/wall.js" defer></script>'
+        f'</head><body data-dashboard="{escape(name)}" data-lang="{lang}" data-build="{escape(build)}">'
+        f'<div id="wall" aria-live="polite"></div></body></html>'
+    )
+    # The shell names the build its assets come from, so it must not outlive an upgrade in a cache.
+    return HTMLResponse(html, headers={"Cache-Control": "no-cache"})
+
+
+def _page_title(request: Request, name: str, lang: str) -> str:
+    entry = _store(request).get(name)
+    if entry is None or entry.dashboard is None:
+        return name
+    return entry.dashboard.title_ko if lang == "ko" else entry.dashboard.title_en
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
-async def board(request: Request, lang: Annotated[Literal["ko", "en"], Query()] = "ko") -> HTMLResponse:
-    ctx = request.app.state.ctx
-    catalog = ctx.catalog
-    states = await live.read(ctx.client, list(catalog.indicators), ctx.settings.stale_grace)
-    words = STATUS_TEXT[lang]
-    sections = []
-    for domain in catalog.domains.values():
-        rows = []
-        for ind in (i for i in catalog.indicators.values() if i.domain == domain.id):
-            summary = live.summarize(catalog, ind.id, states[ind.id])
-            status = summary["status"]
-            sign = -1 if ind.thresholds and ind.thresholds.direction == "below" else 1
-            worst = max(states[ind.id].values(), key=lambda s, _sign=sign: (STATUS_ORDER.get(s["st"], 0),
-                                                                             _sign * s["v"]), default=None)
-            value = f"{worst['v']:.{ind.decimals}f} {escape(ind.unit)}" if worst else "–"
-            name = ind.name_ko if lang == "ko" else ind.name_en
-            rows.append(f'<tr><td>{escape(name)}</td><td class="v {status}">{value}</td>'
-                        f'<td class="s {status}">{STATUS_ICON.get(status, "")} {words.get(status, status)}</td></tr>')
-        title = domain.name_ko if lang == "ko" else domain.name_en
-        sections.append(f"<section><h2>{escape(title)}</h2><table>{''.join(rows)}</table></section>")
-    city = catalog.city.name_ko if lang == "ko" else catalog.city.name_en
-    heading = f"{city} 디지털 통합상황실" if lang == "ko" else f"{city} situation room"
-    now = time.strftime("%Y-%m-%d %H:%M:%S")
+async def wall(request: Request, lang: Lang = "ko") -> HTMLResponse:
+    return _shell(request, WALL, lang, _page_title(request, WALL, lang))
+
+
+@router.get("/dashboards/{name}", response_class=HTMLResponse, include_in_schema=False)
+async def dashboard_page(request: Request, name: str, lang: Lang = "ko") -> HTMLResponse:
+    _entry(request, name)
+    return _shell(request, name, lang, _page_title(request, name, lang))
+
+
+@router.get("/dashboards/", include_in_schema=False)
+async def index_slash() -> RedirectResponse:
+    return RedirectResponse("/dashboards")
+
+
+@router.get("/dashboards", response_class=HTMLResponse, include_in_schema=False)
+async def index(request: Request, lang: Lang = "ko") -> HTMLResponse:
+    ko = lang == "ko"
+    rows = []
+    for name, entry in sorted(_store(request).entries.items()):
+        d = entry.dashboard
+        title = (d.title_ko if ko else d.title_en) if d else name
+        pages = ", ".join(escape(p.title_ko if ko else p.title_en) for p in d.pages) if d else ""
+        other = "en" if ko else "ko"
+        state = ""
+        if entry.error is not None:
+            state = (f'<pre class="err">{escape(str(entry.error))}</pre>')
+        rows.append(
+            f'<li><a href="/dashboards/{escape(name)}?lang={lang}">{escape(title)}</a> '
+            f'<span class="name">{escape(name)}{" · 벽면 (/)" if ko and name == WALL else ""}'
+            f'{" · wall (/)" if not ko and name == WALL else ""}</span>'
+            f' <a class="lang" href="/dashboards/{escape(name)}?lang={other}">{other}</a>'
+            f'<div class="pages">{pages}</div>{state}</li>'
+        )
+    heading = "대시보드" if ko else "Dashboards"
+    base = f"/assets/{request.app.state.build}"
     html = (
-        f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
-        f'<meta http-equiv="refresh" content="5"><title>{escape(heading)}</title><style>{STYLE}</style></head>'
-        f'<body><header><h1>{escape(heading)}</h1><span class="clock">{now}</span></header>'
-        f"<main>{''.join(sections)}</main><footer>worst value per indicator · /api/v1/indicators · /docs"
-        "</footer></body></html>"
+        f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8"><title>{heading}</title>'
+        f'<link rel="stylesheet" href="{base}/wall.css"></head><body class="index">'
+        f'<h1>{heading}</h1><ul class="dashboards">{"".join(rows)}</ul>'
+        f'<p class="foot"><a href="/?lang={lang}">{"벽면 표시" if ko else "Wall display"}</a> · '
+        f'<a href="/dashboards?lang={"en" if ko else "ko"}">{"English" if ko else "한국어"}</a> · '
+        f'<a href="/docs">API</a></p></body></html>'
     )
     return HTMLResponse(html)

@@ -1,0 +1,827 @@
+// The wall display: draws a dashboard once from /api/v1/dashboards/<name>, then keeps it live over /ws
+// (docs/websocket.md). Built to run unattended for weeks: bounded buffers, no view rebuilt on updates,
+// reconnects with backoff, says so when data or the connection stops, reloads when the server is upgraded.
+"use strict";
+
+(() => {
+  const body = document.body;
+  const NAME = body.dataset.dashboard;
+  const LANG = body.dataset.lang === "en" ? "en" : "ko";
+  const BUILD = body.dataset.build;
+  const LOCALE = LANG === "ko" ? "ko-KR" : "en-GB";
+  const ORDER = { unknown: 0, normal: 1, stale: 2, warning: 3, critical: 4 };
+  const WORDS = {
+    ko: {
+      normal: "정상", warning: "주의", critical: "심각", stale: "지연", unknown: "자료 없음",
+      asOf: "데이터", asOfSuffix: "기준", noData: "데이터 없음", lost: "연결 끊김", lostEn: "Connection lost",
+      lastData: "마지막 데이터", retry: "재연결 시도", inSec: "초 후", connecting: "연결 중",
+      allClear: "주의·경보 없음", since: "부터", more: "건 더", configError: "대시보드 파일 오류",
+      lastGood: "마지막 정상 버전 표시 중", staleSince: "지연 · 마지막", ago: "전", sec: "초", min: "분",
+      hour: "시간", day: "일", crit: "심각", warn: "주의", staleN: "지연", noMessages: "수신된 재난문자 없음",
+      noDashboard: "표시할 대시보드가 없습니다",
+    },
+    en: {
+      normal: "normal", warning: "warning", critical: "critical", stale: "stale", unknown: "no data",
+      asOf: "Data as of", asOfSuffix: "", noData: "no data", lost: "Connection lost", lostEn: "연결 끊김",
+      lastData: "last data", retry: "reconnecting", inSec: "s", connecting: "connecting",
+      allClear: "No warnings", since: "since", more: "more", configError: "Dashboard file error",
+      lastGood: "showing the last good version", staleSince: "stale · last", ago: "ago", sec: "s", min: "min",
+      hour: "h", day: "d", crit: "critical", warn: "warning", staleN: "stale", noMessages: "No disaster messages",
+      noDashboard: "No dashboard to show",
+    },
+  }[LANG];
+
+  // ------------------------------------------------------------------------------------------ icons
+  // Inline SVG so the symbols never depend on a font having the glyph.
+  const ICONS = {
+    normal: '<circle cx="12" cy="12" r="9" fill="currentColor"/><path d="M7.5 12.5l3 3 6-6.5" stroke="#0a0f15" stroke-width="2.6" fill="none" stroke-linecap="round" stroke-linejoin="round"/>',
+    warning: '<path d="M12 2.5L23 21.5H1z" fill="currentColor"/><path d="M12 9v6" stroke="#0a0f15" stroke-width="2.6" stroke-linecap="round"/><circle cx="12" cy="18.3" r="1.5" fill="#0a0f15"/>',
+    critical: '<path d="M8 1.5h8l6.5 6.5v8L16 22.5H8L1.5 16V8z" fill="currentColor"/><path d="M12 6.5v7" stroke="#fff" stroke-width="2.8" stroke-linecap="round"/><circle cx="12" cy="17.5" r="1.7" fill="#fff"/>',
+    stale: '<circle cx="12" cy="12" r="9.5" fill="none" stroke="currentColor" stroke-width="2.4"/><path d="M12 6.5V12l4 2.5" stroke="currentColor" stroke-width="2.4" fill="none" stroke-linecap="round"/>',
+    unknown: '<circle cx="12" cy="12" r="9" fill="none" stroke="currentColor" stroke-width="2.4" stroke-dasharray="4 3"/>',
+    up: '<path d="M12 3l8 9h-5v9H9v-9H4z" fill="currentColor"/>',
+    down: '<path d="M12 21l8-9h-5V3H9v9H4z" fill="currentColor"/>',
+    flat: '<path d="M21 12l-9-8v5H3v6h9v5z" fill="currentColor"/>',
+    plug: '<path d="M7 2v6M17 2v6M5 8h14v4a7 7 0 0 1-14 0zM12 19v3" stroke="currentColor" stroke-width="2.4" fill="none" stroke-linecap="round"/><path d="M3 3l18 18" stroke="currentColor" stroke-width="2.6" stroke-linecap="round"/>',
+  };
+  const icon = (name) => `<svg class="icon" viewBox="0 0 24 24" aria-hidden="true">${ICONS[name] || ""}</svg>`;
+  const chip = (status) => `<span class="chip ${status}">${icon(status)}${WORDS[status] || status}</span>`;
+  const esc = (s) => String(s ?? "").replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" }[c]));
+
+  // ------------------------------------------------------------------------------------------ state
+  let def = null;                 // the resolved dashboard (GET /api/v1/dashboards/<name>)
+  const live = new Map();         // "indicator\u0000entity" -> live state, one per series (bounded by the catalog)
+  let messages = [];              // newest first, at most 50
+  let lastId = null;              // update-stream id of the last frame applied, for resume
+  let clockOffset = 0;            // server clock minus ours (ms)
+  let newestT = 0;                // event time of the freshest value received
+  let lastFrameAt = 0;            // when (our clock) the last data frame arrived
+  const dirty = new Set();        // indicator ids changed since the last render; "*" for everything
+  let messagesDirty = true;
+  let panels = [];                // Panel objects of every page
+  let pageEls = [];
+  let current = 0;
+  let rotateTimer = null;
+  let topicsKey = "";
+
+  const now = () => Date.now() + clockOffset;
+  const key = (i, e) => i + "\u0000" + e;
+  const grace = () => (def && def.stale_grace) || 2.5;
+  const isStale = (s, t) => s.st === "stale" || t - s.t > s.n * 1000 * grace();
+  const statusOf = (s, t) => (isStale(s, t) ? "stale" : s.st);
+  const worse = (a, b) => ((ORDER[b] || 0) > (ORDER[a] || 0) ? b : a);
+  const ind = (id) => def.indicators[id];
+  const entName = (id) => { const e = def.entities[id]; return e ? e.name[LANG] : id; };
+
+  // ------------------------------------------------------------------------------------------ formatting
+  const tz = () => (def && def.city.timezone) || "Asia/Seoul";
+  const fmtCache = new Map();
+  function numFmt(decimals) {
+    if (!fmtCache.has(decimals)) {
+      fmtCache.set(decimals, new Intl.NumberFormat(LOCALE, { minimumFractionDigits: decimals, maximumFractionDigits: decimals }));
+    }
+    return fmtCache.get(decimals);
+  }
+  function fmtValue(indicatorId, v) {
+    const meta = ind(indicatorId);
+    if (v === null || v === undefined) return "–";
+    const label = meta.labels[String(Math.round(v))];
+    if (label && Object.keys(meta.labels).length) return label[LANG];
+    return numFmt(meta.decimals).format(v);
+  }
+  const unitOf = (indicatorId) => {
+    const meta = ind(indicatorId);
+    return Object.keys(meta.labels).length ? "" : meta.unit[LANG];
+  };
+  let timeFmt = null, dateFmt = null, hmFmt = null;
+  function makeFormats() {
+    timeFmt = new Intl.DateTimeFormat(LOCALE, { timeZone: tz(), hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" });
+    hmFmt = new Intl.DateTimeFormat(LOCALE, { timeZone: tz(), hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+    dateFmt = new Intl.DateTimeFormat(LOCALE, { timeZone: tz(), year: "numeric", month: "long", day: "numeric", weekday: "short" });
+  }
+  makeFormats();
+  function fmtAge(ms) {
+    const s = Math.max(0, Math.round(ms / 1000));
+    if (s < 60) return `${s}${WORDS.sec}`;
+    if (s < 3600) return `${Math.round(s / 60)}${WORDS.min}`;
+    if (s < 86400 * 2) return `${Math.floor(s / 3600)}${WORDS.hour} ${Math.round((s % 3600) / 60)}${WORDS.min}`;
+    return `${Math.round(s / 86400)}${WORDS.day}`;
+  }
+
+  // ------------------------------------------------------------------------------------------ bounded series
+  // A fixed-length ring of (t, v) points per series: a new value either extends the line or, when it comes
+  // sooner than the spacing, replaces the last point. Memory stays the same after hours.
+  class Ring {
+    constructor(windowMs, size) { this.windowMs = windowMs; this.size = size; this.spacing = windowMs / size; this.points = []; }
+    add(t, v) {
+      const p = this.points;
+      const last = p[p.length - 1];
+      if (last && t < last.t) return null;              // older than what is drawn: history already has it
+      if (last && (t - last.t < this.spacing || t === last.t)) {
+        if (p.length > 1 && t - p[p.length - 2].t < this.spacing) { last.t = t; last.v = v; return { modified: last }; }
+      }
+      const point = { t, v };
+      p.push(point);
+      const removed = [];
+      const cutoff = t - this.windowMs;
+      while (p.length > this.size || (p.length > 2 && p[0].t < cutoff)) removed.push(p.shift());
+      return { added: point, removed };
+    }
+  }
+  const sparks = new Map();   // series key -> Ring (KPI sparklines)
+
+  // ------------------------------------------------------------------------------------------ panels
+  class Panel {
+    constructor(spec, el) { this.spec = spec; this.el = el; this.bodyEl = el.querySelector(".body"); this.visible = false; }
+    series() { return []; }           // [indicator, entity] pairs this panel shows
+    indicators() { return this.spec.indicator ? [this.spec.indicator] : (this.spec.indicators || []); }
+    wants(changed) { return changed.has("*") || this.indicators().some((i) => changed.has(i)); }
+    show() { this.visible = true; this.render(); }
+    hide() { this.visible = false; }
+    render() {}
+    destroy() {}
+    // A panel is stale when the freshest of its series is past its interval × grace (or all are stale).
+    freshness(t) {
+      let freshest = null, any = false;
+      for (const [i, e] of this.seriesForFreshness()) {
+        const s = live.get(key(i, e));
+        if (!s) continue;
+        any = true;
+        if (!isStale(s, t) && (!freshest || s.t > freshest.t)) freshest = s;
+      }
+      if (!any) return { stale: false, none: true };
+      if (freshest) return { stale: false };
+      let newest = 0;
+      for (const [i, e] of this.seriesForFreshness()) { const s = live.get(key(i, e)); if (s && s.t > newest) newest = s.t; }
+      return { stale: true, newest };
+    }
+    seriesForFreshness() { return this.series(); }
+    setStatus(status) { if (this.el.dataset.status !== status) this.el.dataset.status = status; }
+    updateStale(t) {
+      const f = this.freshness(t);
+      const stale = !!f.stale;
+      this.el.classList.toggle("is-stale", stale);
+      this.el.dataset.stale = stale ? "true" : "false";
+      if (stale) {
+        const badge = this.el.querySelector(".stale-badge");
+        const text = `${icon("stale")}${WORDS.staleSince} ${f.newest ? hmFmt.format(f.newest) : "–"}`;
+        if (badge && badge.dataset.text !== text) { badge.innerHTML = text; badge.dataset.text = text; }
+      }
+    }
+  }
+
+  // Every live series of the given indicators (the map, alerts and domain panels cover whole scopes).
+  function* seriesOf(indicatorIds) {
+    const wanted = indicatorIds instanceof Set ? indicatorIds : new Set(indicatorIds);
+    for (const s of live.values()) if (wanted.has(s.i)) yield [s.i, s.e];
+  }
+
+  class KpiPanel extends Panel {
+    constructor(spec, el) {
+      super(spec, el);
+      this.k = key(spec.indicator, spec.entity);
+      this.bodyEl.innerHTML = `<div class="row"><span class="value">–</span><span class="unit"></span><span class="trend"></span></div>
+        <div class="status"></div><svg class="spark" viewBox="0 0 100 40" preserveAspectRatio="none"></svg>`;
+      this.valueEl = this.bodyEl.querySelector(".value");
+      this.unitEl = this.bodyEl.querySelector(".unit");
+      this.trendEl = this.bodyEl.querySelector(".trend");
+      this.statusEl = this.bodyEl.querySelector(".status");
+      this.sparkEl = this.bodyEl.querySelector(".spark");
+      if (!sparks.has(this.k)) sparks.set(this.k, new Ring(spec.spark_s * 1000, 120));
+      this.unitEl.textContent = unitOf(spec.indicator);
+      this.last = "";
+    }
+    series() { return [[this.spec.indicator, this.spec.entity]]; }
+    render() {
+      const s = live.get(this.k);
+      const t = now();
+      const status = s ? statusOf(s, t) : "unknown";
+      this.setStatus(status);
+      const value = s ? fmtValue(this.spec.indicator, s.v) : "–";
+      if (this.valueEl.textContent !== value) this.valueEl.textContent = value;
+      let trend = "";
+      if (s && typeof s.r === "number") {
+        const meta = ind(this.spec.indicator);
+        const eps = Math.max(Math.pow(10, -meta.decimals), Math.abs(s.v) * 0.005) / 5;  // per minute
+        const dir = s.r > eps ? "up" : s.r < -eps ? "down" : "flat";
+        const bad = meta.direction === "below" ? "down" : "up";
+        const cls = dir === "flat" || !meta.direction ? "flat" : dir === bad ? "worse" : "better";
+        trend = `<span class="trend ${cls}" data-trend="${dir}">${icon(dir)}</span>`;
+      }
+      if (this.trendEl.dataset.html !== trend) { this.trendEl.outerHTML = trend || '<span class="trend"></span>'; this.trendEl = this.bodyEl.querySelector(".trend"); this.trendEl.dataset.html = trend; }
+      const when = s ? hmFmt.format(s.t) : "";
+      const statusHtml = `${chip(status)}<span>${esc(when)}</span>`;
+      if (this.statusEl.dataset.html !== statusHtml) { this.statusEl.innerHTML = statusHtml; this.statusEl.dataset.html = statusHtml; }
+      this.drawSpark();
+    }
+    drawSpark() {
+      const ring = sparks.get(this.k);
+      const p = ring.points;
+      if (p.length < 2) { this.sparkEl.innerHTML = ""; return; }
+      let lo = Infinity, hi = -Infinity;
+      for (const q of p) { if (q.v < lo) lo = q.v; if (q.v > hi) hi = q.v; }
+      if (hi - lo < 1e-9) { hi += 1; lo -= 1; }
+      const t0 = p[0].t, span = Math.max(1, p[p.length - 1].t - t0);
+      const pts = p.map((q) => `${((q.t - t0) / span * 100).toFixed(2)},${(38 - (q.v - lo) / (hi - lo) * 36).toFixed(2)}`).join(" ");
+      this.sparkEl.innerHTML = `<polyline points="${pts}"/>`;
+    }
+  }
+
+  // Vega views are embedded once per panel; afterwards only their datasets change (changesets).
+  class ChartPanel extends Panel {
+    constructor(spec, el) { super(spec, el); this.view = null; this.embedding = null; this.synced = false; }
+    vegaSpec() { return this.spec.specs ? this.spec.specs[LANG] : this.spec.spec; }
+    show() {
+      this.visible = true;
+      if (!this.view && !this.embedding) {
+        const holder = document.createElement("div");
+        holder.className = "chart";
+        const target = document.createElement("div");
+        target.className = "target";
+        holder.appendChild(target);
+        this.bodyEl.appendChild(holder);
+        const spec = scaleSpec(JSON.parse(JSON.stringify(this.vegaSpec())));
+        this.embedding = vegaEmbed(target, spec, { actions: false, renderer: "svg", tooltip: false, defaultStyle: false })
+          .then((res) => { this.view = res.view; this.embedding = null; this.synced = false; this.render(); })
+          .catch((err) => { this.embedding = null; holder.innerHTML = `<div class="empty">${esc(err.message)}</div>`; });
+      } else {
+        this.synced = false;
+        this.render();
+      }
+    }
+    hide() { this.visible = false; this.synced = false; }
+    destroy() { if (this.view) this.view.finalize(); this.view = null; }
+  }
+
+  class TimeseriesPanel extends ChartPanel {
+    constructor(spec, el) {
+      super(spec, el);
+      this.rings = new Map(spec.entities.map((e) => [e, new Ring(spec.window_s * 1000, 240)]));
+      this.pending = { insert: [], remove: [], modify: [] };
+      this.names = new Map(spec.entities.map((e) => [e, entName(e)]));
+      this.offset = def.city.utc_offset_ms;
+    }
+    series() { return this.spec.entities.map((e) => [this.spec.indicator, e]); }
+    add(entity, t, v) {
+      const ring = this.rings.get(entity);
+      if (!ring) return;
+      const res = ring.add(t, v);
+      if (!res || !this.synced) return;
+      if (res.modified) this.pending.modify.push(res.modified);
+      if (res.added) {
+        res.added.s = this.names.get(entity);
+        this.pending.insert.push(res.added);
+        for (const r of res.removed) this.pending.remove.push(r);
+      }
+    }
+    render() {
+      const worst = this.series().reduce((acc, [i, e]) => { const s = live.get(key(i, e)); return s ? worse(acc, statusOf(s, now())) : acc; }, "unknown");
+      this.setStatus(worst);
+      if (!this.view || !this.visible) return;
+      const cs = vega.changeset();
+      if (!this.synced) {
+        // (Re)shown: replace the dataset with what the rings hold now, then follow with small changesets.
+        const all = [];
+        for (const [e, ring] of this.rings) for (const p of ring.points) { p.s = this.names.get(e); all.push(p); }
+        cs.remove(vega.truthy).insert(all.map((p) => this.tuple(p)));
+        this.synced = true;
+        this.pending = { insert: [], remove: [], modify: [] };
+      } else {
+        if (!this.pending.insert.length && !this.pending.remove.length && !this.pending.modify.length) return;
+        const removed = new Set(this.pending.remove);
+        cs.insert(this.pending.insert.filter((p) => !removed.has(p)).map((p) => this.tuple(p)));
+        cs.remove((d) => removed.has(d.src));
+        for (const p of this.pending.modify) if (p.tuple) { cs.modify(p.tuple, "v", p.v); cs.modify(p.tuple, "t", p.t + this.offset); }
+        this.pending = { insert: [], remove: [], modify: [] };
+      }
+      this.view.change("points", cs).run();
+    }
+    // The chart's own tuple for a ring point (times shifted to the city's clock on a UTC scale).
+    tuple(p) { p.tuple = { t: p.t + this.offset, v: p.v, s: p.s, src: p }; return p.tuple; }
+  }
+
+  class RankingPanel extends ChartPanel {
+    series() { return this.spec.entities.map((e) => [this.spec.indicator, e]); }
+    render() {
+      const t = now();
+      const meta = ind(this.spec.indicator);
+      const rows = [];
+      let worst = "unknown";
+      for (const e of this.spec.entities) {
+        const s = live.get(key(this.spec.indicator, e));
+        if (!s) continue;
+        const status = statusOf(s, t);
+        worst = worse(worst, status);
+        rows.push({ e, v: s.v, status });
+      }
+      this.setStatus(worst);
+      if (!this.view || !this.visible) return;
+      const sign = meta.direction === "below" ? 1 : -1;
+      if (this.spec.order === "asc") rows.sort((a, b) => a.v - b.v);
+      else if (this.spec.order === "desc") rows.sort((a, b) => b.v - a.v);
+      else rows.sort((a, b) => (ORDER[b.status] - ORDER[a.status]) || sign * (a.v - b.v));
+      const shown = rows.slice(0, this.spec.top).map((r, n) => ({
+        label: entName(r.e), v: r.v, status: r.status, rank: n,
+        text: `${fmtValue(this.spec.indicator, r.v)}${r.status === "normal" ? "" : " " + (STATUS_MARK[r.status] || "")}`,
+      }));
+      const sig = JSON.stringify(shown);
+      if (sig === this.sig && this.synced) return;
+      this.sig = sig;
+      this.synced = true;
+      this.view.change("rows", vega.changeset().remove(vega.truthy).insert(shown)).run();
+    }
+  }
+  // Inside Vega text a status is a word, so colour is never the only signal.
+  const STATUS_MARK = { warning: `▲${WORDS.warning}`, critical: `◆${WORDS.critical}`, stale: WORDS.stale };
+
+  class MapPanel extends ChartPanel {
+    constructor(spec, el) {
+      super(spec, el);
+      this.scope = new Set(spec.indicators);
+      const legend = document.createElement("div");
+      legend.className = "legend";
+      legend.innerHTML = ["normal", "warning", "critical", "stale"].map(chip).join("");
+      el.appendChild(legend);
+    }
+    seriesForFreshness() { return seriesOf(this.scope); }
+    render() {
+      const t = now();
+      const cells = new Map();
+      let worst = "unknown";
+      for (const s of live.values()) {
+        if (!this.scope.has(s.i)) continue;
+        const ent = def.entities[s.e];
+        const status = statusOf(s, t);
+        worst = worse(worst, status);
+        if (!ent) continue;
+        for (const c of ent.cells) cells.set(c, worse(cells.get(c) || "unknown", status));
+      }
+      this.setStatus(worst);
+      if (!this.view || !this.visible) return;
+      const sig = JSON.stringify([...cells]);
+      if (sig === this.sig && this.synced) return;
+      this.sig = sig;
+      this.synced = true;
+      const statusOfCell = (d) => cells.get(d.code) || "unknown";
+      // Only districts that are not all right get a label, so the trouble spots can be read by name.
+      const label = (d) => {
+        const st = cells.get(d.code) || "unknown";
+        if (st !== "warning" && st !== "critical") return "";
+        const e = def.entities[d.code];
+        return `${st === "critical" ? "◆" : "▲"} ${e ? e.name[LANG] : d.code}`;
+      };
+      this.view.change("districts", vega.changeset().modify(vega.truthy, "status", statusOfCell));
+      this.view.change("labels", vega.changeset().modify(vega.truthy, "text", label).modify(vega.truthy, "status", statusOfCell));
+      this.view.run();
+    }
+  }
+
+  // Series now in warning or critical; a stale one is not an alarm of its own (the panel says it is late).
+  class AlertsPanel extends Panel {
+    constructor(spec, el) { super(spec, el); this.scope = new Set(spec.indicators); }
+    seriesForFreshness() { return seriesOf(this.scope); }
+    render() {
+      const t = now();
+      const rows = [];
+      for (const s of live.values()) {
+        if (!this.scope.has(s.i)) continue;
+        const status = statusOf(s, t);
+        if (status === "warning" || status === "critical") rows.push({ s, status });
+      }
+      rows.sort((a, b) => (ORDER[b.status] - ORDER[a.status]) || (b.s.since - a.s.since));
+      this.setStatus(rows.length ? rows[0].status : "normal");
+      const shown = rows.slice(0, this.spec.limit);
+      let html;
+      if (!rows.length) html = `<div class="all-clear">${icon("normal")}${WORDS.allClear}</div>`;
+      else {
+        html = '<ul class="alerts">' + shown.map(({ s, status }) => {
+          const ent = def.entities[s.e];
+          const where = ent && ent.kind !== "city" ? ` <small>${esc(ent.name[LANG])}</small>` : "";
+          const unit = unitOf(s.i);
+          const since = `${hmFmt.format(s.since)} ${WORDS.since} · ${fmtAge(t - s.since)}`;
+          return `<li class="${status}" data-series="${esc(s.i)}/${esc(s.e)}">${chip(status)}<span class="what">${esc(ind(s.i).name[LANG])}${where}</span>` +
+            `<span class="val">${esc(fmtValue(s.i, s.v))}${unit ? " " + esc(unit) : ""}</span><span class="since">${esc(since)}</span></li>`;
+        }).join("") + (rows.length > shown.length ? `<li class="more">+${rows.length - shown.length} ${WORDS.more}</li>` : "") + "</ul>";
+      }
+      if (html !== this.html) { this.bodyEl.innerHTML = html; this.html = html; }
+    }
+  }
+
+  class DomainsPanel extends Panel {
+    constructor(spec, el) { super(spec, el); this.scope = new Set(spec.indicators); }
+    seriesForFreshness() { return seriesOf(this.scope); }
+    render() {
+      const t = now();
+      const agg = new Map(this.spec.domains.map((d) => [d, { worst: "unknown", critical: 0, warning: 0, stale: 0 }]));
+      for (const s of live.values()) {
+        if (!this.scope.has(s.i)) continue;
+        const a = agg.get(ind(s.i).domain);
+        if (!a) continue;
+        const status = statusOf(s, t);
+        a.worst = worse(a.worst, status);
+        if (status in a) a[status] += 1;
+      }
+      let worst = "unknown";
+      const html = '<div class="domains">' + this.spec.domains.map((d) => {
+        const a = agg.get(d);
+        worst = worse(worst, a.worst);
+        const counts = [a.critical ? `${WORDS.crit} ${a.critical}` : "", a.warning ? `${WORDS.warn} ${a.warning}` : "",
+          a.stale ? `${WORDS.staleN} ${a.stale}` : ""].filter(Boolean).join(" · ");
+        return `<div class="domain ${a.worst}" data-domain="${esc(d)}"><span class="name">${esc(def.domains[d].name[LANG])}</span>` +
+          `${chip(a.worst)}<span class="counts">${esc(counts) || "&nbsp;"}</span></div>`;
+      }).join("") + "</div>";
+      this.setStatus(worst);
+      if (html !== this.html) { this.bodyEl.innerHTML = html; this.html = html; }
+    }
+  }
+
+  class TickerPanel extends Panel {
+    constructor(spec, el) {
+      super(spec, el);
+      const [, , , h] = spec.at;
+      this.strip = h === 1;
+      if (this.strip) el.classList.add("ticker-strip");
+    }
+    wants() { return messagesDirty; }
+    freshness() { return { stale: false }; }
+    render() {
+      const t = now();
+      const shown = messages.filter((m) => !m.expires || m.expires > t).slice(0, this.spec.limit);
+      const worst = shown.reduce((acc, m) => worse(acc, m.severity === "info" ? "normal" : m.severity), "normal");
+      this.setStatus(worst);
+      const html = shown.length ? '<ul class="ticker">' + shown.map((m) => {
+        const text = (LANG === "ko" ? m.text_ko || m.text_en : m.text_en || m.text_ko) || "";
+        const sev = m.severity === "info" ? "" : chip(m.severity);
+        return `<li class="${esc(m.severity)}" data-message="${esc(m.id)}"><span class="when">${esc(hmFmt.format(m.t))}</span>${sev}<span class="text">${esc(text)}</span></li>`;
+      }).join("") + "</ul>" : `<div class="empty">${WORDS.noMessages}</div>`;
+      if (html !== this.html) { this.bodyEl.innerHTML = html; this.html = html; }
+    }
+  }
+
+  class ClockPanel extends Panel {
+    constructor(spec, el) { super(spec, el); this.bodyEl.innerHTML = '<div class="bigclock"><div class="time"></div><div class="date"></div></div>'; }
+    wants() { return false; }
+    freshness() { return { stale: false }; }
+    render() {
+      this.setStatus("normal");
+      const t = now();
+      this.bodyEl.querySelector(".time").textContent = hmFmt.format(t);
+      this.bodyEl.querySelector(".date").textContent = dateFmt.format(t);
+    }
+  }
+
+  const KINDS = { kpi: KpiPanel, timeseries: TimeseriesPanel, ranking: RankingPanel, map: MapPanel, alerts: AlertsPanel,
+    domains: DomainsPanel, ticker: TickerPanel, clock: ClockPanel };
+
+  // Sizes in the specs are for 1080 lines; scale them to this screen (4K doubles them).
+  const SIZE_KEY = /(fontSize|FontSize|Width|strokeWidth|Padding|padding|tickSize|labelLimit|dx|dy|cornerRadiusEnd)$/;
+  function scaleSpec(spec) {
+    const u = parseFloat(getComputedStyle(document.documentElement).fontSize) / 16;
+    const walk = (o) => {
+      if (Array.isArray(o)) { o.forEach(walk); return; }
+      if (!o || typeof o !== "object") return;
+      for (const [k, v] of Object.entries(o)) {
+        if (k === "datasets" || k === "data") continue;
+        if (typeof v === "number" && SIZE_KEY.test(k)) o[k] = v * u;
+        else if (typeof v === "number" && k === "symbolSize") o[k] = v * u * u;
+        else if (k === "strokeDash" && Array.isArray(v)) o[k] = v.map((x) => x * u);
+        else walk(v);
+      }
+    };
+    walk(spec);
+    return spec;
+  }
+
+  // ------------------------------------------------------------------------------------------ building the page
+  const wall = document.getElementById("wall");
+  let header = null;
+
+  function build() {
+    for (const p of panels) p.destroy();
+    panels = [];
+    pageEls = [];
+    clearTimeout(rotateTimer);
+    wall.innerHTML = "";
+    header = document.createElement("header");
+    header.className = "top";
+    const d = def.dashboard;
+    header.innerHTML = `<h1>${esc(d ? d.title[LANG] : NAME)}</h1><span class="page"></span><span class="dots"></span><span class="spacer"></span>` +
+      `<span class="fresh"><span class="dot">${icon("normal")}</span><span class="txt">${WORDS.connecting}</span></span>` +
+      `<div class="clock"><div class="time"></div><div class="date"></div></div>`;
+    wall.appendChild(header);
+    if (def.error) {
+      const strip = document.createElement("div");
+      strip.className = "config-error";
+      strip.dataset.testid = "config-error";
+      const lines = def.error.problems.map((p) => p.text).join("\n");
+      strip.innerHTML = `${icon("critical")}<b>${WORDS.configError}${d ? " — " + WORDS.lastGood : ""}</b><code>${esc(lines)}</code>`;
+      wall.appendChild(strip);
+    }
+    if (!d) {
+      const box = document.createElement("div");
+      box.className = "fatal";
+      box.innerHTML = `<b>${WORDS.noDashboard}</b>`;
+      wall.appendChild(box);
+      return;
+    }
+    d.pages.forEach((page, n) => {
+      const main = document.createElement("main");
+      main.className = "page";
+      main.dataset.page = String(n);
+      main.style.gridTemplateColumns = `repeat(${d.grid.columns}, minmax(0, 1fr))`;
+      main.style.gridTemplateRows = `repeat(${d.grid.rows}, minmax(0, 1fr))`;
+      main.hidden = true;
+      for (const spec of page.panels) {
+        const el = document.createElement("section");
+        el.className = `panel kind-${spec.kind}`;
+        el.id = spec.id;
+        el.dataset.kind = spec.kind;
+        el.dataset.status = "unknown";
+        const [c, r, w, h] = spec.at;
+        el.style.gridArea = `${r} / ${c} / span ${h} / span ${w}`;
+        el.innerHTML = `<h2><span class="t">${esc(spec.title[LANG])}</span><span class="stale-badge"></span></h2><div class="body"></div>`;
+        main.appendChild(el);
+        panels.push(Object.assign(new KINDS[spec.kind](spec, el), { page: n }));
+      }
+      wall.appendChild(main);
+      pageEls.push(main);
+    });
+    header.querySelector(".dots").innerHTML = d.pages.length > 1 ? d.pages.map(() => "<i></i>").join("") : "";
+    for (const [k, s] of live) feedSeries(k, s);
+    showPage(Math.min(current, d.pages.length - 1));
+  }
+
+  function showPage(n) {
+    const d = def.dashboard;
+    current = n;
+    pageEls.forEach((el, i) => { el.hidden = i !== n; });
+    for (const p of panels) if (p.page !== n && p.visible) p.hide();
+    header.querySelector(".page").textContent = d.pages.length > 1 || d.pages[n].title[LANG] !== d.title[LANG] ? d.pages[n].title[LANG] : "";
+    header.querySelectorAll(".dots i").forEach((el, i) => el.classList.toggle("on", i === n));
+    for (const p of panels) if (p.page === n) p.show();
+    tick();
+    clearTimeout(rotateTimer);
+    if (d.pages.length > 1) rotateTimer = setTimeout(() => showPage((current + 1) % d.pages.length), d.pages[n].duration_s * 1000);
+  }
+
+  // ------------------------------------------------------------------------------------------ data in
+  function feedSeries(k, s) {
+    const spark = sparks.get(k);
+    if (spark) spark.add(s.t, s.v);
+    for (const p of panels) if (p instanceof TimeseriesPanel && p.spec.indicator === s.i) p.add(s.e, s.t, s.v);
+  }
+
+  function applyState(s) {
+    const k = key(s.i, s.e);
+    const before = live.get(k);
+    if (before && before.t > s.t && s.st === before.st) return;   // a late sample does not move the value back
+    live.set(k, s);
+    if (s.t > newestT) newestT = s.t;
+    if (!before || before.t !== s.t || before.v !== s.v) feedSeries(k, s);
+    dirty.add(s.i);
+  }
+
+  function applyMessages(list, replace) {
+    if (replace) messages = [];
+    const seen = new Set(messages.map((m) => m.id));
+    const fresh = list.filter((m) => !seen.has(m.id));
+    if (!fresh.length && !replace) return;
+    messages = fresh.concat(messages).sort((a, b) => b.t - a.t).slice(0, 50);
+    messagesDirty = true;
+  }
+
+  async function loadHistory() {
+    // Sparklines and charts start with the recent past from the HTTP API; afterwards only /ws feeds them.
+    const jobs = [];
+    const seen = new Set();
+    const want = (i, e, windowS) => {
+      const k = key(i, e) + "|" + windowS;
+      if (seen.has(k)) return;
+      seen.add(k);
+      const to = now() / 1000;
+      const from = to - windowS;
+      const parts = windowS > 3600 ? [["1m", from, to - 3600], ["raw", to - 3600, to]] : [["raw", from, to]];
+      for (const [res, a, b] of parts) {
+        const url = `/api/v1/indicators/${encodeURIComponent(i)}/history?entity=${encodeURIComponent(e)}&resolution=${res}&from=${a.toFixed(3)}&to=${b.toFixed(3)}`;
+        jobs.push(fetch(url).then((r) => (r.ok ? r.json() : null)).then((body) => ({ i, e, res, body })).catch(() => null));
+      }
+    };
+    for (const p of panels) {
+      if (p instanceof KpiPanel) want(p.spec.indicator, p.spec.entity, p.spec.spark_s);
+      if (p instanceof TimeseriesPanel) for (const e of p.spec.entities) want(p.spec.indicator, e, p.spec.window_s);
+    }
+    const results = (await Promise.all(jobs)).filter((r) => r && r.body);
+    results.sort((a, b) => (a.res === b.res ? 0 : a.res === "1m" ? -1 : 1));   // older (1m) part first
+    for (const { i, e, body } of results) {
+      for (const pt of body.points) {
+        const v = pt.value !== undefined ? pt.value : pt.mean;
+        const t = pt.t * 1000 + (pt.value !== undefined ? 0 : 30000);   // a minute bucket is drawn at its middle
+        feedSeries(key(i, e), { i, e, t, v });
+      }
+    }
+    for (const [k, s] of live) feedSeries(k, s);
+    dirty.add("*");
+  }
+
+  // ------------------------------------------------------------------------------------------ rendering
+  // One render pass per second at most: a burst of updates costs one repaint, not one per update.
+  function tick() {
+    const t = now();
+    if (header) {
+      header.querySelector(".clock .time").textContent = timeFmt.format(t);
+      header.querySelector(".clock .date").textContent = dateFmt.format(t);
+      const fresh = header.querySelector(".fresh");
+      let cls = "ok";
+      let text;
+      if (!connected) {
+        cls = "down";
+        text = `${WORDS.lost}${newestT ? ` · ${WORDS.lastData} <b>${timeFmt.format(newestT)}</b>` : ""}`;
+      } else if (!newestT) {
+        text = WORDS.noData;
+        cls = "late";
+      } else {
+        text = LANG === "ko" ? `${WORDS.asOf} <b>${timeFmt.format(newestT)}</b> ${WORDS.asOfSuffix}` : `${WORDS.asOf} <b>${timeFmt.format(newestT)}</b>`;
+        if (t - lastFrameAt > 60000 && t - newestT > 60000) cls = "late";
+      }
+      fresh.className = `fresh ${cls}`;
+      fresh.dataset.state = cls;
+      fresh.querySelector(".dot").innerHTML = icon(cls === "ok" ? "normal" : cls === "late" ? "stale" : "critical");
+      const txt = fresh.querySelector(".txt");
+      if (txt.innerHTML !== text) txt.innerHTML = text;
+    }
+    for (const p of panels) {
+      if (p.page !== current) continue;
+      if (p.wants(dirty) || p instanceof ClockPanel || p instanceof AlertsPanel) p.render();
+      p.updateStale(t);
+    }
+    dirty.clear();
+    messagesDirty = false;
+    banner(t);
+  }
+
+  // ------------------------------------------------------------------------------------------ connection
+  let ws = null;
+  let connected = false;
+  let downSince = Date.now();
+  let attempt = 0;
+  let retryAt = 0;
+  let heartbeat = null;
+  let missed = 0;
+  let reconnectTimer = null;
+
+  function connect() {
+    clearTimeout(reconnectTimer);
+    const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`;
+    let sock;
+    try { sock = new WebSocket(url); } catch (err) { scheduleReconnect(); return; }
+    ws = sock;
+    sock.onmessage = (ev) => { if (ws === sock) onFrame(JSON.parse(ev.data)); };
+    sock.onclose = () => { if (ws === sock) lost(); };
+    sock.onerror = () => { /* onclose follows and handles it */ };
+  }
+
+  function subscribe() {
+    if (!ws || ws.readyState !== WebSocket.OPEN || !def || !def.topics) return;
+    const topics = def.topics;
+    const tk = topics.join(",");
+    // A different subscription cannot resume the old one's stream position: ask for a snapshot.
+    const resume = tk === topicsKey ? lastId : null;
+    topicsKey = tk;
+    ws.send(JSON.stringify({ type: "subscribe", topics, resume, ref: Date.now() }));
+  }
+
+  function onFrame(f) {
+    switch (f.type) {
+      case "hello":
+        if (f.build && f.build !== BUILD) { reloadSoon(); return; }
+        clockOffset = typeof f.server_time === "number" ? f.server_time - Date.now() : 0;
+        connected = true;
+        attempt = 0;
+        missed = 0;
+        clearInterval(heartbeat);
+        heartbeat = setInterval(() => {
+          if (!ws || ws.readyState !== WebSocket.OPEN) return;
+          if (++missed > 3) { ws.close(); lost(); return; }   // three missed pongs: the line is dead
+          ws.send(JSON.stringify({ type: "ping", t: Date.now() }));
+        }, Math.max(2, f.heartbeat_s || 15) * 1000);
+        subscribe();
+        tick();
+        break;
+      case "snapshot":
+        live.clear();
+        for (const s of f.states || []) applyState(s);
+        applyMessages(f.messages || [], true);
+        lastId = f.id;
+        lastFrameAt = Date.now();
+        dirty.add("*");
+        break;
+      case "delta":
+        for (const s of f.states || []) applyState(s);
+        if (f.messages) applyMessages(f.messages, false);
+        lastId = f.id;
+        lastFrameAt = Date.now();
+        break;
+      case "ping":
+        missed = 0;
+        if (ws) ws.send(JSON.stringify({ type: "pong", t: f.server_time }));
+        break;
+      case "pong":
+        missed = 0;
+        if (typeof f.server_time === "number" && typeof f.t === "number") {
+          clockOffset = f.server_time - (f.t + Date.now()) / 2;
+        }
+        break;
+      case "dashboard":
+        if (f.name === NAME && f.version !== (def && def.version)) loadDefinition();
+        break;
+      case "error":
+        console.warn("server refused a frame:", f.message, f.field, f.value);
+        break;
+      default:
+        break;
+    }
+  }
+
+  function lost() {
+    if (connected) downSince = Date.now();
+    connected = false;
+    clearInterval(heartbeat);
+    if (ws) { ws.onclose = null; ws.onmessage = null; try { ws.close(); } catch (e) { /* already closed */ } }
+    ws = null;
+    scheduleReconnect();
+    tick();
+  }
+
+  function scheduleReconnect() {
+    clearTimeout(reconnectTimer);
+    // Exponential backoff with jitter, so a hundred walls do not hammer a restarting server together.
+    const base = Math.min(30000, 500 * Math.pow(2, attempt));
+    const delay = base / 2 + Math.random() * base / 2;
+    attempt += 1;
+    retryAt = Date.now() + delay;
+    reconnectTimer = setTimeout(connect, delay);
+  }
+
+  let reloading = false;
+  function reloadSoon() {
+    // The server was upgraded: load the new page, once the new server really answers.
+    if (reloading) return;
+    reloading = true;
+    fetch(location.href, { cache: "no-store" }).then((r) => { if (r.ok) location.reload(); else reloading = false; })
+      .catch(() => { reloading = false; });
+  }
+
+  const bannerEl = document.createElement("div");
+  bannerEl.id = "banner";
+  bannerEl.setAttribute("role", "alert");
+  document.body.appendChild(bannerEl);
+  function banner(t) {
+    const limit = ((def && def.dashboard && def.dashboard.disconnect_banner_s) || 10) * 1000;
+    const on = !connected && Date.now() - downSince > limit;
+    bannerEl.classList.toggle("on", on);
+    if (!on) return;
+    const last = newestT ? timeFmt.format(newestT) : "–";
+    const wait = Math.max(0, Math.ceil((retryAt - Date.now()) / 1000));
+    const html = `<div class="big">${icon("plug")}${WORDS.lost}</div><div class="sub">${WORDS.lostEn} · ${WORDS.lastData} ${last}</div>` +
+      `<div class="retry">${WORDS.retry}${LANG === "ko" ? ` ${wait}${WORDS.inSec}` : ` in ${wait}${WORDS.inSec}`} · ${fmtAge(Date.now() - downSince)}</div>`;
+    if (bannerEl.innerHTML !== html) bannerEl.innerHTML = html;
+  }
+
+  // ------------------------------------------------------------------------------------------ definition
+  let loading = null;
+  async function loadDefinition() {
+    if (loading) return loading;
+    loading = (async () => {
+      for (let n = 0; ; n++) {
+        try {
+          const r = await fetch(`/api/v1/dashboards/${encodeURIComponent(NAME)}`, { cache: "no-store" });
+          if (r.ok) { def = await r.json(); break; }
+          if (r.status === 404) { def = { error: (await r.json()).error && { problems: [{ text: `dashboards/${NAME}.yaml: not found` }] }, dashboard: null, city: { timezone: "Asia/Seoul", utc_offset_ms: 32400000 }, stale_grace: 2.5 }; break; }
+        } catch (e) { /* the server is not up yet: try again */ }
+        await new Promise((res) => setTimeout(res, Math.min(30000, 1000 * Math.pow(2, n))));
+      }
+      makeFormats();
+      build();
+      subscribe();
+      await loadHistory();
+      tick();
+    })();
+    try { await loading; } finally { loading = null; }
+  }
+
+  let resizeTimer = null;
+  window.addEventListener("resize", () => {
+    // The charts were sized for the old screen; a wall is rarely resized, so start over cleanly.
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(() => { if (def) build(); }, 500);
+  });
+
+  window.__wall = { live, get lastId() { return lastId; }, get connected() { return connected; }, get messages() { return messages; } };
+
+  (async () => {
+    await document.fonts.ready.catch(() => null);
+    await loadDefinition();
+    connect();
+    setInterval(tick, 1000);
+  })();
+})();
