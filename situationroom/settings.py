@@ -73,6 +73,16 @@ class Settings(BaseSettings):
     seed: int | None = None
     """Random seed of the simulation, overriding the collector files; the same seed gives the same data."""
 
+    ws_heartbeat: float = Field(default=15.0, gt=0, le=3600)
+    """Seconds between the websocket server's pings; a client silent for three of them is closed."""
+    ws_queue_frames: int = Field(default=64, ge=1, le=100_000)
+    """Frames queued for one websocket client before its updates are coalesced to the latest state per
+    series (used when the frames cannot go straight to the connection's write buffer)."""
+    ws_pending_messages: int = Field(default=500, ge=1, le=100_000)
+    """Text messages held for a slow websocket client; beyond that the oldest are dropped (and counted)."""
+    ws_max_frame: int = Field(default=65_536, ge=256)
+    """Largest frame (bytes) a websocket client may send; a larger one is answered with an error frame."""
+
     public_read: bool = True
     """Whether reading the API needs no token (the wall display on a closed city network)."""
     ingest_max_items: int = Field(default=10_000, ge=1)

@@ -11,7 +11,7 @@ from situationroom import __version__
 from situationroom.catalog import Catalog
 from situationroom.settings import Settings
 from situationroom.streams import StreamWriter
-from situationroom.web import api, errors, pages
+from situationroom.web import api, errors, pages, ws
 
 
 @dataclass
@@ -37,5 +37,6 @@ def create_app(client: aioredis.Redis, catalog: Catalog, settings: Settings) -> 
     )
     errors.install(app)
     app.include_router(api.router)
+    ws.install(app)  # /ws and app.state.fanout, the live updates
     pages.install(app)  # the wall, dashboards and their assets (with the dashboard file watcher)
     return app
