@@ -289,6 +289,56 @@ def bench_ingest(
                f"(target p99 ≤ 20 ms)")
 
 
+@bench_app.command("ws")
+def bench_ws(
+    clients: Annotated[list[int] | None, typer.Option("--clients", help="Connected clients per run (repeat the "
+                                                                         "option); default 100 and 1000.",
+                                                      show_default=False)] = None,
+    rate: Annotated[float, typer.Option(help="Updates pushed per second.", min=0.1, max=1000)] = 10,
+    seconds: Annotated[float, typer.Option(help="Length of each run.", min=1)] = 15,
+    processes: Annotated[int, typer.Option(help="Client processes the clients are spread over.", min=1)] = 4,
+    site: SiteOpt = None,
+    port: Annotated[int, typer.Option(help="First of three ports: ingest web, websocket web, bare broadcast.")]
+    = 8765,
+    log: Annotated[Path | None, typer.Option(help="Where the roles under test write their log.",
+                                             show_default=False)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Push ingest → websocket frame at many clients (p50/p99, CPU per frame), beside a bare websockets broadcast."""
+    import json
+
+    from situationroom.bench import bench_redis
+    from situationroom.bench import ws as ws_bench
+    from situationroom.roles import StartupError, load_site
+
+    counts = clients or [100, 1000]
+    bad = [c for c in counts if c < 1]
+    if bad:
+        raise fail(f"--clients {bad[0]}: must be at least 1", 2)
+    settings = make_settings(site=site)
+    try:
+        catalog = load_site(settings)
+    except (ConfigError, StartupError) as exc:
+        raise fail(str(exc), 2) from None
+    with bench_redis(None) as url:
+        result = ws_bench.run(settings, catalog, url, counts=counts, rate=rate, seconds=seconds,
+                              processes=processes, port=port, log=log)
+    if as_json:
+        typer.echo(json.dumps(result.as_dict(), indent=2))
+        return
+    typer.echo(f"{result.rate:g} updates/s for {result.seconds:g} s per run, clients in {result.processes} processes")
+    for ph in result.phases:
+        lat = ph.latency_ms
+        typer.echo(f"{ph.clients:>6} clients  {ph.server:<26} p50 {lat['p50']:6.1f} ms  p99 {lat['p99']:6.1f} ms  "
+                   f"max {lat['max']:6.1f} ms  frames {ph.frames:>8,}  CPU {ph.cpu_us_per_frame:6.1f} µs/frame")
+        if ph.from_stream_ms:
+            typer.echo(f"{'':>14}{'  from the update stream':<26} p50 {ph.from_stream_ms['p50']:6.1f} ms  "
+                       f"p99 {ph.from_stream_ms['p99']:6.1f} ms")
+    for count, r in result.ratios.items():
+        typer.echo(f"{int(count):>6} clients  ours / bare: p99 {r['p99']:.2f}x (target ≤ 1.25; fan-out alone "
+                   f"{r['fanout_p99']:.2f}x), CPU per frame {r['cpu_per_frame']:.2f}x (target ≤ 1.5)")
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"situationroom {__version__}")

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -511,3 +514,33 @@ async def test_pushed_sample_reaches_the_websocket(server: Server, redis_url: st
         stop.set()
         await asyncio.wait_for(aggregator, 10)
         await agg_client.aclose()
+
+
+def _three_free_ports() -> int:
+    """A port whose next two are free as well (the benchmark listens on port, port + 1, port + 2)."""
+    for _ in range(50):
+        port = free_port()
+        with contextlib.ExitStack() as stack:
+            try:
+                for k in range(3):
+                    s = stack.enter_context(socket.socket())
+                    s.bind(("127.0.0.1", port + k))
+            except OSError:
+                continue
+        return port
+    raise AssertionError("no three consecutive free ports")
+
+
+def test_bench_ws_runs_both_servers() -> None:
+    """`situationroom bench ws` end to end (its figures are recorded in docs/benchmarks.md, not asserted)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "situationroom", "bench", "ws", "--site", str(MINI), "--clients", "4",
+         "--seconds", "1", "--processes", "2", "--port", str(_three_free_ports()), "--json"],
+        capture_output=True, text=True, timeout=240, cwd=MINI)
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)
+    assert [(p["server"], p["clients"]) for p in figures["phases"]] == [
+        ("situationroom", 4), ("bare websockets broadcast", 4)]
+    for phase in figures["phases"]:
+        assert phase["latency_ms"]["n"] >= 4 and phase["frames"] >= 4
+    assert set(figures["ratios"]["4"]) == {"p50", "p99", "fanout_p99", "cpu_per_frame"}

@@ -1,0 +1,377 @@
+"""Benchmark of the websocket fan-out: push ingest → frame at 100s of clients, beside a bare websockets broadcast."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import multiprocessing as mp
+import os
+import resource
+import time
+from dataclasses import asdict, dataclass, field
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+from situationroom import tokens
+from situationroom.bench import Role, percentile, start_role, wait_http
+from situationroom.catalog import Catalog
+from situationroom.redisconn import sync_client
+from situationroom.roles import run_async
+from situationroom.settings import Settings
+
+CONNECT_AT_ONCE = 50
+"""Connections a client process opens at a time (a thousand at once would only measure the accept queue)."""
+SETTLE = 1.5
+"""Seconds to let the last frames arrive after the last push."""
+
+
+@dataclass
+class Phase:
+    """One server under one client count."""
+
+    server: str
+    clients: int
+    frames: int
+    updates: int
+    latency_ms: dict[str, float]
+    """From just before the push (or, for the bare broadcast, the send to it) to the frame at a client."""
+    from_stream_ms: dict[str, float]
+    """Ours only: from the update-stream entry (its id's ms, Redis' clock) to the frame, i.e. the fan-out
+    alone without push ingest and aggregator; 1 ms resolution."""
+    cpu_s: float
+    cpu_us_per_frame: float
+
+
+@dataclass
+class WsResult:
+    rate: float
+    seconds: float
+    processes: int
+    phases: list[Phase] = field(default_factory=list)
+    ratios: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (from /proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# -- client processes ---------------------------------------------------------------------------------------
+
+
+def client_process(pipe: Connection) -> None:
+    """A process holding many websocket clients, told what to do over `pipe` by the benchmark."""
+    run_async(_client_main(pipe))
+
+
+class _Session:
+    """One round of a client process: `count` connections that record when each state reaches them."""
+
+    def __init__(self) -> None:
+        self.records: list[tuple[str, int, float, float]] = []
+        self.recording = False
+        self.frames = 0
+        self.ready = asyncio.Semaphore(0)
+        self.stop = asyncio.Event()
+
+    async def one(self, url: str, subscribe: bytes | None) -> None:
+        from websockets.asyncio.client import connect
+
+        async with connect(url, compression=None, max_size=None, ping_interval=None, open_timeout=120,
+                           close_timeout=1) as ws:
+            if subscribe is not None:
+                await ws.send(subscribe.decode())
+                while orjson.loads(await ws.recv())["type"] != "snapshot":
+                    pass
+            self.ready.release()
+            receiving = asyncio.ensure_future(ws.recv())
+            stopping = asyncio.ensure_future(self.stop.wait())
+            while True:
+                done, _ = await asyncio.wait({receiving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                if stopping in done:
+                    receiving.cancel()
+                    return
+                now = time.perf_counter()
+                frame = orjson.loads(receiving.result())
+                receiving = asyncio.ensure_future(ws.recv())
+                kind = frame.get("type")
+                if kind == "delta" and self.recording:
+                    self.frames += 1
+                    # Also the time since the update-stream entry was written (its id is Redis' clock in ms).
+                    lag = time.time() * 1000 - int(frame["id"].split("-", 1)[0])
+                    self.records.extend((s["e"], s["t"], now, lag) for s in frame.get("states", ()))
+                elif kind == "ping":
+                    await ws.send('{"type":"pong"}')
+
+
+async def _client_main(pipe: Connection) -> None:
+    loop = asyncio.get_running_loop()
+    while True:
+        command = await loop.run_in_executor(None, pipe.recv)
+        if command[0] == "quit":
+            return
+        _, url, count, subscribe = command
+        session = _Session()
+        tasks = []
+        for k in range(0, count, CONNECT_AT_ONCE):
+            batch = [asyncio.create_task(session.one(url, subscribe)) for _ in range(min(CONNECT_AT_ONCE, count - k))]
+            tasks += batch
+            for _ in batch:
+                await session.ready.acquire()
+        pipe.send(("ready", len(tasks)))
+        while True:
+            command = await loop.run_in_executor(None, pipe.recv)
+            if command[0] == "record":
+                session.recording = True
+                pipe.send(("recording",))
+            elif command[0] == "stop":
+                session.recording = False
+                session.stop.set()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                pipe.send(("result", session.records, session.frames))
+                break
+
+
+class Clients:
+    """The client processes, shared by every phase of the run."""
+
+    def __init__(self, processes: int) -> None:
+        ctx = mp.get_context("spawn")
+        self.pipes: list[Connection] = []
+        self.procs = []
+        for _ in range(processes):
+            ours, theirs = ctx.Pipe()
+            proc = ctx.Process(target=client_process, args=(theirs,), daemon=True)
+            proc.start()
+            self.pipes.append(ours)
+            self.procs.append(proc)
+
+    def connect(self, url: str, count: int, subscribe: bytes | None) -> None:
+        n = len(self.pipes)
+        for k, pipe in enumerate(self.pipes):
+            pipe.send(("connect", url, count // n + (1 if k < count % n else 0), subscribe))
+        for pipe in self.pipes:
+            if not pipe.poll(300):
+                raise RuntimeError("a client process did not connect its clients within 300 s")
+            reply = pipe.recv()
+            if reply[0] != "ready":
+                raise RuntimeError(f"client process: {reply}")
+
+    def record(self) -> None:
+        for pipe in self.pipes:
+            pipe.send(("record",))
+        for pipe in self.pipes:
+            pipe.recv()
+
+    def stop(self) -> tuple[list[tuple[str, int, float, float]], int]:
+        for pipe in self.pipes:
+            pipe.send(("stop",))
+        records: list[tuple[str, int, float, float]] = []
+        frames = 0
+        for pipe in self.pipes:
+            _, got, n = pipe.recv()
+            records += got
+            frames += n
+        return records, frames
+
+    def close(self) -> None:
+        for pipe in self.pipes:
+            with contextlib.suppress(OSError):
+                pipe.send(("quit",))
+        for proc in self.procs:
+            proc.join(10)
+            if proc.is_alive():
+                proc.kill()
+
+
+# -- the bare broadcast server ------------------------------------------------------------------------------
+
+
+def bare_server(port: int) -> None:
+    """A websockets server that broadcasts every message received on /publish to all other clients."""
+    run_async(_bare_main(port))
+
+
+async def _bare_main(port: int) -> None:
+    from websockets.asyncio.server import ServerConnection, broadcast, serve
+
+    listeners: set[ServerConnection] = set()
+
+    async def handler(ws: ServerConnection) -> None:
+        if ws.request is not None and ws.request.path == "/publish":
+            async for message in ws:
+                broadcast(listeners, message)
+            return
+        listeners.add(ws)
+        try:
+            await ws.wait_closed()
+        finally:
+            listeners.discard(ws)
+
+    async with serve(handler, "127.0.0.1", port, compression=None, ping_interval=None, max_size=None,
+                     backlog=4096):
+        await asyncio.Future()
+
+
+# -- the runs -----------------------------------------------------------------------------------------------
+
+
+def _series(catalog: Catalog) -> tuple[str, list[str], float]:
+    """An indicator measured for several entities, those entities, and a value inside its range."""
+    for ind in catalog.indicators.values():
+        ents = list(catalog.entities_of(ind.id))
+        if len(ents) >= 5:
+            lo, hi = ind.range or (0.0, 100.0)
+            return ind.id, ents[:5], (lo + hi) / 2
+    ind = next(iter(catalog.indicators.values()))
+    return ind.id, list(catalog.entities_of(ind.id)), 1.0
+
+
+async def _push(base: str, token: str, indicator: str, entities: list[str], value: float, rate: float,
+                seconds: float, ws_url: str) -> tuple[dict[tuple[str, int], float], list[str]]:
+    """Push one sample every 1/rate s; returns when each was sent, and the frames one client saw (the
+    bytes the bare broadcast will send)."""
+    from websockets.asyncio.client import connect
+
+    sent: dict[tuple[str, int], float] = {}
+    frames: list[str] = []
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    async with connect(ws_url, compression=None, max_size=None, ping_interval=None) as probe, \
+            httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as http:
+        await probe.send(orjson.dumps({"type": "subscribe", "topics": ["all"]}).decode())
+        while orjson.loads(await probe.recv())["type"] != "snapshot":
+            pass
+
+        async def watch() -> None:
+            async for message in probe:
+                if orjson.loads(message).get("type") == "delta":
+                    frames.append(str(message))
+
+        watcher = asyncio.create_task(watch())
+        start = tick = time.perf_counter()
+        k = 0
+        last_t = 0
+        while time.perf_counter() - start < seconds:
+            entity = entities[k % len(entities)]
+            t_ms = last_t = max(int(time.time() * 1000), last_t + 1)
+            body = orjson.dumps({"samples": [{"indicator": indicator, "entity": entity, "ts": t_ms / 1000,
+                                              "value": value + (k % 7)}]})
+            sent[(entity, t_ms)] = time.perf_counter()
+            response = await http.post("/api/v1/samples", content=body)
+            if response.status_code != 200 or response.json()["accepted"] != 1:
+                raise RuntimeError(f"ingest answered {response.status_code}: {response.text[:300]}")
+            k += 1
+            tick += 1 / rate
+            await asyncio.sleep(max(0.0, tick - time.perf_counter()))
+        await asyncio.sleep(SETTLE)
+        watcher.cancel()
+    return sent, frames
+
+
+async def _replay(url: str, frames: list[str], rate: float) -> dict[tuple[str, int], float]:
+    """Send the recorded frames to the bare server at the same pace; returns when each state was sent."""
+    from websockets.asyncio.client import connect
+
+    sent: dict[tuple[str, int], float] = {}
+    async with connect(url, compression=None, max_size=None, ping_interval=None) as ws:
+        tick = time.perf_counter()
+        for text in frames:
+            now = time.perf_counter()
+            for s in orjson.loads(text).get("states", ()):
+                sent.setdefault((s["e"], s["t"]), now)
+            await ws.send(text)
+            tick += 1 / rate
+            await asyncio.sleep(max(0.0, tick - time.perf_counter()))
+        await asyncio.sleep(SETTLE)
+    return sent
+
+
+def _phase(server: str, clients: int, sent: dict[tuple[str, int], float],
+           records: list[tuple[str, int, float, float]], frames: int, cpu: float, *, stream: bool) -> Phase:
+    latencies = [(at - sent[(e, t)]) * 1000 for e, t, at, _ in records if (e, t) in sent]
+    lags = [lag for e, t, _, lag in records if (e, t) in sent] if stream else []
+    return Phase(server=server, clients=clients, frames=frames, updates=len(sent),
+                 latency_ms={"p50": percentile(latencies, 50), "p99": percentile(latencies, 99),
+                             "max": max(latencies, default=float("nan")), "n": len(latencies)},
+                 from_stream_ms={"p50": percentile(lags, 50), "p99": percentile(lags, 99)} if stream else {},
+                 cpu_s=cpu, cpu_us_per_frame=cpu / frames * 1e6 if frames else float("nan"))
+
+
+def _ratio(a: float, b: float) -> float:
+    # A run too short for a single clock tick of CPU has no ratio rather than a division by zero.
+    return a / b if b else float("nan")
+
+
+def _raise_fd_limit() -> None:
+    # Children inherit it: the web role and the client processes each hold up to a thousand sockets.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def run(settings: Settings, catalog: Catalog, url: str, *, counts: list[int], rate: float, seconds: float,
+        processes: int, port: int, log: Path | None) -> WsResult:
+    """Ingest on one web process (`port`), websockets on another (`port + 1`), as behind a load balancer,
+    so the CPU measured for the fan-out is the fan-out's; the bare broadcast listens on `port + 2`."""
+    _raise_fd_limit()
+    sync = sync_client(url)
+    token = tokens.create(sync, "ingest", "bench-ws")
+    sync.close()
+    indicator, entities, value = _series(catalog)
+    base = f"http://127.0.0.1:{port}"
+    ours_ws = f"ws://127.0.0.1:{port + 1}/ws"
+    bare_port = port + 2
+    subscribe = orjson.dumps({"type": "subscribe", "topics": ["all"]})
+    result = WsResult(rate=rate, seconds=seconds, processes=processes)
+    env = {"SITUATIONROOM_PARTITIONS": str(settings.partitions)}
+    roles: list[Role] = []
+    clients = Clients(processes)
+    bare = mp.get_context("spawn").Process(target=bare_server, args=(bare_port,), daemon=True)
+    try:
+        ingest = start_role("web", site=settings.site, redis_url=url, port=port, extra_env=env, log=log)
+        web = start_role("web", site=settings.site, redis_url=url, port=port + 1, extra_env=env, log=log)
+        roles += [ingest, web, start_role("aggregate", site=settings.site, redis_url=url, extra_env=env, log=log)]
+        wait_http(f"{base}/healthz", ingest)
+        wait_http(f"http://127.0.0.1:{port + 1}/healthz", web)
+        bare.start()
+        for count in counts:
+            # Ours: push ingest → aggregator → update stream → fan-out → every client.
+            clients.connect(ours_ws, count, subscribe)
+            clients.record()
+            cpu0 = cpu_seconds(web.proc.pid)
+            sent, recorded = run_async(_push(base, token, indicator, entities, value, rate, seconds, ours_ws))
+            cpu = cpu_seconds(web.proc.pid) - cpu0
+            records, frames = clients.stop()
+            ours = _phase("situationroom", count, sent, records, frames, cpu, stream=True)
+            # Bare: the same frame bytes, at the same pace, broadcast by a plain websockets server.
+            clients.connect(f"ws://127.0.0.1:{bare_port}/", count, None)
+            clients.record()
+            assert bare.pid is not None
+            cpu0 = cpu_seconds(bare.pid)
+            sent = run_async(_replay(f"ws://127.0.0.1:{bare_port}/publish", recorded, rate))
+            cpu = cpu_seconds(bare.pid) - cpu0
+            records, frames = clients.stop()
+            plain = _phase("bare websockets broadcast", count, sent, records, frames, cpu, stream=False)
+            result.phases += [ours, plain]
+            result.ratios[str(count)] = {
+                "p50": _ratio(ours.latency_ms["p50"], plain.latency_ms["p50"]),
+                "p99": _ratio(ours.latency_ms["p99"], plain.latency_ms["p99"]),
+                "fanout_p99": _ratio(ours.from_stream_ms["p99"], plain.latency_ms["p99"]),
+                "cpu_per_frame": _ratio(ours.cpu_us_per_frame, plain.cpu_us_per_frame),
+            }
+    finally:
+        clients.close()
+        if bare.is_alive():
+            bare.terminate()
+            bare.join(5)
+        for role in roles:
+            role.stop()
+    return result
