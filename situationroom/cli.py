@@ -339,6 +339,55 @@ def bench_ws(
                    f"{r['fanout_p99']:.2f}x), CPU per frame {r['cpu_per_frame']:.2f}x (target ≤ 1.5)")
 
 
+@bench_app.command("wall")
+def bench_wall(
+    minutes: Annotated[float, typer.Option(help="How long the wall stays open.", min=0.5)] = 10,
+    every: Annotated[float, typer.Option(help="Seconds between samples of the page's heap.", min=1)] = 30,
+    speed: Annotated[float, typer.Option(help="Simulation speed.", min=1)] = 60,
+    scenario: Annotated[str, typer.Option(help="Simulation scenario.")] = "typhoon-hinnamnor",
+    dashboard: Annotated[str, typer.Option(help="Dashboard to open (overview is the wall at /).")] = "overview",
+    size: Annotated[str, typer.Option(help="Viewport, WIDTHxHEIGHT.")] = "1920x1080",
+    chromium: Annotated[str, typer.Option(help="Chromium executable.")] = "/usr/bin/chromium",
+    port: Annotated[int, typer.Option(help="Port for the server under test.")] = 8766,
+    site: SiteOpt = None,
+    log: Annotated[Path | None, typer.Option(help="Where the server under test writes its log.",
+                                             show_default=False)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Soak the wall display: JS heap (after forced GC) and DOM size over minutes at an accelerated simulation."""
+    import json
+
+    from situationroom.bench import wall as wall_bench
+
+    settings = make_settings(site=site)
+    try:
+        width, height = (int(x) for x in size.lower().split("x"))
+    except ValueError:
+        raise fail(f"--size {size}: expected WIDTHxHEIGHT, e.g. 1920x1080", 2) from None
+    if not as_json:
+        typer.echo(f"wall soak: {minutes:g} min, {scenario} at {speed:g}x, {width}x{height}, sample every {every:g} s")
+        typer.echo(f"{'minute':>7} {'heap MB':>8} {'DOM nodes':>10} {'listeners':>10} {'series':>7} {'updates':>9}")
+
+    def show(s: wall_bench.Sample) -> None:
+        if not as_json:
+            typer.echo(f"{s.minute:>7.1f} {s.heap_mb:>8.2f} {s.nodes:>10} {s.listeners:>10} {s.series:>7} "
+                       f"{s.updates:>9}")
+
+    try:
+        result = wall_bench.run(settings.site, minutes=minutes, every=every, speed=speed, scenario=scenario,
+                                port=port, dashboard=dashboard, width=width, height=height, chromium=chromium,
+                                log=log, on_sample=show)
+    except RuntimeError as exc:
+        raise fail(str(exc)) from None
+    if as_json:
+        typer.echo(json.dumps(result.as_dict(), indent=2))
+        return
+    s = result.summary()
+    typer.echo(f"heap {s['heap_first_mb']:.2f} → {s['heap_last_mb']:.2f} MB (min {s['heap_min_mb']:.2f}, "
+               f"max {s['heap_max_mb']:.2f}); second half trend {s['second_half_slope_mb_per_h']:+.2f} MB/h; "
+               f"DOM nodes {s['nodes_first']} → {s['nodes_last']}")
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"situationroom {__version__}")

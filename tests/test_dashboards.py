@@ -186,9 +186,9 @@ def test_the_resolved_definition_carries_names_units_specs_and_topics(tmp_path: 
     assert len(districts) == 29 and {d["status"] for d in districts} == {"unknown"}
     assert kpi["title"] == {"ko": "시간 강수량 · 포항 (ASOS 138)", "en": "Hourly rainfall · Pohang (ASOS 138)"}
     assert out["indicators"]["safety.calls_119"]["unit"] == {"ko": "건", "en": "calls"}
-    # A station paints its own 행정동; a gu-wide value paints every 행정동 of the gu.
+    # A station paints its own 행정동; a gu-wide value paints none (it would hide where the trouble is).
     assert out["entities"]["airkorea-3gongdan"]["cells"] == ["4711131000"]
-    assert len(out["entities"]["47111"]["cells"]) == 14
+    assert out["entities"]["47111"]["cells"] == [] and out["entities"]["kma-grid-102-94"]["cells"] == []
 
 
 def test_rings_are_clockwise_for_d3_geo(site_catalog: Catalog) -> None:

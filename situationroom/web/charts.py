@@ -27,6 +27,8 @@ FONT = "Pretendard Variable, Pretendard, sans-serif"
 TEXT = "#e8eef5"
 MUTED = "#a9b6c6"
 GRID = "#2b3644"
+LABEL_MIN_KM2 = 8.0
+"""Districts smaller than this carry no name on the map (at 1080 lines they are a few pixels wide)."""
 
 
 def config() -> dict[str, Any]:
@@ -95,7 +97,8 @@ def district_map(catalog: Catalog, seeds: Path) -> dict[str, Any]:
                       "name_en": name_en, "status": "unknown"})
         lon = f["properties"].get("label_lon") or (entity.lon if entity else None)
         lat = f["properties"].get("label_lat") or (entity.lat if entity else None)
-        if lon is not None and lat is not None:
+        # Only districts big enough on screen get a name; the dense centre would be a pile of labels.
+        if lon is not None and lat is not None and f["properties"].get("area_km2", 100) >= LABEL_MIN_KM2:
             labels.append({"code": code, "lon": lon, "lat": lat, "text": "", "status": "unknown"})
     gu_path = seeds / "boundaries" / "pohang-gu.geojson"
     gus = [{"type": "Feature", "geometry": f["geometry"]} for f in _features(str(gu_path))] if gu_path.exists() \
@@ -132,7 +135,9 @@ def timeseries(levels: list[dict[str, Any]], series: list[str]) -> dict[str, Any
                        legend=alt.Legend(orient="top") if len(series) > 1 else None)
     lines = alt.Chart(alt.Data(name="points")).mark_line(interpolate="monotone").encode(
         x=alt.X("t:T", title=None, scale=alt.Scale(type="utc"),
-                axis=alt.Axis(format="%H:%M", labelOverlap=True, tickCount=6)),
+                # Seconds only when the chart spans minutes (an accelerated simulation, a fresh start).
+                axis=alt.Axis(labelExpr="utcFormat(datum.value, (domain('x')[1] - domain('x')[0]) < 900000 "
+                                        "? '%H:%M:%S' : '%H:%M')", labelOverlap=True, tickCount=6)),
         y=alt.Y("v:Q", title=None, scale=alt.Scale(zero=False, nice=True), axis=alt.Axis(tickCount=5)),
         color=colour,
     )

@@ -181,24 +181,17 @@ def _levels(catalog: Catalog, indicator: str, entities: list[str]) -> list[dict[
 
 
 def _cells(catalog: Catalog) -> dict[str, list[str]]:
-    """Map cells (행정동 codes) each entity paints: a dong itself, a station its dong, a gu-wide value
-    all of the gu's dongs. The city and things without a place (sectors, departments) paint none."""
-    dongs_of_gu: dict[str, list[str]] = {}
-    for e in catalog.entities.values():
-        if e.kind == "dong" and e.parent:
-            dongs_of_gu.setdefault(e.parent, []).append(e.id)
+    """The map cell (행정동 code) each entity paints: a dong itself, a station or road the dong it lies in.
+    Values for a whole gu or the city paint nothing: one gu-wide warning would turn half the map one
+    colour and hide where the trouble is (they show in the domain tiles and the alert list instead)."""
     out: dict[str, list[str]] = {}
     for e in catalog.entities.values():
         if e.kind == "dong":
             out[e.id] = [e.id]
-        elif e.kind == "gu":
-            out[e.id] = dongs_of_gu.get(e.id, [])
-        elif e.district:
+        elif e.district and e.kind not in ("gu", "city"):
             target = catalog.entities.get(e.district)
             if target is not None and target.kind == "dong":
                 out[e.id] = [target.id]
-            elif target is not None and target.kind == "gu":
-                out[e.id] = dongs_of_gu.get(target.id, [])
     return out
 
 

@@ -56,11 +56,15 @@
   let clockOffset = 0;            // server clock minus ours (ms)
   let newestT = 0;                // event time of the freshest value received
   let lastFrameAt = 0;            // when (our clock) the last data frame arrived
+  let updates = 0;                // states received in deltas since the page loaded (a counter, for the soak)
   const dirty = new Set();        // indicator ids changed since the last render; "*" for everything
   let messagesDirty = true;
   let panels = [];                // Panel objects of every page
   let pageEls = [];
-  let current = 0;
+  // ?page=2 starts on the second page (rotation goes on from there); ?rotate=0 holds it (for a desk screen).
+  const params = new URLSearchParams(location.search);
+  let current = Math.max(0, (parseInt(params.get("page"), 10) || 1) - 1);
+  const ROTATE = params.get("rotate") !== "0";
   let rotateTimer = null;
   let topicsKey = "";
 
@@ -71,6 +75,7 @@
   const statusOf = (s, t) => (isStale(s, t) ? "stale" : s.st);
   const worse = (a, b) => ((ORDER[b] || 0) > (ORDER[a] || 0) ? b : a);
   const ind = (id) => def.indicators[id];
+  const domainRank = (id) => Object.keys(def.domains).indexOf(ind(id).domain);
   const entName = (id) => { const e = def.entities[id]; return e ? e.name[LANG] : id; };
 
   // ------------------------------------------------------------------------------------------ formatting
@@ -113,6 +118,9 @@
   // sooner than the spacing, replaces the last point. Memory stays the same after hours.
   class Ring {
     constructor(windowMs, size) { this.windowMs = windowMs; this.size = size; this.spacing = windowMs / size; this.points = []; }
+    // A series delivered faster than window/size (an accelerated simulation) keeps each delivery, so the
+    // line shows its last `size` values instead of two points.
+    adapt(intervalMs) { if (intervalMs > 0) this.spacing = Math.min(this.windowMs / this.size, intervalMs / 2); }
     add(t, v) {
       const p = this.points;
       const last = p[p.length - 1];
@@ -262,9 +270,10 @@
       this.offset = def.city.utc_offset_ms;
     }
     series() { return this.spec.entities.map((e) => [this.spec.indicator, e]); }
-    add(entity, t, v) {
+    add(entity, t, v, n) {
       const ring = this.rings.get(entity);
       if (!ring) return;
+      if (n) ring.adapt(n * 1000);
       const res = ring.add(t, v);
       if (!res || !this.synced) return;
       if (res.modified) this.pending.modify.push(res.modified);
@@ -368,7 +377,9 @@
         const st = cells.get(d.code) || "unknown";
         if (st !== "warning" && st !== "critical") return "";
         const e = def.entities[d.code];
-        return `${st === "critical" ? "◆" : "▲"} ${e ? e.name[LANG] : d.code}`;
+        // "Gibuk", not "Gibuk-myeon": the suffix adds width, not meaning, from across the room.
+        const name = e ? e.name[LANG].replace(/-(myeon|eup|dong)$/, "") : d.code;
+        return `${st === "critical" ? "◆" : "▲"} ${name}`;
       };
       this.view.change("districts", vega.changeset().modify(vega.truthy, "status", statusOfCell));
       this.view.change("labels", vega.changeset().modify(vega.truthy, "text", label).modify(vega.truthy, "status", statusOfCell));
@@ -388,7 +399,9 @@
         const status = statusOf(s, t);
         if (status === "warning" || status === "critical") rows.push({ s, status });
       }
-      rows.sort((a, b) => (ORDER[b.status] - ORDER[a.status]) || (b.s.since - a.s.since));
+      // Worst first; among equals the catalog's domain order (disaster and safety first), then the newest.
+      rows.sort((a, b) => (ORDER[b.status] - ORDER[a.status]) || (domainRank(a.s.i) - domainRank(b.s.i)) ||
+        (b.s.since - a.s.since));
       this.setStatus(rows.length ? rows[0].status : "normal");
       const shown = rows.slice(0, this.spec.limit);
       let html;
@@ -398,12 +411,26 @@
           const ent = def.entities[s.e];
           const where = ent && ent.kind !== "city" ? ` <small>${esc(ent.name[LANG])}</small>` : "";
           const unit = unitOf(s.i);
-          const since = `${hmFmt.format(s.since)} ${WORDS.since} · ${fmtAge(t - s.since)}`;
+          const at = hmFmt.format(s.since);
+          const since = `${LANG === "ko" ? `${at} ${WORDS.since}` : `${WORDS.since} ${at}`} · ${fmtAge(t - s.since)}`;
           return `<li class="${status}" data-series="${esc(s.i)}/${esc(s.e)}">${chip(status)}<span class="what">${esc(ind(s.i).name[LANG])}${where}</span>` +
             `<span class="val">${esc(fmtValue(s.i, s.v))}${unit ? " " + esc(unit) : ""}</span><span class="since">${esc(since)}</span></li>`;
         }).join("") + (rows.length > shown.length ? `<li class="more">+${rows.length - shown.length} ${WORDS.more}</li>` : "") + "</ul>";
       }
-      if (html !== this.html) { this.bodyEl.innerHTML = html; this.html = html; }
+      if (html !== this.html) { this.bodyEl.innerHTML = html; this.html = html; this.fit(rows.length); }
+    }
+    // Drop the rows that do not fit (a clipped row reads as a broken screen) and say how many are left out.
+    fit(total) {
+      const list = this.bodyEl.querySelector("ul.alerts");
+      if (!list) return;
+      const room = this.bodyEl.clientHeight;
+      let more = list.querySelector("li.more");
+      let items = [...list.querySelectorAll("li:not(.more)")];
+      while (items.length > 1 && list.scrollHeight > room) {
+        items.pop().remove();
+        if (!more) { more = document.createElement("li"); more.className = "more"; list.appendChild(more); }
+        more.textContent = `+${total - items.length} ${WORDS.more}`;
+      }
     }
   }
 
@@ -425,10 +452,11 @@
       const html = '<div class="domains">' + this.spec.domains.map((d) => {
         const a = agg.get(d);
         worst = worse(worst, a.worst);
-        const counts = [a.critical ? `${WORDS.crit} ${a.critical}` : "", a.warning ? `${WORDS.warn} ${a.warning}` : "",
-          a.stale ? `${WORDS.staleN} ${a.stale}` : ""].filter(Boolean).join(" · ");
+        // Counts as icon + number: short enough for seven tiles in a row in either language.
+        const counts = ["critical", "warning", "stale"].filter((st) => a[st])
+          .map((st) => `<span class="n ${st}">${icon(st)}${a[st]}</span>`).join(" ");
         return `<div class="domain ${a.worst}" data-domain="${esc(d)}"><span class="name">${esc(def.domains[d].name[LANG])}</span>` +
-          `${chip(a.worst)}<span class="counts">${esc(counts) || "&nbsp;"}</span></div>`;
+          `${chip(a.worst)}<span class="counts" title="${esc(`${WORDS.crit} ${a.critical} · ${WORDS.warn} ${a.warning} · ${WORDS.staleN} ${a.stale}`)}">${counts || "&nbsp;"}</span></div>`;
       }).join("") + "</div>";
       this.setStatus(worst);
       if (html !== this.html) { this.bodyEl.innerHTML = html; this.html = html; }
@@ -561,14 +589,14 @@
     for (const p of panels) if (p.page === n) p.show();
     tick();
     clearTimeout(rotateTimer);
-    if (d.pages.length > 1) rotateTimer = setTimeout(() => showPage((current + 1) % d.pages.length), d.pages[n].duration_s * 1000);
+    if (d.pages.length > 1 && ROTATE) rotateTimer = setTimeout(() => showPage((current + 1) % d.pages.length), d.pages[n].duration_s * 1000);
   }
 
   // ------------------------------------------------------------------------------------------ data in
   function feedSeries(k, s) {
     const spark = sparks.get(k);
-    if (spark) spark.add(s.t, s.v);
-    for (const p of panels) if (p instanceof TimeseriesPanel && p.spec.indicator === s.i) p.add(s.e, s.t, s.v);
+    if (spark) { if (s.n) spark.adapt(s.n * 1000); spark.add(s.t, s.v); }
+    for (const p of panels) if (p instanceof TimeseriesPanel && p.spec.indicator === s.i) p.add(s.e, s.t, s.v, s.n);
   }
 
   function applyState(s) {
@@ -716,6 +744,7 @@
         dirty.add("*");
         break;
       case "delta":
+        updates += (f.states || []).length;
         for (const s of f.states || []) applyState(s);
         if (f.messages) applyMessages(f.messages, false);
         lastId = f.id;
@@ -816,7 +845,9 @@
     resizeTimer = setTimeout(() => { if (def) build(); }, 500);
   });
 
-  window.__wall = { live, get lastId() { return lastId; }, get connected() { return connected; }, get messages() { return messages; } };
+  // For the browser tests and the soak benchmark: what the page holds, read-only.
+  window.__wall = { live, get lastId() { return lastId; }, get connected() { return connected; },
+    get messages() { return messages; }, get updates() { return updates; } };
 
   (async () => {
     await document.fonts.ready.catch(() => null);

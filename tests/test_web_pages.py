@@ -1,0 +1,330 @@
+"""The wall display in real headless Chromium (Debian's, driven by Playwright) against a real
+`situationroom up` on a copy of the Pohang site whose simulators deliver every second at 3600×.
+
+What a person in the mayor's office would see: values that change, a panel that says it is late when
+its source stops, a banner when the connection is gone and recovery when the server is back, a clear
+error for a broken dashboard file while the last good version stays up, and nothing fetched from
+anywhere but the server itself."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+import redis
+import redis.asyncio as aioredis
+import uvicorn
+from playwright.sync_api import Browser, Page
+
+from situationroom import keys
+from situationroom.catalog import load_catalog
+from situationroom.embedded import EmbeddedRedis
+from situationroom.settings import Settings
+from situationroom.web.app import create_app
+from tests.conftest import REPO, free_port
+
+CHROMIUM = "/usr/bin/chromium"
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed "
+                                                                     "(.ci/run installs it)")
+CLI = [sys.executable, "-m", "situationroom"]
+HANGUL = re.compile(r"[가-힣]")
+
+PROBE = """\
+# A small dashboard for the browser tests: one panel per simulator the tests pause or watch.
+title_ko: 시험 상황판
+title_en: Probe board
+disconnect_banner: 2s
+grid: {columns: 4, rows: 2}
+pages:
+  - title_ko: 시험
+    title_en: Probe
+    panels:
+      - {kind: kpi, at: [1, 1, 2, 1], indicator: traffic.buses_running}
+      - {kind: kpi, at: [3, 1, 2, 1], indicator: economy.gift_card_transactions}
+      - {kind: timeseries, at: [1, 2, 2, 1], indicator: traffic.bus_delay, window: 10m}
+      - {kind: ticker, at: [3, 2, 2, 1]}
+"""
+
+
+class Site:
+    """A copy of the repository's site with fast simulators, served by `situationroom up` on a fixed port."""
+
+    def __init__(self, root: Path, redis_url: str) -> None:
+        self.root = root
+        self.redis_url = redis_url
+        for part in ("seeds", "dashboards", "collectors"):
+            shutil.copytree(REPO / part, root / part)
+        for path in (root / "collectors").glob("*.yaml"):
+            text = path.read_text(encoding="utf-8")
+            path.write_text(re.sub(r"schedule: \{interval: \d+s, jitter: [\d.]+s\}",
+                                   "schedule: {interval: 1s, jitter: 0.1s}", text), encoding="utf-8")
+        (root / "dashboards" / "probe.yaml").write_text(PROBE, encoding="utf-8")
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[str] | None = None
+        self.log = root / "up.log"
+
+    def start(self) -> None:
+        with self.log.open("a") as log:
+            self.proc = subprocess.Popen(
+                [*CLI, "up", "--site", str(self.root), "--redis-url", self.redis_url, "--port", str(self.port),
+                 "--scenario", "typhoon-hinnamnor", "--speed", "3600"],
+                stdout=log, stderr=subprocess.STDOUT, text=True, cwd=self.root,
+                env={**os.environ, "SITUATIONROOM_STALE_CHECK_EVERY": "0.5", "SITUATIONROOM_STALE_GRACE": "2.5"})
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, self.log.read_text()
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError("situationroom up did not answer:\n" + self.log.read_text())
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.proc = None
+
+    def pause(self, collector: str, paused: bool) -> None:
+        client = redis.Redis.from_url(self.redis_url)
+        try:
+            if paused:
+                client.hset(keys.collector_control(collector), "paused", "1")
+            else:
+                client.hdel(keys.collector_control(collector), "paused")
+        finally:
+            client.close()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory, embedded_redis: EmbeddedRedis) -> Iterator[Site]:
+    client = redis.Redis.from_url(embedded_redis.url)
+    client.flushdb()
+    client.close()
+    served = Site(tmp_path_factory.mktemp("wall-site"), embedded_redis.url)
+    served.start()
+    yield served
+    served.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"])
+        yield chromium
+        chromium.close()
+
+
+class Recorder:
+    """Every request and websocket a page opens, so a test can say none left the machine."""
+
+    def __init__(self) -> None:
+        self.urls: list[str] = []
+        self.errors: list[str] = []
+
+    def hosts(self) -> set[str]:
+        return {urlsplit(u).hostname or u for u in self.urls if not u.startswith(("data:", "blob:", "about:"))}
+
+
+@pytest.fixture
+def page(browser: Browser, site: Site) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1920, "height": 1080})
+    tab = context.new_page()
+    seen = Recorder()
+    tab.on("request", lambda r: seen.urls.append(r.url))
+    tab.on("websocket", lambda ws: seen.urls.append(ws.url))
+    tab.on("pageerror", lambda e: seen.errors.append(str(e)))
+    tab.seen = seen  # type: ignore[attr-defined]
+    yield tab
+    context.close()
+    assert seen.hosts() <= {"127.0.0.1"}, f"requests left the machine: {seen.hosts()}"
+    assert seen.errors == [], seen.errors
+
+
+def kpi_value(tab: Page, panel_id: str) -> str:
+    return tab.locator(f"#{panel_id} .value").inner_text()
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 30, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.25)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_the_wall_shows_the_city_in_korean_and_its_values_change(page: Page, site: Site) -> None:
+    page.goto(site.url + "/")
+    assert page.locator("html").get_attribute("lang") == "ko"
+    page.wait_for_selector("header.top h1:has-text('포항시 디지털 통합상황실')")
+    page.wait_for_selector(".kind-map svg path", timeout=20000)
+    first = page.locator(".kind-kpi").first
+    wait_for(lambda: first.locator(".value").inner_text() != "–", what="a first value")
+    panel_id = first.get_attribute("id")
+    before = {pid: kpi_value(page, pid) for pid in page.eval_on_selector_all(
+        "main.page:not([hidden]) .kind-kpi", "els => els.map(e => e.id)")}
+    wait_for(lambda: any(kpi_value(page, pid) != v for pid, v in before.items()), what="a value to change")
+    assert panel_id
+    # Status is never colour alone: every domain tile carries a word.
+    words = page.locator(".domain .chip").all_inner_texts()
+    assert words and all(w.strip() in {"정상", "주의", "심각", "지연", "자료 없음"} for w in words)
+    # A kiosk: the page fits the screen exactly, with nothing to scroll.
+    size = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.scrollHeight]")
+    assert size == [1920, 1080]
+    assert page.locator("#banner").is_hidden()
+
+
+def test_english_pages_show_no_korean_units(page: Page, site: Site) -> None:
+    page.goto(site.url + "/dashboards/economy?lang=en")
+    page.wait_for_selector("header.top h1:has-text('Local economy')")
+    wait_for(lambda: page.locator(".kind-kpi .value").first.inner_text() != "–", what="economy values")
+    units = page.locator(".kind-kpi .unit").all_inner_texts()
+    assert units and not [u for u in units if HANGUL.search(u)], units
+    assert not HANGUL.search(page.locator("main.page:not([hidden]) h2").all_inner_texts().__str__())
+
+
+def test_a_panel_turns_stale_when_its_collector_stops(page: Page, site: Site) -> None:
+    page.goto(site.url + "/dashboards/probe")
+    economy, traffic = page.locator("#p0-1"), page.locator("#p0-0")
+    wait_for(lambda: kpi_value(page, "p0-1") != "–" and economy.get_attribute("data-stale") == "false",
+             what="live economy values")
+    site.pause("sim-economy", True)
+    try:
+        wait_for(lambda: economy.get_attribute("data-stale") == "true", timeout=20, what="the panel to turn stale")
+        assert "지연" in economy.locator(".stale-badge").inner_text()
+        assert traffic.get_attribute("data-stale") == "false"  # the other source still delivers
+    finally:
+        site.pause("sim-economy", False)
+    wait_for(lambda: economy.get_attribute("data-stale") == "false", timeout=20, what="the panel to recover")
+
+
+def test_the_page_says_when_the_connection_is_lost_and_recovers_after_a_restart(page: Page, site: Site) -> None:
+    page.goto(site.url + "/dashboards/probe")
+    wait_for(lambda: page.evaluate("window.__wall.connected") and kpi_value(page, "p0-0") != "–",
+             what="a connected page")
+    site.stop()
+    try:
+        page.wait_for_selector("#banner.on", timeout=15000)
+        banner = page.locator("#banner").inner_text()
+        assert "연결 끊김" in banner and "Connection lost" in banner and "마지막 데이터" in banner
+        assert page.locator(".fresh").get_attribute("data-state") == "down"
+    finally:
+        site.start()
+    page.wait_for_selector("#banner:not(.on)", state="attached", timeout=40000)
+    wait_for(lambda: page.evaluate("window.__wall.connected"), what="the page to reconnect")
+    before = kpi_value(page, "p0-0")
+    last_id = page.evaluate("window.__wall.lastId")
+    wait_for(lambda: kpi_value(page, "p0-0") != before and page.evaluate("window.__wall.lastId") != last_id,
+             what="live values after the restart")
+    assert page.locator(".fresh").get_attribute("data-state") == "ok"
+
+
+def test_a_broken_dashboard_file_shows_its_error_and_keeps_the_last_good_version(page: Page, site: Site) -> None:
+    path = site.root / "dashboards" / "probe.yaml"
+    page.goto(site.url + "/dashboards/probe")
+    wait_for(lambda: kpi_value(page, "p0-0") != "–", what="the probe board")
+    try:
+        path.write_text(PROBE.replace("indicator: economy.gift_card_transactions", "indicator: economy.nope"),
+                        encoding="utf-8")
+        strip = page.locator(".config-error")
+        strip.wait_for(timeout=15000)
+        text = strip.inner_text()
+        assert f"{path}:11: pages[0].panels[1].indicator: unknown indicator" in text and "economy.nope" in text
+        assert "마지막 정상 버전" in text
+        # The last good version is still there and still live.
+        assert page.locator("#p0-1 h2").inner_text().startswith("포항사랑상품권")
+        before = kpi_value(page, "p0-0")
+        wait_for(lambda: kpi_value(page, "p0-0") != before, what="values under the error strip")
+        listing = httpx.get(site.url + "/api/v1/dashboards").json()
+        probe = next(d for d in listing["dashboards"] if d["name"] == "probe")
+        assert probe["valid"] is False and probe["error"]["problems"][0]["line"] == 11
+    finally:
+        path.write_text(PROBE, encoding="utf-8")
+    page.locator(".config-error").wait_for(state="detached", timeout=15000)
+
+
+def test_every_page_and_asset_is_served_by_the_product(page: Page, site: Site) -> None:
+    index = page.goto(site.url + "/dashboards")
+    assert index is not None and index.ok
+    links = page.eval_on_selector_all(".dashboards li > a:first-child", "els => els.map(e => e.getAttribute('href'))")
+    assert {"/dashboards/overview?lang=ko", "/dashboards/safety?lang=ko", "/dashboards/environment?lang=ko",
+            "/dashboards/traffic?lang=ko", "/dashboards/economy?lang=ko",
+            "/dashboards/administration?lang=ko"} <= set(links)
+    for link in links:
+        page.goto(site.url + link)
+        page.wait_for_selector("main.page:not([hidden]) .panel")
+        wait_for(lambda: page.evaluate("window.__wall.connected"), what=f"{link} to connect")
+        assert page.evaluate("document.fonts.check('700 20px \"Pretendard Variable\"', '포항')")
+    assets = [u for u in page.seen.urls if "/assets/" in u]  # type: ignore[attr-defined]
+    assert any(u.endswith("vega.min.js") for u in assets) and any(u.endswith(".woff2") for u in assets)
+    cached = httpx.get(assets[0])
+    assert cached.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert httpx.get(site.url + "/dashboards/nowhere").status_code == 404
+
+
+@contextlib.contextmanager
+def web_only(site: Site, port: int, build: str | None = None) -> Iterator[None]:
+    """Just the web role of the site, in this process, optionally claiming another asset build (an upgrade)."""
+    settings = Settings(site=site.root, redis_url=site.redis_url, port=port)
+    catalog = load_catalog(settings.seeds)
+    holder: dict[str, uvicorn.Server] = {}
+
+    async def main() -> None:
+        client = aioredis.Redis.from_url(site.redis_url)
+        app = create_app(client, catalog, settings)
+        if build is not None:
+            app.state.build = build
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                               lifespan="on", timeout_graceful_shutdown=3))
+        holder["server"] = server
+        try:
+            await server.serve()
+        finally:
+            await client.aclose()
+
+    thread = threading.Thread(target=lambda: asyncio.run(main()), daemon=True)
+    thread.start()
+    wait_for(lambda: "server" in holder and holder["server"].started, 20, "the web role to start")
+    try:
+        yield
+    finally:
+        holder["server"].should_exit = True
+        thread.join(20)
+        assert not thread.is_alive(), "the web role did not stop"
+
+
+def test_the_page_reloads_itself_when_the_server_is_upgraded(page: Page, site: Site) -> None:
+    port = free_port()
+    with web_only(site, port):
+        page.goto(f"http://127.0.0.1:{port}/dashboards/probe")
+        wait_for(lambda: page.evaluate("window.__wall.connected"), what="a connected page")
+        assert page.evaluate("document.body.dataset.build") != "upgraded"
+    with web_only(site, port, build="upgraded"):
+        # The page retries with backoff (at most 30 s apart), so allow for one long wait.
+        page.wait_for_function("document.body.dataset.build === 'upgraded'", timeout=60000)
+        wait_for(lambda: page.evaluate("window.__wall.connected"), what="the reloaded page to connect")
