@@ -100,3 +100,54 @@ def stale_lock() -> str:
 def meta() -> str:
     """Hash with the schema version and site of the data in this Redis."""
     return f"{PREFIX}:meta"
+
+
+# --------------------------------------------------------------------- notifications (docs/alerts.md)
+
+# Consumer group of the notify role on the notifications stream.
+NOTIFY_GROUP = "notifiers"
+
+
+def notifications() -> str:
+    """Stream the alert role writes one entry per notification to (field n, JSON); the notify role reads it."""
+    return f"{PREFIX}:{{notify}}"
+
+
+def notify_deadletter() -> str:
+    """Deliveries that failed their last attempt, with the reason."""
+    return f"{PREFIX}:{{notify}}:deadletter"
+
+
+def notify_retry() -> str:
+    """Sorted set delivery key -> epoch ms when its next attempt is due (also a lease while one runs)."""
+    return f"{PREFIX}:{{notify}}:retry"
+
+
+def notify_jobs() -> str:
+    """Hash delivery key -> JSON of a delivery waiting for its next attempt (notification, recipient, channel)."""
+    return f"{PREFIX}:{{notify}}:jobs"
+
+
+def notify_done() -> str:
+    """Sorted set delivery key -> epoch ms it was finished (sent or dead), so it is never sent again."""
+    return f"{PREFIX}:{{notify}}:done"
+
+
+def alert_deliveries(fingerprint: str) -> str:
+    """List (newest first) of delivery events of one alert: sent, retrying, dead, quiet, skipped."""
+    return f"{PREFIX}:alert:{fingerprint}:deliveries"
+
+
+def inbox(recipient: str) -> str:
+    """Stream of in-app notifications of one staff member or department (field n, JSON)."""
+    return f"{PREFIX}:inbox:{recipient}"
+
+
+def subscriptions() -> str:
+    """Hash subscription id -> JSON, managed through the API (seeded from seeds/subscriptions.yaml)."""
+    return f"{PREFIX}:subscriptions"
+
+
+def subscriptions_seeded() -> str:
+    """Set once the seed subscriptions were loaded, so deleting them all does not bring them back."""
+    return f"{PREFIX}:subscriptions:seeded"

@@ -23,7 +23,7 @@ from situationroom.settings import Settings
 
 log = logging.getLogger(__name__)
 
-ROLES = ("collect", "aggregate", "web")
+ROLES = ("collect", "aggregate", "web", "notify")
 T = TypeVar("T")
 SCHEMA_VERSION = "1"
 
@@ -160,6 +160,11 @@ async def run_roles(settings: Settings, roles: tuple[str, ...], url: str, *,
         if "aggregate" in roles:
             aggregator = Aggregator(client, catalog, settings)
             tasks[asyncio.create_task(aggregator.run(stop), name="aggregate")] = "aggregate"
+        if "notify" in roles:
+            from situationroom.notify.deliver import Notifier
+
+            notifier = Notifier(client, catalog, settings)
+            tasks[asyncio.create_task(notifier.run(stop), name="notify")] = "notify"
         if "web" in roles:
             tasks[asyncio.create_task(_web(client, catalog, settings, stop, on_ready), name="web")] = "web"
         elif on_ready is not None:

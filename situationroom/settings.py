@@ -83,6 +83,17 @@ class Settings(BaseSettings):
     ws_max_frame: int = Field(default=65_536, ge=256)
     """Largest frame (bytes) a websocket client may send; a larger one is answered with an error frame."""
 
+    notify_attempts: int = Field(default=6, ge=1, le=100)
+    """Attempts of one delivery (the first one and its retries) before it goes to the dead-letter stream."""
+    notify_backoff: Duration = 2.0
+    """Wait before the first retry of a failed delivery; each further retry waits twice as long."""
+    notify_backoff_max: Duration = 300.0
+    """Longest wait between two attempts of a delivery."""
+    notify_concurrency: int = Field(default=32, ge=1, le=1000)
+    """Deliveries the notify role sends at the same time."""
+    notify_channels: Path | None = None
+    """The channel configuration file; default <site>/seeds/channels.yaml."""
+
     public_read: bool = True
     """Whether reading the API needs no token (the wall display on a closed city network)."""
     ingest_max_items: int = Field(default=10_000, ge=1)
@@ -100,7 +111,7 @@ class Settings(BaseSettings):
     def _upper(cls, v: object) -> object:
         return v.upper() if isinstance(v, str) else v
 
-    @field_validator("site", "data_dir", "redis_server", mode="after")
+    @field_validator("site", "data_dir", "redis_server", "notify_channels", mode="after")
     @classmethod
     def _absolute(cls, v: Path | None) -> Path | None:
         return v.expanduser().resolve() if v is not None else None
@@ -116,6 +127,10 @@ class Settings(BaseSettings):
     @property
     def dashboards_dir(self) -> Path:
         return self.site / "dashboards"
+
+    @property
+    def channels_file(self) -> Path:
+        return self.notify_channels or self.seeds / "channels.yaml"
 
     @property
     def resolved_data_dir(self) -> Path:

@@ -16,8 +16,10 @@ from situationroom import keys
 ROLES: dict[str, frozenset[str]] = {
     "viewer": frozenset({"read"}),
     "ingest": frozenset({"read", "ingest"}),
-    "operator": frozenset({"read", "ingest", "operate"}),
-    "admin": frozenset({"read", "ingest", "operate", "admin"}),
+    # Department staff: acknowledge, silence, and manage their own subscriptions (docs/alerts.md).
+    "staff": frozenset({"read", "staff"}),
+    "operator": frozenset({"read", "ingest", "operate", "staff"}),
+    "admin": frozenset({"read", "ingest", "operate", "staff", "admin"}),
 }
 PREFIX = "sr_"
 
@@ -26,12 +28,17 @@ def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create(client: redis.Redis, role: str, name: str) -> str:
-    """Make a new token for `role`; returns the token, which is stored only as its hash."""
+def create(client: redis.Redis, role: str, name: str, staff: str | None = None) -> str:
+    """Make a new token for `role` (bound to a staff id when given); returns the token, which is
+    stored only as its hash. A `staff` token must name the staff member it belongs to."""
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}; roles: {', '.join(ROLES)}")
+    if role == "staff" and not staff:
+        raise ValueError("a staff token needs the staff id it belongs to (--staff ID)")
     token = PREFIX + secrets.token_urlsafe(32)
-    record = {"name": name, "role": role, "created": time.time()}
+    record: dict[str, Any] = {"name": name, "role": role, "created": time.time()}
+    if staff:
+        record["staff"] = staff
     client.hset(keys.tokens(), digest(token), orjson.dumps(record))
     return token
 
@@ -62,4 +69,5 @@ async def lookup(client: aioredis.Redis, token: str) -> dict[str, Any] | None:
         return None
     rec = orjson.loads(raw)
     rec["scopes"] = ROLES.get(rec.get("role", ""), frozenset())
+    rec.setdefault("staff", None)
     return rec

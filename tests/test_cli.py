@@ -213,7 +213,7 @@ def test_tokens_are_printed_once_listed_by_id_and_revoked(redis_url: str) -> Non
     assert cli("tokens", "revoke", token_id, "--redis-url", redis_url).returncode == 0
     assert "gyeongbuk-province" not in cli("tokens", "list", "--redis-url", redis_url).stdout
     bad = cli("tokens", "create", "--role", "mayor", "--redis-url", redis_url)
-    assert bad.returncode == 2 and "viewer, ingest, operator, admin" in bad.stderr
+    assert bad.returncode == 2 and "viewer, ingest, staff, operator, admin" in bad.stderr
 
 
 def test_bench_ingest_measures_both_paths(tmp_path: Path) -> None:

@@ -52,6 +52,6 @@ async def test_create_lookup_revoke(sync_client: redis.Redis, aclient: aioredis.
 def test_roles_and_unknown_role(sync_client: redis.Redis) -> None:
     assert tokens.ROLES["viewer"] == frozenset({"read"})
     assert "admin" in tokens.ROLES["admin"] and "ingest" not in tokens.ROLES["viewer"]
-    with pytest.raises(ValueError, match="unknown role 'root'; roles: viewer, ingest, operator, admin"):
+    with pytest.raises(ValueError, match="unknown role 'root'; roles: viewer, ingest, staff, operator, admin"):
         tokens.create(sync_client, "root", "x")
     assert sync_client.hlen(keys.tokens()) == 0

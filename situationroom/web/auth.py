@@ -12,7 +12,11 @@ from situationroom.web.errors import ApiError
 
 
 def require(scope: str) -> Callable[[Request], Awaitable[dict[str, Any] | None]]:
-    """A dependency that admits requests whose token has `scope` (reads may be public, see settings)."""
+    """A dependency that admits requests whose token has `scope` (reads may be public, see settings).
+
+    It returns the token record: `name`, `role`, `scopes` and `staff` (the staff id a staff token is
+    bound to, else None), so handlers know who acts; None only for a public read without a token.
+    """
 
     async def check(request: Request) -> dict[str, Any] | None:
         ctx = request.app.state.ctx
@@ -31,3 +35,10 @@ def require(scope: str) -> Callable[[Request], Awaitable[dict[str, Any] | None]]
         return record
 
     return check
+
+
+def actor(record: dict[str, Any] | None) -> str | None:
+    """Who a request acts as, for the record of an acknowledgement or silence: the staff id, else the token name."""
+    if record is None:
+        return None
+    return record.get("staff") or record.get("name")

@@ -1,0 +1,1 @@
+"""Channel kinds, one module each (inapp, webhook, email, sms), found through `registry`."""

@@ -1,0 +1,142 @@
+"""E-mail over SMTP (aiosmtplib): plain text and HTML, subjects RFC 2047-encoded, a chart of the last hour."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import formataddr, formatdate
+from typing import Literal
+
+import aiosmtplib
+import jinja2
+from pydantic import Field, SecretStr
+
+from situationroom.notify import chart
+from situationroom.notify.channels.base import Channel, ChannelConfig, Delivery, DeliveryError
+from situationroom.notify.channels.registry import register
+from situationroom.notify.message import Text, render
+
+log = logging.getLogger(__name__)
+
+HTML = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined).from_string("""\
+<!doctype html><html lang="{{ t.lang }}"><head><meta charset="utf-8"><title>{{ t.subject }}</title></head>
+<body style="font-family:'Pretendard','Apple SD Gothic Neo','Malgun Gothic',sans-serif;color:#111827;
+ margin:0;padding:16px">
+<h2 style="margin:0 0 12px;font-size:18px">{{ t.headline }}</h2>
+{% for ln in t.lines %}
+<div style="border-left:6px solid {{ colours[ln.level] }};padding:8px 12px;margin:0 0 10px;background:#f9fafb">
+ <div style="font-weight:700">[{{ ln.severity }}] {{ ln.what }} — {{ ln.where }}</div>
+ {% if ln.message %}<div>{{ ln.message }}</div>{% endif %}
+ <div style="color:#4b5563">{{ [ln.value, ln.threshold, ln.since] | select | join(", ") }}</div>
+</div>
+{% endfor %}
+{% for cid in cids %}<img src="cid:{{ cid }}" alt="{{ chart_alt }}"
+ style="max-width:100%;display:block;margin:8px 0">{% endfor %}
+{% if other %}<hr style="border:0;border-top:1px solid #e5e7eb;margin:16px 0">
+<div style="color:#6b7280;font-size:13px;white-space:pre-wrap">{{ other }}</div>{% endif %}
+<p style="color:#6b7280;font-size:12px">{{ t.footer }}</p>
+</body></html>
+""")
+COLOURS = {0: "#9ca3af", 1: "#3b82f6", 2: "#eab308", 3: "#f97316", 4: "#dc2626"}
+
+
+class EmailConfig(ChannelConfig):
+    host: str
+    port: int = Field(default=25, ge=1, le=65535)
+    security: Literal["none", "starttls", "tls"] = "starttls"
+    username: str | None = None
+    password: SecretStr | None = None
+    sender: str
+    """From address, with a display name if wanted: `포항시 상황실 <situation@city.example>`."""
+    chart: Literal["inline", "attach", "none"] = "inline"
+    """The last hour of the alert's series as a PNG: in the HTML part, as an attachment, or not at all."""
+    charts: int = Field(default=1, ge=0, le=5)
+    """Charts per e-mail at most (one per alert, the most severe first)."""
+    contact: str = "email"
+
+
+def message_id(key: str, sender: str) -> str:
+    # The same delivery key always gives the same Message-ID, so a mail client drops a repeat.
+    domain = sender.rsplit("@", 1)[-1].strip(" >") or "situationroom"
+    return f"<{hashlib.sha256(key.encode()).hexdigest()[:32]}@{domain}>"
+
+
+@register
+class Email(Channel):
+    kind = "email"
+    Config = EmailConfig
+    contact = "email"
+
+    async def build(self, delivery: Delivery) -> EmailMessage:
+        cfg = self.config
+        assert isinstance(cfg, EmailConfig)
+        lang = delivery.recipient.lang
+        text = render(delivery.notification, delivery.alerts, self.ctx.catalog, lang)
+        other: Text = render(delivery.notification, delivery.alerts, self.ctx.catalog, "en" if lang == "ko" else "ko")
+        msg = EmailMessage(policy=SMTP)
+        msg["Subject"] = text.subject
+        msg["From"] = cfg.sender
+        name = delivery.recipient.name_ko if lang == "ko" else delivery.recipient.name_en
+        msg["To"] = formataddr((name, delivery.address or ""))
+        msg["Date"] = formatdate(localtime=False)
+        msg["Message-ID"] = message_id(delivery.key, cfg.sender)
+        msg["X-Idempotency-Key"] = delivery.key
+        msg["Auto-Submitted"] = "auto-generated"
+        msg.set_content(text.plain() + "\n\n" + "-" * 40 + "\n" + other.plain())
+        pngs: list[bytes] = []
+        if cfg.chart != "none" and cfg.charts and delivery.kind != "resolved":
+            seen: set[tuple[str, str]] = set()
+            for ln in text.lines:
+                alert = next((a for a in delivery.alerts if str(a.get("fingerprint", "")) == ln.fingerprint), None)
+                if alert is None or (alert.get("indicator"), alert.get("entity")) in seen:
+                    continue
+                seen.add((alert.get("indicator"), alert.get("entity")))
+                try:
+                    image = await chart.png(self.ctx.client, self.ctx.catalog, alert, lang)
+                except Exception as exc:  # a chart is a nicety: the alert still goes out without it
+                    log.warning("chart for %s failed: %s", alert.get("fingerprint"), exc)
+                    image = None
+                if image:
+                    pngs.append(image)
+                if len(pngs) >= cfg.charts:
+                    break
+        cids = [f"chart{i}.{message_id(delivery.key, cfg.sender)[1:-1]}" for i in range(len(pngs))]
+        inline = cfg.chart == "inline"
+        html = HTML.render(t=text, colours=COLOURS, cids=cids if inline else [], other=other.plain(),
+                           chart_alt="최근 1시간 추이" if lang == "ko" else "Last hour")
+        msg.add_alternative(html, subtype="html")
+        if inline:
+            html_part = msg.get_payload()[1]
+            for cid, image in zip(cids, pngs, strict=True):
+                html_part.add_related(image, "image", "png", cid=f"<{cid}>", filename=f"{cid.split('.')[0]}.png")
+        else:
+            for i, image in enumerate(pngs):
+                msg.add_attachment(image, maintype="image", subtype="png", filename=f"chart{i + 1}.png")
+        return msg
+
+    async def send(self, delivery: Delivery) -> str:
+        cfg = self.config
+        assert isinstance(cfg, EmailConfig)
+        if not delivery.address:
+            raise DeliveryError("no e-mail address", permanent=True)
+        msg = await self.build(delivery)
+        try:
+            await aiosmtplib.send(
+                msg, hostname=cfg.host, port=cfg.port, timeout=cfg.timeout,
+                use_tls=cfg.security == "tls", start_tls=True if cfg.security == "starttls" else False,
+                username=cfg.username or None,
+                password=cfg.password.get_secret_value() if cfg.password is not None else None,
+            )
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            raise DeliveryError(f"the SMTP server refused the recipient: {self.ctx.redact(str(exc))}",
+                                permanent=True) from None
+        except aiosmtplib.SMTPResponseException as exc:
+            permanent = 500 <= exc.code < 600  # 4xx is the server asking to come back later
+            raise DeliveryError(f"SMTP {cfg.host}:{cfg.port} answered {exc.code} {self.ctx.redact(exc.message)}",
+                                permanent=permanent) from None
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            raise DeliveryError(f"SMTP {cfg.host}:{cfg.port}: {exc.__class__.__name__}: "
+                                f"{self.ctx.redact(str(exc))}") from None
+        return f"SMTP {cfg.host}:{cfg.port}"

@@ -1,0 +1,337 @@
+"""The notify role: reads `sr:{notify}` in a consumer group, routes, delivers at least once, retries, dead-letters."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import socket
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
+
+from situationroom import keys
+from situationroom.catalog import Catalog
+from situationroom.notify import log as dlog
+from situationroom.notify import subscriptions as subs_mod
+from situationroom.notify.channels.base import Channel, ChannelContext, Delivery, DeliveryError
+from situationroom.notify.channels.config import load_channels
+from situationroom.notify.people import People, load_people
+from situationroom.notify.routing import Planned, plan
+from situationroom.settings import Settings
+
+log = logging.getLogger(__name__)
+
+DONE_KEEP_MS = 7 * 86400 * 1000
+"""How long a finished delivery key is remembered (a notification re-read after that would be sent again)."""
+DEADLETTER_MAXLEN = 10_000
+
+# Hand out due retries atomically: several notify processes may share one Redis. A claimed job's score
+# moves to now + lease, so a process that dies mid-attempt gives it back when the lease runs out.
+CLAIM = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
+local out = {}
+for _, k in ipairs(due) do
+  redis.call('ZADD', KEYS[1], tonumber(ARGV[1]) + tonumber(ARGV[2]), k)
+  out[#out + 1] = k
+  out[#out + 1] = redis.call('HGET', KEYS[2], k) or ''
+end
+local nxt = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return {out, nxt[2] or ''}
+"""
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def backoff(attempt: int, base: float, cap: float) -> float:
+    """Seconds to wait after failed attempt number `attempt` (1-based): base, 2·base, 4·base… up to cap, ±10 %."""
+    return min(cap, base * 2 ** (attempt - 1)) * random.uniform(0.9, 1.1)
+
+
+@dataclass
+class Outcome:
+    status: str
+    note: str | None = None
+    error: str | None = None
+
+
+class Notifier:
+    """One notify process: a consumer in the `notifiers` group, a retrier, a reclaimer of dead consumers' entries."""
+
+    def __init__(self, client: aioredis.Redis, catalog: Catalog, settings: Settings, *,
+                 people: People | None = None, channels: dict[str, Channel] | None = None,
+                 consumer: str | None = None, clock: Any = time.time) -> None:
+        self.client = client
+        self.catalog = catalog
+        self.settings = settings
+        self.ctx = ChannelContext(client, catalog, settings)
+        self.people = people or load_people(settings.seeds)
+        if channels is None:
+            channels = load_channels(settings.channels_file, self.ctx) if settings.channels_file.is_file() else {}
+        self.channels = channels
+        self.consumer = consumer or settings.consumer or f"{socket.gethostname()}-{os.getpid()}-notify"
+        self.clock = clock
+        self.slots = asyncio.Semaphore(settings.notify_concurrency)
+        self.inflight: set[bytes] = set()
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.wake = asyncio.Event()
+        self.failing: dict[str, str] = {}
+        """channel id -> last error, while a channel fails (logged on the change only)"""
+        self.claim = client.register_script(CLAIM)
+        self.lease_ms = int(max(c.config.timeout for c in self.channels.values()) * 3000 + 30_000) \
+            if self.channels else 60_000
+
+    # ------------------------------------------------------------------------------------------ setup
+
+    async def setup(self) -> None:
+        if not self.people.staff:
+            log.warning("no departments.yaml / staff.yaml in %s: nobody to notify", self.settings.seeds)
+        try:
+            await self.client.xgroup_create(keys.notifications(), keys.NOTIFY_GROUP, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+        await subs_mod.seed_once(self.client, self.settings.seeds / "subscriptions.yaml", self.people, self.catalog,
+                                 set(self.channels))
+        for channel in self.channels.values():
+            await channel.start()
+            if channel.disabled:
+                log.warning("channel %s is disabled: %s", channel.id, channel.disabled)
+
+    async def close(self) -> None:
+        for channel in self.channels.values():
+            with contextlib.suppress(Exception):
+                await channel.aclose()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await self.setup()
+        loops: list[asyncio.Task[None]] = []
+        try:
+            loops = [asyncio.create_task(self._reader(stop), name="notify-reader"),
+                     asyncio.create_task(self._retrier(stop), name="notify-retrier"),
+                     asyncio.create_task(self._reclaimer(stop), name="notify-reclaimer")]
+            stopper = asyncio.create_task(stop.wait())
+            done, _ = await asyncio.wait([*loops, stopper], return_when=asyncio.FIRST_COMPLETED)
+            stop.set()
+            self.wake.set()
+            # Let the deliveries under way finish (their results recorded) before the loops go.
+            if self.tasks:
+                await asyncio.wait(self.tasks, timeout=max(5.0, self.lease_ms / 3000))
+            for t in loops:
+                t.cancel()
+            await asyncio.gather(*loops, return_exceptions=True)
+            stopper.cancel()
+            for t in done:
+                if t is not stopper and not t.cancelled() and t.exception() is not None:
+                    raise t.exception()  # type: ignore[misc]
+        finally:
+            # Cancelled from outside (the process is going down hard): nothing more is read or acknowledged.
+            for t in [*loops, *self.tasks]:
+                t.cancel()
+            await asyncio.gather(*loops, *self.tasks, return_exceptions=True)
+            await self.close()
+
+    # ------------------------------------------------------------------------------------------ reading
+
+    async def _reader(self, stop: asyncio.Event) -> None:
+        # Our own pending entries first (a restart): they were read but not acknowledged.
+        while not stop.is_set():
+            reply = await self.client.xreadgroup(keys.NOTIFY_GROUP, self.consumer, {keys.notifications(): "0"},
+                                                 count=self.settings.batch_size)
+            entries = reply[0][1] if reply else []
+            entries = [(i, f) for i, f in entries if i not in self.inflight]
+            if not entries:
+                break
+            await self.handle(entries)
+            await self._drain()
+        while not stop.is_set():
+            reply = await self.client.xreadgroup(keys.NOTIFY_GROUP, self.consumer, {keys.notifications(): ">"},
+                                                 count=self.settings.batch_size, block=self.settings.block_ms)
+            if reply:
+                await self.handle(reply[0][1])
+
+    async def _drain(self) -> None:
+        while self.tasks:
+            await asyncio.wait(set(self.tasks))
+
+    async def _reclaimer(self, stop: asyncio.Event) -> None:
+        """Take over entries a dead consumer read and never acknowledged."""
+        every = max(0.5, self.settings.claim_idle / 2)
+        idle_ms = int(self.settings.claim_idle * 1000)
+        while not stop.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), every)
+            if stop.is_set():
+                return
+            reply = await self.client.xautoclaim(keys.notifications(), keys.NOTIFY_GROUP, self.consumer,
+                                                 idle_ms, "0-0", count=self.settings.batch_size)
+            entries = [(i, f) for i, f in reply[1] if i not in self.inflight and f] if reply else []
+            if entries:
+                await self.handle(entries)
+            await self.client.zremrangebyscore(keys.notify_done(), "-inf", now_ms() - DONE_KEEP_MS)
+
+    async def handle(self, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
+        """Route a batch of notification entries and start their deliveries (one round trip to look up state)."""
+        raw_subs = await self.client.hgetall(keys.subscriptions())
+        subscriptions = subs_mod.parse_all(raw_subs)
+        now = self.clock()
+        bad: list[tuple[bytes, str, bytes]] = []
+        routed: list[tuple[bytes, dict[str, Any], list[Planned]]] = []
+        for entry_id, fields in entries:
+            raw = fields.get(b"n")
+            try:
+                n = orjson.loads(raw) if raw is not None else None
+                if not isinstance(n, dict) or not n.get("key") or not isinstance(n.get("alerts"), list):
+                    raise ValueError("needs key and alerts")
+            except (orjson.JSONDecodeError, ValueError) as exc:
+                bad.append((entry_id, f"malformed notification entry: {exc}", raw or b""))
+                continue
+            routed.append((entry_id, n, plan(n, subscriptions, self.people, self.channels, self.catalog, now)))
+        pipe = self.client.pipeline(transaction=False)
+        all_keys = [p.delivery.key for _, _, planned in routed for p in planned]
+        if all_keys:
+            pipe.zmscore(keys.notify_done(), all_keys)
+            pipe.hmget(keys.notify_jobs(), all_keys)
+        for entry_id, reason, raw in bad:
+            pipe.xadd(keys.notify_deadletter(), {"reason": reason, "entry": entry_id, "item": raw,
+                                                 "at": now_ms()}, maxlen=DEADLETTER_MAXLEN, approximate=True)
+            pipe.xack(keys.notifications(), keys.NOTIFY_GROUP, entry_id)
+        if bad:
+            log.warning("%d malformed notification entries went to the dead-letter stream", len(bad))
+        results = await pipe.execute()
+        done_scores, jobs = (results[0], results[1]) if all_keys else ([], [])
+        finished = {k for k, s, j in zip(all_keys, done_scores, jobs, strict=True) if s is not None or j is not None}
+        for entry_id, _, planned in routed:
+            todo = [p for p in planned if p.delivery.key not in finished]
+            self.inflight.add(entry_id)
+            self._spawn(self._entry(entry_id, todo))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _entry(self, entry_id: bytes, planned: list[Planned]) -> None:
+        """Deliver everything of one entry (first attempts), then acknowledge it."""
+        try:
+            await asyncio.gather(*(self._first(p) for p in planned))
+            await self.client.xack(keys.notifications(), keys.NOTIFY_GROUP, entry_id)
+        finally:
+            self.inflight.discard(entry_id)
+
+    async def _first(self, p: Planned) -> None:
+        if p.status != "send":
+            await self._record(p.delivery, Outcome(p.status, error=p.reason), final=True)
+            return
+        await self._attempt(p.delivery)
+
+    # ------------------------------------------------------------------------------------------ sending
+
+    async def _attempt(self, d: Delivery) -> None:
+        channel = self.channels.get(d.channel)
+        if channel is None:
+            await self._record(d, Outcome("skipped", error=f"no channel {d.channel!r} in the channel file"),
+                               final=True)
+            return
+        async with self.slots:
+            try:
+                note = await asyncio.wait_for(channel.send(d), channel.config.timeout * 2 + 5)
+            except DeliveryError as exc:
+                await self._failed(d, str(exc), permanent=exc.permanent)
+                return
+            except TimeoutError:
+                await self._failed(d, f"no answer within {channel.config.timeout * 2 + 5:g} s", permanent=False)
+                return
+            except Exception as exc:  # a bug in a channel must not lose the delivery: retry it, say why
+                log.exception("channel %s failed unexpectedly", d.channel)
+                await self._failed(d, f"{exc.__class__.__name__}: {self.ctx.redact(str(exc))}", permanent=False)
+                return
+        if d.channel in self.failing:
+            log.info("channel %s delivers again", d.channel)
+            del self.failing[d.channel]
+        await self._record(d, Outcome("sent", note=note), final=True)
+
+    async def _failed(self, d: Delivery, error: str, *, permanent: bool) -> None:
+        error = self.ctx.redact(error)
+        if d.channel not in self.failing:
+            log.warning("channel %s fails: %s", d.channel, error)
+        self.failing[d.channel] = error
+        if permanent or d.attempt >= self.settings.notify_attempts:
+            why = error if not permanent else f"{error} (not retried: the receiver refused it)"
+            await self._record(d, Outcome("dead", error=why), final=True)
+            log.warning("delivery %s is dead after %d attempt(s): %s", d.key, d.attempt, why)
+            return
+        await self._record(d, Outcome("retrying", error=error), final=False)
+
+    def _job(self, d: Delivery) -> bytes:
+        return orjson.dumps({"notification": d.notification, "alerts": d.alerts, "recipient": d.recipient.id,
+                             "channel": d.channel, "address": d.address, "attempt": d.attempt})
+
+    async def _record(self, d: Delivery, outcome: Outcome, *, final: bool) -> None:
+        """Write what happened in one round trip: done/retry state, the alerts' delivery logs, a dead letter."""
+        at = now_ms()
+        event = {"at": at, "key": d.key, "notification": d.notification.get("key"), "kind": d.kind, "tier": d.tier,
+                 "recipient": d.recipient.id, "channel": d.channel, "status": outcome.status, "attempt": d.attempt,
+                 "note": outcome.note, "error": outcome.error}
+        pipe = self.client.pipeline(transaction=True)
+        if final:
+            pipe.zadd(keys.notify_done(), {d.key: at})
+            pipe.zrem(keys.notify_retry(), d.key)
+            pipe.hdel(keys.notify_jobs(), d.key)
+        else:
+            delay = backoff(d.attempt, self.settings.notify_backoff, self.settings.notify_backoff_max)
+            event["next"] = at + int(delay * 1000)
+            pipe.hset(keys.notify_jobs(), d.key, self._job(d))
+            pipe.zadd(keys.notify_retry(), {d.key: event["next"]})
+        if outcome.status == "dead":
+            pipe.xadd(keys.notify_deadletter(),
+                      {"key": d.key, "reason": outcome.error or "", "attempts": d.attempt, "channel": d.channel,
+                       "recipient": d.recipient.id, "notification": str(d.notification.get("key")),
+                       "item": self._job(d), "at": at}, maxlen=DEADLETTER_MAXLEN, approximate=True)
+        counter = {"sent": "notify_sent", "dead": "notify_dead", "retrying": "notify_retries",
+                   "quiet": "notify_quiet", "skipped": "notify_skipped"}[outcome.status]
+        pipe.hincrby(keys.counters(), counter, 1)
+        dlog.add(pipe, [str(a.get("fingerprint")) for a in d.alerts if a.get("fingerprint")], event)
+        await pipe.execute()
+        if not final:
+            self.wake.set()
+
+    # ------------------------------------------------------------------------------------------ retries
+
+    async def _retrier(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            self.wake.clear()
+            claimed, nxt = await self.claim(keys=[keys.notify_retry(), keys.notify_jobs()],
+                                            args=[now_ms(), self.lease_ms, 100])
+            for i in range(0, len(claimed), 2):
+                dkey, raw = claimed[i], claimed[i + 1]
+                d = self._from_job(dkey, raw)
+                if d is None:
+                    await self.client.zrem(keys.notify_retry(), dkey)
+                    continue
+                self._spawn(self._attempt(d))
+            wait = 1.0
+            if nxt:
+                wait = min(wait, max(0.0, (float(nxt) - now_ms()) / 1000))
+            if claimed and len(claimed) >= 200:
+                wait = 0
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), wait)
+
+    def _from_job(self, dkey: bytes, raw: bytes) -> Delivery | None:
+        if not raw:
+            return None
+        job = orjson.loads(raw)
+        who = self.people.recipient(job["recipient"])
+        if who is None:
+            return None
+        return Delivery(dkey.decode(), job["notification"], job["alerts"], who, job["channel"],
+                        int(job["attempt"]) + 1, job.get("address"))

@@ -1,0 +1,133 @@
+"""Who gets a notification on which channel: subscriptions for tier 0, the escalation tiers above it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from situationroom.catalog import Catalog
+from situationroom.notify.channels.base import Channel, Delivery
+from situationroom.notify.people import People
+from situationroom.notify.subscriptions import CRITICAL, Subscription, level_of
+
+INAPP = "inapp"
+Status = Literal["send", "quiet", "skipped"]
+
+
+@dataclass
+class Planned:
+    delivery: Delivery
+    status: Status
+    reason: str | None = None
+
+
+def delivery_key(notification_key: str, recipient: str, channel: str) -> str:
+    return f"{notification_key}/{recipient}/{channel}"
+
+
+def places_of(alert: dict[str, Any], catalog: Catalog) -> set[str]:
+    """Every district an alert lies in: its entity, the entity's district, the gu above, the city."""
+    out = {catalog.city.id}
+    for e in (alert.get("entity"), alert.get("district")):
+        if not e:
+            continue
+        out.add(str(e))
+        ent = catalog.entities.get(str(e))
+        if ent is not None and ent.district:
+            out.add(ent.district)
+        gu = catalog.gu_of(str(e))
+        if gu:
+            out.add(gu)
+    return out
+
+
+def matches(sub: Subscription, alert: dict[str, Any], catalog: Catalog) -> bool:
+    if not sub.enabled:
+        return False
+    if level_of(alert.get("level") or alert.get("severity")) < sub.level:
+        return False
+    if sub.departments and alert.get("department") not in sub.departments:
+        return False
+    if sub.indicators and alert.get("indicator") not in sub.indicators:
+        return False
+    if sub.domains:
+        domain = alert.get("domain")
+        if domain is None and alert.get("indicator") in catalog.indicators:
+            domain = catalog.indicators[str(alert["indicator"])].domain
+        if domain not in sub.domains:
+            return False
+    return not (sub.districts and places_of(alert, catalog).isdisjoint(sub.districts))
+
+
+def _delivery(notification: dict[str, Any], alerts: list[dict[str, Any]], people: People, recipient: str,
+              channel_id: str, channels: dict[str, Channel]) -> Planned | None:
+    who = people.recipient(recipient)
+    if who is None:
+        return None
+    key = delivery_key(str(notification["key"]), recipient, channel_id)
+    d = Delivery(key, notification, alerts, who, channel_id)
+    channel = channels.get(channel_id)
+    if channel is None:
+        return Planned(d, "skipped", f"no channel {channel_id!r} in the channel file")
+    if channel.disabled and getattr(channel, "fallback", None) is None:
+        return Planned(d, "skipped", f"channel {channel_id} cannot send: {channel.disabled}")
+    kind = channel.contact_kind()
+    if kind is not None:
+        d.address = who.contacts.get(kind)
+        if not d.address:
+            return Planned(d, "skipped", f"{recipient} has no {kind} contact for channel {channel_id}")
+    return Planned(d, "send")
+
+
+def plan(notification: dict[str, Any], subscriptions: list[Subscription], people: People,
+         channels: dict[str, Channel], catalog: Catalog, now: float) -> list[Planned]:
+    """Every delivery of one notification: one per (recipient, channel), with the alerts that concern it."""
+    alerts: list[dict[str, Any]] = [a for a in notification.get("alerts") or [] if isinstance(a, dict)]
+    kind = str(notification.get("kind") or "firing")
+    tier = int(notification.get("tier") or 0)
+    out: list[Planned] = []
+    if kind == "escalation" or tier >= 1:
+        department = next((a.get("department") for a in alerts if a.get("department")), None)
+        target = people.escalation_target(max(tier, 1), department)
+        member = people.staff.get(target or "")
+        if member is None:
+            return []
+        # An escalation is critical by definition: quiet hours do not apply.
+        for ch in member.escalation_channels:
+            p = _delivery(notification, alerts, people, member.id, ch, channels)
+            if p is not None:
+                out.append(p)
+        return out
+    local = dt.datetime.fromtimestamp(now, ZoneInfo(catalog.city.timezone))
+    # (recipient, channel) -> fingerprints allowed now / fingerprints held back by quiet hours
+    allowed: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+    held: dict[tuple[str, str], set[str]] = {}
+    for sub in subscriptions:
+        if kind == "resolved" and not sub.resolved:
+            continue
+        matched = [a for a in alerts if matches(sub, a, catalog)]
+        if not matched:
+            continue
+        quiet = sub.quiet_hours is not None and sub.quiet_hours.active(local)
+        for ch in sub.channels:
+            pair = (sub.owner, ch)
+            bucket = allowed.setdefault(pair, {})
+            for a in matched:
+                if quiet and ch != INAPP and level_of(a.get("level") or a.get("severity")) < CRITICAL:
+                    held.setdefault(pair, set()).add(str(a.get("fingerprint")))
+                else:
+                    bucket[str(a.get("fingerprint"))] = a
+    for (recipient, ch), bucket in allowed.items():
+        chosen = [a for a in alerts if str(a.get("fingerprint")) in bucket]
+        if chosen:
+            p = _delivery(notification, chosen, people, recipient, ch, channels)
+        else:
+            quiet_alerts = [a for a in alerts if str(a.get("fingerprint")) in held.get((recipient, ch), set())]
+            p = _delivery(notification, quiet_alerts, people, recipient, ch, channels)
+            if p is not None:
+                p.status, p.reason = "quiet", f"quiet hours of {recipient}: below 경계 (critical) waits for in-app"
+        if p is not None:
+            out.append(p)
+    return out
