@@ -128,7 +128,9 @@ class Aggregator:
                 # One argument per series ("ms,value,interval;" each): packing the samples costs
                 # far less than encoding three arguments per sample.
                 packed = b"".join(b"%d,%s,%s;" % (ms, v, n) for ms, v, n, _ in series)
-                args += [entity, *self._threshold_args(indicator, entity), packed]
+                # The newest sample's source goes into the live state (`s`): alerting needs to know whose
+                # silence a stale series is.
+                args += [entity, *self._threshold_args(indicator, entity), series[-1][3].source, packed]
             await self._apply(keys=script_keys, args=args, client=pipe)  # queues EVALSHA on the pipeline
         results = await pipe.execute(raise_on_error=False)
 

@@ -126,11 +126,11 @@ def up(site: SiteOpt = None, redis_url: RedisOpt = None, data_dir: DataOpt = Non
     """Run everything in one process: embedded Redis, collectors, aggregator and the web server."""
     settings = make_settings(site=site, redis_url=redis_url, data_dir=data_dir, host=host, port=port,
                              scenario=scenario, speed=speed, seed=seed, log_level=log_level)
-    _serve(settings, ("collect", "aggregate", "web"), start_embedded=True)
+    _serve(settings, ("collect", "aggregate", "web", "alert"), start_embedded=True)
 
 
 @app.command()
-def run(role: Annotated[str, typer.Argument(help="collect, aggregate or web", show_default=False)],
+def run(role: Annotated[str, typer.Argument(help="collect, aggregate, web, notify or alert", show_default=False)],
         site: SiteOpt = None, redis_url: RedisOpt = None, data_dir: DataOpt = None, host: HostOpt = None,
         port: PortOpt = None, scenario: ScenarioOpt = None, speed: SpeedOpt = None, seed: SeedOpt = None,
         log_level: LogOpt = None) -> None:
@@ -152,7 +152,7 @@ def init(directory: Annotated[Path, typer.Argument(help="New site folder", show_
         raise fail(f"{target} exists and is not an empty folder; choose a new one", 2)
     source = default_site()
     target.mkdir(parents=True, exist_ok=True)
-    for part in ("collectors", "dashboards", "seeds"):
+    for part in ("collectors", "dashboards", "seeds", "rules"):
         if (source / part).is_dir():
             shutil.copytree(source / part, target / part, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     typer.echo(f"new site in {target}; run it with: situationroom up --site {target}")
@@ -160,7 +160,8 @@ def init(directory: Annotated[Path, typer.Argument(help="New site folder", show_
 
 @app.command()
 def check(site: SiteOpt = None) -> None:
-    """Validate the site: catalog, collectors (exit status 2 with file:line:field on any error)."""
+    """Validate the site: catalog, collectors, alert rules (exit status 2 with file:line:field on any error)."""
+    from situationroom.alerts.rules import load_rules
     from situationroom.collectors.definition import load_collectors
     from situationroom.roles import StartupError, load_site
 
@@ -177,6 +178,14 @@ def check(site: SiteOpt = None) -> None:
     typer.echo(f"catalog: {len(catalog.indicators)} indicators, {len(catalog.entities)} entities, "
                f"{len(catalog.domains)} domains")
     typer.echo(f"collectors: {len(loaded)} valid, {len({p.file for p in problems})} invalid")
+    try:
+        rules = load_rules(settings.rules_dir, catalog, settings)
+        typer.echo(f"alert rules: {sum(r.spec.enabled for r in rules.rules.values())} enabled "
+                   f"({sum(r.builtin for r in rules.rules.values())} built in)")
+    except ConfigError as exc:
+        for problem in exc.problems:
+            typer.secho(f"error: {problem}", fg=typer.colors.RED, err=True)
+        problems = [*problems, *exc.problems]
     if problems:
         raise typer.Exit(2)
 

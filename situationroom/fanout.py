@@ -40,6 +40,9 @@ MAX_CONTROLS = 32
 """Control frames (dashboard changes) held for a slow client; only the newest matter."""
 TOPIC_HELP = "topics are all, messages, alerts, indicator:<id>, domain:<id>, district:<code>"
 MESSAGE_TOPICS = frozenset({"all", "messages"})
+ALERT_TOPICS = frozenset({"all", "alerts"})
+STATE, MESSAGE, ALERT = 0, 1, 2
+"""What an update-stream entry carries: a series' state (`d`), a text message (`m`), an alert or inbox item (`a`)."""
 
 
 def parse_id(value: str) -> StreamId:
@@ -170,7 +173,14 @@ class Entry:
     """The state or message JSON exactly as published: frames splice these bytes, never re-encode them."""
     topics: frozenset[str]
     key: tuple[str, str] | None = None
-    """(indicator, entity) of a state; None for a message."""
+    """(indicator, entity) of a state, ("alert", fingerprint) of an alert; None for a message or inbox item."""
+    kind: int | None = None
+    """STATE, MESSAGE or ALERT; None: a state when it has a key, else a message."""
+
+    def sort(self) -> int:
+        if self.kind is not None:
+            return self.kind
+        return STATE if self.key is not None else MESSAGE
 
 
 class Frame:
@@ -209,15 +219,19 @@ class Frame:
         return cls(orjson.dumps(obj))
 
 
-def delta_payload(stream_id: str, states: Iterable[bytes], messages: Iterable[bytes], **extra: Any) -> bytes:
-    """A delta frame, spliced from the pre-encoded states and messages (no JSON per state)."""
+def delta_payload(stream_id: str, states: Iterable[bytes], messages: Iterable[bytes],
+                  alerts: Iterable[bytes] = (), **extra: Any) -> bytes:
+    """A delta frame, spliced from the pre-encoded states, messages and alerts (no JSON per state)."""
     parts = [b'{"type":"delta","id":', orjson.dumps(stream_id)]
     states = list(states)
     messages = list(messages)
+    alerts = list(alerts)
     if states:
         parts += [b',"states":[', b",".join(states), b"]"]
     if messages:
         parts += [b',"messages":[', b",".join(messages), b"]"]
+    if alerts:
+        parts += [b',"alerts":[', b",".join(alerts), b"]"]
     for k, v in extra.items():
         parts += [b',"', k.encode(), b'":', orjson.dumps(v)]
     parts.append(b"}")
@@ -225,11 +239,10 @@ def delta_payload(stream_id: str, states: Iterable[bytes], messages: Iterable[by
 
 
 def delta_of(stream_id: str, entries: Iterable[Entry], **extra: Any) -> bytes:
-    states: list[bytes] = []
-    messages: list[bytes] = []
+    lists: tuple[list[bytes], list[bytes], list[bytes]] = ([], [], [])
     for en in entries:
-        (states if en.key is not None else messages).append(en.raw)
-    return delta_payload(stream_id, states, messages, **extra)
+        lists[en.sort()].append(en.raw)
+    return delta_payload(stream_id, *lists, **extra)
 
 
 def chunked(entries: list[Entry], last: str) -> list[tuple[list[Entry], str]]:
@@ -405,13 +418,19 @@ class Pending:
     id: str = ZERO_ID
     states: dict[tuple[str, str], bytes] = field(default_factory=dict)
     messages: deque[bytes] = field(default_factory=deque)
+    alerts: dict[Any, bytes] = field(default_factory=dict)
+    """Latest state per alert (an alert's JSON is its whole state), and every inbox item (never merged)."""
     controls: deque[bytes] = field(default_factory=lambda: deque(maxlen=MAX_CONTROLS))
     dropped: int = 0
 
     def merge(self, entries: Iterable[Entry], stream_id: str, max_messages: int) -> None:
         states = self.states
         for en in entries:
-            if en.key is not None:
+            if en.sort() == ALERT:
+                akey = en.key if en.key is not None else en.id
+                self.alerts.pop(akey, None)
+                self.alerts[akey] = en.raw
+            elif en.key is not None:
                 # Re-inserted at the end: the coalesced frame lists states in the order of their last change.
                 states.pop(en.key, None)
                 states[en.key] = en.raw
@@ -424,11 +443,12 @@ class Pending:
 
     def frames(self) -> list[Frame]:
         out = [Frame(c) for c in self.controls]
-        if self.states or self.messages:
+        if self.states or self.messages or self.alerts:
             extra: dict[str, Any] = {"coalesced": True}
             if self.dropped:
                 extra["messages_dropped"] = self.dropped
-            out.append(Frame(delta_payload(self.id, self.states.values(), self.messages, **extra)))
+            out.append(Frame(delta_payload(self.id, self.states.values(), self.messages, self.alerts.values(),
+                                           **extra)))
         return out
 
 
@@ -705,10 +725,17 @@ class Fanout:
         id and comes again as a delta. So a state may arrive twice (in the snapshot and a delta) but is
         never missing, and messages are exact.
         """
+        with_alerts = not ALERT_TOPICS.isdisjoint(topics)
         pipe = self.redis.pipeline(transaction=True)
         pipe.xrevrange(keys.updates(), count=1)
         pipe.lrange(keys.recent_messages(), 0, RECENT - 1)
-        newest, recent = await pipe.execute()
+        if with_alerts:
+            # In the same transaction: the alert role writes an alert and publishes it in one as well,
+            # so every alert change up to the snapshot's id is in it. (Standalone Redis: the keys are in
+            # two slots; under a cluster the alerts would be read just after, and may arrive twice.)
+            pipe.hgetall(keys.alerts())
+            pipe.hgetall(keys.alert_acks())
+        newest, recent, *alert_data = await pipe.execute()
         snapshot_id = _s(newest[0][0]) if newest else ZERO_ID
         indicators = self.topics.indicators_for(topics)
         states: list[bytes] = []
@@ -728,8 +755,9 @@ class Fanout:
                     # Read-time staleness, as every reader applies it; the untouched bytes otherwise.
                     states.append(value if seen is state else orjson.dumps(seen))
         messages = list(recent) if not MESSAGE_TOPICS.isdisjoint(topics) else []
+        alerts = active_alerts(*alert_data) if with_alerts else []
         parts = [b'{"type":"snapshot","id":', orjson.dumps(snapshot_id), b',"states":[', b",".join(states),
-                 b'],"messages":[', b",".join(messages), b"]"]
+                 b'],"messages":[', b",".join(messages), b'],"alerts":[', b",".join(alerts), b"]"]
         if failure is not None:
             parts += [b',"resume_failed":', orjson.dumps(failure)]
         if echo:
@@ -756,7 +784,17 @@ class Fanout:
                 continue
             m = fields.get(b"m")
             if m is not None:
-                out.append(Entry(eid, parse_id(eid), m, MESSAGE_TOPICS))
+                out.append(Entry(eid, parse_id(eid), m, MESSAGE_TOPICS, None, MESSAGE))
+                continue
+            a = fields.get(b"a")
+            if a is not None:
+                try:
+                    item = orjson.loads(a)
+                    akey = ("alert", item["fingerprint"]) if item.get("type") == "alert" else None
+                except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
+                    log.warning("update %s: not an alert, skipped", eid)
+                    continue
+                out.append(Entry(eid, parse_id(eid), a, ALERT_TOPICS, akey, ALERT))
         return out
 
     async def _read_loop(self) -> None:
@@ -838,6 +876,25 @@ class Fanout:
         # Keep a reference until done (asyncio holds tasks weakly).
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
+
+
+def active_alerts(stored: dict[bytes, bytes], acks: dict[bytes, bytes]) -> list[bytes]:
+    """The pending and firing alerts as the `a` entries carry them, worst and oldest first."""
+    from situationroom.alerts.state import Alert
+
+    out = []
+    for fp, raw in stored.items():
+        alert = Alert.decode(raw)
+        if not alert.active:
+            continue
+        ack = acks.get(fp)
+        if ack is not None and alert.acked is None:
+            got = orjson.loads(ack)
+            if got.get("episode") == alert.episode:
+                alert.acked = {k: got.get(k) for k in ("by", "at", "comment")}
+        out.append((-alert.level, alert.since, alert))
+    out.sort(key=lambda x: (x[0], x[1]))
+    return [orjson.dumps({"type": "alert", **a.public()}) for *_, a in out]
 
 
 def _s(value: bytes | str) -> str:

@@ -48,6 +48,48 @@ def deadletter() -> str:
     return f"{PREFIX}:{{deadletter}}"
 
 
+# --------------------------------------------------------------------- alerts (docs/alerts.md)
+# The alert role's keys share the tag {alerts}: one MULTI writes an alert's state and history together.
+
+# Consumer group of the alert role on the update stream.
+ALERT_GROUP = "alerters"
+
+
+def alerts() -> str:
+    """Hash fingerprint -> JSON of the alert's current episode (pending, firing, or resolved until pruned)."""
+    return f"{PREFIX}:{{alerts}}:state"
+
+
+def alert_history(fingerprint: str) -> str:
+    """List (newest first) of the changes of one alert: pending, firing, severity, acknowledged, resolved..."""
+    return f"{PREFIX}:{{alerts}}:history:{fingerprint}"
+
+
+def alert_acks() -> str:
+    """Hash fingerprint -> JSON {by, at, comment, episode}: written by the API, read by the alert role."""
+    return f"{PREFIX}:{{alerts}}:acks"
+
+
+def silences() -> str:
+    """Hash silence id -> JSON {matchers, starts, ends | cron + duration + until, reason, by}."""
+    return f"{PREFIX}:{{alerts}}:silences"
+
+
+def alert_outbox() -> str:
+    """Hash group-queue id -> JSON of a notification waiting for its group's wait to end."""
+    return f"{PREFIX}:{{alerts}}:outbox"
+
+
+def alert_rules() -> str:
+    """Hash rule id -> JSON of the rule the alert role runs (and `_errors`: the files it could not load)."""
+    return f"{PREFIX}:{{alerts}}:rules"
+
+
+def alert_lock() -> str:
+    """Short lock held by the active alert role; a second one waits as a standby."""
+    return f"{PREFIX}:{{alerts}}:lock"
+
+
 def live(indicator: str) -> str:
     """Hash entity -> compact JSON of the series' live state (value, ts, status, windows)."""
     return f"{PREFIX}:{{i:{indicator}}}:live"

@@ -23,7 +23,7 @@ from situationroom.settings import Settings
 
 log = logging.getLogger(__name__)
 
-ROLES = ("collect", "aggregate", "web", "notify")
+ROLES = ("collect", "aggregate", "web", "notify", "alert")
 T = TypeVar("T")
 SCHEMA_VERSION = "1"
 
@@ -165,6 +165,11 @@ async def run_roles(settings: Settings, roles: tuple[str, ...], url: str, *,
 
             notifier = Notifier(client, catalog, settings)
             tasks[asyncio.create_task(notifier.run(stop), name="notify")] = "notify"
+        if "alert" in roles:
+            from situationroom.alerts.role import AlertRole
+
+            alerter = AlertRole(client, catalog, settings)
+            tasks[asyncio.create_task(alerter.run(stop), name="alert")] = "alert"
         if "web" in roles:
             tasks[asyncio.create_task(_web(client, catalog, settings, stop, on_ready), name="web")] = "web"
         elif on_ready is not None:

@@ -73,6 +73,27 @@ class Settings(BaseSettings):
     seed: int | None = None
     """Random seed of the simulation, overriding the collector files; the same seed gives the same data."""
 
+    alert_tick: Duration = 1.0
+    """How often the alert role checks what no update triggers: absence, `for` and `min_interval`
+    running out, group waits, repeats, escalation, silences ending, sources going down."""
+    alert_min_interval: Duration = 60.0
+    """Minimum time between two state changes of one alert, for rules that do not set `min_interval`
+    (flapping damper; lower it when replaying a scenario at high speed)."""
+    alert_repeat_every: Duration = 3600.0 * 4
+    """A firing alert nobody acknowledged is sent again this often (rules may set `repeat_every`; 0 = never)."""
+    alert_escalate_after: Duration = 900.0
+    """A 경계/심각 alert not acknowledged within this goes to the next tier (rules may set `escalate_after`)."""
+    alert_group_wait: Duration = 0.0
+    """How long the first alert of a group waits for others of the same rule and severity (rules: `group_wait`)."""
+    alert_retention: Duration = 86400.0 * 7
+    """Resolved alerts (and their history) are kept this long."""
+    alert_source_grace: Duration = 60.0
+    """A collector this far past its next scheduled run, without a new success, is down."""
+    cap_sender: str | None = None
+    """`sender` of the CAP feed's messages; default situationroom@<city id>."""
+    cap_status: Literal["Actual", "Exercise", "System", "Test", "Draft"] = "Actual"
+    """`status` of the CAP feed's messages (Exercise for a drill on simulated data)."""
+
     ws_heartbeat: float = Field(default=15.0, gt=0, le=3600)
     """Seconds between the websocket server's pings; a client silent for three of them is closed."""
     ws_queue_frames: int = Field(default=64, ge=1, le=100_000)
@@ -127,6 +148,10 @@ class Settings(BaseSettings):
     @property
     def dashboards_dir(self) -> Path:
         return self.site / "dashboards"
+
+    @property
+    def rules_dir(self) -> Path:
+        return self.site / "rules"
 
     @property
     def channels_file(self) -> Path:

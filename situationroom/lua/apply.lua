@@ -6,9 +6,9 @@
 -- KEYS[1] = live hash, KEYS[2] = due zset (entity -> ms when it turns stale);
 --           then per entity: raw zset, 1m history zset, 1h history zset
 -- ARGV: indicator, late_ms, h1m_ret_s, h1h_ret_s, default_interval_s, force, now_ms, grace,
---       n_entities, then per entity: entity, direction, warning, critical, samples
+--       n_entities, then per entity: entity, direction, warning, critical, source, samples
 --       where samples is "ts_ms,value,interval;" repeated, sorted by ts_ms ascending
---       (interval empty when the sample has none)
+--       (interval empty when the sample has none) and source that of the batch's newest sample
 -- Returns {changed states (JSON), rejected {entity, ts_ms, reason}, accepted, duplicates}
 
 local indicator = ARGV[1]
@@ -126,8 +126,9 @@ for j = 1, n_entities do
   local dir = ARGV[a + 1]
   local warn = tonumber(ARGV[a + 2])
   local crit = tonumber(ARGV[a + 3])
-  local packed = ARGV[a + 4]
-  a = a + 5
+  local source = ARGV[a + 4]
+  local packed = ARGV[a + 5]
+  a = a + 6
   local kraw, kh1m, kh1h = KEYS[3 + (j - 1) * 3], KEYS[4 + (j - 1) * 3], KEYS[5 + (j - 1) * 3]
 
   local prev_json = redis.call("HGET", live, entity)
@@ -142,6 +143,7 @@ for j = 1, n_entities do
   local prev_status = prev and prev.st or "unknown"
   local cur_status = prev_status
   local since = prev and prev.since or nil
+  local src = prev and prev.s or nil
   local added = 0
   local late_added = false
   local b1m, b1h = {}, {}
@@ -165,6 +167,8 @@ for j = 1, n_entities do
         newest = ts
         last_v = v
         interval = hint or default_interval
+        -- Who delivered the newest sample: alerting puts a series' silence down to its source.
+        if source ~= "" then src = source end
         -- Samples come sorted by event time, so each status change within a batch is seen and
         -- `since` does not depend on how the stream was cut into batches. A gap longer than
         -- the staleness limit starts a new run, as the stale sweep would have.
@@ -247,7 +251,7 @@ for j = 1, n_entities do
       if prev_status == "stale" and prev.since then since = prev.since else since = now end
     end
     local state = {i = indicator, e = entity, v = last_v, t = newest, st = status, ps = prev_status,
-                   since = since, n = interval, w = windows, r = rate}
+                   since = since, n = interval, w = windows, r = rate, s = src}
     local encoded = cjson.encode(state)
     redis.call("HSET", live, entity, encoded)
     -- The stale sweep looks only at series past their deadline, not at every series.

@@ -11,7 +11,7 @@ from situationroom import __version__
 from situationroom.catalog import Catalog
 from situationroom.settings import Settings
 from situationroom.streams import StreamWriter
-from situationroom.web import api, errors, pages, ws
+from situationroom.web import alerts_api, api, errors, pages, ws
 
 
 @dataclass
@@ -37,6 +37,7 @@ def create_app(client: aioredis.Redis, catalog: Catalog, settings: Settings) -> 
     )
     errors.install(app)
     app.include_router(api.router)
+    app.include_router(alerts_api.router)  # alerts, silences, rules, the CAP feed
     ws.install(app)  # /ws and app.state.fanout, the live updates
     pages.install(app)  # the wall, dashboards and their assets (with the dashboard file watcher)
     return app

@@ -1,0 +1,154 @@
+"""The alert state in Redis: one JSON per alert (fingerprint), its history, acknowledgements (docs/alerts.md)."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+
+from situationroom import keys
+from situationroom.alerts.severity import BY_LEVEL
+
+HISTORY = 200
+"""Changes kept per alert."""
+ACTIVE = ("pending", "firing")
+
+
+def fingerprint(rule: str, entity: str) -> str:
+    """Stable id of one problem: the same rule on the same entity is always the same alert."""
+    return hashlib.blake2b(f"{rule}\x00{entity}".encode(), digest_size=8).hexdigest()
+
+
+@dataclass
+class Alert:
+    """One alert: a rule on an entity, across its episodes (pending → firing → resolved, and again)."""
+
+    fingerprint: str
+    rule: str
+    kind: str
+    entity: str
+    indicator: str | None = None
+    source: str | None = None
+    """The source of the series' newest sample (collector id or push:<name>); for source.down the source itself."""
+    district: str | None = None
+    gu: str | None = None
+    department: str | None = None
+    domain: str | None = None
+    level: int = 0
+    state: str = "inactive"
+    """pending, firing, resolved, or inactive (a pending that never fired)."""
+    value: float | None = None
+    threshold: float | None = None
+    peak: float | None = None
+    unit: str | None = None
+    unit_en: str | None = None
+    episode: int = 0
+    seq: int = 0
+    """Changes within the episode: part of every notification's idempotency key."""
+    started: int = 0
+    """Event time (ms) the condition began, for `for`."""
+    fired: int | None = None
+    fired_seq: int = 0
+    """The change count at which the episode fired: the CAP feed's Update and Cancel point back at it."""
+    since: int = 0
+    """Wall-clock ms of the latest state or severity change."""
+    resolved: int | None = None
+    want: int | None = None
+    """A change (the level to go to) held back by min_interval."""
+    acked: dict[str, Any] | None = None
+    silenced: list[str] = field(default_factory=list)
+    inhibited: str | None = None
+    """The source (down or paused) whose silence this alert's own silence is put down to."""
+    notified: int = 0
+    """The level of the last firing notification of this episode (0 = nobody was told yet)."""
+    notified_at: int | None = None
+    repeats: int = 0
+    tier: int = 0
+    escalated_at: int | None = None
+    name_ko: str = ""
+    name_en: str = ""
+    entity_ko: str = ""
+    entity_en: str = ""
+    message_ko: str = ""
+    message_en: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+    updated: int = 0
+
+    @property
+    def active(self) -> bool:
+        return self.state in ACTIVE
+
+    @property
+    def suppressed(self) -> bool:
+        return bool(self.silenced) or self.inhibited is not None
+
+    def public(self) -> dict[str, Any]:
+        """The alert as the API, the websocket (field `a`) and notifications carry it."""
+        out = asdict(self)
+        lv = BY_LEVEL.get(self.level)
+        out["severity"] = lv.ko if lv else None
+        out["severity_en"] = lv.en if lv else None
+        out["severity_name"] = lv.name if lv else None
+        return out
+
+    def encode(self) -> bytes:
+        return orjson.dumps(asdict(self))
+
+    @classmethod
+    def decode(cls, raw: bytes | str) -> Alert:
+        data = orjson.loads(raw)
+        known = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def labels_all(self) -> dict[str, str]:
+        """Every label a silence can match: the built-in ones and the rule's own."""
+        lv = BY_LEVEL.get(self.level)
+        out = {"rule": self.rule, "kind": self.kind, "entity": self.entity, "severity": lv.ko if lv else ""}
+        for name in ("indicator", "district", "gu", "department", "domain", "source"):
+            value = getattr(self, name)
+            if value:
+                out[name] = value
+        out.update(self.labels)
+        return out
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+async def load_all(client: aioredis.Redis) -> dict[str, Alert]:
+    raw = await client.hgetall(keys.alerts())
+    return {k.decode(): Alert.decode(v) for k, v in raw.items()}
+
+
+async def read(client: aioredis.Redis, fingerprint_: str) -> Alert | None:
+    raw = await client.hget(keys.alerts(), fingerprint_)
+    return Alert.decode(raw) if raw is not None else None
+
+
+async def history(client: aioredis.Redis, fingerprint_: str, limit: int = HISTORY) -> list[dict[str, Any]]:
+    return [orjson.loads(x) for x in await client.lrange(keys.alert_history(fingerprint_), 0, limit - 1)]
+
+
+async def acks(client: aioredis.Redis) -> dict[str, dict[str, Any]]:
+    raw = await client.hgetall(keys.alert_acks())
+    return {k.decode(): orjson.loads(v) for k, v in raw.items()}
+
+
+async def acknowledge(client: aioredis.Redis, alert: Alert, by: str | None, comment: str | None) -> dict[str, Any]:
+    """Record an acknowledgement of the alert's current episode; the alert role adopts it (no more repeats
+    or escalation), and the change is published at once so every wall and staff page shows it."""
+    ack = {"by": by, "at": now_ms(), "comment": comment, "episode": alert.episode}
+    alert.acked = {k: ack[k] for k in ("by", "at", "comment")}
+    alert.updated = ack["at"]
+    pipe = client.pipeline(transaction=True)
+    pipe.hset(keys.alert_acks(), alert.fingerprint, orjson.dumps(ack))
+    pipe.lpush(keys.alert_history(alert.fingerprint), orjson.dumps(
+        {"at": ack["at"], "event": "acknowledged", "by": by, "comment": comment, "episode": alert.episode}))
+    pipe.ltrim(keys.alert_history(alert.fingerprint), 0, HISTORY - 1)
+    await pipe.execute()
+    return ack

@@ -1,0 +1,286 @@
+"""The alerts API: alerts (filter, history, deliveries, acknowledge), silences, rules, and the CAP 1.2 feed."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any, Literal
+
+import orjson
+from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from situationroom import keys
+from situationroom.alerts import cap
+from situationroom.alerts import silences as silences_mod
+from situationroom.alerts import state as state_mod
+from situationroom.alerts.rules import RuleStore
+from situationroom.alerts.severity import HELP as SEVERITY_HELP
+from situationroom.alerts.severity import parse as parse_severity
+from situationroom.alerts.state import Alert
+from situationroom.web.auth import actor, require
+from situationroom.web.errors import ApiError
+
+router = APIRouter()
+Reader = Annotated[Any, Depends(require("read"))]
+Staff = Annotated[Any, Depends(require("staff"))]
+DELIVERIES = 200
+
+
+class JSON(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
+
+
+class XML(Response):
+    media_type = "application/xml"
+
+
+class AckIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    comment: str | None = Field(default=None, max_length=1000)
+
+
+def _ctx(request: Request) -> Any:
+    return request.app.state.ctx
+
+
+async def _alerts(request: Request) -> list[Alert]:
+    """Every stored alert, with acknowledgements the alert role has not adopted yet."""
+    client = _ctx(request).client
+    pipe = client.pipeline(transaction=True)
+    pipe.hgetall(keys.alerts())
+    pipe.hgetall(keys.alert_acks())
+    stored, acks = await pipe.execute()
+    out = []
+    for fp, raw in stored.items():
+        alert = Alert.decode(raw)
+        _merge_ack(alert, acks.get(fp))
+        out.append(alert)
+    return out
+
+
+def _merge_ack(alert: Alert, raw: bytes | None) -> None:
+    if raw is None or alert.acked is not None:
+        return
+    ack = orjson.loads(raw)
+    if ack.get("episode") == alert.episode and alert.active:
+        alert.acked = {k: ack.get(k) for k in ("by", "at", "comment")}
+
+
+def _wanted(a: Alert, state: str, min_level: int, equal: dict[str, str | None]) -> bool:
+    if state == "active":
+        if not a.active:
+            return False
+    elif state != "all" and a.state != state:
+        return False
+    if a.level < min_level:
+        return False
+    return all(value is None or getattr(a, name) == value for name, value in equal.items())
+
+
+def _order(alerts: list[Alert]) -> list[Alert]:
+    # Worst first, then the longest-standing: what a duty officer looks at first.
+    return sorted(alerts, key=lambda a: (not a.active, -a.level, a.since))
+
+
+@router.get("/api/v1/alerts", response_class=JSON, tags=["alerts"],
+            summary="Alerts, worst first; by default the active (pending and firing) ones")
+async def list_alerts(
+    request: Request, _: Reader,
+    state: Annotated[Literal["active", "firing", "pending", "resolved", "all"],
+                     Query(description="active = pending or firing")] = "active",
+    severity: Annotated[str | None, Query(description=f"minimum severity: {SEVERITY_HELP}")] = None,
+    department: Annotated[str | None, Query(description="owning department id")] = None,
+    domain: Annotated[str | None, Query(description="catalog domain id")] = None,
+    district: Annotated[str | None, Query(description="district code: a gu covers its eup/myeon/dong")] = None,
+    indicator: str | None = None,
+    rule: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+) -> dict[str, Any]:
+    min_level = 0
+    if severity is not None:
+        try:
+            min_level = parse_severity(severity)
+        except ValueError as exc:
+            raise ApiError(422, str(exc), field="severity", value=severity) from None
+    catalog = _ctx(request).catalog
+    if domain is not None and domain not in catalog.domains:
+        raise ApiError(422, f"unknown domain; domains: {', '.join(catalog.domains)}", field="domain", value=domain)
+    out = []
+    for a in _order(await _alerts(request)):
+        if not _wanted(a, state, min_level, {"department": department, "domain": domain, "indicator": indicator,
+                                             "rule": rule}):
+            continue
+        if district and district not in (a.district, a.gu):
+            continue
+        out.append(a.public())
+        if len(out) >= limit:
+            break
+    return {"alerts": out, "count": len(out)}
+
+
+@router.get("/api/v1/alerts/{fingerprint}", response_class=JSON, tags=["alerts"],
+            summary="One alert with its history and the notify role's deliveries")
+async def get_alert(request: Request, fingerprint: str, _: Reader) -> dict[str, Any]:
+    client = _ctx(request).client
+    pipe = client.pipeline(transaction=False)
+    pipe.hget(keys.alerts(), fingerprint)
+    pipe.hget(keys.alert_acks(), fingerprint)
+    pipe.lrange(keys.alert_history(fingerprint), 0, state_mod.HISTORY - 1)
+    pipe.lrange(keys.alert_deliveries(fingerprint), 0, DELIVERIES - 1)
+    raw, ack, history, deliveries = await pipe.execute()
+    if raw is None:
+        raise ApiError(404, "no such alert", field="fingerprint", value=fingerprint)
+    alert = Alert.decode(raw)
+    _merge_ack(alert, ack)
+    return {"alert": alert.public(), "history": [orjson.loads(h) for h in history],
+            "deliveries": [orjson.loads(d) for d in deliveries]}
+
+
+@router.post("/api/v1/alerts/{fingerprint}/ack", response_class=JSON, tags=["alerts"],
+             summary="Acknowledge an alert: no more repeats or escalation for this episode (staff)")
+async def acknowledge(request: Request, fingerprint: str, record: Staff,
+                      body: Annotated[AckIn | None, Body()] = None) -> dict[str, Any]:
+    ctx = _ctx(request)
+    alert = await state_mod.read(ctx.client, fingerprint)
+    if alert is None:
+        raise ApiError(404, "no such alert", field="fingerprint", value=fingerprint)
+    if not alert.active:
+        raise ApiError(409, f"the alert is {alert.state}; only a pending or firing alert can be acknowledged",
+                       field="fingerprint", value=fingerprint)
+    ack = await ctx.client.hget(keys.alert_acks(), fingerprint)
+    _merge_ack(alert, ack)
+    if alert.acked is not None:
+        return {"alert": alert.public(), "already": True}
+    await state_mod.acknowledge(ctx.client, alert, actor(record), body.comment if body else None)
+    # Published at once, so every wall and staff page shows it without waiting for the alert role.
+    await ctx.client.xadd(keys.updates(), {"a": orjson.dumps({"type": "alert", **alert.public()})},
+                          maxlen=ctx.settings.updates_maxlen, approximate=True)
+    return {"alert": alert.public(), "already": False}
+
+
+# ------------------------------------------------------------------------------------------ silences
+
+@router.get("/api/v1/silences", response_class=JSON, tags=["alerts"], summary="Silences with their state")
+async def list_silences(request: Request, _: Reader,
+                        state: Literal["active", "pending", "expired", "all"] = "all") -> dict[str, Any]:
+    ctx = _ctx(request)
+    tz = _tz(ctx)
+    now = time.time()
+    out = [silences_mod.public(s, now, tz) for s in (await silences_mod.read_all(ctx.client)).values()]
+    if state != "all":
+        out = [s for s in out if s["state"] == state]
+    return {"silences": sorted(out, key=lambda s: s["created"], reverse=True)}
+
+
+@router.post("/api/v1/silences", response_class=JSON, status_code=201, tags=["alerts"],
+             summary="Silence the alerts whose labels match, for a duration or on a cron recurrence (staff)")
+async def create_silence(request: Request, record: Staff,
+                         body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+    ctx = _ctx(request)
+    try:
+        data = silences_mod.SilenceIn.model_validate(body)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        fld = ".".join(str(p) for p in err["loc"]) or None
+        raise ApiError(422, err["msg"].removeprefix("Value error, "), field=fld, value=err.get("input")) from None
+    silence = silences_mod.create(data, actor(record))
+    await silences_mod.save(ctx.client, silence)
+    tz = _tz(ctx)
+    now = time.time()
+    matched = [a.fingerprint for a in await _alerts(request)
+               if a.active and silences_mod.matches(silence, a.labels_all())]
+    return {"silence": silences_mod.public(silence, now, tz), "matching_alerts": matched}
+
+
+@router.delete("/api/v1/silences/{silence_id}", response_class=JSON, tags=["alerts"],
+               summary="Expire a silence now (staff)")
+async def expire_silence(request: Request, silence_id: str, _: Staff) -> dict[str, Any]:
+    ctx = _ctx(request)
+    silence = await silences_mod.expire(ctx.client, silence_id)
+    if silence is None:
+        raise ApiError(404, "no such silence", field="silence_id", value=silence_id)
+    return {"silence": silences_mod.public(silence, time.time(), _tz(ctx))}
+
+
+def _tz(ctx: Any) -> Any:
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(ctx.catalog.city.timezone)
+
+
+# ------------------------------------------------------------------------------------------ rules
+
+@router.get("/api/v1/rules", response_class=JSON, tags=["alerts"],
+            summary="The alert rules with the state of their alerts")
+async def list_rules(request: Request, _: Reader) -> dict[str, Any]:
+    ctx = _ctx(request)
+    raw = await ctx.client.hgetall(keys.alert_rules())
+    running = bool(raw)
+    if running:
+        errors = orjson.loads(raw.pop(b"_errors", b"[]"))
+        rules = [orjson.loads(v) for v in raw.values()]
+    else:
+        # No alert role has run on this Redis yet: show what it would run.
+        store = RuleStore(ctx.catalog, ctx.settings)
+        store.load()
+        errors = store.errors()
+        rules = [r.summary() for r in store.rules.rules.values()]
+    counts: dict[str, dict[str, Any]] = {}
+    for a in await _alerts(request):
+        if not a.active:
+            continue
+        c = counts.setdefault(a.rule, {"pending": 0, "firing": 0, "level": 0})
+        c[a.state] += 1
+        c["level"] = max(c["level"], a.level if a.state == "firing" else 0)
+    for r in rules:
+        c = counts.get(r["id"], {"pending": 0, "firing": 0, "level": 0})
+        lv = c.pop("level")
+        r["alerts"] = c
+        r["state"] = "firing" if c["firing"] else "pending" if c["pending"] else "ok"
+        r["severity"] = state_mod.BY_LEVEL[lv].ko if lv else None
+    rules.sort(key=lambda r: (r["state"] != "firing", r["state"] != "pending", r["id"]))
+    return {"rules": rules, "errors": errors, "evaluated": running}
+
+
+# ------------------------------------------------------------------------------------------ CAP 1.2
+
+def _cap_args(request: Request) -> tuple[str, str, str]:
+    ctx = _ctx(request)
+    sender = ctx.settings.cap_sender or f"situationroom@{ctx.catalog.city.id}"
+    return sender, ctx.settings.cap_status, str(request.base_url)
+
+
+async def _categories(request: Request) -> dict[str, str | None]:
+    raw = await _ctx(request).client.hgetall(keys.alert_rules())
+    out: dict[str, str | None] = {}
+    for rid, v in raw.items():
+        if rid != b"_errors":
+            out[rid.decode()] = orjson.loads(v).get("spec", {}).get("cap_category")
+    return out
+
+
+@router.get("/api/v1/cap.xml", response_class=XML, tags=["alerts"],
+            summary="CAP 1.2: an Atom feed of the city's firing alerts, each entry carrying its CAP message")
+async def cap_feed(request: Request, _: Reader) -> Response:
+    sender, status, base = _cap_args(request)
+    alerts = [a for a in _order(await _alerts(request)) if a.state == "firing"]
+    body = cap.feed(alerts, _ctx(request).catalog, sender=sender, status=status, base=base,
+                    categories=await _categories(request))
+    return Response(body, media_type="application/atom+xml; charset=utf-8")
+
+
+@router.get("/api/v1/cap/{fingerprint}.xml", response_class=XML, tags=["alerts"],
+            summary="CAP 1.2 message of one alert (Alert, Update after a change of severity, Cancel once resolved)")
+async def cap_alert(request: Request, fingerprint: str, _: Reader) -> Response:
+    alert = await state_mod.read(_ctx(request).client, fingerprint)
+    if alert is None or alert.fired is None:
+        raise ApiError(404, "no such alert (or it never fired)", field="fingerprint", value=fingerprint)
+    sender, status, base = _cap_args(request)
+    root = cap.document(alert, _ctx(request).catalog, sender=sender, status=status,
+                        category=(await _categories(request)).get(alert.rule),
+                        web=f"{base}api/v1/alerts/{fingerprint}")
+    return Response(cap.to_xml(root), media_type=f"{cap.CAP_TYPE}; charset=utf-8")

@@ -1,0 +1,160 @@
+"""The alert role as a process: restarted in the middle of a stream without a lost or doubled notification,
+one active role at a time, reading the update stream through its consumer group."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import orjson
+import redis.asyncio as aioredis
+
+from situationroom import keys
+from situationroom.alerts.role import CONSUMER, AlertRole
+from tests.alerts_support import City, make_site, summary
+
+RULES = """
+rules:
+  - id: high
+    kind: threshold
+    indicator: river.level
+    levels: {주의: 2.0}
+    clear: 0
+  - {id: catalog.river.level, enabled: false}
+  - {id: catalog.air.pm10, enabled: false}
+  - {id: catalog.weather.visibility, enabled: false}
+"""
+
+
+def _start(site: Path, url: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "REDIS_URL": url, "SITUATIONROOM_SITE": str(site), "SITUATIONROOM_ALERT_MIN_INTERVAL": "0",
+           "SITUATIONROOM_LOG_LEVEL": "WARNING"}
+    return subprocess.Popen([sys.executable, "-m", "situationroom", "run", "alert"], env=env,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+async def _until(check: object, within: float = 20.0) -> None:
+    deadline = time.monotonic() + within
+    while not await check():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.05)
+
+
+async def _caught_up(client: aioredis.Redis) -> bool:
+    groups = await client.xinfo_groups(keys.updates())
+    mine = [g for g in groups if g["name"] == keys.ALERT_GROUP.encode()]
+    return bool(mine) and mine[0]["pending"] == 0 and mine[0].get("lag", 0) == 0
+
+
+async def test_a_restart_in_the_middle_neither_loses_nor_doubles_a_notification(
+        embedded_url: str, tmp_path: Path) -> None:
+    site = make_site(tmp_path, RULES)
+    city = await City.open(embedded_url, tmp_path, RULES)
+    proc = _start(site, embedded_url)
+    try:
+        await _until(lambda: city.client.exists(keys.alert_lock()))
+        gauges = ["hyeongsan", "chaeun"]
+        rounds = 12
+
+        async def crossings(start: int, stop: int) -> None:
+            # Each round every gauge goes above 2 m and back: one episode, a firing and a resolved.
+            for r in range(start, stop):
+                for half, value in ((0, 2.5), (1, 1.0)):
+                    # One aggregator batch publishes one state per series: a step per value.
+                    await city.writer.write([_sample(g, value, r, half) for g in gauges])
+                    await city.aggregator.step()
+
+        await crossings(0, 4)
+        await _until(lambda: _caught_up(city.client))
+        await crossings(4, 8)
+        # Killed without warning while it works through the updates.
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        await crossings(8, 10)
+        await city.client.delete(keys.alert_lock())  # the lock would run out by itself after 10 s
+        proc = _start(site, embedded_url)
+        await crossings(10, rounds)
+        await _until(lambda: _caught_up(city.client))
+        await asyncio.sleep(0.3)
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=15)
+    notes = await city.all_notifications()
+    keys_seen = [n["key"] for n in notes]
+    assert len(keys_seen) == len(set(keys_seen)), "a notification was sent twice"
+    told: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    for n in notes:
+        for a in n["alerts"]:
+            told[a["entity"]].append((a["episode"], n["kind"]))
+    for g in gauges:
+        assert told[g] == [(e, k) for e in range(1, rounds + 1) for k in ("firing", "resolved")], (g, err[-2000:])
+    await city.close()
+
+
+def _sample(gauge: str, value: float, round_: int, half: int) -> object:
+    from situationroom.samples import Sample
+
+    # Event times a second apart, all in the recent past, in order.
+    ts = time.time() - 600 + round_ * 2 + half
+    return Sample("river.level", gauge, ts, value, "test", 3600)
+
+
+async def test_updates_read_but_not_committed_are_evaluated_after_a_restart(
+        redis_url: str, tmp_path: Path) -> None:
+    city = await City.open(redis_url, tmp_path, RULES)
+    await city.writer.write([_sample("hyeongsan", 2.5, 0, 0)])
+    await city.aggregator.step()
+    # The role read the update and died before writing anything.
+    got = await city.client.xreadgroup(keys.ALERT_GROUP, CONSUMER, {keys.updates(): ">"}, count=10)
+    assert got and got[0][1]
+    assert await city.notifications() == []
+    city.role = city.new_role()
+    await city.role.start()
+    assert summary(await city.notifications()) == [("firing", "주의", ["hyeongsan"])]
+    pending = await city.client.xpending(keys.updates(), keys.ALERT_GROUP)
+    assert pending["pending"] == 0
+    # And the same update, were it read again, changes nothing.
+    await city.role.evaluate_snapshot()
+    assert await city.notifications() == []
+    await city.close()
+
+
+async def test_a_second_alert_role_waits_as_a_standby(redis_url: str, tmp_path: Path) -> None:
+    city = await City.open(redis_url, tmp_path, RULES)
+    stop_first, stop_second = asyncio.Event(), asyncio.Event()
+    first = AlertRole(city.client, city.catalog, city.settings, owner="first")
+    second = AlertRole(city.client, city.catalog, city.settings, owner="second")
+    t1 = asyncio.create_task(first.run(stop_first))
+    await asyncio.sleep(0.3)
+    t2 = asyncio.create_task(second.run(stop_second))
+    await asyncio.sleep(0.3)
+    assert await city.client.get(keys.alert_lock()) == b"first"
+    stop_first.set()
+    await t1
+    # The active one stopped and let go: the standby takes over.
+    await _until(lambda: _lock_is(city.client, b"second"), within=5)
+    await city.send("river.level", "hyeongsan", 2.5)
+    stop_second.set()
+    await t2
+    assert [n["kind"] for n in await city.all_notifications()] == ["firing"]
+    await city.close()
+
+
+async def _lock_is(client: aioredis.Redis, owner: bytes) -> bool:
+    return await client.get(keys.alert_lock()) == owner
+
+
+async def test_every_change_of_an_alert_is_published_for_the_walls(redis_url: str, tmp_path: Path) -> None:
+    city = await City.open(redis_url, tmp_path, RULES)
+    await city.send("river.level", "hyeongsan", 2.5, 1.0)
+    states = [(a["type"], a["state"], a["severity"]) for a in await city.published_alerts()]
+    assert states == [("alert", "firing", "주의"), ("alert", "resolved", "주의")]
+    raw = await city.client.hget(keys.alerts(), (await city.alert("high", "hyeongsan")).fingerprint)
+    assert orjson.loads(raw)["state"] == "resolved"
+    await city.close()
