@@ -126,7 +126,7 @@ def up(site: SiteOpt = None, redis_url: RedisOpt = None, data_dir: DataOpt = Non
     """Run everything in one process: embedded Redis, collectors, aggregator and the web server."""
     settings = make_settings(site=site, redis_url=redis_url, data_dir=data_dir, host=host, port=port,
                              scenario=scenario, speed=speed, seed=seed, log_level=log_level)
-    _serve(settings, ("collect", "aggregate", "web", "alert"), start_embedded=True)
+    _serve(settings, ("collect", "aggregate", "web", "notify", "alert"), start_embedded=True)
 
 
 @app.command()
@@ -207,9 +207,12 @@ def _with_redis(settings: Settings, action: Callable[[Any], T]) -> T:
 
 
 @tokens_app.command("create")
-def tokens_create(role: Annotated[str, typer.Option("--role", help="viewer, ingest, operator or admin",
+def tokens_create(role: Annotated[str, typer.Option("--role", help="viewer, ingest, staff, operator or admin",
                                                     show_default=False)],
                   name: Annotated[str, typer.Option("--name", help="Who or what uses it")] = "cli",
+                  staff: Annotated[str | None, typer.Option("--staff", help="Staff id the token belongs to "
+                                                            "(seeds/staff.yaml; required for --role staff)",
+                                                            show_default=False)] = None,
                   site: SiteOpt = None, redis_url: RedisOpt = None, data_dir: DataOpt = None) -> None:
     """Create a token and print it; it is shown only this once."""
     from situationroom import tokens
@@ -217,7 +220,18 @@ def tokens_create(role: Annotated[str, typer.Option("--role", help="viewer, inge
     if role not in tokens.ROLES:
         raise fail(f"--role {role}: unknown role; roles: {', '.join(tokens.ROLES)}", 2)
     settings = make_settings(site=site, redis_url=redis_url, data_dir=data_dir)
-    typer.echo(_with_redis(settings, lambda client: tokens.create(client, role, name)))
+    if role == "staff" and not staff:
+        raise fail("--role staff needs --staff ID (the staff member the token belongs to)", 2)
+    if staff:
+        from situationroom.notify.people import load_people
+
+        try:
+            people = load_people(settings.seeds)
+        except ConfigError as exc:
+            raise fail(str(exc), 2) from None
+        if staff not in people.staff:
+            raise fail(f"--staff {staff}: no such staff member in {settings.seeds / 'staff.yaml'}", 2)
+    typer.echo(_with_redis(settings, lambda client: tokens.create(client, role, name, staff)))
 
 
 @tokens_app.command("list")
@@ -231,7 +245,8 @@ def tokens_list(site: SiteOpt = None, redis_url: RedisOpt = None, data_dir: Data
     rows = _with_redis(settings, tokens.list_tokens)
     for row in rows:
         created = dt.datetime.fromtimestamp(row["created"]).isoformat(timespec="seconds")
-        typer.echo(f"{row['id']}  {row['role']:<8}  {created}  {row['name']}")
+        staff = f"  (staff {row['staff']})" if row.get("staff") else ""
+        typer.echo(f"{row['id']}  {row['role']:<8}  {created}  {row['name']}{staff}")
 
 
 @tokens_app.command("revoke")

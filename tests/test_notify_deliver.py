@@ -277,7 +277,7 @@ async def test_a_restart_in_the_middle_neither_loses_nor_doubles_a_notification(
             assert await h.pending() > 0  # read but not acknowledged: the crash left work behind
             # The same process comes back and picks up its own pending entries.
             await h.start("notify-a")
-            for _ in range(300):
+            for _ in range(600):
                 if len(rx.processed) == len(expected) and await h.pending() == 0:
                     break
                 await asyncio.sleep(0.05)
@@ -303,8 +303,9 @@ async def test_another_notify_process_takes_over_what_a_dead_one_left(harness_pa
             await off_thread(rx.wait_for, 1)
             await h.crash()
             await h.start("notify-b")  # a different process: it reclaims notify-a's entries once they sit idle
-            for _ in range(300):
+            for _ in range(600):
                 if len(rx.processed) == 5 and await h.pending() == 0:
                     break
                 await asyncio.sleep(0.05)
-    assert set(rx.processed) == {f"n-t{i}/disaster-safety/hook" for i in range(5)}
+            pending = await h.pending()
+    assert set(rx.processed) == {f"n-t{i}/disaster-safety/hook" for i in range(5)}, (rx.processed, pending)

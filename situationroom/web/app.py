@@ -11,7 +11,7 @@ from situationroom import __version__
 from situationroom.catalog import Catalog
 from situationroom.settings import Settings
 from situationroom.streams import StreamWriter
-from situationroom.web import alerts_api, api, errors, pages, ws
+from situationroom.web import alerts_api, api, errors, pages, staff, staff_api, ws
 
 
 @dataclass
@@ -40,4 +40,6 @@ def create_app(client: aioredis.Redis, catalog: Catalog, settings: Settings) -> 
     app.include_router(alerts_api.router)  # alerts, silences, rules, the CAP feed
     ws.install(app)  # /ws and app.state.fanout, the live updates
     pages.install(app)  # the wall, dashboards and their assets (with the dashboard file watcher)
+    staff_api.install(app)  # subscriptions, my inbox, people and channels (seeds the subscriptions)
+    staff.install(app)  # the staff page /staff
     return app

@@ -1,0 +1,256 @@
+"""Subscriptions (own only unless admin), who am I, my in-app inbox, people and channels, dead deliveries."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.responses import Response
+
+from situationroom import keys
+from situationroom.errors import ConfigError
+from situationroom.notify.channels.base import Channel, ChannelContext
+from situationroom.notify.channels.config import describe, load_channels
+from situationroom.notify.people import People, load_people
+from situationroom.notify.subscriptions import Store, Subscription, SubscriptionIn, check, new_id, seed_once
+from situationroom.web.auth import require
+from situationroom.web.errors import ApiError
+
+log = logging.getLogger(__name__)
+
+Reader = Annotated[Any, Depends(require("read"))]
+Staff = Annotated[dict[str, Any], Depends(require("staff"))]
+Operator = Annotated[dict[str, Any], Depends(require("operate"))]
+
+
+class JSON(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
+
+
+@dataclass
+class NotifyInfo:
+    """What the web role knows of notifications: the people, and the channels by id (never started here)."""
+
+    people: People
+    channels: dict[str, Channel]
+
+
+@contextlib.asynccontextmanager
+async def _seeding(app: FastAPI) -> AsyncIterator[None]:
+    # The web role may start before the notify role: staff should find their subscriptions either way.
+    ctx, info = app.state.ctx, app.state.notify
+    try:
+        await seed_once(ctx.client, ctx.settings.seeds / "subscriptions.yaml", info.people, ctx.catalog,
+                        set(info.channels))
+    except ConfigError as exc:
+        log.error("seed subscriptions not loaded:\n%s", exc)
+    yield
+
+
+router = APIRouter(lifespan=_seeding)
+
+
+def install(app: FastAPI) -> None:
+    """Load people and channels of the site (errors stop the start, naming file and line) and add the API."""
+    ctx = app.state.ctx
+    people = load_people(ctx.settings.seeds)
+    channels: dict[str, Channel] = {}
+    if ctx.settings.channels_file.is_file():
+        channels = load_channels(ctx.settings.channels_file, ChannelContext(ctx.client, ctx.catalog, ctx.settings))
+    app.state.notify = NotifyInfo(people, channels)
+    app.include_router(router)
+
+
+def _info(request: Request) -> NotifyInfo:
+    return request.app.state.notify
+
+
+def _is_admin(record: dict[str, Any]) -> bool:
+    return "admin" in record["scopes"]
+
+
+def _may_manage(record: dict[str, Any], owner: str, people: People) -> bool:
+    """Admins manage every subscription; staff their own, and a department head the department's."""
+    if _is_admin(record):
+        return True
+    me = record.get("staff")
+    if not me:
+        return False
+    if owner == me:
+        return True
+    dept = people.departments.get(owner)
+    return dept is not None and dept.head == me
+
+
+def _owned(record: dict[str, Any], sub: Subscription, people: People) -> Subscription:
+    if not _may_manage(record, sub.owner, people):
+        raise ApiError(403, "this subscription belongs to someone else; staff see and change only their own",
+                       field="id", value=sub.id)
+    return sub
+
+
+def _checked(request: Request, sub: SubscriptionIn) -> None:
+    ctx, info = request.app.state.ctx, _info(request)
+    problems = check(sub, info.people, ctx.catalog, set(info.channels))
+    if problems:
+        fld, value, message = problems[0]
+        raise ApiError(422, message, field=fld, value=value)
+
+
+async def _get(request: Request, sid: str) -> Subscription:
+    sub = await Store(request.app.state.ctx.client).get(sid)
+    if sub is None:
+        raise ApiError(404, "no such subscription", field="id", value=sid)
+    return sub
+
+
+# ---------------------------------------------------------------------------------------------- who am I
+
+@router.get("/api/v1/staff/me", response_class=JSON, tags=["staff"],
+            summary="The staff member a token belongs to: names, department, contacts, the channels they can use")
+async def me(request: Request, record: Staff) -> JSON:
+    info = _info(request)
+    member = info.people.staff.get(record.get("staff") or "")
+    out: dict[str, Any] = {"role": record["role"], "name": record["name"], "scopes": sorted(record["scopes"]),
+                           "staff": None, "department": None, "heads": []}
+    if member is not None:
+        dept = info.people.departments.get(member.department)
+        out["staff"] = member.model_dump()
+        out["department"] = dept.model_dump(exclude={"contacts"}) if dept else None
+        out["heads"] = [d.id for d in info.people.departments.values() if d.head == member.id]
+    usable = []
+    for c in describe(info.channels):
+        contacts = member.contacts if member else {}
+        c["usable"] = c["enabled"] and (c["contact"] is None or c["contact"] in contacts)
+        usable.append(c)
+    out["channels"] = usable
+    return JSON(out)
+
+
+@router.get("/api/v1/staff/me/inbox", response_class=JSON, tags=["staff"],
+            summary="My in-app notifications (and my department's), newest first")
+async def inbox(request: Request, record: Staff,
+                limit: Annotated[int, Query(ge=1, le=500, description="entries at most")] = 100) -> JSON:
+    info = _info(request)
+    me_id = record.get("staff")
+    if not me_id:
+        return JSON({"items": []})
+    owners = [me_id, *info.people.departments_of(me_id)]
+    pipe = request.app.state.ctx.client.pipeline(transaction=False)
+    for owner in owners:
+        pipe.xrevrange(keys.inbox(owner), count=limit)
+    items = []
+    for entries in await pipe.execute():
+        for entry_id, fields in entries:
+            item = orjson.loads(fields[b"n"])
+            item["entry"] = entry_id.decode()
+            items.append(item)
+    items.sort(key=lambda it: it.get("at", 0), reverse=True)
+    return JSON({"items": items[:limit]})
+
+
+@router.get("/api/v1/people", response_class=JSON, tags=["staff"],
+            summary="Departments and staff (names, roles, department; never contacts)")
+async def people(request: Request, _: Reader) -> JSON:
+    info = _info(request)
+    return JSON({
+        "departments": [d.model_dump(exclude={"contacts"}) for d in info.people.departments.values()],
+        "staff": [s.model_dump(include={"id", "name_ko", "name_en", "department", "role_ko", "role_en"})
+                  for s in info.people.staff.values()],
+        "escalation": info.people.escalation,
+    })
+
+
+@router.get("/api/v1/channels", response_class=JSON, tags=["staff"],
+            summary="Notification channels: id, kind, names, whether they can send (never an address or secret)")
+async def channels(request: Request, _: Reader) -> JSON:
+    return JSON({"channels": describe(_info(request).channels)})
+
+
+# ---------------------------------------------------------------------------------------------- subscriptions
+
+@router.get("/api/v1/subscriptions", response_class=JSON, tags=["subscriptions"],
+            summary="My subscriptions (an admin sees everyone's; `owner` filters)")
+async def list_subscriptions(request: Request, record: Staff,
+                             owner: Annotated[str | None, Query(description="staff or department id")] = None) -> JSON:
+    info = _info(request)
+    subs = await Store(request.app.state.ctx.client).all()
+    if owner is not None and not _may_manage(record, owner, info.people):
+        raise ApiError(403, "staff see only their own subscriptions", field="owner", value=owner)
+    out = [s for s in subs if _may_manage(record, s.owner, info.people) and (owner is None or s.owner == owner)]
+    return JSON({"subscriptions": [s.model_dump(mode="json") for s in out]})
+
+
+@router.post("/api/v1/subscriptions", response_class=JSON, status_code=201, tags=["subscriptions"],
+             summary="Subscribe: filters, minimum severity, channels, quiet hours (owner: me unless admin)")
+async def create_subscription(request: Request, body: SubscriptionIn, record: Staff) -> JSON:
+    info = _info(request)
+    owner = body.owner or record.get("staff")
+    if not owner:
+        raise ApiError(422, "this token belongs to no staff member: give `owner`", field="owner", value=None)
+    if not _may_manage(record, owner, info.people):
+        raise ApiError(403, "staff subscribe only themselves", field="owner", value=owner)
+    data = body.model_dump()
+    data.update(owner=owner, id=body.id or new_id(), updated=time.time())
+    sub = Subscription.model_validate(data)
+    _checked(request, sub)
+    if not await Store(request.app.state.ctx.client).create(sub):
+        raise ApiError(409, "a subscription with this id exists", field="id", value=sub.id)
+    return JSON(sub.model_dump(mode="json"), status_code=201)
+
+
+@router.get("/api/v1/subscriptions/{sid}", response_class=JSON, tags=["subscriptions"],
+            summary="One of my subscriptions")
+async def get_subscription(request: Request, sid: str, record: Staff) -> JSON:
+    sub = _owned(record, await _get(request, sid), _info(request).people)
+    return JSON(sub.model_dump(mode="json"))
+
+
+@router.put("/api/v1/subscriptions/{sid}", response_class=JSON, tags=["subscriptions"],
+            summary="Change one of my subscriptions (the whole of it)")
+async def put_subscription(request: Request, sid: str, body: SubscriptionIn, record: Staff) -> JSON:
+    info = _info(request)
+    old = _owned(record, await _get(request, sid), info.people)
+    if body.id is not None and body.id != sid:
+        raise ApiError(422, "the id cannot change", field="id", value=body.id)
+    owner = body.owner or old.owner
+    if owner != old.owner and not _may_manage(record, owner, info.people):
+        raise ApiError(403, "staff cannot give a subscription to someone else", field="owner", value=owner)
+    data = body.model_dump()
+    data.update(id=sid, owner=owner, updated=time.time())
+    sub = Subscription.model_validate(data)
+    _checked(request, sub)
+    await Store(request.app.state.ctx.client).put(sub)
+    return JSON(sub.model_dump(mode="json"))
+
+
+@router.delete("/api/v1/subscriptions/{sid}", status_code=204, tags=["subscriptions"],
+               summary="Delete one of my subscriptions")
+async def delete_subscription(request: Request, sid: str, record: Staff) -> Response:
+    _owned(record, await _get(request, sid), _info(request).people)
+    await Store(request.app.state.ctx.client).delete(sid)
+    return Response(status_code=204)
+
+
+# ---------------------------------------------------------------------------------------------- operators
+
+@router.get("/api/v1/notify/deadletter", response_class=JSON, tags=["staff"],
+            summary="Deliveries that failed their last attempt, newest first, with the reason")
+async def deadletter(request: Request, _: Operator,
+                     limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> JSON:
+    entries = await request.app.state.ctx.client.xrevrange(keys.notify_deadletter(), count=limit)
+    out = []
+    for entry_id, fields in entries:
+        row = {k.decode(): v.decode() for k, v in fields.items() if k != b"item"}
+        row["id"] = entry_id.decode()
+        out.append(row)
+    return JSON({"deadletter": out})
