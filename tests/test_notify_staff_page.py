@@ -1,0 +1,217 @@
+"""The staff page in real Chromium: a new alert pops up at once (in the page and through the browser's
+Notification API), acknowledging works, a subscription is added from the form; Korean and English."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import orjson
+import pytest
+import redis
+import redis.asyncio as aioredis
+import uvicorn
+from playwright.sync_api import Browser, Page
+
+from situationroom import keys, tokens
+from situationroom.alerts.state import Alert
+from situationroom.catalog import load_catalog
+from situationroom.notify.deliver import Notifier
+from situationroom.settings import Settings
+from situationroom.web.app import create_app
+from tests.conftest import REPO, free_port
+from tests.notify_support import alert, notification
+
+CHROMIUM = "/usr/bin/chromium"
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed "
+                                                                     "(.ci/run installs it)")
+# Observe what the page hands to the browser's Notification API (the real one still shows it).
+WATCH_NOTIFICATIONS = """
+window.__notified = [];
+const Real = window.Notification;
+window.Notification = class extends Real {
+  constructor(title, options) { super(title, options); window.__notified.push({title, body: options && options.body}); }
+};
+window.Notification.requestPermission = Real.requestPermission.bind(Real);
+Object.defineProperty(window.Notification, "permission", {get: () => Real.permission});
+"""
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 20, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@dataclass
+class Staffroom:
+    url: str
+    redis_url: str
+    settings: Settings
+
+
+@contextlib.contextmanager
+def background(coro_factory: Callable[[asyncio.Event], object]) -> Iterator[None]:
+    """Run a coroutine (a role) on its own event loop in a thread until the block ends."""
+    holder: dict[str, object] = {}
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        holder["loop"], holder["stop"] = asyncio.get_running_loop(), stop
+        await coro_factory(stop)  # type: ignore[misc]
+
+    thread = threading.Thread(target=lambda: asyncio.run(main()), daemon=True)
+    thread.start()
+    wait_for(lambda: "stop" in holder, 10, "the role to start")
+    try:
+        yield
+    finally:
+        loop: asyncio.AbstractEventLoop = holder["loop"]  # type: ignore[assignment]
+        loop.call_soon_threadsafe(holder["stop"].set)  # type: ignore[union-attr]
+        thread.join(20)
+
+
+@pytest.fixture(scope="module")
+def staffroom(embedded_redis: object) -> Iterator[Staffroom]:
+    url = embedded_redis.url  # type: ignore[attr-defined]
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    client.close()
+    settings = Settings(site=REPO, redis_url=url, port=free_port(), block_ms=50, notify_backoff=0.05)
+    catalog = load_catalog(settings.seeds)
+
+    async def web(stop: asyncio.Event) -> None:
+        aclient = aioredis.Redis.from_url(url)
+        app = create_app(aclient, catalog, settings)
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=settings.port, log_level="warning",
+                                               lifespan="on", timeout_graceful_shutdown=2))
+        task = asyncio.create_task(server.serve())
+        await stop.wait()
+        server.should_exit = True
+        await task
+        await aclient.aclose()
+
+    async def notify(stop: asyncio.Event) -> None:
+        aclient = aioredis.Redis.from_url(url)
+        await Notifier(aclient, catalog, settings).run(stop)
+        await aclient.aclose()
+
+    with background(web), background(notify):
+        import httpx
+
+        wait_for(lambda: _answers(f"http://127.0.0.1:{settings.port}/healthz", httpx), 20, "the web role")
+        yield Staffroom(f"http://127.0.0.1:{settings.port}", url, settings)
+
+
+def _answers(url: str, httpx: object) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200  # type: ignore[attr-defined]
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"])
+        yield chromium
+        chromium.close()
+
+
+def staff_page(browser: Browser, room: Staffroom, staff: str, lang: str = "ko",
+               size: tuple[int, int] = (1920, 1080)) -> Page:
+    client = redis.Redis.from_url(room.redis_url)
+    token = tokens.create(client, "staff", staff, staff=staff)
+    client.close()
+    context = browser.new_context(viewport={"width": size[0], "height": size[1]})
+    context.grant_permissions(["notifications"], origin=room.url)
+    context.add_init_script(WATCH_NOTIFICATIONS)
+    context.add_init_script(f"localStorage.setItem('situationroom.staff.token', {orjson.dumps(token).decode()})")
+    page = context.new_page()
+    page.errors = []  # type: ignore[attr-defined]
+    page.urls = []  # type: ignore[attr-defined]
+    page.on("pageerror", lambda e: page.errors.append(str(e)))  # type: ignore[attr-defined]
+    page.on("request", lambda r: page.urls.append(r.url))  # type: ignore[attr-defined]
+    page.goto(f"{room.url}/staff?lang={lang}")
+    page.wait_for_selector("header.top")
+    return page
+
+
+def publish_alert(room: Staffroom, a: dict) -> None:
+    """An alert as the alert role keeps and publishes it (state hash + `a` entry on the update stream)."""
+    known = Alert.__dataclass_fields__
+    record = Alert(**{k: v for k, v in a.items() if k in known})
+    client = redis.Redis.from_url(room.redis_url)
+    client.hset(keys.alerts(), record.fingerprint, record.encode())
+    client.xadd(keys.updates(), {"a": orjson.dumps({"type": "alert", **record.public()})})
+    client.close()
+
+
+def test_a_new_alert_pops_up_at_once_and_can_be_acknowledged(browser: Browser, staffroom: Staffroom) -> None:
+    page = staff_page(browser, staffroom, "ds-park")
+    assert "박서연" in page.inner_text("header.top") and "재난안전과" in page.inner_text("header.top")
+    wait_for(lambda: page.evaluate("document.querySelector('header.top .conn.on') !== null"), 10, "the websocket")
+
+    a = alert(fingerprint="fp-page-1", rule="catalog.river.level", level=3)
+    publish_alert(staffroom, a)
+    client = redis.Redis.from_url(staffroom.redis_url)
+    sent = time.monotonic()
+    client.xadd(keys.notifications(), {"n": orjson.dumps(notification("page-n1", a))})
+    client.close()
+    page.wait_for_selector(".toast", timeout=5000)
+    popped = time.monotonic() - sent
+    assert popped < 3, f"the pop-up took {popped:.1f} s"
+    toast = page.inner_text(".toast")
+    assert "[경계] 하천 수위 — 형산교" in toast
+    wait_for(lambda: page.evaluate("window.__notified.length") == 1, 5, "the browser notification")
+    shown = page.evaluate("window.__notified[0]")
+    assert shown["title"].startswith("[경계] 하천 수위 — 형산교") and "형산강" in shown["body"]
+    assert "하천 수위" in page.inner_text("#history")
+
+    card = page.locator('article.alert[data-fp="fp-page-1"]')
+    card.get_by_role("button", name="확인").click()
+    page.wait_for_selector('article.alert[data-fp="fp-page-1"] .done')
+    assert "확인함" in card.inner_text() and "ds-park" in card.inner_text()
+    acks = redis.Redis.from_url(staffroom.redis_url)
+    assert orjson.loads(acks.hget(keys.alert_acks(), "fp-page-1"))["by"] == "ds-park"
+    acks.close()
+    assert page.errors == []  # type: ignore[attr-defined]
+    assert {urlsplit(u).hostname for u in page.urls} <= {"127.0.0.1"}  # type: ignore[attr-defined]
+    page.context.close()
+
+
+def test_a_subscription_is_added_from_the_form_in_english_on_a_phone(browser: Browser,
+                                                                    staffroom: Staffroom) -> None:
+    page = staff_page(browser, staffroom, "env-kwon", lang="en", size=(390, 844))
+    assert "Kwon Ha-eun" in page.inner_text("header.top")
+    before = page.locator("#subs .sub").count()
+    page.get_by_role("button", name="+ Add subscription").click()
+    form = page.locator("form.subform")
+    form.locator("input[name=name]").fill("Nam-gu fine dust")
+    form.locator("select[name=min_severity]").select_option("경계")
+    form.get_by_label("Environment").check()
+    form.get_by_label("Nam-gu").check()
+    form.get_by_role("button", name="Save").click()
+    page.wait_for_function(f"document.querySelectorAll('#subs .sub').length === {before + 1}")
+    text = page.inner_text("#subs")
+    assert "Nam-gu fine dust" in text and "critical+" in text
+    client = redis.Redis.from_url(staffroom.redis_url)
+    subs = [orjson.loads(v) for v in client.hvals(keys.subscriptions())]
+    client.close()
+    made = next(s for s in subs if s["name"] == "Nam-gu fine dust")
+    assert made["owner"] == "env-kwon" and made["districts"] == ["47111"] and made["min_severity"] == "경계"
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()
