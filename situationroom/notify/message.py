@@ -120,11 +120,10 @@ def render(notification: dict[str, Any], alerts: list[dict[str, Any]], catalog: 
         more = ""
         if len(lines) > 1:
             more = f" 외 {len(lines) - 1}곳" if ko else f" and {len(lines) - 1} more"
-        subject = f"[{tag}] {top.what} — {top.where}{more}"
+        value = f" {top.value}" if top.value and kind != "resolved" else ""
+        subject = f"[{tag}] {top.what} — {top.where}{value}{more}"
         if kind == "escalation":
             subject = (f"[상향·미확인] {subject}" if ko else f"[ESCALATED] {subject}")
-        if top.value and kind != "resolved":
-            subject += f" {top.value}"
     headline = (f"{city} 상황실 알림 — {kind_word}" if ko else f"{city} situation room — {kind_word}")
     footer = ("포항시 디지털 통합상황실에서 보낸 알림입니다. 확인(acknowledge)은 상황실 직원 페이지 /staff 에서."
               if ko else "Sent by the city's digital situation room. Acknowledge on the staff page, /staff.")

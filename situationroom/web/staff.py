@@ -31,7 +31,8 @@ def page_data(catalog: Catalog, request: Request) -> dict[str, Any]:
         "districts": [{"id": e.id, "ko": e.name_ko, "en": e.name_en, "kind": e.kind, "gu": catalog.gu_of(e.id)}
                       for e in catalog.entities.values() if e.kind in ("gu", "dong")],
         "indicators": [{"id": i.id, "ko": i.name_ko, "en": i.name_en, "domain": i.domain,
-                        "unit": {"ko": i.unit, "en": i.unit_en}, "decimals": i.decimals}
+                        "unit": {"ko": i.unit, "en": i.unit_en}, "decimals": i.decimals,
+                        "labels": {str(k): {"ko": v.ko, "en": v.en} for k, v in i.labels.items()}}
                        for i in catalog.indicators.values()],
         "entities": {e.id: {"ko": e.name_ko, "en": e.name_en} for e in catalog.entities.values()},
         "levels": [{"level": lv, "ko": NAMES_KO[lv], "en": NAMES_EN[lv]} for lv in (1, 2, 3, 4)],

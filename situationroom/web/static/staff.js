@@ -24,7 +24,7 @@
       kinds: { firing: "발생", repeat: "지속", resolved: "해제", escalation: "미확인 상향" },
       states: { pending: "대기", firing: "발생", resolved: "해제", inactive: "종료" },
       durations: [["1h", "1시간"], ["4h", "4시간"], ["12h", "12시간"], ["1d", "1일"], ["7d", "7일"]],
-      silenced: "무음 중", tier: "상향 단계", other: "English", live: "실시간 연결", offline: "연결 끊김 — 다시 연결 중", dept: "부서", mine: "내 부서·구독",
+      silenced: "무음 중", tier: "상향 단계", details: "자세히", less: "접기", other: "English", live: "실시간 연결", offline: "연결 끊김 — 다시 연결 중", dept: "부서", mine: "내 부서·구독",
     },
     en: {
       title: "Situation room staff", login: "Sign in with your staff token", loginHelp: "Paste the staff token your administrator gave you (situationroom tokens create --role staff --staff ID). It is kept in this browser only.",
@@ -41,7 +41,7 @@
       kinds: { firing: "firing", repeat: "still firing", resolved: "resolved", escalation: "escalated" },
       states: { pending: "pending", firing: "firing", resolved: "resolved", inactive: "ended" },
       durations: [["1h", "1 hour"], ["4h", "4 hours"], ["12h", "12 hours"], ["1d", "1 day"], ["7d", "7 days"]],
-      silenced: "silenced", tier: "escalation tier", other: "한국어", live: "live", offline: "offline — reconnecting", dept: "Department", mine: "mine",
+      silenced: "silenced", tier: "escalation tier", details: "Details", less: "Show fewer", other: "한국어", live: "live", offline: "offline — reconnecting", dept: "Department", mine: "mine",
     },
   }[LANG];
   const LEVEL = Object.fromEntries(DATA.levels.map((l) => [l.level, l]));
@@ -51,7 +51,7 @@
 
   const state = {
     token: localStorage.getItem(TOKEN_KEY), me: null, alerts: new Map(), inbox: [], subs: [], channels: [],
-    showAll: false, editing: null, silencing: null, open: null, seen: new Set(), fresh: new Set(), connected: false,
+    showAll: false, expanded: new Set(), editing: null, silencing: null, open: null, seen: new Set(), fresh: new Set(), connected: false,
   };
   const app = document.getElementById("app");
 
@@ -68,6 +68,7 @@
   const fmtValue = (a) => {
     if (a.value == null) return "";
     const ind = IND[a.indicator];
+    if (ind && ind.labels && ind.labels[String(Math.round(a.value))]) return nm(ind.labels[String(Math.round(a.value))]);
     const d = ind ? ind.decimals : 1;
     const unit = ind ? ind.unit[LANG] : (LANG === "ko" ? a.unit : a.unit_en || a.unit) || "";
     return `${Number(a.value).toLocaleString(LANG === "ko" ? "ko-KR" : "en-GB", { maximumFractionDigits: d, minimumFractionDigits: d })} ${unit}`.trim();
@@ -117,7 +118,9 @@
     const toast = document.createElement("div");
     toast.className = `toast l${top.level || 2}`;
     toast.innerHTML = `<div class="t">${esc(title)}</div><div class="b">${esc(kind)} · ${esc(body)}</div>`;
-    document.getElementById("toasts").prepend(toast);
+    const box = document.getElementById("toasts");
+    box.prepend(toast);
+    while (box.children.length > 3) box.lastElementChild.remove();
     setTimeout(() => toast.remove(), 12000);
     if ("Notification" in window && Notification.permission === "granted") {
       try {
@@ -201,28 +204,53 @@
     const fresh = state.fresh.has(a.fingerprint);
     const silencing = state.silencing === a.fingerprint;
     const open = state.open === a.fingerprint;
+    const active = a.state === "firing" || a.state === "pending";
     const stateBadge = a.state === "firing" ? "" : `<span class="badge state${a.state === "resolved" ? " resolved" : ""}">${esc(T.states[a.state] || a.state)}</span>`;
     const dept = DATA.departments[a.department];
-    return `<article class="alert l${a.level}${fresh ? " new" : ""}" data-fp="${esc(a.fingerprint)}">
+    const since = LANG === "ko" ? `${fmtTime(a.fired || a.since)} ${T.since}` : `${T.since} ${fmtTime(a.fired || a.since)}`;
+    const meta = [since, dept ? nm(dept) : "", a.silenced && a.silenced.length ? T.silenced : "", a.tier ? `${T.tier} ${a.tier}` : ""]
+      .filter(Boolean).join(" · ");
+    return `<article class="alert l${a.level}${fresh ? " new" : ""}${a.state === "resolved" ? " over" : ""}" data-fp="${esc(a.fingerprint)}">
       <div class="head"><span class="badge l${a.level}">${esc(sevName(a))}</span>${stateBadge}
         <span class="what">${esc(alertWhat(a))}</span><span class="where">${esc(alertWhere(a))}</span>
-        <span class="value">${esc(fmtValue(a))}</span></div>
-      ${alertMsg(a) ? `<div class="msg">${esc(alertMsg(a))}</div>` : ""}
-      <div class="meta"><span>${LANG === "ko" ? `${esc(fmtTime(a.fired || a.since))} ${esc(T.since)}` : `${esc(T.since)} ${esc(fmtTime(a.fired || a.since))}`}</span>
-        ${dept ? `<span>${esc(nm(dept))}</span>` : ""}${a.silenced && a.silenced.length ? `<span>${esc(T.silenced)}</span>` : ""}
-        ${a.tier ? `<span>${esc(T.tier)} ${a.tier}</span>` : ""}</div>
-      <div class="actions">
-        ${acked ? `<span class="done">✓ ${esc(T.acked)} ${esc(T.by)} ${esc(acked.by || "")} · ${esc(fmtTime(acked.at))}</span>`
-          : (a.state === "firing" || a.state === "pending") ? `<button class="primary" data-act="ack">${esc(T.ack)}</button>` : ""}
-        ${(a.state === "firing" || a.state === "pending") && !silencing ? `<button data-act="silence">${esc(T.silence)}</button>` : ""}
-        <button data-act="open">${esc(T.deliveries)}</button>
-      </div>
+        <span class="value">${esc(fmtValue(a))}</span><span class="meta">${esc(meta)}</span>
+        <span class="actions">
+          ${acked ? `<span class="done">✓ ${esc(T.acked)} ${esc(T.by)} ${esc(acked.by || "")} · ${esc(fmtTime(acked.at))}</span>`
+            : active ? `<button class="primary" data-act="ack">${esc(T.ack)}</button>` : ""}
+          ${active && !silencing ? `<button data-act="silence">${esc(T.silence)}</button>` : ""}
+          <button data-act="open" aria-expanded="${open}">${esc(T.details)}</button>
+        </span></div>
       ${silencing ? `<form class="silence" data-fp="${esc(a.fingerprint)}">
           <label>${esc(T.silenceFor)} <select name="duration">${T.durations.map(([v, l]) => `<option value="${v}">${esc(l)}</option>`).join("")}</select></label>
           <input name="reason" required placeholder="${esc(T.reasonHint)}" aria-label="${esc(T.reason)}">
           <button class="primary">${esc(T.apply)}</button><button type="button" data-act="unsilence">${esc(T.cancel)}</button></form>` : ""}
-      ${open ? `<div class="deliveries" data-deliveries="${esc(a.fingerprint)}">…</div>` : ""}
+      ${open ? `<div class="detail">${alertMsg(a) ? `<div class="msg">${esc(alertMsg(a))}</div>` : ""}
+          <div class="deliveries" data-deliveries="${esc(a.fingerprint)}">…</div></div>` : ""}
     </article>`;
+  }
+
+  // Alerts of one rule at one level (a storm's rain over many dongs) are one group: the first few shown.
+  const GROUP_SHOWN = 3;
+  function alertGroups(alerts) {
+    const groups = new Map();
+    for (const a of alerts) {
+      const key = `${a.rule}/${a.level}/${a.state === "resolved" ? "r" : "a"}`;
+      if (!groups.has(key)) groups.set(key, []);
+      groups.get(key).push(a);
+    }
+    return [...groups.entries()].map(([key, list]) => {
+      if (list.length === 1) return alertCard(list[0]);
+      const a = list[0];
+      const open = state.expanded.has(key);
+      const shown = open ? list : list.slice(0, GROUP_SHOWN);
+      const more = list.length - shown.length;
+      const word = LANG === "ko" ? `${list.length}곳` : `${list.length} places`;
+      return `<div class="group" data-group="${esc(key)}"><div class="ghead"><span class="badge l${a.level}">${esc(sevName(a))}</span>
+          <span class="what">${esc(alertWhat(a))}</span><span class="count">${esc(word)}</span></div>
+        ${shown.map(alertCard).join("")}
+        ${more > 0 ? `<button class="more" data-act="expand">${esc(LANG === "ko" ? `${more}곳 더 보기` : `${more} more`)}</button>`
+          : list.length > GROUP_SHOWN ? `<button class="more" data-act="expand">${esc(T.less)}</button>` : ""}</div>`;
+    }).join("");
   }
 
   function filterChips(s) {
@@ -303,14 +331,14 @@
       <main><div class="col">
         <section class="card" id="alerts"><h2>${esc(T.myAlerts)} <span class="count">${alerts.length}</span><span class="grow"></span>
           <label style="font-size:14px;font-weight:400"><input type="checkbox" id="showall"${state.showAll ? " checked" : ""}> ${esc(T.allAlerts)}</label></h2>
-          ${alerts.length ? alerts.map(alertCard).join("") : `<div class="empty">${esc(T.noAlerts)}</div>`}</section>
-        <section class="card history" id="history"><h2>${esc(T.history)} <span class="count">${state.inbox.length}</span></h2>
-          ${state.inbox.length ? `<ul>${state.inbox.slice(0, 100).map(historyItem).join("")}</ul>` : `<div class="empty">${esc(T.noHistory)}</div>`}</section>
+          ${alerts.length ? alertGroups(alerts) : `<div class="empty">${esc(T.noAlerts)}</div>`}</section>
       </div><div class="col">
         <section class="card" id="subs"><h2>${esc(T.subs)} <span class="count">${subs.length}</span><span class="grow"></span>
           ${state.editing === "" ? "" : `<button id="addsub">+ ${esc(T.addSub)}</button>`}</h2>
           ${state.editing === "" ? subForm(null) : ""}
           ${subs.length ? subs.map(subCard).join("") : `<div class="empty">${esc(T.noSubs)}</div>`}</section>
+        <section class="card history" id="history"><h2>${esc(T.history)} <span class="count">${state.inbox.length}</span></h2>
+          ${state.inbox.length ? `<ul>${state.inbox.slice(0, 100).map(historyItem).join("")}</ul>` : `<div class="empty">${esc(T.noHistory)}</div>`}</section>
       </div></main>`;
     renderHeader();
     state.fresh.clear();
@@ -367,6 +395,11 @@
       } else if (act === "silence") { state.silencing = fp; render(); }
       else if (act === "unsilence") { state.silencing = null; render(); }
       else if (act === "open") { state.open = state.open === fp ? null : fp; render(); }
+      else if (act === "expand") {
+        const key = t.closest("[data-group]").dataset.group;
+        if (state.expanded.has(key)) state.expanded.delete(key); else state.expanded.add(key);
+        render();
+      }
       else if (act === "edit") { state.editing = t.closest("[data-sub]").dataset.sub; render(); }
       else if (act === "cancel-edit") { state.editing = null; render(); }
       else if (act === "delete") {
