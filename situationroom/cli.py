@@ -313,6 +313,57 @@ def bench_ingest(
                f"(target p99 ≤ 20 ms)")
 
 
+@bench_app.command("alerts")
+def bench_alerts(
+    probes: Annotated[int, typer.Option(help="Threshold crossings to time.", min=5)] = 100,
+    every: Annotated[float, typer.Option(help="Seconds between two crossings.", min=0.1)] = 0.5,
+    rate: Annotated[float, typer.Option(help="Background samples per second.", min=0)] = 1000,
+    site: SiteOpt = None,
+    redis_url: Annotated[str | None, typer.Option("--redis-url", show_default=False,
+                                                  help="An EMPTY Redis to measure on; default a fresh "
+                                                       "embedded one.")] = None,
+    port: Annotated[int, typer.Option(help="Port for the web role under test (0: a free one).")] = 0,
+    hook_port: Annotated[int, typer.Option(help="Port of the webhook receiver (0: a free one).")] = 0,
+    log: Annotated[Path | None, typer.Option(help="Where the roles under test write their log.",
+                                             show_default=False)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Alert latency: push ingest of a threshold-crossing sample → sr:{notify} → a real webhook receiver."""
+    import json
+
+    from situationroom.bench import alerts as alerts_bench
+    from situationroom.bench import bench_redis
+    from situationroom.roles import StartupError, load_site
+
+    settings = make_settings(site=site)
+    try:
+        catalog = load_site(settings)
+    except (ConfigError, StartupError) as exc:
+        raise fail(str(exc), 2) from None
+    if redis_url:
+        from situationroom.redisconn import sync_client
+
+        client = sync_client(redis_url)
+        if client.dbsize():
+            raise fail(f"{redis_url} is not empty; the benchmark needs an empty database", 2)
+        client.close()
+    with bench_redis(redis_url) as url:
+        try:
+            result = alerts_bench.run(settings, catalog, url, probes=probes, every=every, rate=rate, port=port,
+                                      hook_port=hook_port, log=log)
+        except RuntimeError as exc:
+            raise fail(str(exc)) from None
+    if as_json:
+        typer.echo(json.dumps(result.as_dict(), indent=2))
+        return
+    n, w = result.notify_ms, result.webhook_ms
+    typer.echo(f"{result.probes} crossings (for 0) under {result.rate:,.0f} samples/s of background load")
+    typer.echo(f"push → sr:{{notify}}:   p50 {n['p50']:.1f} ms, p99 {n['p99']:.1f} ms, max {n['max']:.1f} ms "
+               f"({result.notified} of {result.probes})")
+    typer.echo(f"push → webhook:        p50 {w['p50']:.1f} ms, p99 {w['p99']:.1f} ms, max {w['max']:.1f} ms "
+               f"({result.webhooks} of {result.probes}; target p99 < 250 ms)")
+
+
 @bench_app.command("ws")
 def bench_ws(
     clients: Annotated[list[int] | None, typer.Option("--clients", help="Connected clients per run (repeat the "

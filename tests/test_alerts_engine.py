@@ -40,6 +40,8 @@ async def test_a_threshold_fires_once_for_many_samples_and_resolves_when_the_val
     notes = await city.notifications()
     assert summary(notes) == [("firing", "경계", ["hyeongsan"])]
     assert notes[0]["alerts"][0]["threshold"] == 3.0
+    # The idempotency key goes into HTTP headers: ASCII only.
+    assert notes[0]["key"].isascii() and notes[0]["group"] == "river.stage/critical"
 
     await city.send("river.level", "hyeongsan", 1.5)
     assert summary(await city.notifications()) == [("resolved", "경계", ["hyeongsan"])]

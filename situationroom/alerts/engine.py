@@ -446,7 +446,8 @@ class Engine:
     def _intent(self, rule: Rule, a: Alert, kind: str, tier: int, now: int, wait: float, *,
                 level: int | None = None) -> None:
         level = a.level if level is None else level
-        group = f"{rule.id}/{BY_LEVEL[level].ko}"
+        # ASCII only: the key travels in HTTP headers (Idempotency-Key) and mail headers.
+        group = f"{rule.id}/{BY_LEVEL[level].name}"
         probe = Intent(group, kind, tier, now + int(wait * 1000), rule.id, level)
         intent = self.outbox.get(probe.id)
         if intent is None:

@@ -1,0 +1,236 @@
+"""Benchmark of alert latency: push ingest of a threshold-crossing sample → notification → webhook, under load."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import socket
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import redis.asyncio as aioredis
+import uvicorn
+
+from situationroom import keys, tokens
+from situationroom.bench import percentile, start_role, wait_http
+from situationroom.catalog import Catalog
+from situationroom.redisconn import sync_client
+from situationroom.roles import run_async
+from situationroom.settings import Settings
+
+PROBE = ("river.level", "hrfco-2101690")
+"""The probe series: 형산교, whose stages (rules/pohang.yaml) belong to 재난안전과, whose messenger room
+is a webhook (seeds/channels.yaml, seeds/subscriptions.yaml)."""
+HIGH, LOW = 3.2, 1.0
+WEBHOOK_ENV = "DISASTER_SAFETY_WEBHOOK_URL"
+
+
+@dataclass
+class AlertsResult:
+    probes: int
+    rate: float
+    background_sent: int
+    notify_ms: dict[str, float] = field(default_factory=dict)
+    webhook_ms: dict[str, float] = field(default_factory=dict)
+    notified: int = 0
+    webhooks: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _background(catalog: Catalog) -> list[tuple[str, str, float]]:
+    """Every series but the probe with a value well on the normal side of its thresholds, so the load
+    moves values without firing alerts of its own."""
+    out = []
+    for ind in catalog.indicators.values():
+        lo, hi = ind.range if ind.range else (0.0, 100.0)
+        for ent in catalog.entities_of(ind.id):
+            if (ind.id, ent) == PROBE:
+                continue
+            th = ind.thresholds_for(ent)
+            base = lo + (hi - lo) * 0.2
+            if th is not None and th.warning is not None:
+                base = th.warning * 0.5 if th.direction == "above" else th.warning * 2 + 1
+            out.append((ind.id, ent, min(max(base, lo), hi)))
+    return out
+
+
+class Receiver:
+    """A real HTTP server that records when each webhook delivery arrives (idempotency key → time)."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.got: dict[str, float] = {}
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    async def app(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        while (await receive()).get("more_body"):
+            pass
+        now = time.perf_counter()
+        headers = dict(scope["headers"])
+        key = headers.get(b"idempotency-key", b"").decode()
+        self.got.setdefault(key, now)
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    def start(self) -> None:
+        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False,
+                                interface="asgi3",
+                                lifespan="off")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the webhook receiver could not listen on port {self.port}")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(10)
+
+
+async def measure(base: str, url: str, token: str, catalog: Catalog, receiver: Receiver, *, probes: int,
+                  every: float, rate: float, rng: random.Random) -> tuple[dict[int, float], dict[int, float],
+                                                                          dict[int, float], int]:
+    """Background load at `rate` samples/s in 10 ms batches; every `every` s the probe series crosses
+    3.0 m (one new episode of its alert) and falls back half-way in between. Returns the send time per
+    episode, when its firing notification was in `sr:{notify}`, and when the webhook got it."""
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    client = aioredis.Redis.from_url(url)
+    series = _background(catalog)
+    sent_at: dict[int, float] = {}
+    notified_at: dict[int, float] = {}
+    keys_of: dict[str, int] = {}
+    done = asyncio.Event()
+
+    async def watch_notify() -> None:
+        last = "$"
+        while not done.is_set():
+            reply = await client.xread({keys.notifications(): last}, count=100, block=100)
+            now = time.perf_counter()
+            for _stream, entries in reply or []:
+                for entry_id, fields in entries:
+                    last = entry_id
+                    n = orjson.loads(fields[b"n"])
+                    if n["kind"] != "firing":
+                        continue
+                    for a in n["alerts"]:
+                        if (a["indicator"], a["entity"]) == PROBE:
+                            notified_at.setdefault(a["episode"], now)
+                            keys_of[n["key"]] = a["episode"]
+
+    watcher = asyncio.create_task(watch_notify())
+    await asyncio.sleep(0.3)
+    per_batch = max(1, round(rate / 100))
+    k = 0
+    episode = 0
+    high = False
+    next_probe = time.perf_counter() + 1.0
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as http:
+        # The probe starts low, so its first crossing is a new episode.
+        await http.post("/api/v1/samples", content=orjson.dumps(
+            {"samples": [{"indicator": PROBE[0], "entity": PROBE[1], "value": LOW}]}))
+        tick = time.perf_counter()
+        while episode < probes or high:
+            now = time.perf_counter()
+            batch = []
+            for _ in range(per_batch):
+                ind, ent, base_value = series[k % len(series)]
+                k += 1
+                batch.append({"indicator": ind, "entity": ent,
+                              "value": round(base_value * (1 + rng.uniform(-0.01, 0.01)), 3)})
+            if now >= next_probe:
+                high = not high
+                if high:
+                    episode += 1
+                batch.append({"indicator": PROBE[0], "entity": PROBE[1], "value": HIGH if high else LOW})
+                next_probe = now + every / 2
+            sent = time.perf_counter()
+            if batch[-1]["entity"] == PROBE[1] and high:
+                sent_at[episode] = sent
+            response = await http.post("/api/v1/samples", content=orjson.dumps({"samples": batch}))
+            if response.status_code != 200:
+                raise RuntimeError(f"ingest answered {response.status_code}: {response.text[:300]}")
+            tick += 0.01
+            await asyncio.sleep(max(0.0, tick - time.perf_counter()))
+    sent_total = k
+    deadline = time.perf_counter() + 10
+    # The last deliveries still on their way: the receiver runs in its own thread, so poll it.
+    while time.perf_counter() < deadline and (len(notified_at) < len(sent_at) or  # noqa: ASYNC110
+                                              _webhooks(receiver, keys_of) < len(sent_at)):
+        await asyncio.sleep(0.05)
+    done.set()
+    await watcher
+    await client.aclose()
+    return sent_at, notified_at, _webhook_times(receiver, keys_of), sent_total
+
+
+def _webhook_times(receiver: Receiver, keys_of: dict[str, int]) -> dict[int, float]:
+    out: dict[int, float] = {}
+    for delivery, at in list(receiver.got.items()):
+        for key, ep in keys_of.items():
+            if delivery.startswith(key + "/"):
+                out[ep] = min(at, out.get(ep, at))
+    return out
+
+
+def _webhooks(receiver: Receiver, keys_of: dict[str, int]) -> int:
+    return len(_webhook_times(receiver, keys_of))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _stats(values: list[float]) -> dict[str, float]:
+    return {"p50": percentile(values, 50), "p99": percentile(values, 99),
+            "max": max(values) if values else float("nan")}
+
+
+def run(settings: Settings, catalog: Catalog, url: str, *, probes: int, every: float, rate: float, port: int,
+        hook_port: int, log: Path | None) -> AlertsResult:
+    rng = random.Random(11)
+    port = port or _free_port()
+    hook_port = hook_port or _free_port()
+    sync = sync_client(url)
+    token = tokens.create(sync, "ingest", "bench")
+    sync.close()
+    receiver = Receiver(hook_port)
+    receiver.start()
+    base = f"http://127.0.0.1:{port}"
+    env = {"SITUATIONROOM_PARTITIONS": str(settings.partitions), "SITUATIONROOM_ALERT_MIN_INTERVAL": "0",
+           WEBHOOK_ENV: f"http://127.0.0.1:{hook_port}/hook", "DISASTER_SAFETY_WEBHOOK_SECRET": "bench"}
+    roles = [start_role("web", site=settings.site, redis_url=url, port=port, extra_env=env, log=log)]
+    try:
+        for role in ("aggregate", "alert", "notify"):
+            roles.append(start_role(role, site=settings.site, redis_url=url, extra_env=env, log=log))
+        wait_http(f"{base}/healthz", roles[0])
+        time.sleep(2.0)  # the alert and notify roles load their files and join their groups
+        for role in roles:
+            if role.proc.poll() is not None:
+                raise RuntimeError(f"the {role.role} role exited with status {role.proc.returncode}")
+        sent, notified, hooked, total = run_async(measure(base, url, token, catalog, receiver, probes=probes,
+                                                          every=every, rate=rate, rng=rng))
+    finally:
+        for role in roles:
+            role.stop()
+        receiver.stop()
+    to_notify = [(notified[e] - sent[e]) * 1000 for e in sent if e in notified]
+    to_hook = [(hooked[e] - sent[e]) * 1000 for e in sent if e in hooked]
+    return AlertsResult(probes=len(sent), rate=rate, background_sent=total, notify_ms=_stats(to_notify),
+                        webhook_ms=_stats(to_hook), notified=len(to_notify), webhooks=len(to_hook))

@@ -1,0 +1,21 @@
+"""`situationroom bench alerts` on a small run: every crossing reaches sr:{notify} and the webhook receiver."""
+
+from __future__ import annotations
+
+import math
+
+from situationroom.bench import alerts as alerts_bench
+from situationroom.catalog import Catalog
+from tests.conftest import REPO, settings_for
+
+
+def test_every_crossing_is_timed_to_the_notification_and_the_webhook(embedded_url: str,
+                                                                   site_catalog: Catalog) -> None:
+    settings = settings_for(embedded_url, site=REPO)
+    result = alerts_bench.run(settings, site_catalog, embedded_url, probes=5, every=0.4, rate=200, port=0,
+                              hook_port=0, log=None)
+    assert result.probes == 5 and result.notified == 5 and result.webhooks == 5
+    assert result.background_sent > 0
+    for figures in (result.notify_ms, result.webhook_ms):
+        assert 0 < figures["p50"] <= figures["p99"] <= figures["max"] and math.isfinite(figures["max"])
+    assert result.notify_ms["p50"] <= result.webhook_ms["p50"]
