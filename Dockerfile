@@ -6,6 +6,7 @@ COPY situationroom ./situationroom
 COPY collectors ./collectors
 COPY dashboards ./dashboards
 COPY seeds ./seeds
+COPY rules ./rules
 RUN pip install --no-cache-dir . && useradd --system --uid 10001 situationroom
 USER situationroom
 # The site is the copy inside the package unless a site folder is mounted and named here.

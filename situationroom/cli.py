@@ -160,7 +160,8 @@ def init(directory: Annotated[Path, typer.Argument(help="New site folder", show_
 
 @app.command()
 def check(site: SiteOpt = None) -> None:
-    """Validate the site: catalog, collectors, alert rules (exit status 2 with file:line:field on any error)."""
+    """Validate the site: catalog, collectors, alert rules, people, channels, subscriptions (exit status 2 with
+    file:line:field on any error)."""
     from situationroom.alerts.rules import load_rules
     from situationroom.collectors.definition import load_collectors
     from situationroom.roles import StartupError, load_site
@@ -182,6 +183,14 @@ def check(site: SiteOpt = None) -> None:
         rules = load_rules(settings.rules_dir, catalog, settings)
         typer.echo(f"alert rules: {sum(r.spec.enabled for r in rules.rules.values())} enabled "
                    f"({sum(r.builtin for r in rules.rules.values())} built in)")
+    except ConfigError as exc:
+        for problem in exc.problems:
+            typer.secho(f"error: {problem}", fg=typer.colors.RED, err=True)
+        problems = [*problems, *exc.problems]
+    from situationroom.notify import sitecheck
+
+    try:
+        typer.echo(sitecheck.summary(settings, catalog))
     except ConfigError as exc:
         for problem in exc.problems:
             typer.secho(f"error: {problem}", fg=typer.colors.RED, err=True)

@@ -35,4 +35,5 @@ def test_one_service_per_role_against_a_persistent_redis() -> None:
         assert service["command"][:2] == ["run", role]
         assert service["environment"]["REDIS_URL"] == "redis://redis:6379/0"
         mounts = {v.split(":")[1] for v in service["volumes"]}
-        assert mounts == {"/site/collectors", "/site/dashboards", "/site/seeds"}, "every role reads the same site"
+        assert mounts == {"/site/collectors", "/site/dashboards", "/site/seeds", "/site/rules"}, \
+            "every role reads the same site"

@@ -298,3 +298,14 @@ async def test_inapp_writes_the_inbox_and_announces_it_on_the_update_stream(clie
     ((_, update),) = await client.xrange(keys.updates())
     assert fields[b"n"] == update[b"a"]
     assert b'"type":"inbox"' in update[b"a"] and b'"recipient":"ds-kim"' in update[b"a"]
+
+
+async def test_a_key_that_is_not_ascii_still_travels_in_the_header(tmp_path: Path, client: aioredis.Redis,
+                                                                   site_catalog: Catalog) -> None:
+    with http_receiver() as rx:
+        path = write(tmp_path, f'channels:\n  - {{id: hook, kind: webhook, url: "{rx.url}/hook"}}\n')
+        channels = await started(path, context(client, site_catalog), {})
+        await channels["hook"].send(delivery("hook", alert(), key="river/경계/firing"))
+        assert rx.requests[0].headers["idempotency-key"] == "river/%EA%B2%BD%EA%B3%84/firing/ds-kim/hook"
+        assert rx.requests[0].json()["idempotency_key"] == "river/경계/firing/ds-kim/hook"
+        await channels["hook"].aclose()

@@ -69,3 +69,21 @@ def test_mistakes_name_file_line_field_and_value(tmp_path: Path) -> None:
     text = str(err.value)
     assert f"{staff}:" in text and "staff[3].department: unknown department" in text and "'enviroment'" in text
     assert f"{deps}:9: escalation[1]: unknown department (got 'situation-rom.duty')" in text
+
+
+def test_check_validates_people_channels_and_subscriptions(tmp_path: Path) -> None:
+    from tests.test_cli import cli
+
+    site = tmp_path / "site"
+    for part in ("collectors", "dashboards", "seeds", "rules"):
+        if (REPO / part).is_dir():
+            shutil.copytree(REPO / part, site / part)
+    ok = cli("check", "--site", str(site))
+    assert ok.returncode == 0, ok.stderr
+    assert "notifications: 6 departments, 14 staff, 12 seed subscriptions, 5 channels" in ok.stdout
+    subs = site / "seeds" / "subscriptions.yaml"
+    subs.write_text(subs.read_text(encoding="utf-8").replace("channels: [inapp, email, kakao]",
+                                                             "channels: [inapp, email, pigeon]"), encoding="utf-8")
+    bad = cli("check", "--site", str(site))
+    assert bad.returncode == 2
+    assert f"{subs}:" in bad.stderr and "channels[2]: unknown channel" in bad.stderr and "'pigeon'" in bad.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
+from urllib.parse import quote
 
 import redis.asyncio as aioredis
 from pydantic import BaseModel, ConfigDict, Field
@@ -41,6 +42,11 @@ class Delivery:
     attempt: int = 1
     address: str | None = None
     """The recipient's contact for this channel (e-mail address, phone number), when the kind needs one."""
+
+    @property
+    def header_key(self) -> str:
+        """The key as it can travel in an HTTP or mail header (ASCII; anything else percent-encoded)."""
+        return quote(self.key, safe="/:@-_.~+=")
 
     @property
     def kind(self) -> str:

@@ -82,7 +82,7 @@ class Email(Channel):
         msg["To"] = formataddr((name, delivery.address or ""))
         msg["Date"] = formatdate(localtime=False)
         msg["Message-ID"] = message_id(delivery.key, cfg.sender)
-        msg["X-Idempotency-Key"] = delivery.key
+        msg["X-Idempotency-Key"] = delivery.header_key
         msg["Auto-Submitted"] = "auto-generated"
         msg.set_content(text.plain() + "\n\n" + "-" * 40 + "\n" + other.plain())
         pngs: list[bytes] = []

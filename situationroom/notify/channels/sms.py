@@ -141,7 +141,7 @@ class Sms(Channel):
             body = self.body.render(v).encode()
         except jinja2.TemplateError as exc:
             raise DeliveryError(f"{self.id}: the request template failed: {exc}", permanent=True) from None
-        headers.setdefault("Idempotency-Key", delivery.key)
+        headers.setdefault("Idempotency-Key", delivery.header_key)
         try:
             resp = await self.http.request(cfg.method, url, headers=headers, content=body or None)
         except httpx.TimeoutException:

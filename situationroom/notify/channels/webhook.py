@@ -91,7 +91,7 @@ class Webhook(Channel):
         assert isinstance(cfg, WebhookConfig)
         raw = orjson.dumps(self.body(delivery))
         headers = {**cfg.headers, "Content-Type": "application/json; charset=utf-8",
-                   "Idempotency-Key": delivery.key, TIMESTAMP_HEADER: str(int(time.time()))}
+                   "Idempotency-Key": delivery.header_key, TIMESTAMP_HEADER: str(int(time.time()))}
         if cfg.secret is not None:
             headers[SIGNATURE_HEADER] = sign(cfg.secret.get_secret_value().encode(), raw)
         try:
