@@ -144,3 +144,17 @@ async def _wait(check: object, within: float = 10) -> None:
     while not check():  # type: ignore[operator]
         assert loop.time() < deadline, "timed out"
         await asyncio.sleep(0.05)
+
+
+def test_situationroom_check_reports_broken_rules(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    site = make_site(tmp_path, "rules:\n  - {id: x, kind: absence, indicator: river.level, after: 1h, colour: red}\n")
+    result = subprocess.run([sys.executable, "-m", "situationroom", "check", "--site", str(site)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "test.yaml:2: rules[0].colour: unknown key" in result.stderr
+    good = subprocess.run([sys.executable, "-m", "situationroom", "check", "--site", str(REPO)],
+                          capture_output=True, text=True, timeout=60)
+    assert good.returncode == 0 and "alert rules:" in good.stdout

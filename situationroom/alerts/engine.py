@@ -102,8 +102,11 @@ class Engine:
     changed in `self.changes` for the role to write atomically with the acknowledgement of the updates.
     """
 
-    def __init__(self, catalog: Catalog, rules: RuleSet, *, tz: str | None = None) -> None:
+    def __init__(self, catalog: Catalog, rules: RuleSet, *, tz: str | None = None,
+                 source_grace: float = 60.0) -> None:
         self.catalog = catalog
+        self.source_grace = source_grace
+        """Seconds past its next scheduled run after which a collector counts as down."""
         self.rules = rules
         self.tz = ZoneInfo(tz or catalog.city.timezone)
         self.alerts: dict[str, Alert] = {}
@@ -332,7 +335,7 @@ class Engine:
                   labels=dict(rule.spec.labels))
         self.alerts[fp] = a
         self._fill(rule, a, value, info)
-        self._silence_and_inhibit(a, now, record=False)
+        self.refresh_suppression(a, now, record=False)
         self._change(a, now, "pending", value=value)
         return a
 
@@ -546,7 +549,7 @@ class Engine:
                     a.want = None
                     self.transition(rule, a.entity, level, now, now, a.value, {"threshold": a.threshold})
                 continue
-            self._silence_and_inhibit(a, now)
+            self.refresh_suppression(a, now)
             if a.state == "pending":
                 series = self.series.get((a.indicator or "", a.entity))
                 fresh = series is None or series.st != "stale"
@@ -591,7 +594,8 @@ class Engine:
         a.updated = now
         self.changes.alerts[a.fingerprint] = a
 
-    def _silence_and_inhibit(self, a: Alert, now: int, record: bool = True) -> None:
+    def refresh_suppression(self, a: Alert, now: int, record: bool = True) -> None:
+        """Which silences hold the alert back now, and whether a down source inhibits it."""
         labels = a.labels_all()
         now_s = now / 1000
         silenced = sorted(sid for sid, s in self.silences.items()
@@ -643,8 +647,6 @@ class Engine:
             for src in set(down) ^ set(self.sources_down):
                 log.info("source %s %s", src, f"is down ({down[src]})" if src in down else "is back")
         self.sources_down = down
-
-    source_grace: float = 60.0
 
     def prune(self, now: int, retention: float) -> None:
         for fp, a in list(self.alerts.items()):

@@ -51,8 +51,7 @@ class AlertRole:
         self.catalog = catalog
         self.settings = settings
         self.store = RuleStore(catalog, settings)
-        self.engine = Engine(catalog, RuleSet())
-        self.engine.source_grace = settings.alert_source_grace
+        self.engine = Engine(catalog, RuleSet(), source_grace=settings.alert_source_grace)
         self.owner = owner or f"{CONSUMER}-{id(self):x}-{time.time():.0f}"
         self._refresh = client.register_script(_REFRESH)
         self.clock = clock or state_mod.now_ms
@@ -143,7 +142,7 @@ class AlertRole:
             await self._refresh_inputs()
             for a in list(engine.changes.alerts.values()):
                 if a.active:
-                    engine._silence_and_inhibit(a, now)
+                    engine.refresh_suppression(a, now)
         engine.flush(now)
         await self.commit(engine.take(), ids)
 
