@@ -309,3 +309,14 @@ async def test_another_notify_process_takes_over_what_a_dead_one_left(harness_pa
                 await asyncio.sleep(0.05)
             pending = await h.pending()
     assert set(rx.processed) == {f"n-t{i}/disaster-safety/hook" for i in range(5)}, (rx.processed, pending)
+
+
+async def test_a_notification_nobody_subscribed_to_says_so_on_the_alerts_log(harness_parts: Any,
+                                                                             site_catalog: Catalog) -> None:
+    with http_receiver() as rx:
+        async with harness(harness_parts, site_catalog, rx) as h:
+            await h.subscribe(sub("env", "env-choi", ["inapp"], domains=["environment"]))
+            await h.start()
+            await h.send(notification("n-u", alert()))
+            (event,) = await h.log(count=1)
+    assert event["status"] == "unrouted" and event["recipient"] is None and event["notification"] == "n-u"

@@ -67,14 +67,23 @@ def test_two_subscriptions_of_one_person_on_one_channel_give_one_delivery(site_c
 
 def test_what_cannot_be_sent_is_skipped_with_the_reason(site_catalog: Catalog) -> None:
     subs = [sub("eco-han", ["inapp", "kakao", "email"]), sub("ds-lee", ["kakao"])]
-    planned = {(p.delivery.recipient.id, p.delivery.channel): p
-               for p in plan(notification("s1", alert()), subs, PEOPLE, channels(site_catalog), site_catalog, NOON)}
-    # 알림톡 is not configured here (its URL variable is not set), but it has a fallback (SMS): tried at send time.
-    assert planned[("ds-lee", "kakao")].status == "send"
-    # Someone without a phone number cannot get it at all.
-    assert planned[("eco-han", "kakao")].status == "skipped"
-    assert "no phone contact" in (planned[("eco-han", "kakao")].reason or "")
-    assert planned[("eco-han", "inapp")].status == "send"
+    n = notification("s1", alert())
+
+    def planned(chans: dict[str, Any]) -> dict[tuple[str, str], Any]:
+        return {(p.delivery.recipient.id, p.delivery.channel): p
+                for p in plan(n, subs, PEOPLE, chans, site_catalog, NOON)}
+
+    # 알림톡 is not configured here (its URL variable is not set), but its fallback (SMS) is: tried at send time.
+    with_sms = planned(channels(site_catalog, SMS_GATEWAY_URL="https://sms.example/send"))
+    assert with_sms[("ds-lee", "kakao")].status == "send"
+    # Someone without a phone number cannot get it at all; in-app needs no address.
+    assert with_sms[("eco-han", "kakao")].status == "skipped"
+    assert "no phone contact" in (with_sms[("eco-han", "kakao")].reason or "")
+    assert with_sms[("eco-han", "inapp")].status == "send"
+    # Neither gateway configured: skipped, saying why.
+    without = planned(channels(site_catalog))
+    assert without[("ds-lee", "kakao")].status == "skipped"
+    assert "KAKAO_ALIMTALK_URL" in (without[("ds-lee", "kakao")].reason or "")
 
 
 def test_resolved_goes_only_to_those_who_want_to_hear_it(site_catalog: Catalog) -> None:

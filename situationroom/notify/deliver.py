@@ -200,6 +200,13 @@ class Notifier:
         if all_keys:
             pipe.zmscore(keys.notify_done(), all_keys)
             pipe.hmget(keys.notify_jobs(), all_keys)
+        for _, n, planned in routed:
+            if not planned:
+                # Nobody subscribed: say so on the alerts' logs, or an empty log would look like a lost delivery.
+                dlog.add(pipe, [str(a.get("fingerprint")) for a in n["alerts"] if isinstance(a, dict)],
+                         {"at": now_ms(), "key": None, "notification": n.get("key"), "kind": n.get("kind"),
+                          "tier": n.get("tier") or 0, "recipient": None, "channel": None, "status": "unrouted",
+                          "attempt": 0, "note": None, "error": "no subscription (or escalation tier) matches"})
         for entry_id, reason, raw in bad:
             pipe.xadd(keys.notify_deadletter(), {"reason": reason, "entry": entry_id, "item": raw,
                                                  "at": now_ms()}, maxlen=DEADLETTER_MAXLEN, approximate=True)
@@ -265,7 +272,7 @@ class Notifier:
             log.warning("channel %s fails: %s", d.channel, error)
         self.failing[d.channel] = error
         if permanent or d.attempt >= self.settings.notify_attempts:
-            why = error if not permanent else f"{error} (not retried: the receiver refused it)"
+            why = error if not permanent else f"{error} (permanent: not retried)"
             await self._record(d, Outcome("dead", error=why), final=True)
             log.warning("delivery %s is dead after %d attempt(s): %s", d.key, d.attempt, why)
             return

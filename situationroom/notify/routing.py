@@ -71,8 +71,13 @@ def _delivery(notification: dict[str, Any], alerts: list[dict[str, Any]], people
     channel = channels.get(channel_id)
     if channel is None:
         return Planned(d, "skipped", f"no channel {channel_id!r} in the channel file")
-    if channel.disabled and getattr(channel, "fallback", None) is None:
-        return Planned(d, "skipped", f"channel {channel_id} cannot send: {channel.disabled}")
+    if channel.disabled:
+        # A disabled messenger still sends through its fallback, unless that cannot send either.
+        fallback = getattr(channel, "fallback", None)
+        while fallback is not None and fallback.disabled:
+            fallback = getattr(fallback, "fallback", None)
+        if fallback is None:
+            return Planned(d, "skipped", f"channel {channel_id} cannot send: {channel.disabled}")
     kind = channel.contact_kind()
     if kind is not None:
         d.address = who.contacts.get(kind)

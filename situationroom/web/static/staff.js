@@ -24,7 +24,7 @@
       kinds: { firing: "발생", repeat: "지속", resolved: "해제", escalation: "미확인 상향" },
       states: { pending: "대기", firing: "발생", resolved: "해제", inactive: "종료" },
       durations: [["1h", "1시간"], ["4h", "4시간"], ["12h", "12시간"], ["1d", "1일"], ["7d", "7일"]],
-      silenced: "무음 중", tier: "상향 단계", details: "자세히", less: "접기", other: "English", live: "실시간 연결", offline: "연결 끊김 — 다시 연결 중", dept: "부서", mine: "내 부서·구독",
+      silenced: "무음 중", tier: "상향 단계", details: "자세히", less: "접기", alertHistory: "경보 이력", other: "English", live: "실시간 연결", offline: "연결 끊김 — 다시 연결 중", dept: "부서", mine: "내 부서·구독",
     },
     en: {
       title: "Situation room staff", login: "Sign in with your staff token", loginHelp: "Paste the staff token your administrator gave you (situationroom tokens create --role staff --staff ID). It is kept in this browser only.",
@@ -41,7 +41,7 @@
       kinds: { firing: "firing", repeat: "still firing", resolved: "resolved", escalation: "escalated" },
       states: { pending: "pending", firing: "firing", resolved: "resolved", inactive: "ended" },
       durations: [["1h", "1 hour"], ["4h", "4 hours"], ["12h", "12 hours"], ["1d", "1 day"], ["7d", "7 days"]],
-      silenced: "silenced", tier: "escalation tier", details: "Details", less: "Show fewer", other: "한국어", live: "live", offline: "offline — reconnecting", dept: "Department", mine: "mine",
+      silenced: "silenced", tier: "escalation tier", details: "Details", less: "Show fewer", alertHistory: "Alert history", other: "한국어", live: "live", offline: "offline — reconnecting", dept: "Department", mine: "mine",
     },
   }[LANG];
   const LEVEL = Object.fromEntries(DATA.levels.map((l) => [l.level, l]));
@@ -350,10 +350,13 @@
     if (!box) return;
     try {
       const d = await api("GET", `/api/v1/alerts/${encodeURIComponent(fp)}`);
-      const rows = (d.deliveries || []).slice(0, 20).map((e) => `<tr><td>${esc(fmtTime(e.at))}</td><td>${esc(e.recipient)}</td>
-        <td>${esc(channelName(e.channel))}</td><td class="${esc(e.status)}">${esc(e.status)}${e.attempt > 1 ? ` (${e.attempt})` : ""}</td>
+      const rows = (d.deliveries || []).slice(0, 20).map((e) => `<tr><td>${esc(fmtTime(e.at))}</td><td>${esc(e.recipient || "")}</td>
+        <td>${esc(e.channel ? channelName(e.channel) : "")}</td><td class="${esc(e.status)}">${esc(e.status)}${e.attempt > 1 ? ` (${e.attempt})` : ""}</td>
         <td>${esc(e.error || e.note || "")}</td></tr>`).join("");
-      box.innerHTML = rows ? `<table>${rows}</table>` : "—";
+      const events = (d.history || []).slice(0, 12).map((h) => `<tr><td>${esc(fmtTime(h.at))}</td>
+        <td colspan="4">${esc(h.event)}${h.by ? ` · ${esc(h.by)}` : ""}${h.tier ? ` · ${esc(T.tier)} ${h.tier}` : ""}${h.comment ? ` · ${esc(h.comment)}` : ""}</td></tr>`).join("");
+      box.innerHTML = `<table><tr><th colspan="5">${esc(T.deliveries)}</th></tr>${rows || "<tr><td>—</td></tr>"}
+        <tr><th colspan="5">${esc(T.alertHistory)}</th></tr>${events || "<tr><td>—</td></tr>"}</table>`;
     } catch (err) {
       box.textContent = err.message;
     }
