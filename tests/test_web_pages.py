@@ -225,7 +225,7 @@ def test_a_panel_turns_stale_when_its_collector_stops(page: Page, site: Site) ->
 
 def test_the_page_says_when_the_connection_is_lost_and_recovers_after_a_restart(page: Page, site: Site) -> None:
     page.goto(site.url + "/dashboards/probe")
-    wait_for(lambda: page.evaluate("window.__wall.connected") and kpi_value(page, "p0-0") != "–",
+    wait_for(lambda: page.evaluate("!!(window.__wall && window.__wall.connected)") and kpi_value(page, "p0-0") != "–",
              what="a connected page")
     site.stop()
     try:
@@ -236,7 +236,7 @@ def test_the_page_says_when_the_connection_is_lost_and_recovers_after_a_restart(
     finally:
         site.start()
     page.wait_for_selector("#banner:not(.on)", state="attached", timeout=40000)
-    wait_for(lambda: page.evaluate("window.__wall.connected"), what="the page to reconnect")
+    wait_for(lambda: page.evaluate("!!(window.__wall && window.__wall.connected)"), what="the page to reconnect")
     before = kpi_value(page, "p0-0")
     last_id = page.evaluate("window.__wall.lastId")
     wait_for(lambda: kpi_value(page, "p0-0") != before and page.evaluate("window.__wall.lastId") != last_id,
@@ -278,7 +278,7 @@ def test_every_page_and_asset_is_served_by_the_product(page: Page, site: Site) -
     for link in links:
         page.goto(site.url + link)
         page.wait_for_selector("main.page:not([hidden]) .panel")
-        wait_for(lambda: page.evaluate("window.__wall.connected"), what=f"{link} to connect")
+        wait_for(lambda: page.evaluate("!!(window.__wall && window.__wall.connected)"), what=f"{link} to connect")
         assert page.evaluate("document.fonts.check('700 20px \"Pretendard Variable\"', '포항')")
     assets = [u for u in page.seen.urls if "/assets/" in u]  # type: ignore[attr-defined]
     assert any(u.endswith("vega.min.js") for u in assets) and any(u.endswith(".woff2") for u in assets)
@@ -322,9 +322,10 @@ def test_the_page_reloads_itself_when_the_server_is_upgraded(page: Page, site: S
     port = free_port()
     with web_only(site, port):
         page.goto(f"http://127.0.0.1:{port}/dashboards/probe")
-        wait_for(lambda: page.evaluate("window.__wall.connected"), what="a connected page")
+        wait_for(lambda: page.evaluate("!!(window.__wall && window.__wall.connected)"), what="a connected page")
         assert page.evaluate("document.body.dataset.build") != "upgraded"
     with web_only(site, port, build="upgraded"):
         # The page retries with backoff (at most 30 s apart), so allow for one long wait.
         page.wait_for_function("document.body.dataset.build === 'upgraded'", timeout=60000)
-        wait_for(lambda: page.evaluate("window.__wall.connected"), what="the reloaded page to connect")
+        wait_for(lambda: page.evaluate("!!(window.__wall && window.__wall.connected)"),
+                 what="the reloaded page to connect")

@@ -88,8 +88,10 @@ def district_map(catalog: Catalog, seeds: Path) -> dict[str, Any]:
     districts that are not normal (dataset `labels`, fields `text` and `status`)."""
     dongs = []
     labels = []
+    areas: dict[str, float] = {}
     for f in _features(str(seeds / "boundaries" / "pohang-districts.geojson")):
         code = f["properties"]["code"]
+        areas[code] = float(f["properties"].get("area_km2") or 0.0)
         entity = catalog.entities.get(code)
         name_ko = entity.name_ko if entity else f["properties"].get("name_ko", code)
         name_en = entity.name_en if entity else f["properties"].get("name_en", code)
@@ -100,6 +102,8 @@ def district_map(catalog: Catalog, seeds: Path) -> dict[str, Any]:
         # Only districts big enough on screen get a name; the dense centre would be a pile of labels.
         if lon is not None and lat is not None and f["properties"].get("area_km2", 100) >= LABEL_MIN_KM2:
             labels.append({"code": code, "lon": lon, "lat": lat, "text": "", "status": "unknown"})
+    # Largest first: where two names would overlap, the page keeps the first (the bigger district).
+    labels.sort(key=lambda lab: -areas.get(lab["code"], 0.0))
     gu_path = seeds / "boundaries" / "pohang-gu.geojson"
     gus = [{"type": "Feature", "geometry": f["geometry"]} for f in _features(str(gu_path))] if gu_path.exists() \
         else []
@@ -152,8 +156,9 @@ def timeseries(levels: list[dict[str, Any]], series: list[str]) -> dict[str, Any
 
 
 def ranking(unit: str) -> dict[str, Any]:
-    """Horizontal bars of dataset `rows` (`label`, `v`, `status`, `text`, `rank`), best read top-down."""
-    base = alt.Chart(alt.Data(name="rows")).encode(
+    """Horizontal bars of dataset `rows` (`label`, `v`, `status`, `text`, `rank`, `show`), best read top-down.
+    The page keeps one tuple per entity and sets `show` on the top N, so updates only modify tuples."""
+    base = alt.Chart(alt.Data(name="rows")).transform_filter("datum.show").encode(
         y=alt.Y("label:N", title=None, sort=alt.EncodingSortField(field="rank", op="min", order="ascending"),
                 axis=alt.Axis(labelFontSize=20, labelColor=TEXT, labelLimit=300, domain=False, ticks=False)),
     )

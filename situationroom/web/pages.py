@@ -349,7 +349,8 @@ async def index_slash() -> RedirectResponse:
 async def index(request: Request, lang: Lang = "ko") -> HTMLResponse:
     ko = lang == "ko"
     rows = []
-    for name, entry in sorted(_store(request).entries.items()):
+    # The wall first, then the rest by name.
+    for name, entry in sorted(_store(request).entries.items(), key=lambda item: (item[0] != WALL, item[0])):
         d = entry.dashboard
         title = (d.title_ko if ko else d.title_en) if d else name
         pages = ", ".join(escape(p.title_ko if ko else p.title_en) for p in d.pages) if d else ""

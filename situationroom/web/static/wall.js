@@ -128,11 +128,20 @@
       if (last && (t - last.t < this.spacing || t === last.t)) {
         if (p.length > 1 && t - p[p.length - 2].t < this.spacing) { last.t = t; last.v = v; return { modified: last }; }
       }
+      const cutoff = t - this.windowMs;
+      const removed = [];
+      // Full (or the oldest point has left the window): the oldest point becomes the newest. Charts then
+      // modify one tuple instead of removing one and inserting another, which leaves nothing behind in Vega.
+      if (p.length >= this.size || (p.length > 2 && p[0].t < cutoff)) {
+        const point = p.shift();
+        while (p.length > 2 && p[0].t < cutoff) removed.push(p.shift());
+        point.t = t;
+        point.v = v;
+        p.push(point);
+        return { modified: point, removed };
+      }
       const point = { t, v };
       p.push(point);
-      const removed = [];
-      const cutoff = t - this.windowMs;
-      while (p.length > this.size || (p.length > 2 && p[0].t < cutoff)) removed.push(p.shift());
       return { added: point, removed };
     }
   }
@@ -265,7 +274,7 @@
     constructor(spec, el) {
       super(spec, el);
       this.rings = new Map(spec.entities.map((e) => [e, new Ring(spec.window_s * 1000, 240)]));
-      this.pending = { insert: [], remove: [], modify: [] };
+      this.pending = { insert: [], remove: [], modify: new Set() };
       this.names = new Map(spec.entities.map((e) => [e, entName(e)]));
       this.offset = def.city.utc_offset_ms;
     }
@@ -275,41 +284,61 @@
       if (!ring) return;
       if (n) ring.adapt(n * 1000);
       const res = ring.add(t, v);
-      if (!res || !this.synced) return;
-      if (res.modified) this.pending.modify.push(res.modified);
+      if (!res) return;
+      // Changes wait here (also while the page is hidden) until the next render; bounded by the rings.
+      if (res.modified) this.pending.modify.add(res.modified);
       if (res.added) {
         res.added.s = this.names.get(entity);
         this.pending.insert.push(res.added);
-        for (const r of res.removed) this.pending.remove.push(r);
       }
+      for (const r of res.removed || []) this.pending.remove.push(r);
+      if (this.pending.insert.length + this.pending.remove.length > 4 * 240 * this.rings.size) this.synced = false;
     }
+    hide() { this.visible = false; }   // the dataset stays in step while hidden: no rebuild on the next show
     render() {
       const worst = this.series().reduce((acc, [i, e]) => { const s = live.get(key(i, e)); return s ? worse(acc, statusOf(s, now())) : acc; }, "unknown");
       this.setStatus(worst);
       if (!this.view || !this.visible) return;
       const cs = vega.changeset();
       if (!this.synced) {
-        // (Re)shown: replace the dataset with what the rings hold now, then follow with small changesets.
+        // First draw (or a backlog too long to replay): the dataset becomes what the rings hold now.
         const all = [];
-        for (const [e, ring] of this.rings) for (const p of ring.points) { p.s = this.names.get(e); all.push(p); }
-        cs.remove(vega.truthy).insert(all.map((p) => this.tuple(p)));
+        for (const [e, ring] of this.rings) for (const p of ring.points) { p.s = this.names.get(e); all.push(this.tuple(p)); }
+        cs.remove(vega.truthy).insert(all);
         this.synced = true;
-        this.pending = { insert: [], remove: [], modify: [] };
       } else {
-        if (!this.pending.insert.length && !this.pending.remove.length && !this.pending.modify.length) return;
-        const removed = new Set(this.pending.remove);
-        cs.insert(this.pending.insert.filter((p) => !removed.has(p)).map((p) => this.tuple(p)));
-        cs.remove((d) => removed.has(d.src));
-        for (const p of this.pending.modify) if (p.tuple) { cs.modify(p.tuple, "v", p.v); cs.modify(p.tuple, "t", p.t + this.offset); }
-        this.pending = { insert: [], remove: [], modify: [] };
+        const { insert, remove, modify } = this.pending;
+        if (!insert.length && !remove.length && !modify.size) return;
+        const removed = new Set(remove);
+        const inserted = new Set(insert);
+        cs.insert(insert.filter((p) => !removed.has(p)).map((p) => this.tuple(p)));
+        for (const p of remove) if (p.tuple && !inserted.has(p)) cs.remove(p.tuple);
+        // A full ring recycles its oldest point as the newest: one modified tuple, nothing removed.
+        for (const p of modify) {
+          if (!p.tuple || inserted.has(p) || removed.has(p)) continue;
+          cs.modify(p.tuple, "v", p.v);
+          cs.modify(p.tuple, "t", p.t + this.offset);
+        }
       }
+      this.pending = { insert: [], remove: [], modify: new Set() };
       this.view.change("points", cs).run();
     }
-    // The chart's own tuple for a ring point (times shifted to the city's clock on a UTC scale).
-    tuple(p) { p.tuple = { t: p.t + this.offset, v: p.v, s: p.s, src: p }; return p.tuple; }
+    // The chart's tuple of a ring point, made once per point (times shifted to the city's clock on a UTC scale).
+    tuple(p) {
+      if (!p.tuple) p.tuple = { t: 0, v: 0, s: p.s };
+      p.tuple.t = p.t + this.offset;
+      p.tuple.v = p.v;
+      return p.tuple;
+    }
   }
 
   class RankingPanel extends ChartPanel {
+    constructor(spec, el) {
+      super(spec, el);
+      // One tuple per entity for the life of the view; updates modify them (and `show` filters the top N),
+      // so Vega never accumulates removed marks.
+      this.tuples = new Map(spec.entities.map((e, n) => [e, { label: entName(e), v: 0, status: "unknown", text: "", rank: 1000 + n, show: false }]));
+    }
     series() { return this.spec.entities.map((e) => [this.spec.indicator, e]); }
     render() {
       const t = now();
@@ -329,15 +358,26 @@
       if (this.spec.order === "asc") rows.sort((a, b) => a.v - b.v);
       else if (this.spec.order === "desc") rows.sort((a, b) => b.v - a.v);
       else rows.sort((a, b) => (ORDER[b.status] - ORDER[a.status]) || sign * (a.v - b.v));
-      const shown = rows.slice(0, this.spec.top).map((r, n) => ({
-        label: entName(r.e), v: r.v, status: r.status, rank: n,
+      const next = new Map();
+      rows.slice(0, this.spec.top).forEach((r, n) => next.set(r.e, {
+        v: r.v, status: r.status, rank: n, show: true,
         text: `${fmtValue(this.spec.indicator, r.v)}${r.status === "normal" ? "" : " " + (STATUS_MARK[r.status] || "")}`,
       }));
-      const sig = JSON.stringify(shown);
-      if (sig === this.sig && this.synced) return;
-      this.sig = sig;
-      this.synced = true;
-      this.view.change("rows", vega.changeset().remove(vega.truthy).insert(shown)).run();
+      if (!this.inserted) {
+        for (const [e, tuple] of this.tuples) Object.assign(tuple, next.get(e) || { show: false });
+        this.view.change("rows", vega.changeset().insert([...this.tuples.values()])).run();
+        this.inserted = true;
+        return;
+      }
+      const cs = vega.changeset();
+      let changed = false;
+      for (const [e, tuple] of this.tuples) {
+        const want = next.get(e) || { show: false };
+        for (const [field, value] of Object.entries(want)) {
+          if (tuple[field] !== value) { cs.modify(tuple, field, value); changed = true; }
+        }
+      }
+      if (changed) this.view.change("rows", cs).run();
     }
   }
   // Inside Vega text a status is a word, so colour is never the only signal.
@@ -383,7 +423,24 @@
       };
       this.view.change("districts", vega.changeset().modify(vega.truthy, "status", statusOfCell));
       this.view.change("labels", vega.changeset().modify(vega.truthy, "text", label).modify(vega.truthy, "status", statusOfCell));
-      this.view.run();
+      this.view.runAsync().then(() => this.declutter()).catch(() => null);
+    }
+    // Two names on top of each other read as neither: hide a label that overlaps one already placed. The
+    // labels come largest district first, so the bigger name wins; halo and fill layers hide together.
+    declutter() {
+      const layers = [...this.bodyEl.querySelectorAll("g.mark-text")].map((g) => [...g.querySelectorAll("text")]);
+      if (!layers.length) return;
+      const placed = [];
+      const fill = layers[layers.length - 1];
+      fill.forEach((el, i) => {
+        let hide = false;
+        if (el.textContent) {
+          const b = el.getBoundingClientRect();  // screen box: each text has its own translate()
+          hide = placed.some((o) => b.x < o.x + o.width && o.x < b.x + b.width && b.y < o.y + o.height && o.y < b.y + b.height);
+          if (!hide) placed.push(b);
+        }
+        for (const layer of layers) if (layer[i]) layer[i].style.visibility = hide ? "hidden" : "";
+      });
     }
   }
 
@@ -456,7 +513,7 @@
         const counts = ["critical", "warning", "stale"].filter((st) => a[st])
           .map((st) => `<span class="n ${st}">${icon(st)}${a[st]}</span>`).join(" ");
         return `<div class="domain ${a.worst}" data-domain="${esc(d)}"><span class="name">${esc(def.domains[d].name[LANG])}</span>` +
-          `${chip(a.worst)}<span class="counts" title="${esc(`${WORDS.crit} ${a.critical} · ${WORDS.warn} ${a.warning} · ${WORDS.staleN} ${a.stale}`)}">${counts || "&nbsp;"}</span></div>`;
+          `<span class="line">${chip(a.worst)}<span class="counts" title="${esc(`${WORDS.crit} ${a.critical} · ${WORDS.warn} ${a.warning} · ${WORDS.staleN} ${a.stale}`)}">${counts}</span></span></div>`;
       }).join("") + "</div>";
       this.setStatus(worst);
       if (html !== this.html) { this.bodyEl.innerHTML = html; this.html = html; }
