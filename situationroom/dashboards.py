@@ -98,7 +98,7 @@ class RankingPanel(PanelBase):
 
 
 class AlertsPanel(PanelBase):
-    """Series now in warning or critical, worst and longest first, with since when."""
+    """The alert role's firing alerts, one row per rule and level, worst and newest first."""
 
     kind: Literal["alerts"]
     domains: list[str] = Field(default_factory=list)

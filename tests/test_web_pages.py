@@ -23,13 +23,14 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
+import orjson
 import pytest
 import redis
 import redis.asyncio as aioredis
 import uvicorn
 from playwright.sync_api import Browser, Page
 
-from situationroom import keys
+from situationroom import keys, tokens
 from situationroom.catalog import load_catalog
 from situationroom.embedded import EmbeddedRedis
 from situationroom.settings import Settings
@@ -47,7 +48,7 @@ PROBE = """\
 title_ko: 시험 상황판
 title_en: Probe board
 disconnect_banner: 2s
-grid: {columns: 4, rows: 2}
+grid: {columns: 4, rows: 3}
 pages:
   - title_ko: 시험
     title_en: Probe
@@ -56,6 +57,20 @@ pages:
       - {kind: kpi, at: [3, 1, 2, 1], indicator: economy.gift_card_transactions}
       - {kind: timeseries, at: [1, 2, 2, 1], indicator: traffic.bus_delay, window: 10m}
       - {kind: ticker, at: [3, 2, 2, 1]}
+      - {kind: alerts, at: [1, 3, 4, 1], limit: 3}
+"""
+
+
+TEST_RULE = """\
+rules:
+  - id: test.gift-card-surge
+    kind: threshold
+    indicator: economy.gift_card_transactions
+    name_ko: 상품권 결제 폭증
+    name_en: Gift certificate payment surge
+    levels: {경계: 500000}
+    message_ko: "[{severity}] {entity_name} 상품권 결제 시간당 {value}건"
+    message_en: "[{severity}] {value} gift certificate payments per hour in {entity_name}"
 """
 
 
@@ -65,12 +80,10 @@ class Site:
     def __init__(self, root: Path, redis_url: str) -> None:
         self.root = root
         self.redis_url = redis_url
-        for part in ("seeds", "dashboards", "collectors"):
+        for part in ("seeds", "dashboards", "collectors", "rules"):
             shutil.copytree(REPO / part, root / part)
-        for path in (root / "collectors").glob("*.yaml"):
-            text = path.read_text(encoding="utf-8")
-            path.write_text(re.sub(r"schedule: \{interval: \d+s, jitter: [\d.]+s\}",
-                                   "schedule: {interval: 1s, jitter: 0.1s}", text), encoding="utf-8")
+        # A rule the tests trip by pushing one value (the economy simulator paused, so nothing overwrites it).
+        (root / "rules" / "zz-tests.yaml").write_text(TEST_RULE, encoding="utf-8")
         (root / "dashboards" / "probe.yaml").write_text(PROBE, encoding="utf-8")
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -83,7 +96,8 @@ class Site:
                 [*CLI, "up", "--site", str(self.root), "--redis-url", self.redis_url, "--port", str(self.port),
                  "--scenario", "typhoon-hinnamnor", "--speed", "3600"],
                 stdout=log, stderr=subprocess.STDOUT, text=True, cwd=self.root,
-                env={**os.environ, "SITUATIONROOM_STALE_CHECK_EVERY": "0.5", "SITUATIONROOM_STALE_GRACE": "2.5"})
+                env={**os.environ, "SITUATIONROOM_STALE_CHECK_EVERY": "0.5", "SITUATIONROOM_STALE_GRACE": "2.5",
+                     "SITUATIONROOM_ALERT_MIN_INTERVAL": "1s"})
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, self.log.read_text()
@@ -221,6 +235,67 @@ def test_a_panel_turns_stale_when_its_collector_stops(page: Page, site: Site) ->
     finally:
         site.pause("sim-economy", False)
     wait_for(lambda: economy.get_attribute("data-stale") == "false", timeout=20, what="the panel to recover")
+
+
+WATCH_NOTIFICATIONS = """
+window.__notified = [];
+const Real = window.Notification;
+window.Notification = class extends Real {
+  constructor(title, options) { super(title, options); window.__notified.push({title, body: options && options.body}); }
+};
+Object.defineProperty(window.Notification, "permission", {get: () => Real.permission});
+"""
+
+
+def push(site: Site, indicator: str, entity: str, value: float) -> None:
+    """One sample through the push API, as an integrator sends it."""
+    client = redis.Redis.from_url(site.redis_url)
+    token = tokens.create(client, "ingest", "wall-test")
+    client.close()
+    resp = httpx.post(site.url + "/api/v1/samples", headers={"Authorization": f"Bearer {token}"},
+                      json={"samples": [{"indicator": indicator, "entity": entity, "value": value}]})
+    assert resp.status_code == 200 and resp.json()["accepted"] == 1, resp.text
+
+
+def test_the_alerts_panel_shows_what_the_alert_role_fires_and_notifies_the_room(browser: Browser, site: Site) -> None:
+    context = browser.new_context(viewport={"width": 1920, "height": 1080})
+    context.grant_permissions(["notifications"], origin=site.url)
+    context.add_init_script(WATCH_NOTIFICATIONS)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    surge = page.locator('#p0-4 li[data-rule="test.gift-card-surge"]')
+    try:
+        page.goto(site.url + "/dashboards/probe")
+        wait_for(lambda: page.evaluate("!!(window.__wall && window.__wall.connected)"), what="a connected page")
+        assert surge.count() == 0
+        site.pause("sim-economy", True)
+        try:
+            push(site, "economy.gift_card_transactions", "pohang", 800_000)
+            surge.wait_for(timeout=20000)
+            row = surge.inner_text()
+            assert "상품권 결제 폭증" in row and "경계" in row and "800,000" in row, row
+            assert page.locator("#p0-4").get_attribute("data-status") == "critical"
+            fingerprint = surge.get_attribute("data-fingerprint")
+            stored = redis.Redis.from_url(site.redis_url).hget(keys.alerts(), fingerprint or "")
+            assert stored and orjson.loads(stored)["state"] == "firing"
+            # The room is told once, as the alert starts firing.
+            wait_for(lambda: page.evaluate("window.__notified.length") >= 1, 10, "the browser notification")
+            told = [n for n in page.evaluate("window.__notified") if "상품권 결제 폭증" in n["title"]]
+            assert len(told) == 1 and told[0]["title"].startswith("[경계]") and "800,000" in told[0]["body"], told
+            # A reload lists it again from the snapshot, without telling the room a second time.
+            page.reload()
+            surge.wait_for(timeout=20000)
+            page.wait_for_timeout(1500)
+            assert page.evaluate("window.__notified.length") == 0
+            # Back to normal: the row goes.
+            push(site, "economy.gift_card_transactions", "pohang", 1000)
+            surge.wait_for(state="detached", timeout=30000)
+        finally:
+            site.pause("sim-economy", False)
+        assert errors == [], errors
+    finally:
+        context.close()
 
 
 def test_the_page_says_when_the_connection_is_lost_and_recovers_after_a_restart(page: Page, site: Site) -> None:

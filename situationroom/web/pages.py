@@ -152,7 +152,7 @@ def _title(panel: dash.PanelBase, default_ko: str, default_en: str) -> dict[str,
 
 
 PANEL_TITLES = {
-    "map": ("구역별 상태", "Status by district"), "alerts": ("주의·경보 현황", "Active warnings"),
+    "map": ("구역별 상태", "Status by district"), "alerts": ("발령 중인 경보", "Alerts firing"),
     "ticker": ("재난문자", "Disaster messages"), "clock": ("현재 시각", "Time"),
     "domains": ("분야별 상태", "Status by domain"),
 }
@@ -229,9 +229,8 @@ def _panel(catalog: Catalog, seeds: Path, panel: dash.PanelBase, pid: str) -> tu
                    spec=charts.district_map(catalog, seeds))
         topics.update(f"indicator:{i}" for i in scope)
     elif isinstance(panel, dash.AlertsPanel):
-        scope = _scope(catalog, panel.domains, [])
-        out.update(title=_title(panel, *PANEL_TITLES["alerts"]), indicators=scope, limit=panel.limit)
-        topics.update(f"indicator:{i}" for i in scope)
+        out.update(title=_title(panel, *PANEL_TITLES["alerts"]), domains=list(panel.domains), limit=panel.limit)
+        topics.add("alerts")
     elif isinstance(panel, dash.DomainsPanel):
         domains = panel.domains or list(catalog.domains)
         out.update(title=_title(panel, *PANEL_TITLES["domains"]), domains=domains,
@@ -253,7 +252,8 @@ def _topics(catalog: Catalog, wanted: set[str]) -> list[str]:
             covered.update(i.id for i in catalog.indicators.values() if i.domain == t.split(":", 1)[1])
     messages = ["messages"] if "messages" in wanted else []
     if covered >= set(catalog.indicators):
-        return ["all", *messages]
+        return ["all", *messages]  # `all` carries the alerts as well
+    messages += ["alerts"] if "alerts" in wanted else []
     domains = sorted(t for t in wanted if t.startswith("domain:"))
     in_domains = {i.id for i in catalog.indicators.values() if f"domain:{i.domain}" in wanted}
     indicators = sorted(t for t in wanted if t.startswith("indicator:") and t.split(":", 1)[1] not in in_domains)

@@ -15,19 +15,19 @@
       normal: "정상", warning: "주의", critical: "심각", stale: "지연", unknown: "자료 없음",
       asOf: "데이터", asOfSuffix: "기준", noData: "데이터 없음", lost: "연결 끊김", lostEn: "Connection lost",
       lastData: "마지막 데이터", retry: "재연결 시도", inSec: "초 후", connecting: "연결 중",
-      allClear: "주의·경보 없음", since: "부터", more: "건 더", configError: "대시보드 파일 오류",
+      allClear: "발령 중인 경보 없음", since: "부터", more: "건 더", configError: "대시보드 파일 오류",
       lastGood: "마지막 정상 버전 표시 중", staleSince: "지연 · 마지막", ago: "전", sec: "초", min: "분",
       hour: "시간", day: "일", crit: "심각", warn: "주의", staleN: "지연", noMessages: "수신된 재난문자 없음",
-      noDashboard: "표시할 대시보드가 없습니다",
+      noDashboard: "표시할 대시보드가 없습니다", acked: "확인",
     },
     en: {
       normal: "normal", warning: "warning", critical: "critical", stale: "stale", unknown: "no data",
       asOf: "Data as of", asOfSuffix: "", noData: "no data", lost: "Connection lost", lostEn: "연결 끊김",
       lastData: "last data", retry: "reconnecting", inSec: "s", connecting: "connecting",
-      allClear: "No warnings", since: "since", more: "more", configError: "Dashboard file error",
+      allClear: "No alerts firing", since: "since", more: "more", configError: "Dashboard file error",
       lastGood: "showing the last good version", staleSince: "stale · last", ago: "ago", sec: "s", min: "min",
       hour: "h", day: "d", crit: "critical", warn: "warning", staleN: "stale", noMessages: "No disaster messages",
-      noDashboard: "No dashboard to show",
+      noDashboard: "No dashboard to show", acked: "acknowledged",
     },
   }[LANG];
 
@@ -39,6 +39,7 @@
     critical: '<path d="M8 1.5h8l6.5 6.5v8L16 22.5H8L1.5 16V8z" fill="currentColor"/><path d="M12 6.5v7" stroke="#fff" stroke-width="2.8" stroke-linecap="round"/><circle cx="12" cy="17.5" r="1.7" fill="#fff"/>',
     stale: '<circle cx="12" cy="12" r="9.5" fill="none" stroke="currentColor" stroke-width="2.4"/><path d="M12 6.5V12l4 2.5" stroke="currentColor" stroke-width="2.4" fill="none" stroke-linecap="round"/>',
     unknown: '<circle cx="12" cy="12" r="9" fill="none" stroke="currentColor" stroke-width="2.4" stroke-dasharray="4 3"/>',
+    info: '<circle cx="12" cy="12" r="10" fill="currentColor"/><path d="M12 10.5v7" stroke="#0a0f15" stroke-width="2.6" stroke-linecap="round"/><circle cx="12" cy="6.8" r="1.6" fill="#0a0f15"/>',
     up: '<path d="M12 3l8 9h-5v9H9v-9H4z" fill="currentColor"/>',
     down: '<path d="M12 21l8-9h-5V3H9v9H4z" fill="currentColor"/>',
     flat: '<path d="M21 12l-9-8v5H3v6h9v5z" fill="currentColor"/>',
@@ -47,11 +48,18 @@
   const icon = (name) => `<svg class="icon" viewBox="0 0 24 24" aria-hidden="true">${ICONS[name] || ""}</svg>`;
   const chip = (status) => `<span class="chip ${status}">${icon(status)}${WORDS[status] || status}</span>`;
   const esc = (s) => String(s ?? "").replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" }[c]));
+  // Korea's crisis levels 관심 · 주의 · 경계 · 심각 (1-4): 관심 reads as information, 주의 as a warning, 경계 and 심각
+  // as critical; the chip always spells the level out, so colour is never the only cue.
+  const LEVELS = { ko: ["", "관심", "주의", "경계", "심각"], en: ["", "info", "warning", "critical", "severe"] }[LANG];
+  const levelStatus = (level) => (level >= 3 ? "critical" : level === 2 ? "warning" : "info");
+  const levelChip = (level) => `<span class="chip ${levelStatus(level)}">${icon(levelStatus(level))}${LEVELS[level] || level}</span>`;
 
   // ------------------------------------------------------------------------------------------ state
   let def = null;                 // the resolved dashboard (GET /api/v1/dashboards/<name>)
   const live = new Map();         // "indicator\u0000entity" -> live state, one per series (bounded by the catalog)
   let messages = [];              // newest first, at most 50
+  const alerts = new Map();       // fingerprint -> the alert role's pending or firing alert (bounded: rules × entities)
+  let alertsDirty = true;
   let lastId = null;              // update-stream id of the last frame applied, for resume
   let clockOffset = 0;            // server clock minus ours (ms)
   let newestT = 0;                // event time of the freshest value received
@@ -444,34 +452,49 @@
     }
   }
 
-  // Series now in warning or critical; a stale one is not an alarm of its own (the panel says it is late).
+  // The alert role's firing alerts (docs/alerts.md), worst and newest first. One row per rule and severity:
+  // heavy rain over six 행정동 is one line naming the worst place and how many more, as its notification is.
+  // Alerts held back by a down source or a silence are left out: the wall shows what someone must act on,
+  // and a down source has its own alert.
   class AlertsPanel extends Panel {
-    constructor(spec, el) { super(spec, el); this.scope = new Set(spec.indicators); }
-    seriesForFreshness() { return seriesOf(this.scope); }
+    constructor(spec, el) { super(spec, el); this.domains = new Set(spec.domains || []); }
+    seriesForFreshness() { return []; }   // fresh as long as the connection is: "no alerts" is news too
+    wants() { return alertsDirty; }
     render() {
-      const t = now();
-      const rows = [];
-      for (const s of live.values()) {
-        if (!this.scope.has(s.i)) continue;
-        const status = statusOf(s, t);
-        if (status === "warning" || status === "critical") rows.push({ s, status });
+      const groups = new Map();
+      for (const a of alerts.values()) {
+        if (a.state !== "firing" || a.inhibited || (a.silenced && a.silenced.length)) continue;
+        if (this.domains.size && !this.domains.has(a.domain)) continue;
+        const g = groups.get(a.rule + "\u0000" + a.level);
+        if (!g) groups.set(a.rule + "\u0000" + a.level, { top: a, n: 1, since: a.since, acked: !!a.acked });
+        else {
+          g.n += 1;
+          g.since = Math.min(g.since, a.since);
+          g.acked = g.acked && !!a.acked;
+          if (worseValue(a, g.top)) g.top = a;
+        }
       }
-      // Worst first; among equals the catalog's domain order (disaster and safety first), then the newest.
-      rows.sort((a, b) => (ORDER[b.status] - ORDER[a.status]) || (domainRank(a.s.i) - domainRank(b.s.i)) ||
-        (b.s.since - a.s.since));
-      this.setStatus(rows.length ? rows[0].status : "normal");
+      const rows = [...groups.values()].sort((x, y) => (y.top.level - x.top.level) || (y.since - x.since));
+      this.setStatus(rows.length ? levelStatus(rows[0].top.level) : "normal");
+      const t = now();
       const shown = rows.slice(0, this.spec.limit);
       let html;
       if (!rows.length) html = `<div class="all-clear">${icon("normal")}${WORDS.allClear}</div>`;
       else {
-        html = '<ul class="alerts">' + shown.map(({ s, status }) => {
-          const ent = def.entities[s.e];
-          const where = ent && ent.kind !== "city" ? ` <small>${esc(ent.name[LANG])}</small>` : "";
-          const unit = unitOf(s.i);
-          const at = hmFmt.format(s.since);
-          const since = `${LANG === "ko" ? `${at} ${WORDS.since}` : `${WORDS.since} ${at}`} · ${fmtAge(t - s.since)}`;
-          return `<li class="${status}" data-series="${esc(s.i)}/${esc(s.e)}">${chip(status)}<span class="what">${esc(ind(s.i).name[LANG])}${where}</span>` +
-            `<span class="val">${esc(fmtValue(s.i, s.v))}${unit ? " " + esc(unit) : ""}</span><span class="since">${esc(since)}</span></li>`;
+        html = '<ul class="alerts">' + shown.map(({ top: a, n, since, acked }) => {
+          const place = LANG === "ko" ? a.entity_ko || a.entity_en : a.entity_en || a.entity_ko;
+          const others = n > 1 ? (LANG === "ko" ? ` 외 ${n - 1}곳` : ` +${n - 1} more`) : "";
+          const where = place ? ` <small>${esc(place + others)}</small>` : "";
+          const unit = (LANG === "ko" ? a.unit : a.unit_en || a.unit) || "";
+          const val = typeof a.value === "number" && a.indicator && ind(a.indicator)
+            ? `${esc(fmtValue(a.indicator, a.value))}${unit ? " " + esc(unit) : ""}` : "";
+          const at = hmFmt.format(since);
+          const when = `${LANG === "ko" ? `${at} ${WORDS.since}` : `${WORDS.since} ${at}`} · ${fmtAge(t - since)}`;
+          const ack = acked ? ` · <span class="acked">${icon("normal")}${WORDS.acked}</span>` : "";
+          const name = LANG === "ko" ? a.name_ko || a.name_en : a.name_en || a.name_ko;
+          return `<li class="${levelStatus(a.level)}" data-rule="${esc(a.rule)}" data-fingerprint="${esc(a.fingerprint)}" data-count="${n}">` +
+            `${levelChip(a.level)}<span class="what">${esc(name)}${where}</span><span class="val">${val}</span>` +
+            `<span class="since">${esc(when)}${ack}</span></li>`;
         }).join("") + (rows.length > shown.length ? `<li class="more">+${rows.length - shown.length} ${WORDS.more}</li>` : "") + "</ul>";
       }
       if (html !== this.html) { this.bodyEl.innerHTML = html; this.html = html; this.fit(rows.length); }
@@ -666,6 +689,45 @@
     dirty.add(s.i);
   }
 
+  // The furthest past its threshold of two alerts of one rule: the place a group's row names.
+  const worseValue = (a, b) => typeof a.value === "number" && typeof a.threshold === "number" &&
+    (typeof b.value !== "number" || Math.abs(a.value - a.threshold) > Math.abs(b.value - (b.threshold ?? b.value)));
+
+  // Alerts arrive whole (an alert's JSON is its state); pending and firing ones are kept, the rest dropped.
+  // A delta (never a snapshot: a reload must not replay old alarms) that makes an alert fire, or fire at a
+  // higher level, raises a browser notification when the wall's browser allows them (a kiosk grants it by
+  // policy; docs/dashboards.md) — one per rule and level, as the list groups them.
+  function applyAlerts(list, replace) {
+    if (replace) alerts.clear();
+    const raised = new Map();
+    for (const a of list) {
+      if (!a || a.type !== "alert" || !a.fingerprint) continue;   // in-app inbox items are the staff page's
+      const before = alerts.get(a.fingerprint);
+      if (a.state === "pending" || a.state === "firing") alerts.set(a.fingerprint, a);
+      else alerts.delete(a.fingerprint);
+      const rose = a.state === "firing" && (!before || before.state !== "firing" || a.level > before.level);
+      if (!replace && rose && !a.inhibited && !(a.silenced && a.silenced.length)) {
+        const k = a.rule + "\u0000" + a.level;
+        const g = raised.get(k);
+        raised.set(k, g ? { top: worseValue(a, g.top) ? a : g.top, n: g.n + 1 } : { top: a, n: 1 });
+      }
+    }
+    alertsDirty = true;
+    for (const { top, n } of raised.values()) notifyAlert(top, n);
+  }
+
+  function notifyAlert(a, n) {
+    if (!("Notification" in window) || Notification.permission !== "granted") return;
+    const name = LANG === "ko" ? a.name_ko || a.name_en : a.name_en || a.name_ko;
+    const place = LANG === "ko" ? a.entity_ko || a.entity_en : a.entity_en || a.entity_ko;
+    const others = n > 1 ? (LANG === "ko" ? ` 외 ${n - 1}곳` : ` +${n - 1} more`) : "";
+    const title = `[${LEVELS[a.level] || a.level}] ${name}${place ? " — " + place + others : ""}`;
+    const text = (LANG === "ko" ? a.message_ko || a.message_en : a.message_en || a.message_ko) || "";
+    try {
+      new Notification(title, { body: text, tag: `${a.rule}/${a.level}`, lang: LANG, requireInteraction: a.level >= 3 });
+    } catch (err) { /* a browser that only notifies through a service worker: the list still shows it */ }
+  }
+
   function applyMessages(list, replace) {
     if (replace) messages = [];
     const seen = new Set(messages.map((m) => m.id));
@@ -741,6 +803,7 @@
     }
     dirty.clear();
     messagesDirty = false;
+    alertsDirty = false;
     banner(t);
   }
 
@@ -796,6 +859,7 @@
         live.clear();
         for (const s of f.states || []) applyState(s);
         applyMessages(f.messages || [], true);
+        applyAlerts(f.alerts || [], true);
         lastId = f.id;
         lastFrameAt = Date.now();
         dirty.add("*");
@@ -804,6 +868,7 @@
         updates += (f.states || []).length;
         for (const s of f.states || []) applyState(s);
         if (f.messages) applyMessages(f.messages, false);
+        if (f.alerts) applyAlerts(f.alerts, false);
         lastId = f.id;
         lastFrameAt = Date.now();
         break;
