@@ -72,3 +72,67 @@ class Redactor:
             if v in text:
                 text = text.replace(v, MASK)
         return text
+
+
+def missing_problems(found: Expansion) -> list[tuple[tuple[str | int, ...], str]]:
+    """(location, variable name) of every reference to an unset variable, in document order."""
+    out: list[tuple[tuple[str | int, ...], str]] = []
+    for loc in sorted(found.missing_at, key=lambda loc: [str(p) for p in loc]):
+        for m in REF.finditer(found.raw.get(loc, "")):
+            if m.group(1) in found.missing and m.group(2) is None:
+                out.append((loc, m.group(1)))
+    return out
+
+
+class _LogSecrets:
+    """The secrets of every config file loaded in this process, masked in every log record.
+
+    A record factory rather than a handler filter: it covers loggers the product does not own
+    (httpx logs each request's URL, query string and key included) whatever handlers are set up.
+    """
+
+    def __init__(self) -> None:
+        self.values: set[str] = set()
+        self.redact = Redactor()
+        self._installed = False
+
+    def add(self, values: set[str] | list[str]) -> None:
+        new = {v for v in values if len(v) >= MIN_SECRET} - self.values
+        if not new:
+            return
+        self.values |= new
+        self.redact = Redactor(self.values)
+        if not self._installed:
+            self._install()
+
+    def _install(self) -> None:
+        import logging
+
+        previous = logging.getLogRecordFactory()
+        formatter = logging.Formatter()
+
+        def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+            record = previous(*args, **kwargs)
+            redact = self.redact
+            if not redact.values:
+                return record
+            try:
+                text = record.getMessage()
+            except Exception:  # a bad format string is logging's own error to report
+                return record
+            masked = redact(text)
+            if masked != text:
+                record.msg, record.args = masked, None
+            if record.exc_info and not record.exc_text:
+                trace = formatter.formatException(record.exc_info)
+                masked = redact(trace)
+                if masked != trace:
+                    record.exc_text = masked
+            return record
+
+        logging.setLogRecordFactory(factory)
+        self._installed = True
+
+
+log_secrets = _LogSecrets()
+"""Call `log_secrets.add(values)` with the secrets a config file expanded; logs mask them from then on."""

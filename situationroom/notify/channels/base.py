@@ -10,7 +10,7 @@ import redis.asyncio as aioredis
 from pydantic import BaseModel, ConfigDict, Field
 
 from situationroom.catalog import Catalog
-from situationroom.notify.envref import Redactor
+from situationroom.envref import Redactor
 from situationroom.notify.people import Recipient
 from situationroom.settings import Settings
 

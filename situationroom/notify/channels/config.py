@@ -10,10 +10,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from situationroom.configfile import problems_from_validation, read_yaml
+from situationroom.envref import Redactor, expand
 from situationroom.errors import ConfigError, Problem
 from situationroom.notify.channels import registry
 from situationroom.notify.channels.base import Channel, ChannelContext
-from situationroom.notify.envref import Redactor, expand
 
 log = logging.getLogger(__name__)
 
