@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -22,9 +23,28 @@ class Params(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class CollectError(Exception):
+    """The source answered something unusable (an error envelope, garbage): the run fails with this message.
+
+    Say what the source said (`AirKorea answered resultCode 30 SERVICE_KEY_IS_NOT_REGISTERED_ERROR`);
+    the runtime masks the collector's secrets in it anyway.
+    """
+
+
+LIVE_STATES = ("live", "connected", "disconnected")
+
+
+def _same(text: str) -> str:
+    return text
+
+
+def _ignore_state(state: str, error: str | None = None) -> None:
+    return None
+
+
 @dataclass
 class CollectorContext:
-    """What a collector may use: the catalog, its site folder, a logger."""
+    """What a collector may use: the catalog, its site folder, a logger, its redactor and state."""
 
     collector_id: str
     catalog: Catalog
@@ -34,6 +54,12 @@ class CollectorContext:
     """The schedule's interval in seconds (None for cron or live kinds)."""
     settings: Settings | None = None
     """The process's settings (e.g. the simulation overrides given to `situationroom up`)."""
+    redact: Callable[[str], str] = _same
+    """Masks the collector file's secrets (`${NAME}` values) in a text: use it on anything a kind
+    puts in a message of its own (the runtime already masks logs, errors and health)."""
+    set_state: Callable[..., None] = _ignore_state
+    """For live kinds: `set_state("connected")`, `set_state("disconnected", "broker refused")`;
+    one of LIVE_STATES, shown in the collector's health."""
 
 
 @dataclass
@@ -49,11 +75,14 @@ class CollectorKind:
 
     A kind declares `name`, a `Params` model for the `params:` block of a collector file, and
     implements `collect(now)`, returning samples (and, optionally, rejections for items of the
-    source it could not use, which go to the dead-letter stream with their reason).
+    source it could not use, which go to the dead-letter stream with their reason). A source that
+    answers garbage raises `CollectError`. A live kind sets `live = True` and implements `run()`.
     """
 
     name: ClassVar[str]
     Params: ClassVar[type[Params]] = Params
+    live: ClassVar[bool] = False
+    """A live kind (a subscription) implements `run()` and has no schedule; `collect()` is not called."""
 
     def __init__(self, params: Params, context: CollectorContext) -> None:
         self.params = params
@@ -61,6 +90,11 @@ class CollectorKind:
 
     async def collect(self, now: float) -> Sequence[Sample] | CollectResult:
         raise NotImplementedError  # every kind overrides it; the registry refuses kinds that do not
+
+    async def run(self, emit: Callable[[CollectResult], Awaitable[None]], stop: asyncio.Event) -> None:
+        """Live kinds only: keep the subscription, `await emit(result)` for what arrives, return when
+        `stop` is set. Reconnecting is the kind's own business; an exception restarts it with backoff."""
+        raise NotImplementedError
 
     async def close(self) -> None:
         """Release connections; called when the collector is removed or the process stops."""
