@@ -214,7 +214,7 @@ def test_read_errors_name_field_and_value(http: httpx.Client) -> None:
 
 
 def test_collectors_endpoint(api: Served, http: httpx.Client, redis_url: str) -> None:
-    assert http.get("/api/v1/collectors").json() == {"collectors": []}
+    assert http.get("/api/v1/collectors").json()["collectors"] == []
     client = redis.Redis.from_url(redis_url)
     try:
         client.sadd(keys.collectors_index(), "airkorea")

@@ -1,4 +1,4 @@
-"""The HTTP API v1: indicators with live values, history, collectors, push ingest, health, metrics."""
+"""The HTTP API v1: indicators with live values, history, push ingest, health, metrics (collectors: collectors_api)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from fastapi.responses import PlainTextResponse, Response
 from situationroom import __version__, live
 from situationroom import samples as samples_mod
 from situationroom.catalog import Indicator
-from situationroom.collectors import health
 from situationroom.web import metrics
 from situationroom.web.auth import require
 from situationroom.web.errors import ApiError
@@ -164,13 +163,6 @@ def _parse_time(value: str | None, name: str, default: float) -> float:
         return samples_mod.parse_ts(value)
     except ValueError as exc:
         raise ApiError(422, str(exc), field=name, value=value) from None
-
-
-@router.get("/api/v1/collectors", response_class=JSON, tags=["collectors"],
-            summary="Every collector's health: last run, last success, last error, samples, next run")
-async def list_collectors(request: Request, _auth: Reader) -> JSON:
-    states = await health.read_all(_ctx(request).client)
-    return JSON({"collectors": [{"id": cid, **h} for cid, h in states.items()]})
 
 
 @router.post("/api/v1/samples", response_class=JSON, tags=["ingest"],

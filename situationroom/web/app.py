@@ -11,7 +11,7 @@ from situationroom import __version__
 from situationroom.catalog import Catalog
 from situationroom.settings import Settings
 from situationroom.streams import StreamWriter
-from situationroom.web import alerts_api, api, errors, pages, staff, staff_api, ws
+from situationroom.web import alerts_api, api, collectors_api, errors, ops, pages, staff, staff_api, ws
 
 
 @dataclass
@@ -38,8 +38,10 @@ def create_app(client: aioredis.Redis, catalog: Catalog, settings: Settings) -> 
     errors.install(app)
     app.include_router(api.router)
     app.include_router(alerts_api.router)  # alerts, silences, rules, the CAP feed
+    app.include_router(collectors_api.router)  # collectors' health; run now, pause, resume (operators)
     ws.install(app)  # /ws and app.state.fanout, the live updates
     pages.install(app)  # the wall, dashboards and their assets (with the dashboard file watcher)
     staff_api.install(app)  # subscriptions, my inbox, people and channels (seeds the subscriptions)
     staff.install(app)  # the staff page /staff
+    ops.install(app)  # the operator page /ops
     return app

@@ -1,0 +1,270 @@
+// The operator page (/ops): every collector's state, last error with its time, samples per run, last and
+// next run, refreshed every few seconds; run now, pause and resume for operator tokens (the server checks the
+// role on every request, the page only hides what it would refuse). Everything is served by the product.
+"use strict";
+
+(() => {
+  const LANG = document.body.dataset.lang === "en" ? "en" : "ko";
+  const DATA = JSON.parse(document.getElementById("page-data").textContent);
+  const TOKEN_KEY = "situationroom.ops.token";
+  const REFRESH_MS = 3000;
+  const T = {
+    ko: {
+      title: "수집기 운영", signin: "운영자 로그인", signout: "로그아웃", token: "토큰", apply: "로그인", cancel: "취소",
+      tokenHelp: "situationroom tokens create --role operator --name 이름 으로 만든 토큰을 붙여 넣으세요. 이 브라우저에만 저장됩니다.",
+      badToken: "토큰이 맞지 않습니다", readOnly: "보기 전용입니다. 실행·일시정지·재개는 운영자(operator)나 관리자(admin) 토큰으로 로그인해야 쓸 수 있습니다.",
+      roleOnly: (r) => `지금 토큰의 역할(${r})로는 수집기를 조작할 수 없습니다. 운영자(operator)나 관리자(admin) 토큰이 필요합니다.`,
+      signedIn: (n, r) => `${n} · ${r}`,
+      cols: ["상태", "수집기", "종류 · 일정", "최근 실행", "다음 실행", "건수/회", "최근 오류", "조작"],
+      run: "지금 실행", pause: "일시정지", resume: "재개", requested: "실행 요청됨",
+      states: {
+        ok: "정상", scheduled: "대기", failing: "실패", invalid: "설정 오류", disabled: "꺼짐", paused: "일시정지",
+        live: "실시간", connected: "연결됨", disconnected: "연결 끊김", unknown: "알 수 없음",
+      },
+      none: "수집기가 없습니다. collectors/ 폴더에 파일을 추가하세요 (docs/collectors.md).",
+      updated: "갱신", offline: "서버에 연결할 수 없습니다 — 다시 시도 중", ago: (s) => `${s} 전`, inT: (s) => `${s} 후`,
+      now: "곧", sec: "초", min: "분", hour: "시간", day: "일", rejected: "거부", samples: "건",
+      failures: (n) => `연속 ${n}회 실패`, runs: (n) => `${n}회 실행`, never: "—",
+      details: "최근 거부", noRejections: "최근 거부된 항목이 없습니다.", other: "English", help: "도움말",
+      done: { run: "실행을 요청했습니다", pause: "일시정지했습니다", resume: "재개했습니다" },
+      summary: "요약",
+    },
+    en: {
+      title: "Collectors", signin: "Operator sign-in", signout: "Sign out", token: "Token", apply: "Sign in", cancel: "Cancel",
+      tokenHelp: "Paste a token made with situationroom tokens create --role operator --name NAME. It is kept in this browser only.",
+      badToken: "That token is not valid", readOnly: "Read only. Run now, pause and resume need an operator or admin token: sign in.",
+      roleOnly: (r) => `This token's role (${r}) cannot operate collectors; an operator or admin token is needed.`,
+      signedIn: (n, r) => `${n} · ${r}`,
+      cols: ["State", "Collector", "Kind · schedule", "Last run", "Next run", "Per run", "Last error", "Actions"],
+      run: "Run now", pause: "Pause", resume: "Resume", requested: "run requested",
+      states: {
+        ok: "ok", scheduled: "scheduled", failing: "failing", invalid: "invalid", disabled: "disabled", paused: "paused",
+        live: "live", connected: "connected", disconnected: "disconnected", unknown: "unknown",
+      },
+      none: "No collectors. Add a file to the collectors/ folder (docs/collectors.md).",
+      updated: "updated", offline: "cannot reach the server — retrying", ago: (s) => `${s} ago`, inT: (s) => `in ${s}`,
+      now: "now", sec: "s", min: "min", hour: "h", day: "d", rejected: "rejected", samples: "samples",
+      failures: (n) => `${n} failures in a row`, runs: (n) => `${n} runs`, never: "—",
+      details: "Recent rejections", noRejections: "Nothing rejected recently.", other: "한국어", help: "Help",
+      done: { run: "Run requested", pause: "Paused", resume: "Resumed" },
+      summary: "Summary",
+    },
+  }[LANG];
+  // Colour, icon and word together: the state reads without colour vision too.
+  const STATE = {
+    failing: { icon: "✕", cls: "bad", rank: 0 }, invalid: { icon: "⚠", cls: "bad", rank: 1 },
+    disconnected: { icon: "⚡", cls: "warn", rank: 2 }, paused: { icon: "⏸", cls: "pause", rank: 3 },
+    scheduled: { icon: "◷", cls: "info", rank: 4 }, ok: { icon: "✓", cls: "good", rank: 5 },
+    live: { icon: "⇄", cls: "good", rank: 5 }, connected: { icon: "⇄", cls: "good", rank: 5 },
+    disabled: { icon: "○", cls: "off", rank: 6 }, unknown: { icon: "?", cls: "off", rank: 7 },
+  };
+
+  const state = {
+    token: localStorage.getItem(TOKEN_KEY), you: null, rows: [], error: null, updated: 0, login: false,
+    loginError: null, busy: new Set(), open: null, rejections: new Map(), toast: null,
+  };
+  const app = document.getElementById("app");
+
+  const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+  const clock = (t) => (t ? new Intl.DateTimeFormat(LANG === "ko" ? "ko-KR" : "en-GB", {
+    timeZone: DATA.city.timezone, hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false,
+  }).format(new Date(t * 1000)) : "");
+  const day = (t) => new Intl.DateTimeFormat(LANG === "ko" ? "ko-KR" : "en-GB", {
+    timeZone: DATA.city.timezone, month: "short", day: "numeric",
+  }).format(new Date(t * 1000));
+  function span(seconds) {
+    const s = Math.abs(Math.round(seconds));
+    if (s < 60) return `${s}${LANG === "ko" ? "" : " "}${T.sec}`;
+    if (s < 3600) return `${Math.round(s / 60)}${LANG === "ko" ? "" : " "}${T.min}`;
+    if (s < 86400) return `${Math.round(s / 3600)}${LANG === "ko" ? "" : " "}${T.hour}`;
+    return `${Math.round(s / 86400)}${LANG === "ko" ? "" : " "}${T.day}`;
+  }
+  function when(t) {
+    if (!t) return `<span class="muted">${T.never}</span>`;
+    const d = t - Date.now() / 1000;
+    const rel = Math.abs(d) < 1 ? T.now : d < 0 ? T.ago(span(d)) : T.inT(span(d));
+    const today = day(t) === day(Date.now() / 1000);
+    return `<time datetime="${new Date(t * 1000).toISOString()}">${esc(today ? "" : `${day(t)} `)}${esc(clock(t))}</time>
+      <span class="rel">${esc(rel)}</span>`;
+  }
+  const name = (c) => (LANG === "ko" ? c.name_ko || c.name_en : c.name_en || c.name_ko) || c.id;
+
+  async function api(method, path) {
+    const headers = state.token ? { Authorization: `Bearer ${state.token}` } : {};
+    const res = await fetch(path, { method, headers, cache: "no-store" });
+    const data = await res.json().catch(() => ({}));
+    if (!res.ok) {
+      const err = new Error((data.error && data.error.message) || `HTTP ${res.status}`);
+      err.status = res.status;
+      throw err;
+    }
+    return data;
+  }
+
+  // ------------------------------------------------------------------------------------------ rendering
+  function stateBadge(c) {
+    const s = STATE[c.state] ? c.state : "unknown";
+    return `<span class="state ${STATE[s].cls}" data-state="${esc(s)}"><span class="icon" aria-hidden="true">${STATE[s].icon}</span>${esc(T.states[s] || c.state)}</span>`;
+  }
+
+  function actions(c) {
+    const can = state.you && state.you.can_operate;
+    const busy = state.busy.has(c.id);
+    const idle = c.state === "disabled" || c.state === "invalid";
+    const dis = (extra) => (!can || busy || extra ? " disabled" : "");
+    const hint = can ? "" : ` title="${esc(T.readOnly)}"`;
+    const toggle = c.paused
+      ? `<button class="resume" data-act="resume"${dis(idle)}${hint}>${esc(T.resume)}</button>`
+      : `<button data-act="pause"${dis(idle)}${hint}>${esc(T.pause)}</button>`;
+    return `<button class="primary" data-act="run"${dis(c.paused || idle)}${hint}>${esc(T.run)}</button>${toggle}
+      ${c.run_now_requested ? `<span class="pending">${esc(T.requested)}</span>` : ""}`;
+  }
+
+  function row(c) {
+    const err = c.last_error
+      ? `<div class="err" title="${esc(c.last_error)}">${esc(c.last_error)}</div><div class="muted small">${when(c.last_error_at)}</div>`
+      : `<span class="muted">${T.never}</span>`;
+    const fails = c.consecutive_failures > 1 && c.state === "failing" ? `<div class="small bad-text">${esc(T.failures(c.consecutive_failures))}</div>` : "";
+    const perRun = c.last_run
+      ? `<b>${Number(c.samples_last_run || 0).toLocaleString()}</b>${c.rejected_last_run ? ` <span class="rej">${esc(T.rejected)} ${Number(c.rejected_last_run).toLocaleString()}</span>` : ""}`
+      : `<span class="muted">${T.never}</span>`;
+    const open = state.open === c.id;
+    return `<tr data-id="${esc(c.id)}" class="${STATE[c.state] ? STATE[c.state].cls : "off"}${open ? " open" : ""}">
+      <td>${stateBadge(c)}${fails}</td>
+      <td><button class="link name" data-act="open" aria-expanded="${open}">${esc(name(c))}</button>
+        <div class="muted small mono">${esc(c.id)}${c.file ? ` · ${esc(c.file)}` : ""}</div></td>
+      <td><span class="kind">${esc(c.kind || "")}</span><div class="muted small">${esc(c.schedule || "")}</div></td>
+      <td>${when(c.last_run)}<div class="muted small">${esc(c.runs ? T.runs(c.runs) : "")}</div></td>
+      <td>${c.paused || c.state === "disabled" || c.state === "invalid" ? `<span class="muted">${T.never}</span>` : when(c.next_run)}</td>
+      <td class="num">${perRun}</td>
+      <td class="error">${fails && !c.last_error ? "" : err}</td>
+      <td class="actions">${actions(c)}</td></tr>
+      ${open ? `<tr class="detail"><td colspan="8">${detail(c)}</td></tr>` : ""}`;
+  }
+
+  function detail(c) {
+    const items = state.rejections.get(c.id);
+    if (!items) return "…";
+    if (!items.length) return `<span class="muted">${esc(T.noRejections)}</span>`;
+    return `<b>${esc(T.details)}</b><table class="rejections">${items.map((r) => `<tr><td>${esc(clock(r.at))}</td>
+      <td class="mono">${esc(r.field || "")}</td><td>${esc(r.reason)}</td><td class="mono">${esc(JSON.stringify(r.value))}</td></tr>`).join("")}</table>`;
+  }
+
+  function summary() {
+    const counts = {};
+    for (const c of state.rows) counts[c.state] = (counts[c.state] || 0) + 1;
+    return Object.keys(counts).sort((a, b) => (STATE[a] || STATE.unknown).rank - (STATE[b] || STATE.unknown).rank)
+      .map((s) => `<span class="state ${(STATE[s] || STATE.unknown).cls}"><span class="icon" aria-hidden="true">${(STATE[s] || STATE.unknown).icon}</span>${esc(T.states[s] || s)} ${counts[s]}</span>`).join("");
+  }
+
+  function loginForm() {
+    return `<form id="login" class="login"><label>${esc(T.token)} <input name="token" type="password" autocomplete="off" required></label>
+      <button class="primary">${esc(T.apply)}</button><button type="button" data-act="cancel-login">${esc(T.cancel)}</button>
+      <div class="muted small">${esc(T.tokenHelp)}</div>${state.loginError ? `<div class="bad-text">${esc(state.loginError)}</div>` : ""}</form>`;
+  }
+
+  function render() {
+    const you = state.you;
+    const who = you && you.role
+      ? `<span class="who">${esc(T.signedIn(you.name, you.role))}</span><button id="signout">${esc(T.signout)}</button>`
+      : `<button id="signin">${esc(T.signin)}</button>`;
+    const notice = state.login ? loginForm()
+      : you && you.role && !you.can_operate ? `<p class="notice">${esc(T.roleOnly(you.role))}</p>`
+        : !you || !you.can_operate ? `<p class="notice">${esc(T.readOnly)}</p>` : "";
+    const rows = [...state.rows].sort((a, b) => (STATE[a.state] || STATE.unknown).rank - (STATE[b.state] || STATE.unknown).rank
+      || a.id.localeCompare(b.id));
+    const focused = document.activeElement && document.activeElement.closest("#login") ? document.activeElement.name : null;
+    if (focused && state.login) return;  // never wipe what the operator is typing
+    app.innerHTML = `<header class="top"><h1>${esc(DATA.city[LANG])} ${esc(T.title)}</h1>
+        <span class="updated${state.error ? " down" : ""}">${state.error ? esc(T.offline) : state.updated ? `${esc(T.updated)} ${esc(clock(state.updated))}` : ""}</span>
+        ${who}<a href="?lang=${LANG === "ko" ? "en" : "ko"}" class="lang">${esc(T.other)}</a></header>
+      <main>${notice}
+        <div class="summary" aria-label="${esc(T.summary)}">${summary()}</div>
+        ${state.rows.length ? `<table class="collectors"><thead><tr>${T.cols.map((c) => `<th>${esc(c)}</th>`).join("")}</tr></thead>
+          <tbody>${rows.map(row).join("")}</tbody></table>` : `<p class="empty">${esc(T.none)}</p>`}
+      </main>${state.toast ? `<div class="toast ${state.toast.bad ? "bad" : ""}" role="status">${esc(state.toast.text)}</div>` : ""}`;
+  }
+
+  function toast(text, bad) {
+    state.toast = { text, bad };
+    render();
+    clearTimeout(toast.timer);
+    toast.timer = setTimeout(() => { state.toast = null; render(); }, 6000);
+  }
+
+  // ------------------------------------------------------------------------------------------ data
+  async function refresh() {
+    try {
+      const data = await api("GET", "/api/v1/collectors");
+      state.rows = data.collectors;
+      state.you = data.you;
+      state.error = null;
+      state.updated = data.generated_at;
+      if (state.token && !data.you.role) {  // revoked or mistyped: say so instead of acting read-only
+        localStorage.removeItem(TOKEN_KEY);
+        state.token = null;
+        state.login = true;
+        state.loginError = T.badToken;
+      }
+      if (state.open) await loadRejections(state.open);
+    } catch (err) {
+      if (err.status === 401) { state.login = true; state.loginError = state.token ? T.badToken : null; state.error = null; }
+      else state.error = err.message;
+    }
+    render();
+  }
+
+  async function loadRejections(id) {
+    try {
+      const c = await api("GET", `/api/v1/collectors/${encodeURIComponent(id)}?rejections=10`);
+      state.rejections.set(id, c.recent_rejections);
+    } catch (err) {
+      state.rejections.set(id, []);
+    }
+  }
+
+  app.addEventListener("click", async (ev) => {
+    const t = ev.target.closest("button");
+    if (!t) return;
+    if (t.id === "signin") { state.login = true; state.loginError = null; render(); app.querySelector("#login input").focus(); return; }
+    if (t.id === "signout") { localStorage.removeItem(TOKEN_KEY); state.token = null; refresh(); return; }
+    const act = t.dataset.act;
+    if (act === "cancel-login") { state.login = false; render(); return; }
+    const tr = t.closest("tr[data-id]");
+    if (!tr) return;
+    const id = tr.dataset.id;
+    if (act === "open") {
+      state.open = state.open === id ? null : id;
+      render();
+      if (state.open) { await loadRejections(id); render(); }
+      return;
+    }
+    if (!["run", "pause", "resume"].includes(act)) return;
+    state.busy.add(id);
+    render();
+    try {
+      const c = await api("POST", `/api/v1/collectors/${encodeURIComponent(id)}/${act}`);
+      state.rows = state.rows.map((r) => (r.id === id ? c : r));
+      state.busy.delete(id);
+      toast(`${name(c)}: ${T.done[act]}`, false);
+    } catch (err) {
+      state.busy.delete(id);
+      toast(`${id}: ${err.message}`, true);
+    }
+  });
+
+  app.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const token = String(new FormData(ev.target).get("token") || "").trim();
+    if (!token) return;
+    state.token = token;
+    localStorage.setItem(TOKEN_KEY, token);
+    state.login = false;
+    state.loginError = null;
+    if (document.activeElement) document.activeElement.blur();
+    await refresh();
+  });
+
+  refresh();
+  setInterval(refresh, REFRESH_MS);
+})();
