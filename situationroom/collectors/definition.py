@@ -1,7 +1,8 @@
-"""Collector definition files (`collectors/*.yaml`): kind, schedule, timeout, retries and params."""
+"""Collector definition files (`collectors/*.yaml`, `${NAME}` from the environment) and site plugins (`*.py`)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from situationroom.collectors import registry
 from situationroom.collectors.base import Params
 from situationroom.configfile import read_yaml, validate
 from situationroom.durations import Duration
+from situationroom.envref import Redactor, expand, log_secrets, missing_problems
 from situationroom.errors import ConfigError, Problem
 
 
@@ -50,7 +52,8 @@ class CollectorDefinition(BaseModel):
     name_ko: str | None = None
     name_en: str | None = None
     enabled: bool = True
-    schedule: Schedule
+    schedule: Schedule | None = None
+    """Required, except for live kinds (a subscription), which must not have one."""
     timeout: Duration = 30.0
     retries: int = Field(default=2, ge=0, le=10)
     backoff: Duration = 1.0
@@ -78,30 +81,123 @@ class LoadedCollector(BaseModel):
     id: str
     path: Path
     definition: CollectorDefinition
-    params: Params
+    params: Params | None
+    """None only for a disabled collector whose params need a variable that is not set."""
+    redact: Redactor = Field(default_factory=Redactor)
+    """Masks the values this file took from the environment."""
+    missing_env: tuple[str, ...] = ()
+    """Variables the file refers to that are not set (a disabled collector may lack them)."""
+
+    @property
+    def live(self) -> bool:
+        kind = registry.get(self.definition.kind)
+        return bool(kind is not None and kind.live)
 
 
-def load_collector(path: Path) -> LoadedCollector:
-    """Read and validate one collector file, including its kind's params, with file:line errors."""
+def _field(loc: tuple[str | int, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else ("." if out else "") + str(part)
+    return out
+
+
+def _mask(exc: ConfigError, raw: dict[str, str], redact: Redactor, path: Path) -> ConfigError:
+    """The problems with values as written (`${KEY}`) rather than expanded, and no secret anywhere."""
+    for p in exc.problems:
+        p.file = p.file or str(path)
+        if p.field in raw:
+            p.value = raw[p.field]
+        elif isinstance(p.value, str):
+            p.value = redact(p.value)
+        p.message = redact(p.message)
+    return exc
+
+
+def load_collector(path: Path, env: Mapping[str, str] | None = None, *,
+                   require_env: bool | None = None) -> LoadedCollector:
+    """Read and validate one collector file, including its kind's params, with file:line errors.
+
+    `${NAME}` anywhere in a value is taken from the environment. A variable that is not set is an
+    error for an enabled collector (naming the variable, never a value); a disabled one loads
+    (`require_env=True` makes it an error for a disabled one too, as when trying it by hand).
+    """
     data, pos = read_yaml(path)
     if data is None:
         raise ConfigError.single("file is empty", file=path)
-    definition = validate(CollectorDefinition, data, file=path, pos=pos)
+    data, found = expand(data, env)
+    redact = Redactor(found.values)
+    log_secrets.add(found.values)
+    raw = {_field(loc): text for loc, text in found.raw.items()}
+    try:
+        definition = validate(CollectorDefinition, data, file=path, pos=pos)
+    except ConfigError as exc:
+        raise _mask(exc, raw, redact, path) from None
     kind = registry.get(definition.kind)
     assert kind is not None  # the validator above checked it
-    params = validate(kind.Params, definition.params, file=path, pos=pos, prefix=("params",))
-    return LoadedCollector(id=path.stem, path=path, definition=definition, params=params)
+    if kind.live and definition.schedule is not None:
+        raise ConfigError.single(f"{definition.kind} is a live kind (a subscription): it runs continuously, "
+                                 "remove `schedule`", file=path, line=pos.line_of(("schedule",)), field="schedule")
+    if not kind.live and definition.schedule is None:
+        raise ConfigError.single("required field is missing (interval: 5m, or cron: '*/10 * * * *')",
+                                 file=path, line=pos.line_of(("kind",)), field="schedule")
+    missing = missing_problems(found)
+    if missing and (definition.enabled if require_env is None else require_env):
+        raise ConfigError([Problem(f"environment variable {name} is not set", str(path), pos.line_of(loc),
+                                   _field(loc)) for loc, name in missing])
+    try:
+        params: Params | None = validate(kind.Params, definition.params, file=path, pos=pos, prefix=("params",))
+    except ConfigError as exc:
+        unset = {_field(loc) for loc, _ in missing}
+        real = [p for p in exc.problems if not any(p.field == f or (p.field or "").startswith(f + ".")
+                                                      for f in unset)]
+        if real or not missing:
+            raise _mask(ConfigError(real or exc.problems), raw, redact, path) from None
+        params = None  # disabled, and only unset variables make its params invalid
+    return LoadedCollector(id=path.stem, path=path, definition=definition, params=params, redact=redact,
+                           missing_env=tuple(dict.fromkeys(name for _, name in missing)))
 
 
-def load_collectors(folder: Path) -> tuple[list[LoadedCollector], list[Problem]]:
-    """Every `*.yaml` in a site's collectors folder; bad files are reported, good ones still load."""
-    loaded: list[LoadedCollector] = []
+def load_plugins(folder: Path) -> tuple[dict[Path, list[str]], list[Problem]]:
+    """Import the site's `collectors/*.py` plugins; a broken one is a Problem (file:line), not a crash."""
+    from situationroom.collectors.plugin import load_plugin, plugin_files
+
+    loaded: dict[Path, list[str]] = {}
     problems: list[Problem] = []
-    if not folder.is_dir():
-        return loaded, problems
-    for path in sorted(folder.glob("*.yaml")):
+    for path in plugin_files(folder):
         try:
-            loaded.append(load_collector(path))
+            loaded[path] = load_plugin(path)
         except ConfigError as exc:
             problems.extend(exc.problems)
+    return loaded, problems
+
+
+def hint_failed_plugins(problems: list[Problem], failed: list[Problem]) -> None:
+    """Say why a kind is unknown when a plugin that may define it failed to load."""
+    files = sorted({p.file.rsplit("/", 1)[-1] for p in failed if p.file})
+    if not files:
+        return
+    for p in problems:
+        if p.field == "kind" and p.message.startswith("unknown collector kind"):
+            p.message += f" (plugin {', '.join(files)} failed to load)"
+
+
+def load_collectors(folder: Path, env: Mapping[str, str] | None = None
+                    ) -> tuple[list[LoadedCollector], list[Problem]]:
+    """Every plugin and `*.yaml` in a site's collectors folder; bad files are reported, good ones still load."""
+    loaded: list[LoadedCollector] = []
+    problems: list[Problem] = []
+    registry.names()  # built-ins and entry points first: their problems are reported too
+    problems.extend(registry.entry_point_problems)
+    if not folder.is_dir():
+        return loaded, problems
+    _, plugin_problems = load_plugins(folder)
+    problems.extend(plugin_problems)
+    yaml_problems: list[Problem] = []
+    for path in sorted(folder.glob("*.yaml")):
+        try:
+            loaded.append(load_collector(path, env))
+        except ConfigError as exc:
+            yaml_problems.extend(exc.problems)
+    hint_failed_plugins(yaml_problems, plugin_problems)
+    problems.extend(yaml_problems)
     return loaded, problems

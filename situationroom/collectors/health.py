@@ -11,8 +11,11 @@ from situationroom import keys
 
 INT_FIELDS = {"runs", "failures", "consecutive_failures", "samples_last_run", "samples_total",
               "rejected_last_run", "rejected_total", "duration_ms", "attempts_last_run", "skipped"}
-FLOAT_FIELDS = {"last_run", "last_success", "last_error_at", "next_run", "updated_at"}
-TEXT_FIELDS = {"state", "kind", "name_ko", "name_en", "schedule", "last_error"}
+FLOAT_FIELDS = {"last_run", "last_success", "last_error_at", "next_run", "updated_at", "config_error_at"}
+TEXT_FIELDS = {"state", "kind", "name_ko", "name_en", "schedule", "last_error", "file", "config_error", "needs_env"}
+"""`state`: scheduled, ok, failing, invalid, disabled, paused, or live/connected/disconnected (live kinds).
+`file`: site-relative path. `config_error`: the file became invalid while the last good version keeps
+running. `needs_env`: variables a disabled collector refers to that are not set."""
 
 
 async def record(client: aioredis.Redis, collector: str, fields: dict[str, Any],

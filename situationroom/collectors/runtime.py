@@ -1,14 +1,27 @@
-"""Runs collectors on their schedules: timeouts, no overlap, jitter, retries with backoff, health."""
+"""Runs collectors: schedules (timeouts, no overlap, jitter, retries), live kinds, operator controls, health.
+
+Collector files are (re)read by `sync()`, at start and whenever the watcher (collectors/reload.py)
+sees the folder change: a new file starts its collector, a changed one restarts it with the new
+definition, a removed one stops it and forgets its health. A file that becomes invalid while its
+collector runs does NOT stop it: the last good version keeps running and the health says
+`config_error` (with file:line:field) until the file is fixed; a file invalid from the start is
+`invalid`. Secrets (`${NAME}` values) are masked in every log line, health field and error.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import hashlib
 import inspect
 import logging
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import redis.asyncio as aioredis
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEvent
@@ -18,12 +31,19 @@ from apscheduler.triggers.interval import IntervalTrigger
 from redis.exceptions import RedisError
 from tenacity import AsyncRetrying, stop_after_attempt, wait_exponential
 
+from situationroom import keys
 from situationroom import messages as messages_mod
 from situationroom import samples as samples_mod
-from situationroom.catalog import Catalog
+from situationroom.catalog import Catalog, load_catalog
 from situationroom.collectors import health, registry
-from situationroom.collectors.base import CollectorContext, CollectorKind, CollectResult
-from situationroom.collectors.definition import LoadedCollector, load_collectors
+from situationroom.collectors.base import LIVE_STATES, CollectorContext, CollectorKind, CollectResult
+from situationroom.collectors.definition import (
+    LoadedCollector,
+    hint_failed_plugins,
+    load_collector,
+)
+from situationroom.collectors.plugin import load_plugin, plugin_files
+from situationroom.envref import Redactor
 from situationroom.errors import ConfigError, Problem
 from situationroom.messages import Message
 from situationroom.samples import Rejection, Sample
@@ -31,6 +51,10 @@ from situationroom.settings import Settings
 from situationroom.streams import StreamWriter
 
 log = logging.getLogger(__name__)
+
+CONTROL_POLL = 0.5
+"""Seconds between two reads of the operators' control hashes (pause, run now)."""
+LIVE_BACKOFF_MAX = 60.0
 
 
 @dataclass
@@ -53,15 +77,82 @@ class _Running:
     instance: CollectorKind
     failing: bool = False
     backlog: list[Sample] = field(default_factory=list)
+    paused: bool = False
+    state: str = "scheduled"
+    """The state to show when not paused: scheduled/ok/failing, or live/connected/disconnected."""
+    tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    live_task: asyncio.Task[None] | None = None
+    live_stop: asyncio.Event | None = None
+    config_error: str | None = None
+
+    @property
+    def redact(self) -> Callable[[str], str]:
+        return getattr(self.loaded, "redact", None) or Redactor()
+
+
+@dataclass
+class Checked:
+    """A collect result checked against the catalog: what would be written, and what is rejected."""
+
+    samples: list[Sample]
+    rejected: list[tuple[Rejection, object]]
+    messages: list[Message]
+
+
+def check_result(result: CollectResult, catalog: Catalog, settings: Settings, *, source: str,
+                 redact: Callable[[str], str] | None = None) -> Checked:
+    """Validate samples and messages; rejections carry their reason (and never a secret)."""
+    now = time.time()
+    good: list[Sample] = []
+    bad: list[tuple[Rejection, object]] = [(r, None) for r in result.rejected]
+    for s in result.samples:
+        if not isinstance(s, Sample):
+            bad.append((Rejection("sample", "collector returned something that is not a Sample",
+                                  repr(s)[:200]), None))
+            continue
+        if not s.source:
+            s = dataclasses.replace(s, source=source)
+        problem = samples_mod.check(s, catalog, now=now, max_age=settings.late_limit)
+        if problem is None:
+            good.append(s)
+        else:
+            bad.append((problem, {"indicator": s.indicator, "entity": s.entity, "ts": s.ts, "value": s.value}))
+    messages: list[Message] = []
+    for m in result.messages:
+        problem = messages_mod.check(m, catalog) if isinstance(m, Message) else \
+            ("message", "collector returned something that is not a Message")
+        if problem is None:
+            messages.append(m)
+        else:
+            bad.append((Rejection(problem[0], problem[1], getattr(m, problem[0], repr(m)[:200])),
+                        m.as_dict() if isinstance(m, Message) else None))
+    if redact is not None:
+        bad = [(_masked_rejection(r, redact), item) for r, item in bad]
+    return Checked(good, bad, messages)
+
+
+def _masked_rejection(r: Rejection, redact: Callable[[str], str]) -> Rejection:
+    value = redact(r.value) if isinstance(r.value, str) else r.value
+    reason = redact(r.reason)
+    if value is r.value and reason == r.reason:
+        return r
+    return Rejection(r.field, reason, value, r.index)
+
+
+def as_result(produced: Sequence[Sample] | CollectResult | None) -> CollectResult:
+    if isinstance(produced, CollectResult):
+        return produced
+    return CollectResult(list(produced or []))
 
 
 class CollectorRunner:
-    """Schedules every enabled collector of a site. One runner per `collect` role process."""
+    """Runs every enabled collector of a site. One runner per `collect` role process."""
 
-    def __init__(self, client: aioredis.Redis, catalog: Catalog, settings: Settings) -> None:
+    def __init__(self, client: aioredis.Redis, catalog: Catalog, settings: Settings, *, watch: bool = True) -> None:
         self.client = client
         self.catalog = catalog
         self.settings = settings
+        self.watch = watch
         self.writer = StreamWriter(client, partitions=settings.partitions, retention=settings.stream_retention,
                                    deadletter_maxlen=settings.deadletter_maxlen,
                                    batch_size=settings.batch_size)
@@ -70,72 +161,230 @@ class CollectorRunner:
         self.problems: list[Problem] = []
         self._inflight: set[asyncio.Task[object]] = set()
         self._stopping = False
+        self._started = False
         self._redis_down = False
+        self._plugins: dict[Path, str] = {}
+        self._plugin_problems: dict[Path, list[Problem]] = {}
+        self._files: set[str] = set()
+        """Collector ids that have a file (valid or not), so a removed file is noticed."""
+        self._errors: dict[str, str] = {}
+        self._poller: asyncio.Task[None] | None = None
+        self._sync_lock = asyncio.Lock()
+
+    # -- loading -------------------------------------------------------------------------------
 
     def _instantiate(self, loaded: LoadedCollector) -> CollectorKind:
         kind = registry.get(loaded.definition.kind)
-        assert kind is not None
-        interval = loaded.definition.schedule.interval
-        ctx = CollectorContext(loaded.id, self.catalog, self.settings.site,
-                               logging.getLogger(f"situationroom.collector.{loaded.id}"), interval,
-                               self.settings)
+        if kind is None:
+            raise ConfigError.single(f"unknown collector kind {loaded.definition.kind!r}", file=loaded.path,
+                                     field="kind")
+        schedule = loaded.definition.schedule
+        interval = schedule.interval if schedule is not None else None
+        cid = loaded.id
+        ctx = CollectorContext(cid, self.catalog, self.settings.site,
+                               logging.getLogger(f"situationroom.collector.{cid}"), interval, self.settings,
+                               redact=loaded.redact, set_state=lambda state, error=None: self._set_state(
+                                   cid, state, error))
+        assert loaded.params is not None
         return kind(loaded.params, ctx)
 
     async def load(self) -> None:
         """Load every collector file; invalid ones are reported in their health, the rest run."""
-        loaded, self.problems = load_collectors(self.settings.collectors_dir)
-        for problem in self.problems:
-            log.error("collector config: %s", problem)
-            cid = problem.file.rsplit("/", 1)[-1].rsplit(".", 1)[0] if problem.file else "unknown"
-            await health.record(self.client, cid, {"state": "invalid", "last_error": str(problem),
-                                                   "last_error_at": time.time()})
-        for item in loaded:
-            if not item.definition.enabled:
-                await health.record(self.client, item.id, {"state": "disabled", "kind": item.definition.kind})
+        await self.sync()
+
+    def _file_of(self, path: Path) -> str:
+        try:
+            return str(path.resolve().relative_to(self.settings.site.resolve()))
+        except ValueError:
+            return str(path)
+
+    def _load_plugins(self, folder: Path) -> None:
+        current = {p: _digest(p) for p in plugin_files(folder)}
+        for path, digest in current.items():
+            if self._plugins.get(path) == digest:
                 continue
+            self._plugins[path] = digest
             try:
-                instance = self._instantiate(item)
+                names = load_plugin(path)
             except ConfigError as exc:
+                self._plugin_problems[path] = exc.problems
                 for p in exc.problems:
-                    p.file = p.file or str(item.path)
-                    log.error("collector config: %s", p)
-                self.problems.extend(exc.problems)
-                await health.record(self.client, item.id, {"state": "invalid", "last_error": str(exc),
-                                                           "last_error_at": time.time()})
+                    log.error("collector plugin: %s", p)
                 continue
-            self.collectors[item.id] = _Running(item, instance)
-            await health.record(self.client, item.id, {
-                "state": "scheduled", "kind": item.definition.kind,
-                "name_ko": item.definition.name_ko, "name_en": item.definition.name_en,
-                "schedule": _describe_schedule(item),
+            if self._plugin_problems.pop(path, None) is not None:
+                log.info("collector plugin %s is valid again", path.name)
+            log.info("collector plugin %s: %s", path.name, ", ".join(names))
+        for path in set(self._plugins) - set(current):
+            del self._plugins[path]
+            self._plugin_problems.pop(path, None)
+            registry.forget_origin(str(path))
+            log.info("collector plugin %s removed", path.name)
+
+    async def sync(self) -> None:
+        """Bring the running collectors in line with the folder's files (see the module docstring)."""
+        async with self._sync_lock:
+            await self._sync()
+
+    async def _sync(self) -> None:
+        folder = self.settings.collectors_dir
+        registry.names()
+        problems: list[Problem] = list(registry.entry_point_problems)
+        self._load_plugins(folder)
+        plugin_problems = [p for ps in self._plugin_problems.values() for p in ps]
+        problems.extend(plugin_problems)
+        paths = {p.stem: p for p in sorted(folder.glob("*.yaml"))} if folder.is_dir() else {}
+        for cid, path in paths.items():
+            try:
+                loaded: LoadedCollector | None = load_collector(path)
+                error = None
+            except ConfigError as exc:
+                hint_failed_plugins(exc.problems, plugin_problems)
+                loaded, error = None, exc
+            if loaded is not None and loaded.definition.enabled:
+                try:
+                    await self._apply(loaded)
+                    continue
+                except ConfigError as exc:  # the kind refused its params (e.g. an unknown scenario)
+                    for p in exc.problems:
+                        p.file = p.file or str(path)
+                        p.message = loaded.redact(p.message)
+                    error = exc
+            if error is not None:
+                problems.extend(error.problems)
+                await self._invalid(cid, path, error)
+                continue
+            assert loaded is not None
+            if cid in self.collectors:
+                await self._stop_one(cid)
+                log.info("collector %s disabled", cid)
+            self._errors.pop(cid, None)
+            await health.record(self.client, cid, {
+                "state": "disabled", "kind": loaded.definition.kind, "file": self._file_of(path),
+                "schedule": _describe_schedule(loaded), "name_ko": loaded.definition.name_ko,
+                "name_en": loaded.definition.name_en, "needs_env": ", ".join(loaded.missing_env),
+                "config_error": "", "next_run": "",
+            })
+        for cid in sorted(self._files - set(paths)):
+            if cid in self.collectors:
+                await self._stop_one(cid)
+            self._errors.pop(cid, None)
+            with contextlib.suppress(RedisError, OSError):
+                await health.forget(self.client, cid)
+            log.info("collector %s removed (its file is gone)", cid)
+        self._files = set(paths)
+        self.problems = problems
+
+    async def _invalid(self, cid: str, path: Path, error: ConfigError) -> None:
+        text = str(error)
+        running = self.collectors.get(cid)
+        if self._errors.get(cid) != text:
+            kept = "; the last good version keeps running" if running else ""
+            log.error("collector %s: invalid file%s:\n%s", cid, kept, text)
+            self._errors[cid] = text
+        if running is not None:
+            running.config_error = text
+            await self._record(cid, {"config_error": text, "config_error_at": time.time()})
+        else:
+            await health.record(self.client, cid, {
+                "state": "invalid", "last_error": text, "last_error_at": time.time(), "file": self._file_of(path),
+                "next_run": "",
             })
 
+    async def _apply(self, loaded: LoadedCollector) -> None:
+        """Start a collector, restart it when its definition (or its kind's code) changed, or leave it be."""
+        cid = loaded.id
+        running = self.collectors.get(cid)
+        kind = registry.get(loaded.definition.kind)
+        if running is not None and running.loaded.definition == loaded.definition \
+                and running.loaded.params == loaded.params and type(running.instance) is kind:
+            if running.config_error is not None:
+                log.info("collector %s: its file is valid again", cid)
+                running.config_error = None
+                self._errors.pop(cid, None)
+                await self._record(cid, {"config_error": "", "config_error_at": ""})
+            return
+        instance = self._instantiate(loaded)  # before stopping the old one: a refusal keeps it running
+        if running is not None:
+            await self._stop_one(cid)
+            log.info("collector %s changed: restarted with the new definition", cid)
+        self._errors.pop(cid, None)
+        new = _Running(loaded, instance, state="live" if loaded.live else "scheduled")
+        with contextlib.suppress(RedisError, OSError):
+            new.paused = await health.is_paused(self.client, cid)
+        self.collectors[cid] = new
+        await self._record(cid, {
+            "state": "paused" if new.paused else new.state, "kind": loaded.definition.kind,
+            "name_ko": loaded.definition.name_ko, "name_en": loaded.definition.name_en,
+            "schedule": _describe_schedule(loaded), "file": self._file_of(loaded.path), "config_error": "",
+            "config_error_at": "", "needs_env": "",
+        })
+        if self._started:
+            self._activate(cid)
+
+    # -- starting and stopping -----------------------------------------------------------------
+
     def start(self) -> None:
-        """Schedule every loaded collector; each runs once right away, then on its trigger."""
+        """Start every loaded collector: scheduled ones run once right away, then on their trigger."""
         _quiet_apscheduler()
-        for cid, running in self.collectors.items():
-            sched = running.loaded.definition.schedule
-            if sched.interval is not None:
-                trigger = IntervalTrigger(seconds=sched.interval, jitter=sched.jitter or None)
-            else:
-                trigger = CronTrigger.from_crontab(sched.cron, timezone=self.catalog.city.timezone)
-                if sched.jitter:
-                    trigger.jitter = sched.jitter
-            # max_instances=1: a run still going when the next is due makes that one skipped (and
-            # counted in the health), never a second concurrent run of the same collector.
-            self.scheduler.add_job(
-                self._job, trigger, args=[cid], id=cid, name=cid, max_instances=1, coalesce=True,
-                misfire_grace_time=max(1, int(sched.interval or 60)), next_run_time=_now_dt(),
-            )
         self.scheduler.add_listener(self._on_skipped, EVENT_JOB_MAX_INSTANCES | EVENT_JOB_MISSED)
         self.scheduler.start()
+        self._started = True
+        for cid in self.collectors:
+            self._activate(cid)
+        self._poller = asyncio.get_running_loop().create_task(self._poll_controls(), name="collector-controls")
+
+    def _activate(self, cid: str) -> None:
+        running = self.collectors[cid]
+        if running.loaded.live:
+            running.live_stop = asyncio.Event()
+            running.live_task = asyncio.get_running_loop().create_task(self._live(cid, running),
+                                                                       name=f"collector-{cid}")
+            return
+        sched = running.loaded.definition.schedule
+        assert sched is not None
+        if sched.interval is not None:
+            trigger = IntervalTrigger(seconds=sched.interval, jitter=sched.jitter or None)
+        else:
+            trigger = CronTrigger.from_crontab(sched.cron, timezone=self.catalog.city.timezone)
+            if sched.jitter:
+                trigger.jitter = sched.jitter
+        # max_instances=1: a run still going when the next is due makes that one skipped (and
+        # counted in the health), never a second concurrent run of the same collector.
+        self.scheduler.add_job(
+            self._job, trigger, args=[cid], id=cid, name=cid, max_instances=1, coalesce=True,
+            misfire_grace_time=max(1, int(sched.interval or 60)), next_run_time=_now_dt(),
+            replace_existing=True,
+        )
+
+    async def _stop_one(self, cid: str, grace: float = 2.0) -> None:
+        running = self.collectors.pop(cid, None)
+        if running is None:
+            return
+        if self.scheduler.running and self.scheduler.get_job(cid) is not None:
+            self.scheduler.remove_job(cid)
+        if running.live_stop is not None:
+            running.live_stop.set()
+        tasks = [t for t in (*running.tasks, running.live_task) if t is not None and not t.done()]
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=grace)
+            for t in pending:
+                t.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        try:
+            await running.instance.close()
+        except Exception as exc:  # closing one must not stop the others
+            log.warning("closing collector %s: %s", cid, running.redact(str(exc)))
 
     def _on_skipped(self, event: JobEvent) -> None:
         # Called in the loop's thread by the scheduler; the health write runs as its own task.
         if event.job_id in self.collectors and not self._stopping:
-            task = asyncio.get_running_loop().create_task(self._record_skip(event.job_id))
-            self._inflight.add(task)
-            task.add_done_callback(self._inflight.discard)
+            self._spawn(self._record_skip(event.job_id))
+
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._inflight.add(task)
+        task.add_done_callback(self._inflight.discard)
+        return task
 
     async def _record_skip(self, cid: str) -> None:
         with contextlib.suppress(RedisError, OSError):
@@ -146,13 +395,18 @@ class CollectorRunner:
         task = asyncio.current_task()
         assert task is not None
         self._inflight.add(task)
+        running = self.collectors.get(cid)
+        if running is not None:
+            running.tasks.add(task)
         try:
             await self.run_once(cid)
         except asyncio.CancelledError:
-            if not self._stopping:
+            if not self._stopping and (running is None or cid in self.collectors):
                 raise
         finally:
             self._inflight.discard(task)
+            if running is not None:
+                running.tasks.discard(task)
 
     async def stop(self, grace: float = 2.0) -> None:
         """Stop scheduling, give running collectors `grace` seconds to finish, cancel the rest.
@@ -161,12 +415,21 @@ class CollectorRunner:
         closing (which would log a CancelledError from inside APScheduler).
         """
         self._stopping = True
+        if self._poller is not None:
+            self._poller.cancel()
+            await asyncio.gather(self._poller, return_exceptions=True)
+        for running in self.collectors.values():
+            if running.live_stop is not None:
+                running.live_stop.set()
+        live = [r.live_task for r in self.collectors.values() if r.live_task is not None]
         if self.scheduler.running:
             self.scheduler.pause()
-            if self._inflight:
-                await asyncio.wait(list(self._inflight), timeout=grace)
+        waiting = [*self._inflight, *live]
+        if waiting:
+            await asyncio.wait(waiting, timeout=grace)
+        if self.scheduler.running:
             self.scheduler.shutdown(wait=False)  # cancels the runs still going
-        pending = [t for t in self._inflight if not t.done()]
+        pending = [t for t in (*self._inflight, *live) if not t.done()]
         for task in pending:
             task.cancel()
         if pending:
@@ -175,7 +438,124 @@ class CollectorRunner:
             try:
                 await running.instance.close()
             except Exception as exc:  # closing one must not stop the others
-                log.warning("closing collector %s: %s", running.loaded.id, exc)
+                log.warning("closing collector %s: %s", running.loaded.id, running.redact(str(exc)))
+
+    # -- operator controls ---------------------------------------------------------------------
+
+    async def _poll_controls(self) -> None:
+        """Pause/resume and run-now from the control hashes (set by the API or by hand with HSET)."""
+        while not self._stopping:
+            try:
+                await self.poll_controls()
+            except (RedisError, OSError):
+                pass  # Redis down: the runs say so; controls wait for it
+            await asyncio.sleep(CONTROL_POLL)
+
+    async def poll_controls(self) -> None:
+        ids = list(self.collectors)
+        if not ids:
+            return
+        pipe = self.client.pipeline(transaction=False)
+        for cid in ids:
+            pipe.hmget(keys.collector_control(cid), "paused", "run_now")
+        answers = await pipe.execute()
+        for cid, (paused_raw, run_now) in zip(ids, answers, strict=True):
+            running = self.collectors.get(cid)
+            if running is None:
+                continue
+            paused = paused_raw == b"1"
+            if paused != running.paused:
+                running.paused = paused
+                log.info("collector %s %s by an operator", cid, "paused" if paused else "resumed")
+                await self._record(cid, {"state": "paused" if paused else running.state,
+                                         "next_run": self._next_run(cid)})
+            if run_now is not None:
+                await self.client.hdel(keys.collector_control(cid), "run_now")
+                if not paused and not running.loaded.live:
+                    self.run_now(cid)
+
+    def run_now(self, cid: str) -> None:
+        """Run a scheduled collector now (its schedule then counts from now); a run in progress wins."""
+        job = self.scheduler.get_job(cid) if self.scheduler.running else None
+        if job is not None:
+            job.modify(next_run_time=_now_dt())
+        elif cid in self.collectors:
+            self._spawn(self.run_once(cid))
+
+    # -- live kinds ----------------------------------------------------------------------------
+
+    def _set_state(self, cid: str, state: str, error: str | None = None) -> None:
+        if state not in LIVE_STATES:
+            raise ValueError(f"state must be one of {', '.join(LIVE_STATES)}")
+        running = self.collectors.get(cid)
+        if running is None:
+            return
+        running.state = state
+        fields: dict[str, Any] = {"state": "paused" if running.paused else state}
+        if error:
+            fields.update(last_error=error, last_error_at=time.time())
+        with contextlib.suppress(RuntimeError):  # no loop: called while stopping
+            self._spawn(self._record_quietly(cid, fields))
+
+    async def _record_quietly(self, cid: str, fields: dict[str, Any]) -> None:
+        with contextlib.suppress(RedisError, OSError):
+            await self._record(cid, fields)
+
+    async def _live(self, cid: str, running: _Running) -> None:
+        """Keep a live kind running: restart it with backoff when it crashes, until stopped."""
+        stop = running.live_stop
+        assert stop is not None
+        definition = running.loaded.definition
+        backoff = definition.backoff
+
+        async def emit(result: CollectResult | Sequence[Sample]) -> None:
+            if running.paused or stop.is_set():
+                return  # paused: what arrives is not written
+            started = time.time()
+            try:
+                await self._deliver(running, as_result(result), started, attempts=1)
+            except (RedisError, OSError) as exc:
+                if not self._redis_down:
+                    log.error("collectors cannot reach Redis: %s; keeping samples until it is back", exc)
+                    self._redis_down = True
+                return
+            if self._redis_down:
+                log.info("collectors reach Redis again")
+                self._redis_down = False
+            nonlocal backoff
+            backoff = definition.backoff  # it works: the next crash starts from the first delay
+
+        while not stop.is_set():
+            began = time.monotonic()
+            try:
+                await running.instance.run(emit, stop)
+                if stop.is_set():
+                    return
+                error = "run() returned while the collector was not stopped"
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a crash of the kind restarts it; the others go on
+                error = running.redact(_describe_error(exc, definition.timeout))
+            if time.monotonic() - began > LIVE_BACKOFF_MAX:
+                backoff = definition.backoff
+            running.state = "disconnected"
+            log.error("collector %s stopped (%s); restarting in %gs", cid, error, backoff)
+            with contextlib.suppress(RedisError, OSError):
+                await self._record(cid, {"state": "paused" if running.paused else "disconnected",
+                                         "last_error": error, "last_error_at": time.time()},
+                                   incr={"failures": 1, "consecutive_failures": 1})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), backoff)
+            backoff = min(backoff * 2, LIVE_BACKOFF_MAX)
+
+    # -- one run -------------------------------------------------------------------------------
+
+    async def _record(self, cid: str, fields: dict[str, Any], incr: dict[str, int] | None = None) -> None:
+        running = self.collectors.get(cid)
+        if running is not None:
+            redact = running.redact
+            fields = {k: redact(v) if isinstance(v, str) else v for k, v in fields.items()}
+        await health.record(self.client, cid, fields, incr)
 
     async def _collect(self, instance: CollectorKind, now: float) -> CollectResult:
         if inspect.iscoroutinefunction(instance.collect):
@@ -183,9 +563,7 @@ class CollectorRunner:
         else:
             # A plugin written synchronously runs in a thread, so it cannot block the other collectors.
             result = await asyncio.to_thread(instance.collect, now)  # type: ignore[arg-type]
-        if isinstance(result, CollectResult):
-            return result
-        return CollectResult(list(result))
+        return as_result(result)
 
     async def run_once(self, cid: str) -> RunOutcome:
         """One scheduled run: collect with timeout and retries, validate, write, record health."""
@@ -210,7 +588,8 @@ class CollectorRunner:
         except (RedisError, OSError):
             paused = False  # collect anyway: the samples wait in the backlog until Redis is back
         if paused:
-            await health.record(self.client, cid, {"state": "paused", "next_run": self._next_run(cid)})
+            running.paused = True
+            await self._record(cid, {"state": "paused", "next_run": self._next_run(cid)})
             return RunOutcome(ok=True)
         started = time.time()
         attempts = 0
@@ -225,10 +604,11 @@ class CollectorRunner:
                     async with asyncio.timeout(definition.timeout):
                         result = await self._collect(running.instance, time.time())
         except Exception as exc:  # any failure of a plugin is a health error, never a crash
-            error = _describe_error(exc, definition.timeout)
+            error = running.redact(_describe_error(exc, definition.timeout))
             if running.backlog:  # what an earlier run produced still goes out
                 running.backlog = await self._write(running.backlog)
-            await health.record(self.client, cid, {
+            running.state = "failing"
+            await self._record(cid, {
                 "state": "failing", "last_run": started, "last_error": error, "last_error_at": time.time(),
                 "duration_ms": int((time.time() - started) * 1000), "next_run": self._next_run(cid),
                 "samples_last_run": 0, "attempts_last_run": attempts,
@@ -237,35 +617,32 @@ class CollectorRunner:
                 log.error("collector %s failing after %d attempt(s): %s", cid, attempts, error)
                 running.failing = True
             return RunOutcome(ok=False, error=error, attempts=attempts)
+        return await self._deliver(running, result, started, attempts=attempts)
 
-        good, bad = self.validate(list(result.samples), source=cid)
-        bad_items = [(r, None) for r in result.rejected] + bad
-        messages = []
-        for m in result.messages:
-            problem = messages_mod.check(m, self.catalog) if isinstance(m, Message) else \
-                ("message", "collector returned something that is not a Message")
-            if problem is None:
-                messages.append(m)
-            else:
-                bad_items.append((Rejection(problem[0], problem[1], getattr(m, problem[0], repr(m)[:200])),
-                                  m.as_dict() if isinstance(m, Message) else None))
-        batch = running.backlog + good
+    async def _deliver(self, running: _Running, result: CollectResult, started: float, *,
+                       attempts: int) -> RunOutcome:
+        """Validate what a run (or a live kind's emit) produced, write it, and record the health."""
+        cid = running.loaded.id
+        checked = check_result(result, self.catalog, self.settings, source=cid, redact=running.redact)
+        batch = running.backlog + checked.samples
         running.backlog = batch  # kept until written, in case Redis fails in between
-        if bad_items:
-            await self.writer.reject(bad_items, source=cid)
+        if checked.rejected:
+            await self.writer.reject(checked.rejected, source=cid)
         running.backlog = await self._write(batch)
-        await self.writer.publish_messages(messages, updates_maxlen=self.settings.updates_maxlen)
-        written = len(good)
-        await health.record(self.client, cid, {
-            "state": "ok", "last_run": started, "last_success": time.time(),
+        await self.writer.publish_messages(checked.messages, updates_maxlen=self.settings.updates_maxlen)
+        written = len(checked.samples)
+        if not running.loaded.live:
+            running.state = "ok"
+        await self._record(cid, {
+            "state": running.state, "last_run": started, "last_success": time.time(),
             "duration_ms": int((time.time() - started) * 1000), "samples_last_run": written,
-            "rejected_last_run": len(bad_items), "next_run": self._next_run(cid), "consecutive_failures": 0,
-            "attempts_last_run": attempts,
-        }, incr={"runs": 1, "samples_total": written, "rejected_total": len(bad_items)})
+            "rejected_last_run": len(checked.rejected), "next_run": self._next_run(cid),
+            "consecutive_failures": 0, "attempts_last_run": attempts,
+        }, incr={"runs": 1, "samples_total": written, "rejected_total": len(checked.rejected)})
         if running.failing:
             log.info("collector %s recovered", cid)
             running.failing = False
-        return RunOutcome(ok=True, written=written, rejected=len(bad_items), attempts=attempts)
+        return RunOutcome(ok=True, written=written, rejected=len(checked.rejected), attempts=attempts)
 
     async def _write(self, batch: list[Sample]) -> list[Sample]:
         """Write a batch; returns what is left to write (nothing, unless Redis failed)."""
@@ -280,37 +657,141 @@ class CollectorRunner:
 
     def validate(self, produced: list[Sample], *, source: str
                  ) -> tuple[list[Sample], list[tuple[Rejection, object]]]:
-        now = time.time()
-        good: list[Sample] = []
-        bad: list[tuple[Rejection, object]] = []
-        for s in produced:
-            if not isinstance(s, Sample):
-                bad.append((Rejection("sample", "collector returned something that is not a Sample",
-                                      repr(s)[:200]), None))
-                continue
-            problem = samples_mod.check(s, self.catalog, now=now, max_age=self.settings.late_limit)
-            if problem is None:
-                good.append(s)
-            else:
-                bad.append((problem, {"indicator": s.indicator, "entity": s.entity, "ts": s.ts, "value": s.value}))
-        return good, bad
+        checked = check_result(CollectResult(produced), self.catalog, self.settings, source=source)
+        return checked.samples, checked.rejected
 
     def _next_run(self, cid: str) -> float | None:
         job = self.scheduler.get_job(cid) if self.scheduler.running else None
         return job.next_run_time.timestamp() if job and job.next_run_time else None
 
     async def run(self, stop: asyncio.Event) -> None:
-        await self.load()
+        await self.sync()
         self.start()
         log.info("collecting: %s", ", ".join(self.collectors) or "no collectors")
+        watcher = None
+        if self.watch:
+            from situationroom.collectors.reload import watch
+
+            watcher = asyncio.get_running_loop().create_task(watch(self, stop), name="collectors-watch")
         try:
             await stop.wait()
         finally:
+            if watcher is not None:
+                watcher.cancel()
+                await asyncio.gather(watcher, return_exceptions=True)
             await self.stop()
+
+
+@dataclass
+class DryRun:
+    """What one run of a collector would write: nothing is written."""
+
+    collector: str
+    kind: str
+    samples: list[Sample]
+    rejected: list[tuple[Rejection, object]]
+    messages: list[Message]
+    error: str | None
+    duration: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "collector": self.collector, "kind": self.kind, "error": self.error,
+            "duration_ms": round(self.duration * 1000),
+            "samples": [{"indicator": s.indicator, "entity": s.entity, "ts": s.ts, "value": s.value,
+                         "source": s.source} for s in self.samples],
+            "rejected": [{"field": r.field, "reason": r.reason, "value": _jsonable(r.value), "item": _jsonable(item)}
+                         for r, item in self.rejected],
+            "messages": [m.as_dict() for m in self.messages],
+        }
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return repr(value)
+
+
+async def dry_run(site: Path, collector: str, *, seconds: float = 5.0, settings: Settings | None = None,
+                  catalog: Catalog | None = None) -> DryRun:
+    """Run one collector once (a live one for `seconds`) without Redis: samples it would write, rejections.
+
+    A missing environment variable is an error even for a disabled collector (it is being tried).
+    Raises ConfigError for a missing or invalid file.
+    """
+    settings = settings or Settings(site=site)
+    catalog = catalog or load_catalog(settings.seeds)
+    folder = settings.collectors_dir
+    path = folder / f"{collector}.yaml"
+    if not path.is_file():
+        known = sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
+        raise ConfigError.single(f"no collector {collector!r} (no {collector}.yaml); collectors: "
+                                 f"{', '.join(known) or 'none'}", file=folder)
+    plugin_problems: list[Problem] = []
+    for plugin in plugin_files(folder):
+        try:
+            load_plugin(plugin)
+        except ConfigError as exc:
+            plugin_problems.extend(exc.problems)
+    try:
+        loaded = load_collector(path, require_env=True)
+    except ConfigError as exc:
+        hint_failed_plugins(exc.problems, plugin_problems)
+        raise
+    kind = registry.get(loaded.definition.kind)
+    assert kind is not None and loaded.params is not None
+    out: list[CollectResult] = []
+    ctx = CollectorContext(loaded.id, catalog, settings.site, logging.getLogger(f"situationroom.collector.{loaded.id}"),
+                           loaded.definition.schedule.interval if loaded.definition.schedule else None, settings,
+                           redact=loaded.redact)
+    started = time.monotonic()
+    error = None
+    instance = kind(loaded.params, ctx)
+    try:
+        if kind.live:
+            stop = asyncio.Event()
+
+            async def emit(result: CollectResult | Sequence[Sample]) -> None:
+                out.append(as_result(result))
+
+            task = asyncio.create_task(instance.run(emit, stop))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(task), seconds)
+            stop.set()
+            await asyncio.wait_for(task, 5)
+        else:
+            async with asyncio.timeout(loaded.definition.timeout):
+                if inspect.iscoroutinefunction(instance.collect):
+                    out.append(as_result(await instance.collect(time.time())))
+                else:
+                    out.append(as_result(await asyncio.to_thread(instance.collect, time.time())))  # type: ignore[arg-type]
+    except Exception as exc:  # reported like a failing run
+        error = loaded.redact(_describe_error(exc, loaded.definition.timeout))
+    finally:
+        with contextlib.suppress(Exception):
+            await instance.close()
+    merged = CollectResult([s for r in out for s in r.samples], [x for r in out for x in r.rejected],
+                           [m for r in out for m in r.messages])
+    checked = check_result(merged, catalog, settings, source=loaded.id, redact=loaded.redact)
+    return DryRun(loaded.id, loaded.definition.kind, checked.samples, checked.rejected, checked.messages, error,
+                  time.monotonic() - started)
+
+
+def _digest(path: Path) -> str:
+    try:
+        return hashlib.blake2b(path.read_bytes(), digest_size=8).hexdigest()
+    except OSError:
+        return ""
 
 
 def _describe_schedule(item: LoadedCollector) -> str:
     s = item.definition.schedule
+    if s is None:
+        return "live"
     return f"every {s.interval:g}s" if s.interval is not None else f"cron {s.cron}"
 
 
@@ -318,6 +799,8 @@ def _describe_error(exc: BaseException, timeout: float) -> str:
     if isinstance(exc, TimeoutError):
         return f"timed out after {timeout:g}s"
     text = str(exc) or exc.__class__.__name__
+    if exc.__class__.__name__ == "CollectError":
+        return text[:500]  # the source's own words, already saying what went wrong
     return f"{exc.__class__.__name__}: {text}"[:500]
 
 
