@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import defaultdict
@@ -15,7 +16,7 @@ import redis.asyncio as aioredis
 from situationroom import keys
 from situationroom.catalog import Catalog
 from situationroom.collectors import health, registry
-from situationroom.collectors.base import CollectorKind, CollectResult, Params
+from situationroom.collectors.base import CollectError, CollectorKind, CollectResult, Params
 from situationroom.collectors.definition import load_collector
 from situationroom.collectors.runtime import CollectorRunner
 from situationroom.embedded import EmbeddedRedis
@@ -358,3 +359,270 @@ async def test_redis_outage_keeps_samples_for_the_next_run(mini_catalog: Catalog
     finally:
         await client.aclose()
         server.stop()
+
+
+# --- secrets, live kinds, operator controls (issue 6) ------------------------------------------
+
+SECRET = "k3y-SECRET-7f9a2b"
+
+
+class UrlParams(Params):
+    url: str
+
+
+@registry.register
+class UrlKind(CollectorKind):
+    """Fetches a URL (with the key in its query string, as data.go.kr wants) and logs it."""
+
+    name: ClassVar[str] = "test-url"
+    Params: ClassVar[type[Params]] = UrlParams
+
+    async def collect(self, now: float) -> list[Sample]:
+        import httpx
+
+        p = self.params
+        assert isinstance(p, UrlParams)
+        self.context.log.info("fetching %s", p.url)
+        async with httpx.AsyncClient(timeout=5) as http:
+            answer = await http.get(p.url)
+            answer.raise_for_status()  # the error names the URL, key included
+        return [Sample("river.level", "chaeun", now, float(answer.text))]
+
+
+class _Answer500:
+    """A real HTTP server that answers 500 to everything."""
+
+    def __enter__(self) -> str:
+        import http.server
+        import threading
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(500)
+                self.end_headers()
+                self.wfile.write(b"boom")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+async def test_a_secret_is_never_printed(aclient: aioredis.Redis, redis_url: str, mini_catalog: Catalog,
+                                         tmp_path: Path, caplog: pytest.LogCaptureFixture,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEST_SR_KEY", SECRET)
+    caplog.set_level(logging.DEBUG)
+    with _Answer500() as base:
+        site = _site(tmp_path, {
+            "keyed": f"kind: test-url\nschedule: {{interval: 1h}}\nretries: 0\n"
+                     f"params:\n  url: '{base}/data?serviceKey=${{TEST_SR_KEY}}&n=1'\n",
+            # an invalid value built from the secret: the error shows the reference, not the value
+            "badkey": "kind: test-ok\nschedule: {interval: 1h}\nparams:\n  value: ${TEST_SR_KEY}\n",
+        })
+        runner = CollectorRunner(aclient, mini_catalog, settings_for(redis_url, site=site))
+        await runner.load()
+        outcome = await runner.run_once("keyed")
+        await runner.stop()
+    assert not outcome.ok and outcome.error is not None
+    assert "500" in outcome.error and "serviceKey=***" in outcome.error, outcome.error
+    states = await health.read_all(aclient)
+    assert "serviceKey=***" in states["keyed"]["last_error"]
+    assert "${TEST_SR_KEY}" in states["badkey"]["last_error"]
+    stored = [v for cid in ("keyed", "badkey") for v in (await aclient.hgetall(keys.collector_health(cid))).values()]
+    assert stored and not [v for v in stored if SECRET.encode() in v]
+    assert "fetching" in caplog.text and "HTTP Request" in caplog.text  # the kind's and httpx's own lines
+    assert SECRET not in caplog.text
+    assert not [p for p in runner.problems if SECRET in str(p)]
+
+
+async def test_an_unset_variable_fails_an_enabled_collector_but_not_a_disabled_one(
+        aclient: aioredis.Redis, redis_url: str, mini_catalog: Catalog, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TEST_SR_NOT_SET", raising=False)
+    site = _site(tmp_path, {
+        "on": "kind: test-url\nschedule: {interval: 1h}\nparams:\n  url: 'http://x/?key=${TEST_SR_NOT_SET}'\n",
+        "off": "kind: test-url\nenabled: false\nschedule: {interval: 1h}\n"
+               "params:\n  url: 'http://x/?key=${TEST_SR_NOT_SET}'\n",
+    })
+    runner = CollectorRunner(aclient, mini_catalog, settings_for(redis_url, site=site))
+    await runner.load()
+    assert list(runner.collectors) == []
+    problems = [str(p) for p in runner.problems]
+    assert problems == [f"{site / 'collectors' / 'on.yaml'}:4: params.url: environment variable TEST_SR_NOT_SET "
+                        "is not set"]
+    states = await health.read_all(aclient)
+    assert states["off"]["state"] == "disabled" and states["off"]["needs_env"] == "TEST_SR_NOT_SET"
+    assert states["on"]["state"] == "invalid" and "TEST_SR_NOT_SET" in states["on"]["last_error"]
+    assert states["off"]["file"] == "collectors/off.yaml"
+
+
+def test_schedule_is_required_except_for_live_kinds(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("kind: test-ok\ntimeout: 5s\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_collector(path)
+    assert f"{path}:1: schedule: required field is missing" in str(err.value)
+    path.write_text("kind: test-live\nparams: {per_emit: 1}\n", encoding="utf-8")
+    assert load_collector(path).definition.schedule is None
+    path.write_text("kind: test-live\nschedule: {interval: 1m}\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_collector(path)
+    assert f"{path}:2: schedule: test-live is a live kind" in str(err.value)
+
+
+class LiveParams(Params):
+    period: float = 0.05
+    crash_after: int = 0
+    """Raise after this many emits (0: never), as a dropped broker connection would."""
+    per_emit: int = 1
+
+
+STARTS: dict[str, int] = defaultdict(int)
+
+
+@registry.register
+class LiveKind(CollectorKind):
+    """A subscription: says it is connected, emits a river level every `period`, may crash."""
+
+    name: ClassVar[str] = "test-live"
+    Params: ClassVar[type[Params]] = LiveParams
+    live: ClassVar[bool] = True
+
+    async def run(self, emit, stop: asyncio.Event) -> None:  # type: ignore[no-untyped-def]
+        p = self.params
+        assert isinstance(p, LiveParams)
+        cid = self.context.collector_id
+        STARTS[cid] += 1
+        self.context.set_state("connected")
+        emitted = 0
+        while not stop.is_set():
+            now = time.time()
+            await emit(CollectResult([Sample("river.level", "chaeun", now, 1.0 + emitted % 3)] * p.per_emit,
+                                     [Rejection("payload", "topic sensors/x has no mapping", "{}")]))
+            emitted += 1
+            if p.crash_after and emitted >= p.crash_after:
+                raise ConnectionError("broker went away")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), p.period)
+
+
+async def _until(check, within: float = 5.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if await check():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+async def test_a_live_kind_writes_what_it_emits_and_restarts_after_a_crash(
+        aclient: aioredis.Redis, redis_url: str, mini_catalog: Catalog, tmp_path: Path) -> None:
+    STARTS.clear()
+    site = _site(tmp_path, {"sensors": "kind: test-live\nbackoff: 0.2s\nparams: {crash_after: 5}\n"})
+    runner = CollectorRunner(aclient, mini_catalog, settings_for(redis_url, site=site), watch=False)
+    await runner.load()
+    runner.start()
+    try:
+        async def restarted() -> bool:
+            return STARTS["sensors"] >= 3
+        await _until(restarted)
+        h = (await health.read_all(aclient))["sensors"]
+        assert h["schedule"] == "live" and h["state"] in ("connected", "disconnected")
+        assert h["last_error"] == "ConnectionError: broker went away" and h["failures"] >= 2
+        assert h["samples_last_run"] == 1 and h["rejected_last_run"] == 1
+    finally:
+        await runner.stop()
+    entries = await _entries(aclient)
+    assert len(entries) >= 10 and all(e[b"s"] == b"sensors" for e in entries)
+    dead = await aclient.xrange(keys.deadletter())
+    assert len(dead) >= 10 and dead[0][1][b"reason"] == b"topic sensors/x has no mapping"
+
+
+async def test_pausing_a_live_kind_stops_its_emits_and_resuming_brings_them_back(
+        aclient: aioredis.Redis, redis_url: str, mini_catalog: Catalog, tmp_path: Path) -> None:
+    site = _site(tmp_path, {"sensors": "kind: test-live\n"})
+    runner = CollectorRunner(aclient, mini_catalog, settings_for(redis_url, site=site), watch=False)
+    await runner.load()
+    runner.start()
+    try:
+        async def connected() -> bool:
+            return (await health.read_all(aclient))["sensors"]["state"] == "connected" \
+                and len(await _entries(aclient)) > 2
+        await _until(connected)
+        await aclient.hset(keys.collector_control("sensors"), "paused", "1")
+
+        async def paused() -> bool:
+            return (await health.read_all(aclient))["sensors"]["state"] == "paused"
+        await _until(paused)
+        await asyncio.sleep(0.1)  # an emit already past the check may still land
+        count = len(await _entries(aclient))
+        await asyncio.sleep(0.6)
+        assert len(await _entries(aclient)) == count, "a paused live collector wrote samples"
+        await aclient.hdel(keys.collector_control("sensors"), "paused")
+        await _until(connected)
+
+        async def more() -> bool:
+            return len(await _entries(aclient)) > count + 2
+        await _until(more)
+    finally:
+        await runner.stop()
+
+
+async def test_run_now_runs_a_collector_at_once_unless_paused(
+        aclient: aioredis.Redis, redis_url: str, mini_catalog: Catalog, tmp_path: Path) -> None:
+    site = _site(tmp_path, {"healthy": "kind: test-ok\nschedule: {interval: 1h}\n"})
+    runner = CollectorRunner(aclient, mini_catalog, settings_for(redis_url, site=site), watch=False)
+    await runner.load()
+    runner.start()
+    try:
+        async def ran(n: int):  # type: ignore[no-untyped-def]
+            async def check() -> bool:
+                return CALLS["healthy"] >= n and (await health.read_all(aclient))["healthy"]["runs"] >= n
+            return check
+        await _until(await ran(1))
+        first_next = (await health.read_all(aclient))["healthy"]["next_run"]
+        assert first_next > time.time() + 3000
+        await aclient.hset(keys.collector_control("healthy"), "run_now", str(time.time()))
+        await _until(await ran(2), within=3)
+        assert not await aclient.hexists(keys.collector_control("healthy"), "run_now")
+
+        await aclient.hset(keys.collector_control("healthy"), mapping={"paused": "1", "run_now": str(time.time())})
+
+        async def consumed() -> bool:
+            return not await aclient.hexists(keys.collector_control("healthy"), "run_now")
+        await _until(consumed, within=3)
+        await asyncio.sleep(0.3)
+        assert CALLS["healthy"] == 2, "paused wins over run now"
+        assert (await health.read_all(aclient))["healthy"]["state"] == "paused"
+    finally:
+        await runner.stop()
+
+
+async def test_a_collect_error_is_the_health_error_and_the_scheduler_goes_on(
+        aclient: aioredis.Redis, redis_url: str, mini_catalog: Catalog, tmp_path: Path) -> None:
+    site = _site(tmp_path, {"env": "kind: test-envelope\nschedule: {interval: 0.2s}\nretries: 0\n"})
+    runner = CollectorRunner(aclient, mini_catalog, settings_for(redis_url, site=site), watch=False)
+    await runner.load()
+    runner.start()
+    try:
+        await asyncio.sleep(0.7)
+    finally:
+        await runner.stop()
+    h = (await health.read_all(aclient))["env"]
+    assert h["state"] == "failing" and h["runs"] >= 3
+    assert h["last_error"] == "the source answered resultCode 30 SERVICE_KEY_IS_NOT_REGISTERED_ERROR"
+
+
+@registry.register
+class EnvelopeKind(CollectorKind):
+    name: ClassVar[str] = "test-envelope"
+
+    async def collect(self, now: float) -> list[Sample]:
+        raise CollectError("the source answered resultCode 30 SERVICE_KEY_IS_NOT_REGISTERED_ERROR")
