@@ -10,12 +10,12 @@
   const REFRESH_MS = 3000;
   const T = {
     ko: {
-      title: "수집기 운영", signin: "운영자 로그인", signout: "로그아웃", token: "토큰", apply: "로그인", cancel: "취소",
+      title: "상황실 · 수집기 운영", signin: "운영자 로그인", signout: "로그아웃", token: "토큰", apply: "로그인", cancel: "취소",
       tokenHelp: "situationroom tokens create --role operator --name 이름 으로 만든 토큰을 붙여 넣으세요. 이 브라우저에만 저장됩니다.",
       badToken: "토큰이 맞지 않습니다", readOnly: "보기 전용입니다. 실행·일시정지·재개는 운영자(operator)나 관리자(admin) 토큰으로 로그인해야 쓸 수 있습니다.",
       roleOnly: (r) => `지금 토큰의 역할(${r})로는 수집기를 조작할 수 없습니다. 운영자(operator)나 관리자(admin) 토큰이 필요합니다.`,
       signedIn: (n, r) => `${n} · ${r}`,
-      cols: ["상태", "수집기", "종류 · 일정", "최근 실행", "다음 실행", "건수/회", "최근 오류", "조작"],
+      cols: ["상태", "수집기", "종류 · 일정", "최근 실행", "다음 실행", "수집 건수/회", "최근 오류", "조작"],
       run: "지금 실행", pause: "일시정지", resume: "재개", requested: "실행 요청됨",
       states: {
         ok: "정상", scheduled: "대기", failing: "실패", invalid: "설정 오류", disabled: "꺼짐", paused: "일시정지",
@@ -23,19 +23,19 @@
       },
       none: "수집기가 없습니다. collectors/ 폴더에 파일을 추가하세요 (docs/collectors.md).",
       updated: "갱신", offline: "서버에 연결할 수 없습니다 — 다시 시도 중", ago: (s) => `${s} 전`, inT: (s) => `${s} 후`,
-      now: "곧", sec: "초", min: "분", hour: "시간", day: "일", rejected: "거부", samples: "건",
+      now: "곧", justNow: "방금", sec: "초", min: "분", hour: "시간", day: "일", rejected: "거부", samples: "건",
       failures: (n) => `연속 ${n}회 실패`, runs: (n) => `${n}회 실행`, never: "—",
       details: "최근 거부", noRejections: "최근 거부된 항목이 없습니다.", other: "English", help: "도움말",
       done: { run: "실행을 요청했습니다", pause: "일시정지했습니다", resume: "재개했습니다" },
-      summary: "요약",
+      summary: "요약", configError: "파일 오류 — 마지막 정상 설정으로 계속 실행 중:", needsEnv: "켜려면 환경 변수 필요:",
     },
     en: {
-      title: "Collectors", signin: "Operator sign-in", signout: "Sign out", token: "Token", apply: "Sign in", cancel: "Cancel",
+      title: "situation room · collectors", signin: "Operator sign-in", signout: "Sign out", token: "Token", apply: "Sign in", cancel: "Cancel",
       tokenHelp: "Paste a token made with situationroom tokens create --role operator --name NAME. It is kept in this browser only.",
       badToken: "That token is not valid", readOnly: "Read only. Run now, pause and resume need an operator or admin token: sign in.",
       roleOnly: (r) => `This token's role (${r}) cannot operate collectors; an operator or admin token is needed.`,
       signedIn: (n, r) => `${n} · ${r}`,
-      cols: ["State", "Collector", "Kind · schedule", "Last run", "Next run", "Per run", "Last error", "Actions"],
+      cols: ["State", "Collector", "Kind · schedule", "Last run", "Next run", "Samples/run", "Last error", "Actions"],
       run: "Run now", pause: "Pause", resume: "Resume", requested: "run requested",
       states: {
         ok: "ok", scheduled: "scheduled", failing: "failing", invalid: "invalid", disabled: "disabled", paused: "paused",
@@ -43,17 +43,17 @@
       },
       none: "No collectors. Add a file to the collectors/ folder (docs/collectors.md).",
       updated: "updated", offline: "cannot reach the server — retrying", ago: (s) => `${s} ago`, inT: (s) => `in ${s}`,
-      now: "now", sec: "s", min: "min", hour: "h", day: "d", rejected: "rejected", samples: "samples",
+      now: "now", justNow: "just now", sec: "s", min: "min", hour: "h", day: "d", rejected: "rejected", samples: "samples",
       failures: (n) => `${n} failures in a row`, runs: (n) => `${n} runs`, never: "—",
       details: "Recent rejections", noRejections: "Nothing rejected recently.", other: "한국어", help: "Help",
       done: { run: "Run requested", pause: "Paused", resume: "Resumed" },
-      summary: "Summary",
+      summary: "Summary", configError: "File error — still running its last good version:", needsEnv: "Needs the environment variable:",
     },
   }[LANG];
   // Colour, icon and word together: the state reads without colour vision too.
   const STATE = {
     failing: { icon: "✕", cls: "bad", rank: 0 }, invalid: { icon: "⚠", cls: "bad", rank: 1 },
-    disconnected: { icon: "⚡", cls: "warn", rank: 2 }, paused: { icon: "⏸", cls: "pause", rank: 3 },
+    disconnected: { icon: "⚡", cls: "warn", rank: 2 }, paused: { icon: "‖", cls: "pause", rank: 3 },
     scheduled: { icon: "◷", cls: "info", rank: 4 }, ok: { icon: "✓", cls: "good", rank: 5 },
     live: { icon: "⇄", cls: "good", rank: 5 }, connected: { icon: "⇄", cls: "good", rank: 5 },
     disabled: { icon: "○", cls: "off", rank: 6 }, unknown: { icon: "?", cls: "off", rank: 7 },
@@ -82,10 +82,20 @@
   function when(t) {
     if (!t) return `<span class="muted">${T.never}</span>`;
     const d = t - Date.now() / 1000;
-    const rel = Math.abs(d) < 1 ? T.now : d < 0 ? T.ago(span(d)) : T.inT(span(d));
+    const rel = Math.abs(d) < 1.5 ? (d < 0 ? T.justNow : T.now) : d < 0 ? T.ago(span(d)) : T.inT(span(d));
     const today = day(t) === day(Date.now() / 1000);
     return `<time datetime="${new Date(t * 1000).toISOString()}">${esc(today ? "" : `${day(t)} `)}${esc(clock(t))}</time>
       <span class="rel">${esc(rel)}</span>`;
+  }
+  // Errors name their file; the site's folder in front of collectors/ says nothing to the operator.
+  const sitePath = (text) => String(text).replace(/(^|[\s(])\/\S*?\/(collectors\/)/g, "$1$2");
+  // The runtime describes a schedule as "every 600s" or "cron */10 * * * *"; say it in the page's language.
+  function schedule(text) {
+    const m = /^every ([\d.]+)s$/.exec(text || "");
+    if (!m) return text || "";
+    const s = Number(m[1]);
+    const [n, unit] = s % 3600 === 0 ? [s / 3600, T.hour] : s % 60 === 0 ? [s / 60, T.min] : [s, T.sec];
+    return LANG === "ko" ? `${n}${unit}마다` : `every ${n} ${unit}`;
   }
   const name = (c) => (LANG === "ko" ? c.name_ko || c.name_en : c.name_en || c.name_ko) || c.id;
 
@@ -121,9 +131,11 @@
   }
 
   function row(c) {
-    const err = c.last_error
-      ? `<div class="err" title="${esc(c.last_error)}">${esc(c.last_error)}</div><div class="muted small">${when(c.last_error_at)}</div>`
-      : `<span class="muted">${T.never}</span>`;
+    const err = [
+      c.last_error ? `<div class="err" title="${esc(c.last_error)}">${esc(sitePath(c.last_error))}</div><div class="muted small">${when(c.last_error_at)}</div>` : "",
+      c.config_error ? `<div class="cfg"><b>${esc(T.configError)}</b> ${esc(sitePath(c.config_error))}</div>` : "",
+      c.needs_env ? `<div class="small">${esc(T.needsEnv)} <code>${esc(c.needs_env)}</code></div>` : "",
+    ].join("") || `<span class="muted">${T.never}</span>`;
     const fails = c.consecutive_failures > 1 && c.state === "failing" ? `<div class="small bad-text">${esc(T.failures(c.consecutive_failures))}</div>` : "";
     const perRun = c.last_run
       ? `<b>${Number(c.samples_last_run || 0).toLocaleString()}</b>${c.rejected_last_run ? ` <span class="rej">${esc(T.rejected)} ${Number(c.rejected_last_run).toLocaleString()}</span>` : ""}`
@@ -133,11 +145,11 @@
       <td>${stateBadge(c)}${fails}</td>
       <td><button class="link name" data-act="open" aria-expanded="${open}">${esc(name(c))}</button>
         <div class="muted small mono">${esc(c.id)}${c.file ? ` · ${esc(c.file)}` : ""}</div></td>
-      <td><span class="kind">${esc(c.kind || "")}</span><div class="muted small">${esc(c.schedule || "")}</div></td>
+      <td>${c.kind ? `<span class="kind">${esc(c.kind)}</span>` : ""}<div class="muted small">${esc(schedule(c.schedule))}</div></td>
       <td>${when(c.last_run)}<div class="muted small">${esc(c.runs ? T.runs(c.runs) : "")}</div></td>
       <td>${c.paused || c.state === "disabled" || c.state === "invalid" ? `<span class="muted">${T.never}</span>` : when(c.next_run)}</td>
       <td class="num">${perRun}</td>
-      <td class="error">${fails && !c.last_error ? "" : err}</td>
+      <td class="error">${err}</td>
       <td class="actions">${actions(c)}</td></tr>
       ${open ? `<tr class="detail"><td colspan="8">${detail(c)}</td></tr>` : ""}`;
   }

@@ -1,0 +1,298 @@
+"""The operator page /ops in real headless Chromium (Debian's, driven by Playwright) against a real
+`situationroom up` on a copy of the Pohang site whose simulators run every second.
+
+What an operator sees and does: every collector listed with its state (colour, icon and word), pause
+stops a collector's samples, resume brings them back, run now runs it, and a viewer token is refused by
+the server; screenshots in Korean and English for the docs."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import orjson
+import pytest
+import redis
+from playwright.sync_api import Browser, Page
+
+from situationroom import keys, tokens
+from situationroom.embedded import EmbeddedRedis
+from tests.conftest import REPO, free_port
+
+CHROMIUM = "/usr/bin/chromium"
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed "
+                                                                     "(.ci/run installs it)")
+CLI = [sys.executable, "-m", "situationroom"]
+SCREENSHOTS = REPO / "docs" / "screenshots"
+SIMULATORS = sorted(p.stem for p in (REPO / "collectors").glob("sim-*.yaml"))
+HANGUL = re.compile(r"[가-힣]")
+# The economy simulator runs once an hour here, so a run-now is the only thing that runs it again.
+HOURLY = "sim-economy"
+DISABLED = """\
+# A source the city has not switched on yet: listed on /ops as disabled.
+kind: simulator
+name_ko: 버스 위치 (준비 중)
+name_en: Bus positions (not yet on)
+enabled: false
+schedule: {interval: 5m}
+params: {domains: [traffic]}
+"""
+FAILING_PY = '''\
+"""A parking system down for maintenance: its collector fails, saying what the source answered."""
+from situationroom.collectors.plugin import CollectError, Context, Params, Sample, collector_kind
+
+
+@collector_kind("parking-api")
+def collect(params: Params, ctx: Context, now: float) -> list[Sample]:
+    raise CollectError("the parking system answered status 'MAINTENANCE'")
+'''
+FAILING = """\
+kind: parking-api
+name_ko: 공영주차장
+name_en: Public parking
+schedule: {interval: 2s}
+retries: 0
+"""
+BROKEN = """\
+# A file with a mistake: listed on /ops as invalid, with the file, line and field.
+kind: simulator
+name_ko: 깨진 설정
+schedule: {interval: soon}
+"""
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 30, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class Site:
+    """A copy of the repository's site with fast simulators, served by `situationroom up`."""
+
+    def __init__(self, root: Path, redis_url: str) -> None:
+        self.root = root
+        self.redis_url = redis_url
+        for part in ("seeds", "dashboards", "collectors", "rules"):
+            shutil.copytree(REPO / part, root / part)
+        for path in (root / "collectors").glob("sim-*.yaml"):
+            every = "1h" if path.stem == HOURLY else "1s"
+            text = re.sub(r"^schedule: .*$", f"schedule: {{interval: {every}}}", path.read_text(encoding="utf-8"),
+                          flags=re.M)
+            path.write_text(text, encoding="utf-8")
+        (root / "collectors" / "bus-gps.yaml").write_text(DISABLED, encoding="utf-8")
+        (root / "collectors" / "parking_api.py").write_text(FAILING_PY, encoding="utf-8")
+        (root / "collectors" / "parking.yaml").write_text(FAILING, encoding="utf-8")
+        (root / "collectors" / "broken.yaml").write_text(BROKEN, encoding="utf-8")
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = root / "up.log"
+        self.proc: subprocess.Popen[str] | None = None
+        self.redis = redis.Redis.from_url(redis_url)
+
+    def start(self) -> None:
+        with self.log.open("a") as log:
+            self.proc = subprocess.Popen(
+                [*CLI, "up", "--site", str(self.root), "--redis-url", self.redis_url, "--port", str(self.port)],
+                stdout=log, stderr=subprocess.STDOUT, text=True, cwd=self.root, env=dict(os.environ))
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, self.log.read_text()
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError("situationroom up did not answer:\n" + self.log.read_text())
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.redis.close()
+
+    def health(self, cid: str) -> dict[str, str]:
+        return {k.decode(): v.decode() for k, v in self.redis.hgetall(keys.collector_health(cid)).items()}
+
+    def token(self, role: str) -> str:
+        return tokens.create(self.redis, role, f"ops-{role}")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory, embedded_redis: EmbeddedRedis) -> Iterator[Site]:
+    client = redis.Redis.from_url(embedded_redis.url)
+    client.flushdb()
+    client.close()
+    served = Site(tmp_path_factory.mktemp("ops-site"), embedded_redis.url)
+    served.start()
+    yield served
+    served.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"])
+        yield chromium
+        chromium.close()
+
+
+def ops_page(browser: Browser, site: Site, token: str | None, lang: str = "ko") -> Page:
+    context = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="ko-KR")
+    if token:
+        context.add_init_script(f"localStorage.setItem('situationroom.ops.token', {orjson.dumps(token).decode()})")
+    page = context.new_page()
+    page.errors = []  # type: ignore[attr-defined]
+    page.urls = []  # type: ignore[attr-defined]
+    page.on("pageerror", lambda e: page.errors.append(str(e)))  # type: ignore[attr-defined]
+    page.on("request", lambda r: page.urls.append(r.url))  # type: ignore[attr-defined]
+    page.goto(f"{site.url}/ops" + ("?lang=en" if lang == "en" else ""))
+    page.wait_for_selector("table.collectors tbody tr[data-id]")
+    return page
+
+
+def done(page: Page) -> None:
+    assert page.errors == []  # type: ignore[attr-defined]
+    assert {urlsplit(u).hostname for u in page.urls} <= {"127.0.0.1"}  # type: ignore[attr-defined]
+    page.context.close()
+
+
+def state_word(page: Page, cid: str) -> str:
+    return page.locator(f'tr[data-id="{cid}"] .state').inner_text().strip()
+
+
+def test_the_page_lists_every_collector_with_its_state(browser: Browser, site: Site) -> None:
+    page = ops_page(browser, site, None)
+    assert page.locator("html").get_attribute("lang") == "ko"
+    wait_for(lambda: set(SIMULATORS) | {"parking", "bus-gps", "broken"} <= set(
+        page.eval_on_selector_all("tr[data-id]", "els => els.map(e => e.dataset.id)")), 20, "every collector")
+    for cid in SIMULATORS:
+        wait_for(lambda cid=cid: state_word(page, cid).endswith("정상"), 20, f"{cid} ok")
+        badge = page.locator(f'tr[data-id="{cid}"] .state')
+        assert badge.get_attribute("data-state") == "ok" and badge.locator(".icon").inner_text() == "✓"
+        assert "good" in (badge.get_attribute("class") or "")
+    assert "기상 시뮬레이터" in page.locator('tr[data-id="sim-weather"]').inner_text()
+    assert state_word(page, "bus-gps").endswith("꺼짐")
+    wait_for(lambda: state_word(page, "parking").endswith("실패"), 20, "the failing collector")
+    failing = page.locator('tr[data-id="parking"]')
+    assert failing.locator(".state").get_attribute("data-state") == "failing"
+    assert "MAINTENANCE" in failing.locator(".err").inner_text()
+    assert "parking-api" in failing.inner_text() and "collectors/parking.yaml" in failing.inner_text()
+    broken = page.locator('tr[data-id="broken"]')
+    assert state_word(page, "broken").endswith("설정 오류")
+    error = broken.locator(".err").inner_text()
+    assert error.startswith("collectors/broken.yaml:4") and "schedule" in error and "soon" in error
+    # Samples per run show up, and without a token the buttons are offered to nobody.
+    wait_for(lambda: page.locator('tr[data-id="sim-weather"] td.num b').count() == 1, 10, "samples per run")
+    assert int(page.locator('tr[data-id="sim-weather"] td.num b').inner_text().replace(",", "")) > 0
+    assert page.locator("tr[data-id] button[data-act=run]:enabled").count() == 0
+    assert "운영자" in page.inner_text(".notice")
+    done(page)
+
+
+def test_pause_stops_samples_resume_brings_them_back(browser: Browser, site: Site) -> None:
+    page = ops_page(browser, site, site.token("operator"))
+    cid = "sim-traffic"
+    row = page.locator(f'tr[data-id="{cid}"]')
+    wait_for(lambda: state_word(page, cid).endswith("정상"), 20, "traffic ok")
+    row.get_by_role("button", name="일시정지").click()
+    wait_for(lambda: state_word(page, cid).endswith("일시정지"), 5, "paused on the page")
+    assert row.locator(".state").get_attribute("data-state") == "paused"
+    assert site.redis.hget(keys.collector_control(cid), "paused") == b"1"
+    wait_for(lambda: site.health(cid).get("state") == "paused", 10, "the runtime to skip its runs")
+    before = site.health(cid)["samples_total"]
+    time.sleep(3)  # three of its 1-second runs come due while paused
+    assert site.health(cid)["samples_total"] == before
+    assert row.get_by_role("button", name="지금 실행").is_disabled()
+
+    row.get_by_role("button", name="재개").click()
+    wait_for(lambda: site.redis.hget(keys.collector_control(cid), "paused") is None, 5, "resumed")
+    wait_for(lambda: int(site.health(cid)["samples_total"]) > int(before), 10, "samples again")
+    wait_for(lambda: state_word(page, cid).endswith("정상"), 10, "ok on the page again")
+    done(page)
+
+
+def test_run_now_runs_a_collector_before_its_time(browser: Browser, site: Site) -> None:
+    page = ops_page(browser, site, site.token("operator"))
+    wait_for(lambda: site.health(HOURLY).get("state") == "ok", 20, "the hourly collector's first run")
+    runs = int(site.health(HOURLY)["runs"])
+    page.locator(f'tr[data-id="{HOURLY}"]').get_by_role("button", name="지금 실행").click()
+    page.wait_for_selector(".toast:has-text('실행을 요청했습니다')")
+    polled = "run_now" in (REPO / "situationroom" / "collectors" / "runtime.py").read_text(encoding="utf-8")
+    if polled:
+        wait_for(lambda: int(site.health(HOURLY)["runs"]) > runs, 10, "the requested run")
+        wait_for(lambda: site.redis.hget(keys.collector_control(HOURLY), "run_now") is None, 5, "the request consumed")
+    else:  # the runtime does not poll for it yet: the request is waiting in the control hash
+        requested = site.redis.hget(keys.collector_control(HOURLY), "run_now")
+        assert requested is not None and abs(float(requested) - time.time()) < 10
+    done(page)
+
+
+def test_a_viewer_sees_the_state_but_the_server_refuses_its_buttons(browser: Browser, site: Site) -> None:
+    page = ops_page(browser, site, site.token("viewer"), lang="en")
+    cid = "sim-safety"
+    wait_for(lambda: state_word(page, cid).endswith("ok"), 20, "safety ok")
+    assert "viewer" in page.inner_text(".notice") and "operator" in page.inner_text(".notice")
+    row = page.locator(f'tr[data-id="{cid}"]')
+    for name in ("Run now", "Pause"):
+        assert row.get_by_role("button", name=name).is_disabled()
+    # Pressing them anyway (the page's own request, with the viewer's token) is refused by the server.
+    answers = page.evaluate("""async (cid) => {
+        const token = localStorage.getItem('situationroom.ops.token');
+        const out = [];
+        for (const act of ['run', 'pause', 'resume']) {
+          const r = await fetch(`/api/v1/collectors/${cid}/${act}`,
+                                {method: 'POST', headers: {Authorization: `Bearer ${token}`}});
+          out.push([r.status, (await r.json()).error.message]);
+        }
+        return out;
+    }""", cid)
+    assert [a[0] for a in answers] == [403, 403, 403]
+    assert all("operator or admin" in a[1] and "viewer" in a[1] for a in answers)
+    assert site.redis.hgetall(keys.collector_control(cid)) == {}
+    done(page)
+
+
+def test_screenshots_in_korean_and_english(browser: Browser, site: Site) -> None:
+    """docs/screenshots/ops-{ko,en}.png: a paused collector, a disabled one and a broken file among the healthy."""
+    token = site.token("operator")
+    site.redis.hset(keys.collector_control("sim-population"), "paused", "1")
+    try:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        for lang in ("ko", "en"):
+            page = ops_page(browser, site, token, lang=lang)
+            wait_for(lambda page=page: all(state_word(page, c) for c in SIMULATORS)
+                     and page.locator("tr[data-id] td.num b").count() >= len(SIMULATORS) - 1, 20, "a full table")
+            text = page.inner_text("main")
+            if lang == "en":
+                assert not HANGUL.search(page.inner_text("thead")) and not HANGUL.search(page.inner_text(".summary"))
+            else:
+                assert "일시정지" in text and "정상" in text
+            page.locator(".toast").wait_for(state="detached", timeout=1) if page.locator(".toast").count() else None
+            page.screenshot(path=str(SCREENSHOTS / f"ops-{lang}.png"))
+            size = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+            assert size[0] <= size[1], f"the table is wider than the screen: {size}"
+            done(page)
+    finally:
+        site.redis.hdel(keys.collector_control("sim-population"), "paused")
