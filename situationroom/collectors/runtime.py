@@ -815,3 +815,44 @@ def _quiet_apscheduler() -> None:
 
 def _now_dt() -> datetime:
     return datetime.now(UTC)
+
+
+def check_collectors(settings: Settings, catalog: Catalog) -> tuple[list[LoadedCollector], list[Problem]]:
+    """Validate every plugin and file of the site as the runtime would load it, touching nothing.
+
+    Beyond the files themselves, each enabled collector is built once (a kind may refuse its
+    params against the site: an unknown scenario, an indicator not in the catalog).
+    """
+    from situationroom.collectors.definition import load_collectors
+
+    loaded, problems = load_collectors(settings.collectors_dir)
+
+    async def build() -> list[LoadedCollector]:
+        good = []
+        for item in loaded:
+            if not item.definition.enabled or item.params is None:
+                good.append(item)
+                continue
+            kind = registry.get(item.definition.kind)
+            assert kind is not None
+            logger = logging.getLogger(f"situationroom.collector.{item.id}")
+            ctx = CollectorContext(item.id, catalog, settings.site, logger,
+                                   item.definition.schedule.interval if item.definition.schedule else None,
+                                   settings, redact=item.redact)
+            try:
+                instance = kind(item.params, ctx)
+            except ConfigError as exc:
+                for p in exc.problems:
+                    p.file = p.file or str(item.path)
+                    p.message = item.redact(p.message)
+                problems.extend(exc.problems)
+                continue
+            except Exception as exc:  # a kind that crashes on its params is that file's problem
+                problems.append(Problem(item.redact(_describe_error(exc, 0)), str(item.path)))
+                continue
+            with contextlib.suppress(Exception):
+                await instance.close()
+            good.append(item)
+        return good
+
+    return asyncio.run(build()), problems
