@@ -439,6 +439,9 @@ class CollectorRunner:
                 await running.instance.close()
             except Exception as exc:  # closing one must not stop the others
                 log.warning("closing collector %s: %s", running.loaded.id, running.redact(str(exc)))
+        for path in self._plugins:  # the site's kinds leave with it (another runner may load another site)
+            registry.forget_origin(str(path))
+        self._plugins.clear()
 
     # -- operator controls ---------------------------------------------------------------------
 
