@@ -177,7 +177,7 @@ def hint_failed_plugins(problems: list[Problem], failed: list[Problem]) -> None:
     if not files:
         return
     for p in problems:
-        if p.field == "kind" and p.message.startswith("unknown collector kind"):
+        if p.field == "kind" and "unknown collector kind" in p.message:
             p.message += f" (plugin {', '.join(files)} failed to load)"
 
 
