@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable
-from datetime import datetime, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
+from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -116,7 +117,11 @@ def parse_time(raw: Any, fmt: str | None, tz: tzinfo | str) -> float:
     zone = _zone(tz)
     if raw is None or isinstance(raw, bool):
         raise ValueError("no time given")
-    if fmt is None:
+    if isinstance(raw, date) and not isinstance(raw, datetime):  # a DATE column of a database
+        raw = datetime(raw.year, raw.month, raw.day)
+    if isinstance(raw, datetime):  # a TIMESTAMP column of a database
+        dt = raw
+    elif fmt is None:
         if isinstance(raw, int | float):
             return parse_ts(raw)
         text = str(raw).strip()
@@ -285,13 +290,19 @@ def _is_missing(value: Any, markers: list[Any]) -> bool:
 
 
 def to_number(value: Any) -> float:
-    """A source value as a float: numbers, numeric text (`"1,234.5"`, `" 12 "`); ValueError otherwise."""
+    """A source value as a float: numbers (Decimal too), numeric text (`"1,234.5"`, `" 12 "`); ValueError otherwise."""
     if isinstance(value, bool):
         raise ValueError("a boolean is not a number")
-    if isinstance(value, int | float):
-        out = float(value)
+    if isinstance(value, int | float | Decimal):  # Decimal: a database's NUMERIC column
+        try:
+            out = float(value)
+        except (InvalidOperation, ValueError):
+            raise ValueError("not a number") from None
     elif isinstance(value, str):
-        out = float(value.strip().replace(",", ""))
+        try:
+            out = float(value.strip().replace(",", ""))
+        except ValueError:
+            raise ValueError("not a number") from None
     else:
         raise ValueError("not a number")
     if not math.isfinite(out):
