@@ -189,6 +189,6 @@ SITE = Path(__file__).resolve().parent.parent
 def test_{ident}_collects_valid_samples() -> None:
     result = dry_run(SITE, "{name}")  # one run, as the runtime would do it, writing nothing
     assert result.error is None, result.error
-    assert result.samples, "the collector returned no sample"
     assert not result.rejected, [f"{{r.field}}: {{r.reason}}" for r, _ in result.rejected]
+    assert result.samples, "the collector returned no sample"
 '''
