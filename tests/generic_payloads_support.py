@@ -35,8 +35,9 @@ class PayloadServer:
 
 @contextmanager
 def payload_server(folder: Path = PAYLOADS) -> Iterator[PayloadServer]:
-    """Routes: /files/NAME serves folder/NAME; /paged?pageNo=N serves paged-N.json; /slow/SECONDS answers [] late; /status/CODE answers CODE
-    with an HTML page quoting the request (as some gateways do); anything in `extra` as given."""
+    """Routes: /files/NAME serves folder/NAME; /paged?pageNo=N serves paged-N.json; /slow/SECONDS answers []
+    late; /status/CODE answers CODE with an HTML page quoting the request (as some gateways do); anything in
+    `extra` as given."""
     state = PayloadServer("")
 
     class Handler(BaseHTTPRequestHandler):
