@@ -1,0 +1,319 @@
+"""Shared handling of Korean public-data APIs (data.go.kr and friends): envelopes, gateway errors, keys, times."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote, quote_plus, unquote
+from zoneinfo import ZoneInfo
+
+import httpx
+from defusedxml import ElementTree
+from defusedxml.common import DefusedXmlException
+
+from situationroom.catalog import Catalog
+from situationroom.collectors.base import CollectError
+from situationroom.envref import MASK
+from situationroom.errors import ConfigError, Problem
+from situationroom.samples import Rejection
+
+CODES: dict[str, tuple[str, str]] = {
+    "00": ("NORMAL_SERVICE", "ok"),
+    "01": ("APPLICATION_ERROR", "provider error (KMA: often a base_date/base_time not yet published)"),
+    "02": ("DB_ERROR", "database error at the provider"),
+    "03": ("NODATA_ERROR", "no data for the query"),
+    "04": ("HTTP_ERROR", "the portal could not reach the provider"),
+    "05": ("SERVICETIME_OUT", "provider timeout"),
+    "10": ("INVALID_REQUEST_PARAMETER_ERROR", "bad request parameter"),
+    "11": ("NO_MANDATORY_REQUEST_PARAMETERS_ERROR", "a required parameter is missing"),
+    "12": ("NO_OPENAPI_SERVICE_ERROR", "no such service, or it was retired"),
+    "20": ("SERVICE_ACCESS_DENIED_ERROR", "access denied"),
+    "21": ("TEMPORARILY_DISABLE_THE_SERVICEKEY_ERROR", "the service key is temporarily disabled"),
+    "22": ("LIMITED_NUMBER_OF_SERVICE_REQUESTS_EXCEEDS_ERROR", "the key's daily quota is used up"),
+    "30": ("SERVICE_KEY_IS_NOT_REGISTERED_ERROR",
+           "the key is not registered for this service (a new key takes about an hour to reach the provider; "
+           "give the decoded key, or the encoded one, but not one encoded twice)"),
+    "31": ("DEADLINE_HAS_EXPIRED_ERROR", "the key's period of use has expired"),
+    "32": ("UNREGISTERED_IP_ERROR", "this machine's IP address is not registered for the key"),
+    "33": ("UNSIGNED_CALL_ERROR", "unsigned call"),
+    "99": ("UNKNOWN_ERROR", "unknown error at the provider"),
+}
+OK = "00"
+NODATA = "03"
+_BY_NAME = {name: code for code, (name, _) in CODES.items()}
+
+MISSING = "missing at source"
+"""The rejection reason of a value the source itself marks as not measured ("-", blank, -999...)."""
+NOT_MAPPED = "station not in the site's entities"
+
+USER_AGENT = "situationroom collector (+https://github.com/)"
+
+
+def code_and_name(raw: Any) -> tuple[str, str]:
+    """A result/reason code as (number, name) whichever of the two the source wrote."""
+    text = str(raw).strip() if raw is not None else ""
+    if text in CODES:
+        return text, CODES[text][0]
+    if text.isdigit() and len(text) == 1:
+        text = "0" + text
+        if text in CODES:
+            return text, CODES[text][0]
+    upper = text.upper()
+    if upper in _BY_NAME:
+        return _BY_NAME[upper], upper
+    return text or "?", "UNKNOWN_ERROR" if text.isdigit() else text or "UNKNOWN_ERROR"
+
+
+def describe(source: str, what: str, raw_code: Any, message: Any = None) -> str:
+    """`AirKorea answered resultCode 30 SERVICE_KEY_IS_NOT_REGISTERED_ERROR (the key is not ...)`."""
+    code, name = code_and_name(raw_code)
+    out = f"{source} answered {what} {code} {name}" if code != name else f"{source} answered {what} {name}"
+    meaning = CODES.get(code, (None, None))[1]
+    msg = str(message).strip() if message not in (None, "") else ""
+    if msg and msg.upper() != name and msg.upper().replace(" ", "_") != name:
+        out += f": {msg[:200]}"
+    if meaning:
+        out += f" ({meaning})"
+    return out
+
+
+_KEY_PARAM = re.compile(r"((?:service_?key|authKey|apiKey)=)[^&\s\"'<>]+", re.IGNORECASE)
+
+
+class Secrets:
+    """Masks a service key in every text a kind writes (the URL carries it), in all its encodings."""
+
+    def __init__(self, keys: list[str], redact: Callable[[str], str] | None = None) -> None:
+        forms: set[str] = set()
+        for key in keys:
+            if not key:
+                continue
+            for k in (key, unquote(key)):
+                forms.update({k, quote(k, safe=""), quote_plus(k), quote(quote(k, safe=""), safe="")})
+        self.forms = sorted((f for f in forms if len(f) >= 4), key=len, reverse=True)
+        self.redact = redact
+
+    def __call__(self, text: str) -> str:
+        for f in self.forms:
+            text = text.replace(f, MASK)
+        text = _KEY_PARAM.sub(lambda m: m.group(1) + MASK, text)  # any key a page echoes, even another form
+        if self.redact is not None:
+            text = self.redact(text)
+        return text
+
+
+def plain_key(key: str) -> str:
+    """The key as data.go.kr means it: an "encoding" key (with %2B, %3D) is decoded so it is not encoded twice."""
+    return unquote(key) if re.search(r"%[0-9A-Fa-f]{2}", key) else key
+
+
+def _xml_error(text: str) -> tuple[str, str | None] | None:
+    """(reason code, auth message) of the gateway's XML error, or of an XML envelope with a header."""
+    try:
+        root = ElementTree.fromstring(text.encode())
+    except (ElementTree.ParseError, DefusedXmlException, ValueError):
+        return None
+    header = root.find("cmmMsgHeader")
+    if header is not None:
+        code = header.findtext("returnReasonCode")
+        msg = header.findtext("returnAuthMsg") or header.findtext("errMsg")
+        return (code or msg or "99"), msg
+    if root.tag == "response":
+        code = root.findtext("header/resultCode")
+        if code is not None:
+            return code, root.findtext("header/resultMsg")
+    return None
+
+
+def gateway_error(doc: Any) -> tuple[str, str | None] | None:
+    """The gateway's error in JSON form (`OpenAPI_ServiceResponse.cmmMsgHeader`), if that is what `doc` is."""
+    if not isinstance(doc, dict):
+        return None
+    inner = doc.get("OpenAPI_ServiceResponse", doc)
+    header = inner.get("cmmMsgHeader") if isinstance(inner, dict) else None
+    if not isinstance(header, dict):
+        return None
+    msg = header.get("returnAuthMsg") or header.get("errMsg")
+    return str(header.get("returnReasonCode") or msg or "99"), msg
+
+
+def header_of(doc: Any) -> dict[str, Any] | None:
+    """The result header: `response.header` (data.go.kr) or a top-level `header` (safetydata.go.kr)."""
+    if not isinstance(doc, dict):
+        return None
+    resp = doc.get("response")
+    if isinstance(resp, dict) and isinstance(resp.get("header"), dict):
+        return resp["header"]
+    if isinstance(doc.get("header"), dict):
+        return doc["header"]
+    return None
+
+
+def check_envelope(doc: Any, source: str) -> bool:
+    """True for data, False for "no data" (03, an empty successful run); CollectError for any other code."""
+    gw = gateway_error(doc)
+    if gw is not None:
+        raise CollectError(describe(source, "returnReasonCode", gw[0], gw[1]))
+    header = header_of(doc)
+    if header is None:
+        raise CollectError(f"{source} answered JSON without a result header ({_shape(doc)})")
+    code, _ = code_and_name(header.get("resultCode"))
+    if code == OK:
+        return True
+    if code == NODATA:
+        return False
+    raise CollectError(describe(source, "resultCode", header.get("resultCode"),
+                                header.get("errorMsg") or header.get("resultMsg")))
+
+
+def _shape(doc: Any) -> str:
+    if isinstance(doc, dict):
+        return "keys " + ", ".join(list(map(str, doc))[:6])
+    return type(doc).__name__
+
+
+def _snippet(text: str, n: int = 120) -> str:
+    one = " ".join(text.split())
+    return one[:n] + ("…" if len(one) > n else "")
+
+
+@dataclass
+class Client:
+    """An httpx client for one source that turns every kind of failure into a CollectError without the key."""
+
+    source: str
+    """How errors name the source: `AirKorea`, `KMA`, `HRFCO`, `safetydata.go.kr`."""
+    secrets: Secrets
+    timeout: float = 10.0
+    http: httpx.AsyncClient | None = None
+
+    def _client(self) -> httpx.AsyncClient:
+        if self.http is None:
+            self.http = httpx.AsyncClient(timeout=self.timeout, headers={"User-Agent": USER_AGENT},
+                                          follow_redirects=True)
+        return self.http
+
+    async def close(self) -> None:
+        if self.http is not None:
+            await self.http.aclose()
+            self.http = None
+
+    async def get_json(self, url: str, params: Mapping[str, Any] | None = None) -> Any:
+        """GET and decode JSON; gateway XML/JSON errors, HTTP errors and text bodies become CollectError."""
+        try:
+            return await self._get_json(url, params)
+        except CollectError as exc:  # whatever the source echoed back, the key is masked
+            raise CollectError(self.secrets(str(exc))) from None
+
+    async def _get_json(self, url: str, params: Mapping[str, Any] | None) -> Any:
+        try:
+            resp = await self._client().get(url, params=params)
+        except httpx.TimeoutException:
+            raise CollectError(f"{self.source} did not answer within {self.timeout:g}s") from None
+        except httpx.HTTPError as exc:
+            raise CollectError(self.secrets(f"{self.source} could not be reached: {exc.__class__.__name__}: {exc}")
+                               ) from None
+        # Masked before anything is cut to a snippet: half a key would no longer match the mask.
+        text = self.secrets(resp.text)
+        doc: Any = None
+        is_json = True
+        try:
+            doc = json.loads(text) if text.strip() else None
+        except ValueError:
+            is_json = False
+        if is_json and doc is not None:
+            gw = gateway_error(doc)
+            if gw is not None:  # the JSON variant of the gateway error, usually with HTTP 403
+                raise CollectError(describe(self.source, "returnReasonCode", gw[0], gw[1])
+                                   + (f" [HTTP {resp.status_code}]" if resp.status_code >= 400 else ""))
+        if not is_json and text.lstrip().startswith("<"):
+            xml = _xml_error(text)
+            if xml is not None:  # the gateway ignores returnType for key and quota errors
+                what = "resultCode" if "<cmmMsgHeader" not in text else "returnReasonCode"
+                code, _ = code_and_name(xml[0])
+                if what == "resultCode" and code == NODATA:
+                    return {"response": {"header": {"resultCode": NODATA}}}
+                raise CollectError(describe(self.source, what, xml[0], xml[1]))
+        if resp.status_code >= 400:
+            body = f": {_snippet(text)}" if text.strip() else ""
+            raise CollectError(self.secrets(f"{self.source} answered HTTP {resp.status_code} "
+                                            f"{resp.reason_phrase}{body}"))
+        if doc is None:
+            if not text.strip():
+                raise CollectError(f"{self.source} answered an empty body (HTTP {resp.status_code})")
+            raise CollectError(self.secrets(f"{self.source} answered text, not JSON: {_snippet(text)}"))
+        return doc
+
+
+# ------------------------------------------------------------------ entities and times
+
+def source_ids(catalog: Catalog, kind: str) -> dict[str, str]:
+    """The site's entities of one kind by the id the public source uses (`source_id`)."""
+    return {e.source_id: e.id for e in catalog.entities_of_kind(kind) if e.source_id}
+
+
+def resolve_entities(wanted: list[str] | dict[str, str] | None, catalog: Catalog, kind: str,
+                     field: str) -> dict[str, str | None]:
+    """Source ids to query -> entity id (None: not one of the site's entities, each run rejects it).
+
+    `wanted` None: every entity of `kind` with a source id. A list: source ids looked up by the
+    entities' `source_id`. A mapping: source id -> entity id, which must exist (a config error otherwise).
+    """
+    known = source_ids(catalog, kind)
+    if wanted is None:
+        return dict(known)
+    if isinstance(wanted, list):
+        return {str(w): known.get(str(w)) for w in wanted}
+    problems = [Problem("unknown entity (not in seeds/entities.yaml)", None, None, f"params.{field}.{k}", v, True)
+                for k, v in wanted.items() if v not in catalog.entities]
+    if problems:
+        raise ConfigError(problems)
+    return {str(k): v for k, v in wanted.items()}
+
+
+def check_indicators(mapping: Mapping[str, str | None], catalog: Catalog, field: str) -> None:
+    prefix = f"params.{field}." if field else "params."
+    problems = [Problem("unknown indicator (not in seeds/catalog.yaml)", None, None, prefix + k, v, True)
+                for k, v in mapping.items() if v is not None and v not in catalog.indicators]
+    if problems:
+        raise ConfigError(problems)
+
+
+def local_ts(dt: datetime, tz: str) -> float:
+    """Epoch seconds of a naive local (KST) time as the sources write them."""
+    return dt.replace(tzinfo=ZoneInfo(tz)).timestamp()
+
+
+def is_blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and value.strip() in ("", "-"))
+
+
+def rejection(field: str, reason: str, **context: Any) -> Rejection:
+    """A rejection whose value says which station, time and raw value it was (for the dead letters)."""
+    return Rejection(field, reason, {k: v for k, v in context.items() if v is not None})
+
+
+class Seen:
+    """Remembers what was already reported, so re-runs over the same hours do not repeat dead letters.
+
+    Samples are not filtered: the aggregator counts a repeated (indicator, entity, ts) as a duplicate,
+    and a run whose write failed must be able to deliver them again.
+    """
+
+    def __init__(self, limit: int = 20_000) -> None:
+        self.limit = limit
+        self._items: dict[Any, None] = {}
+
+    def first(self, key: Any) -> bool:
+        """True the first time `key` is seen."""
+        if key in self._items:
+            return False
+        self._items[key] = None
+        if len(self._items) > self.limit:  # forget the oldest half; the source only returns recent items
+            for k in list(self._items)[: self.limit // 2]:
+                del self._items[k]
+        return True
