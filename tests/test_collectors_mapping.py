@@ -218,3 +218,15 @@ def test_the_yaml_is_validated_with_file_line_and_field(tmp_path: Path) -> None:
     ok = validate(P, {"map": [{"indicator": "river.level", "value": "v", "entity_from": "s",
                                "entities": {2101690: "hrfco-2101690"}}]}, prefix=("params",))
     assert ok.map.root[0].entities == {"2101690": "hrfco-2101690"}
+
+
+def test_column_headers_that_are_not_jmespath_are_field_names(site_catalog: Catalog) -> None:
+    m = mapping([{"indicator": "traffic.parking_occupancy", "value": "점유율(%)", "entity_from": "주차장 명",
+                  "entities": {"죽도시장": "parking-jukdo-market"}, "ts_from": "기준 일시"}])
+    result = apply(m, [{"주차장 명": "죽도시장", "점유율(%)": "86.2", "기준 일시": "2026-03-15T08:00:00"},
+                       {"주차장 명": "죽도시장", "기준 일시": "2026-03-15T08:00:00"}], site_catalog)
+    at8 = datetime(2026, 3, 15, 8, tzinfo=KST).timestamp()
+    assert [(s.entity, s.value, s.ts) for s in result.samples] == [("parking-jukdo-market", 86.2, at8)]
+    assert [(r.field, r.reason.split(" (")[0]) for r in result.rejected] == [("점유율(%)", "field not in the record")]
+    with pytest.raises(ConfigError):  # JMESPath syntax is still checked
+        mapping([{"indicator": "air.pm10", "value": "items[?x", "entity": "airkorea-songdo"}])

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import jmespath
 import jmespath.exceptions
 import jmespath.parser
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, RootModel, field_validator, model_validator
 
 from situationroom.catalog import Catalog
@@ -25,6 +26,7 @@ MISSING_AT_SOURCE = "missing at source"
 DEFAULT_MISSING: tuple[Any, ...] = ("-", "", None)
 
 _PLAIN_FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_JMESPATH_SYNTAX = re.compile(r"[\[\]{}|&!@`'\"*=<>]|^\s*\.|\.\s*$")
 
 
 def compile_path(expr: str) -> jmespath.parser.ParsedResult:
@@ -35,6 +37,26 @@ def compile_path(expr: str) -> jmespath.parser.ParsedResult:
         # The library's message spans lines with a caret drawing; the first line says what is wrong.
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
         raise ValueError(f"not a JMESPath expression: {first}") from None
+
+
+def field_name(expr: str) -> str | None:
+    """The record key an expression names when it is a plain field: `pm10Value`, or a column header that is not
+    JMESPath (`측정소명`, `점유율(%)`, `PM10 (㎍/㎥)`), which is then taken literally; None for real expressions."""
+    if _PLAIN_FIELD.match(expr):
+        return expr
+    try:
+        jmespath.compile(expr)
+        return None
+    except jmespath.exceptions.JMESPathError:
+        return None if _JMESPATH_SYNTAX.search(expr) else expr
+
+
+def compile_field(expr: str) -> jmespath.parser.ParsedResult:
+    """Like compile_path, but a column header that is not JMESPath (Korean, with spaces) is a field name."""
+    name = field_name(expr)
+    if name is not None and not _PLAIN_FIELD.match(name):
+        return jmespath.compile(orjson.dumps(name).decode())  # a quoted identifier: "측정소명"
+    return compile_path(expr)
 
 
 def search(path: jmespath.parser.ParsedResult, record: Any) -> Any:
@@ -167,7 +189,7 @@ class MapItem(BaseModel):
     indicator: str
     """A catalog indicator id."""
     value: str
-    """JMESPath over one record (a plain field name works)."""
+    """JMESPath over one record; a plain field name or a column header (`측정값`, `PM10 (㎍/㎥)`) works as is."""
     entity: str | None = None
     """A fixed catalog entity id, or:"""
     entity_from: str | None = None
@@ -191,12 +213,20 @@ class MapItem(BaseModel):
     """Values meaning "no value at the source" (AirKorea's "-", a -999 sentinel); rejected as missing."""
 
     _value: Any = PrivateAttr(default=None)
+    _value_key: str | None = PrivateAttr(default=None)
     _entity_from: Any = PrivateAttr(default=None)
     _entity_match: Any = PrivateAttr(default=None)
     _where: Any = PrivateAttr(default=None)
     _ts_from: Any = PrivateAttr(default=None)
 
-    @field_validator("value", "entity_from", "where", "ts_from")
+    @field_validator("value", "entity_from", "ts_from")
+    @classmethod
+    def _field(cls, v: str | None) -> str | None:
+        if v is not None:
+            compile_field(v)
+        return v
+
+    @field_validator("where")
     @classmethod
     def _jmespath(cls, v: str | None) -> str | None:
         if v is not None:
@@ -250,11 +280,12 @@ class MapItem(BaseModel):
                 pint_unit(self.from_unit)
             except UnitProblem as exc:
                 raise ValueError(str(exc)) from None
-        self._value = compile_path(self.value)
-        self._entity_from = compile_path(self.entity_from) if self.entity_from else None
+        self._value = compile_field(self.value)
+        self._value_key = field_name(self.value)
+        self._entity_from = compile_field(self.entity_from) if self.entity_from else None
         self._entity_match = re.compile(self.entity_match) if self.entity_match else None
         self._where = compile_path(self.where) if self.where else None
-        self._ts_from = compile_path(self.ts_from) if self.ts_from else None
+        self._ts_from = compile_field(self.ts_from) if self.ts_from else None
         return self
 
     def linear(self, catalog: Catalog) -> tuple[float, float]:
@@ -381,7 +412,7 @@ class Mapping(RootModel[list[MapItem]]):
                 if entity is None:
                     continue
                 raw = search(item._value, record)
-                if raw is None and _PLAIN_FIELD.match(item.value) and item.value not in record:
+                if raw is None and item._value_key is not None and item._value_key not in record:
                     reject(item.value, f"field not in the record ({item.indicator})", None)
                     continue
                 if _is_missing(raw, item.missing):
