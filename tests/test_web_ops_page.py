@@ -37,15 +37,6 @@ SIMULATORS = sorted(p.stem for p in (REPO / "collectors").glob("sim-*.yaml"))
 HANGUL = re.compile(r"[가-힣]")
 # The economy simulator runs once an hour here, so a run-now is the only thing that runs it again.
 HOURLY = "sim-economy"
-DISABLED = """\
-# A source the city has not switched on yet: listed on /ops as disabled.
-kind: simulator
-name_ko: 버스 위치 (준비 중)
-name_en: Bus positions (not yet on)
-enabled: false
-schedule: {interval: 5m}
-params: {domains: [traffic]}
-"""
 FAILING_PY = '''\
 """A parking system down for maintenance: its collector fails, saying what the source answered."""
 from situationroom.collectors.plugin import CollectError, Context, Params, Sample, collector_kind
@@ -92,7 +83,6 @@ class Site:
             text = re.sub(r"^schedule: .*$", f"schedule: {{interval: {every}}}", path.read_text(encoding="utf-8"),
                           flags=re.M)
             path.write_text(text, encoding="utf-8")
-        (root / "collectors" / "bus-gps.yaml").write_text(DISABLED, encoding="utf-8")
         (root / "collectors" / "parking_api.py").write_text(FAILING_PY, encoding="utf-8")
         (root / "collectors" / "parking.yaml").write_text(FAILING, encoding="utf-8")
         (root / "collectors" / "broken.yaml").write_text(BROKEN, encoding="utf-8")
@@ -185,7 +175,7 @@ def state_word(page: Page, cid: str) -> str:
 def test_the_page_lists_every_collector_with_its_state(browser: Browser, site: Site) -> None:
     page = ops_page(browser, site, None)
     assert page.locator("html").get_attribute("lang") == "ko"
-    wait_for(lambda: set(SIMULATORS) | {"parking", "bus-gps", "broken"} <= set(
+    wait_for(lambda: set(SIMULATORS) | {"parking", "airkorea-pohang", "broken"} <= set(
         page.eval_on_selector_all("tr[data-id]", "els => els.map(e => e.dataset.id)")), 20, "every collector")
     for cid in SIMULATORS:
         wait_for(lambda cid=cid: state_word(page, cid).endswith("정상"), 20, f"{cid} ok")
@@ -193,7 +183,9 @@ def test_the_page_lists_every_collector_with_its_state(browser: Browser, site: S
         assert badge.get_attribute("data-state") == "ok" and badge.locator(".icon").inner_text() == "✓"
         assert "good" in (badge.get_attribute("class") or "")
     assert "기상 시뮬레이터" in page.locator('tr[data-id="sim-weather"]').inner_text()
-    assert state_word(page, "bus-gps").endswith("꺼짐")
+    # A real source shipped disabled says which variable it needs (and never a value).
+    assert state_word(page, "airkorea-pohang").endswith("꺼짐")
+    assert "DATA_GO_KR_KEY" in page.locator('tr[data-id="airkorea-pohang"] td.error').inner_text()
     wait_for(lambda: state_word(page, "parking").endswith("실패"), 20, "the failing collector")
     failing = page.locator('tr[data-id="parking"]')
     assert failing.locator(".state").get_attribute("data-state") == "failing"

@@ -142,12 +142,12 @@
       : `<span class="muted">${T.never}</span>`;
     const open = state.open === c.id;
     return `<tr data-id="${esc(c.id)}" class="${STATE[c.state] ? STATE[c.state].cls : "off"}${open ? " open" : ""}">
-      <td>${stateBadge(c)}${fails}</td>
+      <td class="nowrap">${stateBadge(c)}${fails}</td>
       <td><button class="link name" data-act="open" aria-expanded="${open}">${esc(name(c))}</button>
-        <div class="muted small mono">${esc(c.id)}${c.file ? ` · ${esc(c.file)}` : ""}</div></td>
+        <div class="muted small mono">${esc(c.file || c.id)}</div></td>
       <td>${c.kind ? `<span class="kind">${esc(c.kind)}</span>` : ""}<div class="muted small">${esc(schedule(c.schedule))}</div></td>
-      <td>${when(c.last_run)}<div class="muted small">${esc(c.runs ? T.runs(c.runs) : "")}</div></td>
-      <td>${c.paused || c.state === "disabled" || c.state === "invalid" ? `<span class="muted">${T.never}</span>` : when(c.next_run)}</td>
+      <td class="when">${when(c.last_run)}<div class="muted small">${esc(c.runs ? T.runs(c.runs) : "")}</div></td>
+      <td class="when">${c.paused || c.state === "disabled" || c.state === "invalid" ? `<span class="muted">${T.never}</span>` : when(c.next_run)}</td>
       <td class="num">${perRun}</td>
       <td class="error">${err}</td>
       <td class="actions">${actions(c)}</td></tr>
