@@ -26,7 +26,8 @@ from playwright.sync_api import Browser, Page
 
 from situationroom import keys, tokens
 from situationroom.embedded import EmbeddedRedis
-from tests.conftest import REPO, free_port
+from tests.conftest import MINI, REPO, free_port, settings_for
+from tests.test_web_api import serve
 
 CHROMIUM = "/usr/bin/chromium"
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed "
@@ -266,6 +267,53 @@ def test_a_viewer_sees_the_state_but_the_server_refuses_its_buttons(browser: Bro
     done(page)
 
 
+def test_a_file_broken_while_running_keeps_its_last_version_and_says_so(browser: Browser, site: Site) -> None:
+    page = ops_page(browser, site, site.token("operator"), lang="en")
+    cid = "sim-weather"
+    path = site.root / "collectors" / f"{cid}.yaml"
+    good = path.read_text(encoding="utf-8")
+    row = page.locator(f'tr[data-id="{cid}"]')
+    try:
+        path.write_text(good.replace("kind: simulator", "kind: simulator\nretries: many"), encoding="utf-8")
+        wait_for(lambda: row.locator(".cfg").count() == 1, 20, "the file's error on the page")
+        cfg = row.locator(".cfg").inner_text()
+        assert "still running its last good version" in cfg and "retries" in cfg and "sim-weather.yaml" in cfg
+        before = int(site.health(cid)["samples_total"])
+        wait_for(lambda: int(site.health(cid)["samples_total"]) > before, 10, "the last good version to run on")
+        assert state_word(page, cid).endswith("ok")
+    finally:
+        path.write_text(good, encoding="utf-8")
+    wait_for(lambda: row.locator(".cfg").count() == 0, 20, "the error to clear once the file is fixed")
+    done(page)
+
+
+def test_an_operator_signs_in_when_reads_need_a_token(browser: Browser, site: Site) -> None:
+    """With public reads off, the page asks for a token first; a wrong one is refused, an operator's works."""
+    with serve(settings_for(site.redis_url, site=MINI, public_read=False)) as served:
+        context = browser.new_context(viewport={"width": 1280, "height": 800})
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(f"{served.url}/ops")
+        form = page.locator("form#login")
+        form.wait_for()
+        assert page.locator("table.collectors").count() == 0
+        form.locator("input[name=token]").fill("sr_not-a-token")
+        form.get_by_role("button", name="로그인").click()
+        page.wait_for_selector("form#login :text('토큰이 맞지 않습니다')")
+        page.locator("form#login input[name=token]").fill(site.token("operator"))
+        page.locator("form#login").get_by_role("button", name="로그인").click()
+        page.wait_for_selector("table.collectors tr[data-id]")
+        assert page.locator("tr[data-id] button[data-act=run]:enabled").count() >= len(SIMULATORS) - 1
+        assert "operator" in page.inner_text("header.top")
+        assert page.evaluate("localStorage.getItem('situationroom.ops.token')").startswith("sr_")
+        page.get_by_role("button", name="로그아웃").click()
+        page.wait_for_selector("form#login")
+        assert page.evaluate("localStorage.getItem('situationroom.ops.token')") is None
+        assert errors == []
+        context.close()
+
+
 def test_screenshots_in_korean_and_english(browser: Browser, site: Site) -> None:
     """docs/screenshots/ops-{ko,en}.png: a paused collector, a disabled one and a broken file among the healthy."""
     token = site.token("operator")
@@ -281,7 +329,6 @@ def test_screenshots_in_korean_and_english(browser: Browser, site: Site) -> None
                 assert not HANGUL.search(page.inner_text("thead")) and not HANGUL.search(page.inner_text(".summary"))
             else:
                 assert "일시정지" in text and "정상" in text
-            page.locator(".toast").wait_for(state="detached", timeout=1) if page.locator(".toast").count() else None
             page.screenshot(path=str(SCREENSHOTS / f"ops-{lang}.png"))
             size = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
             assert size[0] <= size[1], f"the table is wider than the screen: {size}"
