@@ -450,3 +450,36 @@ def test_collectors_new_from_a_kind_and_as_a_python_plugin_whose_test_passes(tmp
                           capture_output=True, text=True, cwd=site, timeout=120,
                           env={**os.environ, "PYTHONPATH": str(REPO)})
     assert test.returncode == 1 and "entity is not measured" in test.stdout
+
+
+def test_collectors_run_asks_the_running_collect_role(redis_url: str, tmp_path: Path) -> None:
+    server = _Serve(200, b"2.5")
+    site = _mini_site(tmp_path, {
+        "river.py": FETCH_PLUGIN,
+        "river.yaml": f"kind: cli-fetch\nschedule: {{interval: 1h}}\nparams: {{url: '{server.url}/level'}}\n",
+    })
+    role = subprocess.Popen([*CLI, "run", "collect", "--site", str(site), "--redis-url", redis_url],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO)
+    try:
+        import redis
+
+        from situationroom import keys
+
+        client = redis.Redis.from_url(redis_url)
+        deadline = time.monotonic() + 30
+        while client.hget(keys.collector_health("river"), "runs") != b"1":
+            assert time.monotonic() < deadline and role.poll() is None, "the collect role did not run river"
+            time.sleep(0.2)
+        client.close()
+        result = cli("collectors", "run", "river", "--redis-url", redis_url)
+        assert result.returncode == 0, result.stderr
+        assert "river: ok, 1 samples written, 0 rejected" in result.stdout
+        unknown = cli("collectors", "run", "lake", "--redis-url", redis_url)
+        assert unknown.returncode == 2 and "no collector 'lake'" in unknown.stderr
+    finally:
+        role.send_signal(signal.SIGINT)
+        role.wait(20)
+        server.close()
+    client = redis.Redis.from_url(redis_url)
+    assert client.hget(keys.collector_health("river"), "runs") == b"2"
+    client.close()

@@ -194,3 +194,36 @@ def test_dry_run_of_a_plugin_for_its_tests(tmp_path: Path) -> None:
     assert result.error is None and [s.value for s in result.samples] == [1.0]
     (rejection, item), = result.rejected
     assert rejection.field == "value" and "outside the possible range" in rejection.reason and item["value"] == 99.0
+
+
+LIVE_PLUGIN = '''import asyncio
+import time
+from typing import ClassVar
+
+from situationroom.collectors.plugin import CollectorKind, CollectResult, Sample, register
+
+
+@register
+class Ticker(CollectorKind):
+    """A live plugin: a reading every 0.1 s until stopped."""
+
+    name: ClassVar[str] = "plugin-ticker"
+    live: ClassVar[bool] = True
+
+    async def run(self, emit, stop: asyncio.Event) -> None:
+        n = 0
+        while not stop.is_set():
+            n += 1
+            await emit(CollectResult([Sample("river.level", "chaeun", time.time(), n / 10)]))
+            try:
+                await asyncio.wait_for(stop.wait(), 0.1)
+            except TimeoutError:
+                pass
+'''
+
+
+def test_dry_run_of_a_live_plugin_listens_for_a_while(tmp_path: Path) -> None:
+    site = _site(tmp_path, {"ticker.py": LIVE_PLUGIN, "ticker.yaml": "kind: plugin-ticker\n"})
+    result = dry_run(site, "ticker", seconds=0.55)
+    assert result.error is None
+    assert 4 <= len(result.samples) <= 8 and result.samples[0].value == 0.1
