@@ -172,6 +172,11 @@ async def test_a_plugin_changed_restarts_the_collectors_of_its_kind_with_the_new
     async def reported() -> bool:
         return any("sensor.py:1" in str(p) for p in runner.problems)
     await _until(reported, "the broken plugin is reported")
+
+    async def in_health() -> bool:
+        return "sensor.py:1: Python syntax" in ((await health.read_all(aclient))["sensor"]["config_error"] or "")
+    await _until(in_health, "the health of the plugin's collector says its code is broken")
     since = time.time()
     await asyncio.sleep(0.6)
     assert 0.7 in await _values(aclient, "sensor", since), "the last good code stopped running"
+    assert (await health.read_all(aclient))["sensor"]["state"] == "ok"

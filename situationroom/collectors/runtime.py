@@ -241,6 +241,11 @@ class CollectorRunner:
                 hint_failed_plugins(exc.problems, plugin_problems)
                 loaded, error = None, exc
             if loaded is not None and loaded.definition.enabled:
+                origin = registry.origin(loaded.definition.kind)
+                broken = self._plugin_problems.get(Path(origin)) if origin else None
+                if broken and cid in self.collectors:  # its plugin's last good code keeps running
+                    await self._invalid(cid, path, ConfigError(list(broken)))
+                    continue
                 try:
                     await self._apply(loaded)
                     continue
