@@ -3,6 +3,8 @@
 A plugin is a `.py` file in the site's `collectors/` folder (or a module of an installed package
 named by an entry point in the group `situationroom.collectors`)::
 
+    import httpx
+
     from situationroom.collectors.plugin import CollectError, Context, Params, Sample, collector_kind
 
     class ParkingParams(Params):

@@ -535,6 +535,7 @@ class CollectorRunner:
 
         while not stop.is_set():
             began = time.monotonic()
+            running.state = "live"  # until the kind says more (connected); its first emit records it
             try:
                 await running.instance.run(emit, stop)
                 if stop.is_set():
