@@ -64,8 +64,13 @@ class Redactor:
     """Replaces every secret value (what came from the environment) in a text with ***."""
 
     def __init__(self, values: set[str] | None = None) -> None:
-        # Longest first, so a secret containing another is masked whole.
-        self.values = sorted(values or (), key=len, reverse=True)
+        from urllib.parse import quote, quote_plus
+
+        # A key also travels percent-encoded (in a URL's query string, in an error quoting the URL),
+        # and data.go.kr keys carry '+', '/' and '='. Longest first, so a secret containing another
+        # is masked whole.
+        forms = {f for v in values or () for f in (v, quote(v, safe=""), quote_plus(v, safe=""), quote(v))}
+        self.values = sorted(forms, key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
         for v in self.values:

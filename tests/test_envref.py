@@ -48,3 +48,12 @@ def test_every_log_record_is_masked_once_a_secret_is_known(caplog: pytest.LogCap
     assert records[1].getMessage() == f"GET https://api/?serviceKey={MASK}"
     after = caplog.text.split("before:", 1)[1].split("\n", 1)[1]
     assert secret not in after and f"bad answer for key {MASK}" in after
+
+
+def test_a_secret_is_masked_percent_encoded_too() -> None:
+    key = "a1B2+c3D4/e5F6=="
+    redact = Redactor({key})
+    url = "GET https://apis.data.go.kr/x?serviceKey=a1B2%2Bc3D4%2Fe5F6%3D%3D&numOfRows=10"
+    assert redact(url) == f"GET https://apis.data.go.kr/x?serviceKey={MASK}&numOfRows=10"
+    assert redact(f"plain {key}, in a form a1B2%2Bc3D4%2Fe5F6%3D%3D.") == f"plain {MASK}, in a form {MASK}."
+    assert redact("as a path a1B2%2Bc3D4/e5F6%3D%3D") == f"as a path {MASK}"
