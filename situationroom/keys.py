@@ -120,7 +120,8 @@ def collectors_index() -> str:
 
 
 def collector_control(collector: str) -> str:
-    """Hash of operator controls of a collector (paused)."""
+    """Hash of operator controls of a collector: `paused` (1), `run_now` (epoch seconds; the collect
+    role runs it at once and deletes the field)."""
     return f"{PREFIX}:collector:{collector}:control"
 
 
