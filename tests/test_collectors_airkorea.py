@@ -150,6 +150,20 @@ async def test_error_answers_are_collect_errors_naming_code_and_name(site_catalo
     assert KEY not in str(err.value) and ENCODED_KEY not in str(err.value)
 
 
+async def test_xml_data_or_no_data_when_json_was_asked(site_catalog: Catalog) -> None:
+    xml = ("<response><header><resultCode>{}</resultCode><resultMsg>{}</resultMsg></header>"
+           "<body><items></items></body></response>")
+    with public_api() as server:
+        server.routes[OP] = (200, "text/xml", xml.format("03", "NODATA_ERROR").encode())
+        assert (await collect(kind(site_catalog, server))).samples == []
+        server.routes[OP] = (200, "text/xml", xml.format("00", "NORMAL_CODE").encode())
+        with pytest.raises(CollectError, match="AirKorea answered XML data, not JSON"):
+            await collect(kind(site_catalog, server))
+        server.routes[OP] = (200, "text/xml", xml.format("31", "DEADLINE_HAS_EXPIRED_ERROR").encode())
+        with pytest.raises(CollectError, match="AirKorea answered resultCode 31 DEADLINE_HAS_EXPIRED_ERROR"):
+            await collect(kind(site_catalog, server))
+
+
 async def test_http_error_echoing_the_url_never_shows_the_key(site_catalog: Catalog) -> None:
     def echo(req: Request) -> tuple[int, str, bytes]:
         return 502, "text/html", f"<html><body>Bad gateway for {req.raw_path}?{req.raw_query}</body></html>".encode()

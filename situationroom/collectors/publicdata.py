@@ -237,6 +237,9 @@ class Client:
                 code, _ = code_and_name(xml[0])
                 if what == "resultCode" and code == NODATA:
                     return {"response": {"header": {"resultCode": NODATA}}}
+                if what == "resultCode" and code == OK:
+                    raise CollectError(f"{self.source} answered XML data, not JSON (was returnType/dataType=json "
+                                       "sent? some proxies drop it)")
                 raise CollectError(describe(self.source, what, xml[0], xml[1]))
         if resp.status_code >= 400:
             body = f": {_snippet(text)}" if text.strip() else ""
