@@ -72,7 +72,21 @@ async def test_pohang_and_gyeongbuk_messages_with_severity_each_once(site_catalo
     both = by_sn[message_id("disaster_messages", 165430)]
     assert both.entities == ("47111", "47113")  # "포항시 남구,포항시 북구" with spaces
     assert len(result.messages) == 3  # SN 165432 twice in the page, once on the ticker
-    assert result.rejected == [] and result.samples == []
+    assert result.rejected == []
+    # and how many were issued in the past hour (04:00-05:00), for the city's indicator
+    assert [(s.indicator, s.entity, s.ts, s.value) for s in result.samples] == [
+        ("safety.disaster_messages", "pohang", NOW, 3)]
+
+
+async def test_count_of_the_past_hour(site_catalog: Catalog) -> None:
+    with public_api() as server:
+        server.file(OP, "disaster-messages", "normal.json")
+        k = kind(site_catalog, server)
+        later = await k.collect(at("2022/09/06 05:35:00"))  # 04:21 and 04:30 are over an hour ago
+        none = await collect(kind(site_catalog, server, count_indicator=None))
+    await k.close()
+    assert [s.value for s in later.samples] == [1]
+    assert none.samples == [] and len(none.messages) == 3
 
 
 async def test_only_pohang_when_asked(site_catalog: Catalog) -> None:
@@ -130,10 +144,14 @@ async def test_malformed_messages_are_rejections(site_catalog: Catalog) -> None:
     assert m.severity == "info" and m.text_en.startswith("Disaster text message (other): ")
 
 
-def test_unknown_gu_entity_is_a_config_error(site_catalog: Catalog) -> None:
-    with public_api() as server, pytest.raises(ConfigError) as err:
-        kind(site_catalog, server, gu={"포항시남구": "nam-gu"})
-    assert err.value.problems[0].field == "params.gu.포항시남구"
+def test_unknown_gu_entity_or_count_indicator_is_a_config_error(site_catalog: Catalog) -> None:
+    with public_api() as server:
+        with pytest.raises(ConfigError) as err:
+            kind(site_catalog, server, gu={"포항시남구": "nam-gu"})
+        assert err.value.problems[0].field == "params.gu.포항시남구"
+        with pytest.raises(ConfigError) as err:
+            kind(site_catalog, server, count_indicator="air.pm10")
+        assert err.value.problems[0].field == "params.count_indicator"
 
 
 def test_example_and_gyeongbuk_files_load(site_catalog: Catalog) -> None:

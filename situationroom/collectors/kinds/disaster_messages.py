@@ -14,7 +14,7 @@ from situationroom.collectors.registry import register
 from situationroom.durations import Duration
 from situationroom.errors import ConfigError, Problem
 from situationroom.messages import Message, Severity, message_id
-from situationroom.samples import Rejection
+from situationroom.samples import Rejection, Sample
 
 BASE_URL = "https://www.safetydata.go.kr/V2/api/DSSP-IF-00247"
 SOURCE = "safetydata.go.kr"
@@ -76,6 +76,8 @@ class DisasterMessages(CollectorKind):
         max_pages: int = Field(default=5, ge=1, le=100)
         expires_after: Duration = 6 * 3600.0
         """How long a message stays on the ticker."""
+        count_indicator: str | None = "safety.disaster_messages"
+        """Also sent: how many of the kept messages were issued in the past hour, for the city (None: not sent)."""
         timeout: float = Field(default=10.0, gt=0, le=120)
 
     def __init__(self, params: base.Params, context: CollectorContext) -> None:
@@ -86,6 +88,9 @@ class DisasterMessages(CollectorKind):
         catalog = context.catalog
         bad = [Problem("unknown entity (not in the catalog)", None, None, f"params.gu.{k}", v, True)
                for k, v in p.gu.items() if v not in catalog.entities]
+        if p.count_indicator is not None and catalog.city.id not in catalog.entity_sets.get(p.count_indicator, ()):
+            bad.append(Problem(f"not an indicator of the catalog measured for the city ({catalog.city.id})", None,
+                               None, "params.count_indicator", p.count_indicator, True))
         if bad:
             raise ConfigError(bad)
         self.gu = {_squash(k): v for k, v in p.gu.items()}
@@ -140,6 +145,9 @@ class DisasterMessages(CollectorKind):
             if message is not None and message.id not in in_run:
                 in_run.add(message.id)
                 result.messages.append(message)
+        if self.p.count_indicator is not None:
+            recent = sum(1 for m in result.messages if now - 3600 < m.ts <= now)
+            result.samples.append(Sample(self.p.count_indicator, self.context.catalog.city.id, now, recent))
         return result
 
     def _message(self, row: Any, index: int, result: CollectResult) -> Message | None:
