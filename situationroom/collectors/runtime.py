@@ -253,6 +253,8 @@ class CollectorRunner:
                     for p in exc.problems:
                         p.file = p.file or str(path)
                         p.message = loaded.redact(p.message)
+                        if isinstance(p.value, str):
+                            p.value = loaded.redact(p.value)
                     error = exc
             if error is not None:
                 problems.extend(error.problems)
@@ -854,6 +856,8 @@ def check_collectors(settings: Settings, catalog: Catalog) -> tuple[list[LoadedC
                 for p in exc.problems:
                     p.file = p.file or str(item.path)
                     p.message = item.redact(p.message)
+                    if isinstance(p.value, str):
+                        p.value = item.redact(p.value)
                 problems.extend(exc.problems)
                 continue
             except Exception as exc:  # a kind that crashes on its params is that file's problem
