@@ -14,7 +14,7 @@ from situationroom.collectors.definition import load_collector
 from situationroom.collectors.kinds.kma_nowcast import KmaNowcast, base_time, precipitation
 from situationroom.errors import ConfigError
 from tests.conftest import REPO
-from tests.publicdata_support import Request, Server, context, public_api
+from tests.publicdata_support import PAYLOADS, Request, Server, context, public_api
 
 KEY = "Kma7+Key/Value0123456=="
 OP = "/1360000/VilageFcstInfoService_2.0/getUltraSrtNcst"
@@ -205,3 +205,11 @@ def test_example_and_pohang_files_load(site_catalog: Catalog) -> None:
     assert pohang.params is not None
     assert KmaNowcast(pohang.params, context(site_catalog)).cells == {"102,94": "kma-grid-102-94",
                                                                       "102,95": "kma-grid-102-95"}
+
+
+async def test_a_byte_order_mark_before_the_json_is_fine(site_catalog: Catalog) -> None:
+    with public_api() as server:
+        body = (PAYLOADS / "kma" / "normal.json").read_bytes()
+        server.routes[OP] = (200, "application/json", "\ufeff".encode() + body)
+        result = await collect(kind(site_catalog, server), at("2022-09-06 05:45"))
+    assert len(result.samples) == 5

@@ -218,7 +218,7 @@ class Client:
             raise CollectError(self.secrets(f"{self.source} could not be reached: {exc.__class__.__name__}: {exc}")
                                ) from None
         # Masked before anything is cut to a snippet: half a key would no longer match the mask.
-        text = self.secrets(resp.text)
+        text = self.secrets(resp.text).lstrip("\ufeff")  # some gateways start with a byte-order mark
         doc: Any = None
         is_json = True
         try:
