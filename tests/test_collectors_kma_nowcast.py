@@ -88,6 +88,14 @@ async def test_an_hour_not_published_yet_falls_back_to_the_one_before(site_catal
     assert len(result.samples) == 5 and {s.ts for s in result.samples} == {at("2022-09-06 05:00")}
 
 
+async def test_01_for_the_previous_hour_too_is_an_error(site_catalog: Catalog) -> None:
+    with public_api() as server:
+        server.file(OP, "kma", "not-published.json")
+        with pytest.raises(CollectError, match="KMA answered resultCode 01 APPLICATION_ERROR"):
+            await collect(kind(site_catalog, server), at("2022-09-06 06:41"))
+    assert [r.query["base_time"] for r in server.requests] == ["0600", "0500"]
+
+
 async def test_nothing_for_either_hour_is_an_empty_run(site_catalog: Catalog) -> None:
     with public_api() as server:
         server.file(OP, "kma", "nodata.json")

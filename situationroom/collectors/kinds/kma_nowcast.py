@@ -116,8 +116,8 @@ class KmaNowcast(CollectorKind):
     async def close(self) -> None:
         await self.client.close()
 
-    async def _fetch(self, cell: str, when: datetime) -> list[Any] | None:
-        """The cell's items for the hour `when`; None when KMA has nothing for it yet."""
+    async def _fetch(self, cell: str, when: datetime, *, newest: bool) -> list[Any] | None:
+        """The cell's items for the hour `when`; None when KMA has nothing for it (yet)."""
         nx, ny = _cell(cell)  # type: ignore[misc]
         query = {"serviceKey": self.key, "pageNo": 1, "numOfRows": self.p.page_size, "dataType": "JSON",
                  "base_date": when.strftime("%Y%m%d"), "base_time": when.strftime("%H00"), "nx": nx, "ny": ny}
@@ -127,7 +127,7 @@ class KmaNowcast(CollectorKind):
         except CollectError:
             header = publicdata.header_of(doc) or {}
             code, _ = publicdata.code_and_name(header.get("resultCode"))
-            if code == "01":  # KMA's answer for an hour it has not published yet
+            if code == "01" and newest:  # KMA's answer for an hour it has not published yet; else a real error
                 return None
             raise
         if not has_data:
@@ -151,9 +151,9 @@ class KmaNowcast(CollectorKind):
                 if self.seen.first(("unmapped", cell)):
                     result.rejected.append(publicdata.rejection("nx,ny", publicdata.NOT_MAPPED, cell=cell))
                 continue
-            items = await self._fetch(cell, newest)
+            items = await self._fetch(cell, newest, newest=True)
             if items is None:  # not out yet: the previous hour, as KMA's own guidance says
-                items = await self._fetch(cell, newest - timedelta(hours=1)) or []
+                items = await self._fetch(cell, newest - timedelta(hours=1), newest=False) or []
             self._cell_items(cell, entity, items, result)
         return result
 
