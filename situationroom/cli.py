@@ -364,8 +364,11 @@ def collectors_list(site: SiteOpt = None, redis_url: RedisOpt = None, data_dir: 
         if file.endswith(".yaml"):
             cid = Path(file).stem
             h = states.get(cid, {})
-            rows.append({"id": cid, "kind": None, "schedule": None, "enabled": None, "file": file,
-                         "state": "invalid", "paused": h.get("paused"), "last_run": h.get("last_run"),
+            # A file broken while its collector runs: the last good version's state, flagged.
+            state = h.get("state") if h.get("state") not in (None, "invalid") else None
+            rows.append({"id": cid, "kind": h.get("kind"), "schedule": h.get("schedule"), "enabled": None,
+                         "file": file, "state": f"{state} (file invalid)" if state else "invalid",
+                         "paused": h.get("paused"), "last_run": h.get("last_run"),
                          "samples_last_run": h.get("samples_last_run"),
                          "last_error": "; ".join(str(p) for p in problems if p.file == file), "needs_env": []})
     rows.sort(key=lambda r: r["id"])
