@@ -289,3 +289,19 @@ def test_tutorial_2_a_python_collector(tutorial: Tutorial) -> None:
     assert after["runs"] > runs and after["state"] == "ok" and after["rejected_last_run"] == 1
     assert any(r["value"] == "TMP-99" and "not mapped" in r["reason"] for r in after["recent_rejections"])
     shutil.rmtree(t.site / "tests", ignore_errors=True)
+
+
+def test_the_reference_names_every_param_of_every_built_in_kind() -> None:
+    """The reference is kept true to the modules: each built-in kind has a section naming all its params."""
+    from situationroom.collectors import registry
+
+    text = DOC.read_text(encoding="utf-8")
+    headings = list(re.finditer(r"^#{3,4} `(?P<kind>[a-z_]+)`", text, re.M))
+    sections = {h["kind"]: text[h.end():(headings[i + 1].start() if i + 1 < len(headings) else len(text))]
+                for i, h in enumerate(headings)}
+    built_in = [name for name in registry.names() if registry.origin(name) == "built-in"]
+    assert len(built_in) >= 10, built_in
+    for name in built_in:
+        assert name in sections, f"docs/collectors.md has no section for the {name} kind"
+        for field in registry.get(name).Params.model_fields:  # type: ignore[union-attr]
+            assert re.search(rf"^\s*{field}:", sections[name], re.M), f"{name}: params.{field} is not documented"
