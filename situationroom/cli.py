@@ -477,6 +477,12 @@ def _run_by_the_role(settings: Settings, catalog: Any, name: str, as_json: bool)
         if not client.exists(key):
             raise fail(f"no collector {name!r} has reported to {url.split('@')[-1]}; see `situationroom collectors "
                        "list`", 2)
+        state = (client.hget(key, "state") or b"").decode()
+        if client.hget(key, "schedule") == b"live":
+            raise fail(f"{name} is live (a subscription): it writes what arrives as it arrives; there is no run "
+                       "to start (try it here with --dry-run)")
+        if state in ("disabled", "invalid"):
+            raise fail(f"{name} is {state}; see `situationroom collectors check` (or try it with --dry-run)")
         if client.hget(keys.collector_control(name), "paused") == b"1":
             raise fail(f"{name} is paused; resume it first (or try it with --dry-run)")
         before = float(client.hget(key, "updated_at") or 0)
