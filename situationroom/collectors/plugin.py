@@ -25,7 +25,8 @@ the run's time; it returns samples, or a `CollectResult` with rejections and mes
 `def` works as well (it runs in a thread). A class subclassing `CollectorKind` decorated with
 `@register` is the longer form, for kinds that keep connections between runs (`close()`) or live kinds.
 
-Files whose name starts with `_` are not loaded (helpers a plugin imports itself).
+Files whose name starts with `_` are not loaded. The folder is not put on `sys.path` (a plugin
+named `csv.py` must not shadow the standard library): share code between plugins as a package.
 """
 
 from __future__ import annotations
