@@ -3,8 +3,8 @@ markdown (the blocks marked `<!-- tutorial: ... -->`), its JSON sources are serv
 and a real `situationroom up` runs the site while the steps are done in a second "terminal" (subprocesses).
 
 The only liberties: the source server listens on a free port (the tutorial's 127.0.0.1:8765 is rewritten to
-it), its `updated` time is now (the tutorial's is a fixed example), and the new site's simulators are removed so
-the values read back are the tutorial's sources' alone."""
+it), its `updated` time is now (the tutorial's is a fixed example), the new site's simulators are removed so
+the values read back are the tutorial's sources' alone, and `up` uses the test session's Redis (REDIS_URL)."""
 
 from __future__ import annotations
 
@@ -229,7 +229,8 @@ def test_tutorial_1_a_json_api_in_a_yaml_file(tutorial: Tutorial) -> None:
     assert "missing at source" in dry.stdout and "P-0999" in dry.stdout
     assert t.source.keys_seen and set(t.source.keys_seen) == {KEY}  # the key reached the source, and only it
 
-    # 5. Watch it run: the collect role loaded the new file and ran it (as /ops shows it).
+    # 5. Watch it run: the collect role loaded the new file and ran it (/ops shows what this API answers).
+    assert httpx.get(f"{t.url}/ops", timeout=5).status_code == 200
     health = wait_for(lambda: (c := t.collector("parking")).get("state") == "ok" and c, 30, "the parking collector")
     assert health["samples_last_run"] == 2 and health["rejected_last_run"] == 2  # type: ignore[index]
     assert health["kind"] == "http_json" and health["file"] == "collectors/parking.yaml"  # type: ignore[index]
@@ -246,10 +247,21 @@ def test_tutorial_1_a_json_api_in_a_yaml_file(tutorial: Tutorial) -> None:
     assert values["parking-jukdo-market"]["ts"] == updated  # type: ignore[index]
     assert values["parking-yeongildae"]["value"] is None  # type: ignore[index]
 
-    # The secret is nowhere the operator looks.
-    assert KEY not in httpx.get(f"{t.url}/api/v1/collectors", timeout=5).text
-    assert KEY not in json.dumps(t.collector("parking"))
-    assert KEY not in t.log.read_text()
+    # The secret is nowhere the operator looks — not even when the source fails echoing it back.
+    good = t.source.payloads["/api/parking/lots"]
+    t.source.payloads["/api/parking/lots"] = json.dumps({"status": "ERROR", "message": f"quota used up for {KEY}"})
+    try:
+        failed = subprocess.run([*CLI, "collectors", "run", "parking"], cwd=t.site, env=t.env, capture_output=True,
+                                text=True, timeout=90)
+        assert failed.returncode == 1 and "***" in failed.stderr, failed.stdout + failed.stderr
+        after = t.collector("parking")
+        assert after["state"] == "failing" and "quota used up for ***" in after["last_error"]
+        assert after["last_error_at"] >= after["last_run"]
+        for text in (failed.stdout + failed.stderr, httpx.get(f"{t.url}/api/v1/collectors", timeout=5).text,
+                     json.dumps(after), t.log.read_text()):
+            assert KEY not in text
+    finally:
+        t.source.payloads["/api/parking/lots"] = good
 
 
 def test_tutorial_2_a_python_collector(tutorial: Tutorial) -> None:
