@@ -244,6 +244,38 @@ async def test_default_stations_are_the_sites_airkorea_entities(site_catalog: Ca
     assert len(asked) == 10
 
 
+async def test_one_station_failing_does_not_lose_the_others(site_catalog: Catalog) -> None:
+    def by_station(req: Request) -> tuple[int, str, bytes]:
+        if req.query["stationName"] == "대송면":
+            return 500, "text/plain", b"Internal Server Error"
+        return 200, "application/json", (PAYLOADS / "airkorea" / "normal.json").read_bytes()
+
+    with public_api() as server:
+        server.routes[OP] = by_station
+        result = await collect(kind(site_catalog, server, stations=["대송면", "장량동"]))
+    assert {s.entity for s in result.samples} == {"airkorea-jangnyang"} and len(result.samples) == 7
+    [r] = result.rejected
+    assert (r.field, r.value) == ("stationName", "대송면")
+    assert r.reason == "AirKorea answered HTTP 500 Internal Server Error: Internal Server Error"
+
+
+async def test_every_station_failing_fails_the_run(site_catalog: Catalog) -> None:
+    with public_api() as server:
+        server.routes[OP] = (500, "text/plain", b"Internal Server Error")
+        with pytest.raises(CollectError, match="AirKorea answered HTTP 500"):
+            await collect(kind(site_catalog, server, stations=["대송면", "장량동"]))
+    assert len(server.requests) == 2
+
+
+@pytest.mark.parametrize("name", ["gateway-error.xml", "error-envelope.json"])
+async def test_a_refused_key_or_quota_stops_at_the_first_station(site_catalog: Catalog, name: str) -> None:
+    with public_api() as server:
+        server.file(OP, "airkorea", name)
+        with pytest.raises(CollectError):
+            await collect(kind(site_catalog, server, stations=None))
+    assert len(server.requests) == 1  # not nine more requests against a spent quota
+
+
 async def test_a_station_without_an_entity_is_rejected_without_a_request(site_catalog: Catalog) -> None:
     with public_api() as server:
         server.file(OP, "airkorea", "normal.json")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, quote_plus, unquote
 from zoneinfo import ZoneInfo
 
@@ -20,6 +20,8 @@ from situationroom.collectors.base import CollectError
 from situationroom.envref import MASK
 from situationroom.errors import ConfigError, Problem
 from situationroom.samples import Rejection
+
+T = TypeVar("T")
 
 CODES: dict[str, tuple[str, str]] = {
     "00": ("NORMAL_SERVICE", "ok"),
@@ -46,6 +48,9 @@ OK = "00"
 NODATA = "03"
 _BY_NAME = {name: code for code, (name, _) in CODES.items()}
 
+REFUSING = {"12", "20", "21", "22", "30", "31", "32", "33"}
+"""Codes that refuse the key or the service itself: every further request would get the same answer."""
+
 MISSING = "missing at source"
 """The rejection reason of a value the source itself marks as not measured ("-", blank, -999...)."""
 NOT_MAPPED = "station not in the site's entities"
@@ -66,6 +71,15 @@ def code_and_name(raw: Any) -> tuple[str, str]:
     if upper in _BY_NAME:
         return _BY_NAME[upper], upper
     return text or "?", "UNKNOWN_ERROR" if text.isdigit() else text or "UNKNOWN_ERROR"
+
+
+class SourceRefused(CollectError):
+    """The source refused the collector as a whole (its key, quota or access) or cannot be reached:
+    there is no point in asking it for the other stations of the run."""
+
+
+def refusal_or_error(code: str, text: str) -> CollectError:
+    return SourceRefused(text) if code in REFUSING else CollectError(text)
 
 
 def describe(source: str, what: str, raw_code: Any, message: Any = None) -> str:
@@ -157,7 +171,7 @@ def check_envelope(doc: Any, source: str) -> bool:
     """True for data, False for "no data" (03, an empty successful run); CollectError for any other code."""
     gw = gateway_error(doc)
     if gw is not None:
-        raise CollectError(describe(source, "returnReasonCode", gw[0], gw[1]))
+        raise SourceRefused(describe(source, "returnReasonCode", gw[0], gw[1]))
     header = header_of(doc)
     if header is None:
         raise CollectError(f"{source} answered JSON without a result header ({_shape(doc)})")
@@ -166,7 +180,7 @@ def check_envelope(doc: Any, source: str) -> bool:
         return True
     if code == NODATA:
         return False
-    raise CollectError(describe(source, "resultCode", header.get("resultCode"),
+    raise refusal_or_error(code, describe(source, "resultCode", header.get("resultCode"),
                                 header.get("errorMsg") or header.get("resultMsg")))
 
 
@@ -207,15 +221,15 @@ class Client:
         try:
             return await self._get_json(url, params)
         except CollectError as exc:  # whatever the source echoed back, the key is masked
-            raise CollectError(self.secrets(str(exc))) from None
+            raise type(exc)(self.secrets(str(exc))) from None
 
     async def _get_json(self, url: str, params: Mapping[str, Any] | None) -> Any:
         try:
             resp = await self._client().get(url, params=params)
         except httpx.TimeoutException:
-            raise CollectError(f"{self.source} did not answer within {self.timeout:g}s") from None
+            raise SourceRefused(f"{self.source} did not answer within {self.timeout:g}s") from None
         except httpx.HTTPError as exc:
-            raise CollectError(self.secrets(f"{self.source} could not be reached: {exc.__class__.__name__}: {exc}")
+            raise SourceRefused(self.secrets(f"{self.source} could not be reached: {exc.__class__.__name__}: {exc}")
                                ) from None
         # Masked before anything is cut to a snippet: half a key would no longer match the mask.
         text = self.secrets(resp.text).lstrip("\ufeff")  # some gateways start with a byte-order mark
@@ -228,7 +242,7 @@ class Client:
         if is_json and doc is not None:
             gw = gateway_error(doc)
             if gw is not None:  # the JSON variant of the gateway error, usually with HTTP 403
-                raise CollectError(describe(self.source, "returnReasonCode", gw[0], gw[1])
+                raise SourceRefused(describe(self.source, "returnReasonCode", gw[0], gw[1])
                                    + (f" [HTTP {resp.status_code}]" if resp.status_code >= 400 else ""))
         if not is_json and text.lstrip().startswith("<"):
             xml = _xml_error(text)
@@ -240,11 +254,12 @@ class Client:
                 if what == "resultCode" and code == OK:
                     raise CollectError(f"{self.source} answered XML data, not JSON (was returnType/dataType=json "
                                        "sent? some proxies drop it)")
-                raise CollectError(describe(self.source, what, xml[0], xml[1]))
+                text = describe(self.source, what, xml[0], xml[1])
+                raise SourceRefused(text) if what == "returnReasonCode" else refusal_or_error(code, text)
         if resp.status_code >= 400:
             body = f": {_snippet(text)}" if text.strip() else ""
-            raise CollectError(self.secrets(f"{self.source} answered HTTP {resp.status_code} "
-                                            f"{resp.reason_phrase}{body}"))
+            error = SourceRefused if resp.status_code in (401, 403, 429) else CollectError
+            raise error(self.secrets(f"{self.source} answered HTTP {resp.status_code} {resp.reason_phrase}{body}"))
         if doc is None:
             if not text.strip():
                 raise CollectError(f"{self.source} answered an empty body (HTTP {resp.status_code})")
@@ -320,3 +335,23 @@ class Seen:
             for k in list(self._items)[: self.limit // 2]:
                 del self._items[k]
         return True
+
+
+async def each_station(names: Iterable[str], fetch: Callable[[str], Awaitable[T]], result: Any,
+                       field: str) -> list[tuple[str, T]]:
+    """`fetch` every station; one failing does not lose the others (its error becomes a rejection),
+    but a refusal of the whole source, or every station failing, fails the run."""
+    done: list[tuple[str, T]] = []
+    failed: list[tuple[str, CollectError]] = []
+    for name in names:
+        try:
+            done.append((name, await fetch(name)))
+        except SourceRefused:
+            raise
+        except CollectError as exc:
+            failed.append((name, exc))
+    if failed and not done:
+        raise failed[0][1]
+    for name, exc in failed:
+        result.rejected.append(Rejection(field, str(exc), name))
+    return done

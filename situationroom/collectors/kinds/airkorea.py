@@ -119,11 +119,14 @@ class AirKorea(CollectorKind):
             for station, entity in self.stations.items():
                 self._station(station, entity, rows.get(station, []), result, now)
         else:
+            asked = []
             for station, entity in self.stations.items():
                 if entity is None:
                     self._reject(result, ("unmapped", station), "stationName", publicdata.NOT_MAPPED, station=station)
-                    continue
-                self._station(station, entity, await self._fetch_station(station), result, now)
+                else:
+                    asked.append(station)
+            for station, items in await publicdata.each_station(asked, self._fetch_station, result, "stationName"):
+                self._station(station, self.stations[station], items, result, now)
         return result
 
     def _reject(self, result: CollectResult, key: Any, field: str, reason: str, **context: Any) -> None:

@@ -118,12 +118,18 @@ class Hrfco(CollectorKind):
             await self._load_stages()
         except CollectError as exc:  # the levels matter more than their stages: send them without
             self.context.log.warning("stage levels not read from /waterlevel/info: %s", exc)
+        asked = []
         for code, entity in self.stations.items():
             if entity is None:
                 self._reject(result, ("unmapped", code), "wlobscd", publicdata.NOT_MAPPED, wlobscd=code)
-                continue
-            rows = await self._content(f"waterlevel/list/10M/{quote(code, safe='')}.json")
-            self._rows(code, entity, rows, result)
+            else:
+                asked.append(code)
+
+        async def fetch(code: str) -> list[Any]:
+            return await self._content(f"waterlevel/list/10M/{quote(code, safe='')}.json")
+
+        for code, rows in await publicdata.each_station(asked, fetch, result, "wlobscd"):
+            self._rows(code, self.stations[code], rows, result)  # type: ignore[arg-type]
         return result
 
     def _rows(self, code: str, entity: str, rows: list[Any], result: CollectResult) -> None:

@@ -146,15 +146,22 @@ class KmaNowcast(CollectorKind):
     async def collect(self, now: float) -> CollectResult:
         result = CollectResult([])
         newest = base_time(now, self.tz, self.p.published_after)
+
+        async def fetch(cell: str) -> list[Any]:
+            items = await self._fetch(cell, newest, newest=True)
+            if items is None:  # not out yet: the previous hour, as KMA's own guidance says
+                items = await self._fetch(cell, newest - timedelta(hours=1), newest=False)
+            return items or []
+
+        asked = []
         for cell, entity in self.cells.items():
             if entity is None:
                 if self.seen.first(("unmapped", cell)):
                     result.rejected.append(publicdata.rejection("nx,ny", publicdata.NOT_MAPPED, cell=cell))
-                continue
-            items = await self._fetch(cell, newest, newest=True)
-            if items is None:  # not out yet: the previous hour, as KMA's own guidance says
-                items = await self._fetch(cell, newest - timedelta(hours=1), newest=False) or []
-            self._cell_items(cell, entity, items, result)
+            else:
+                asked.append(cell)
+        for cell, items in await publicdata.each_station(asked, fetch, result, "nx,ny"):
+            self._cell_items(cell, self.cells[cell], items, result)  # type: ignore[arg-type]
         return result
 
     def _cell_items(self, cell: str, entity: str, items: list[Any], result: CollectResult) -> None:
