@@ -98,8 +98,10 @@ async def test_an_empty_answer_is_no_samples_and_no_error(site_catalog: Catalog)
 @pytest.mark.parametrize(("path", "status", "expected"), [
     ("/files/error-envelope.json", 200, "answered an error: 30 SERVICE_KEY_IS_NOT_REGISTERED_ERROR"),
     ("/gateway", 403, "answered HTTP 403 Forbidden: {\"OpenAPI_ServiceResponse\""),
-    ("/status/500", 500, "answered HTTP 500 Internal Server Error: <html><body><h1>Error 500</h1>"),
-    ("/files/malformed.json", 200, "answered something that is not JSON"),
+    ("/status/500", 500, "answered HTTP 500 Internal Server Error: Error 500 /status/500?serviceKey=***"),
+    ("/files/gateway-error.xml", 200, "answered something that is not JSON: SERVICE ERROR "
+                                      "SERVICE_KEY_IS_NOT_REGISTERED_ERROR 30"),
+    ("/files/malformed.json", 200, "answered something that is not JSON ("),
     ("/files/no-body.json", 200, "records (response.body.items) found nothing in the answer: "
                                  "{\"response\":{\"header\":{\"resultCode\":\"00\""),
     ("/files/nothing-here.json", 404, "answered HTTP 404 Not Found: not found"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any, Literal
 from urllib.parse import quote, quote_plus, urljoin, urlsplit, urlunsplit
@@ -18,6 +19,8 @@ from situationroom.durations import Duration
 
 USER_AGENT = "situationroom-collector/1"
 EXCERPT = 200
+_TAG = re.compile(r"<[^>]*>")
+_DECL = re.compile(r"<\?xml[^>]*\?>|<!DOCTYPE[^>]*>|<!--.*?-->|<(script|style)\b.*?</\1>", re.S | re.I)
 """Characters of a source's answer quoted in an error (enough to recognise an error page or envelope)."""
 
 
@@ -35,7 +38,10 @@ def where(url: str) -> str:
 
 
 def excerpt(body: bytes | str, limit: int = EXCERPT) -> str:
+    """The start of an answer, on one line; of an XML or HTML answer (a gateway's error page), its text."""
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    if text.lstrip().startswith("<"):
+        text = _TAG.sub(" ", _DECL.sub(" ", text))
     text = " ".join(text.split())
     return text if len(text) <= limit else text[:limit] + "…"
 
@@ -199,7 +205,9 @@ class HttpJson(CollectorKind):
         try:
             doc = orjson.loads(response.content)
         except orjson.JSONDecodeError as exc:
-            raise CollectError(redact(f"{src} answered something that is not JSON ({exc}): "
+            # Where JSON broke helps with a cut-off document; for an XML or HTML page the text says more.
+            detail = f" ({exc})" if response.content.lstrip()[:1] in (b"{", b"[") else ""
+            raise CollectError(redact(f"{src} answered something that is not JSON{detail}: "
                                       f"{excerpt(response.content)}")) from None
         if self._ok is not None and not search(self._ok, doc):
             said = search(self._error_text, doc) if self._error_text else None
