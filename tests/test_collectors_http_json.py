@@ -92,7 +92,13 @@ async def test_an_empty_answer_is_no_samples_and_no_error(site_catalog: Catalog)
                           "ok": "response.header.resultCode == '00'", "map": AIR_MAP}, site_catalog)
         result = await collector.collect(1e10)
         await collector.close()
+        # The same answer behind a UTF-8 byte order mark, as some portals send it.
+        server.extra["/bom"] = (200, "application/json", b"\xef\xbb\xbf" + (PAYLOADS / "empty.json").read_bytes())
+        collector = kind({"url": f"{server.url}/bom", "records": "response.body.items", "map": AIR_MAP}, site_catalog)
+        bom = await collector.collect(1e10)
+        await collector.close()
     assert result.samples == [] and result.rejected == []
+    assert bom.samples == [] and bom.rejected == []
 
 
 @pytest.mark.parametrize(("path", "status", "expected"), [

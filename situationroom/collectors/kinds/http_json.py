@@ -203,7 +203,7 @@ class HttpJson(CollectorKind):
         response = await fetch(self._http(), request, redact)
         src = where(str(request.url))
         try:
-            doc = orjson.loads(response.content)
+            doc = orjson.loads(response.content.removeprefix(b"\xef\xbb\xbf"))  # some portals send a BOM
         except orjson.JSONDecodeError as exc:
             # Where JSON broke helps with a cut-off document; for an XML or HTML page the text says more.
             detail = f" ({exc})" if response.content.lstrip()[:1] in (b"{", b"[") else ""
