@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from datetime import datetime
 from pathlib import Path
@@ -162,6 +163,21 @@ async def test_xml_data_or_no_data_when_json_was_asked(site_catalog: Catalog) ->
         server.routes[OP] = (200, "text/xml", xml.format("31", "DEADLINE_HAS_EXPIRED_ERROR").encode())
         with pytest.raises(CollectError, match="AirKorea answered resultCode 31 DEADLINE_HAS_EXPIRED_ERROR"):
             await collect(kind(site_catalog, server))
+
+
+async def test_the_key_is_not_in_any_log_record(site_catalog: Catalog, caplog: pytest.LogCaptureFixture) -> None:
+    """httpx logs each request's URL, query string and all, at INFO."""
+    caplog.set_level(logging.DEBUG)
+    with public_api() as server:
+        server.file(OP, "airkorea", "normal.json")
+        await collect(kind(site_catalog, server, service_key=ENCODED_KEY))
+        server.file(OP, "airkorea", "gateway-error.xml")
+        with pytest.raises(CollectError):
+            await collect(kind(site_catalog, server, service_key=ENCODED_KEY))
+    assert any("HTTP Request: GET" in r.getMessage() for r in caplog.records)  # the URL was logged ...
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "serviceKey=***" in text  # ... masked
+    assert KEY not in text and ENCODED_KEY not in text and "Ab3" not in text
 
 
 async def test_http_error_echoing_the_url_never_shows_the_key(site_catalog: Catalog) -> None:

@@ -17,7 +17,7 @@ from defusedxml.common import DefusedXmlException
 
 from situationroom.catalog import Catalog
 from situationroom.collectors.base import CollectError
-from situationroom.envref import MASK
+from situationroom.envref import MASK, log_secrets
 from situationroom.errors import ConfigError, Problem
 from situationroom.samples import Rejection
 
@@ -110,6 +110,8 @@ class Secrets:
                 forms.update({k, quote(k, safe=""), quote_plus(k), quote(quote(k, safe=""), safe="")})
         self.forms = sorted((f for f in forms if len(f) >= 4), key=len, reverse=True)
         self.redact = redact
+        # httpx logs every request's URL: the key in whatever form this kind sends it is masked there too.
+        log_secrets.add(self.forms)
 
     def __call__(self, text: str) -> str:
         for f in self.forms:
