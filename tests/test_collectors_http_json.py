@@ -63,8 +63,7 @@ async def test_the_airkorea_example_reads_every_page_and_maps_pohangs_stations(s
                    ("air.pm10", "airkorea-3gongdan"): 72, ("air.pm25", "airkorea-3gongdan"): 41}
     assert {s.ts for s in result.samples} == {at8} and {s.source for s in result.samples} == {"http_json"}
     why = sorted((r.field, r.value, r.reason.split(" (")[0]) for r in result.rejected)
-    assert why == [("pm10Value", "-", MISSING_AT_SOURCE),
-                   ("stationName", "경주시", "source id not mapped to an entity of air.pm10")]
+    assert why == [("pm10Value", "-", MISSING_AT_SOURCE)]  # 경주시 is skipped (unmapped: skip)
 
 
 async def test_next_links_are_followed_and_centimetres_become_metres(site_catalog: Catalog) -> None:

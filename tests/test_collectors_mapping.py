@@ -70,6 +70,11 @@ def test_an_unmapped_station_is_a_rejection_naming_the_field_and_the_value(site_
     r = result.rejected[0]
     assert (r.field, r.value, r.index) == ("stationName", "경주", 1)
     assert "not mapped" in r.reason
+    skip = mapping([{**item.model_dump(exclude_defaults=True), "unmapped": "skip"} for item in m.root])
+    quiet = apply(skip, [{"stationName": "경주", "pm10Value": "41", "pm25Value": "20"}], site_catalog)
+    assert quiet.samples == [] and quiet.rejected == []
+    with pytest.raises(ConfigError, match="go with entity_from"):
+        mapping([{"indicator": "air.pm10", "value": "v", "entity": "airkorea-songdo", "unmapped": "skip"}])
 
 
 def test_source_ids_of_the_catalog_are_used_when_no_table_is_given(site_catalog: Catalog) -> None:

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import jmespath
@@ -199,6 +199,9 @@ class MapItem(BaseModel):
     entities: dict[str, str] | None = None
     """Source id → catalog entity id; anything else is rejected. Without it, the source id may be a
     catalog entity id or an entity's `source_id` (among the entities measured for the indicator)."""
+    unmapped: Literal["reject", "skip"] = "reject"
+    """What a record of an entity that is not mapped becomes: a rejection (a dead letter), or nothing
+    (a province-wide feed of which the city uses a few stations)."""
     where: str | None = None
     """JMESPath; the record is used for this indicator only when it is true (long tables: `itemCode == 'PM10'`)."""
     ts_from: str | None = None
@@ -269,8 +272,9 @@ class MapItem(BaseModel):
     def _consistent(self) -> MapItem:
         if (self.entity is None) == (self.entity_from is None):
             raise ValueError("give exactly one of entity (a fixed catalog entity) or entity_from (a JMESPath)")
-        if self.entity is not None and (self.entities is not None or self.entity_match is not None):
-            raise ValueError("entities and entity_match go with entity_from, not with a fixed entity")
+        if self.entity is not None and (self.entities is not None or self.entity_match is not None
+                                        or "unmapped" in self.model_fields_set):
+            raise ValueError("entities, entity_match and unmapped go with entity_from, not with a fixed entity")
         if self.ts_format is not None and self.ts_from is None:
             raise ValueError("ts_format needs ts_from (where the time is)")
         if self.from_unit is not None and (self.scale != 1.0 or self.offset != 0.0):
@@ -465,7 +469,7 @@ class Mapping(RootModel[list[MapItem]]):
             sid = m.group(1) if m.groups() else m.group(0)
         table = item.entities if item.entities is not None else ids
         entity = table.get(sid)
-        if entity is None:
+        if entity is None and item.unmapped == "reject":
             where = "in params.map[].entities" if item.entities is not None else \
                 f"to an entity of {item.indicator} (a catalog id or source_id)"
             reject(item.entity_from, f"source id not mapped {where}", sid)
