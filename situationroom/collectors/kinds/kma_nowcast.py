@@ -132,7 +132,8 @@ class KmaNowcast(CollectorKind):
             raise
         if not has_data:
             return None
-        body = doc["response"].get("body")
+        response = doc.get("response")
+        body = response.get("body") if isinstance(response, dict) else None
         items = body.get("items") if isinstance(body, dict) else None
         if items in (None, ""):
             return None
