@@ -242,6 +242,23 @@ def test_run_now_runs_a_collector_before_its_time(browser: Browser, site: Site) 
     done(page)
 
 
+def test_a_collectors_recent_rejections_open_under_its_row(browser: Browser, site: Site) -> None:
+    cid = "sim-environment"
+    site.redis.xadd(keys.deadletter(), {"source": cid, "field": "value", "reason": "missing at source (air.pm10)",
+                                        "value": orjson.dumps("-"), "item": "", "at": str(int(time.time() * 1000))})
+    page = ops_page(browser, site, None)
+    page.locator(f'tr[data-id="{cid}"] button[data-act=open]').click()
+    detail = page.locator(f'tr[data-id="{cid}"] + tr.detail')
+    detail.locator("table.rejections").wait_for()
+    assert "missing at source (air.pm10)" in detail.inner_text() and '"-"' in detail.inner_text()
+    assert "최근 거부" in detail.inner_text()
+    time.sleep(3.5)  # a refresh keeps it open
+    assert detail.locator("table.rejections").count() == 1
+    page.locator(f'tr[data-id="{cid}"] button[data-act=open]').click()
+    page.wait_for_selector("tr.detail", state="detached")
+    done(page)
+
+
 def test_a_viewer_sees_the_state_but_the_server_refuses_its_buttons(browser: Browser, site: Site) -> None:
     page = ops_page(browser, site, site.token("viewer"), lang="en")
     cid = "sim-safety"

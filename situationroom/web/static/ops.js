@@ -74,10 +74,14 @@
   }).format(new Date(t * 1000));
   function span(seconds) {
     const s = Math.abs(Math.round(seconds));
-    if (s < 60) return `${s}${LANG === "ko" ? "" : " "}${T.sec}`;
-    if (s < 3600) return `${Math.round(s / 60)}${LANG === "ko" ? "" : " "}${T.min}`;
-    if (s < 86400) return `${Math.round(s / 3600)}${LANG === "ko" ? "" : " "}${T.hour}`;
-    return `${Math.round(s / 86400)}${LANG === "ko" ? "" : " "}${T.day}`;
+    const sp = LANG === "ko" ? "" : " ";
+    if (s < 60) return `${s}${sp}${T.sec}`;
+    // Rounded before choosing the unit, so 59.9 minutes reads "1 h", not "60 min".
+    const m = Math.round(s / 60);
+    if (m < 60) return `${m}${sp}${T.min}`;
+    const h = Math.round(s / 3600);
+    if (h < 24) return `${h}${sp}${T.hour}`;
+    return `${Math.round(s / 86400)}${sp}${T.day}`;
   }
   function when(t) {
     if (!t) return `<span class="muted">${T.never}</span>`;
@@ -142,14 +146,14 @@
       : `<span class="muted">${T.never}</span>`;
     const open = state.open === c.id;
     return `<tr data-id="${esc(c.id)}" class="${STATE[c.state] ? STATE[c.state].cls : "off"}${open ? " open" : ""}">
-      <td class="nowrap">${stateBadge(c)}${fails}</td>
+      <td class="nowrap" data-label="${esc(T.cols[0])}">${stateBadge(c)}${fails}</td>
       <td><button class="link name" data-act="open" aria-expanded="${open}">${esc(name(c))}</button>
         <div class="muted small mono">${esc(c.file || c.id)}</div></td>
-      <td>${c.kind ? `<span class="kind">${esc(c.kind)}</span>` : ""}<div class="muted small">${esc(schedule(c.schedule))}</div></td>
-      <td class="when">${when(c.last_run)}<div class="muted small">${esc(c.runs ? T.runs(c.runs) : "")}</div></td>
-      <td class="when">${c.paused || c.state === "disabled" || c.state === "invalid" ? `<span class="muted">${T.never}</span>` : when(c.next_run)}</td>
-      <td class="num">${perRun}</td>
-      <td class="error">${err}</td>
+      <td data-label="${esc(T.cols[2])}">${c.kind ? `<span class="kind">${esc(c.kind)}</span>` : ""}<div class="muted small">${esc(schedule(c.schedule))}</div></td>
+      <td class="when" data-label="${esc(T.cols[3])}">${when(c.last_run)}<div class="muted small">${esc(c.runs ? T.runs(c.runs) : "")}</div></td>
+      <td class="when" data-label="${esc(T.cols[4])}">${c.paused || c.state === "disabled" || c.state === "invalid" ? `<span class="muted">${T.never}</span>` : when(c.next_run)}</td>
+      <td class="num" data-label="${esc(T.cols[5])}">${perRun}</td>
+      <td class="error" data-label="${esc(T.cols[6])}">${err}</td>
       <td class="actions">${actions(c)}</td></tr>
       ${open ? `<tr class="detail"><td colspan="8">${detail(c)}</td></tr>` : ""}`;
   }
