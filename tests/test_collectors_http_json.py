@@ -185,3 +185,43 @@ def test_bad_params_are_refused_naming_the_field(tmp_path: Path, site_catalog: C
     with pytest.raises(ConfigError) as err:
         HttpJson(params, CollectorContext("x", site_catalog, REPO, logging.getLogger("x")))
     assert [(p.field, p.value) for p in err.value.problems] == [("params.map[1].indicator", "air.nope")]
+
+
+async def test_through_the_runtime_samples_and_dead_letters_reach_redis_and_the_key_stays_secret(
+        aclient: Any, redis_url: str, site_catalog: Catalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from conftest import settings_for
+
+    from situationroom import keys
+    from situationroom.collectors import health
+    from situationroom.collectors.runtime import CollectorRunner
+
+    monkeypatch.setenv("AIR_KEY", KEY)
+    site = tmp_path / "site"
+    (site / "collectors").mkdir(parents=True)
+    (site / "seeds").symlink_to(REPO / "seeds")
+    with payload_server() as server:
+        (site / "collectors" / "air.yaml").write_text(
+            f"kind: http_json\nschedule: {{interval: 1h}}\nretries: 0\nparams:\n  url: {server.url}/paged\n"
+            "  query: {serviceKey: '${AIR_KEY}'}\n  records: response.body.items\n"
+            "  pagination: {page_param: pageNo, total: response.body.totalCount}\n"
+            "  map:\n    - {indicator: air.pm10, value: pm10Value, entity_from: stationName}\n", encoding="utf-8")
+        (site / "collectors" / "broken.yaml").write_text(
+            f"kind: http_json\nschedule: {{interval: 1h}}\nretries: 0\nparams:\n  url: {server.url}/status/502\n"
+            "  query: {serviceKey: '${AIR_KEY}'}\n"
+            "  map:\n    - {indicator: air.pm10, value: pm10Value, entity_from: stationName}\n", encoding="utf-8")
+        runner = CollectorRunner(aclient, site_catalog, settings_for(redis_url, site=site), watch=False)
+        await runner.load()
+        ok = await runner.run_once("air")
+        failed = await runner.run_once("broken")
+        await runner.stop()
+    assert ok.ok and ok.written == 3 and ok.rejected == 2 and not failed.ok
+    entries = [f for p in range(8) for _, f in await aclient.xrange(keys.samples(p))]
+    assert sorted((e[b"i"].decode(), e[b"e"].decode(), float(e[b"v"])) for e in entries) == [
+        ("air.pm10", "airkorea-3gongdan", 72.0), ("air.pm10", "airkorea-jangnyang", 41.0),
+        ("air.pm10", "airkorea-songdo", 55.0)]
+    dead = [{k.decode(): v.decode() for k, v in f.items()} for _, f in await aclient.xrange(keys.deadletter())]
+    assert sorted((d["field"], d["source"]) for d in dead) == [("pm10Value", "air"), ("stationName", "air")]
+    h = await health.read_all(aclient)
+    assert h["air"]["samples_last_run"] == 3 and h["air"]["rejected_last_run"] == 2
+    error = h["broken"]["last_error"]
+    assert "answered HTTP 502" in error and "SECRET" not in error and KEY not in error

@@ -265,3 +265,41 @@ async def test_a_dry_run_of_the_live_kind_prints_what_arrived(prefix: str, tmp_p
             await client.publish(f"{prefix}/levels/2101690", b"", qos=1, retain=True)  # clears the retained one
     assert result.error is None
     assert [(s.entity, s.value) for s in result.samples] == [("hrfco-2101690", 1.5)]
+
+
+async def test_through_the_runtime_messages_become_samples_in_redis(
+        prefix: str, aclient: Any, redis_url: str, site_catalog: Catalog, tmp_path: Path) -> None:
+    from conftest import settings_for
+
+    from situationroom import keys
+    from situationroom.collectors import health
+    from situationroom.collectors.runtime import CollectorRunner
+
+    site = tmp_path / "site"
+    (site / "collectors").mkdir(parents=True)
+    (site / "seeds").symlink_to(REPO / "seeds")
+    (site / "collectors" / "iot.yaml").write_text(
+        f"kind: mqtt\nparams:\n  topics: ['{prefix}/+/level']\n  map:\n    - indicator: river.level\n"
+        "      value: value\n      entity_from: topic_segments[1]\n", encoding="utf-8")
+    runner = CollectorRunner(aclient, site_catalog, settings_for(redis_url, site=site), watch=False)
+    await runner.load()
+    runner.start()
+
+    async def entries() -> list[dict[bytes, bytes]]:
+        return [f for p in range(8) for _, f in await aclient.xrange(keys.samples(p))]
+
+    try:
+        deadline = time.monotonic() + 10
+        while (await health.read_all(aclient)).get("iot", {}).get("state") != "connected":
+            assert time.monotonic() < deadline, await health.read_all(aclient)
+            await asyncio.sleep(0.05)
+        await publish(BROKER[1], (f"{prefix}/2101690/level", "1.75"), (f"{prefix}/2101690/level", "n/a"))
+        while len(await entries()) < 1 or not await aclient.xlen(keys.deadletter()):
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.05)
+    finally:
+        await runner.stop()
+    [entry] = await entries()
+    assert (entry[b"i"], entry[b"e"], float(entry[b"v"])) == (b"river.level", b"hrfco-2101690", 1.75)
+    [(_, dead)] = await aclient.xrange(keys.deadletter())
+    assert dead[b"field"] == b"payload" and dead[b"source"] == b"iot"
