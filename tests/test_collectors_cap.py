@@ -171,3 +171,31 @@ def test_areas_must_be_catalog_entities(site_catalog: Catalog) -> None:
     with pytest.raises(ConfigError) as err:
         validate(Cap.Params, {"url": "file:///etc/passwd", "statuses": ["Real"]}, prefix=("params",))
     assert sorted(p.field for p in err.value.problems) == ["params.statuses[0]", "params.url"]
+
+
+async def test_through_the_runtime_current_alerts_reach_the_ticker_once(
+        aclient: Any, redis_url: str, site_catalog: Catalog, tmp_path: Path) -> None:
+    import orjson
+    from conftest import settings_for
+
+    from situationroom import keys
+    from situationroom.collectors.runtime import CollectorRunner
+
+    site = tmp_path / "site"
+    (site / "collectors").mkdir(parents=True)
+    (site / "seeds").symlink_to(REPO / "seeds")
+    with payload_server() as server:
+        (site / "collectors" / "alerts.yaml").write_text(
+            f"kind: cap\nschedule: {{interval: 1h}}\nparams:\n  url: {server.url}/files/cap-feed.atom\n",
+            encoding="utf-8")
+        runner = CollectorRunner(aclient, site_catalog, settings_for(redis_url, site=site), watch=False)
+        await runner.load()
+        first = await runner.run_once("alerts")
+        second = await runner.run_once("alerts")
+        await runner.stop()
+    assert first.ok and second.ok and first.rejected == 1
+    # In 2026 only the 2022 alert without an expiry is still current; a second run publishes it no more.
+    recent = [orjson.loads(m) for m in await aclient.lrange(keys.recent_messages(), 0, -1)]
+    assert [(m["kind"], m["severity"], m["source"], m["text_ko"]) for m in recent] == [
+        ("cap", "info", "alerts", "경북 포항시 북구 북쪽 9km 지역 규모 2.1 지진 발생")]
+    assert await aclient.xlen(keys.updates()) >= 1
