@@ -317,3 +317,12 @@ def test_the_reference_names_every_param_of_every_built_in_kind() -> None:
         assert name in sections, f"docs/collectors.md has no section for the {name} kind"
         for field in registry.get(name).Params.model_fields:  # type: ignore[union-attr]
             assert re.search(rf"^\s*{field}:", sections[name], re.M), f"{name}: params.{field} is not documented"
+
+
+def test_the_mapping_table_names_every_key_of_a_map_item() -> None:
+    from situationroom.collectors.mapping import MapItem
+
+    text = DOC.read_text(encoding="utf-8")
+    table = text[text.index("## Mapping records to samples"):text.index("## Kinds")]
+    for key in MapItem.model_fields:
+        assert f"`{key}`" in table, f"params.map[].{key} is not in the mapping table"
