@@ -459,12 +459,13 @@
   class AlertsPanel extends Panel {
     constructor(spec, el) { super(spec, el); this.domains = new Set(spec.domains || []); }
     seriesForFreshness() { return []; }   // fresh as long as the connection is: "no alerts" is news too
+    covers(a) { return !this.domains.size || this.domains.has(a.domain); }
     wants() { return alertsDirty; }
     render() {
       const groups = new Map();
       for (const a of alerts.values()) {
         if (a.state !== "firing" || a.inhibited || (a.silenced && a.silenced.length)) continue;
-        if (this.domains.size && !this.domains.has(a.domain)) continue;
+        if (!this.covers(a)) continue;
         const g = groups.get(a.rule + "\u0000" + a.level);
         if (!g) groups.set(a.rule + "\u0000" + a.level, { top: a, n: 1, since: a.since, acked: !!a.acked });
         else {
@@ -484,17 +485,18 @@
         html = '<ul class="alerts">' + shown.map(({ top: a, n, since, acked }) => {
           const place = LANG === "ko" ? a.entity_ko || a.entity_en : a.entity_en || a.entity_ko;
           const others = n > 1 ? (LANG === "ko" ? ` 외 ${n - 1}곳` : ` +${n - 1} more`) : "";
-          const where = place ? ` <small>${esc(place + others)}</small>` : "";
-          const unit = (LANG === "ko" ? a.unit : a.unit_en || a.unit) || "";
-          const val = typeof a.value === "number" && a.indicator && ind(a.indicator)
+          const where = place ? `<b class="where">${esc(place + others)}</b> · ` : "";
+          const known = a.indicator && ind(a.indicator);   // the catalog's unit and value labels, in this language
+          const unit = known ? unitOf(a.indicator) : "";
+          const val = typeof a.value === "number" && known
             ? `${esc(fmtValue(a.indicator, a.value))}${unit ? " " + esc(unit) : ""}` : "";
           const at = hmFmt.format(since);
           const when = `${LANG === "ko" ? `${at} ${WORDS.since}` : `${WORDS.since} ${at}`} · ${fmtAge(t - since)}`;
           const ack = acked ? ` · <span class="acked">${icon("normal")}${WORDS.acked}</span>` : "";
           const name = LANG === "ko" ? a.name_ko || a.name_en : a.name_en || a.name_ko;
           return `<li class="${levelStatus(a.level)}" data-rule="${esc(a.rule)}" data-fingerprint="${esc(a.fingerprint)}" data-count="${n}">` +
-            `${levelChip(a.level)}<span class="what">${esc(name)}${where}</span><span class="val">${val}</span>` +
-            `<span class="since">${esc(when)}${ack}</span></li>`;
+            `${levelChip(a.level)}<span class="what">${esc(name)}</span><span class="val">${val}</span>` +
+            `<span class="since">${where}${esc(when)}${ack}</span></li>`;
         }).join("") + (rows.length > shown.length ? `<li class="more">+${rows.length - shown.length} ${WORDS.more}</li>` : "") + "</ul>";
       }
       if (html !== this.html) { this.bodyEl.innerHTML = html; this.html = html; this.fit(rows.length); }
@@ -696,7 +698,8 @@
   // Alerts arrive whole (an alert's JSON is its state); pending and firing ones are kept, the rest dropped.
   // A delta (never a snapshot: a reload must not replay old alarms) that makes an alert fire, or fire at a
   // higher level, raises a browser notification when the wall's browser allows them (a kiosk grants it by
-  // policy; docs/dashboards.md) — one per rule and level, as the list groups them.
+  // policy; docs/dashboards.md) — one per rule and level, as the list groups them, and only for alerts one
+  // of the dashboard's alert panels covers (an economy board does not sound for a flood).
   function applyAlerts(list, replace) {
     if (replace) alerts.clear();
     const raised = new Map();
@@ -706,7 +709,7 @@
       if (a.state === "pending" || a.state === "firing") alerts.set(a.fingerprint, a);
       else alerts.delete(a.fingerprint);
       const rose = a.state === "firing" && (!before || before.state !== "firing" || a.level > before.level);
-      if (!replace && rose && !a.inhibited && !(a.silenced && a.silenced.length)) {
+      if (!replace && rose && !a.inhibited && !(a.silenced && a.silenced.length) && panels.some((p) => p instanceof AlertsPanel && p.covers(a))) {
         const k = a.rule + "\u0000" + a.level;
         const g = raised.get(k);
         raised.set(k, g ? { top: worseValue(a, g.top) ? a : g.top, n: g.n + 1 } : { top: a, n: 1 });
