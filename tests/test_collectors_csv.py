@@ -94,7 +94,7 @@ async def test_a_dry_run_does_not_mark_files_read_and_fresh_files_wait(tmp_path:
     folder.mkdir()
     shutil.copy(PARKING, folder / "a.csv")
     dry = example(site_catalog, folder, state)
-    dry.context.dry_run = True  # type: ignore[attr-defined]
+    dry.context.dry_run = True
     assert len((await dry.collect(1e10)).samples) == 4
     assert not state.exists()
     settling = example(site_catalog, folder, state)

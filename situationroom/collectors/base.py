@@ -60,6 +60,8 @@ class CollectorContext:
     set_state: Callable[..., None] = _ignore_state
     """For live kinds: `set_state("connected")`, `set_state("disconnected", "broker refused")`;
     one of LIVE_STATES, shown in the collector's health."""
+    dry_run: bool = False
+    """`collectors run NAME --dry-run`: the kind must not keep any state of its own (files read, cursors)."""
 
 
 @dataclass

@@ -758,7 +758,7 @@ async def dry_run(site: Path, collector: str, *, seconds: float = 5.0, settings:
     out: list[CollectResult] = []
     ctx = CollectorContext(loaded.id, catalog, settings.site, logging.getLogger(f"situationroom.collector.{loaded.id}"),
                            loaded.definition.schedule.interval if loaded.definition.schedule else None, settings,
-                           redact=loaded.redact)
+                           redact=loaded.redact, dry_run=True)
     started = time.monotonic()
     error = None
     instance = kind(loaded.params, ctx)

@@ -288,7 +288,7 @@ class Csv(CollectorKind):
         for name in gone:  # a removed file is forgotten: one put back under its name is read again
             del files[name]
         # A dry run (`collectors run --dry-run`) must not mark files as read.
-        if (todo or gone) and not getattr(self.context, "dry_run", False):
+        if (todo or gone) and not self.context.dry_run:
             await asyncio.to_thread(self._save_state, files)
         return CollectResult(samples, rejected)
 
