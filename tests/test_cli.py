@@ -366,19 +366,24 @@ def test_collectors_check_names_file_line_and_field_like_check_does(tmp_path: Pa
         "bad.yaml": "kind: cli-fetch\nschedule: {interval: 1m}\nparams:\n  url: http://x/\n  colour: red\n",
         "keyed.yaml": "kind: cli-fetch\nschedule: {interval: 1m}\nparams:\n  url: 'http://x/?k=${SR_CLI_UNSET}'\n",
         "broken.py": "import httpx\n\nhttpx.nothing_here()\n",
+        # Refused by the kind itself (its map names an indicator the catalog lacks), still with its line.
+        "mapped.yaml": "kind: http_json\nschedule: {interval: 1m}\nparams:\n  url: http://x/\n  records: items\n"
+                       "  map:\n    - {indicator: air.pm10, value: v, entity: daesong}\n"
+                       "    - {indicator: air.nope, value: v, entity: daesong}\n",
     })
     folder = site / "collectors"
     result = cli("collectors", "check", "--site", str(site), env={"SR_CLI_UNSET": ""})
     assert result.returncode == 2
+    assert f"error: {folder / 'mapped.yaml'}:8: params.map[1].indicator: unknown indicator" in result.stderr
     assert f"error: {folder / 'bad.yaml'}:5: params.colour: unknown key" in result.stderr
     assert f"error: {folder / 'keyed.yaml'}:4: params.url: environment variable SR_CLI_UNSET is not set" \
         in result.stderr
     assert f"error: {folder / 'broken.py'}:3: AttributeError" in result.stderr
     assert f"ok: {folder / 'good.yaml'}: cli-fetch" in result.stdout
-    assert "collectors: 1 valid, 3 invalid" in result.stdout
+    assert "collectors: 1 valid, 4 invalid" in result.stdout
     assert "Traceback" not in result.stderr
     whole = cli("check", "--site", str(site), env={"SR_CLI_UNSET": ""})
-    assert whole.returncode == 2 and "collectors: 1 valid, 3 invalid" in whole.stdout
+    assert whole.returncode == 2 and "collectors: 1 valid, 4 invalid" in whole.stdout
     assert f"{folder / 'bad.yaml'}:5: params.colour" in whole.stderr and "broken.py:3" in whole.stderr
 
 

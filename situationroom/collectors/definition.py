@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -99,6 +100,22 @@ def _field(loc: tuple[str | int, ...]) -> str:
     for part in loc:
         out += f"[{part}]" if isinstance(part, int) else ("." if out else "") + str(part)
     return out
+
+
+def locate(exc: ConfigError, path: Path) -> ConfigError:
+    """Give the file and line to problems a kind raised by field (`params.map[2].indicator`) without them."""
+    pos = None
+    for p in exc.problems:
+        p.file = p.file or str(path)
+        if p.line is None and p.field and p.file == str(path):
+            if pos is None:
+                try:
+                    pos = read_yaml(path)[1]
+                except (ConfigError, OSError):
+                    return exc
+            loc = tuple(int(x) if x.isdigit() else x for x in re.findall(r"[^.\[\]]+", p.field))
+            p.line = pos.line_of(loc)
+    return exc
 
 
 def _mask(exc: ConfigError, raw: dict[str, str], redact: Redactor, path: Path) -> ConfigError:

@@ -41,6 +41,7 @@ from situationroom.collectors.definition import (
     LoadedCollector,
     hint_failed_plugins,
     load_collector,
+    locate,
 )
 from situationroom.collectors.plugin import load_plugin, plugin_files
 from situationroom.envref import Redactor
@@ -250,8 +251,8 @@ class CollectorRunner:
                     await self._apply(loaded)
                     continue
                 except ConfigError as exc:  # the kind refused its params (e.g. an unknown scenario)
+                    locate(exc, path)
                     for p in exc.problems:
-                        p.file = p.file or str(path)
                         p.message = loaded.redact(p.message)
                         if isinstance(p.value, str):
                             p.value = loaded.redact(p.value)
@@ -853,8 +854,8 @@ def check_collectors(settings: Settings, catalog: Catalog) -> tuple[list[LoadedC
             try:
                 instance = kind(item.params, ctx)
             except ConfigError as exc:
+                locate(exc, item.path)
                 for p in exc.problems:
-                    p.file = p.file or str(item.path)
                     p.message = item.redact(p.message)
                     if isinstance(p.value, str):
                         p.value = item.redact(p.value)
