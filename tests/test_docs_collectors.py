@@ -214,6 +214,18 @@ def test_the_tutorial_has_its_blocks() -> None:
 def test_tutorial_1_a_json_api_in_a_yaml_file(tutorial: Tutorial) -> None:
     needs("check", "run", "kind:http_json")
     t = tutorial
+    # 2-3 as the page's example of a mistake: a misspelt indicator is named with its file, line and value.
+    path = t.write("collectors/parking.yaml")
+    good = path.read_text(encoding="utf-8")
+    path.write_text(good.replace("indicator: traffic.parking_occupancy", "indicator: traffic.parking_occupation"),
+                    encoding="utf-8")
+    bad = subprocess.run([*CLI, "collectors", "check"], cwd=t.site, env=t.env, capture_output=True, text=True,
+                         timeout=60)
+    assert bad.returncode == 2
+    line = good.splitlines().index("  map:") + 2
+    assert (f"parking.yaml:{line}: params.map[0].indicator: unknown indicator (not in the catalog) "
+            "(got 'traffic.parking_occupation')") in bad.stderr, bad.stderr
+    assert f"parking.yaml:{line}:" in DOC.read_text(encoding="utf-8")  # the page shows that very line
     # 2. Write the collector file (the running `up` picks it up by itself).
     t.write("collectors/parking.yaml")
     # 3. Check it.
