@@ -110,6 +110,8 @@ def _serve(settings: Settings, roles: tuple[str, ...], *, start_embedded: bool) 
                 if web_url:
                     typer.echo(f"  Wall display:  {web_url}")
                     typer.echo(f"  Live API:      {web_url}api/v1/indicators   (API docs: {web_url}docs)")
+                    typer.echo(f"  Dashboards:    {web_url}dashboards   (staff: {web_url}staff, "
+                               f"collectors: {web_url}ops)")
                 typer.echo("  Ctrl-C stops.")
 
             roles_mod.run_async(roles_mod.run_roles(settings, roles, url, on_ready=ready))
