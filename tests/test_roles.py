@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import signal
@@ -87,18 +88,26 @@ async def _one_aggregator(url: str, n: int) -> None:
 def test_two_aggregator_processes_share_the_partitions_and_agree_with_one(embedded_url: str) -> None:
     # The newest samples are a minute ahead of now, so no series turns stale during the test.
     samples = _samples(time.time() - 120)
-    asyncio.run(_write(embedded_url, samples))
     env = {**os.environ, "REDIS_URL": embedded_url, "SITUATIONROOM_SITE": str(MINI),
            "SITUATIONROOM_BATCH_SIZE": "50"}
     procs = [subprocess.Popen([sys.executable, "-m", "situationroom", "run", "aggregate"], env=env, cwd=REPO,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(2)]
     try:
-        _wait_aggregated(embedded_url, len(samples))
+        # Both join the group (their first read) before any sample exists: on a busy machine one process
+        # could otherwise start after the other had already applied everything.
         client = redis.Redis.from_url(embedded_url)
-        consumers = {c["name"] for p in range(8)
-                     for c in client.xinfo_consumers(keys.samples(p), keys.AGGREGATOR_GROUP)}
+        deadline = time.monotonic() + 60
+        consumers: set[bytes] = set()
+        while len(consumers) < 2:
+            assert time.monotonic() < deadline, f"both aggregator processes joined the consumer group: {consumers}"
+            assert all(proc.poll() is None for proc in procs), "an aggregator process ended"
+            time.sleep(0.1)
+            with contextlib.suppress(redis.ResponseError):  # the group does not exist yet
+                consumers = {c["name"] for p in range(8)
+                             for c in client.xinfo_consumers(keys.samples(p), keys.AGGREGATOR_GROUP)}
         client.close()
-        assert len(consumers) == 2, "both aggregator processes joined the consumer group"
+        asyncio.run(_write(embedded_url, samples))
+        _wait_aggregated(embedded_url, len(samples))
         shared = _live(embedded_url)
     finally:
         for proc in procs:

@@ -645,7 +645,12 @@ class Engine:
                 down[src] = "stale"
         if down != self.sources_down:
             for src in set(down) ^ set(self.sources_down):
-                log.info("source %s %s", src, f"is down ({down[src]})" if src in down else "is back")
+                if src not in down:
+                    log.info("source %s is back", src)
+                elif down[src] == "off":  # an operator's choice, not a fault: its alerts are held back
+                    log.info("source %s is paused or disabled: its alerts are held back", src)
+                else:
+                    log.info("source %s is down (%s)", src, down[src])
         self.sources_down = down
 
     def prune(self, now: int, retention: float) -> None:
