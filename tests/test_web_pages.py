@@ -83,6 +83,10 @@ class Site:
         self.redis_url = redis_url
         for part in ("seeds", "dashboards", "collectors", "rules"):
             shutil.copytree(REPO / part, root / part)
+        for path in (root / "collectors").glob("*.yaml"):
+            text = path.read_text(encoding="utf-8")
+            path.write_text(re.sub(r"schedule: \{interval: \d+s, jitter: [\d.]+s\}",
+                                   "schedule: {interval: 1s, jitter: 0.1s}", text), encoding="utf-8")
         # A rule the tests trip by pushing one value (the economy simulator paused, so nothing overwrites it).
         (root / "rules" / "zz-tests.yaml").write_text(TEST_RULE, encoding="utf-8")
         (root / "dashboards" / "probe.yaml").write_text(PROBE, encoding="utf-8")
@@ -230,7 +234,15 @@ def test_a_panel_turns_stale_when_its_collector_stops(page: Page, site: Site) ->
              what="live economy values")
     site.pause("sim-economy", True)
     try:
-        wait_for(lambda: economy.get_attribute("data-stale") == "true", timeout=20, what="the panel to turn stale")
+        try:
+            wait_for(lambda: economy.get_attribute("data-stale") == "true", timeout=20, what="the panel to turn stale")
+        except AssertionError:
+            client = redis.Redis.from_url(site.redis_url)
+            shown = page.evaluate(
+                "JSON.stringify(window.__wall.live.get('economy.gift_card_transactions\\u0000pohang'))")
+            raise AssertionError(f"not stale; health {client.hgetall(keys.collector_health('sim-economy'))}; live "
+                                 f"{client.hget(keys.live('economy.gift_card_transactions'), 'pohang')}; page "
+                                 f"{shown}") from None
         assert "지연" in economy.locator(".stale-badge").inner_text()
         assert traffic.get_attribute("data-stale") == "false"  # the other source still delivers
     finally:
