@@ -73,16 +73,23 @@ class Harness:
         """Stop the newest run the hard way: nothing it was doing gets finished or acknowledged."""
         task, _ = self.runs.pop()
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        # asyncio.wait, not `await task`: a run that ignored the cancellation fails the test instead of hanging it.
+        await asyncio.wait({task}, timeout=15)
+        assert task.done(), "the notify role did not end when cancelled"
 
     async def stop_all(self) -> None:
         for _, stop in self.runs:
             stop.set()
-        for task, _ in self.runs:
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait_for(task, 15)
+        tasks = [task for task, _ in self.runs]
         self.runs.clear()
+        if tasks:
+            _, late = await asyncio.wait(tasks, timeout=15)
+            for task in late:
+                task.cancel()
+            assert not late, "the notify role did not stop within 15 s of being asked"
+            for task in tasks:
+                if not task.cancelled() and task.exception() is not None:
+                    raise task.exception()  # type: ignore[misc]
 
     async def subscribe(self, *subs: Subscription) -> None:
         # Marked as seeded, so the role does not add the site's own seed subscriptions.

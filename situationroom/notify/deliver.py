@@ -134,9 +134,15 @@ class Notifier:
                     raise t.exception()  # type: ignore[misc]
         finally:
             # Cancelled from outside (the process is going down hard): nothing more is read or acknowledged.
-            for t in [*loops, *self.tasks]:
+            left = [*loops, *self.tasks]
+            for t in left:
                 t.cancel()
-            await asyncio.gather(*loops, *self.tasks, return_exceptions=True)
+            # Bounded: a delivery caught in a client library's own cleanup must not keep the role from ending.
+            if left:
+                _, stuck = await asyncio.wait(left, timeout=5)
+                if stuck:
+                    log.warning("notify: %d task(s) did not end within 5 s of being cancelled: %s", len(stuck),
+                                ", ".join(sorted(t.get_name() for t in stuck)))
             await self.close()
 
     # ------------------------------------------------------------------------------------------ reading
