@@ -48,20 +48,6 @@ def blocks() -> dict[str, str]:
     return found
 
 
-def needs(*what: str) -> None:
-    """Skip (naming what is missing) when a part of issue 6 the tutorial relies on has not landed."""
-    missing = []
-    help_text = subprocess.run([*CLI, "collectors", "--help"], capture_output=True, text=True).stdout
-    for item in what:
-        if item.startswith("kind:"):
-            if not (REPO / "situationroom" / "collectors" / "kinds" / f"{item[5:]}.py").is_file():
-                missing.append(f"the {item[5:]} kind (situationroom/collectors/kinds/{item[5:]}.py)")
-        elif item not in help_text:
-            missing.append(f"`situationroom collectors {item}`")
-    if missing:
-        pytest.skip("not landed yet: " + ", ".join(missing))
-
-
 def wait_for(predicate: Callable[[], object], timeout: float = 30, what: str = "condition") -> object:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -212,7 +198,6 @@ def test_the_tutorial_has_its_blocks() -> None:
 
 
 def test_tutorial_1_a_json_api_in_a_yaml_file(tutorial: Tutorial) -> None:
-    needs("check", "run", "kind:http_json")
     t = tutorial
     # 2-3 as the page's example of a mistake: a misspelt indicator is named with its file, line and value.
     path = t.write("collectors/parking.yaml")
@@ -277,7 +262,6 @@ def test_tutorial_1_a_json_api_in_a_yaml_file(tutorial: Tutorial) -> None:
 
 
 def test_tutorial_2_a_python_collector(tutorial: Tutorial) -> None:
-    needs("new", "check", "run")
     t = tutorial
     # 1. Scaffold it.
     (new,) = t.run("new-python")
