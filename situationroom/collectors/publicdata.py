@@ -16,7 +16,7 @@ from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException
 
 from situationroom.catalog import Catalog
-from situationroom.collectors.base import CollectError
+from situationroom.collectors.base import CollectError, CollectorKind, CollectResult
 from situationroom.envref import MASK, log_secrets
 from situationroom.errors import ConfigError, Problem
 from situationroom.samples import Rejection
@@ -337,6 +337,46 @@ class Seen:
             for k in list(self._items)[: self.limit // 2]:
                 del self._items[k]
         return True
+
+
+class PublicDataKind(CollectorKind):
+    """Base of the kinds that read a Korean public-data API with a service key (AirKorea, KMA, HRFCO,
+    safetydata.go.kr).
+
+    They all need the same things: the key masked in every text they write, one `Client` that turns
+    failures into CollectErrors, the sources' naive local times read in the city's timezone, and each
+    dead letter reported once (`Seen`). `_connect` sets these up, so that a fix to one (how a key is
+    masked, what is closed) reaches every such kind.
+    """
+
+    key: str
+    """The key as the kind sends it."""
+    secrets: Secrets
+    client: Client
+    tz: str
+    seen: Seen
+
+    def _connect(self, source: str, key: str, timeout: float, *, decode: bool = True) -> None:
+        """Called by the kind's `__init__` once its params are checked (`Secrets` registers the key for
+        masking in the logs, so a config refused earlier registers nothing).
+
+        `key` as configured is masked in all its forms. `decode`: the key goes in a data.go.kr query
+        parameter, where an encoded key must be decoded first (`plain_key`) so it is not encoded twice;
+        False sends it as given (HRFCO puts it in the URL path itself).
+        """
+        self.key = plain_key(key) if decode else key
+        self.secrets = Secrets([key], self.context.redact)
+        self.client = Client(source, self.secrets, timeout)
+        self.tz = self.context.catalog.city.timezone
+        self.seen = Seen()
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    def _reject(self, result: CollectResult, key: Any, field: str, reason: str, **context: Any) -> None:
+        """A rejection, the first time `key` comes up (re-runs over the same hours do not repeat it)."""
+        if self.seen.first(key):
+            result.rejected.append(rejection(field, reason, **context))
 
 
 async def each_station(names: Iterable[str], fetch: Callable[[str], Awaitable[T]], result: Any,

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr
 
 from situationroom.collectors import base, publicdata
-from situationroom.collectors.base import CollectError, CollectorContext, CollectorKind, CollectResult
+from situationroom.collectors.base import CollectError, CollectorContext, CollectResult
 from situationroom.collectors.registry import register
 from situationroom.samples import Rejection, Sample
 
@@ -36,7 +36,7 @@ def parse_data_time(text: str) -> datetime:
 
 
 @register
-class AirKorea(CollectorKind):
+class AirKorea(publicdata.PublicDataKind):
     """Hourly PM10, PM2.5, O3, NO2, SO2, CO and CAI of AirKorea's stations, by station or for a whole province.
 
     A value AirKorea could not measure comes as `-` with a flag (통신장애, 장비점검...): it is a
@@ -76,15 +76,7 @@ class AirKorea(CollectorKind):
         catalog = context.catalog
         self.stations = publicdata.resolve_entities(p.stations, catalog, "airkorea", "stations")
         publicdata.check_indicators(p.fields, catalog, "fields")
-        key = p.service_key.get_secret_value()
-        self.key = publicdata.plain_key(key)
-        self.secrets = publicdata.Secrets([key], context.redact)
-        self.client = publicdata.Client(SOURCE, self.secrets, p.timeout)
-        self.tz = catalog.city.timezone
-        self.seen = publicdata.Seen()
-
-    async def close(self) -> None:
-        await self.client.close()
+        self._connect(SOURCE, p.service_key.get_secret_value(), p.timeout)
 
     def _query(self, **extra: Any) -> dict[str, Any]:
         return {"serviceKey": self.key, "returnType": "json", "ver": self.p.version, **extra}
@@ -128,10 +120,6 @@ class AirKorea(CollectorKind):
             for station, items in await publicdata.each_station(asked, self._fetch_station, result, "stationName"):
                 self._station(station, self.stations[station], items, result, now)
         return result
-
-    def _reject(self, result: CollectResult, key: Any, field: str, reason: str, **context: Any) -> None:
-        if self.seen.first(key):
-            result.rejected.append(publicdata.rejection(field, reason, **context))
 
     def _station(self, station: str, entity: str | None, items: list[Any], result: CollectResult,
                  now: float) -> None:

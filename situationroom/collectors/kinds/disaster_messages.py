@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from pydantic import Field, SecretStr
 
 from situationroom.collectors import base, publicdata
-from situationroom.collectors.base import CollectError, CollectorContext, CollectorKind, CollectResult
+from situationroom.collectors.base import CollectError, CollectorContext, CollectResult
 from situationroom.collectors.registry import register
 from situationroom.durations import Duration
 from situationroom.errors import ConfigError, Problem
@@ -53,7 +53,7 @@ def _squash(text: str) -> str:
 
 
 @register
-class DisasterMessages(CollectorKind):
+class DisasterMessages(publicdata.PublicDataKind):
     """Disaster text messages whose receiving regions name one of `areas`, each once (by its serial number SN).
 
     Severity comes from the emergency step; a message for 포항시남구/북구 is tied to that gu, one for
@@ -95,15 +95,7 @@ class DisasterMessages(CollectorKind):
             raise ConfigError(bad)
         self.gu = {_squash(k): v for k, v in p.gu.items()}
         self.areas = [_squash(a) for a in p.areas]
-        key = p.service_key.get_secret_value()
-        self.key = publicdata.plain_key(key)
-        self.secrets = publicdata.Secrets([key], context.redact)
-        self.client = publicdata.Client(SOURCE, self.secrets, p.timeout)
-        self.tz = catalog.city.timezone
-        self.seen = publicdata.Seen()
-
-    async def close(self) -> None:
-        await self.client.close()
+        self._connect(SOURCE, p.service_key.get_secret_value(), p.timeout)
 
     async def _day(self, day: str) -> list[Any]:
         out: list[Any] = []
@@ -185,7 +177,3 @@ class DisasterMessages(CollectorKind):
             text_en=f"Disaster text message ({label}): {text}" if label else f"Disaster text message: {text}",
             entities=entities, expires=ts + self.p.expires_after,
         )
-
-    def _reject(self, result: CollectResult, key: Any, field: str, reason: str, **context: Any) -> None:
-        if self.seen.first(key):
-            result.rejected.append(publicdata.rejection(field, reason, **context))

@@ -10,7 +10,7 @@ from urllib.parse import quote
 from pydantic import Field, SecretStr
 
 from situationroom.collectors import base, publicdata
-from situationroom.collectors.base import CollectError, CollectorContext, CollectorKind, CollectResult
+from situationroom.collectors.base import CollectError, CollectorContext, CollectResult
 from situationroom.collectors.registry import register
 from situationroom.samples import Rejection, Sample
 
@@ -31,7 +31,7 @@ def _number(raw: Any) -> float | None:
 
 
 @register
-class Hrfco(CollectorKind):
+class Hrfco(publicdata.PublicDataKind):
     """Water level (m, gauge datum) and flow (m³/s) of flood-control gauges, every 10 minutes.
 
     The key is part of the URL path (`/{key}/waterlevel/list/10M/{wlobscd}.json`); it is masked in every
@@ -68,16 +68,9 @@ class Hrfco(CollectorKind):
         self.stations = publicdata.resolve_entities(p.stations, catalog, "hrfco", "stations")
         publicdata.check_indicators({"level_indicator": p.level_indicator, "flow_indicator": p.flow_indicator,
                                      "stage_indicator": p.stage_indicator}, catalog, "")
-        self.key = p.service_key.get_secret_value().strip()
-        self.secrets = publicdata.Secrets([self.key], context.redact)
-        self.client = publicdata.Client(SOURCE, self.secrets, p.timeout)
-        self.tz = catalog.city.timezone
-        self.seen = publicdata.Seen()
+        self._connect(SOURCE, p.service_key.get_secret_value().strip(), p.timeout, decode=False)
         self.stages: dict[str, tuple[float | None, float | None]] = {}
         self.stages_at = 0.0
-
-    async def close(self) -> None:
-        await self.client.close()
 
     def _url(self, path: str) -> str:
         return f"{self.p.base_url.rstrip('/')}/{quote(self.key, safe='')}/{path}"
@@ -187,7 +180,3 @@ class Hrfco(CollectorKind):
         if warning is not None and level >= warning:
             return 1.0
         return 0.0
-
-    def _reject(self, result: CollectResult, key: Any, field: str, reason: str, **context: Any) -> None:
-        if self.seen.first(key):
-            result.rejected.append(publicdata.rejection(field, reason, **context))

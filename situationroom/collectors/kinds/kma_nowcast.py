@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from pydantic import Field, SecretStr
 
 from situationroom.collectors import base, publicdata
-from situationroom.collectors.base import CollectError, CollectorContext, CollectorKind, CollectResult
+from situationroom.collectors.base import CollectError, CollectorContext, CollectResult
 from situationroom.collectors.registry import register
 from situationroom.errors import ConfigError, Problem
 from situationroom.samples import Rejection, Sample
@@ -68,7 +68,7 @@ def is_missing(value: float) -> bool:
 
 
 @register
-class KmaNowcast(CollectorKind):
+class KmaNowcast(publicdata.PublicDataKind):
     """Temperature, hourly rain, humidity and wind of KMA's 5 km grid cells, hour by hour.
 
     Asks for the newest hour that should be published (`published_after` minutes past the hour,
@@ -106,15 +106,7 @@ class KmaNowcast(CollectorKind):
             raise ConfigError([Problem("a grid cell is written nx,ny (e.g. 102,94)", None, None, "params.cells", c,
                                        True) for c in bad])
         publicdata.check_indicators(p.categories, catalog, "categories")
-        key = p.service_key.get_secret_value()
-        self.key = publicdata.plain_key(key)
-        self.secrets = publicdata.Secrets([key], context.redact)
-        self.client = publicdata.Client(SOURCE, self.secrets, p.timeout)
-        self.tz = catalog.city.timezone
-        self.seen = publicdata.Seen()
-
-    async def close(self) -> None:
-        await self.client.close()
+        self._connect(SOURCE, p.service_key.get_secret_value(), p.timeout)
 
     async def _fetch(self, cell: str, when: datetime, *, newest: bool) -> list[Any] | None:
         """The cell's items for the hour `when`; None when KMA has nothing for it (yet)."""
@@ -198,10 +190,6 @@ class KmaNowcast(CollectorKind):
                              baseDate=item.get("baseDate"), baseTime=item.get("baseTime"), value=raw)
                 continue
             result.samples.append(Sample(indicator, entity, publicdata.local_ts(when, self.tz), value))
-
-    def _reject(self, result: CollectResult, key: Any, field: str, reason: str, **context: Any) -> None:
-        if self.seen.first(key):
-            result.rejected.append(publicdata.rejection(field, reason, **context))
 
 
 def _cell(text: str) -> tuple[int, int] | None:
