@@ -16,6 +16,7 @@ from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from situationroom import keys
+from situationroom.aio import wait_event
 from situationroom.alerts import silences as silences_mod
 from situationroom.alerts import state as state_mod
 from situationroom.alerts.engine import Changes, Engine, Fetch, Intent
@@ -250,8 +251,7 @@ class AlertRole:
             if not waiting:
                 log.info("another alert role is active; %s waits as a standby", self.owner)
                 waiting = True
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=1.0)
+            await wait_event(stop, 1.0)
         return False
 
     async def _keep_lock(self) -> bool:

@@ -34,6 +34,7 @@ from tenacity import AsyncRetrying, stop_after_attempt, wait_exponential
 from situationroom import keys
 from situationroom import messages as messages_mod
 from situationroom import samples as samples_mod
+from situationroom.aio import wait_event
 from situationroom.catalog import Catalog, load_catalog
 from situationroom.collectors import health, registry
 from situationroom.collectors.base import LIVE_STATES, CollectorContext, CollectorKind, CollectResult
@@ -556,8 +557,7 @@ class CollectorRunner:
                 await self._record(cid, {"state": "paused" if running.paused else "disconnected",
                                          "last_error": error, "last_error_at": time.time()},
                                    incr={"failures": 1, "consecutive_failures": 1})
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), backoff)
+            await wait_event(stop, backoff)
             backoff = min(backoff * 2, LIVE_BACKOFF_MAX)
 
     # -- one run -------------------------------------------------------------------------------
@@ -771,10 +771,10 @@ async def dry_run(site: Path, collector: str, *, seconds: float = 5.0, settings:
                 out.append(as_result(result))
 
             task = asyncio.create_task(instance.run(emit, stop))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(task), seconds)
+            await asyncio.wait({task}, timeout=seconds)
             stop.set()
-            await asyncio.wait_for(task, 5)
+            async with asyncio.timeout(5):
+                await task
         else:
             async with asyncio.timeout(loaded.definition.timeout):
                 if inspect.iscoroutinefunction(instance.collect):

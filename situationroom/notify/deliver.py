@@ -17,6 +17,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
 from situationroom import keys
+from situationroom.aio import wait_event
 from situationroom.catalog import Catalog
 from situationroom.notify import log as dlog
 from situationroom.notify import subscriptions as subs_mod
@@ -173,9 +174,7 @@ class Notifier:
         every = max(0.5, self.settings.claim_idle / 2)
         idle_ms = int(self.settings.claim_idle * 1000)
         while not stop.is_set():
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(stop.wait(), every)
-            if stop.is_set():
+            if await wait_event(stop, every):
                 return
             reply = await self.client.xautoclaim(keys.notifications(), keys.NOTIFY_GROUP, self.consumer,
                                                  idle_ms, "0-0", count=self.settings.batch_size)
@@ -256,7 +255,8 @@ class Notifier:
             return
         async with self.slots:
             try:
-                note = await asyncio.wait_for(channel.send(d), channel.config.timeout * 2 + 5)
+                async with asyncio.timeout(channel.config.timeout * 2 + 5):
+                    note = await channel.send(d)
             except DeliveryError as exc:
                 await self._failed(d, str(exc), permanent=exc.permanent)
                 return
@@ -336,8 +336,7 @@ class Notifier:
                 wait = min(wait, max(0.0, (float(nxt) - now_ms()) / 1000))
             if claimed and len(claimed) >= 200:
                 wait = 0
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), wait)
+            await wait_event(self.wake, wait)
 
     def _from_job(self, dkey: bytes, raw: bytes) -> Delivery | None:
         if not raw:

@@ -13,6 +13,7 @@ import aiomqtt
 import orjson
 from pydantic import Field, field_validator, model_validator
 
+from situationroom.aio import wait_event
 from situationroom.collectors import base
 from situationroom.collectors.base import CollectorContext, CollectorKind, CollectResult
 from situationroom.collectors.kinds.http_json import encoded_too, excerpt
@@ -145,8 +146,7 @@ class Mqtt(CollectorKind):
                 self.context.set_state("disconnected", text)
             if stop.is_set():
                 break
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), delay)
+            await wait_event(stop, delay)
             delay = min(delay * 2, p.reconnect_max)
         self.connected = False
 

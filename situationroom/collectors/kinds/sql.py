@@ -124,7 +124,8 @@ class Sql(CollectorKind):
         bound = {**self.p.parameters, "now": datetime.fromtimestamp(now, self.tz),
                  "last_run": datetime.fromtimestamp(since, self.tz)}
         try:
-            return await asyncio.wait_for(asyncio.to_thread(self._query, bound), self.wait)
+            async with asyncio.timeout(self.wait):
+                return await asyncio.to_thread(self._query, bound)
         except TimeoutError:
             raise CollectError(f"{self.dialect} did not answer within {self.p.timeout:g}s") from None
         except sqlalchemy.exc.SQLAlchemyError as exc:
