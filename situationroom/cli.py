@@ -708,6 +708,9 @@ def bench_wall(
     site: SiteOpt = None,
     log: Annotated[Path | None, typer.Option(help="Where the server under test writes its log.",
                                              show_default=False)] = None,
+    heap_snapshots: Annotated[Path | None, typer.Option(
+        help="Folder to write a heap snapshot into at every sample (open two in DevTools' Memory tab to see what "
+             "grew).", show_default=False)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Soak the wall display: JS heap (after forced GC) and DOM size over minutes at an accelerated simulation."""
@@ -732,7 +735,7 @@ def bench_wall(
     try:
         result = wall_bench.run(settings.site, minutes=minutes, every=every, speed=speed, scenario=scenario,
                                 port=port, dashboard=dashboard, width=width, height=height, chromium=chromium,
-                                log=log, on_sample=show)
+                                log=log, snapshots=heap_snapshots, on_sample=show)
     except RuntimeError as exc:
         raise fail(str(exc)) from None
     if as_json:

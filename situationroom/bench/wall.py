@@ -62,9 +62,12 @@ class WallResult:
 
 
 def run(site: Path, *, minutes: float, every: float, speed: float, scenario: str, port: int, dashboard: str,
-        width: int, height: int, chromium: str, log: Path | None,
+        width: int, height: int, chromium: str, log: Path | None, snapshots: Path | None = None,
         on_sample: Callable[[Sample], None] | None = None) -> WallResult:
-    """Start everything on a temporary data dir, open the wall, sample until `minutes` have passed."""
+    """Start everything on a temporary data dir, open the wall, sample until `minutes` have passed.
+
+    With `snapshots`, a heap snapshot is written there at every sample (`heap-MMM.M.heapsnapshot`), for
+    Chromium DevTools' Memory tab to compare when the heap grows between two of them."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -104,6 +107,8 @@ def run(site: Path, *, minutes: float, every: float, speed: float, scenario: str
                                     int(metrics.get("Nodes", 0)), int(metrics.get("JSEventListeners", 0)),
                                     int(state[0]), int(state[1] or 0))
                     result.samples.append(sample)
+                    if snapshots is not None:
+                        _snapshot(cdp, snapshots / f"heap-{sample.minute:05.1f}.heapsnapshot")
                     if on_sample is not None:
                         on_sample(sample)
                     if elapsed >= minutes * 60:
@@ -113,3 +118,16 @@ def run(site: Path, *, minutes: float, every: float, speed: float, scenario: str
         finally:
             role.stop()
     return result
+
+
+def _snapshot(cdp: Any, path: Path) -> None:
+    """Write the page's heap snapshot to `path`; DevTools sends it in chunks as events while the call runs."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as out:
+        def chunk(event: dict[str, Any]) -> None:
+            out.write(event["chunk"])
+        cdp.on("HeapProfiler.addHeapSnapshotChunk", chunk)
+        try:
+            cdp.send("HeapProfiler.takeHeapSnapshot", {"reportProgress": False})
+        finally:
+            cdp.remove_listener("HeapProfiler.addHeapSnapshotChunk", chunk)
