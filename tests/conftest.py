@@ -1,4 +1,5 @@
-"""Shared fixtures: real Redis servers (the embedded one always, the service one when it answers)."""
+"""Shared fixtures: real Redis servers (the embedded one always, the service one when it answers), and a real
+headless Chromium for the page tests (tests/browser.py says how it is started)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import os
 import socket
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import redis
@@ -15,6 +17,10 @@ import redis.asyncio as aioredis
 from situationroom.catalog import Catalog, load_catalog
 from situationroom.embedded import EmbeddedRedis
 from situationroom.settings import Settings
+from tests.browser import chromium
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 REPO = Path(__file__).resolve().parent.parent
 MINI = REPO / "tests" / "sites" / "mini"
@@ -84,6 +90,13 @@ def site_catalog() -> Catalog:
 def mini_catalog() -> Catalog:
     """The catalog of the small test site (tests/sites/mini), independent of the real seeds."""
     return load_catalog(MINI / "seeds")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, one per test module (a module that uses it is marked `needs_chromium`)."""
+    with chromium() as launched:
+        yield launched
 
 
 def settings_for(redis_url: str, **overrides: object) -> Settings:

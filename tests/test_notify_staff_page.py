@@ -9,7 +9,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import orjson
@@ -25,12 +24,11 @@ from situationroom.catalog import load_catalog
 from situationroom.notify.deliver import Notifier
 from situationroom.settings import Settings
 from situationroom.web.app import create_app
+from tests.browser import needs_chromium, signed_in_page
 from tests.conftest import REPO, free_port
 from tests.notify_support import alert, notification
 
-CHROMIUM = "/usr/bin/chromium"
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed "
-                                                                     "(.ci/run installs it)")
+pytestmark = needs_chromium
 # Observe what the page hands to the browser's Notification API (the real one still shows it).
 WATCH_NOTIFICATIONS = """
 window.__notified = [];
@@ -119,35 +117,14 @@ def _answers(url: str, httpx: object) -> bool:
         return False
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
-        yield chromium
-        chromium.close()
-
-
 def staff_page(browser: Browser, room: Staffroom, staff: str, lang: str = "ko",
                size: tuple[int, int] = (1920, 1080)) -> Page:
     client = redis.Redis.from_url(room.redis_url)
     token = tokens.create(client, "staff", staff, staff=staff)
     client.close()
-    context = browser.new_context(viewport={"width": size[0], "height": size[1]})
-    context.grant_permissions(["notifications"], origin=room.url)
-    context.add_init_script(WATCH_NOTIFICATIONS)
-    context.add_init_script(f"localStorage.setItem('situationroom.staff.token', {orjson.dumps(token).decode()})")
-    page = context.new_page()
-    page.errors = []  # type: ignore[attr-defined]
-    page.urls = []  # type: ignore[attr-defined]
-    page.on("pageerror", lambda e: page.errors.append(str(e)))  # type: ignore[attr-defined]
-    page.on("request", lambda r: page.urls.append(r.url))  # type: ignore[attr-defined]
-    page.goto(f"{room.url}/staff?lang={lang}")
-    page.wait_for_selector("header.top")
-    return page
+    return signed_in_page(browser, f"{room.url}/staff?lang={lang}", "header.top",
+                          token_key="situationroom.staff.token", token=token, size=size,
+                          notifications_for=room.url, scripts=[WATCH_NOTIFICATIONS])
 
 
 def publish_alert(room: Staffroom, a: dict) -> None:

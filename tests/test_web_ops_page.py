@@ -26,12 +26,11 @@ from playwright.sync_api import Browser, Page
 
 from situationroom import keys, tokens
 from situationroom.embedded import EmbeddedRedis
+from tests.browser import needs_chromium, signed_in_page
 from tests.conftest import MINI, REPO, free_port, settings_for
 from tests.test_web_api import serve
 
-CHROMIUM = "/usr/bin/chromium"
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed "
-                                                                     "(.ci/run installs it)")
+pytestmark = needs_chromium
 CLI = [sys.executable, "-m", "situationroom"]
 SCREENSHOTS = REPO / "docs" / "screenshots"
 SIMULATORS = sorted(p.stem for p in (REPO / "collectors").glob("sim-*.yaml"))
@@ -137,30 +136,11 @@ def site(tmp_path_factory: pytest.TempPathFactory, embedded_redis: EmbeddedRedis
     served.stop()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
-        yield chromium
-        chromium.close()
-
-
 def ops_page(browser: Browser, site: Site, token: str | None, lang: str = "ko") -> Page:
-    context = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="ko-KR")
-    if token:
-        context.add_init_script(f"localStorage.setItem('situationroom.ops.token', {orjson.dumps(token).decode()})")
-    page = context.new_page()
-    page.errors = []  # type: ignore[attr-defined]
-    page.urls = []  # type: ignore[attr-defined]
-    page.on("pageerror", lambda e: page.errors.append(str(e)))  # type: ignore[attr-defined]
-    page.on("request", lambda r: page.urls.append(r.url))  # type: ignore[attr-defined]
-    page.goto(f"{site.url}/ops" + ("?lang=en" if lang == "en" else ""))
-    page.wait_for_selector("table.collectors tbody tr[data-id]")
-    return page
+    """/ops signed in with `token` (None: not signed in), once it lists the collectors."""
+    return signed_in_page(browser, f"{site.url}/ops" + ("?lang=en" if lang == "en" else ""),
+                          "table.collectors tbody tr[data-id]", token_key="situationroom.ops.token", token=token,
+                          locale="ko-KR")
 
 
 def done(page: Page) -> None:

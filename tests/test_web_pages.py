@@ -36,11 +36,10 @@ from situationroom.catalog import load_catalog
 from situationroom.embedded import EmbeddedRedis
 from situationroom.settings import Settings
 from situationroom.web.app import create_app
+from tests.browser import needs_chromium
 from tests.conftest import REPO, free_port
 
-CHROMIUM = "/usr/bin/chromium"
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed "
-                                                                     "(.ci/run installs it)")
+pytestmark = needs_chromium
 CLI = [sys.executable, "-m", "situationroom"]
 HANGUL = re.compile(r"[가-힣]")
 
@@ -144,18 +143,6 @@ def site(tmp_path_factory: pytest.TempPathFactory, embedded_redis: EmbeddedRedis
     served.start()
     yield served
     served.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
-        yield chromium
-        chromium.close()
 
 
 class Recorder:

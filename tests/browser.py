@@ -1,0 +1,67 @@
+"""Real headless Chromium for the page tests: Debian's, driven by Playwright.
+
+The wall, /ops and /staff tests all drive the same browser the same way, so where it is, how it is
+started, that a test module is skipped without it and how a signed-in page is opened are written
+once, here. The `browser` fixture built on `chromium()` is in conftest.py, so a test just asks for it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import orjson
+import pytest
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", "--no-first-run"]
+"""No sandbox and no GPU, and none of what Chromium would fetch from the network by itself (updates, sync)."""
+
+needs_chromium = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed "
+                                                                         "(.ci/run installs it)")
+"""`pytestmark = needs_chromium`: a browser test module is skipped, not failed, on a machine without it."""
+
+
+@contextlib.contextmanager
+def chromium() -> Iterator[Browser]:
+    """Debian's Chromium, headless, closed when the block ends."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        launched = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield launched
+        launched.close()
+
+
+def signed_in_page(browser: Browser, url: str, ready: str, *, token_key: str, token: str | None,
+                   size: tuple[int, int] = (1920, 1080), locale: str | None = None,
+                   notifications_for: str | None = None, scripts: Sequence[str] = ()) -> Page:
+    """A tab in a context of its own, opened at `url` and waited on until `ready` (a selector) shows.
+
+    Signed in the way the page keeps a sign-in: `token` in localStorage under `token_key`, before the
+    page's own script runs (None: not signed in). `notifications_for` (an origin) allows the browser's
+    notifications there; `scripts` run before the page's own. The page's script errors are kept in
+    `page.errors` and the URLs it requests in `page.urls`, for the test to check at the end.
+    """
+    context = browser.new_context(viewport={"width": size[0], "height": size[1]}, locale=locale)
+    if notifications_for is not None:
+        context.grant_permissions(["notifications"], origin=notifications_for)
+    for script in scripts:
+        context.add_init_script(script)
+    if token:
+        context.add_init_script(f"localStorage.setItem({orjson.dumps(token_key).decode()}, "
+                                f"{orjson.dumps(token).decode()})")
+    page = context.new_page()
+    page.errors = []  # type: ignore[attr-defined]
+    page.urls = []  # type: ignore[attr-defined]
+    page.on("pageerror", lambda e: page.errors.append(str(e)))  # type: ignore[attr-defined]
+    page.on("request", lambda r: page.urls.append(r.url))  # type: ignore[attr-defined]
+    page.goto(url)
+    page.wait_for_selector(ready)
+    return page
