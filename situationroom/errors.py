@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -70,3 +70,18 @@ class ConfigError(Exception):
 
     def __str__(self) -> str:
         return "\n".join(str(p) for p in self.problems)
+
+    def relative_to(self, root: Path) -> str:
+        """The problems as text with files named from `root` (a site's folder), as an operator's
+        screen shows them; files outside it keep their full path."""
+        base = root.resolve()
+
+        def short(file: str | None) -> str | None:
+            if not file:
+                return file
+            try:
+                return str(Path(file).resolve().relative_to(base))
+            except ValueError:
+                return file
+
+        return "\n".join(str(replace(p, file=short(p.file))) for p in self.problems)

@@ -284,18 +284,20 @@ class CollectorRunner:
         self.problems = problems
 
     async def _invalid(self, cid: str, path: Path, error: ConfigError) -> None:
+        # The log names the file in full; health (the API, /ops) names it from the site, as operators know it.
         text = str(error)
+        shown = error.relative_to(self.settings.site)
         running = self.collectors.get(cid)
         if self._errors.get(cid) != text:
             kept = "; the last good version keeps running" if running else ""
             log.error("collector %s: invalid file%s:\n%s", cid, kept, text)
             self._errors[cid] = text
         if running is not None:
-            running.config_error = text
-            await self._record(cid, {"config_error": text, "config_error_at": time.time()})
+            running.config_error = shown
+            await self._record(cid, {"config_error": shown, "config_error_at": time.time()})
         else:
             await health.record(self.client, cid, {
-                "state": "invalid", "last_error": text, "last_error_at": time.time(), "file": self._file_of(path),
+                "state": "invalid", "last_error": shown, "last_error_at": time.time(), "file": self._file_of(path),
                 "next_run": "",
             })
 
