@@ -247,6 +247,31 @@ Object.defineProperty(window.Notification, "permission", {get: () => Real.permis
 """
 
 
+def test_a_chart_on_a_hidden_page_stays_in_step_and_one_never_shown_holds_nothing(page: Page, site: Site) -> None:
+    # Rotation off: the overview's second page (rain by place) is not shown until asked for.
+    page.goto(site.url + "/?rotate=0")
+    page.wait_for_function("window.__wall && window.__wall.connected && window.__wall.live.size > 0")
+
+    def charts(n: int) -> list[dict[str, object]]:
+        return [c for c in page.evaluate("window.__wall.charts()") if c["page"] == n]
+
+    wait_for(lambda: charts(0) and all(c["inStep"] for c in charts(0)), what="page 1's chart drawn")
+    time.sleep(2)  # the simulators deliver every second
+    never_shown = charts(1)
+    assert never_shown and all(c["points"] > 0 and c["backlog"] == 0 and c["drawn"] is None for c in never_shown), \
+        never_shown
+
+    page.evaluate("window.__wall.showPage(1)")
+    wait_for(lambda: all(c["inStep"] for c in charts(1)), what="page 2's chart drawn from its rings")
+    page.evaluate("window.__wall.showPage(0)")
+    # Hidden, it keeps the changes for its next render instead of drawing them...
+    wait_for(lambda: all(c["backlog"] > 0 and not c["inStep"] for c in charts(1)), what="page 2 to fall behind")
+    page.evaluate("window.__wall.showPage(1)")
+    # ...and shown again, it draws them: what the rings hold, newest point included.
+    wait_for(lambda: all(c["inStep"] and c["backlog"] == 0 for c in charts(1)), timeout=5,
+             what="page 2's chart in step on its next show")
+
+
 def push(site: Site, indicator: str, entity: str, value: float) -> None:
     """One sample through the push API, as an integrator sends it."""
     client = redis.Redis.from_url(site.redis_url)

@@ -292,17 +292,30 @@
       if (!ring) return;
       if (n) ring.adapt(n * 1000);
       const res = ring.add(t, v);
-      if (!res) return;
-      // Changes wait here (also while the page is hidden) until the next render; bounded by the rings.
+      // Until the chart is in step with the rings (not drawn yet, or a backlog dropped) a rebuild reads the
+      // rings as they are then: nothing to keep.
+      if (!res || !this.synced) return;
+      // Changes wait here (also while the page is hidden) until the next render. A backlog longer than the
+      // rings themselves is cheaper to rebuild from them than to replay, and must not grow while no render
+      // comes (a page that is never shown).
       if (res.modified) this.pending.modify.add(res.modified);
       if (res.added) {
         res.added.s = this.names.get(entity);
         this.pending.insert.push(res.added);
       }
       for (const r of res.removed || []) this.pending.remove.push(r);
-      if (this.pending.insert.length + this.pending.remove.length > 4 * 240 * this.rings.size) this.synced = false;
+      if (this.pending.insert.length + this.pending.remove.length + this.pending.modify.size > 2 * 240 * this.rings.size) {
+        this.synced = false;
+        this.pending = { insert: [], remove: [], modify: new Set() };
+      }
     }
-    hide() { this.visible = false; }   // the dataset stays in step while hidden: no rebuild on the next show
+    // The dataset stays in step while hidden (pending changes, replayed on the next render): no rebuild on show.
+    show() {
+      if (!this.view) { super.show(); return; }
+      this.visible = true;
+      this.render();
+    }
+    hide() { this.visible = false; }
     render() {
       const worst = this.series().reduce((acc, [i, e]) => { const s = live.get(key(i, e)); return s ? worse(acc, statusOf(s, now())) : acc; }, "unknown");
       this.setStatus(worst);
@@ -310,8 +323,10 @@
       const cs = vega.changeset();
       if (!this.synced) {
         // First draw (or a backlog too long to replay): the dataset becomes what the rings hold now.
+        // Fresh tuples: Vega keeps a tuple that is both removed and inserted as unchanged, so a value that
+        // moved meanwhile would not be redrawn.
         const all = [];
-        for (const [e, ring] of this.rings) for (const p of ring.points) { p.s = this.names.get(e); all.push(this.tuple(p)); }
+        for (const [e, ring] of this.rings) for (const p of ring.points) { p.s = this.names.get(e); p.tuple = null; all.push(this.tuple(p)); }
         cs.remove(vega.truthy).insert(all);
         this.synced = true;
       } else {
@@ -972,7 +987,20 @@
 
   // For the browser tests and the soak benchmark: what the page holds, read-only.
   window.__wall = { live, get lastId() { return lastId; }, get connected() { return connected; },
-    get messages() { return messages; }, get updates() { return updates; } };
+    get messages() { return messages; }, get updates() { return updates; },
+    showPage: (n) => showPage(n),
+    // Each time-series chart: its page, the changes waiting for a render, and whether the drawn dataset
+    // holds what the rings hold (same points, same newest time and value).
+    charts: () => panels.filter((p) => p instanceof TimeseriesPanel).map((p) => {
+      const { insert, remove, modify } = p.pending;
+      const ringPoints = [...p.rings.values()].flatMap((r) => r.points);
+      const newest = ringPoints.reduce((a, q) => (!a || q.t > a.t ? q : a), null);
+      const data = p.view ? p.view.data("points") : null;
+      const drawn = data ? data.reduce((a, q) => (!a || q.t > a.t ? q : a), null) : null;
+      return { id: p.spec.id, page: p.page, visible: p.visible, backlog: insert.length + remove.length + modify.size,
+        points: ringPoints.length, drawn: data ? data.length : null,
+        inStep: !!(data && newest && drawn && data.length === ringPoints.length && drawn.t === newest.t + p.offset && drawn.v === newest.v) };
+    }) };
 
   (async () => {
     await document.fonts.ready.catch(() => null);
