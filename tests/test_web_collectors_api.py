@@ -162,6 +162,41 @@ def test_bad_requests_get_json_errors_never_a_500(http: httpx.Client, r: redis.R
     assert r.smembers(keys.collectors_index()) == {b"parking"}
 
 
+def test_a_run_now_set_by_hand_that_is_not_a_time_is_no_request_not_a_500(http: httpx.Client,
+                                                                           r: redis.Redis) -> None:
+    # The runtime documents the control hash as settable by hand with HSET: any value must be survivable.
+    _collector(r, "parking", state="ok")
+    _collector(r, "river", state="ok")
+    r.hset(keys.collector_control("parking"), "run_now", "yes")
+    r.hset(keys.collector_control("river"), "run_now", "1773529200.5")
+    listed = http.get("/api/v1/collectors")
+    assert listed.status_code == 200, listed.text
+    rows = {c["id"]: c for c in listed.json()["collectors"]}
+    assert rows["parking"]["run_now_requested"] is None
+    assert rows["river"]["run_now_requested"] == 1773529200.5
+    one = http.get("/api/v1/collectors/parking")
+    assert one.status_code == 200, one.text
+    assert one.json()["run_now_requested"] is None and one.json()["state"] == "ok"
+    for raw in ("", "nan", "inf", "\xff"):
+        r.hset(keys.collector_control("parking"), "run_now", raw.encode("latin-1"))
+        assert http.get("/api/v1/collectors/parking").json()["run_now_requested"] is None, raw
+    op = _token(r, "operator")
+    paused = http.post("/api/v1/collectors/parking/pause", headers=op)
+    assert paused.status_code == 200 and paused.json()["run_now_requested"] is None
+
+
+def test_one_collector_is_read_on_its_own(http: httpx.Client, r: redis.Redis) -> None:
+    _collector(r, "parking", state="ok", runs="4")
+    # Another collector's record cannot be read as health; asking for this one does not touch it.
+    _collector(r, "broken", runs="not a count")
+    one = http.get("/api/v1/collectors/parking")
+    assert one.status_code == 200, one.text
+    assert one.json()["runs"] == 4 and one.json()["paused"] is False
+    # A health hash that is not in the index (forgotten) is not a collector, as in the listing.
+    r.hset(keys.collector_health("ghost"), mapping={"state": "ok"})
+    _assert_error(http.get("/api/v1/collectors/ghost"), 404, "collector_id", "ghost")
+
+
 def test_reads_need_a_token_when_not_public(redis_url: str, r: redis.Redis) -> None:
     _collector(r, "parking", state="ok")
     with serve(settings_for(redis_url, site=MINI, public_read=False)) as served, \

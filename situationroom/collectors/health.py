@@ -61,6 +61,20 @@ async def read_all(client: aioredis.Redis) -> dict[str, dict[str, Any]]:
     return out
 
 
+async def read_one(client: aioredis.Redis, collector: str) -> dict[str, Any] | None:
+    """One collector's health, as `read_all` shows it; None when it has never reported (not in the index)."""
+    pipe = client.pipeline(transaction=False)
+    pipe.sismember(keys.collectors_index(), collector)
+    pipe.hgetall(keys.collector_health(collector))
+    pipe.hget(keys.collector_control(collector), "paused")
+    known, raw, paused = await pipe.execute()
+    if not known:
+        return None
+    health = _parse(raw)
+    health["paused"] = paused == b"1"
+    return health
+
+
 async def forget(client: aioredis.Redis, collector: str) -> None:
     pipe = client.pipeline(transaction=False)
     pipe.srem(keys.collectors_index(), collector)

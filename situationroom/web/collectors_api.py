@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Annotated, Any
 
@@ -66,14 +67,25 @@ def _view(cid: str, h: dict[str, Any], control: dict[bytes, bytes] | None = None
         out["state"] = "paused"
     elif recorded == "paused":
         out["state"] = "scheduled"  # resumed: it runs when next due, and the runtime records the outcome
-    run_now = (control or {}).get(b"run_now")
-    out["run_now_requested"] = float(run_now) if run_now else None
+    out["run_now_requested"] = _requested_at((control or {}).get(b"run_now"))
     return out
+
+
+def _requested_at(raw: bytes | None) -> float | None:
+    """When run now was asked for. Controls may be set by hand (`HSET ... run_now yes`), so a value that is
+    not a time is shown as no request rather than failing the whole listing."""
+    if not raw:
+        return None
+    try:
+        at = float(raw)
+    except ValueError:
+        return None
+    return at if math.isfinite(at) else None
 
 
 async def _read_one(request: Request, cid: str) -> dict[str, Any]:
     client = _client(request)
-    h = (await health.read_all(client)).get(cid)
+    h = await health.read_one(client, cid)
     if h is None:
         raise ApiError(404, "unknown collector; GET /api/v1/collectors lists them", field="collector_id", value=cid)
     return _view(cid, h, await client.hgetall(keys.collector_control(cid)))
