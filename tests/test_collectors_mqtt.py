@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import shutil
 import socket
@@ -166,6 +167,41 @@ async def test_arrays_records_and_stop_returns_promptly(prefix: str, site_catalo
     # A bare number inside the array is {"value": 7} without an id; a number where an object with readings was
     # expected has no records.
     assert sorted(r.field for r in run.rejected) == ["id", "payload"]
+
+
+async def test_a_cancel_from_outside_leaves_no_error_unretrieved(prefix: str, site_catalog: Catalog) -> None:
+    """A hard cancel (a shutdown that stops waiting) while the collector waits for a message: the pending read
+    is cancelled with it, not left to fail on its own once the client disconnects."""
+    loop = asyncio.get_running_loop()
+    reported: list[dict[str, Any]] = []
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _loop, context: reported.append(context))
+    try:
+        params = {"port": BROKER[1], "topics": [f"{prefix}/levels/+"],
+                  "map": [{"indicator": "river.level", "value": "value", "entity_from": "topic_segments[2]"}]}
+        states: list[tuple[str, str | None]] = []
+        kind = Mqtt(validate(Mqtt.Params, params, prefix=("params",)),
+                    CollectorContext("mqtt-test", site_catalog, REPO, logging.getLogger("test.mqtt"),
+                                     set_state=lambda state, error=None: states.append((state, error))))
+        results: list[CollectResult] = []
+
+        async def emit(result: CollectResult) -> None:
+            results.append(result)
+
+        stop = asyncio.Event()
+        run = Live(kind, stop, asyncio.create_task(kind.run(emit, stop)), results, states)
+        await run.until(connected(run))
+        await asyncio.sleep(0.2)  # waiting for the next message
+        run.task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await run.task
+        await run.kind.close()
+        await asyncio.sleep(0.3)  # the client's disconnect settles; a read left pending would fail now
+        gc.collect()
+        await asyncio.sleep(0)
+    finally:
+        loop.set_exception_handler(previous)
+    assert [c.get("message") for c in reported] == [], reported
 
 
 @pytest.fixture

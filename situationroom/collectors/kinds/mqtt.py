@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ssl
 import time
 from collections.abc import Awaitable, Callable
@@ -154,14 +153,12 @@ class Mqtt(CollectorKind):
                     stop: asyncio.Event) -> None:
         messages = client.messages
         stopper = asyncio.ensure_future(stop.wait())
+        nxt: asyncio.Future[Any] | None = None
         try:
             while True:
                 nxt = asyncio.ensure_future(anext(messages))
                 done, _ = await asyncio.wait({nxt, stopper}, return_when=asyncio.FIRST_COMPLETED)
                 if nxt not in done:
-                    nxt.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
-                        await nxt
                     return
                 batch = [nxt.result()]
                 while len(messages) and len(batch) < MAX_BATCH:
@@ -169,6 +166,14 @@ class Mqtt(CollectorKind):
                 await emit(self.to_result(batch, time.time()))
         finally:
             stopper.cancel()
+            if nxt is not None:
+                # Stopped, or cancelled from outside while waiting: the pending read would otherwise end on
+                # its own with "Disconnected during message iteration" once the client closes, an error
+                # nobody retrieves (asyncio logs "Task exception was never retrieved").
+                nxt.cancel()
+                await asyncio.wait({nxt})
+                if not nxt.cancelled():
+                    nxt.exception()  # read, so it is not reported: the message or error it got is not needed
 
     # --- payloads -> records -> samples ------------------------------------------------------------------
 
