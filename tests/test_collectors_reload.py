@@ -182,3 +182,52 @@ async def test_a_plugin_changed_restarts_the_collectors_of_its_kind_with_the_new
     await asyncio.sleep(0.6)
     assert 0.7 in await _values(aclient, "sensor", since), "the last good code stopped running"
     assert (await health.read_all(aclient))["sensor"]["state"] == "ok"
+
+
+async def test_a_health_write_refused_by_redis_neither_stops_a_reload_nor_leaves_a_collector_unscheduled(
+        aclient: aioredis.Redis, redis_url: str, mini_catalog: Catalog, tmp_path: Path) -> None:
+    """Redis refusing the health writes of a sync (here a key of the wrong type at the health hash, so
+    HSET answers WRONGTYPE) must not abort it: the new collector is scheduled and runs, the files after
+    it are applied, and the health is written once Redis takes it."""
+    site = tmp_path / "site"
+    folder = site / "collectors"
+    folder.mkdir(parents=True)
+    (site / "seeds").symlink_to(MINI / "seeds")
+    (folder / "a.yaml").write_text(_yaml(1.0), encoding="utf-8")
+    runner = CollectorRunner(aclient, mini_catalog, settings_for(redis_url, site=site), watch=False)
+    stop = asyncio.Event()
+    task = asyncio.create_task(runner.run(stop))
+    try:
+        await _until(lambda: _state(aclient, "a", "ok"), "a runs")
+        for cid in ("b", "bad", "off"):
+            await aclient.set(keys.collector_health(cid), "not a hash")
+        (folder / "b.yaml").write_text(_yaml(2.0), encoding="utf-8")
+        (folder / "bad.yaml").write_text("kind: reload-value\nschedule: {interval: soon}\n", encoding="utf-8")
+        (folder / "off.yaml").write_text("kind: reload-value\nenabled: false\nschedule: {interval: 1m}\n",
+                                         encoding="utf-8")
+        (folder / "c.yaml").write_text(_yaml(3.0), encoding="utf-8")
+        since = time.time()
+        await runner.sync()  # raised WRONGTYPE, leaving b without a job and c not started
+
+        async def both_write() -> bool:
+            return 2.0 in await _values(aclient, "b", since) and 3.0 in await _values(aclient, "c", since)
+        await _until(both_write, "b (whose health Redis refuses) and c (after it) run")
+        assert {"a", "b", "c"} <= set(runner.collectors)
+
+        for cid in ("b", "bad", "off"):
+            await aclient.delete(keys.collector_health(cid))
+
+        async def described() -> bool:
+            states = await health.read_all(aclient)
+            return all(states.get(cid, {}).get("kind") == "reload-value" for cid in ("b", "off")) \
+                and bool(states.get("bad", {}).get("last_error"))
+        await _until(described, "the health refused earlier is written once Redis takes it")
+        states = await health.read_all(aclient)
+        assert states["b"]["file"] == "collectors/b.yaml" and states["b"]["schedule"] == "every 0.2s"
+        assert states["b"]["state"] in ("scheduled", "ok")
+        assert states["bad"]["state"] == "invalid" and "bad.yaml:2: schedule.interval" in states["bad"]["last_error"]
+        assert states["off"]["state"] == "disabled"
+        await _until(lambda: _state(aclient, "b", "ok"), "b's runs are in its health")
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)

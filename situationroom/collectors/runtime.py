@@ -6,6 +6,8 @@ definition, a removed one stops it and forgets its health. A file that becomes i
 collector runs does NOT stop it: the last good version keeps running and the health says
 `config_error` (with file:line:field) until the file is fixed; a file invalid from the start is
 `invalid`. Secrets (`${NAME}` values) are masked in every log line, health field and error.
+A sync whose health writes Redis refuses still applies every file (the health follows once Redis
+takes it).
 """
 
 from __future__ import annotations
@@ -170,6 +172,11 @@ class CollectorRunner:
         self._files: set[str] = set()
         """Collector ids that have a file (valid or not), so a removed file is noticed."""
         self._errors: dict[str, str] = {}
+        self._unwritten: dict[str, dict[str, Any]] = {}
+        """Health fields a sync could not write (Redis down, or refusing the key): they go with the
+        collector's next health write, or with the control poller's once Redis takes them again."""
+        self._unforgotten: set[str] = set()
+        """Collectors whose file is gone but whose health Redis could not forget yet (the poller retries)."""
         self._poller: asyncio.Task[None] | None = None
         self._sync_lock = asyncio.Lock()
 
@@ -236,52 +243,82 @@ class CollectorRunner:
         problems.extend(plugin_problems)
         paths = {p.stem: p for p in sorted(folder.glob("*.yaml"))} if folder.is_dir() else {}
         for cid, path in paths.items():
+            self._unforgotten.discard(cid)
             try:
-                loaded: LoadedCollector | None = load_collector(path)
-                error = None
-            except ConfigError as exc:
-                hint_failed_plugins(exc.problems, plugin_problems)
-                loaded, error = None, exc
-            if loaded is not None and loaded.definition.enabled:
-                origin = registry.origin(loaded.definition.kind)
-                broken = self._plugin_problems.get(Path(origin)) if origin else None
-                if broken and cid in self.collectors:  # its plugin's last good code keeps running
-                    await self._invalid(cid, path, ConfigError(list(broken)))
-                    continue
-                try:
-                    await self._apply(loaded)
-                    continue
-                except ConfigError as exc:  # the kind refused its params (e.g. an unknown scenario)
-                    locate(exc, path)
-                    for p in exc.problems:
-                        p.message = loaded.redact(p.message)
-                        if isinstance(p.value, str):
-                            p.value = loaded.redact(p.value)
-                    error = exc
-            if error is not None:
-                problems.extend(error.problems)
-                await self._invalid(cid, path, error)
-                continue
-            assert loaded is not None
-            if cid in self.collectors:
-                await self._stop_one(cid)
-                log.info("collector %s disabled", cid)
-            self._errors.pop(cid, None)
-            await health.record(self.client, cid, {
-                "state": "disabled", "kind": loaded.definition.kind, "file": self._file_of(path),
-                "schedule": _describe_schedule(loaded), "name_ko": loaded.definition.name_ko,
-                "name_en": loaded.definition.name_en, "needs_env": ", ".join(loaded.missing_env),
-                "config_error": "", "next_run": "",
-            })
+                await self._sync_file(cid, path, plugin_problems, problems)
+            except Exception as exc:  # a surprise in one file must not leave the others (and _files) behind
+                log.exception("collector %s: applying %s failed", cid, path)
+                problems.append(Problem(f"applying the file failed: {_describe_error(exc, 0)}", str(path)))
         for cid in sorted(self._files - set(paths)):
             if cid in self.collectors:
                 await self._stop_one(cid)
             self._errors.pop(cid, None)
-            with contextlib.suppress(RedisError, OSError):
+            self._unwritten.pop(cid, None)
+            try:
                 await health.forget(self.client, cid)
+            except (RedisError, OSError):
+                self._unforgotten.add(cid)
             log.info("collector %s removed (its file is gone)", cid)
         self._files = set(paths)
         self.problems = problems
+
+    async def _sync_file(self, cid: str, path: Path, plugin_problems: list[Problem],
+                         problems: list[Problem]) -> None:
+        """Start, restart, keep, disable or report one collector file."""
+        try:
+            loaded: LoadedCollector | None = load_collector(path)
+            error = None
+        except ConfigError as exc:
+            hint_failed_plugins(exc.problems, plugin_problems)
+            loaded, error = None, exc
+        if loaded is not None and loaded.definition.enabled:
+            origin = registry.origin(loaded.definition.kind)
+            broken = self._plugin_problems.get(Path(origin)) if origin else None
+            if broken and cid in self.collectors:  # its plugin's last good code keeps running
+                await self._invalid(cid, path, ConfigError(list(broken)))
+                return
+            try:
+                await self._apply(loaded)
+                return
+            except ConfigError as exc:  # the kind refused its params (e.g. an unknown scenario)
+                locate(exc, path)
+                for p in exc.problems:
+                    p.message = loaded.redact(p.message)
+                    if isinstance(p.value, str):
+                        p.value = loaded.redact(p.value)
+                error = exc
+        if error is not None:
+            problems.extend(error.problems)
+            await self._invalid(cid, path, error)
+            return
+        assert loaded is not None
+        if cid in self.collectors:
+            await self._stop_one(cid)
+            log.info("collector %s disabled", cid)
+        self._errors.pop(cid, None)
+        await self._record_best_effort(cid, {
+            "state": "disabled", "kind": loaded.definition.kind, "file": self._file_of(path),
+            "schedule": _describe_schedule(loaded), "name_ko": loaded.definition.name_ko,
+            "name_en": loaded.definition.name_en, "needs_env": ", ".join(loaded.missing_env),
+            "config_error": "", "next_run": "",
+        })
+
+    async def _record_best_effort(self, cid: str, fields: dict[str, Any]) -> None:
+        """A health write of sync(), best effort: what Redis does not take now is kept and written with
+        the collector's next health write (or by the control poller), and never stops the sync."""
+        self._unwritten[cid] = {**self._unwritten.get(cid, {}), **fields}
+        try:
+            await self._record(cid, {})
+        except (RedisError, OSError) as exc:
+            log.warning("collector %s: health not written (%s); written when Redis takes it", cid, exc)
+
+    async def _write_unwritten(self) -> None:
+        """Write what syncs could not (called by the control poller; raises while Redis still refuses)."""
+        for cid in sorted(self._unforgotten):
+            await health.forget(self.client, cid)
+            self._unforgotten.discard(cid)
+        for cid in list(self._unwritten):
+            await self._record(cid, {})
 
     async def _invalid(self, cid: str, path: Path, error: ConfigError) -> None:
         # The log names the file in full; health (the API, /ops) names it from the site, as operators know it.
@@ -294,9 +331,9 @@ class CollectorRunner:
             self._errors[cid] = text
         if running is not None:
             running.config_error = shown
-            await self._record(cid, {"config_error": shown, "config_error_at": time.time()})
+            await self._record_best_effort(cid, {"config_error": shown, "config_error_at": time.time()})
         else:
-            await health.record(self.client, cid, {
+            await self._record_best_effort(cid, {
                 "state": "invalid", "last_error": shown, "last_error_at": time.time(), "file": self._file_of(path),
                 "next_run": "",
             })
@@ -312,7 +349,7 @@ class CollectorRunner:
                 log.info("collector %s: its file is valid again", cid)
                 running.config_error = None
                 self._errors.pop(cid, None)
-                await self._record(cid, {"config_error": "", "config_error_at": ""})
+                await self._record_best_effort(cid, {"config_error": "", "config_error_at": ""})
             return
         instance = self._instantiate(loaded)  # before stopping the old one: a refusal keeps it running
         if running is not None:
@@ -323,14 +360,16 @@ class CollectorRunner:
         with contextlib.suppress(RedisError, OSError):
             new.paused = await health.is_paused(self.client, cid)
         self.collectors[cid] = new
-        await self._record(cid, {
+        # Scheduled before its health is written: a collector in `collectors` without a job would
+        # never run (the next sync sees the same definition and leaves it be).
+        if self._started:
+            self._activate(cid)
+        await self._record_best_effort(cid, {
             "state": "paused" if new.paused else new.state, "kind": loaded.definition.kind,
             "name_ko": loaded.definition.name_ko, "name_en": loaded.definition.name_en,
             "schedule": _describe_schedule(loaded), "file": self._file_of(loaded.path), "config_error": "",
             "config_error_at": "", "needs_env": "",
         })
-        if self._started:
-            self._activate(cid)
 
     # -- starting and stopping -----------------------------------------------------------------
 
@@ -460,6 +499,7 @@ class CollectorRunner:
         """Pause/resume and run-now from the control hashes (set by the API or by hand with HSET)."""
         while not self._stopping:
             try:
+                await self._write_unwritten()
                 await self.poll_controls()
             except (RedisError, OSError):
                 pass  # Redis down: the runs say so; controls wait for it
@@ -565,11 +605,19 @@ class CollectorRunner:
     # -- one run -------------------------------------------------------------------------------
 
     async def _record(self, cid: str, fields: dict[str, Any], incr: dict[str, int] | None = None) -> None:
+        unwritten = self._unwritten.pop(cid, None)
+        if unwritten:  # what a sync could not write goes along; the newer fields win
+            fields = {**unwritten, **fields}
         running = self.collectors.get(cid)
         if running is not None:
             redact = running.redact
             fields = {k: redact(v) if isinstance(v, str) else v for k, v in fields.items()}
-        await health.record(self.client, cid, fields, incr)
+        try:
+            await health.record(self.client, cid, fields, incr)
+        except BaseException:
+            if unwritten:  # kept for the next write (a sync may have added newer fields meanwhile)
+                self._unwritten[cid] = {**unwritten, **self._unwritten.get(cid, {})}
+            raise
 
     async def _collect(self, instance: CollectorKind, now: float) -> CollectResult:
         if inspect.iscoroutinefunction(instance.collect):
@@ -679,15 +727,15 @@ class CollectorRunner:
         return job.next_run_time.timestamp() if job and job.next_run_time else None
 
     async def run(self, stop: asyncio.Event) -> None:
-        await self.sync()
-        self.start()
-        log.info("collecting: %s", ", ".join(self.collectors) or "no collectors")
         watcher = None
-        if self.watch:
-            from situationroom.collectors.reload import watch
+        try:  # stop() closes whatever the first sync built, even if it did not finish
+            await self.sync()
+            self.start()
+            log.info("collecting: %s", ", ".join(self.collectors) or "no collectors")
+            if self.watch:
+                from situationroom.collectors.reload import watch
 
-            watcher = asyncio.get_running_loop().create_task(watch(self, stop), name="collectors-watch")
-        try:
+                watcher = asyncio.get_running_loop().create_task(watch(self, stop), name="collectors-watch")
             await stop.wait()
         finally:
             if watcher is not None:
