@@ -23,6 +23,8 @@ from situationroom.errors import ConfigError, Problem
 from situationroom.samples import Rejection, Sample, parse_ts
 
 MISSING_AT_SOURCE = "missing at source"
+"""The rejection reason of a value the source itself marks as not measured ("-", blank, -999...), in every
+kind: the generic ones through `map.missing`, the public-data kinds by their sources' own markers."""
 DEFAULT_MISSING: tuple[Any, ...] = ("-", "", None)
 
 _PLAIN_FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -325,7 +327,12 @@ def _is_missing(value: Any, markers: list[Any]) -> bool:
 
 
 def to_number(value: Any) -> float:
-    """A source value as a float: numbers (Decimal too), numeric text (`"1,234.5"`, `" 12 "`); ValueError otherwise."""
+    """A source value as a float: numbers (Decimal too), numeric text (`"1,234.5"`, `" 12 "`); ValueError otherwise.
+
+    The one reading of a value for every kind, so a value reads the same through `map` and through a
+    public-data kind. None, blank and non-finite values are ValueErrors: a caller that tells "missing" from
+    "not a number" checks its markers first.
+    """
     if isinstance(value, bool):
         raise ValueError("a boolean is not a number")
     if isinstance(value, int | float | Decimal):  # Decimal: a database's NUMERIC column

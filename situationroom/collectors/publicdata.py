@@ -51,8 +51,6 @@ _BY_NAME = {name: code for code, (name, _) in CODES.items()}
 REFUSING = {"12", "20", "21", "22", "30", "31", "32", "33"}
 """Codes that refuse the key or the service itself: every further request would get the same answer."""
 
-MISSING = "missing at source"
-"""The rejection reason of a value the source itself marks as not measured ("-", blank, -999...)."""
 NOT_MAPPED = "station not in the site's entities"
 
 USER_AGENT = "situationroom collector (+https://github.com/)"

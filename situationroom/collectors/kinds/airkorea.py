@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr
 
 from situationroom.collectors import base, publicdata
 from situationroom.collectors.base import CollectError, CollectorContext, CollectResult
+from situationroom.collectors.mapping import MISSING_AT_SOURCE, to_number
 from situationroom.collectors.registry import register
 from situationroom.samples import Rejection, Sample
 
@@ -156,34 +157,27 @@ class AirKorea(publicdata.PublicDataKind):
                 for ts, item in older:
                     if ts < oldest:
                         break
-                    raw = item.get(fld)
-                    value = _number(raw)
-                    if value is not None:
-                        result.samples.append(Sample(indicator, entity, ts, value))
-                        break
+                    try:
+                        value = to_number(item.get(fld))
+                    except ValueError:
+                        continue  # missing or unreadable there too: an older hour may have it
+                    result.samples.append(Sample(indicator, entity, ts, value))
+                    break
 
     def _value(self, item: dict[str, Any], fld: str, station: str, result: CollectResult) -> float | None:
         raw = item.get(fld)
         when = item.get("dataTime")
         if publicdata.is_blank(raw):
             flag = item.get(fld.replace("Value", "Flag"))
-            self._reject(result, ("missing", station, when, fld), fld, publicdata.MISSING,
+            self._reject(result, ("missing", station, when, fld), fld, MISSING_AT_SOURCE,
                          station=station, dataTime=when, value=raw, flag=flag)
             return None
-        value = _number(raw)
-        if value is None:
+        try:
+            return to_number(raw)
+        except ValueError:
             self._reject(result, ("nan", station, when, fld), fld, "not a number", station=station, dataTime=when,
                          value=raw)
-        return value
-
-
-def _number(raw: Any) -> float | None:
-    if isinstance(raw, bool) or raw is None:
-        return None
-    try:
-        return float(str(raw).strip())
-    except ValueError:
-        return None
+            return None
 
 
 def _body(doc: Any) -> dict[str, Any]:

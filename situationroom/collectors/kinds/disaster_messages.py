@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr
 
 from situationroom.collectors import base, publicdata
 from situationroom.collectors.base import CollectError, CollectorContext, CollectResult
+from situationroom.collectors.mapping import MISSING_AT_SOURCE
 from situationroom.collectors.registry import register
 from situationroom.durations import Duration
 from situationroom.errors import ConfigError, Problem
@@ -156,7 +157,7 @@ class DisasterMessages(publicdata.PublicDataKind):
             return None  # another region's message: not an error
         text = str(row.get("MSG_CN") or "").strip()
         if not text:
-            self._reject(result, ("text", sn), "MSG_CN", publicdata.MISSING, SN=sn)
+            self._reject(result, ("text", sn), "MSG_CN", MISSING_AT_SOURCE, SN=sn)
             return None
         try:
             ts = publicdata.local_ts(parse_created(str(row.get("CRT_DT") or "")), self.tz)

@@ -11,6 +11,7 @@ from pydantic import Field, SecretStr
 
 from situationroom.collectors import base, publicdata
 from situationroom.collectors.base import CollectError, CollectorContext, CollectResult
+from situationroom.collectors.mapping import MISSING_AT_SOURCE, to_number
 from situationroom.collectors.registry import register
 from situationroom.samples import Rejection, Sample
 
@@ -18,16 +19,6 @@ BASE_URL = "https://api.hrfco.go.kr"
 SOURCE = "HRFCO"
 STAGE_FIELDS = ("wrnwl", "almwl")
 """/waterlevel/info's stage levels that count as stage 1 (홍수주의보 level) and 2 (홍수경보 level)."""
-
-
-def _number(raw: Any) -> float | None:
-    """`wl`/`fw` as written: a string that may be empty or a blank " " (missing)."""
-    if raw is None or isinstance(raw, bool):
-        return None
-    text = str(raw).strip()
-    if not text or text == "-":
-        return None
-    return float(text)  # ValueError: not a number, the caller says so
 
 
 @register
@@ -99,9 +90,9 @@ class Hrfco(publicdata.PublicDataKind):
             levels: list[float | None] = []
             for f in STAGE_FIELDS:
                 try:
-                    levels.append(_number(row.get(f)))
+                    levels.append(to_number(row.get(f)))
                 except ValueError:
-                    levels.append(None)
+                    levels.append(None)  # missing or unreadable: that stage is not known
             stages[str(row["wlobscd"])] = (levels[0], levels[1])
         self.stages, self.stages_at = stages, time.monotonic()
 
@@ -160,16 +151,17 @@ class Hrfco(publicdata.PublicDataKind):
 
     def _value(self, code: str, row: dict[str, Any], fld: str, result: CollectResult) -> float | None:
         raw = row.get(fld)
+        # `wl`/`fw` are strings that may be empty or a blank " " when the gauge sent nothing.
+        if publicdata.is_blank(raw):
+            self._reject(result, ("missing", code, row.get("ymdhm"), fld), fld, MISSING_AT_SOURCE, wlobscd=code,
+                         ymdhm=row.get("ymdhm"), value=raw)
+            return None
         try:
-            value = _number(raw)
+            return to_number(raw)
         except ValueError:
             self._reject(result, ("nan", code, row.get("ymdhm"), fld), fld, "not a number", wlobscd=code,
                          ymdhm=row.get("ymdhm"), value=raw)
             return None
-        if value is None:
-            self._reject(result, ("missing", code, row.get("ymdhm"), fld), fld, publicdata.MISSING, wlobscd=code,
-                         ymdhm=row.get("ymdhm"), value=raw)
-        return value
 
     def _stage(self, code: str, level: float) -> float | None:
         if code not in self.stages:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from datetime import datetime, timedelta
 from typing import Any
@@ -11,6 +12,7 @@ from pydantic import Field, SecretStr
 
 from situationroom.collectors import base, publicdata
 from situationroom.collectors.base import CollectError, CollectorContext, CollectResult
+from situationroom.collectors.mapping import MISSING_AT_SOURCE, to_number
 from situationroom.collectors.registry import register
 from situationroom.errors import ConfigError, Problem
 from situationroom.samples import Rejection, Sample
@@ -178,11 +180,16 @@ class KmaNowcast(publicdata.PublicDataKind):
                              cell=cell, item=item)
                 continue
             raw = item.get("obsrValue")
-            value = None if publicdata.is_blank(raw) else (precipitation(str(raw)) if category == "RN1"
-                                                           else _number(raw))
+            value: float | None = None
+            if not publicdata.is_blank(raw):
+                if category == "RN1":
+                    value = precipitation(str(raw))
+                else:
+                    with contextlib.suppress(ValueError):  # None: "not a number" below
+                        value = to_number(raw)
             key = (cell, category, item.get("baseDate"), item.get("baseTime"))
             if publicdata.is_blank(raw) or (value is not None and is_missing(value)):
-                self._reject(result, ("missing", *key), str(category), publicdata.MISSING, cell=cell,
+                self._reject(result, ("missing", *key), str(category), MISSING_AT_SOURCE, cell=cell,
                              baseDate=item.get("baseDate"), baseTime=item.get("baseTime"), value=raw)
                 continue
             if value is None:
@@ -196,11 +203,3 @@ def _cell(text: str) -> tuple[int, int] | None:
     m = re.fullmatch(r"\s*(\d{1,3})\s*,\s*(\d{1,3})\s*", text)
     return (int(m.group(1)), int(m.group(2))) if m else None
 
-
-def _number(raw: Any) -> float | None:
-    if isinstance(raw, bool):
-        return None
-    try:
-        return float(str(raw).strip())
-    except ValueError:
-        return None
