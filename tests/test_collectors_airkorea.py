@@ -250,6 +250,54 @@ async def test_province_list_keeps_pohang_and_rejects_unmapped_stations(site_cat
                        ("stationName", "station not in the site's entities", "효자동")]
 
 
+async def test_province_list_comes_in_one_request_and_a_station_not_in_it_is_rejected(
+        site_catalog: Catalog) -> None:
+    with public_api() as server:
+        server.file(SIDO, "airkorea", "sido.json")
+        k = kind(site_catalog, server, mode="sido", stations=["장량동", "오천읍"])
+        result = await k.collect(time.time())
+        again = await k.collect(time.time())
+        server.file(SIDO, "airkorea", "nodata.json")
+        empty = await collect(k)
+    first = server.requests[0]
+    assert first.query["numOfRows"] == "1000" and first.query["pageNo"] == "1"
+    assert len(server.requests) == 3  # one per run: the whole province in one page
+    assert {s.entity for s in result.samples} == {"airkorea-jangnyang"}
+    # 오천읍 is one of the site's stations, but 경북's list does not have it: a misspelt name or the wrong sido_name.
+    assert [(r.field, r.reason, r.value) for r in result.rejected] == [
+        ("stationName", "station not in the 경북 list (check stations and sido_name)",
+         {"station": "오천읍", "sidoName": "경북"})]
+    assert again.rejected == [] and {s.entity for s in again.samples} == {"airkorea-jangnyang"}  # said once
+    assert empty.samples == [] and empty.rejected == []  # no data at all is not "absent from the list"
+
+
+async def test_province_list_stops_at_the_page_cap_with_a_warning(site_catalog: Catalog,
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
+    recorded = json.loads((PAYLOADS / "airkorea" / "sido.json").read_text(encoding="utf-8"))
+
+    def paged(req: Request) -> tuple[int, str, bytes]:
+        # The recorded province list one row a page, with a total longer than 20 pages.
+        page = int(req.query["pageNo"])
+        doc = json.loads(json.dumps(recorded))
+        body = doc["response"]["body"]
+        body.update({"totalCount": 100, "pageNo": page, "numOfRows": 1,
+                     "items": [recorded["response"]["body"]["items"][(page - 1) % 4]]})
+        return 200, "application/json", json.dumps(doc).encode()
+
+    with public_api() as server:
+        server.routes[SIDO] = paged
+        with caplog.at_level(logging.WARNING):
+            result = await collect(kind(site_catalog, server, mode="sido", stations=["장량동", "오천읍"],
+                                        page_size=1))
+    assert [int(r.query["pageNo"]) for r in server.requests] == list(range(1, 21))
+    assert {s.entity for s in result.samples} == {"airkorea-jangnyang"}
+    [warning] = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert warning.getMessage() == ("the 경북 list has 100 rows; only the first 20 (20 pages of 1) were read, so "
+                                    "stations further on are not collected: raise params.page_size (up to 1000)")
+    # 오천읍 may be on a page not read: it is not called absent from the list.
+    assert result.rejected == []
+
+
 async def test_default_stations_are_the_sites_airkorea_entities(site_catalog: Catalog) -> None:
     with public_api() as server:
         server.file(OP, "airkorea", "nodata.json")

@@ -26,6 +26,12 @@ FIELDS: dict[str, str] = {
     "khaiValue": "air.cai",
 }
 """The item fields read by default and the catalog indicator each one feeds (1-hour values, not the 24 h means)."""
+STATION_ROWS = 6
+"""numOfRows per station by default: the newest hours, with a few earlier ones to fall back on."""
+SIDO_ROWS = 1000
+"""numOfRows of the province list by default: one request for the whole list (경북 has about 70 stations)."""
+MAX_PAGES = 20
+"""Pages of the province list read at most in one run."""
 
 
 def parse_data_time(text: str) -> datetime:
@@ -64,8 +70,9 @@ class AirKorea(publicdata.PublicDataKind):
         """How many of the newest hours to send per station."""
         fallback: bool = True
         """Send the newest earlier value of an indicator the newest hours lack."""
-        page_size: int = Field(default=6, ge=1, le=1000)
-        """numOfRows (per station; for `sido`, rows per page of the province's list)."""
+        page_size: int | None = Field(default=None, ge=1, le=1000)
+        """numOfRows: per station (default 6); for `sido`, rows per page of the province's list (default 1000,
+        so the whole list comes in one request)."""
         version: str = "1.3"
         timeout: float = Field(default=10.0, gt=0, le=120)
 
@@ -85,32 +92,53 @@ class AirKorea(publicdata.PublicDataKind):
     async def _fetch_station(self, station: str) -> list[Any]:
         doc = await self.client.get_json(
             f"{self.p.base_url.rstrip('/')}/getMsrstnAcctoRltmMesureDnsty",
-            self._query(stationName=station, dataTerm="DAILY", numOfRows=self.p.page_size, pageNo=1))
+            self._query(stationName=station, dataTerm="DAILY", numOfRows=self.p.page_size or STATION_ROWS,
+                        pageNo=1))
         return _items(doc)
 
-    async def _fetch_sido(self) -> dict[str, list[Any]]:
+    async def _fetch_sido(self) -> tuple[dict[str, list[Any]], bool]:
+        """The province's items by station name, and whether that is the whole list."""
         by_station: dict[str, list[Any]] = {}
+        size = self.p.page_size or SIDO_ROWS
         page, seen_rows = 1, 0
         while True:
             doc = await self.client.get_json(
                 f"{self.p.base_url.rstrip('/')}/getCtprvnRltmMesureDnsty",
-                self._query(sidoName=self.p.sido_name, numOfRows=self.p.page_size, pageNo=page))
+                self._query(sidoName=self.p.sido_name, numOfRows=size, pageNo=page))
             items = _items(doc)
             for item in items:
                 if isinstance(item, dict):
                     by_station.setdefault(str(item.get("stationName") or ""), []).append(item)
             seen_rows += len(items)
             total = _total(doc)
-            if not items or total is None or seen_rows >= total or page >= 20:
-                return by_station
+            if not items or (total is not None and seen_rows >= total):
+                return by_station, True
+            if total is None:  # no count to page by: a short page is the last one
+                return by_station, len(items) < size
+            if page >= MAX_PAGES:
+                self.context.log.warning(
+                    "the %s list has %d rows; only the first %d (%d pages of %d) were read, so stations further "
+                    "on are not collected: raise params.page_size (up to 1000)",
+                    self.p.sido_name, total, seen_rows, page, size)
+                return by_station, False
             page += 1
 
     async def collect(self, now: float) -> CollectResult:
         result = CollectResult([])
         if self.p.mode == "sido":
-            rows = await self._fetch_sido()
+            rows, whole = await self._fetch_sido()
             for station, entity in self.stations.items():
-                self._station(station, entity, rows.get(station, []), result, now)
+                if entity is None:
+                    self._reject(result, ("unmapped", station), "stationName", publicdata.NOT_MAPPED,
+                                 station=station)
+                elif station in rows:
+                    self._station(station, entity, rows[station], result, now)
+                elif rows and whole:
+                    # Only a whole, non-empty list tells a station is not in it (a misspelt name, another
+                    # province, a station closed); an empty one is "no data yet" for every station.
+                    self._reject(result, ("absent", station), "stationName",
+                                 f"station not in the {self.p.sido_name} list (check stations and sido_name)",
+                                 station=station, sidoName=self.p.sido_name)
         else:
             asked = []
             for station, entity in self.stations.items():
