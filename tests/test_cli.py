@@ -334,6 +334,57 @@ def test_collectors_run_dry_run_prints_what_it_would_write_and_writes_nothing(re
     assert _dump(redis_url) == before, "a dry run changed Redis"
 
 
+CRASHING_PLUGIN = '''from typing import ClassVar
+
+from situationroom.collectors.plugin import CollectorKind, ConfigError, Params, Sample, register
+
+
+class GaugeParams(Params):
+    lot: str = "jukdo"
+    token: str = ""
+
+
+@register
+class Gauge(CollectorKind):
+    name: ClassVar[str] = "cli-crash"
+    Params: ClassVar[type[Params]] = GaugeParams
+
+    def __init__(self, params: GaugeParams, context) -> None:
+        super().__init__(params, context)
+        if params.lot == "nowhere":
+            raise ConfigError.single(f"no such lot (token {params.token})", field="params.lot", value=params.lot)
+        raise RuntimeError(f"the gauge table is missing (token {params.token})")
+
+    async def collect(self, now: float) -> list[Sample]:
+        return []
+'''
+
+
+def test_collectors_run_dry_run_of_a_kind_that_fails_to_start_names_the_file(tmp_path: Path) -> None:
+    site = _mini_site(tmp_path, {
+        "gauge.py": CRASHING_PLUGIN,
+        "crash.yaml": "kind: cli-crash\nschedule: {interval: 1m}\nparams: {token: '${SR_CLI_KEY}'}\n",
+        "refused.yaml": "kind: cli-crash\nschedule: {interval: 1m}\nparams:\n  token: '${SR_CLI_KEY}'\n"
+                        "  lot: nowhere\n",
+    })
+    env = {"SR_CLI_KEY": CLI_SECRET}
+    crash = cli("collectors", "run", "crash", "--dry-run", "--site", str(site), env=env)
+    refused = cli("collectors", "run", "refused", "--dry-run", "--site", str(site), env=env)
+    check = cli("collectors", "check", "--site", str(site), env=env)
+    folder = site / "collectors"
+    assert crash.returncode == 2, crash.stdout + crash.stderr
+    assert crash.stderr.strip() == (f"error: {folder / 'crash.yaml'}: the cli-crash kind failed to start: "
+                                    "RuntimeError: the gauge table is missing (token ***) (at gauge.py:20)")
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert refused.stderr.strip() == (f"error: {folder / 'refused.yaml'}:5: params.lot: no such lot (token ***) "
+                                      "(got 'nowhere')")
+    assert check.returncode == 2
+    assert "crash.yaml: the cli-crash kind failed to start: RuntimeError" in check.stderr
+    assert "refused.yaml:5: params.lot: no such lot" in check.stderr
+    for result in (crash, refused, check):
+        assert "Traceback" not in result.stderr and CLI_SECRET not in result.stdout + result.stderr
+
+
 def test_collectors_run_never_prints_a_secret(tmp_path: Path) -> None:
     server = _Serve(500, b"boom")
     try:
@@ -455,6 +506,21 @@ def test_collectors_new_from_a_kind_and_as_a_python_plugin_whose_test_passes(tmp
                           capture_output=True, text=True, cwd=site, timeout=120,
                           env={**os.environ, "PYTHONPATH": str(REPO)})
     assert test.returncode == 1 and "entity is not measured" in test.stdout
+
+
+def test_a_python_collector_whose_name_starts_with_a_digit_imports_and_its_test_passes(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    shutil.copytree(REPO / "seeds", site / "seeds")
+    made = cli("collectors", "new", "3rd-party", "--python", "--site", str(site))
+    assert made.returncode == 0, made.stderr
+    assert "class Kind3rdPartyParams(Params):" in (site / "collectors" / "3rd-party.py").read_text(encoding="utf-8")
+    check = cli("collectors", "check", "--site", str(site))
+    assert check.returncode == 0, check.stdout + check.stderr
+    test = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_3rd_party.py"],
+                          capture_output=True, text=True, cwd=site, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert test.returncode == 0, test.stdout + test.stderr
+    assert "1 passed" in test.stdout
 
 
 def test_collectors_run_asks_the_running_collect_role(redis_url: str, tmp_path: Path) -> None:

@@ -46,7 +46,7 @@ from situationroom.collectors.definition import (
     load_collector,
     locate,
 )
-from situationroom.collectors.plugin import load_plugin, plugin_files
+from situationroom.collectors.plugin import _line_in, load_plugin, plugin_files
 from situationroom.envref import Redactor
 from situationroom.errors import ConfigError, Problem
 from situationroom.messages import Message
@@ -183,19 +183,9 @@ class CollectorRunner:
     # -- loading -------------------------------------------------------------------------------
 
     def _instantiate(self, loaded: LoadedCollector) -> CollectorKind:
-        kind = registry.get(loaded.definition.kind)
-        if kind is None:
-            raise ConfigError.single(f"unknown collector kind {loaded.definition.kind!r}", file=loaded.path,
-                                     field="kind")
-        schedule = loaded.definition.schedule
-        interval = schedule.interval if schedule is not None else None
         cid = loaded.id
-        ctx = CollectorContext(cid, self.catalog, self.settings.site,
-                               logging.getLogger(f"situationroom.collector.{cid}"), interval, self.settings,
-                               redact=loaded.redact, set_state=lambda state, error=None: self._set_state(
-                                   cid, state, error))
-        assert loaded.params is not None
-        return kind(loaded.params, ctx)
+        return build_kind(loaded, self.catalog, self.settings,
+                          set_state=lambda state, error=None: self._set_state(cid, state, error))
 
     async def load(self) -> None:
         """Load every collector file; invalid ones are reported in their health, the rest run."""
@@ -281,11 +271,6 @@ class CollectorRunner:
                 await self._apply(loaded)
                 return
             except ConfigError as exc:  # the kind refused its params (e.g. an unknown scenario)
-                locate(exc, path)
-                for p in exc.problems:
-                    p.message = loaded.redact(p.message)
-                    if isinstance(p.value, str):
-                        p.value = loaded.redact(p.value)
                 error = exc
         if error is not None:
             problems.extend(error.problems)
@@ -804,17 +789,12 @@ async def dry_run(site: Path, collector: str, *, seconds: float = 5.0, settings:
     except ConfigError as exc:
         hint_failed_plugins(exc.problems, plugin_problems)
         raise
-    kind = registry.get(loaded.definition.kind)
-    assert kind is not None and loaded.params is not None
+    instance = build_kind(loaded, catalog, settings, dry_run=True)
     out: list[CollectResult] = []
-    ctx = CollectorContext(loaded.id, catalog, settings.site, logging.getLogger(f"situationroom.collector.{loaded.id}"),
-                           loaded.definition.schedule.interval if loaded.definition.schedule else None, settings,
-                           redact=loaded.redact, dry_run=True)
     started = time.monotonic()
     error = None
-    instance = kind(loaded.params, ctx)
     try:
-        if kind.live:
+        if instance.live:
             stop = asyncio.Event()
 
             async def emit(result: CollectResult | Sequence[Sample]) -> None:
@@ -841,6 +821,42 @@ async def dry_run(site: Path, collector: str, *, seconds: float = 5.0, settings:
     checked = check_result(merged, catalog, settings, source=loaded.id, redact=loaded.redact)
     return DryRun(loaded.id, loaded.definition.kind, checked.samples, checked.rejected, checked.messages, error,
                   time.monotonic() - started)
+
+
+def build_kind(loaded: LoadedCollector, catalog: Catalog, settings: Settings, *,
+               set_state: Callable[..., None] | None = None, dry_run: bool = False) -> CollectorKind:
+    """The collector's kind built with its params, as the runner, a dry run and `collectors check` build it.
+
+    Whatever goes wrong is a ConfigError naming the file, with every secret masked: an unknown kind,
+    the kind refusing its params (at the line of the field it names), or any other exception from the
+    kind's `__init__` (a plugin's bug), which would otherwise reach the operator as a traceback.
+    """
+    definition = loaded.definition
+    kind = registry.get(definition.kind)
+    if kind is None:
+        raise ConfigError.single(f"unknown collector kind {definition.kind!r}", file=loaded.path, field="kind")
+    assert loaded.params is not None
+    schedule = definition.schedule
+    ctx = CollectorContext(loaded.id, catalog, settings.site, logging.getLogger(f"situationroom.collector.{loaded.id}"),
+                           schedule.interval if schedule is not None else None, settings, redact=loaded.redact,
+                           dry_run=dry_run)
+    if set_state is not None:
+        ctx.set_state = set_state
+    try:
+        return kind(loaded.params, ctx)
+    except ConfigError as exc:
+        locate(exc, loaded.path)
+        for p in exc.problems:
+            p.message = loaded.redact(p.message)
+            if isinstance(p.value, str):
+                p.value = loaded.redact(p.value)
+        raise
+    except Exception as exc:  # a kind that crashes on its params is that file's problem
+        origin = registry.origin(definition.kind)
+        line = _line_in(exc, origin) if origin else None
+        where = f" (at {Path(origin).name}:{line})" if origin and line else ""
+        raise ConfigError.single(loaded.redact(f"the {definition.kind} kind failed to start: "
+                                               f"{_describe_error(exc, 0)}{where}"), file=loaded.path) from None
 
 
 def _digest(path: Path) -> str:
@@ -895,24 +911,10 @@ def check_collectors(settings: Settings, catalog: Catalog) -> tuple[list[LoadedC
             if not item.definition.enabled or item.params is None:
                 good.append(item)
                 continue
-            kind = registry.get(item.definition.kind)
-            assert kind is not None
-            logger = logging.getLogger(f"situationroom.collector.{item.id}")
-            ctx = CollectorContext(item.id, catalog, settings.site, logger,
-                                   item.definition.schedule.interval if item.definition.schedule else None,
-                                   settings, redact=item.redact)
             try:
-                instance = kind(item.params, ctx)
+                instance = build_kind(item, catalog, settings)
             except ConfigError as exc:
-                locate(exc, item.path)
-                for p in exc.problems:
-                    p.message = item.redact(p.message)
-                    if isinstance(p.value, str):
-                        p.value = item.redact(p.value)
                 problems.extend(exc.problems)
-                continue
-            except Exception as exc:  # a kind that crashes on its params is that file's problem
-                problems.append(Problem(item.redact(_describe_error(exc, 0)), str(item.path)))
                 continue
             with contextlib.suppress(Exception):
                 await instance.close()
