@@ -108,7 +108,7 @@ def new_python(site: Path, name: str, catalog: Catalog, kind_name: str | None = 
         raise ScaffoldError(f"collector kind {kind_name!r} exists already ({registry.origin(kind_name)}); "
                             "choose another --kind name")
     indicator, entity, value = _pick(catalog)
-    cls = "".join(part.capitalize() for part in re.split(r"[-_]", kind_name)) + "Params"
+    cls = _class_name(kind_name)
     files["plugin"].parent.mkdir(parents=True, exist_ok=True)
     files["test"].parent.mkdir(parents=True, exist_ok=True)
     files["plugin"].write_text(PLUGIN.format(kind=kind_name, name=name, cls=cls), encoding="utf-8")
@@ -121,6 +121,12 @@ def new_python(site: Path, name: str, catalog: Catalog, kind_name: str | None = 
         "situationroom collectors check",
         f"situationroom collectors run {name} --dry-run",
     ])
+
+
+def _class_name(kind_name: str) -> str:
+    """`3rd-party` -> `Kind3rdPartyParams`: a collector name may start with a digit, a Python class may not."""
+    cls = "".join(part.capitalize() for part in re.split(r"[-_]", kind_name)) + "Params"
+    return cls if cls[0].isalpha() else "Kind" + cls
 
 
 def _check_name(name: str) -> None:
