@@ -22,7 +22,7 @@ def encode(sample: Sample) -> dict[str, str]:
         "i": sample.indicator,
         "e": sample.entity,
         "t": str(round(sample.ts * 1000)),
-        "v": repr(sample.value),
+        "v": repr(float(sample.value)),  # float(): repr of a Decimal or numpy number is not a number to read back
         "s": sample.source,
     }
     if sample.interval is not None:

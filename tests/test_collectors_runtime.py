@@ -626,3 +626,66 @@ class EnvelopeKind(CollectorKind):
 
     async def collect(self, now: float) -> list[Sample]:
         raise CollectError("the source answered resultCode 30 SERVICE_KEY_IS_NOT_REGISTERED_ERROR")
+
+
+# --- the types a plugin's samples carry -----------------------------------------------------------
+
+LOOSE_PLUGIN = '''from datetime import UTC, datetime
+from decimal import Decimal
+from fractions import Fraction
+
+from situationroom.collectors.plugin import Context, Params, Sample, collector_kind
+
+
+@collector_kind("test-loose-types")
+async def collect(params: Params, ctx: Context, now: float) -> list[Sample]:
+    return [
+        Sample("river.level", "chaeun", now, Decimal("1.5")),        # a database driver's NUMERIC
+        Sample("river.level", "hyeongsan", Fraction(now), Fraction(3, 4)),
+        Sample("river.level", "chaeun", now - 60, True),             # a flag is no measurement
+        Sample("river.level", "hyeongsan", now - 60, "42"),          # forgot to parse its source
+        Sample("river.level", "chaeun", datetime.now(UTC), 1.0),     # a datetime, not epoch seconds
+        Sample("river.level", "hyeongsan", now - 120, 1.0, interval="10m"),
+    ]
+'''
+
+
+async def test_sample_fields_of_any_numeric_type_are_written_as_numbers_and_others_are_dead_letters(
+        aclient: aioredis.Redis, redis_url: str, mini_catalog: Catalog, tmp_path: Path) -> None:
+    from situationroom.aggregator import Aggregator
+    from situationroom.streams import ensure_groups
+
+    site = _site(tmp_path, {"loose": "kind: test-loose-types\nschedule: {interval: 1h}\n"})
+    (site / "collectors" / "loose.py").write_text(LOOSE_PLUGIN, encoding="utf-8")
+    settings = settings_for(redis_url, site=site)
+    runner = CollectorRunner(aclient, mini_catalog, settings, watch=False)
+    await runner.load()
+    try:
+        outcome = await runner.run_once("loose")
+    finally:
+        await runner.stop()
+    assert outcome.ok and outcome.written == 2 and outcome.rejected == 4
+    written = sorted((e[b"e"], e[b"v"]) for e in await _entries(aclient))
+    assert written == [(b"chaeun", b"1.5"), (b"hyeongsan", b"0.75")]
+
+    dead = [{k.decode(): v.decode() for k, v in f.items()} for _, f in await aclient.xrange(keys.deadletter())]
+    got = sorted((d["field"], d["reason"], d["value"]) for d in dead)
+    assert got[0] == ("interval", "must be a number, not str (seconds)", '"\'10m\'"')
+    assert got[1][:2] == ("ts", "event time must be a number, not datetime (epoch seconds)")
+    assert got[1][2].startswith('"datetime.datetime(')
+    assert got[2:] == [("value", "must be a number, not bool", '"True"'),
+                       ("value", "must be a number, not str", '"\'42\'"')]
+    assert all(d["source"] == "loose" and d["item"] for d in dead)
+    h = (await health.read_all(aclient))["loose"]
+    assert h["state"] == "ok" and h["samples_last_run"] == 2 and h["rejected_last_run"] == 4
+
+    # The aggregator applies the Decimal and the Fraction as the numbers they are (no malformed entry).
+    await ensure_groups(aclient, settings.partitions)
+    aggregator = Aggregator(aclient, mini_catalog, settings, consumer="loose")
+    while await aggregator.step(None):
+        pass
+    import orjson
+
+    live = {k.decode(): orjson.loads(v) for k, v in (await aclient.hgetall(keys.live("river.level"))).items()}
+    assert {e: s["v"] for e, s in live.items()} == {"chaeun": 1.5, "hyeongsan": 0.75}
+    assert len(await aclient.xrange(keys.deadletter())) == 4, "the aggregator dead-lettered a written sample"

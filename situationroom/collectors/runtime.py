@@ -18,10 +18,12 @@ import dataclasses
 import hashlib
 import inspect
 import logging
+import numbers
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +118,12 @@ def check_result(result: CollectResult, catalog: Catalog, settings: Settings, *,
             continue
         if not s.source:
             s = dataclasses.replace(s, source=source)
+        numeric = _numeric(s)
+        if isinstance(numeric, Rejection):  # the stream and the aggregator only know floats
+            bad.append((numeric, _jsonable({"indicator": s.indicator, "entity": s.entity, "ts": s.ts,
+                                            "value": s.value})))
+            continue
+        s = numeric
         problem = samples_mod.check(s, catalog, now=now, max_age=settings.late_limit)
         if problem is None:
             good.append(s)
@@ -133,6 +141,38 @@ def check_result(result: CollectResult, catalog: Catalog, settings: Settings, *,
     if redact is not None:
         bad = [(_masked_rejection(r, redact), item) for r, item in bad]
     return Checked(good, bad, messages)
+
+
+def _as_float(value: object) -> float:
+    """A number of any numeric type (int, float, Decimal, Fraction, numpy's) as a float.
+
+    A bool or a string is refused although float() takes them: `True` is no measurement, and a
+    string means the kind forgot to parse its source (a mapping of the generic kinds says how).
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real | Decimal):
+        raise TypeError(f"must be a number, not {type(value).__name__}")
+    return float(value)
+
+
+def _numeric(s: Sample) -> Sample | Rejection:
+    """The sample with its value, ts and interval as floats, or the rejection of the first that is not a number."""
+    try:
+        value = _as_float(s.value)
+    except (TypeError, ValueError, OverflowError) as exc:
+        return Rejection("value", str(exc), repr(s.value)[:200])
+    try:
+        ts = _as_float(s.ts)
+    except (TypeError, ValueError, OverflowError) as exc:
+        return Rejection("ts", f"event time {exc} (epoch seconds)", repr(s.ts)[:200])
+    interval = s.interval
+    if interval is not None:
+        try:
+            interval = _as_float(interval)
+        except (TypeError, ValueError, OverflowError) as exc:
+            return Rejection("interval", f"{exc} (seconds)", repr(s.interval)[:200])
+    if value is s.value and ts is s.ts and interval is s.interval:
+        return s
+    return dataclasses.replace(s, value=value, ts=ts, interval=interval)
 
 
 def _masked_rejection(r: Rejection, redact: Callable[[str], str]) -> Rejection:
