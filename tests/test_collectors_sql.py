@@ -101,6 +101,77 @@ async def test_bad_queries_are_collect_errors_and_nothing_is_written(tmp_path: P
                    site_catalog).collect(NOW)
 
 
+def knob_db(path: Path, *, wal: bool = False, **knobs: float) -> None:
+    """One gauge reading, and a `knob` row the queries read how long to run from (the test turns it down)."""
+    con = sqlite3.connect(path)
+    if wal:
+        con.execute("PRAGMA journal_mode=WAL")
+    con.execute("CREATE TABLE reading (station TEXT, measured TEXT, level REAL)")
+    con.execute("INSERT INTO reading VALUES ('2101690', '2026-03-15 08:00:00', 1.25)")
+    con.execute(f"CREATE TABLE knob ({', '.join(knobs)})")
+    con.execute(f"INSERT INTO knob VALUES ({', '.join('?' for _ in knobs)})", list(knobs.values()))
+    con.commit()
+    con.close()
+
+
+def set_knob(path: Path, name: str, value: float) -> None:
+    con = sqlite3.connect(path, timeout=0)  # at once: "database is locked" if a query still holds it
+    con.execute(f"UPDATE knob SET {name} = ?", (value,))
+    con.commit()
+    con.close()
+
+
+async def test_a_sqlite_query_that_runs_too_long_is_interrupted_and_the_next_run_works(
+        tmp_path: Path, site_catalog: Catalog) -> None:
+    db = tmp_path / "slow.db"
+    knob_db(db, upto=30_000_000)  # counting to 30 million takes SQLite many seconds
+    collector = kind({"url": f"sqlite:///{db}", "timeout": "0.5s", "map": LEVEL_MAP,
+                      "query": "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "
+                               "WHERE x < (SELECT upto FROM knob)) "
+                               "SELECT station, measured, level + 0 * (SELECT count(*) FROM c) AS level FROM reading"},
+                     site_catalog)
+    try:
+        started = time.monotonic()
+        with pytest.raises(CollectError, match=r"^sqlite did not answer within 0\.5s; the query was interrupted$"):
+            await collector.collect(NOW)
+        assert time.monotonic() - started < 3
+        # The query no longer reads the database: a writer gets its lock at once.
+        set_knob(db, "upto", 10)
+        result = await collector.collect(NOW)
+    finally:
+        await collector.close()
+    assert [(s.entity, s.value) for s in result.samples] == [("hrfco-2101690", 1.25)]
+
+
+async def test_a_query_that_cannot_be_interrupted_skips_the_runs_until_it_ends(tmp_path: Path,
+                                                                                site_catalog: Catalog) -> None:
+    db = tmp_path / "stuck.db"
+    knob_db(db, wal=True, pause=2.5)  # WAL: the test can turn the knob down while the query still reads
+    collector = kind({"url": f"sqlite:///{db}", "timeout": "0.3s", "map": LEVEL_MAP,
+                      "query": "SELECT station, measured, level + 0 * pause((SELECT pause FROM knob)) AS level "
+                               "FROM reading"}, site_catalog)
+    # A Python function inside the query: SQLite checks for an interrupt between its own steps, so the sleep
+    # runs to its end, as a driver that cannot interrupt would.
+    sa.event.listen(collector.engine, "connect",
+                    lambda con, _record: con.create_function("pause", 1, lambda s: time.sleep(s) or 0))
+    try:
+        started = time.monotonic()
+        with pytest.raises(CollectError, match=r"^sqlite did not answer within 0\.3s; the query is still running, "
+                                               r"and later runs are skipped until it ends$"):
+            await collector.collect(NOW)
+        skipped = time.monotonic()
+        with pytest.raises(CollectError, match=r"^the previous query is still running \(\d+s, sqlite could not "
+                                               r"interrupt it\); this run is skipped$"):
+            await collector.collect(NOW)
+        assert time.monotonic() - skipped < 0.2  # at once, not queued behind it
+        set_knob(db, "pause", 0)
+        await asyncio.sleep(3.5 - (time.monotonic() - started))  # the stuck query ends after its 2.5s
+        result = await collector.collect(NOW)
+    finally:
+        await collector.close()
+    assert [(s.entity, s.value) for s in result.samples] == [("hrfco-2101690", 1.25)]
+
+
 def test_bad_urls_are_config_errors_without_the_secret(tmp_path: Path, site_catalog: Catalog) -> None:
     path = tmp_path / "db.yaml"
     path.write_text("kind: sql\nschedule: {interval: 5m}\nparams:\n  url: ${DB_URL}\n  query: SELECT 1\n"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,8 @@ from situationroom.errors import ConfigError, Problem
 RESERVED = ("now", "last_run")
 """Bound for every query: `:now` (this run) and `:last_run` (the previous successful run, or now - lookback),
 both timezone-aware in the city's zone, so a query can ask for what is new."""
+STOP_GRACE = 1.0
+"""Seconds a timed-out query is given to end once interrupted, before the run fails saying it still runs."""
 
 
 def _first_line(exc: BaseException) -> str:
@@ -32,7 +36,13 @@ def _first_line(exc: BaseException) -> str:
 
 @register
 class Sql(CollectorKind):
-    """Runs one read-only query per run (in a worker thread: database drivers block) and maps the rows."""
+    """Runs one read-only query per run (in a worker thread: database drivers block) and maps the rows.
+
+    Each collector has its own worker thread, so a slow database never holds the threads other kinds and
+    plugins share. A query that outlives `timeout` is interrupted where the driver allows it (SQLite;
+    PostgreSQL cancels it itself by statement_timeout); one that still runs makes the next runs fail at once,
+    saying so, until it ends, rather than pile up behind it.
+    """
 
     name = "sql"
 
@@ -103,15 +113,22 @@ class Sql(CollectorKind):
             raise ConfigError([Problem(context.redact(f"cannot use this database URL: {exc}"), None, None,
                                        "params.url", None, False)]) from None
         self.statement = sa.text(params.query)
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"sql-{context.collector_id}")
+        self._job: Future[list[dict[str, Any]]] | None = None
+        self._job_started = 0.0
+        self._dbapi: Any = None
+        """The driver's connection while a query runs on it (read by the event loop to interrupt it)."""
 
     def _query(self, bound: dict[str, Any]) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
             try:
+                self._dbapi = conn.connection.dbapi_connection
                 result = conn.execute(self.statement, bound)
                 if not result.returns_rows:
                     raise CollectError("the query returns no rows (it must be a SELECT)")
                 rows = result.mappings().fetchmany(self.p.max_rows + 1)
             finally:
+                self._dbapi = None
                 conn.rollback()  # read only: whatever the query did is not kept
         if len(rows) > self.p.max_rows:
             self.context.log.warning("the query gave more than max_rows (%d) rows; the rest is ignored",
@@ -120,18 +137,47 @@ class Sql(CollectorKind):
         return [{str(k): v for k, v in row.items()} for row in rows]
 
     async def fetch_rows(self, now: float) -> list[dict[str, Any]]:
+        if self._job is not None and not self._job.done():
+            raise CollectError(f"the previous query is still running ({time.monotonic() - self._job_started:.0f}s, "
+                               f"{self.dialect} could not interrupt it); this run is skipped")
         since = self.last_run if self.last_run is not None else now - self.p.lookback
         bound = {**self.p.parameters, "now": datetime.fromtimestamp(now, self.tz),
                  "last_run": datetime.fromtimestamp(since, self.tz)}
+        job = self._job = self._worker.submit(self._query, bound)
+        self._job_started = time.monotonic()
         try:
             async with asyncio.timeout(self.wait):
-                return await asyncio.to_thread(self._query, bound)
+                return await asyncio.wrap_future(job)
         except TimeoutError:
-            raise CollectError(f"{self.dialect} did not answer within {self.p.timeout:g}s") from None
+            ended = await self._stop(job)
+            raise CollectError(f"{self.dialect} did not answer within {self.p.timeout:g}s; "
+                               + ("the query was interrupted" if ended else
+                                  "the query is still running, and later runs are skipped until it ends")) from None
+        except asyncio.CancelledError:
+            self._interrupt()  # the run's own timeout or a shutdown: the query must not go on without it
+            raise
         except sqlalchemy.exc.SQLAlchemyError as exc:
             # The driver's own first line says it best ("connection failed: ... Connection refused",
             # "no such table: x"); the SQL and parameters SQLAlchemy appends are left out.
             raise CollectError(self.context.redact(f"{self.dialect}: {_first_line(exc)}")) from None
+
+    def _interrupt(self) -> None:
+        # sqlite3's interrupt() is meant to be called from another thread; a no-op when nothing runs.
+        interrupt = getattr(self._dbapi, "interrupt", None)
+        if interrupt is not None:
+            interrupt()
+
+    async def _stop(self, job: Future[list[dict[str, Any]]]) -> bool:
+        """Interrupt a timed-out query and give it STOP_GRACE to end; whether it did."""
+        self._interrupt()
+        try:
+            async with asyncio.timeout(STOP_GRACE):
+                await asyncio.wrap_future(job)
+        except TimeoutError:
+            return False
+        except Exception:  # its own end ("interrupted") is what was asked for
+            pass
+        return True
 
     async def collect(self, now: float) -> CollectResult:
         rows = await self.fetch_rows(now)
@@ -142,4 +188,7 @@ class Sql(CollectorKind):
         return result
 
     async def close(self) -> None:
+        self._interrupt()
+        # Not waiting for a query the driver cannot interrupt: its thread ends with it.
+        self._worker.shutdown(wait=False, cancel_futures=True)
         await asyncio.to_thread(self.engine.dispose)
