@@ -35,6 +35,9 @@ def config() -> dict[str, Any]:
     """The dark high-contrast theme shared by every chart (sizes for 1080 pixels of height)."""
     return {
         "background": None,
+        # No ARIA description per mark item: the page names each chart once (its panel's title), and a
+        # description string for each of a chart's hundreds of points costs memory on every update.
+        "aria": False,
         "font": FONT,
         "view": {"stroke": None},
         "padding": 4,

@@ -256,17 +256,21 @@
   class ChartPanel extends Panel {
     constructor(spec, el) { super(spec, el); this.view = null; this.embedding = null; this.synced = false; }
     vegaSpec() { return this.spec.specs ? this.spec.specs[LANG] : this.spec.spec; }
+    renderer() { return "svg"; }
     show() {
       this.visible = true;
       if (!this.view && !this.embedding) {
         const holder = document.createElement("div");
         holder.className = "chart";
+        // One name for the chart (the panel's title) instead of Vega's description of every point.
+        holder.setAttribute("role", "img");
+        holder.setAttribute("aria-label", this.el.querySelector("h2 .t")?.textContent || "");
         const target = document.createElement("div");
         target.className = "target";
         holder.appendChild(target);
         this.bodyEl.appendChild(holder);
         const spec = scaleSpec(JSON.parse(JSON.stringify(this.vegaSpec())));
-        this.embedding = vegaEmbed(target, spec, { actions: false, renderer: "svg", tooltip: false, defaultStyle: false })
+        this.embedding = vegaEmbed(target, spec, { actions: false, renderer: this.renderer(), tooltip: false, defaultStyle: false })
           .then((res) => { this.view = res.view; this.embedding = null; this.synced = false; this.render(); })
           .catch((err) => { this.embedding = null; holder.innerHTML = `<div class="empty">${esc(err.message)}</div>`; });
       } else {
@@ -287,6 +291,10 @@
       this.offset = def.city.utc_offset_ms;
     }
     series() { return this.spec.entities.map((e) => [this.spec.indicator, e]); }
+    // Canvas: a line's SVG path belongs to its first point, so as the window slides Vega's SVG renderer
+    // makes a new path element, and each point that once was first keeps its old one (tens of KB of path
+    // data) until the point leaves the window: the heap stepped up by megabytes over an hour's soak.
+    renderer() { return "canvas"; }
     add(entity, t, v, n) {
       const ring = this.rings.get(entity);
       if (!ring) return;
