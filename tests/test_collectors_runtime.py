@@ -23,6 +23,7 @@ from situationroom.embedded import EmbeddedRedis
 from situationroom.errors import ConfigError
 from situationroom.samples import Rejection, Sample
 from tests.conftest import MINI, settings_for
+from tests.publicdata_support import PAYLOADS, public_api
 
 CALLS: dict[str, int] = defaultdict(int)
 RUNNING: dict[str, int] = defaultdict(int)
@@ -689,3 +690,50 @@ async def test_sample_fields_of_any_numeric_type_are_written_as_numbers_and_othe
     live = {k.decode(): orjson.loads(v) for k, v in (await aclient.hgetall(keys.live("river.level"))).items()}
     assert {e: s["v"] for e, s in live.items()} == {"chaeun": 1.5, "hyeongsan": 0.75}
     assert len(await aclient.xrange(keys.deadletter())) == 4, "the aggregator dead-lettered a written sample"
+
+
+# --- refusals that asking again cannot change ------------------------------------------------------
+
+KMA_OP = "/1360000/VilageFcstInfoService_2.0/getUltraSrtNcst"
+
+
+@pytest.mark.parametrize(("answer", "asked", "error"), [
+    # data.go.kr's gateway: the key is not registered for the service (XML whatever was asked for)
+    ((200, "text/xml", (PAYLOADS / "airkorea" / "gateway-error.xml").read_bytes()), 1,
+     "KMA answered returnReasonCode 30 SERVICE_KEY_IS_NOT_REGISTERED_ERROR"),
+    ((403, "application/json", (PAYLOADS / "airkorea" / "gateway-error-403.json").read_bytes()), 1,
+     "KMA answered returnReasonCode 30 SERVICE_KEY_IS_NOT_REGISTERED_ERROR"),
+    ((200, "text/xml", (PAYLOADS / "kma" / "gateway-error.xml").read_bytes()), 1,
+     "KMA answered returnReasonCode 22 LIMITED_NUMBER_OF_SERVICE_REQUESTS_EXCEEDS_ERROR"),
+    ((200, "application/json",
+      b'{"response": {"header": {"resultCode": "31", "resultMsg": "DEADLINE_HAS_EXPIRED_ERROR"}}}'),
+     1, "KMA answered resultCode 31 DEADLINE_HAS_EXPIRED_ERROR"),
+    # ... while a server error may be gone at the next attempt: retried
+    ((500, "text/plain", b"Internal Server Error"), 3, "KMA answered HTTP 500 Internal Server Error"),
+    ((200, "text/xml", b"<OpenAPI_ServiceResponse><cmmMsgHeader><returnReasonCode>05</returnReasonCode>"
+                       b"<returnAuthMsg>SERVICETIME_OUT</returnAuthMsg></cmmMsgHeader></OpenAPI_ServiceResponse>"),
+     3, "KMA answered returnReasonCode 05 SERVICETIME_OUT"),
+])
+async def test_a_refused_key_or_a_spent_quota_is_asked_once_per_run_not_retried(
+        aclient: aioredis.Redis, redis_url: str, site_catalog: Catalog, tmp_path: Path,
+        answer: tuple[int, str, bytes], asked: int, error: str) -> None:
+    with public_api() as server:
+        server.routes[KMA_OP] = answer
+        site = _site(tmp_path, {"kma": "kind: kma_nowcast\nschedule: {interval: 1h}\nretries: 2\nbackoff: 0.01s\n"
+                                       f"params:\n  service_key: k3y-not-registered\n"
+                                       f"  base_url: {server.url}/1360000/VilageFcstInfoService_2.0\n"
+                                       "  cells: ['102,94']\n"})
+        runner = CollectorRunner(aclient, site_catalog, settings_for(redis_url, site=site), watch=False)
+        await runner.load()
+        try:
+            first = await runner.run_once("kma")
+            assert len(server.requests) == asked
+            second = await runner.run_once("kma")
+            assert len(server.requests) == 2 * asked, "the next run asks again"
+        finally:
+            await runner.stop()
+    for outcome in (first, second):
+        assert not outcome.ok and outcome.attempts == asked
+        assert (outcome.error or "").startswith(error)
+    h = (await health.read_all(aclient))["kma"]
+    assert h["state"] == "failing" and h["attempts_last_run"] == asked and h["consecutive_failures"] == 2

@@ -27,8 +27,12 @@ class CollectError(Exception):
     """The source answered something unusable (an error envelope, garbage): the run fails with this message.
 
     Say what the source said (`AirKorea answered resultCode 30 SERVICE_KEY_IS_NOT_REGISTERED_ERROR`);
-    the runtime masks the collector's secrets in it anyway.
+    the runtime masks the collector's secrets in it anyway. A subclass with `permanent = True` says
+    that asking again would get the same answer (a key refused, a quota used up): the run fails at
+    once, without its retries; the next scheduled run asks again.
     """
+
+    permanent: ClassVar[bool] = False
 
 
 LIVE_STATES = ("live", "connected", "disconnected")

@@ -76,8 +76,21 @@ class SourceRefused(CollectError):
     there is no point in asking it for the other stations of the run."""
 
 
+class KeyRefused(SourceRefused):
+    """The source refused the key or the service itself (one of the REFUSING codes): every request
+    until an operator acts (registers the key, waits for the quota) gets the same answer, so the
+    runtime does not retry it within a run."""
+
+    permanent = True
+
+
+def refusal(code: str, text: str) -> SourceRefused:
+    """The refusal of a gateway or envelope code: a KeyRefused for the codes asking again cannot change."""
+    return KeyRefused(text) if code in REFUSING else SourceRefused(text)
+
+
 def refusal_or_error(code: str, text: str) -> CollectError:
-    return SourceRefused(text) if code in REFUSING else CollectError(text)
+    return KeyRefused(text) if code in REFUSING else CollectError(text)
 
 
 def describe(source: str, what: str, raw_code: Any, message: Any = None) -> str:
@@ -171,7 +184,7 @@ def check_envelope(doc: Any, source: str) -> bool:
     """True for data, False for "no data" (03, an empty successful run); CollectError for any other code."""
     gw = gateway_error(doc)
     if gw is not None:
-        raise SourceRefused(describe(source, "returnReasonCode", gw[0], gw[1]))
+        raise refusal(code_and_name(gw[0])[0], describe(source, "returnReasonCode", gw[0], gw[1]))
     header = header_of(doc)
     if header is None:
         raise CollectError(f"{source} answered JSON without a result header ({_shape(doc)})")
@@ -242,8 +255,8 @@ class Client:
         if is_json and doc is not None:
             gw = gateway_error(doc)
             if gw is not None:  # the JSON variant of the gateway error, usually with HTTP 403
-                raise SourceRefused(describe(self.source, "returnReasonCode", gw[0], gw[1])
-                                   + (f" [HTTP {resp.status_code}]" if resp.status_code >= 400 else ""))
+                raise refusal(code_and_name(gw[0])[0], describe(self.source, "returnReasonCode", gw[0], gw[1])
+                              + (f" [HTTP {resp.status_code}]" if resp.status_code >= 400 else ""))
         if not is_json and text.lstrip().startswith("<"):
             xml = _xml_error(text)
             if xml is not None:  # the gateway ignores returnType for key and quota errors
@@ -255,7 +268,7 @@ class Client:
                     raise CollectError(f"{self.source} answered XML data, not JSON (was returnType/dataType=json "
                                        "sent? some proxies drop it)")
                 text = describe(self.source, what, xml[0], xml[1])
-                raise SourceRefused(text) if what == "returnReasonCode" else refusal_or_error(code, text)
+                raise refusal(code, text) if what == "returnReasonCode" else refusal_or_error(code, text)
         if resp.status_code >= 400:
             body = f": {_snippet(text)}" if text.strip() else ""
             error = SourceRefused if resp.status_code in (401, 403, 429) else CollectError

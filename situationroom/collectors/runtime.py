@@ -33,7 +33,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from redis.exceptions import RedisError
-from tenacity import AsyncRetrying, stop_after_attempt, wait_exponential
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from situationroom import keys
 from situationroom import messages as messages_mod
@@ -41,7 +41,13 @@ from situationroom import samples as samples_mod
 from situationroom.aio import wait_event
 from situationroom.catalog import Catalog, load_catalog
 from situationroom.collectors import health, registry
-from situationroom.collectors.base import LIVE_STATES, CollectorContext, CollectorKind, CollectResult
+from situationroom.collectors.base import (
+    LIVE_STATES,
+    CollectError,
+    CollectorContext,
+    CollectorKind,
+    CollectResult,
+)
 from situationroom.collectors.definition import (
     LoadedCollector,
     hint_failed_plugins,
@@ -684,6 +690,8 @@ class CollectorRunner:
             async for attempt in AsyncRetrying(
                 stop=stop_after_attempt(definition.retries + 1),
                 wait=wait_exponential(multiplier=definition.backoff, max=max(definition.backoff, 60)),
+                # A refused key or a spent quota answers the same to every retry (and retries spend the quota).
+                retry=retry_if_exception(_retryable),
                 reraise=True,
             ):
                 with attempt:
@@ -913,11 +921,19 @@ def _describe_schedule(item: LoadedCollector) -> str:
     return f"every {s.interval:g}s" if s.interval is not None else f"cron {s.cron}"
 
 
+def _retryable(exc: BaseException) -> bool:
+    """Whether another attempt of the run may get another answer (see CollectError.permanent).
+
+    Only an Exception is: a cancel (the runner stopping, the collector removed) ends the run.
+    """
+    return isinstance(exc, Exception) and not (isinstance(exc, CollectError) and exc.permanent)
+
+
 def _describe_error(exc: BaseException, timeout: float) -> str:
     if isinstance(exc, TimeoutError):
         return f"timed out after {timeout:g}s"
     text = str(exc) or exc.__class__.__name__
-    if exc.__class__.__name__ == "CollectError":
+    if isinstance(exc, CollectError):  # subclasses too (publicdata's SourceRefused, KeyRefused)
         return text[:500]  # the source's own words, already saying what went wrong
     return f"{exc.__class__.__name__}: {text}"[:500]
 
