@@ -13,10 +13,11 @@ from zoneinfo import ZoneInfo
 
 import orjson
 import pytest
+import redis.asyncio as aioredis
 from generic_payloads_support import PAYLOADS, payload_server
 
 from situationroom.catalog import Catalog
-from situationroom.collectors.base import CollectError, CollectorContext
+from situationroom.collectors.base import CollectError, CollectorContext, CollectResult
 from situationroom.collectors.definition import load_collector
 from situationroom.collectors.kinds.csv_files import Csv
 from situationroom.collectors.mapping import MISSING_AT_SOURCE
@@ -46,6 +47,14 @@ def example(catalog: Catalog, folder: Path, state: Path, **ctx: Any) -> Csv:
     return Csv(params, context(catalog, cid=loaded.id, **ctx))
 
 
+async def run(collector: Csv, now: float = 1e10) -> CollectResult:
+    """One run as the runtime does it: the files read are remembered once the result is delivered."""
+    await collector.starting()
+    result = await collector.collect(now)
+    await collector.delivered()
+    return result
+
+
 def age(path: Path, seconds: float = 60) -> None:
     t = time.time() - seconds
     os.utime(path, (t, t))
@@ -56,7 +65,7 @@ async def test_the_example_reads_each_new_cp949_file_of_the_folder_once(tmp_path
     folder.mkdir()
     shutil.copy(PARKING, folder / "parking-0800.csv")
     collector = example(site_catalog, folder, state)
-    first = await collector.collect(1e10)
+    first = await run(collector)
     assert [(s.entity, s.value, s.ts) for s in first.samples] == [
         ("parking-jukdo-market", 86.2, AT8), ("parking-pohang-station", 57.9, AT8),
         ("parking-city-hall", 61.0, AT8), ("parking-guryongpo", 24.4, AT8)]
@@ -67,25 +76,25 @@ async def test_the_example_reads_each_new_cp949_file_of_the_folder_once(tmp_path
     remembered = orjson.loads(state.read_bytes())["files"]
     assert list(remembered) == ["parking-0800.csv"] and remembered["parking-0800.csv"]["rows"] == 6
 
-    again = await collector.collect(1e10)
+    again = await run(collector)
     assert again.samples == [] and again.rejected == []
 
     text = PARKING.read_bytes().decode("cp949").replace("08:00", "08:10").replace("86.2", "88.0")
     (folder / "parking-0810.csv").write_bytes(text.encode("cp949"))
     age(folder / "parking-0810.csv", 5)
-    second = await collector.collect(1e10)
+    second = await run(collector)
     assert {s.ts for s in second.samples} == {AT8 + 600} and second.samples[0].value == 88.0
 
     # A restarted collector remembers what was read; a file changed since it was read is read again.
     restarted = example(site_catalog, folder, state)
-    assert (await restarted.collect(1e10)).samples == []
+    assert (await run(restarted)).samples == []
     with (folder / "parking-0800.csv").open("ab") as fh:
         fh.write("오천시장 공영주차장,2026-03-15 08:00,210,105,50.0\r\n".encode("cp949"))
-    reread = await restarted.collect(1e10)
+    reread = await run(restarted)
     assert ("parking-ocheon-market", 50.0) in [(s.entity, s.value) for s in reread.samples]
     assert len(reread.samples) == 5
     (folder / "parking-0810.csv").unlink()
-    await restarted.collect(1e10)
+    await run(restarted)
     assert list(orjson.loads(state.read_bytes())["files"]) == ["parking-0800.csv"]
 
 
@@ -113,7 +122,7 @@ async def test_the_state_file_defaults_to_the_data_dir(tmp_path: Path, site_cata
         {"indicator": "traffic.parking_occupancy", "value": "점유율(%)", "entity": "parking-yeongildae"}]})
     settings = Settings(site=tmp_path / "site", data_dir=tmp_path / "data")
     collector = Csv(params, context(site_catalog, tmp_path / "site", "parking", settings=settings))
-    await collector.collect(1e10)
+    await run(collector)
     assert collector.state_path == tmp_path / "data" / "collectors" / "parking.read.json"
     assert "a.csv" in orjson.loads(collector.state_path.read_bytes())["files"]
     collector = Csv(params, context(site_catalog, tmp_path / "site", "parking"))
@@ -137,7 +146,7 @@ async def test_a_file_in_the_wrong_encoding(tmp_path: Path, site_catalog: Catalo
         age(f)
     watcher = kind({**{k: v for k, v in params.items() if k != "file"}, "watch": str(folder),
                     "state_file": str(tmp_path / "s.json")}, site_catalog)
-    result = await watcher.collect(1e10)
+    result = await run(watcher)
     assert len(result.samples) == 5
     assert [(r.field, r.value) for r in result.rejected] == [("file", "cp949.csv"), ("점유율(%)", "-")]
     assert sorted(orjson.loads((tmp_path / "s.json").read_bytes())["files"]) == ["cp949.csv", "utf8.csv"]
@@ -202,3 +211,65 @@ def test_bad_params_name_the_field(tmp_path: Path) -> None:
                     "  map: [{indicator: river.level, value: v, entity: hrfco-2101690}]\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="exactly one of file, url or watch"):
         load_collector(path)
+    path.write_text("kind: csv\nschedule: {interval: 1m}\nparams:\n  file: a.csv\n  max_files: 10\n"
+                    "  map: [{indicator: river.level, value: v, entity: hrfco-2101690}]\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="max_files goes with watch"):
+        load_collector(path)
+
+
+async def test_a_backlog_of_files_is_read_over_several_runs_each_file_once_and_only_when_written(
+        aclient: aioredis.Redis, redis_url: str, mini_catalog: Catalog, tmp_path: Path) -> None:
+    from situationroom import keys
+    from situationroom.collectors.runtime import CollectorRunner
+    from tests.conftest import MINI, settings_for
+
+    site = tmp_path / "site"
+    (site / "collectors").mkdir(parents=True)
+    (site / "seeds").symlink_to(MINI / "seeds")
+    folder = site / "drop"
+    folder.mkdir()
+
+    def drop(i: int) -> None:
+        (folder / f"level-{i}.csv").write_text(f"station,level\nchaeun,{1 + i / 10:.1f}\n", encoding="utf-8")
+        age(folder / f"level-{i}.csv", 100 - i)  # oldest first: level-0, level-1...
+
+    for i in range(7):
+        drop(i)
+    (site / "collectors" / "drop.yaml").write_text(
+        "kind: csv\nschedule: {interval: 1h}\nretries: 0\nparams:\n  watch: drop\n  settle: 0s\n"
+        "  max_files: 3\n  state_file: var/drop.read.json\n"
+        "  map:\n    - {indicator: river.level, value: level, entity_from: station}\n", encoding="utf-8")
+    settings = settings_for(redis_url, site=site)
+    state = site / "var" / "drop.read.json"
+    runner = CollectorRunner(aclient, mini_catalog, settings, watch=False)
+    await runner.load()
+
+    async def written() -> list[float]:
+        out = []
+        for p in range(settings.partitions):
+            out += [float(f[b"v"]) for _, f in await aclient.xrange(keys.samples(p))]
+        return sorted(out)
+
+    def read() -> list[str]:
+        return sorted(orjson.loads(state.read_bytes())["files"]) if state.exists() else []
+
+    try:
+        outcomes = [await runner.run_once("drop") for _ in range(4)]
+        assert [o.written for o in outcomes] == [3, 3, 1, 0]
+        assert read() == [f"level-{i}.csv" for i in range(7)]
+        assert await written() == [1.0, 1.1, 1.2, 1.3, 1.4, 1.5, 1.6], "each file once"
+
+        # Redis refuses the samples (a key of the wrong type at their stream): the new file is not marked read...
+        drop(7)
+        stream = runner.writer.stream_of("river.level")
+        await aclient.rename(stream, "kept")
+        await aclient.set(stream, "not a stream")
+        assert not (await runner.run_once("drop")).ok
+        assert "level-7.csv" not in read()
+        await aclient.rename("kept", stream)
+        # ... so it is read again by the next run (which also writes what the failed run kept for Redis).
+        assert (await runner.run_once("drop")).ok
+        assert "level-7.csv" in read()
+        assert 1.7 in await written()
+    finally:
+        await runner.stop()

@@ -737,3 +737,36 @@ async def test_a_refused_key_or_a_spent_quota_is_asked_once_per_run_not_retried(
         assert (outcome.error or "").startswith(error)
     h = (await health.read_all(aclient))["kma"]
     assert h["state"] == "failing" and h["attempts_last_run"] == asked and h["consecutive_failures"] == 2
+
+
+async def test_a_dead_letter_of_a_run_that_failed_is_reported_by_the_next_run_that_is_delivered(
+        aclient: aioredis.Redis, redis_url: str, site_catalog: Catalog, tmp_path: Path) -> None:
+    """A public-data kind reports each dead letter once, but only once it is written: a run that fails
+    after rejecting an item (a refused request for the next cell, Redis refusing the dead letter) does
+    not count as having reported it."""
+    with public_api() as server:
+        site = _site(tmp_path, {"kma": "kind: kma_nowcast\nschedule: {interval: 1h}\nretries: 0\n"
+                                       f"params:\n  service_key: k3y\n"
+                                       f"  base_url: {server.url}/1360000/VilageFcstInfoService_2.0\n"
+                                       "  cells: ['60,127', '102,94']\n"})  # 60,127 is none of the site's cells
+        runner = CollectorRunner(aclient, site_catalog, settings_for(redis_url, site=site), watch=False)
+        await runner.load()
+
+        async def unmapped() -> list[str]:
+            return [f[b"value"].decode() for _, f in await aclient.xrange(keys.deadletter()) if f[b"field"] == b"nx,ny"]
+        try:
+            # 60,127 is rejected, then the request for 102,94 is refused: the run fails.
+            server.file(KMA_OP, "kma", "gateway-error.xml")
+            assert not (await runner.run_once("kma")).ok
+            # The source answers, but Redis refuses the dead letters (a key of the wrong type).
+            server.file(KMA_OP, "kma", "normal.json")
+            await aclient.set(keys.deadletter(), "not a stream")
+            refused = await runner.run_once("kma")
+            assert not refused.ok and "WRONGTYPE" in (refused.error or "")
+            await aclient.delete(keys.deadletter())
+            assert (await runner.run_once("kma")).ok
+            assert await unmapped() == ['{"cell":"60,127"}'], "the dead letter of the failed runs is lost"
+            assert (await runner.run_once("kma")).ok
+            assert await unmapped() == ['{"cell":"60,127"}'], "a delivered dead letter is reported again"
+        finally:
+            await runner.stop()

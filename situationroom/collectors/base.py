@@ -102,5 +102,18 @@ class CollectorKind:
         `stop` is set. Reconnecting is the kind's own business; an exception restarts it with backoff."""
         raise NotImplementedError
 
+    async def starting(self) -> None:
+        """Called before each attempt of `collect()` (each retry of a run starts afresh): forget what an
+        attempt that failed set aside for `delivered()`."""
+
+    async def delivered(self) -> None:
+        """Called once what the last `collect()` returned (or a live kind emitted) is written: samples,
+        dead letters and messages.
+
+        Whatever marks items as done (files read, dead letters reported) belongs here, not in `collect()`:
+        a run that fails after collecting (a timeout, Redis refusing the writes) then loses nothing, as
+        the next run produces the same items again. Not called by a dry run. A plain `def` works too.
+        """
+
     async def close(self) -> None:
         """Release connections; called when the collector is removed or the process stops."""

@@ -331,6 +331,9 @@ def rejection(field: str, reason: str, **context: Any) -> Rejection:
 class Seen:
     """Remembers what was already reported, so re-runs over the same hours do not repeat dead letters.
 
+    A key `first()` says yes to is only set aside: `commit()` (once the run's result is written) makes
+    it reported, `drop()` (when a new attempt starts) forgets it, so a run that fails after collecting
+    (a refused request for the next station, a timeout, Redis refusing the write) reports it again.
     Samples are not filtered: the aggregator counts a repeated (indicator, entity, ts) as a duplicate,
     and a run whose write failed must be able to deliver them again.
     """
@@ -338,16 +341,26 @@ class Seen:
     def __init__(self, limit: int = 20_000) -> None:
         self.limit = limit
         self._items: dict[Any, None] = {}
+        self._staged: dict[Any, None] = {}
 
     def first(self, key: Any) -> bool:
-        """True the first time `key` is seen."""
-        if key in self._items:
+        """True the first time `key` comes up since it was last reported (once within a run)."""
+        if key in self._items or key in self._staged:
             return False
-        self._items[key] = None
+        self._staged[key] = None
+        return True
+
+    def commit(self) -> None:
+        """The keys set aside were delivered: they are reported."""
+        self._items.update(self._staged)
+        self._staged.clear()
         if len(self._items) > self.limit:  # forget the oldest half; the source only returns recent items
             for k in list(self._items)[: self.limit // 2]:
                 del self._items[k]
-        return True
+
+    def drop(self) -> None:
+        """The keys set aside were not delivered: the next attempt reports them again."""
+        self._staged.clear()
 
 
 class PublicDataKind(CollectorKind):
@@ -356,8 +369,9 @@ class PublicDataKind(CollectorKind):
 
     They all need the same things: the key masked in every text they write, one `Client` that turns
     failures into CollectErrors, the sources' naive local times read in the city's timezone, and each
-    dead letter reported once (`Seen`). `_connect` sets these up, so that a fix to one (how a key is
-    masked, what is closed) reaches every such kind.
+    dead letter reported once (`Seen`, committed by `delivered()` once the run's result is written).
+    `_connect` sets these up, so that a fix to one (how a key is masked, what is closed) reaches every
+    such kind.
     """
 
     key: str
@@ -383,6 +397,12 @@ class PublicDataKind(CollectorKind):
 
     async def close(self) -> None:
         await self.client.close()
+
+    async def starting(self) -> None:
+        self.seen.drop()
+
+    async def delivered(self) -> None:
+        self.seen.commit()
 
     def _reject(self, result: CollectResult, key: Any, field: str, reason: str, **context: Any) -> None:
         """A rejection, the first time `key` comes up (re-runs over the same hours do not repeat it)."""

@@ -697,6 +697,7 @@ class CollectorRunner:
                 with attempt:
                     attempts += 1
                     async with asyncio.timeout(definition.timeout):
+                        await _hook(running.instance.starting)
                         result = await self._collect(running.instance, time.time())
         except Exception as exc:  # any failure of a plugin is a health error, never a crash
             error = running.redact(_describe_error(exc, definition.timeout))
@@ -725,6 +726,7 @@ class CollectorRunner:
             await self.writer.reject(checked.rejected, source=cid)
         running.backlog = await self._write(batch)
         await self.writer.publish_messages(checked.messages, updates_maxlen=self.settings.updates_maxlen)
+        await self._delivered(running)
         written = len(checked.samples)
         if not running.loaded.live:
             running.state = "ok"
@@ -738,6 +740,17 @@ class CollectorRunner:
             log.info("collector %s recovered", cid)
             running.failing = False
         return RunOutcome(ok=True, written=written, rejected=len(checked.rejected), attempts=attempts)
+
+    async def _delivered(self, running: _Running) -> None:
+        """Tell the kind its result is written (CollectorKind.delivered). Its failure is logged, not the
+        run's: the samples are written, the worst is that the kind produces them again next run."""
+        timeout = running.loaded.definition.timeout
+        try:
+            async with asyncio.timeout(timeout):
+                await _hook(running.instance.delivered)
+        except Exception as exc:
+            log.error("collector %s: keeping what its run delivered failed: %s", running.loaded.id,
+                      running.redact(_describe_error(exc, timeout)))
 
     async def _write(self, batch: list[Sample]) -> list[Sample]:
         """Write a batch; returns what is left to write (nothing, unless Redis failed)."""
@@ -919,6 +932,14 @@ def _describe_schedule(item: LoadedCollector) -> str:
     if s is None:
         return "live"
     return f"every {s.interval:g}s" if s.interval is not None else f"cron {s.cron}"
+
+
+async def _hook(method: Callable[[], Any]) -> None:
+    """Call a kind's hook (starting, delivered), which a plugin may have written as a plain def."""
+    if inspect.iscoroutinefunction(method):
+        await method()
+    else:
+        await asyncio.to_thread(method)
 
 
 def _retryable(exc: BaseException) -> bool:

@@ -58,8 +58,10 @@ class Csv(CollectorKind):
     """Reads CSV rows (a header row names the columns) and maps them with `params.map`.
 
     `watch:` a folder: each run reads the files matching `pattern` that were not read before (a file
-    whose size or modification time changed since is read again), oldest first, and remembers them in a
-    JSON state file (`state_file`, default `<data dir>/collectors/<collector id>.read.json`).
+    whose size or modification time changed since is read again), oldest first and at most `max_files`
+    of them, and remembers them in a JSON state file (`state_file`, default
+    `<data dir>/collectors/<collector id>.read.json`) once their rows are written (`delivered()`), so
+    a run that fails after reading them reads them again.
     """
 
     name = "csv"
@@ -84,6 +86,9 @@ class Csv(CollectorKind):
         settle: Duration = 2.0
         """watch: a file modified less than this long ago may still be being written; it waits for the next run."""
         state_file: str | None = None
+        max_files: int = Field(default=100, ge=1, le=100_000)
+        """watch: at most this many files a run (oldest first), so a backlog of thousands is read over
+        several runs instead of timing out every run."""
         headers: dict[str, str] = Field(default_factory=dict)
         """HTTP headers for url."""
         timeout: Duration = 30.0
@@ -112,6 +117,8 @@ class Csv(CollectorKind):
                 raise ValueError("without a header row, give columns")
             if self.state_file is not None and self.watch is None:
                 raise ValueError("state_file goes with watch")
+            if "max_files" in self.model_fields_set and self.watch is None:
+                raise ValueError("max_files goes with watch")
             return self
 
     def __init__(self, params: base.Params, context: CollectorContext) -> None:
@@ -122,6 +129,8 @@ class Csv(CollectorKind):
         self.redact = encoded_too(context.redact)
         self._client: httpx.AsyncClient | None = None
         self.state_path: Path | None = None
+        self._unsaved: dict[str, dict[str, Any]] | None = None
+        """The files read by the last run, saved as read by `delivered()` once their rows are written."""
         if params.watch is not None:
             if params.state_file is not None:
                 self.state_path = self._local(params.state_file)
@@ -132,6 +141,14 @@ class Csv(CollectorKind):
     def _local(self, path: str) -> Path:
         p = Path(path).expanduser()
         return p if p.is_absolute() else self.context.site / p
+
+    async def starting(self) -> None:
+        self._unsaved = None
+
+    async def delivered(self) -> None:
+        if self._unsaved is not None:
+            files, self._unsaved = self._unsaved, None
+            await asyncio.to_thread(self._save_state, files)
 
     async def close(self) -> None:
         if self._client is not None:
@@ -263,6 +280,10 @@ class Csv(CollectorKind):
     async def _collect_folder(self, now: float) -> CollectResult:
         files = await asyncio.to_thread(self._load_state)
         todo = await asyncio.to_thread(self.new_files, files, time.time())
+        if len(todo) > self.p.max_files:
+            self.context.log.info("%d new files; reading the oldest %d, the rest in the next runs", len(todo),
+                                  self.p.max_files)
+            del todo[self.p.max_files:]
         samples, rejected = [], []
         for path, st in todo:
             try:
@@ -287,8 +308,9 @@ class Csv(CollectorKind):
         gone = [n for n in files if n not in present]
         for name in gone:  # a removed file is forgotten: one put back under its name is read again
             del files[name]
-        # A dry run (`collectors run --dry-run`) must not mark files as read.
-        if (todo or gone) and not self.context.dry_run:
-            await asyncio.to_thread(self._save_state, files)
+        # Saved by delivered(), once the rows are written: saved here, a run failing after it (a timeout,
+        # Redis refusing the write) would leave files marked read whose rows were never written. A dry run
+        # (`collectors run --dry-run`) never marks files as read.
+        self._unsaved = files if (todo or gone) and not self.context.dry_run else None
         return CollectResult(samples, rejected)
 
