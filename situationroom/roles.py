@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, TypeVar
@@ -209,7 +210,12 @@ def run_async(main: Coroutine[Any, Any, T]) -> T:
 
 def _on_signal(stop: asyncio.Event) -> None:
     if stop.is_set():
-        # A second Ctrl-C while shutting down: the operator wants out now.
-        raise SystemExit(130)
+        # A second Ctrl-C while shutting down: the operator wants out now. Leave at once: raising from a
+        # loop callback unwinds every role's task and uvicorn prints each as a traceback. The embedded
+        # Redis follows its parent (PDEATHSIG) and shuts down cleanly on its own; what the roles had not
+        # acknowledged is read again on the next start.
+        log.warning("stopped at once, without waiting for the roles to finish")
+        logging.shutdown()
+        os._exit(130)
     log.info("stopping…")
     stop.set()

@@ -111,6 +111,23 @@ def test_up_serves_live_values_stops_cleanly_and_keeps_its_data(up_dirs: tuple[P
     assert _server_pids(data) == []
 
 
+def test_a_second_ctrl_c_stops_up_at_once_without_a_traceback(up_dirs: tuple[Path, int]) -> None:
+    data, port = up_dirs
+    up = Up("--data-dir", str(data), "--port", str(port))
+    # Two presses in a row, as an impatient operator (or `timeout`, which signals the process and its group).
+    up.proc.send_signal(signal.SIGINT)
+    time.sleep(0.05)
+    code = up.interrupt(timeout=10)
+    output = "".join(up.output)
+    assert code == 130, output
+    assert "Traceback" not in output, output
+    assert "stopped at once" in output
+    deadline = time.monotonic() + 10
+    while _server_pids(data) and time.monotonic() < deadline:  # the server follows its parent
+        time.sleep(0.2)
+    assert _server_pids(data) == [], "the embedded Redis outlived `situationroom up`"
+
+
 def _wait_for_values(url: str, indicator: str, newer_than: float = 0, timeout: float = 45) -> list[dict]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
