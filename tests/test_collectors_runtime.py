@@ -10,6 +10,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import ClassVar
 
+import orjson
 import pytest
 import redis.asyncio as aioredis
 
@@ -684,9 +685,7 @@ async def test_sample_fields_of_any_numeric_type_are_written_as_numbers_and_othe
     await ensure_groups(aclient, settings.partitions)
     aggregator = Aggregator(aclient, mini_catalog, settings, consumer="loose")
     while await aggregator.step(None):
-        pass
-    import orjson
-
+        continue  # until the stream is drained
     live = {k.decode(): orjson.loads(v) for k, v in (await aclient.hgetall(keys.live("river.level"))).items()}
     assert {e: s["v"] for e, s in live.items()} == {"chaeun": 1.5, "hyeongsan": 0.75}
     assert len(await aclient.xrange(keys.deadletter())) == 4, "the aggregator dead-lettered a written sample"

@@ -176,7 +176,7 @@ class Sql(CollectorKind):
         except TimeoutError:
             return False
         except Exception:  # its own end ("interrupted") is what was asked for
-            pass
+            return True
         return True
 
     async def collect(self, now: float) -> CollectResult:
