@@ -74,14 +74,12 @@ class ConfigError(Exception):
     def relative_to(self, root: Path) -> str:
         """The problems as text with files named from `root` (a site's folder), as an operator's
         screen shows them; files outside it keep their full path."""
-        base = root.resolve()
+        return "\n".join(str(replace(p, file=p.file and site_relative(p.file, root))) for p in self.problems)
 
-        def short(file: str | None) -> str | None:
-            if not file:
-                return file
-            try:
-                return str(Path(file).resolve().relative_to(base))
-            except ValueError:
-                return file
 
-        return "\n".join(str(replace(p, file=short(p.file))) for p in self.problems)
+def site_relative(path: str | Path, root: Path) -> str:
+    """`path` named from `root` (a site's folder) when it lies inside it, else in full."""
+    try:
+        return str(Path(path).resolve().relative_to(root.resolve()))
+    except ValueError:
+        return str(path)

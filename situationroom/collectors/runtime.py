@@ -56,7 +56,7 @@ from situationroom.collectors.definition import (
 )
 from situationroom.collectors.plugin import _line_in, load_plugin, plugin_files
 from situationroom.envref import Redactor
-from situationroom.errors import ConfigError, Problem
+from situationroom.errors import ConfigError, Problem, site_relative
 from situationroom.messages import Message
 from situationroom.samples import Rejection, Sample
 from situationroom.settings import Settings
@@ -238,10 +238,7 @@ class CollectorRunner:
         await self.sync()
 
     def _file_of(self, path: Path) -> str:
-        try:
-            return str(path.resolve().relative_to(self.settings.site.resolve()))
-        except ValueError:
-            return str(path)
+        return site_relative(path, self.settings.site)
 
     def _load_plugins(self, folder: Path) -> None:
         current = {p: _digest(p) for p in plugin_files(folder)}
