@@ -9,7 +9,6 @@ import socket
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from importlib import resources
 
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -18,6 +17,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from situationroom import keys
 from situationroom.catalog import Catalog
+from situationroom.lua import Call, PipelinedScript, source
 from situationroom.samples import Rejection, Sample
 from situationroom.settings import Settings
 from situationroom.streams import StreamWriter, decode, ensure_groups
@@ -25,10 +25,6 @@ from situationroom.streams import StreamWriter, decode, ensure_groups
 log = logging.getLogger(__name__)
 
 Entry = tuple[bytes, bytes, dict[bytes, bytes]]  # stream key, entry id, fields
-
-
-def _script(name: str) -> str:
-    return resources.files("situationroom.lua").joinpath(name).read_text(encoding="utf-8")
 
 
 @dataclass
@@ -58,8 +54,8 @@ class Aggregator:
         self.writer = StreamWriter(client, partitions=settings.partitions,
                                    retention=settings.stream_retention,
                                    deadletter_maxlen=settings.deadletter_maxlen)
-        self._apply = client.register_script(_script("apply.lua"))
-        self._mark_stale = client.register_script(_script("mark_stale.lua"))
+        self._apply = PipelinedScript(client, source("apply.lua"))
+        self._mark_stale = PipelinedScript(client, source("mark_stale.lua"))
         self._thresholds: dict[tuple[str, str], tuple[str, str, str]] = {}
         self.processed = 0
 
@@ -110,9 +106,9 @@ class Aggregator:
         if not by_series:
             return out
 
-        pipe = self.client.pipeline(transaction=False)
         s = self.settings
         now_ms = int(time.time() * 1000)
+        calls: list[Call] = []
         for indicator, entities in by_series.items():
             script_keys = [keys.live(indicator), keys.due(indicator)]
             args: list[str | int | float | bytes] = [
@@ -131,8 +127,8 @@ class Aggregator:
                 # The newest sample's source goes into the live state (`s`): alerting needs to know whose
                 # silence a stale series is.
                 args += [entity, *self._threshold_args(indicator, entity), series[-1][3].source, packed]
-            await self._apply(keys=script_keys, args=args, client=pipe)  # queues EVALSHA on the pipeline
-        results = await pipe.execute(raise_on_error=False)
+            calls.append((script_keys, args))
+        results = await self._apply.run(calls, raise_on_error=False)
 
         for (indicator, entities), result in zip(by_series.items(), results, strict=True):
             if isinstance(result, Exception):
@@ -245,12 +241,9 @@ class Aggregator:
                                     px=max(500, int(self.settings.stale_check_every * 900)))
         if not got:
             return 0
-        pipe = self.client.pipeline(transaction=False)
         now_ms = int(time.time() * 1000)
-        for indicator in self.catalog.indicators:
-            await self._mark_stale(keys=[keys.live(indicator), keys.due(indicator)],
-                                   args=[now_ms, self.settings.stale_grace], client=pipe)
-        results = await pipe.execute()
+        results = await self._mark_stale.run([([keys.live(i), keys.due(i)], [now_ms, self.settings.stale_grace])
+                                              for i in self.catalog.indicators])
         pipe = self.client.pipeline(transaction=False)
         n = 0
         for changed in results:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
-from importlib import resources
 
 import orjson
 import redis.asyncio as aioredis
-from redis.commands.core import AsyncScript
 from redis.exceptions import ResponseError
 
 from situationroom import keys
+from situationroom.lua import PipelinedScript, source
 from situationroom.messages import RECENT, Message
 from situationroom.samples import Rejection, Sample
 
@@ -53,7 +52,7 @@ class StreamWriter:
         self.deadletter_maxlen = deadletter_maxlen
         self.batch_size = batch_size
         self._stream_of: dict[str, str] = {}
-        self._publish: AsyncScript | None = None
+        self._publish: PipelinedScript | None = None
 
     def stream_of(self, indicator: str) -> str:
         key = self._stream_of.get(indicator)
@@ -81,15 +80,11 @@ class StreamWriter:
         if not messages:
             return 0
         if self._publish is None:
-            self._publish = self.client.register_script(
-                resources.files("situationroom.lua").joinpath("publish_message.lua").read_text(encoding="utf-8"))
-        pipe = self.client.pipeline(transaction=False)
+            self._publish = PipelinedScript(self.client, source("publish_message.lua"))
         now_ms = int(time.time() * 1000)
-        for m in messages:
-            await self._publish(keys=[keys.updates(), keys.recent_messages(), keys.message_ids()],
-                                args=[m.id, m.encode(), updates_maxlen, now_ms, int(keep_ids * 1000), RECENT],
-                                client=pipe)
-        new = sum(await pipe.execute())
+        script_keys = [keys.updates(), keys.recent_messages(), keys.message_ids()]
+        new = sum(await self._publish.run([(script_keys, [m.id, m.encode(), updates_maxlen, now_ms,
+                                                          int(keep_ids * 1000), RECENT]) for m in messages]))
         if new:
             await self.client.hincrby(keys.counters(), "messages_published", new)
         return new

@@ -270,6 +270,26 @@ async def test_staleness_sweep_and_read_time(aclient: aioredis.Redis, redis_url:
     assert (st["st"], st["ps"], st["v"]) == ("normal", "stale", 1.2)
 
 
+async def test_a_redis_that_forgot_the_scripts_loses_nothing(aclient: aioredis.Redis, redis_url: str,
+                                                              mini_catalog: Catalog) -> None:
+    # A restarted or failed-over Redis has an empty script cache; the aggregator loads its scripts again.
+    settings = _settings(redis_url, stale_grace=1.0)
+    agg, writer = await _setup(aclient, mini_catalog, settings)
+    await writer.write([Sample("river.level", "chaeun", time.time(), 1.0, interval=0.2)])
+    await _drain(agg)
+    await aclient.script_flush()
+
+    await writer.write([Sample("river.level", "hyeongsan", time.time(), 2.0)])
+    assert await _drain(agg) == 1
+    assert (await _state(aclient, "river.level", "hyeongsan"))["v"] == 2.0
+    await aclient.script_flush()
+    await asyncio.sleep(0.6)
+    assert await agg.sweep_stale() == 1, "the stale sweep reloads its script too"
+    assert [(u["e"], u["v"], u["st"] == "stale") for u in await _updates(aclient)] == [
+        ("chaeun", 1.0, False), ("hyeongsan", 2.0, False), ("chaeun", 1.0, True)]
+    assert await _deadletter(aclient) == []
+
+
 async def test_catching_up_on_old_data_stays_stale(aclient: aioredis.Redis, redis_url: str,
                                                    mini_catalog: Catalog) -> None:
     settings = _settings(redis_url)
