@@ -651,8 +651,10 @@ def bench_ws(
                                                                          "option); default 100 and 1000.",
                                                       show_default=False)] = None,
     rate: Annotated[float, typer.Option(help="Updates pushed per second.", min=0.1, max=1000)] = 10,
-    seconds: Annotated[float, typer.Option(help="Length of each run.", min=1)] = 15,
+    seconds: Annotated[float, typer.Option(help="Length of each measured run (after a 1 s warm-up).", min=1)] = 30,
     processes: Annotated[int, typer.Option(help="Client processes the clients are spread over.", min=1)] = 4,
+    repeat: Annotated[int, typer.Option(help="Runs, each on a fresh Redis and fresh processes; the summary "
+                                             "gives the median and the range of each ratio.", min=1)] = 1,
     site: SiteOpt = None,
     port: Annotated[int, typer.Option(help="First of three ports: ingest web, websocket web, bare broadcast.")]
     = 8765,
@@ -662,6 +664,7 @@ def bench_ws(
 ) -> None:
     """Push ingest → websocket frame at many clients (p50/p99, CPU per frame), beside a bare websockets broadcast."""
     import json
+    import statistics
 
     from situationroom.bench import bench_redis
     from situationroom.bench import ws as ws_bench
@@ -676,23 +679,40 @@ def bench_ws(
         catalog = load_site(settings)
     except (ConfigError, StartupError) as exc:
         raise fail(str(exc), 2) from None
-    with bench_redis(None) as url:
-        result = ws_bench.run(settings, catalog, url, counts=counts, rate=rate, seconds=seconds,
-                              processes=processes, port=port, log=log)
+    results = []
+    for n in range(repeat):
+        with bench_redis(None) as url:
+            result = ws_bench.run(settings, catalog, url, counts=counts, rate=rate, seconds=seconds,
+                                  processes=processes, port=port, log=log)
+        results.append(result)
+        if as_json:
+            continue
+        typer.echo(f"{'run ' + str(n + 1) + ': ' if repeat > 1 else ''}{result.rate:g} updates/s for "
+                   f"{result.seconds:g} s per run, clients in {result.processes} processes")
+        for ph in result.phases:
+            lat = ph.latency_ms
+            typer.echo(f"{ph.clients:>6} clients  {ph.server:<26} p50 {lat['p50']:6.1f} ms  p99 {lat['p99']:6.1f} ms"
+                       f"  max {lat['max']:6.1f} ms  frames {ph.frames:>8,}  CPU {ph.cpu_us_per_frame:6.1f} µs/frame")
+            for name, stage in (("  push → sample stream", ph.stages_ms.get("push_to_sample_stream")),
+                                ("  sample → update stream", ph.stages_ms.get("sample_to_update_stream")),
+                                ("  update stream → frame", ph.from_stream_ms or None)):
+                if stage:
+                    typer.echo(f"{'':>14}{name:<26} p50 {stage['p50']:6.1f} ms  p99 {stage['p99']:6.1f} ms")
+        for count, r in result.ratios.items():
+            typer.echo(f"{int(count):>6} clients  ours / bare: p99 {r['p99']:.2f}x (target ≤ 1.25; fan-out alone "
+                       f"{r['fanout_p99']:.2f}x), CPU per frame {r['cpu_per_frame']:.2f}x (target ≤ 1.5)")
     if as_json:
-        typer.echo(json.dumps(result.as_dict(), indent=2))
+        out = [r.as_dict() for r in results]
+        typer.echo(json.dumps(out[0] if repeat == 1 else out, indent=2))
         return
-    typer.echo(f"{result.rate:g} updates/s for {result.seconds:g} s per run, clients in {result.processes} processes")
-    for ph in result.phases:
-        lat = ph.latency_ms
-        typer.echo(f"{ph.clients:>6} clients  {ph.server:<26} p50 {lat['p50']:6.1f} ms  p99 {lat['p99']:6.1f} ms  "
-                   f"max {lat['max']:6.1f} ms  frames {ph.frames:>8,}  CPU {ph.cpu_us_per_frame:6.1f} µs/frame")
-        if ph.from_stream_ms:
-            typer.echo(f"{'':>14}{'  from the update stream':<26} p50 {ph.from_stream_ms['p50']:6.1f} ms  "
-                       f"p99 {ph.from_stream_ms['p99']:6.1f} ms")
-    for count, r in result.ratios.items():
-        typer.echo(f"{int(count):>6} clients  ours / bare: p99 {r['p99']:.2f}x (target ≤ 1.25; fan-out alone "
-                   f"{r['fanout_p99']:.2f}x), CPU per frame {r['cpu_per_frame']:.2f}x (target ≤ 1.5)")
+    if repeat > 1:
+        typer.echo(f"over {repeat} runs: median (min–max)")
+        for count in map(str, counts):
+            line = []
+            for key, label in (("p99", "p99"), ("fanout_p99", "fan-out alone p99"), ("cpu_per_frame", "CPU per frame")):
+                values = [r.ratios[count][key] for r in results]
+                line.append(f"{label} {statistics.median(values):.2f}x ({min(values):.2f}–{max(values):.2f})")
+            typer.echo(f"{int(count):>6} clients  " + ", ".join(line))
 
 
 @bench_app.command("wall")

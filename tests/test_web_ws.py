@@ -541,6 +541,14 @@ def test_bench_ws_runs_both_servers() -> None:
     figures = json.loads(result.stdout)
     assert [(p["server"], p["clients"]) for p in figures["phases"]] == [
         ("situationroom", 4), ("bare websockets broadcast", 4)]
-    for phase in figures["phases"]:
-        assert phase["latency_ms"]["n"] >= 4 and phase["frames"] >= 4
+    ours, bare = figures["phases"]
+    # 1 s at 10 updates/s after the warm-up: every client has every measured update, once, from both
+    # servers; the warm-up's updates are sent to both and measured by neither.
+    assert 8 <= ours["updates"] <= 11 and bare["updates"] == ours["updates"]
+    for phase in (ours, bare):
+        assert phase["latency_ms"]["n"] == 4 * ours["updates"]
+        assert phase["frames"] >= 4 * (ours["updates"] + 8)
+    assert set(ours["stages_ms"]) == {"push_to_sample_stream", "sample_to_update_stream"}
+    assert all(stage["p50"] >= 0 for stage in ours["stages_ms"].values())
+    assert bare["stages_ms"] == {} and bare["from_stream_ms"] == {}
     assert set(figures["ratios"]["4"]) == {"p50", "p99", "fanout_p99", "cpu_per_frame"}

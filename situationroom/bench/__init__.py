@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import subprocess
@@ -12,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import h11
 import httpx
 
 from situationroom.embedded import EmbeddedRedis
@@ -82,3 +84,58 @@ def wait_http(url: str, role: Role, timeout: float = 30.0) -> None:
             pass
         time.sleep(0.1)
     raise RuntimeError(f"{url} did not answer within {timeout:g}s")
+
+
+class Pusher:
+    """One kept-alive HTTP/1.1 connection for timed pushes: the request is encoded before the clock starts.
+
+    A latency measured from just before `httpx.post` includes the client library building the request
+    (about a millisecond of Python per request on the 2-core VM): time of the benchmark, not of the
+    server. The bare broadcast it is compared with gets its messages over a websocket opened before its
+    clock starts, so the push gets a connection opened beforehand and its bytes ready as well.
+    """
+
+    def __init__(self, host: str, port: int, headers: dict[str, str]) -> None:
+        self.host, self.port = host, port
+        self.headers = [("Host", f"{host}:{port}"), *headers.items()]
+        self._conn = h11.Connection(our_role=h11.CLIENT)
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+
+    async def __aenter__(self) -> Pusher:
+        self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            with contextlib.suppress(OSError):
+                await self._writer.wait_closed()
+
+    async def post(self, path: str, body: bytes) -> tuple[float, int, bytes]:
+        """POST `body`; returns when its bytes were handed to the socket (perf_counter), the status and the body."""
+        assert self._reader is not None and self._writer is not None, "use Pusher as an async context manager"
+        conn = self._conn
+        request = h11.Request(method="POST", target=path,
+                              headers=[*self.headers, ("Content-Length", str(len(body)))])
+        data = conn.send(request) + conn.send(h11.Data(data=body)) + conn.send(h11.EndOfMessage())
+        sent = time.perf_counter()
+        self._writer.write(data)
+        status, parts = 0, []
+        while True:
+            event = conn.next_event()
+            if event is h11.NEED_DATA:
+                chunk = await self._reader.read(65536)
+                if not chunk:
+                    raise ConnectionError(f"{self.host}:{self.port} closed the connection")
+                conn.receive_data(chunk)
+            elif isinstance(event, h11.Response):
+                status = event.status_code
+            elif isinstance(event, h11.Data):
+                parts.append(bytes(event.data))
+            elif isinstance(event, h11.EndOfMessage):
+                break
+            elif isinstance(event, h11.ConnectionClosed):
+                raise ConnectionError(f"{self.host}:{self.port} closed the connection")
+        conn.start_next_cycle()
+        return sent, status, b"".join(parts)

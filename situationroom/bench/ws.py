@@ -13,11 +13,10 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-import httpx
 import orjson
 
-from situationroom import tokens
-from situationroom.bench import Role, percentile, start_role, wait_http
+from situationroom import keys, tokens
+from situationroom.bench import Pusher, Role, percentile, start_role, wait_http
 from situationroom.catalog import Catalog
 from situationroom.redisconn import sync_client
 from situationroom.roles import run_async
@@ -27,6 +26,8 @@ CONNECT_AT_ONCE = 50
 """Connections a client process opens at a time (a thousand at once would only measure the accept queue)."""
 SETTLE = 1.5
 """Seconds to let the last frames arrive after the last push."""
+WARMUP = 1.0
+"""Seconds of unmeasured pushes (and, for the bare broadcast, sends) before the measured ones."""
 
 
 @dataclass
@@ -42,6 +43,8 @@ class Phase:
     from_stream_ms: dict[str, float]
     """Ours only: from the update-stream entry (its id's ms, Redis' clock) to the frame, i.e. the fan-out
     alone without push ingest and aggregator; 1 ms resolution."""
+    stages_ms: dict[str, dict[str, float]]
+    """Ours only: push → sample-stream entry (ingest) and sample → update-stream entry (aggregator)."""
     cpu_s: float
     cpu_us_per_frame: float
 
@@ -235,17 +238,31 @@ def _series(catalog: Catalog) -> tuple[str, list[str], float]:
     return ind.id, list(catalog.entities_of(ind.id)), 1.0
 
 
-async def _push(base: str, token: str, indicator: str, entities: list[str], value: float, rate: float,
-                seconds: float, ws_url: str) -> tuple[dict[tuple[str, int], float], list[str]]:
-    """Push one sample every 1/rate s; returns when each was sent, and the frames one client saw (the
-    bytes the bare broadcast will send)."""
+@dataclass
+class Pushed:
+    """What the push side of one run did: when each measured sample left, and the frames one client saw."""
+
+    sent: dict[tuple[str, int], float] = field(default_factory=dict)
+    """(entity, event ms) -> perf_counter when its request's bytes went to the socket."""
+    sent_wall_ms: dict[tuple[str, int], float] = field(default_factory=dict)
+    """The same moment on the wall clock (ms), to compare with the stream ids (Redis' clock)."""
+    warm: list[str] = field(default_factory=list)
+    """Delta frames of the warm-up pushes (not measured; the bare broadcast sends them first too)."""
+    frames: list[str] = field(default_factory=list)
+    """Delta frames of the measured pushes, as a client received them: what the bare broadcast sends."""
+
+
+async def _push(port: int, token: str, indicator: str, entities: list[str], value: float, rate: float,
+                seconds: float, ws_url: str) -> Pushed:
+    """Push one sample every 1/rate s, after WARMUP s of unmeasured ones that open every connection and
+    cache on the way (the first request of a process costs tens of ms)."""
     from websockets.asyncio.client import connect
 
-    sent: dict[tuple[str, int], float] = {}
-    frames: list[str] = []
+    out = Pushed()
+    measuring = False
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     async with connect(ws_url, compression=None, max_size=None, ping_interval=None) as probe, \
-            httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as http:
+            Pusher("127.0.0.1", port, headers) as http:
         await probe.send(orjson.dumps({"type": "subscribe", "topics": ["all"]}).decode())
         while orjson.loads(await probe.recv())["type"] != "snapshot":
             pass
@@ -253,55 +270,93 @@ async def _push(base: str, token: str, indicator: str, entities: list[str], valu
         async def watch() -> None:
             async for message in probe:
                 if orjson.loads(message).get("type") == "delta":
-                    frames.append(str(message))
+                    (out.frames if measuring else out.warm).append(str(message))
 
         watcher = asyncio.create_task(watch())
-        start = tick = time.perf_counter()
         k = 0
         last_t = 0
-        while time.perf_counter() - start < seconds:
-            entity = entities[k % len(entities)]
-            t_ms = last_t = max(int(time.time() * 1000), last_t + 1)
-            body = orjson.dumps({"samples": [{"indicator": indicator, "entity": entity, "ts": t_ms / 1000,
-                                              "value": value + (k % 7)}]})
-            sent[(entity, t_ms)] = time.perf_counter()
-            response = await http.post("/api/v1/samples", content=body)
-            if response.status_code != 200 or response.json()["accepted"] != 1:
-                raise RuntimeError(f"ingest answered {response.status_code}: {response.text[:300]}")
-            k += 1
-            tick += 1 / rate
-            await asyncio.sleep(max(0.0, tick - time.perf_counter()))
+        for span, measured in ((WARMUP, False), (seconds, True)):
+            if measured:
+                await asyncio.sleep(SETTLE)  # the warm-up's last frames arrive before measuring starts
+                measuring = True
+            start = tick = time.perf_counter()
+            while time.perf_counter() - start < span:
+                entity = entities[k % len(entities)]
+                t_ms = last_t = max(int(time.time() * 1000), last_t + 1)
+                body = orjson.dumps({"samples": [{"indicator": indicator, "entity": entity, "ts": t_ms / 1000,
+                                                  "value": value + (k % 7)}]})
+                wall = time.time() * 1000
+                sent, status, answer = await http.post("/api/v1/samples", body)
+                if status != 200 or orjson.loads(answer)["accepted"] != 1:
+                    raise RuntimeError(f"ingest answered {status}: {answer[:300]!r}")
+                if measured:
+                    out.sent[(entity, t_ms)] = sent
+                    out.sent_wall_ms[(entity, t_ms)] = wall
+                k += 1
+                tick += 1 / rate
+                await asyncio.sleep(max(0.0, tick - time.perf_counter()))
         await asyncio.sleep(SETTLE)
         watcher.cancel()
-    return sent, frames
+    return out
 
 
-async def _replay(url: str, frames: list[str], rate: float) -> dict[tuple[str, int], float]:
-    """Send the recorded frames to the bare server at the same pace; returns when each state was sent."""
+async def _replay(url: str, pushed: Pushed, rate: float) -> dict[tuple[str, int], float]:
+    """Send the recorded frames to the bare server at the same pace, the warm-up ones first and
+    unmeasured as for ours; returns when each measured state was sent."""
     from websockets.asyncio.client import connect
 
     sent: dict[tuple[str, int], float] = {}
     async with connect(url, compression=None, max_size=None, ping_interval=None) as ws:
-        tick = time.perf_counter()
-        for text in frames:
-            now = time.perf_counter()
-            for s in orjson.loads(text).get("states", ()):
-                sent.setdefault((s["e"], s["t"]), now)
-            await ws.send(text)
-            tick += 1 / rate
-            await asyncio.sleep(max(0.0, tick - time.perf_counter()))
+        for frames, measured in ((pushed.warm, False), (pushed.frames, True)):
+            if measured:
+                await asyncio.sleep(SETTLE)
+            tick = time.perf_counter()
+            for text in frames:
+                now = time.perf_counter()
+                if measured:
+                    for s in orjson.loads(text).get("states", ()):
+                        sent.setdefault((s["e"], s["t"]), now)
+                await ws.send(text)
+                tick += 1 / rate
+                await asyncio.sleep(max(0.0, tick - time.perf_counter()))
         await asyncio.sleep(SETTLE)
     return sent
 
 
+def _stages(url: str, settings: Settings, pushed: Pushed) -> dict[str, dict[str, float]]:
+    """Where the time before the fan-out goes: push → sample-stream entry → update-stream entry, from the
+    entries' ids (Redis' clock, 1 ms resolution), for the measured samples."""
+    sync = sync_client(url)
+    try:
+        at_sample: dict[tuple[str, int], int] = {}
+        for key in keys.all_samples(settings.partitions):
+            for eid, f in sync.xrange(key):
+                at_sample[(f[b"e"].decode(), int(f[b"t"]))] = int(eid.split(b"-", 1)[0])
+        at_update: dict[tuple[str, int], int] = {}
+        for eid, f in sync.xrange(keys.updates()):
+            if b"d" in f:
+                state = orjson.loads(f[b"d"])
+                at_update.setdefault((state["e"], state["t"]), int(eid.split(b"-", 1)[0]))
+    finally:
+        sync.close()
+    measured = [k for k in pushed.sent_wall_ms if k in at_sample and k in at_update]
+    # Whole ms on both sides, as the ids have them: an entry is never before the push that wrote it.
+    to_sample = [float(at_sample[k] - int(pushed.sent_wall_ms[k])) for k in measured]
+    to_update = [float(at_update[k] - at_sample[k]) for k in measured]
+    return {"push_to_sample_stream": {"p50": percentile(to_sample, 50), "p99": percentile(to_sample, 99)},
+            "sample_to_update_stream": {"p50": percentile(to_update, 50), "p99": percentile(to_update, 99)}}
+
+
 def _phase(server: str, clients: int, sent: dict[tuple[str, int], float],
-           records: list[tuple[str, int, float, float]], frames: int, cpu: float, *, stream: bool) -> Phase:
+           records: list[tuple[str, int, float, float]], frames: int, cpu: float, *, stream: bool,
+           stages: dict[str, dict[str, float]] | None = None) -> Phase:
     latencies = [(at - sent[(e, t)]) * 1000 for e, t, at, _ in records if (e, t) in sent]
     lags = [lag for e, t, _, lag in records if (e, t) in sent] if stream else []
     return Phase(server=server, clients=clients, frames=frames, updates=len(sent),
                  latency_ms={"p50": percentile(latencies, 50), "p99": percentile(latencies, 99),
                              "max": max(latencies, default=float("nan")), "n": len(latencies)},
                  from_stream_ms={"p50": percentile(lags, 50), "p99": percentile(lags, 99)} if stream else {},
+                 stages_ms=stages or {},
                  cpu_s=cpu, cpu_us_per_frame=cpu / frames * 1e6 if frames else float("nan"))
 
 
@@ -347,16 +402,17 @@ def run(settings: Settings, catalog: Catalog, url: str, *, counts: list[int], ra
             clients.connect(ours_ws, count, subscribe)
             clients.record()
             cpu0 = cpu_seconds(web.proc.pid)
-            sent, recorded = run_async(_push(base, token, indicator, entities, value, rate, seconds, ours_ws))
+            pushed = run_async(_push(port, token, indicator, entities, value, rate, seconds, ours_ws))
             cpu = cpu_seconds(web.proc.pid) - cpu0
             records, frames = clients.stop()
-            ours = _phase("situationroom", count, sent, records, frames, cpu, stream=True)
+            ours = _phase("situationroom", count, pushed.sent, records, frames, cpu, stream=True,
+                          stages=_stages(url, settings, pushed))
             # Bare: the same frame bytes, at the same pace, broadcast by a plain websockets server.
             clients.connect(f"ws://127.0.0.1:{bare_port}/", count, None)
             clients.record()
             assert bare.pid is not None
             cpu0 = cpu_seconds(bare.pid)
-            sent = run_async(_replay(f"ws://127.0.0.1:{bare_port}/publish", recorded, rate))
+            sent = run_async(_replay(f"ws://127.0.0.1:{bare_port}/publish", pushed, rate))
             cpu = cpu_seconds(bare.pid) - cpu0
             records, frames = clients.stop()
             plain = _phase("bare websockets broadcast", count, sent, records, frames, cpu, stream=False)
