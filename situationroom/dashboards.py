@@ -374,10 +374,12 @@ class DashboardStore:
     async def watch(self, on_change: Callable[[Entry], Awaitable[None] | None],
                     stop: asyncio.Event | None = None) -> None:
         """Reload files as they change until `stop` is set (or the task is cancelled), calling `on_change`."""
-        from watchfiles import Change, awatch
+        from watchfiles import Change
+
+        from situationroom import filewatch
 
         self.folder.mkdir(parents=True, exist_ok=True)
-        async for changes in awatch(self.folder, stop_event=stop, debounce=300, step=50, recursive=False):
+        async for changes in filewatch.changes(self.folder, stop=stop):
             names = sorted({Path(p).stem for kind, p in changes
                             if p.endswith(".yaml") and NAME_PATTERN.match(Path(p).stem)
                             and kind in (Change.added, Change.modified, Change.deleted)})

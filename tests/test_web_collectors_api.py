@@ -197,6 +197,21 @@ def test_one_collector_is_read_on_its_own(http: httpx.Client, r: redis.Redis) ->
     _assert_error(http.get("/api/v1/collectors/ghost"), 404, "collector_id", "ghost")
 
 
+def test_a_health_field_set_by_hand_that_is_not_a_number_shows_as_unknown_not_a_500(http: httpx.Client,
+                                                                                    r: redis.Redis) -> None:
+    _collector(r, "parking", state="ok", runs="4")
+    _collector(r, "broken", state="ok", runs="not a count", last_run="yesterday", samples_total="\xff")
+    listed = http.get("/api/v1/collectors")
+    assert listed.status_code == 200, listed.text
+    rows = {c["id"]: c for c in listed.json()["collectors"]}
+    assert rows["parking"]["runs"] == 4
+    broken = rows["broken"]
+    assert (broken["runs"], broken["last_run"], broken["samples_total"], broken["state"]) == (0, None, 0, "ok")
+    one = http.get("/api/v1/collectors/broken")
+    assert one.status_code == 200, one.text
+    assert one.json()["runs"] == 0 and one.json()["file"] == "collectors/parking.yaml"
+
+
 def test_reads_need_a_token_when_not_public(redis_url: str, r: redis.Redis) -> None:
     _collector(r, "parking", state="ok")
     with serve(settings_for(redis_url, site=MINI, public_read=False)) as served, \

@@ -555,11 +555,11 @@ class RuleStore:
 
     async def watch(self, on_change: Callable[[RuleSet], Awaitable[None]], stop: asyncio.Event) -> None:
         """Reload on every change of rules/*.yaml (or seeds/departments.yaml) until `stop` is set."""
-        from watchfiles import awatch
+        from situationroom import filewatch
 
         self.folder.mkdir(parents=True, exist_ok=True)
         paths = [self.folder, self.settings.seeds]
-        async for changes in awatch(*paths, stop_event=stop, debounce=300, step=50, recursive=False):
+        async for changes in filewatch.changes(*paths, stop=stop):
             relevant = [p for _, p in changes if p.endswith(".yaml")
                         and (Path(p).parent == self.folder or Path(p).name == "departments.yaml")]
             if not relevant:

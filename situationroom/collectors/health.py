@@ -36,13 +36,18 @@ def _parse(raw: dict[bytes, bytes]) -> dict[str, Any]:
     out: dict[str, Any] = dict.fromkeys(sorted(TEXT_FIELDS | FLOAT_FIELDS))
     out.update(dict.fromkeys(sorted(INT_FIELDS), 0))
     for k, v in raw.items():
-        name, text = k.decode(), v.decode()
-        if name in INT_FIELDS:
-            out[name] = int(text) if text else 0
-        elif name in FLOAT_FIELDS:
-            out[name] = float(text) if text else None
-        else:
-            out[name] = text or None
+        name, text = k.decode(errors="replace"), v.decode(errors="replace")
+        try:
+            if name in INT_FIELDS:
+                out[name] = int(text) if text else 0
+            elif name in FLOAT_FIELDS:
+                out[name] = float(text) if text else None
+            else:
+                out[name] = text or None
+        except ValueError:
+            # Only the runtime writes this hash; a value someone set by hand that is not a number shows
+            # as unknown rather than failing every reader of every collector's health.
+            continue
     return out
 
 

@@ -24,14 +24,11 @@ def _relevant(path: str) -> bool:
 
 async def watch(runner: CollectorRunner, stop: asyncio.Event | None = None) -> None:
     """Re-sync the runner whenever a collector file or plugin changes, until `stop` is set."""
-    from watchfiles import awatch
+    from situationroom import filewatch
 
-    # watchfiles logs every batch of changes at INFO; the runtime logs what each change did instead.
-    if logging.getLogger("watchfiles").level == logging.NOTSET:
-        logging.getLogger("watchfiles").setLevel(logging.WARNING)
     folder = runner.settings.collectors_dir
     folder.mkdir(parents=True, exist_ok=True)
-    async for changes in awatch(folder, stop_event=stop, debounce=300, step=50, recursive=False):
+    async for changes in filewatch.changes(folder, stop=stop):
         if not any(_relevant(p) for _, p in changes):
             continue
         try:
