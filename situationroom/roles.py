@@ -14,7 +14,7 @@ import redis
 import redis.asyncio as aioredis
 import uvicorn
 
-from situationroom import __version__, keys
+from situationroom import __version__, aio, keys
 from situationroom.aggregator import Aggregator
 from situationroom.catalog import Catalog, load_catalog
 from situationroom.collectors.runtime import CollectorRunner
@@ -34,10 +34,28 @@ class StartupError(Exception):
 
 
 class _Server(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self._leave = asyncio.Event()
+
     # The roles share one stop event and one set of signal handlers; uvicorn must not take them.
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+    def leave(self) -> None:
+        """Stop serving now (uvicorn's own loop would notice `should_exit` only at its next tick)."""
+        self.should_exit = True
+        self._leave.set()
+
+    async def main_loop(self) -> None:
+        # uvicorn wakes every 0.1 s to see whether it should stop: 2.2 ms of CPU a second on the 2-core VM
+        # for a process with nothing to do, over half of an idle web role. Its once-a-second work (the Date
+        # header) stays; being told to stop comes through `leave`, and a bare `should_exit` within 1 s.
+        counter = 0
+        while not await self.on_tick(counter):
+            counter = (counter + 10) % 864000
+            await aio.wait_event(self._leave, 1.0)
 
 
 @contextlib.contextmanager
@@ -114,7 +132,7 @@ async def _web(client: aioredis.Redis, catalog: Catalog, settings: Settings, sto
         if server.started and on_ready is not None:
             on_ready(public_url(settings, server))
         await stop.wait()
-        server.should_exit = True
+        server.leave()
 
     watcher = asyncio.create_task(watch())
     try:

@@ -14,10 +14,12 @@ async def test_a_written_file_arrives_once_and_stop_ends_the_watch(tmp_path: Pat
     (tmp_path / "sub").mkdir()
     stop = asyncio.Event()
     batches: list[set[tuple[Change, str]]] = []
+    first = asyncio.Event()
 
     async def watch() -> None:
         async for batch in filewatch.changes(tmp_path, stop=stop):
             batches.append(batch)
+            first.set()
 
     task = asyncio.create_task(watch())
     await asyncio.sleep(0.5)  # the watcher's thread is up
@@ -27,9 +29,8 @@ async def test_a_written_file_arrives_once_and_stop_ends_the_watch(tmp_path: Pat
     for n in range(3):
         target.write_text(f"title: {n}\n")
     async with asyncio.timeout(5):
-        while not batches:
-            await asyncio.sleep(0.05)
-    await asyncio.sleep(1.0)
+        await first.wait()
+    await asyncio.sleep(1.0)  # no second batch follows for the same save
     assert len(batches) == 1
     assert {path for _, path in batches[0]} == {str(target)}
     stop.set()
