@@ -122,8 +122,12 @@ async def _web(client: aioredis.Redis, catalog: Catalog, settings: Settings, sto
     from situationroom.web.app import create_app
 
     app = create_app(client, catalog, settings)
+    # No protocol-level pings from uvicorn: the fan-out's heartbeat frames already find and close a silent
+    # client (and are the only kind a browser's page can see), so a second keepalive per connection is
+    # only a timer, a ping and a pong more for every client.
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning",
-                            access_log=False, ws_per_message_deflate=False, lifespan="on")
+                            access_log=False, ws_per_message_deflate=False, ws_ping_interval=None,
+                            lifespan="on")
     server = _Server(config)
 
     async def watch() -> None:

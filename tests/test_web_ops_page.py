@@ -32,7 +32,10 @@ from tests.test_web_api import serve
 
 pytestmark = needs_chromium
 CLI = [sys.executable, "-m", "situationroom"]
-SCREENSHOTS = REPO / "docs" / "screenshots"
+SCREENSHOTS_ENV = "SITUATIONROOM_SCREENSHOTS"
+"""Folder the screenshots test writes into; unset, a temporary one, so a test run leaves the checkout as it
+was. `SITUATIONROOM_SCREENSHOTS=docs/screenshots pytest tests/test_web_ops_page.py -k screenshots` renews the
+docs' images."""
 SIMULATORS = sorted(p.stem for p in (REPO / "collectors").glob("sim-*.yaml"))
 HANGUL = re.compile(r"[가-힣]")
 # The economy simulator runs once an hour here, so a run-now is the only thing that runs it again.
@@ -311,12 +314,13 @@ def test_an_operator_signs_in_when_reads_need_a_token(browser: Browser, site: Si
         context.close()
 
 
-def test_screenshots_in_korean_and_english(browser: Browser, site: Site) -> None:
+def test_screenshots_in_korean_and_english(browser: Browser, site: Site, tmp_path: Path) -> None:
     """docs/screenshots/ops-{ko,en}.png: a paused collector, a disabled one and a broken file among the healthy."""
     token = site.token("operator")
+    shots = Path(os.environ.get(SCREENSHOTS_ENV) or tmp_path)
     site.redis.hset(keys.collector_control("sim-population"), "paused", "1")
     try:
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        shots.mkdir(parents=True, exist_ok=True)
         for lang in ("ko", "en"):
             page = ops_page(browser, site, token, lang=lang)
             wait_for(lambda page=page: all(state_word(page, c) for c in SIMULATORS)
@@ -326,7 +330,7 @@ def test_screenshots_in_korean_and_english(browser: Browser, site: Site) -> None
                 assert not HANGUL.search(page.inner_text("thead")) and not HANGUL.search(page.inner_text(".summary"))
             else:
                 assert "일시정지" in text and "정상" in text
-            page.screenshot(path=str(SCREENSHOTS / f"ops-{lang}.png"))
+            page.screenshot(path=str(shots / f"ops-{lang}.png"))
             size = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
             assert size[0] <= size[1], f"the table is wider than the screen: {size}"
             done(page)
