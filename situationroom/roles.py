@@ -7,6 +7,7 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
@@ -34,28 +35,31 @@ class StartupError(Exception):
 
 
 class _Server(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config) -> None:
+    """uvicorn under the roles' stop event: it stops when they do and says where it listens once it does."""
+
+    def __init__(self, config: uvicorn.Config, stop: asyncio.Event,
+                 on_ready: Callable[[uvicorn.Server], None] | None) -> None:
         super().__init__(config)
-        self._leave = asyncio.Event()
+        self._stop = stop
+        self._on_ready = on_ready
 
     # The roles share one stop event and one set of signal handlers; uvicorn must not take them.
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
 
-    def leave(self) -> None:
-        """Stop serving now (uvicorn's own loop would notice `should_exit` only at its next tick)."""
-        self.should_exit = True
-        self._leave.set()
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started and self._on_ready is not None:
+            self._on_ready(self)
 
     async def main_loop(self) -> None:
         # uvicorn wakes every 0.1 s to see whether it should stop: 2.2 ms of CPU a second on the 2-core VM
-        # for a process with nothing to do, over half of an idle web role. Its once-a-second work (the Date
-        # header) stays; being told to stop comes through `leave`, and a bare `should_exit` within 1 s.
-        counter = 0
-        while not await self.on_tick(counter):
-            counter = (counter + 10) % 864000
-            await aio.wait_event(self._leave, 1.0)
+        # for a process with nothing to do, over half of an idle web role. Here it wakes once a second for
+        # its once-a-second work (on_tick(0): the Date header), and at once when the roles stop.
+        while not await self.on_tick(0):
+            if await aio.wait_event(self._stop, 1.0):
+                self.should_exit = True
 
 
 @contextlib.contextmanager
@@ -128,21 +132,8 @@ async def _web(client: aioredis.Redis, catalog: Catalog, settings: Settings, sto
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning",
                             access_log=False, ws_per_message_deflate=False, ws_ping_interval=None,
                             lifespan="on")
-    server = _Server(config)
-
-    async def watch() -> None:
-        while not server.started and not server.should_exit:  # noqa: ASYNC110 - uvicorn offers only a flag
-            await asyncio.sleep(0.05)
-        if server.started and on_ready is not None:
-            on_ready(public_url(settings, server))
-        await stop.wait()
-        server.leave()
-
-    watcher = asyncio.create_task(watch())
-    try:
-        await server.serve()
-    finally:
-        watcher.cancel()
+    server = _Server(config, stop, None if on_ready is None else lambda srv: on_ready(public_url(settings, srv)))
+    await server.serve()
     if not server.started and not stop.is_set():
         raise StartupError(f"the web server could not listen on {settings.host}:{settings.port} "
                            "(is the port in use? choose another with --port)")
