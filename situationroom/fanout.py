@@ -18,7 +18,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from situationroom import keys, live
+from situationroom import aio, keys, live
 from situationroom.catalog import Catalog
 from situationroom.messages import RECENT
 from situationroom.settings import Settings
@@ -577,16 +577,22 @@ class Fanout:
         self._next_id = 0
         self._tasks: list[asyncio.Task[None]] = []
         self._closing: set[asyncio.Task[None]] = set()
+        self._stop = asyncio.Event()
 
     # -- lifecycle ---------------------------------------------------------------------------------------
 
     async def start(self) -> None:
         last = await self._last_id()
         self.position, self.position_sid = last, parse_id(last)
+        self._stop.clear()
         self._tasks = [asyncio.create_task(self._read_loop(), name="fanout-reader"),
                        asyncio.create_task(self._heartbeat_loop(), name="fanout-heartbeat")]
 
     async def stop(self) -> None:
+        # The loops also end on the event: redis.asyncio can lose a cancellation that lands as a command
+        # starts (Python 3.11's wait_for, cpython#86296), and the reader would then block for ever on the
+        # next XREAD; a web role that failed to start hung that way instead of saying why.
+        self._stop.set()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -799,14 +805,14 @@ class Fanout:
 
     async def _read_loop(self) -> None:
         backoff = 0.1
-        while True:
+        while not self._stop.is_set():
             try:
                 reply = await self.redis.xread({keys.updates(): self.position}, count=READ_COUNT,
                                                block=self.settings.block_ms)
                 backoff = 0.1
             except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
                 log.warning("update stream: %s; retrying in %.1fs", exc, backoff)
-                await asyncio.sleep(backoff)
+                await aio.wait_event(self._stop, backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
             for _stream, raw in reply or []:
@@ -848,8 +854,7 @@ class Fanout:
         # Each client is pinged on its own phase of the interval: a thousand pongs arriving in the same
         # millisecond held every frame of the wall back by a second in the benchmark.
         tick = self.settings.ws_heartbeat / HEARTBEAT_SLICES
-        while True:
-            await asyncio.sleep(tick)
+        while not await aio.wait_event(self._stop, tick):
             self.heartbeat()
 
     def heartbeat(self) -> None:

@@ -49,8 +49,15 @@ class _Server(uvicorn.Server):
         yield
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets)
-        if self.started and self._on_ready is not None:
+        try:
+            await super().startup(sockets)
+        except SystemExit:
+            # uvicorn ends a start that failed (a port it cannot bind, an app whose lifespan failed) with
+            # sys.exit once it has logged why; here that is this role's StartupError (see _web), not the
+            # end of the process, whose other roles would otherwise hang on or print tracebacks.
+            self.should_exit = True
+            return
+        if self._on_ready is not None:
             self._on_ready(self)
 
     async def main_loop(self) -> None:
@@ -135,6 +142,8 @@ async def _web(client: aioredis.Redis, catalog: Catalog, settings: Settings, sto
     server = _Server(config, stop, None if on_ready is None else lambda srv: on_ready(public_url(settings, srv)))
     await server.serve()
     if not server.started and not stop.is_set():
+        if server.lifespan.should_exit:
+            raise StartupError("the web app did not start: see the error above")
         raise StartupError(f"the web server could not listen on {settings.host}:{settings.port} "
                            "(is the port in use? choose another with --port)")
 

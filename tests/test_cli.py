@@ -158,6 +158,20 @@ def test_run_without_a_redis_says_how_to_get_one(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_a_port_in_use_is_named_and_the_command_ends(redis_url: str) -> None:
+    """The web role cannot listen: one line naming the address and what to do, status 1, no traceback."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = cli("run", "web", "--redis-url", redis_url, "--host", "127.0.0.1", "--port", str(port), timeout=60)
+    assert result.returncode == 1
+    assert f"could not listen on 127.0.0.1:{port}" in result.stderr and "--port" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_run_an_unknown_role() -> None:
     result = cli("run", "everything")
     assert result.returncode == 2

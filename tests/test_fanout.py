@@ -1,6 +1,9 @@
-"""The fan-out's building blocks: topic routing and validation, shared frame bytes, splitting, coalescing."""
+"""The fan-out's building blocks: topic routing and validation, shared frame bytes, splitting, coalescing;
+and its reader's start and stop."""
 
 from __future__ import annotations
+
+import asyncio
 
 import orjson
 import pytest
@@ -9,7 +12,20 @@ from websockets.frames import Opcode
 from websockets.streams import StreamReader
 
 from situationroom.catalog import Catalog
-from situationroom.fanout import FRAME_BYTES, Entry, Frame, Pending, TopicError, Topics, chunked, delta_of, parse_id
+from situationroom.fanout import (
+    FRAME_BYTES,
+    Entry,
+    Fanout,
+    Frame,
+    Pending,
+    TopicError,
+    Topics,
+    chunked,
+    delta_of,
+    parse_id,
+)
+from situationroom.redisconn import async_client
+from tests.conftest import settings_for
 
 NAM_GU, BUK_GU, YEONIL = "47111", "47113", "4711125300"
 
@@ -113,3 +129,19 @@ def test_pending_keeps_the_latest_state_per_series_and_a_bounded_tail_of_message
     assert [(s["e"], s["v"]) for s in delta["states"]] == [("yeonil", 999), ("daesong", 1000)]
     assert [m["id"] for m in delta["messages"]] == [f"m{n}" for n in range(1006, 1011)]
     assert delta["messages_dropped"] == 5
+
+
+async def test_stop_ends_the_reader_even_when_a_cancellation_is_lost(redis_url: str, mini_catalog: Catalog) -> None:
+    """Stopped the moment its reader has sent its first XREAD (where redis.asyncio on Python 3.11 can swallow
+    the cancellation), the fan-out still ends within a read's block time, every time."""
+    client = async_client(redis_url)
+    fanout = Fanout(client, mini_catalog, settings_for(redis_url, block_ms=200))
+    try:
+        for _ in range(10):
+            await fanout.start()
+            await asyncio.sleep(0)  # the reader starts its XREAD
+            async with asyncio.timeout(3):
+                await fanout.stop()
+            assert not fanout.running
+    finally:
+        await client.aclose()
