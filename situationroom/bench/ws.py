@@ -39,12 +39,11 @@ class Phase:
     frames: int
     updates: int
     latency_ms: dict[str, float]
-    """From just before the push (or, for the bare broadcast, the send to it) to the frame at a client."""
-    from_stream_ms: dict[str, float]
-    """Ours only: from the update-stream entry (its id's ms, Redis' clock) to the frame, i.e. the fan-out
-    alone without push ingest and aggregator; 1 ms resolution."""
+    """From just before the push (for the fan-out alone, the XADD to the update stream; for the bare
+    broadcast, the send to it) to the frame at a client."""
     stages_ms: dict[str, dict[str, float]]
-    """Ours only: push → sample-stream entry (ingest) and sample → update-stream entry (aggregator)."""
+    """Ours end to end only: push → sample-stream entry (ingest) and sample → update-stream entry
+    (aggregator), from the entries' ids (Redis' clock, 1 ms resolution)."""
     cpu_s: float
     cpu_us_per_frame: float
 
@@ -79,7 +78,7 @@ class _Session:
     """One round of a client process: `count` connections that record when each state reaches them."""
 
     def __init__(self) -> None:
-        self.records: list[tuple[str, int, float, float]] = []
+        self.records: list[tuple[str, int, float]] = []
         self.recording = False
         self.frames = 0
         self.ready = asyncio.Semaphore(0)
@@ -108,9 +107,7 @@ class _Session:
                 kind = frame.get("type")
                 if kind == "delta" and self.recording:
                     self.frames += 1
-                    # Also the time since the update-stream entry was written (its id is Redis' clock in ms).
-                    lag = time.time() * 1000 - int(frame["id"].split("-", 1)[0])
-                    self.records.extend((s["e"], s["t"], now, lag) for s in frame.get("states", ()))
+                    self.records.extend((s["e"], s["t"], now) for s in frame.get("states", ()))
                 elif kind == "ping":
                     await ws.send('{"type":"pong"}')
 
@@ -135,6 +132,11 @@ async def _client_main(pipe: Connection) -> None:
             if command[0] == "record":
                 session.recording = True
                 pipe.send(("recording",))
+            elif command[0] == "collect":
+                # The next phase reuses these connections (the same server, a different publisher).
+                session.recording = False
+                pipe.send(("result", session.records, session.frames))
+                session.records, session.frames = [], 0
             elif command[0] == "stop":
                 session.recording = False
                 session.stop.set()
@@ -174,10 +176,18 @@ class Clients:
         for pipe in self.pipes:
             pipe.recv()
 
-    def stop(self) -> tuple[list[tuple[str, int, float, float]], int]:
+    def collect(self) -> tuple[list[tuple[str, int, float]], int]:
+        """What the clients recorded so far; they stay connected, not recording."""
+        return self._results("collect")
+
+    def stop(self) -> tuple[list[tuple[str, int, float]], int]:
+        """What the clients recorded; they disconnect."""
+        return self._results("stop")
+
+    def _results(self, command: str) -> tuple[list[tuple[str, int, float]], int]:
         for pipe in self.pipes:
-            pipe.send(("stop",))
-        records: list[tuple[str, int, float, float]] = []
+            pipe.send((command,))
+        records: list[tuple[str, int, float]] = []
         frames = 0
         for pipe in self.pipes:
             _, got, n = pipe.recv()
@@ -246,6 +256,8 @@ class Pushed:
     """(entity, event ms) -> perf_counter when its request's bytes went to the socket."""
     sent_wall_ms: dict[tuple[str, int], float] = field(default_factory=dict)
     """The same moment on the wall clock (ms), to compare with the stream ids (Redis' clock)."""
+    warm_keys: set[tuple[str, int]] = field(default_factory=set)
+    """(entity, event ms) of the warm-up pushes."""
     warm: list[str] = field(default_factory=list)
     """Delta frames of the warm-up pushes (not measured; the bare broadcast sends them first too)."""
     frames: list[str] = field(default_factory=list)
@@ -292,6 +304,8 @@ async def _push(port: int, token: str, indicator: str, entities: list[str], valu
                 if measured:
                     out.sent[(entity, t_ms)] = sent
                     out.sent_wall_ms[(entity, t_ms)] = wall
+                else:
+                    out.warm_keys.add((entity, t_ms))
                 k += 1
                 tick += 1 / rate
                 await asyncio.sleep(max(0.0, tick - time.perf_counter()))
@@ -323,6 +337,59 @@ async def _replay(url: str, pushed: Pushed, rate: float) -> dict[tuple[str, int]
     return sent
 
 
+@dataclass
+class Published:
+    """The update-stream entries the aggregator wrote for one run's pushes, as it wrote them."""
+
+    warm: list[bytes] = field(default_factory=list)
+    measured: list[bytes] = field(default_factory=list)
+
+
+def _published(url: str, pushed: Pushed) -> Published:
+    sync = sync_client(url)
+    try:
+        out = Published()
+        for _eid, f in sync.xrange(keys.updates()):
+            if b"d" in f:
+                state = orjson.loads(f[b"d"])
+                key = (state["e"], state["t"])
+                if key in pushed.sent:
+                    out.measured.append(f[b"d"])
+                elif key in pushed.warm_keys:
+                    out.warm.append(f[b"d"])
+    finally:
+        sync.close()
+    return out
+
+
+async def _republish(url: str, settings: Settings, published: Published, rate: float) -> dict[tuple[str, int], float]:
+    """The fan-out alone: write the aggregator's update-stream entries of a run again, at the same pace,
+    straight to the update stream; returns when each measured one was written (µs resolution, unlike
+    the ids)."""
+    from situationroom.redisconn import async_client
+
+    sent: dict[tuple[str, int], float] = {}
+    client = async_client(url)
+    try:
+        await client.ping()  # the connection is open before the first measured write
+        for entries, measured in ((published.warm, False), (published.measured, True)):
+            if measured:
+                await asyncio.sleep(SETTLE)
+            tick = time.perf_counter()
+            for state in entries:
+                now = time.perf_counter()
+                if measured:
+                    s = orjson.loads(state)
+                    sent.setdefault((s["e"], s["t"]), now)
+                await client.xadd(keys.updates(), {"d": state}, maxlen=settings.updates_maxlen, approximate=True)
+                tick += 1 / rate
+                await asyncio.sleep(max(0.0, tick - time.perf_counter()))
+        await asyncio.sleep(SETTLE)
+    finally:
+        await client.aclose()
+    return sent
+
+
 def _stages(url: str, settings: Settings, pushed: Pushed) -> dict[str, dict[str, float]]:
     """Where the time before the fan-out goes: push → sample-stream entry → update-stream entry, from the
     entries' ids (Redis' clock, 1 ms resolution), for the measured samples."""
@@ -348,14 +415,12 @@ def _stages(url: str, settings: Settings, pushed: Pushed) -> dict[str, dict[str,
 
 
 def _phase(server: str, clients: int, sent: dict[tuple[str, int], float],
-           records: list[tuple[str, int, float, float]], frames: int, cpu: float, *, stream: bool,
+           records: list[tuple[str, int, float]], frames: int, cpu: float, *,
            stages: dict[str, dict[str, float]] | None = None) -> Phase:
-    latencies = [(at - sent[(e, t)]) * 1000 for e, t, at, _ in records if (e, t) in sent]
-    lags = [lag for e, t, _, lag in records if (e, t) in sent] if stream else []
+    latencies = [(at - sent[(e, t)]) * 1000 for e, t, at in records if (e, t) in sent]
     return Phase(server=server, clients=clients, frames=frames, updates=len(sent),
                  latency_ms={"p50": percentile(latencies, 50), "p99": percentile(latencies, 99),
                              "max": max(latencies, default=float("nan")), "n": len(latencies)},
-                 from_stream_ms={"p50": percentile(lags, 50), "p99": percentile(lags, 99)} if stream else {},
                  stages_ms=stages or {},
                  cpu_s=cpu, cpu_us_per_frame=cpu / frames * 1e6 if frames else float("nan"))
 
@@ -404,9 +469,17 @@ def run(settings: Settings, catalog: Catalog, url: str, *, counts: list[int], ra
             cpu0 = cpu_seconds(web.proc.pid)
             pushed = run_async(_push(port, token, indicator, entities, value, rate, seconds, ours_ws))
             cpu = cpu_seconds(web.proc.pid) - cpu0
-            records, frames = clients.stop()
-            ours = _phase("situationroom", count, pushed.sent, records, frames, cpu, stream=True,
+            records, frames = clients.collect()
+            ours = _phase("situationroom", count, pushed.sent, records, frames, cpu,
                           stages=_stages(url, settings, pushed))
+            # Ours, the fan-out alone: the same update-stream entries written again straight to the stream,
+            # to the same clients: what the web process adds, against the bare broadcast's one hop.
+            clients.record()
+            cpu0 = cpu_seconds(web.proc.pid)
+            sent = run_async(_republish(url, settings, _published(url, pushed), rate))
+            cpu = cpu_seconds(web.proc.pid) - cpu0
+            records, frames = clients.stop()
+            fanout = _phase("situationroom fan-out alone", count, sent, records, frames, cpu)
             # Bare: the same frame bytes, at the same pace, broadcast by a plain websockets server.
             clients.connect(f"ws://127.0.0.1:{bare_port}/", count, None)
             clients.record()
@@ -415,13 +488,14 @@ def run(settings: Settings, catalog: Catalog, url: str, *, counts: list[int], ra
             sent = run_async(_replay(f"ws://127.0.0.1:{bare_port}/publish", pushed, rate))
             cpu = cpu_seconds(bare.pid) - cpu0
             records, frames = clients.stop()
-            plain = _phase("bare websockets broadcast", count, sent, records, frames, cpu, stream=False)
-            result.phases += [ours, plain]
+            plain = _phase("bare websockets broadcast", count, sent, records, frames, cpu)
+            result.phases += [ours, fanout, plain]
             result.ratios[str(count)] = {
                 "p50": _ratio(ours.latency_ms["p50"], plain.latency_ms["p50"]),
                 "p99": _ratio(ours.latency_ms["p99"], plain.latency_ms["p99"]),
-                "fanout_p99": _ratio(ours.from_stream_ms["p99"], plain.latency_ms["p99"]),
+                "fanout_p99": _ratio(fanout.latency_ms["p99"], plain.latency_ms["p99"]),
                 "cpu_per_frame": _ratio(ours.cpu_us_per_frame, plain.cpu_us_per_frame),
+                "fanout_cpu_per_frame": _ratio(fanout.cpu_us_per_frame, plain.cpu_us_per_frame),
             }
     finally:
         clients.close()
