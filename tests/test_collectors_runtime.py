@@ -308,6 +308,61 @@ async def test_paused_collector_does_not_run(aclient: aioredis.Redis, redis_url:
     assert (await health.read_all(aclient))["healthy"]["paused"] is True
 
 
+GATES: dict[str, asyncio.Event] = {}
+
+
+class GateParams(Params):
+    fail: bool = False
+
+
+@registry.register
+class GatedKind(CollectorKind):
+    """Waits for its test to open the gate, then returns a river level (or fails)."""
+
+    name: ClassVar[str] = "test-gated"
+    Params: ClassVar[type[Params]] = GateParams
+
+    async def collect(self, now: float) -> list[Sample]:
+        cid = self.context.collector_id
+        CALLS[cid] += 1
+        await GATES[cid].wait()
+        p = self.params
+        assert isinstance(p, GateParams)
+        if p.fail:
+            raise RuntimeError("the source answered 500")
+        return [Sample("river.level", "chaeun", now, 1.0, cid)]
+
+
+@pytest.mark.parametrize("fail", [False, True], ids=["run succeeds", "run fails"])
+async def test_a_pause_during_a_run_stays_shown_after_the_run_ends(
+        aclient: aioredis.Redis, redis_url: str, mini_catalog: Catalog, tmp_path: Path, fail: bool) -> None:
+    """An operator pauses a collector while it is running: the run finishes (a run in progress wins),
+    and health still says paused afterwards, not the run's ok or failing."""
+    site = _site(tmp_path, {"gated": f"kind: test-gated\nschedule: {{interval: 1h}}\nretries: 0\n"
+                                     f"params: {{fail: {str(fail).lower()}}}\n"})
+    GATES["gated"] = asyncio.Event()
+    runner = CollectorRunner(aclient, mini_catalog, settings_for(redis_url, site=site), watch=False)
+    await runner.load()
+    run = asyncio.create_task(runner.run_once("gated"))
+
+    async def collecting() -> bool:
+        return CALLS["gated"] == 1
+    await _until(collecting)
+    await aclient.hset(keys.collector_control("gated"), "paused", "1")
+    await runner.poll_controls()
+    assert (await health.read_all(aclient))["gated"]["state"] == "paused"
+    GATES["gated"].set()
+    outcome = await run
+    assert outcome.ok is not fail
+    shown = (await health.read_all(aclient))["gated"]
+    assert shown["state"] == "paused"
+    assert shown["runs"] == 1
+    if fail:
+        assert "the source answered 500" in shown["last_error"]
+    else:
+        assert len(await _entries(aclient)) == 1  # what the run collected is written all the same
+
+
 async def test_invalid_and_disabled_files_are_reported_in_health(
         aclient: aioredis.Redis, redis_url: str, mini_catalog: Catalog, tmp_path: Path) -> None:
     site = _site(tmp_path, {

@@ -98,6 +98,11 @@ class _Running:
     config_error: str | None = None
 
     @property
+    def shown(self) -> str:
+        """The state health shows: an operator's pause wins over whatever a run in flight reports."""
+        return "paused" if self.paused else self.state
+
+    @property
     def redact(self) -> Callable[[str], str]:
         return getattr(self.loaded, "redact", None) or Redactor()
 
@@ -393,7 +398,7 @@ class CollectorRunner:
         if self._started:
             self._activate(cid)
         await self._record_best_effort(cid, {
-            "state": "paused" if new.paused else new.state, "kind": loaded.definition.kind,
+            "state": new.shown, "kind": loaded.definition.kind,
             "name_ko": loaded.definition.name_ko, "name_en": loaded.definition.name_en,
             "schedule": _describe_schedule(loaded), "file": self._file_of(loaded.path), "config_error": "",
             "config_error_at": "", "needs_env": "",
@@ -549,7 +554,7 @@ class CollectorRunner:
             if paused != running.paused:
                 running.paused = paused
                 log.info("collector %s %s by an operator", cid, "paused" if paused else "resumed")
-                await self._record(cid, {"state": "paused" if paused else running.state,
+                await self._record(cid, {"state": running.shown,
                                          "next_run": self._next_run(cid)})
             if run_now is not None:
                 await self.client.hdel(keys.collector_control(cid), "run_now")
@@ -573,7 +578,7 @@ class CollectorRunner:
         if running is None:
             return
         running.state = state
-        fields: dict[str, Any] = {"state": "paused" if running.paused else state}
+        fields: dict[str, Any] = {"state": running.shown}
         if error:
             fields.update(last_error=error, last_error_at=time.time())
         with contextlib.suppress(RuntimeError):  # no loop: called while stopping
@@ -624,7 +629,7 @@ class CollectorRunner:
             running.state = "disconnected"
             log.error("collector %s stopped (%s); restarting in %gs", cid, error, backoff)
             with contextlib.suppress(RedisError, OSError):
-                await self._record(cid, {"state": "paused" if running.paused else "disconnected",
+                await self._record(cid, {"state": running.shown,
                                          "last_error": error, "last_error_at": time.time()},
                                    incr={"failures": 1, "consecutive_failures": 1})
             await wait_event(stop, backoff)
@@ -702,7 +707,7 @@ class CollectorRunner:
                 running.backlog = await self._write(running.backlog)
             running.state = "failing"
             await self._record(cid, {
-                "state": "failing", "last_run": started, "last_error": error, "last_error_at": time.time(),
+                "state": running.shown, "last_run": started, "last_error": error, "last_error_at": time.time(),
                 "duration_ms": int((time.time() - started) * 1000), "next_run": self._next_run(cid),
                 "samples_last_run": 0, "attempts_last_run": attempts,
             }, incr={"runs": 1, "failures": 1, "consecutive_failures": 1})
@@ -727,8 +732,9 @@ class CollectorRunner:
         written = len(checked.samples)
         if not running.loaded.live:
             running.state = "ok"
+        # A pause that landed while this run was writing has already been recorded; keep it shown.
         await self._record(cid, {
-            "state": running.state, "last_run": started, "last_success": time.time(),
+            "state": running.shown, "last_run": started, "last_success": time.time(),
             "duration_ms": int((time.time() - started) * 1000), "samples_last_run": written,
             "rejected_last_run": len(checked.rejected), "next_run": self._next_run(cid),
             "consecutive_failures": 0, "attempts_last_run": attempts,
