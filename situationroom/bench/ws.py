@@ -8,10 +8,11 @@ import multiprocessing as mp
 import os
 import resource
 import time
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import asdict, dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -21,6 +22,8 @@ from situationroom.catalog import Catalog
 from situationroom.redisconn import sync_client
 from situationroom.roles import run_async
 from situationroom.settings import Settings
+
+T = TypeVar("T")
 
 CONNECT_AT_ONCE = 50
 """Connections a client process opens at a time (a thousand at once would only measure the accept queue)."""
@@ -314,6 +317,20 @@ async def _push(port: int, token: str, indicator: str, entities: list[str], valu
     return out
 
 
+async def _paced(warm: Sequence[T], measured: Sequence[T], rate: float) -> AsyncIterator[tuple[T, bool]]:
+    """Hand out the warm-up items then the measured ones at `rate` a second, with a pause for the warm-up's
+    last frames to arrive before measuring and one for the measured ones to arrive at the end."""
+    for items, is_measured in ((warm, False), (measured, True)):
+        if is_measured:
+            await asyncio.sleep(SETTLE)
+        tick = time.perf_counter()
+        for item in items:
+            yield item, is_measured
+            tick += 1 / rate
+            await asyncio.sleep(max(0.0, tick - time.perf_counter()))
+    await asyncio.sleep(SETTLE)
+
+
 async def _replay(url: str, pushed: Pushed, rate: float) -> dict[tuple[str, int], float]:
     """Send the recorded frames to the bare server at the same pace, the warm-up ones first and
     unmeasured as for ours; returns when each measured state was sent."""
@@ -321,19 +338,12 @@ async def _replay(url: str, pushed: Pushed, rate: float) -> dict[tuple[str, int]
 
     sent: dict[tuple[str, int], float] = {}
     async with connect(url, compression=None, max_size=None, ping_interval=None) as ws:
-        for frames, measured in ((pushed.warm, False), (pushed.frames, True)):
+        async for text, measured in _paced(pushed.warm, pushed.frames, rate):
             if measured:
-                await asyncio.sleep(SETTLE)
-            tick = time.perf_counter()
-            for text in frames:
                 now = time.perf_counter()
-                if measured:
-                    for s in orjson.loads(text).get("states", ()):
-                        sent.setdefault((s["e"], s["t"]), now)
-                await ws.send(text)
-                tick += 1 / rate
-                await asyncio.sleep(max(0.0, tick - time.perf_counter()))
-        await asyncio.sleep(SETTLE)
+                for s in orjson.loads(text).get("states", ()):
+                    sent.setdefault((s["e"], s["t"]), now)
+            await ws.send(text)
     return sent
 
 
@@ -372,19 +382,12 @@ async def _republish(url: str, settings: Settings, published: Published, rate: f
     client = async_client(url)
     try:
         await client.ping()  # the connection is open before the first measured write
-        for entries, measured in ((published.warm, False), (published.measured, True)):
+        async for state, measured in _paced(published.warm, published.measured, rate):
             if measured:
-                await asyncio.sleep(SETTLE)
-            tick = time.perf_counter()
-            for state in entries:
                 now = time.perf_counter()
-                if measured:
-                    s = orjson.loads(state)
-                    sent.setdefault((s["e"], s["t"]), now)
-                await client.xadd(keys.updates(), {"d": state}, maxlen=settings.updates_maxlen, approximate=True)
-                tick += 1 / rate
-                await asyncio.sleep(max(0.0, tick - time.perf_counter()))
-        await asyncio.sleep(SETTLE)
+                s = orjson.loads(state)
+                sent.setdefault((s["e"], s["t"]), now)
+            await client.xadd(keys.updates(), {"d": state}, maxlen=settings.updates_maxlen, approximate=True)
     finally:
         await client.aclose()
     return sent
