@@ -19,7 +19,7 @@ import orjson
 from situationroom import keys, tokens
 from situationroom.bench import Pusher, Role, percentile, start_role, wait_http
 from situationroom.catalog import Catalog
-from situationroom.redisconn import sync_client
+from situationroom.redisconn import async_client, sync_client
 from situationroom.roles import run_async
 from situationroom.settings import Settings
 
@@ -355,20 +355,38 @@ class Published:
     measured: list[bytes] = field(default_factory=list)
 
 
-def _published(url: str, pushed: Pushed) -> Published:
+@dataclass
+class Update:
+    """A state entry of the update stream: when Redis wrote it (its id's ms), for what, as written."""
+
+    at_ms: int
+    key: tuple[str, int]
+    """(entity, event ms) of the state."""
+    raw: bytes
+
+
+def _updates(url: str) -> list[Update]:
+    """The update stream's state entries, oldest first (read once, after a run's pushes)."""
     sync = sync_client(url)
     try:
-        out = Published()
-        for _eid, f in sync.xrange(keys.updates()):
+        out = []
+        for eid, f in sync.xrange(keys.updates()):
             if b"d" in f:
                 state = orjson.loads(f[b"d"])
-                key = (state["e"], state["t"])
-                if key in pushed.sent:
-                    out.measured.append(f[b"d"])
-                elif key in pushed.warm_keys:
-                    out.warm.append(f[b"d"])
+                out.append(Update(int(eid.split(b"-", 1)[0]), (state["e"], state["t"]), f[b"d"]))
     finally:
         sync.close()
+    return out
+
+
+def _published(pushed: Pushed, updates: list[Update]) -> Published:
+    """The updates that the run's warm-up and measured pushes wrote, in the order Redis took them."""
+    out = Published()
+    for update in updates:
+        if update.key in pushed.sent:
+            out.measured.append(update.raw)
+        elif update.key in pushed.warm_keys:
+            out.warm.append(update.raw)
     return out
 
 
@@ -376,8 +394,6 @@ async def _republish(url: str, settings: Settings, published: Published, rate: f
     """The fan-out alone: write the aggregator's update-stream entries of a run again, at the same pace,
     straight to the update stream; returns when each measured one was written (µs resolution, unlike
     the ids)."""
-    from situationroom.redisconn import async_client
-
     sent: dict[tuple[str, int], float] = {}
     client = async_client(url)
     try:
@@ -393,7 +409,7 @@ async def _republish(url: str, settings: Settings, published: Published, rate: f
     return sent
 
 
-def _stages(url: str, settings: Settings, pushed: Pushed) -> dict[str, dict[str, float]]:
+def _stages(url: str, settings: Settings, pushed: Pushed, updates: list[Update]) -> dict[str, dict[str, float]]:
     """Where the time before the fan-out goes: push → sample-stream entry → update-stream entry, from the
     entries' ids (Redis' clock, 1 ms resolution), for the measured samples."""
     sync = sync_client(url)
@@ -402,13 +418,11 @@ def _stages(url: str, settings: Settings, pushed: Pushed) -> dict[str, dict[str,
         for key in keys.all_samples(settings.partitions):
             for eid, f in sync.xrange(key):
                 at_sample[(f[b"e"].decode(), int(f[b"t"]))] = int(eid.split(b"-", 1)[0])
-        at_update: dict[tuple[str, int], int] = {}
-        for eid, f in sync.xrange(keys.updates()):
-            if b"d" in f:
-                state = orjson.loads(f[b"d"])
-                at_update.setdefault((state["e"], state["t"]), int(eid.split(b"-", 1)[0]))
     finally:
         sync.close()
+    at_update: dict[tuple[str, int], int] = {}
+    for update in updates:
+        at_update.setdefault(update.key, update.at_ms)
     measured = [k for k in pushed.sent_wall_ms if k in at_sample and k in at_update]
     # Whole ms on both sides, as the ids have them: an entry is never before the push that wrote it.
     to_sample = [float(at_sample[k] - int(pushed.sent_wall_ms[k])) for k in measured]
@@ -473,13 +487,14 @@ def run(settings: Settings, catalog: Catalog, url: str, *, counts: list[int], ra
             pushed = run_async(_push(port, token, indicator, entities, value, rate, seconds, ours_ws))
             cpu = cpu_seconds(web.proc.pid) - cpu0
             records, frames = clients.collect()
+            updates = _updates(url)
             ours = _phase("situationroom", count, pushed.sent, records, frames, cpu,
-                          stages=_stages(url, settings, pushed))
+                          stages=_stages(url, settings, pushed, updates))
             # Ours, the fan-out alone: the same update-stream entries written again straight to the stream,
             # to the same clients: what the web process adds, against the bare broadcast's one hop.
             clients.record()
             cpu0 = cpu_seconds(web.proc.pid)
-            sent = run_async(_republish(url, settings, _published(url, pushed), rate))
+            sent = run_async(_republish(url, settings, _published(pushed, updates), rate))
             cpu = cpu_seconds(web.proc.pid) - cpu0
             records, frames = clients.stop()
             fanout = _phase("situationroom fan-out alone", count, sent, records, frames, cpu)

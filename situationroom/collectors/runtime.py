@@ -98,11 +98,6 @@ class _Running:
     config_error: str | None = None
 
     @property
-    def shown(self) -> str:
-        """The state health shows: an operator's pause wins over whatever a run in flight reports."""
-        return "paused" if self.paused else self.state
-
-    @property
     def redact(self) -> Callable[[str], str]:
         return getattr(self.loaded, "redact", None) or Redactor()
 
@@ -398,7 +393,7 @@ class CollectorRunner:
         if self._started:
             self._activate(cid)
         await self._record_best_effort(cid, {
-            "state": new.shown, "kind": loaded.definition.kind,
+            "kind": loaded.definition.kind,
             "name_ko": loaded.definition.name_ko, "name_en": loaded.definition.name_en,
             "schedule": _describe_schedule(loaded), "file": self._file_of(loaded.path), "config_error": "",
             "config_error_at": "", "needs_env": "",
@@ -554,8 +549,7 @@ class CollectorRunner:
             if paused != running.paused:
                 running.paused = paused
                 log.info("collector %s %s by an operator", cid, "paused" if paused else "resumed")
-                await self._record(cid, {"state": running.shown,
-                                         "next_run": self._next_run(cid)})
+                await self._record(cid, {"next_run": self._next_run(cid)})
             if run_now is not None:
                 await self.client.hdel(keys.collector_control(cid), "run_now")
                 if not paused and not running.loaded.live:
@@ -578,7 +572,7 @@ class CollectorRunner:
         if running is None:
             return
         running.state = state
-        fields: dict[str, Any] = {"state": running.shown}
+        fields: dict[str, Any] = {}
         if error:
             fields.update(last_error=error, last_error_at=time.time())
         with contextlib.suppress(RuntimeError):  # no loop: called while stopping
@@ -629,8 +623,7 @@ class CollectorRunner:
             running.state = "disconnected"
             log.error("collector %s stopped (%s); restarting in %gs", cid, error, backoff)
             with contextlib.suppress(RedisError, OSError):
-                await self._record(cid, {"state": running.shown,
-                                         "last_error": error, "last_error_at": time.time()},
+                await self._record(cid, {"last_error": error, "last_error_at": time.time()},
                                    incr={"failures": 1, "consecutive_failures": 1})
             await wait_event(stop, backoff)
             backoff = min(backoff * 2, LIVE_BACKOFF_MAX)
@@ -643,6 +636,9 @@ class CollectorRunner:
             fields = {**unwritten, **fields}
         running = self.collectors.get(cid)
         if running is not None:
+            # A running collector's state is its own, written with every health write: an operator's pause
+            # wins over whatever a run in flight reports when it ends.
+            fields = {**fields, "state": "paused" if running.paused else running.state}
             redact = running.redact
             fields = {k: redact(v) if isinstance(v, str) else v for k, v in fields.items()}
         try:
@@ -684,7 +680,7 @@ class CollectorRunner:
             paused = False  # collect anyway: the samples wait in the backlog until Redis is back
         if paused:
             running.paused = True
-            await self._record(cid, {"state": "paused", "next_run": self._next_run(cid)})
+            await self._record(cid, {"next_run": self._next_run(cid)})
             return RunOutcome(ok=True)
         started = time.time()
         attempts = 0
@@ -707,7 +703,7 @@ class CollectorRunner:
                 running.backlog = await self._write(running.backlog)
             running.state = "failing"
             await self._record(cid, {
-                "state": running.shown, "last_run": started, "last_error": error, "last_error_at": time.time(),
+                "last_run": started, "last_error": error, "last_error_at": time.time(),
                 "duration_ms": int((time.time() - started) * 1000), "next_run": self._next_run(cid),
                 "samples_last_run": 0, "attempts_last_run": attempts,
             }, incr={"runs": 1, "failures": 1, "consecutive_failures": 1})
@@ -732,9 +728,8 @@ class CollectorRunner:
         written = len(checked.samples)
         if not running.loaded.live:
             running.state = "ok"
-        # A pause that landed while this run was writing has already been recorded; keep it shown.
         await self._record(cid, {
-            "state": running.shown, "last_run": started, "last_success": time.time(),
+            "last_run": started, "last_success": time.time(),
             "duration_ms": int((time.time() - started) * 1000), "samples_last_run": written,
             "rejected_last_run": len(checked.rejected), "next_run": self._next_run(cid),
             "consecutive_failures": 0, "attempts_last_run": attempts,
