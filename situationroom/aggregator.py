@@ -86,7 +86,8 @@ class Aggregator:
     async def apply(self, entries: list[Entry], *, force: bool = False) -> Applied:
         """Write the live state, windows and history of a batch (first half of `process`)."""
         # Per series: (event ms, value, sample). The raw field bytes go to the script unchanged.
-        by_series: dict[str, dict[str, list[tuple[int, bytes, bytes, Sample]]]] = defaultdict(
+        # Real and exercise samples of an indicator go to separate series (and script calls).
+        by_series: dict[tuple[str, bool], dict[str, list[tuple[int, bytes, bytes, Sample]]]] = defaultdict(
             lambda: defaultdict(list))
         out = Applied()
         for _stream, _id, fields in entries:
@@ -101,7 +102,7 @@ class Aggregator:
                 fld, reason = problem
                 out.rejected.append((Rejection(fld, reason, getattr(sample, fld)), _as_item(sample)))
                 continue
-            by_series[sample.indicator][sample.entity].append(
+            by_series[(sample.indicator, sample.exercise)][sample.entity].append(
                 (int(fields[b"t"]), fields[b"v"], fields.get(b"n", b""), sample))
         if not by_series:
             return out
@@ -109,16 +110,16 @@ class Aggregator:
         s = self.settings
         now_ms = int(time.time() * 1000)
         calls: list[Call] = []
-        for indicator, entities in by_series.items():
-            script_keys = [keys.live(indicator), keys.due(indicator)]
+        for (indicator, exercise), entities in by_series.items():
+            script_keys = [keys.live(indicator, exercise), keys.due(indicator, exercise)]
             args: list[str | int | float | bytes] = [
                 indicator, int(s.late_limit * 1000), int(s.history_1m_retention),
                 int(s.history_1h_retention), self.catalog.indicators[indicator].interval,
-                "1" if force else "0", now_ms, s.stale_grace, len(entities),
+                "1" if force else "0", now_ms, s.stale_grace, len(entities), "1" if exercise else "0",
             ]
             for entity, series in entities.items():
-                script_keys += [keys.raw(indicator, entity), keys.history(indicator, entity, "1m"),
-                                keys.history(indicator, entity, "1h")]
+                script_keys += [keys.raw(indicator, entity, exercise), keys.history(indicator, entity, "1m", exercise),
+                                keys.history(indicator, entity, "1h", exercise)]
                 # Event-time order, so status changes inside one batch are seen as they happened.
                 series.sort(key=lambda row: row[0])
                 # One argument per series ("ms,value,interval;" each): packing the samples costs
@@ -130,7 +131,7 @@ class Aggregator:
             calls.append((script_keys, args))
         results = await self._apply.run(calls, raise_on_error=False)
 
-        for (indicator, entities), result in zip(by_series.items(), results, strict=True):
+        for ((indicator, _exercise), entities), result in zip(by_series.items(), results, strict=True):
             if isinstance(result, Exception):
                 if _transient(result):
                     # Nothing is acknowledged: the entries stay pending and are retried.
@@ -242,8 +243,8 @@ class Aggregator:
         if not got:
             return 0
         now_ms = int(time.time() * 1000)
-        results = await self._mark_stale.run([([keys.live(i), keys.due(i)], [now_ms, self.settings.stale_grace])
-                                              for i in self.catalog.indicators])
+        results = await self._mark_stale.run([([keys.live(i, x), keys.due(i, x)], [now_ms, self.settings.stale_grace])
+                                              for i in self.catalog.indicators for x in (False, True)])
         pipe = self.client.pipeline(transaction=False)
         n = 0
         for changed in results:
@@ -303,4 +304,7 @@ def _transient(exc: Exception) -> bool:
 
 
 def _as_item(sample: Sample) -> dict:
-    return {"indicator": sample.indicator, "entity": sample.entity, "ts": sample.ts, "value": sample.value}
+    item: dict = {"indicator": sample.indicator, "entity": sample.entity, "ts": sample.ts, "value": sample.value}
+    if sample.exercise:
+        item["exercise"] = True
+    return item

@@ -227,6 +227,8 @@ def tokens_create(role: Annotated[str, typer.Option("--role", help="viewer, inge
                   staff: Annotated[str | None, typer.Option("--staff", help="Staff id the token belongs to "
                                                             "(seeds/staff.yaml; required for --role staff)",
                                                             show_default=False)] = None,
+                  exercise: Annotated[bool, typer.Option("--exercise", help="Samples pushed with it are exercise "
+                                                         "(drill) data, marked as such everywhere")] = False,
                   site: SiteOpt = None, redis_url: RedisOpt = None, data_dir: DataOpt = None) -> None:
     """Create a token and print it; it is shown only this once."""
     from situationroom import tokens
@@ -245,7 +247,7 @@ def tokens_create(role: Annotated[str, typer.Option("--role", help="viewer, inge
             raise fail(str(exc), 2) from None
         if staff not in people.staff:
             raise fail(f"--staff {staff}: no such staff member in {settings.seeds / 'staff.yaml'}", 2)
-    typer.echo(_with_redis(settings, lambda client: tokens.create(client, role, name, staff)))
+    typer.echo(_with_redis(settings, lambda client: tokens.create(client, role, name, staff, exercise=exercise)))
 
 
 @tokens_app.command("list")
@@ -260,7 +262,8 @@ def tokens_list(site: SiteOpt = None, redis_url: RedisOpt = None, data_dir: Data
     for row in rows:
         created = dt.datetime.fromtimestamp(row["created"]).isoformat(timespec="seconds")
         staff = f"  (staff {row['staff']})" if row.get("staff") else ""
-        typer.echo(f"{row['id']}  {row['role']:<8}  {created}  {row['name']}{staff}")
+        exercise = "  [exercise]" if row.get("exercise") else ""
+        typer.echo(f"{row['id']}  {row['role']:<8}  {created}  {row['name']}{staff}{exercise}")
 
 
 @tokens_app.command("revoke")

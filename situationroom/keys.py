@@ -20,7 +20,7 @@ def partition_of(indicator: str, partitions: int) -> int:
 
 
 def samples(partition: int) -> str:
-    """Sample stream of one partition: fields i, e, t, v, s[, n]."""
+    """Sample stream of one partition: fields i, e, t, v, s[, n][, x]."""
     return f"{PREFIX}:samples:{{p{partition}}}"
 
 
@@ -90,24 +90,30 @@ def alert_lock() -> str:
     return f"{PREFIX}:{{alerts}}:lock"
 
 
-def live(indicator: str) -> str:
+def _series(indicator: str, exercise: bool) -> str:
+    # Exercise series live beside the real ones under the same hash tag (one slot per indicator), so a
+    # drill never overwrites, windows or archives real data (docs/exercise.md).
+    return f"{PREFIX}:{{i:{indicator}}}:x" if exercise else f"{PREFIX}:{{i:{indicator}}}"
+
+
+def live(indicator: str, exercise: bool = False) -> str:
     """Hash entity -> compact JSON of the series' live state (value, ts, status, windows)."""
-    return f"{PREFIX}:{{i:{indicator}}}:live"
+    return f"{_series(indicator, exercise)}:live"
 
 
-def due(indicator: str) -> str:
+def due(indicator: str, exercise: bool = False) -> str:
     """Sorted set entity -> epoch ms at which the series turns stale without a new sample."""
-    return f"{PREFIX}:{{i:{indicator}}}:due"
+    return f"{_series(indicator, exercise)}:due"
 
 
-def raw(indicator: str, entity: str) -> str:
+def raw(indicator: str, entity: str, exercise: bool = False) -> str:
     """Sorted set of the last hour of samples (score = event ms, member = "ms:value")."""
-    return f"{PREFIX}:{{i:{indicator}}}:raw:{entity}"
+    return f"{_series(indicator, exercise)}:raw:{entity}"
 
 
-def history(indicator: str, entity: str, resolution: str) -> str:
+def history(indicator: str, entity: str, resolution: str, exercise: bool = False) -> str:
     """Sorted set of buckets (score = bucket start s, member = "start:count:sum:min:max")."""
-    return f"{PREFIX}:{{i:{indicator}}}:h{resolution}:{entity}"
+    return f"{_series(indicator, exercise)}:h{resolution}:{entity}"
 
 
 def collector_health(collector: str) -> str:

@@ -12,6 +12,9 @@ from situationroom import keys
 from situationroom.catalog import STATUS_ORDER, Catalog
 
 RESOLUTIONS = ("raw", "1m", "1h")
+MODES = ("shown", "real", "exercise")
+"""Which data a reader wants: what the wall shows (an exercise series while it is fresh, else the real one),
+only real data, or only exercise data (docs/exercise.md)."""
 
 
 def effective(state: dict[str, Any], now_ms: float, grace: float) -> dict[str, Any]:
@@ -22,15 +25,42 @@ def effective(state: dict[str, Any], now_ms: float, grace: float) -> dict[str, A
     return state
 
 
-async def read(client: aioredis.Redis, indicators: list[str], grace: float) -> dict[str, dict[str, dict]]:
-    """Live state of every series of the given indicators: {indicator: {entity: state}}."""
+def shown(real: dict[str, Any] | None, exercise: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The state the wall shows of a series (both already judged for staleness): a running exercise
+    takes the screen while its data is fresh, marked as such; real data otherwise; a stale exercise
+    series only where there is no real one."""
+    if exercise is not None and (exercise.get("st") != "stale" or real is None):
+        return exercise
+    return real
+
+
+async def read(client: aioredis.Redis, indicators: list[str], grace: float,
+               mode: str = "shown") -> dict[str, dict[str, dict]]:
+    """Live state of every series of the given indicators: {indicator: {entity: state}}; exercise states
+    carry `x` = 1."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}")
+    wanted = [False, True] if mode == "shown" else [mode == "exercise"]
     pipe = client.pipeline(transaction=False)
     for ind in indicators:
-        pipe.hgetall(keys.live(ind))
+        for x in wanted:
+            pipe.hgetall(keys.live(ind, x))
+    replies = iter(await pipe.execute())
     now_ms = time.time() * 1000
     out: dict[str, dict[str, dict]] = {}
-    for ind, raw in zip(indicators, await pipe.execute(), strict=True):
-        out[ind] = {e.decode(): effective(orjson.loads(v), now_ms, grace) for e, v in raw.items()}
+    for ind in indicators:
+        found = [{e.decode(): effective(orjson.loads(v), now_ms, grace) for e, v in next(replies).items()}
+                 for _ in wanted]
+        if mode != "shown":
+            out[ind] = found[0]
+            continue
+        real, exercise = found
+        merged: dict[str, dict] = {}
+        for entity in real.keys() | exercise.keys():
+            state = shown(real.get(entity), exercise.get(entity))
+            if state is not None:
+                merged[entity] = state
+        out[ind] = merged
     return out
 
 
@@ -49,10 +79,10 @@ def summarize(catalog: Catalog, indicator: str, states: dict[str, dict]) -> dict
 
 
 async def history(client: aioredis.Redis, indicator: str, entity: str, resolution: str,
-                  start: float, end: float) -> list[dict[str, Any]]:
+                  start: float, end: float, exercise: bool = False) -> list[dict[str, Any]]:
     """Points between start and end (epoch seconds): raw samples, or 1-minute / 1-hour buckets."""
     if resolution == "raw":
-        members = await client.zrangebyscore(keys.raw(indicator, entity), start * 1000, end * 1000)
+        members = await client.zrangebyscore(keys.raw(indicator, entity, exercise), start * 1000, end * 1000)
         out = []
         for m in members:
             ts, value = m.decode().split(":", 1)
@@ -60,7 +90,8 @@ async def history(client: aioredis.Redis, indicator: str, entity: str, resolutio
         return out
     # A bucket is keyed by its start: include the one that was already running at `start`.
     size = 60 if resolution == "1m" else 3600
-    members = await client.zrangebyscore(keys.history(indicator, entity, resolution), start // size * size, end)
+    members = await client.zrangebyscore(keys.history(indicator, entity, resolution, exercise),
+                                         start // size * size, end)
     points = []
     for m in members:
         b, count, total, mn, mx = m.decode().split(":")

@@ -33,6 +33,8 @@ class Message:
     entities: tuple[str, ...] = field(default_factory=tuple)
     """Entities (districts, the city) it concerns; empty means the whole city."""
     expires: float | None = None
+    exercise: bool = False
+    """An exercise (drill) message: shown with [훈련] and never taken for a real one."""
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"id": self.id, "t": round(self.ts * 1000), "source": self.source, "kind": self.kind,
@@ -40,6 +42,8 @@ class Message:
                                "text_ko": self.text_ko, "text_en": self.text_en}
         if self.expires is not None:
             out["expires"] = round(self.expires * 1000)
+        if self.exercise:
+            out["x"] = 1
         return out
 
     def encode(self) -> bytes:

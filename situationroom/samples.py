@@ -25,6 +25,9 @@ class Sample:
     interval: float | None = None
     """How often this source delivers the series, when it differs from the catalog's interval
     (the simulator at 60x delivers an hourly indicator every minute); staleness follows it."""
+    exercise: bool = False
+    """Exercise (drill) data: simulators, scenario replays, drills and pushes with an exercise token. It is kept
+    apart from real data all the way to the wall, alerts and notifications (docs/exercise.md)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +89,8 @@ def check(sample: Sample, catalog: Catalog, *, now: float | None = None,
     return None
 
 
-def from_mapping(item: Any, *, source: str = "", index: int | None = None) -> Sample | Rejection:
+def from_mapping(item: Any, *, source: str = "", index: int | None = None,
+                 exercise: bool = False) -> Sample | Rejection:
     """Build a Sample from a JSON-like mapping (push ingest, plugins), naming the first bad field."""
     if not isinstance(item, dict):
         return Rejection("item", "expected an object with indicator, entity, ts and value", item, index)
@@ -120,4 +124,4 @@ def from_mapping(item: Any, *, source: str = "", index: int | None = None) -> Sa
     if not isinstance(src, str):
         return Rejection("source", "must be a string", src, index)
     return Sample(indicator, entity, ts, value, src or source,
-                  float(interval) if interval is not None else None)
+                  float(interval) if interval is not None else None, exercise)

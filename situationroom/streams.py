@@ -26,6 +26,8 @@ def encode(sample: Sample) -> dict[str, str]:
     }
     if sample.interval is not None:
         fields["n"] = f"{sample.interval:g}"
+    if sample.exercise:
+        fields["x"] = "1"
     return fields
 
 
@@ -38,6 +40,7 @@ def decode(fields: dict[bytes, bytes]) -> Sample:
         float(fields[b"v"]),
         fields.get(b"s", b"").decode(),
         float(n) if n else None,
+        fields.get(b"x") == b"1",
     )
 
 

@@ -28,9 +28,10 @@ def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create(client: redis.Redis, role: str, name: str, staff: str | None = None) -> str:
+def create(client: redis.Redis, role: str, name: str, staff: str | None = None, *, exercise: bool = False) -> str:
     """Make a new token for `role` (bound to a staff id when given); returns the token, which is
-    stored only as its hash. A `staff` token must name the staff member it belongs to."""
+    stored only as its hash. A `staff` token must name the staff member it belongs to. Samples pushed
+    with an `exercise` token are exercise data (docs/exercise.md)."""
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}; roles: {', '.join(ROLES)}")
     if role == "staff" and not staff:
@@ -39,6 +40,8 @@ def create(client: redis.Redis, role: str, name: str, staff: str | None = None) 
     record: dict[str, Any] = {"name": name, "role": role, "created": time.time()}
     if staff:
         record["staff"] = staff
+    if exercise:
+        record["exercise"] = True
     client.hset(keys.tokens(), digest(token), orjson.dumps(record))
     return token
 
@@ -70,4 +73,5 @@ async def lookup(client: aioredis.Redis, token: str) -> dict[str, Any] | None:
     rec = orjson.loads(raw)
     rec["scopes"] = ROLES.get(rec.get("role", ""), frozenset())
     rec.setdefault("staff", None)
+    rec.setdefault("exercise", False)
     return rec

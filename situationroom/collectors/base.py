@@ -89,6 +89,8 @@ class CollectorKind:
     Params: ClassVar[type[Params]] = Params
     live: ClassVar[bool] = False
     """A live kind (a subscription) implements `run()` and has no schedule; `collect()` is not called."""
+    exercise: ClassVar[bool] = False
+    """A kind whose data is never real (the simulator): everything it produces is exercise data."""
 
     def __init__(self, params: Params, context: CollectorContext) -> None:
         self.params = params

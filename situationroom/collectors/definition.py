@@ -53,6 +53,8 @@ class CollectorDefinition(BaseModel):
     name_ko: str | None = None
     name_en: str | None = None
     enabled: bool = True
+    exercise: bool = False
+    """Everything this collector delivers is exercise data (a drill feed); always so for simulators."""
     schedule: Schedule | None = None
     """Required, except for live kinds (a subscription), which must not have one."""
     timeout: Duration = 30.0
@@ -93,6 +95,12 @@ class LoadedCollector(BaseModel):
     def live(self) -> bool:
         kind = registry.get(self.definition.kind)
         return bool(kind is not None and kind.live)
+
+    @property
+    def exercise(self) -> bool:
+        """Whether its samples and messages are exercise data (docs/exercise.md)."""
+        kind = registry.get(self.definition.kind)
+        return self.definition.exercise or bool(kind is not None and kind.exercise)
 
 
 def _field(loc: tuple[str | int, ...]) -> str:

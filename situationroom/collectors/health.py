@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import orjson
 import redis.asyncio as aioredis
 
 from situationroom import keys
@@ -16,6 +17,10 @@ TEXT_FIELDS = {"state", "kind", "name_ko", "name_en", "schedule", "last_error", 
 """`state`: scheduled, ok, failing, invalid, disabled, paused, or live/connected/disconnected (live kinds).
 `file`: site-relative path. `config_error`: the file became invalid while the last good version keeps
 running. `needs_env`: variables a disabled collector refers to that are not set."""
+BOOL_FIELDS = {"exercise"}
+"""`exercise`: what the collector delivers is exercise data (a simulator, a drill feed)."""
+JSON_FIELDS = {"clock"}
+"""`clock`: a simulator's simulated time, {scenario, speed, start, anchor, duration, loop} (docs/exercise.md)."""
 
 
 async def record(client: aioredis.Redis, collector: str, fields: dict[str, Any],
@@ -23,7 +28,7 @@ async def record(client: aioredis.Redis, collector: str, fields: dict[str, Any],
     key = keys.collector_health(collector)
     pipe = client.pipeline(transaction=False)
     pipe.sadd(keys.collectors_index(), collector)
-    values = {k: ("" if v is None else str(v)) for k, v in fields.items()}
+    values = {k: _text(k, v) for k, v in fields.items()}
     values["updated_at"] = f"{time.time():.3f}"
     pipe.hset(key, mapping=values)
     for name, n in (incr or {}).items():
@@ -31,10 +36,21 @@ async def record(client: aioredis.Redis, collector: str, fields: dict[str, Any],
     await pipe.execute()
 
 
+def _text(name: str, value: Any) -> str:
+    if value is None:
+        return ""
+    if name in BOOL_FIELDS:
+        return "1" if value else "0"
+    if name in JSON_FIELDS:
+        return orjson.dumps(value).decode()
+    return str(value)
+
+
 def _parse(raw: dict[bytes, bytes]) -> dict[str, Any]:
     # Every field is present in every answer (0 or None until known), so readers see one shape.
-    out: dict[str, Any] = dict.fromkeys(sorted(TEXT_FIELDS | FLOAT_FIELDS))
+    out: dict[str, Any] = dict.fromkeys(sorted(TEXT_FIELDS | FLOAT_FIELDS | JSON_FIELDS))
     out.update(dict.fromkeys(sorted(INT_FIELDS), 0))
+    out.update(dict.fromkeys(sorted(BOOL_FIELDS), False))
     for k, v in raw.items():
         name, text = k.decode(errors="replace"), v.decode(errors="replace")
         try:
@@ -42,9 +58,13 @@ def _parse(raw: dict[bytes, bytes]) -> dict[str, Any]:
                 out[name] = int(text) if text else 0
             elif name in FLOAT_FIELDS:
                 out[name] = float(text) if text else None
+            elif name in BOOL_FIELDS:
+                out[name] = text == "1"
+            elif name in JSON_FIELDS:
+                out[name] = orjson.loads(text) if text else None
             else:
                 out[name] = text or None
-        except ValueError:
+        except (ValueError, orjson.JSONDecodeError):
             # Only the runtime writes this hash; a value someone set by hand that is not a number shows
             # as unknown rather than failing every reader of every collector's health.
             continue

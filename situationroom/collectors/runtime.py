@@ -112,8 +112,9 @@ class Checked:
 
 
 def check_result(result: CollectResult, catalog: Catalog, settings: Settings, *, source: str,
-                 redact: Callable[[str], str] | None = None) -> Checked:
-    """Validate samples and messages; rejections carry their reason (and never a secret)."""
+                 redact: Callable[[str], str] | None = None, exercise: bool = False) -> Checked:
+    """Validate samples and messages; rejections carry their reason (and never a secret). An exercise
+    collector's samples and messages are marked as exercise data, whatever the kind set."""
     now = time.time()
     good: list[Sample] = []
     bad: list[tuple[Rejection, object]] = [(r, None) for r in result.rejected]
@@ -122,8 +123,8 @@ def check_result(result: CollectResult, catalog: Catalog, settings: Settings, *,
             bad.append((Rejection("sample", "collector returned something that is not a Sample",
                                   repr(s)[:200]), None))
             continue
-        if not s.source:
-            s = dataclasses.replace(s, source=source)
+        if not s.source or (exercise and not s.exercise):
+            s = dataclasses.replace(s, source=s.source or source, exercise=s.exercise or exercise)
         numeric = _numeric(s)
         if isinstance(numeric, Rejection):  # the stream and the aggregator only know floats
             bad.append((numeric, _jsonable({"indicator": s.indicator, "entity": s.entity, "ts": s.ts,
@@ -140,7 +141,7 @@ def check_result(result: CollectResult, catalog: Catalog, settings: Settings, *,
         problem = messages_mod.check(m, catalog) if isinstance(m, Message) else \
             ("message", "collector returned something that is not a Message")
         if problem is None:
-            messages.append(m)
+            messages.append(dataclasses.replace(m, exercise=True) if exercise and not m.exercise else m)
         else:
             bad.append((Rejection(problem[0], problem[1], getattr(m, problem[0], repr(m)[:200])),
                         m.as_dict() if isinstance(m, Message) else None))
@@ -396,7 +397,7 @@ class CollectorRunner:
             "kind": loaded.definition.kind,
             "name_ko": loaded.definition.name_ko, "name_en": loaded.definition.name_en,
             "schedule": _describe_schedule(loaded), "file": self._file_of(loaded.path), "config_error": "",
-            "config_error_at": "", "needs_env": "",
+            "config_error_at": "", "needs_env": "", "exercise": loaded.exercise, "clock": None,
         })
 
     # -- starting and stopping -----------------------------------------------------------------
@@ -717,7 +718,8 @@ class CollectorRunner:
                        attempts: int) -> RunOutcome:
         """Validate what a run (or a live kind's emit) produced, write it, and record the health."""
         cid = running.loaded.id
-        checked = check_result(result, self.catalog, self.settings, source=cid, redact=running.redact)
+        checked = check_result(result, self.catalog, self.settings, source=cid, redact=running.redact,
+                               exercise=running.loaded.exercise)
         batch = running.backlog + checked.samples
         running.backlog = batch  # kept until written, in case Redis fails in between
         if checked.rejected:
@@ -732,7 +734,7 @@ class CollectorRunner:
             "last_run": started, "last_success": time.time(),
             "duration_ms": int((time.time() - started) * 1000), "samples_last_run": written,
             "rejected_last_run": len(checked.rejected), "next_run": self._next_run(cid),
-            "consecutive_failures": 0, "attempts_last_run": attempts,
+            "consecutive_failures": 0, "attempts_last_run": attempts, **_clock(running.instance),
         }, incr={"runs": 1, "samples_total": written, "rejected_total": len(checked.rejected)})
         if running.failing:
             log.info("collector %s recovered", cid)
@@ -877,7 +879,8 @@ async def dry_run(site: Path, collector: str, *, seconds: float = 5.0, settings:
             await instance.close()
     merged = CollectResult([s for r in out for s in r.samples], [x for r in out for x in r.rejected],
                            [m for r in out for m in r.messages])
-    checked = check_result(merged, catalog, settings, source=loaded.id, redact=loaded.redact)
+    checked = check_result(merged, catalog, settings, source=loaded.id, redact=loaded.redact,
+                           exercise=loaded.exercise)
     return DryRun(loaded.id, loaded.definition.kind, checked.samples, checked.rejected, checked.messages, error,
                   time.monotonic() - started)
 
@@ -916,6 +919,13 @@ def build_kind(loaded: LoadedCollector, catalog: Catalog, settings: Settings, *,
         where = f" (at {Path(origin).name}:{line})" if origin and line else ""
         raise ConfigError.single(loaded.redact(f"the {definition.kind} kind failed to start: "
                                                f"{_describe_error(exc, 0)}{where}"), file=loaded.path) from None
+
+
+def _clock(instance: CollectorKind) -> dict[str, Any]:
+    """The simulated clock of a kind that has one (the simulator), for the health record the wall reads."""
+    clock = getattr(instance, "clock", None)
+    value = clock() if callable(clock) else None
+    return {"clock": value} if value is not None else {}
 
 
 def _digest(path: Path) -> str:

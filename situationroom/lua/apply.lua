@@ -6,7 +6,7 @@
 -- KEYS[1] = live hash, KEYS[2] = due zset (entity -> ms when it turns stale);
 --           then per entity: raw zset, 1m history zset, 1h history zset
 -- ARGV: indicator, late_ms, h1m_ret_s, h1h_ret_s, default_interval_s, force, now_ms, grace,
---       n_entities, then per entity: entity, direction, warning, critical, source, samples
+--       n_entities, exercise ("1": the keys are the exercise series, and states carry x = 1), then per entity: entity, direction, warning, critical, source, samples
 --       where samples is "ts_ms,value,interval;" repeated, sorted by ts_ms ascending
 --       (interval empty when the sample has none) and source that of the batch's newest sample
 -- Returns {changed states (JSON), rejected {entity, ts_ms, reason}, accepted, duplicates}
@@ -20,6 +20,7 @@ local force = ARGV[6] == "1"
 local now = tonumber(ARGV[7])
 local grace = tonumber(ARGV[8])
 local n_entities = tonumber(ARGV[9])
+local exercise = ARGV[10] == "1"
 
 -- The 1 h window is computed from raw samples at its edge plus 1-minute buckets, so both must
 -- reach back at least that far whatever the configured retentions.
@@ -120,7 +121,7 @@ local function window(kraw, buckets, newest, span)
   return {acc[1], acc[2] / acc[1], acc[3], acc[4]}, acc
 end
 
-local a = 10
+local a = 11
 for j = 1, n_entities do
   local entity = ARGV[a]
   local dir = ARGV[a + 1]
@@ -252,6 +253,7 @@ for j = 1, n_entities do
     end
     local state = {i = indicator, e = entity, v = last_v, t = newest, st = status, ps = prev_status,
                    since = since, n = interval, w = windows, r = rate, s = src}
+    if exercise then state.x = 1 end
     local encoded = cjson.encode(state)
     redis.call("HSET", live, entity, encoded)
     -- The stale sweep looks only at series past their deadline, not at every series.

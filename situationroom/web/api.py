@@ -61,7 +61,12 @@ def _indicator_info(ind: Indicator) -> dict[str, Any]:
 
 def _public_state(state: dict[str, Any]) -> dict[str, Any]:
     return {"value": state["v"], "ts": state["t"] / 1000, "status": state["st"],
-            "since": state["since"] / 1000, "interval_s": state["n"]}
+            "since": state["since"] / 1000, "interval_s": state["n"], "exercise": bool(state.get("x"))}
+
+
+Mode = Annotated[Literal["shown", "real", "exercise"],
+                 Query(description="shown: what the wall shows (a fresh exercise series, marked `exercise`, else "
+                                   "the real one); real: real data only; exercise: exercise data only")]
 
 
 @router.get("/api/v1/indicators", response_class=JSON, tags=["indicators"],
@@ -70,13 +75,14 @@ async def list_indicators(
     request: Request,
     _auth: Reader,
     domain: Annotated[str | None, Query(description="only this domain (e.g. environment)")] = None,
+    mode: Mode = "shown",
 ) -> JSON:
     ctx = _ctx(request)
     catalog = ctx.catalog
     if domain is not None and domain not in catalog.domains:
         raise ApiError(422, f"unknown domain; known: {', '.join(catalog.domains)}", field="domain", value=domain)
     inds = [i for i in catalog.indicators.values() if domain is None or i.domain == domain]
-    states = await live.read(ctx.client, [i.id for i in inds], ctx.settings.stale_grace)
+    states = await live.read(ctx.client, [i.id for i in inds], ctx.settings.stale_grace, mode)
     out = []
     for ind in inds:
         st = states[ind.id]
@@ -100,10 +106,10 @@ def _get_indicator(request: Request, indicator_id: str) -> Indicator:
 
 @router.get("/api/v1/indicators/{indicator_id}", response_class=JSON, tags=["indicators"],
             summary="One indicator, per entity: value, windows, change rate, status")
-async def get_indicator(request: Request, indicator_id: str, _auth: Reader) -> JSON:
+async def get_indicator(request: Request, indicator_id: str, _auth: Reader, mode: Mode = "shown") -> JSON:
     ctx = _ctx(request)
     ind = _get_indicator(request, indicator_id)
-    st = (await live.read(ctx.client, [ind.id], ctx.settings.stale_grace))[ind.id]
+    st = (await live.read(ctx.client, [ind.id], ctx.settings.stale_grace, mode))[ind.id]
     entities = []
     for eid in ctx.catalog.entities_of(ind.id):
         ent = ctx.catalog.entities[eid]
@@ -113,7 +119,8 @@ async def get_indicator(request: Request, indicator_id: str, _auth: Reader) -> J
                                 "thresholds": th.model_dump() if th else None}
         s = st.get(eid)
         if s is None:
-            item.update({"value": None, "ts": None, "status": "unknown", "windows": {}, "rate_per_min": None})
+            item.update({"value": None, "ts": None, "status": "unknown", "windows": {}, "rate_per_min": None,
+                         "exercise": False})
         else:
             item.update(_public_state(s))
             item["previous_status"] = s.get("ps")
@@ -135,6 +142,7 @@ async def get_history(
     start: Annotated[str | None, Query(alias="from", description="epoch seconds or ISO 8601; default 1 h ago")] = None,
     end: Annotated[str | None, Query(alias="to", description="epoch seconds or ISO 8601; default now")] = None,
     resolution: Annotated[Literal["raw", "1m", "1h"], Query()] = "1m",
+    mode: Mode = "shown",
 ) -> JSON:
     ctx = _ctx(request)
     ind = _get_indicator(request, indicator_id)
@@ -151,9 +159,14 @@ async def get_history(
     t_start = _parse_time(start, "from", t_end - 3600)
     if t_start > t_end:
         raise ApiError(422, "from must not be after to", field="from", value=start)
-    points = await live.history(ctx.client, ind.id, entity, resolution, t_start, t_end)
+    if mode == "shown":
+        state = (await live.read(ctx.client, [ind.id], ctx.settings.stale_grace))[ind.id].get(entity)
+        exercise = bool(state and state.get("x"))
+    else:
+        exercise = mode == "exercise"
+    points = await live.history(ctx.client, ind.id, entity, resolution, t_start, t_end, exercise)
     return JSON({"indicator": ind.id, "entity": entity, "resolution": resolution, "from": t_start, "to": t_end,
-                 "unit": ind.unit, "points": points})
+                 "unit": ind.unit, "exercise": exercise, "points": points})
 
 
 def _parse_time(value: str | None, name: str, default: float) -> float:
@@ -191,7 +204,7 @@ async def push_samples(request: Request, auth: Ingester) -> JSON:
     good, bad = [], []
     now = time.time()
     for n, item in enumerate(items):
-        result = samples_mod.from_mapping(item, source=source, index=n)
+        result = samples_mod.from_mapping(item, source=source, index=n, exercise=bool(auth and auth["exercise"]))
         if isinstance(result, samples_mod.Rejection):
             bad.append((result, item))
             continue

@@ -30,6 +30,7 @@ class Simulator(CollectorKind):
     """
 
     name = "simulator"
+    exercise = True
 
     class Params(base.Params):
         scenario: str = Field(default="ordinary", pattern=SCENARIO_NAME)
@@ -107,6 +108,15 @@ class Simulator(CollectorKind):
         if p.domains:
             chosen = [c for c in chosen if catalog.indicators[c].domain in p.domains]
         return chosen
+
+    def clock(self) -> dict[str, float | str | bool] | None:
+        """How real time maps to simulated time, once the first run fixed it: the wall shows the simulated
+        time of a replay (docs/exercise.md). None before the first run."""
+        sim = self.sim
+        if sim.anchor is None or sim.start is None:
+            return None
+        return {"scenario": self.scenario_name, "speed": sim.speed, "start": sim.start, "anchor": sim.anchor,
+                "duration": sim.duration or 0.0, "loop": sim.loop}
 
     def simulated_time(self, now: float) -> datetime:
         """The simulated local time at real time `now` (for logs and the demo's clock)."""
