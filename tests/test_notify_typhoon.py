@@ -1,5 +1,6 @@
 """End to end on the real site: `situationroom up` replaying Typhoon Hinnamnor sends the river-level and rainfall
-alerts to 재난안전과's messenger webhook — signed, each once — and tells it again when the water falls."""
+alerts to 재난안전과's messenger webhook — signed, each once, every one marked [훈련] since a replay is an exercise —
+and tells it again when the water falls."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ def test_the_typhoon_reaches_the_disaster_safety_webhook_and_so_does_the_all_cle
             return [r.json()["text"] for r in list(rx.requests)]
 
         def seen(prefix: str, what: str) -> bool:
-            return any(t.startswith(prefix) and what in t for t in texts())
+            return any(t.startswith(f"[훈련] {prefix}") and what in t for t in texts())
 
         try:
             deadline = time.monotonic() + 120
@@ -49,7 +50,8 @@ def test_the_typhoon_reaches_the_disaster_safety_webhook_and_so_does_the_all_cle
                 proc.kill()
                 _, err = proc.communicate()
     got = texts()
-    firing = [t for t in got if not t.startswith("[해제]")]
+    assert all(t.startswith("[훈련] ") for t in got), got
+    firing = [t for t in got if not t.startswith("[훈련] [해제]")]
     assert any("하천 수위" in t for t in firing), (got, err[-2000:])
     assert any("시간 강수량" in t for t in firing), (got, err[-2000:])
     assert seen("[해제]", "하천 수위") and seen("[해제]", "시간 강수량"), (got, err[-2000:])

@@ -49,7 +49,8 @@ def document(alert: Alert, catalog: Catalog, *, sender: str, status: str, catego
     sub(root, "identifier", identifier(city, alert))
     sub(root, "sender", sender)
     sub(root, "sent", _time(alert.resolved or alert.since, tz))
-    sub(root, "status", status)
+    # An exercise alert is an Exercise whatever the feed's own status: a drill must never go out as Actual.
+    sub(root, "status", "Exercise" if alert.exercise else status)
     first = identifier(city, alert, alert.fired_seq) if alert.fired else None
     msg_type = "Alert"
     if alert.state == "resolved":
@@ -132,7 +133,7 @@ def feed(alerts: list[Alert], catalog: Catalog, *, sender: str, status: str, bas
     for a in alerts:
         entry = sub(root, "entry")
         sub(entry, "id", f"urn:situationroom:{identifier(catalog.city.id, a)}")
-        sub(entry, "title", a.message_ko)
+        sub(entry, "title", a.message_ko)  # an exercise alert's message starts with [훈련]
         sub(entry, "updated", _time(a.since, tz))
         sub(entry, "link", rel="alternate", type=CAP_TYPE, href=f"{base}api/v1/cap/{a.fingerprint}.xml")
         content = sub(entry, "content", type=CAP_TYPE)

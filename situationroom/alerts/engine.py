@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from situationroom import exercise as exercise_mod
 from situationroom.alerts import silences as silences_mod
 from situationroom.alerts.rules import (
     SOURCE_RULE,
@@ -103,8 +104,11 @@ class Engine:
     """
 
     def __init__(self, catalog: Catalog, rules: RuleSet, *, tz: str | None = None,
-                 source_grace: float = 60.0) -> None:
+                 source_grace: float = 60.0, exercise: bool = False) -> None:
         self.catalog = catalog
+        self.exercise = exercise
+        """This engine evaluates exercise data only (or real data only): the two never share an alert,
+        a notification group or a source (docs/exercise.md)."""
         self.source_grace = source_grace
         """Seconds past its next scheduled run after which a collector counts as down."""
         self.rules = rules
@@ -202,7 +206,7 @@ class Engine:
         if measure is None:
             return
         direction, levels = rule.levels(self.catalog, entity)
-        fp = fingerprint(rule.id, entity)
+        fp = fingerprint(rule.id, entity, self.exercise)
         current = self.alerts.get(fp)
         cur_level = current.level if current is not None and current.active else 0
         level, threshold = level_of(measure, direction, levels, rule.spec.clear, cur_level)
@@ -250,7 +254,7 @@ class Engine:
             return
         silent_s = max(0.0, (now - series.t) / 1000)
         direction, levels = rule.levels(self.catalog, entity)
-        fp = fingerprint(rule.id, entity)
+        fp = fingerprint(rule.id, entity, self.exercise)
         current = self.alerts.get(fp)
         cur_level = current.level if current is not None and current.active else 0
         level, threshold = level_of(silent_s, direction, levels, (0.0, False), cur_level)
@@ -264,7 +268,7 @@ class Engine:
     def transition(self, rule: Rule, entity: str, level: int, event: int, now: int, value: float | None,
                    info: dict[str, Any]) -> None:
         """Move the alert of (rule, entity) towards `level` (0 = the condition does not hold)."""
-        fp = fingerprint(rule.id, entity)
+        fp = fingerprint(rule.id, entity, self.exercise)
         if fp in self._due:
             # Its last change is still to be told: tell it first, so a batch of updates gives the same
             # notifications however the stream was cut (a backlog read after a restart, a burst).
@@ -332,7 +336,7 @@ class Engine:
                   unit_en=ind.unit_en if ind else None, episode=(old.episode if old else 0) + 1, seq=0,
                   started=event, since=now, name_ko=rule.name_ko, name_en=rule.name_en,
                   entity_ko=ent.name_ko if ent else entity, entity_en=ent.name_en if ent else entity,
-                  labels=dict(rule.spec.labels))
+                  labels=dict(rule.spec.labels), exercise=self.exercise)
         self.alerts[fp] = a
         self._fill(rule, a, value, info)
         self.refresh_suppression(a, now, record=False)
@@ -397,6 +401,9 @@ class Engine:
                 text = render(template, self._values(rule, a, info, lang))
             except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
                 text = f"{a.name_ko if lang == 'ko' else a.name_en}: {a.value} ({exc})"
+            if a.exercise:
+                # First, so no reader of a message, a subject or a text can take a drill for the real thing.
+                text = exercise_mod.tagged(text, lang)
             setattr(a, f"message_{lang}", text)
 
     def _values(self, rule: Rule, a: Alert, info: dict[str, Any], lang: str) -> dict[str, Any]:
@@ -449,8 +456,9 @@ class Engine:
     def _intent(self, rule: Rule, a: Alert, kind: str, tier: int, now: int, wait: float, *,
                 level: int | None = None) -> None:
         level = a.level if level is None else level
-        # ASCII only: the key travels in HTTP headers (Idempotency-Key) and mail headers.
-        group = f"{rule.id}/{BY_LEVEL[level].name}"
+        # ASCII only: the key travels in HTTP headers (Idempotency-Key) and mail headers. Exercise alerts
+        # group apart, so a notification never mixes a drill with the real thing.
+        group = f"{'exercise/' if self.exercise else ''}{rule.id}/{BY_LEVEL[level].name}"
         probe = Intent(group, kind, tier, now + int(wait * 1000), rule.id, level)
         intent = self.outbox.get(probe.id)
         if intent is None:
@@ -490,7 +498,7 @@ class Engine:
             self.changes.notifications.append({
                 "key": key, "kind": intent.kind, "tier": intent.tier, "group": intent.group, "rule": intent.rule,
                 "severity": BY_LEVEL[intent.level].ko, "level": intent.level, "created": now,
-                "alerts": [a.public() for a, _ in members]})
+                "exercise": self.exercise, "alerts": [a.public() for a, _ in members]})
 
     def _still_wanted(self, a: Alert, intent: Intent) -> bool:
         if intent.kind == "resolved":
@@ -629,6 +637,8 @@ class Engine:
         are stale (push tokens have no health of their own)."""
         down: dict[str, str] = {}
         for cid, h in self.health.items():
+            if bool(h.get("exercise")) != self.exercise:
+                continue  # the other engine's source
             state = h.get("state")
             if state in OFF_STATES or h.get("paused"):
                 down[cid] = "off"

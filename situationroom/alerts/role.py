@@ -52,7 +52,10 @@ class AlertRole:
         self.catalog = catalog
         self.settings = settings
         self.store = RuleStore(catalog, settings)
-        self.engine = Engine(catalog, RuleSet(), source_grace=settings.alert_source_grace)
+        # Real and exercise data are evaluated by engines of their own: they never share an alert, a
+        # notification group or a down source (docs/exercise.md).
+        self.engines = {x: Engine(catalog, RuleSet(), source_grace=settings.alert_source_grace, exercise=x)
+                        for x in (False, True)}
         self.owner = owner or f"{CONSUMER}-{id(self):x}-{time.time():.0f}"
         self._refresh = client.register_script(_REFRESH)
         self.clock = clock or state_mod.now_ms
@@ -61,17 +64,25 @@ class AlertRole:
         self.notifications = 0
         self._next_prune = 0.0
 
+    @property
+    def engine(self) -> Engine:
+        """The engine of real data."""
+        return self.engines[False]
+
     # -- start ----------------------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Load rules and state, catch up with what happened while no alert role ran."""
         self.store.load()
-        self.engine.set_rules(self.store.rules)
+        for engine in self.engines.values():
+            engine.set_rules(self.store.rules)
         await self.publish_rules()
         await self._ensure_group()
         alerts = await state_mod.load_all(self.client)
         outbox = [Intent.decode(orjson.loads(v)) for v in (await self.client.hgetall(keys.alert_outbox())).values()]
-        self.engine.load(alerts, outbox)
+        for x, engine in self.engines.items():
+            engine.load({fp: a for fp, a in alerts.items() if a.exercise == x},
+                        [i for i in outbox if i.group.startswith("exercise/") == x])
         await self._refresh_inputs()
         # Entries read before a restart but not acknowledged: nothing of them was written, so do them again.
         while await self.step(pending=True):
@@ -93,7 +104,8 @@ class AlertRole:
         indicators = list(self.catalog.indicators)
         pipe = self.client.pipeline(transaction=False)
         for ind in indicators:
-            pipe.hgetall(keys.live(ind))
+            for x in (False, True):
+                pipe.hgetall(keys.live(ind, x))
         states: list[dict[str, Any]] = []
         for raw in await pipe.execute():
             states.extend(orjson.loads(v) for v in raw.values())
@@ -134,31 +146,51 @@ class AlertRole:
         return len(entries)
 
     async def _evaluate(self, states: list[dict[str, Any]], ids: list[bytes]) -> None:
-        engine = self.engine
-        fetch = await self._fetch(engine.plan(states)) if states else Fetch()
+        by_mode: dict[bool, list[dict[str, Any]]] = {False: [], True: []}
+        for d in states:
+            by_mode[bool(d.get("x"))].append(d)
         now = self.clock()
-        engine.evaluate(states, now, fetch)
-        if engine.changes.notifications or any(i.due <= now for i in engine.outbox.values()):
-            # About to notify: make sure a silence or acknowledgement made a moment ago is honoured.
-            await self._refresh_inputs()
-            for a in list(engine.changes.alerts.values()):
-                if a.active:
-                    engine.refresh_suppression(a, now)
-        engine.flush(now)
-        await self.commit(engine.take(), ids)
+        refreshed = False
+        for x, engine in self.engines.items():
+            mine = by_mode[x]
+            fetch = await self._fetch(engine, engine.plan(mine)) if mine else Fetch()
+            engine.evaluate(mine, now, fetch)
+            if engine.changes.notifications or any(i.due <= now for i in engine.outbox.values()):
+                # About to notify: make sure a silence or acknowledgement made a moment ago is honoured.
+                if not refreshed:
+                    await self._refresh_inputs()
+                    refreshed = True
+                for a in list(engine.changes.alerts.values()):
+                    if a.active:
+                        engine.refresh_suppression(a, now)
+            engine.flush(now)
+        await self.commit(self._take(), ids)
 
-    async def _fetch(self, plan: list[tuple[str, tuple[Any, ...]]]) -> Fetch:
+    def _take(self) -> Changes:
+        """What both engines changed, to be written in one transaction."""
+        real, exercise = (engine.take() for engine in self.engines.values())
+        real.alerts.update(exercise.alerts)
+        real.quiet.update(exercise.quiet)
+        real.history.extend(exercise.history)
+        real.notifications.extend(exercise.notifications)
+        real.outbox_set.update(exercise.outbox_set)
+        real.outbox_del |= exercise.outbox_del
+        real.removed |= exercise.removed
+        return real
+
+    async def _fetch(self, engine: Engine, plan: list[tuple[str, tuple[Any, ...]]]) -> Fetch:
         fetch = Fetch()
         if not plan:
             return fetch
+        x = engine.exercise
         pipe = self.client.pipeline(transaction=False)
         for kind, key in plan:
             if kind == "rate":
                 ind, ent, t, window = key
-                pipe.zrangebyscore(keys.raw(ind, ent), f"({t - int(window * 1000)}", t, start=0, num=1)
+                pipe.zrangebyscore(keys.raw(ind, ent, x), f"({t - int(window * 1000)}", t, start=0, num=1)
             else:
                 ind, ent, hour, days = key
-                pipe.zrangebyscore(keys.history(ind, ent, "1h"), (hour - days * 24) * 3600, (hour - 1) * 3600)
+                pipe.zrangebyscore(keys.history(ind, ent, "1h", x), (hour - days * 24) * 3600, (hour - 1) * 3600)
         for (kind, key), result in zip(plan, await pipe.execute(), strict=True):
             if kind == "rate":
                 if result:
@@ -169,18 +201,20 @@ class AlertRole:
             else:
                 base = _baseline(result, key[2])
                 fetch.baselines[key] = base  # type: ignore[index]
-                self.engine.remember_baseline(key, base)  # type: ignore[arg-type]
+                engine.remember_baseline(key, base)  # type: ignore[arg-type]
         return fetch
 
     async def tick(self) -> None:
         await self._refresh_inputs()
         now = self.clock()
-        self.engine.tick(now)
+        for engine in self.engines.values():
+            engine.tick(now)
         if time.monotonic() >= self._next_prune:
             self._next_prune = time.monotonic() + 60
-            self.engine.prune(now, self.settings.alert_retention)
+            for engine in self.engines.values():
+                engine.prune(now, self.settings.alert_retention)
             await self._prune_silences(now)
-        await self.commit(self.engine.take(), [])
+        await self.commit(self._take(), [])
 
     async def _refresh_inputs(self) -> None:
         """Acknowledgements and silences (written by the API) and collector health."""
@@ -188,16 +222,19 @@ class AlertRole:
         pipe.hgetall(keys.alert_acks())
         pipe.hgetall(keys.silences())
         acks, sil = await pipe.execute()
-        self.engine.acks = {k.decode(): orjson.loads(v) for k, v in acks.items()}
-        self.engine.silences = {k.decode(): orjson.loads(v) for k, v in sil.items()}
-        self.engine.health = await health.read_all(self.client)
+        all_health = await health.read_all(self.client)
+        for engine in self.engines.values():
+            engine.acks = {k.decode(): orjson.loads(v) for k, v in acks.items()}
+            engine.silences = {k.decode(): orjson.loads(v) for k, v in sil.items()}
+            engine.health = all_health
 
     async def _prune_silences(self, now: int) -> None:
         old = silences_mod.prune(self.engine.silences, now / 1000, self.settings.alert_retention)
         if old:
             await self.client.hdel(keys.silences(), *old)
+        alerts = {fp: a for engine in self.engines.values() for fp, a in engine.alerts.items()}
         gone = [fp for fp, ack in self.engine.acks.items()
-                if fp not in self.engine.alerts or self.engine.alerts[fp].episode != ack.get("episode")]
+                if fp not in alerts or alerts[fp].episode != ack.get("episode")]
         if gone:
             await self.client.hdel(keys.alert_acks(), *gone)
 
@@ -269,7 +306,8 @@ class AlertRole:
         log.info("alert role evaluating %d rules", len(self.store.rules.rules))
 
         async def reloaded(rules: RuleSet) -> None:
-            self.engine.set_rules(rules)
+            for engine in self.engines.values():
+                engine.set_rules(rules)
             await self.publish_rules()
             log.info("alert rules reloaded: %d rules", len(rules.rules))
 

@@ -18,9 +18,11 @@ HISTORY = 200
 ACTIVE = ("pending", "firing")
 
 
-def fingerprint(rule: str, entity: str) -> str:
-    """Stable id of one problem: the same rule on the same entity is always the same alert."""
-    return hashlib.blake2b(f"{rule}\x00{entity}".encode(), digest_size=8).hexdigest()
+def fingerprint(rule: str, entity: str, exercise: bool = False) -> str:
+    """Stable id of one problem: the same rule on the same entity is always the same alert; an exercise
+    alert is never the same alert as a real one."""
+    text = f"{rule}\x00{entity}\x00exercise" if exercise else f"{rule}\x00{entity}"
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
 @dataclass
@@ -77,6 +79,9 @@ class Alert:
     message_en: str = ""
     labels: dict[str, str] = field(default_factory=dict)
     updated: int = 0
+    exercise: bool = False
+    """Raised by exercise data (a drill, a simulator): marked [훈련] everywhere, CAP status Exercise, and
+    notified only on channels that allow exercises (docs/exercise.md)."""
 
     @property
     def active(self) -> bool:
@@ -112,6 +117,8 @@ class Alert:
             value = getattr(self, name)
             if value:
                 out[name] = value
+        if self.exercise:
+            out["exercise"] = "true"  # a silence can mute a whole drill
         out.update(self.labels)
         return out
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from situationroom import exercise
 from situationroom.catalog import Catalog
 from situationroom.notify.subscriptions import NAMES_EN, NAMES_KO, level_of
 
@@ -125,6 +126,9 @@ def render(notification: dict[str, Any], alerts: list[dict[str, Any]], catalog: 
         if kind == "escalation":
             subject = (f"[상향·미확인] {subject}" if ko else f"[ESCALATED] {subject}")
     headline = (f"{city} 상황실 알림 — {kind_word}" if ko else f"{city} situation room — {kind_word}")
+    if notification.get("exercise"):
+        # First in the subject and the text, so a drill is never read as the real thing.
+        subject, headline = exercise.tagged(subject, lang), exercise.tagged(headline, lang)
     footer = ("포항시 디지털 통합상황실에서 보낸 알림입니다. 확인(acknowledge)은 상황실 직원 페이지 /staff 에서."
               if ko else "Sent by the city's digital situation room. Acknowledge on the staff page, /staff.")
     if catalog.city.id != "pohang":

@@ -71,6 +71,10 @@ def _delivery(notification: dict[str, Any], alerts: list[dict[str, Any]], people
     channel = channels.get(channel_id)
     if channel is None:
         return Planned(d, "skipped", f"no channel {channel_id!r} in the channel file")
+    if notification.get("exercise") and channel_id != INAPP and not channel.config.exercise:
+        # A drill reaches a real person's mail or phone only where the site allowed it for that channel.
+        return Planned(d, "skipped", f"exercise alert: channel {channel_id} does not take exercises "
+                                     "(exercise: true in channels.yaml)")
     if channel.disabled:
         # A disabled messenger still sends through its fallback, unless that cannot send either.
         fallback = getattr(channel, "fallback", None)

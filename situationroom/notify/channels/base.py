@@ -26,6 +26,8 @@ class ChannelConfig(BaseModel):
     name_en: str = ""
     timeout: float = Field(default=10.0, gt=0, le=300)
     """Seconds one attempt may take."""
+    exercise: bool = False
+    """Whether exercise (drill) alerts go out on it too, marked [훈련]; the in-app channel always takes them."""
 
 
 @dataclass
