@@ -28,6 +28,9 @@ app.add_typer(tokens_app, name="tokens")
 collectors_app = typer.Typer(help="Collectors of the site: list, check, run one (--dry-run writes nothing), new.",
                              no_args_is_help=True)
 app.add_typer(collectors_app, name="collectors")
+drill_app = typer.Typer(help="Drills: replay a scenario as exercise data beside real data, then report who "
+                             "acknowledged what how fast (docs/exercise.md).", no_args_is_help=True)
+app.add_typer(drill_app, name="drill")
 bench_app = typer.Typer(help="Benchmarks, measured as ratios against raw Redis in the same run "
                              "(docs/benchmarks.md).", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
@@ -546,6 +549,140 @@ def collectors_new(
     typer.echo("next:")
     for n, step in enumerate(written.next_steps, 1):
         typer.echo(f"  {n}. {step}")
+
+
+def _drill_redis(settings: Settings) -> Any:
+    """A client of the running site's Redis: a drill needs the roles of a running `up` (or `run`) to play it."""
+    from situationroom.redisconn import sync_client
+
+    url = _reachable_redis(settings)
+    if url is None:
+        where = settings.redis_url or f"the embedded Redis of {settings.resolved_data_dir}"
+        raise fail(f"no running situationroom answers at {where}: start `situationroom up` first "
+                   "(with the same --site, --data-dir or --redis-url)")
+    return sync_client(url)
+
+
+def _actor() -> str:
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no user name for this uid (a container)
+        return "cli"
+
+
+@drill_app.command("start")
+def drill_start(
+    scenario: Annotated[str, typer.Option("--scenario", help="Scenario to play (seeds/scenarios/NAME.yaml)",
+                                          show_default=False)],
+    speed: Annotated[float | None, typer.Option("--speed", help="Simulated seconds per real second "
+                                                               "[the scenario's own, else 1]",
+                                                show_default=False)] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed of the scenario's numbers")] = 0,
+    site: SiteOpt = None, redis_url: RedisOpt = None, data_dir: DataOpt = None,
+) -> None:
+    """Start a drill: the scenario runs as exercise data beside real data until `drill stop`."""
+    import time
+
+    from situationroom import drill as drill_mod
+    from situationroom import keys
+    from situationroom.collectors.definition import load_collector
+    from situationroom.simulation import load_baseline, load_scenario
+
+    settings = make_settings(site=site, redis_url=redis_url, data_dir=data_dir)
+    catalog = _site_catalog(settings)
+    try:
+        found = load_scenario(settings.seeds, scenario, catalog, load_baseline(settings.seeds, catalog))
+    except ConfigError as exc:
+        raise fail(f"--scenario {scenario}: {exc}", 2) from None
+    if speed is not None and not 0 < speed <= 10_000:
+        raise fail(f"--speed {speed:g}: must be more than 0 and at most 10000", 2)
+    speed = speed if speed is not None else (found.speed or 1.0)
+    exercise_collectors = []
+    for path in sorted(settings.collectors_dir.glob("*.yaml")) if settings.collectors_dir.is_dir() else []:
+        try:
+            loaded = load_collector(path)
+        except ConfigError:
+            continue  # `collectors check` reports it; a drill does not depend on it
+        if loaded.definition.enabled and loaded.exercise:
+            exercise_collectors.append(loaded.id)
+    client = _drill_redis(settings)
+    try:
+        try:
+            started = drill_mod.start(client, scenario, speed, seed, _actor(), exercise_collectors)
+        except drill_mod.DrillError as exc:
+            raise fail(str(exc), 2) from None
+        typer.echo(f"drill {started.id} started: scenario {scenario} at {speed:g}x as exercise data "
+                   f"(collector {started.collector})")
+        if started.held:
+            typer.echo(f"held while it runs (the site's own exercise collectors): {', '.join(started.held)}")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if client.sismember(keys.collectors_index(), started.collector):
+                typer.echo("the collect role is playing it; `situationroom drill stop` ends it and writes the report")
+                return
+            time.sleep(0.25)
+        typer.secho(f"warning: no collect role has picked drill {started.id} up within 10 s; is a "
+                    "`situationroom up` (or `run collect`) running on this Redis?", fg=typer.colors.YELLOW, err=True)
+    finally:
+        client.close()
+
+
+@drill_app.command("stop")
+def drill_stop(site: SiteOpt = None, redis_url: RedisOpt = None, data_dir: DataOpt = None) -> None:
+    """Stop the running drill and write its report (Markdown and JSON) under the data folder."""
+    from situationroom import drill as drill_mod
+
+    settings = make_settings(site=site, redis_url=redis_url, data_dir=data_dir)
+    catalog = _site_catalog(settings)
+    client = _drill_redis(settings)
+    try:
+        try:
+            stopped = drill_mod.stop(client, _actor())
+        except drill_mod.DrillError as exc:
+            raise fail(str(exc), 2) from None
+        typer.echo(f"drill {stopped.id} stopped ({stopped.scenario}); resumed: {', '.join(stopped.held) or 'nothing'}")
+        _drill_report(settings, catalog, client, stopped)
+    finally:
+        client.close()
+
+
+@drill_app.command("report")
+def drill_report_cmd(
+    drill_id: Annotated[str | None, typer.Argument(help="Drill id [the latest]", show_default=False)] = None,
+    site: SiteOpt = None, redis_url: RedisOpt = None, data_dir: DataOpt = None,
+) -> None:
+    """Write a drill's report again (acknowledgements that came after it ended count too)."""
+    from situationroom import drill as drill_mod
+
+    settings = make_settings(site=site, redis_url=redis_url, data_dir=data_dir)
+    catalog = _site_catalog(settings)
+    client = _drill_redis(settings)
+    try:
+        found = drill_mod.get(client, drill_id) if drill_id else drill_mod.latest(client)
+        if found is None:
+            raise fail(f"no drill {drill_id}" if drill_id else "no drill has been run on this site", 2)
+        _drill_report(settings, catalog, client, found)
+    finally:
+        client.close()
+
+
+def _drill_report(settings: Settings, catalog: Any, client: Any, found: Any) -> None:
+    from situationroom import drill as drill_mod
+    from situationroom import drill_report
+    from situationroom.notify.people import People, has_people, load_people
+
+    try:
+        people = load_people(settings.seeds) if has_people(settings.seeds) else People({}, {}, [])
+    except ConfigError as exc:
+        raise fail(str(exc), 2) from None
+    report = drill_report.build(found, drill_report.collect(client, found, people), people, catalog)
+    found.report = drill_report.write(report, settings.resolved_data_dir / "drills" / found.id)
+    drill_mod.save(client, found)
+    s = report["summary"]
+    typer.echo(f"{s['alerts']} exercise alert(s), {s['acknowledged']} acknowledged, {s['unacknowledged']} never; "
+               f"report: {found.report['markdown']} and {found.report['json']}")
 
 
 @bench_app.command("ingest")

@@ -172,8 +172,9 @@ class Entry:
     raw: bytes
     """The state or message JSON exactly as published: frames splice these bytes, never re-encode them."""
     topics: frozenset[str]
-    key: tuple[str, str] | None = None
-    """(indicator, entity) of a state, ("alert", fingerprint) of an alert; None for a message or inbox item."""
+    key: tuple[str, ...] | None = None
+    """(indicator, entity) of a state ((indicator, entity, "x") of an exercise one), ("alert", fingerprint) of an
+    alert; None for a message or inbox item."""
     kind: int | None = None
     """STATE, MESSAGE or ALERT; None: a state when it has a key, else a message."""
 
@@ -416,7 +417,7 @@ class Pending:
     """What a slow client has not been sent yet: the latest state per series, messages, control frames."""
 
     id: str = ZERO_ID
-    states: dict[tuple[str, str], bytes] = field(default_factory=dict)
+    states: dict[tuple[str, ...], bytes] = field(default_factory=dict)
     messages: deque[bytes] = field(default_factory=deque)
     alerts: dict[Any, bytes] = field(default_factory=dict)
     """Latest state per alert (an alert's JSON is its whole state), and every inbox item (never merged)."""
@@ -747,12 +748,14 @@ class Fanout:
         states: list[bytes] = []
         if indicators:
             pipe = self.redis.pipeline(transaction=False)
-            for ind in indicators:
-                pipe.hgetall(keys.live(ind))
+            # Real and exercise series both: the page shows which it has (docs/exercise.md).
+            series = [(ind, x) for ind in indicators for x in (False, True)]
+            for ind, x in series:
+                pipe.hgetall(keys.live(ind, x))
             now = now_ms()
             grace = self.settings.stale_grace
             everything = "all" in topics
-            for ind, raw in zip(indicators, await pipe.execute(), strict=True):
+            for (ind, _x), raw in zip(series, await pipe.execute(), strict=True):
                 for ent, value in raw.items():
                     if not everything and self.topics.of_state(ind, _s(ent)).isdisjoint(topics):
                         continue
@@ -786,7 +789,9 @@ class Fanout:
                 except (orjson.JSONDecodeError, KeyError, TypeError):
                     log.warning("update %s: not a live state, skipped", eid)
                     continue
-                out.append(Entry(eid, parse_id(eid), d, of_state(*key), key))
+                # An exercise series is a series of its own: a slow client's coalescing keeps both.
+                series_key = (*key, "x") if state.get("x") else key
+                out.append(Entry(eid, parse_id(eid), d, of_state(*key), series_key))
                 continue
             m = fields.get(b"m")
             if m is not None:

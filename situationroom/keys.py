@@ -200,3 +200,15 @@ def subscriptions() -> str:
 def subscriptions_seeded() -> str:
     """Set once the seed subscriptions were loaded, so deleting them all does not bring them back."""
     return f"{PREFIX}:subscriptions:seeded"
+
+
+# --------------------------------------------------------------------- drills (docs/exercise.md)
+
+def drill() -> str:
+    """String: the id of the drill running now (absent when none); set with NX, so one runs at a time."""
+    return f"{PREFIX}:drill"
+
+
+def drills() -> str:
+    """Hash drill id -> JSON of the drill (scenario, speed, who started and stopped it, when, its report)."""
+    return f"{PREFIX}:drills"

@@ -25,6 +25,7 @@ from situationroom.alerts.rules import (
 from situationroom.alerts.severity import BY_LEVEL
 from situationroom.alerts.state import Alert, fingerprint
 from situationroom.catalog import Catalog
+from situationroom.drill import COLLECTOR_PREFIX as DRILL_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +122,8 @@ class Engine:
         self.health: dict[str, dict[str, Any]] = {}
         self.sources_down: dict[str, str] = {}
         """source -> why it is down ("failing", "late", "stale") or "off" (paused by an operator)."""
+        self.drill_source: str | None = None
+        """The collector of the drill running now (exercise engine): alerts of an ended drill's scenario end."""
         self.changes = Changes()
         self._due: set[str] = set()
         """Alerts in a notification that is due now (no group wait)."""
@@ -551,6 +554,14 @@ class Engine:
                     a.resolved = now
                 continue
             self._adopt_ack(a, now)
+            if self.exercise and a.active and a.source and a.source.startswith(DRILL_PREFIX) \
+                    and a.source != self.drill_source:
+                # Its drill ended: the scenario's data will not come back to clear it.
+                if a.state == "pending":
+                    self._change(a, now, "cancelled", state="inactive")
+                else:
+                    self._resolve(rule, a, now, a.value, {"threshold": a.threshold})
+                continue
             if a.state == "resolved" or a.state == "inactive":
                 if a.want is not None and now - a.since >= rule.min_interval * 1000 and a.state == "resolved":
                     level = a.want

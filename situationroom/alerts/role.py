@@ -15,6 +15,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from situationroom import drill as drill_mod
 from situationroom import keys
 from situationroom.aio import wait_event
 from situationroom.alerts import silences as silences_mod
@@ -223,6 +224,8 @@ class AlertRole:
         pipe.hgetall(keys.silences())
         acks, sil = await pipe.execute()
         all_health = await health.read_all(self.client)
+        running = await drill_mod.read_current(self.client)
+        self.engines[True].drill_source = running.collector if running is not None else None
         for engine in self.engines.values():
             engine.acks = {k.decode(): orjson.loads(v) for k, v in acks.items()}
             engine.silences = {k.decode(): orjson.loads(v) for k, v in sil.items()}

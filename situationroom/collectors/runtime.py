@@ -40,7 +40,7 @@ from situationroom import messages as messages_mod
 from situationroom import samples as samples_mod
 from situationroom.aio import wait_event
 from situationroom.catalog import Catalog, load_catalog
-from situationroom.collectors import health, registry
+from situationroom.collectors import drills, health, registry
 from situationroom.collectors.base import (
     LIVE_STATES,
     CollectError,
@@ -218,6 +218,8 @@ class CollectorRunner:
         self._plugin_problems: dict[Path, list[Problem]] = {}
         self._files: set[str] = set()
         """Collector ids that have a file (valid or not), so a removed file is noticed."""
+        self._added: set[str] = set()
+        """Collectors added by the product, not by a file (a running drill's scenario)."""
         self._errors: dict[str, str] = {}
         self._unwritten: dict[str, dict[str, Any]] = {}
         """Health fields a sync could not write (Redis down, or refusing the key): they go with the
@@ -231,7 +233,12 @@ class CollectorRunner:
 
     def _instantiate(self, loaded: LoadedCollector) -> CollectorKind:
         cid = loaded.id
-        return build_kind(loaded, self.catalog, self.settings,
+        settings = self.settings
+        if cid in self._added:
+            # The command line's simulation overrides (--scenario, --speed, --seed) are for the site's own
+            # simulators: a drill plays the scenario it was started with.
+            settings = settings.model_copy(update={"scenario": None, "speed": None, "seed": None})
+        return build_kind(loaded, self.catalog, settings,
                           set_state=lambda state, error=None: self._set_state(cid, state, error))
 
     async def load(self) -> None:
@@ -399,6 +406,23 @@ class CollectorRunner:
             "schedule": _describe_schedule(loaded), "file": self._file_of(loaded.path), "config_error": "",
             "config_error_at": "", "needs_env": "", "exercise": loaded.exercise, "clock": None,
         })
+
+    async def add_collector(self, loaded: LoadedCollector) -> None:
+        """Run a collector that no file defines (a drill's scenario) until `remove_collector`; a sync of the
+        folder leaves it be."""
+        self._added.add(loaded.id)
+        try:
+            await self._apply(loaded)
+        except BaseException:
+            self._added.discard(loaded.id)
+            raise
+
+    async def remove_collector(self, cid: str) -> None:
+        """Stop a collector added with `add_collector` and forget its health."""
+        self._added.discard(cid)
+        await self._stop_one(cid)
+        with contextlib.suppress(RedisError, OSError):
+            await health.forget(self.client, cid)
 
     # -- starting and stopping -----------------------------------------------------------------
 
@@ -773,7 +797,7 @@ class CollectorRunner:
         return job.next_run_time.timestamp() if job and job.next_run_time else None
 
     async def run(self, stop: asyncio.Event) -> None:
-        watcher = None
+        watcher = drill_task = None
         try:  # stop() closes whatever the first sync built, even if it did not finish
             await self.sync()
             self.start()
@@ -782,8 +806,15 @@ class CollectorRunner:
                 from situationroom.collectors.reload import watch
 
                 watcher = asyncio.get_running_loop().create_task(watch(self, stop), name="collectors-watch")
+            drill_task = asyncio.get_running_loop().create_task(drills.follow(self, stop), name="collectors-drills")
             await stop.wait()
         finally:
+            if drill_task is not None:
+                # It ends on `stop` by itself, stopping the drill's collector; cancelled only if that hangs.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(drill_task), 5)
+                drill_task.cancel()
+                await asyncio.gather(drill_task, return_exceptions=True)
             if watcher is not None:
                 watcher.cancel()
                 await asyncio.gather(watcher, return_exceptions=True)

@@ -11,7 +11,7 @@ from situationroom import __version__
 from situationroom.catalog import Catalog
 from situationroom.settings import Settings
 from situationroom.streams import StreamWriter
-from situationroom.web import alerts_api, api, collectors_api, errors, ops, pages, staff, staff_api, ws
+from situationroom.web import alerts_api, api, collectors_api, errors, exercise_api, ops, pages, staff, staff_api, ws
 
 
 @dataclass
@@ -39,6 +39,7 @@ def create_app(client: aioredis.Redis, catalog: Catalog, settings: Settings) -> 
     app.include_router(api.router)
     app.include_router(alerts_api.router)  # alerts, silences, rules, the CAP feed
     app.include_router(collectors_api.router)  # collectors' health; run now, pause, resume (operators)
+    app.include_router(exercise_api.router)  # the drill, exercise sources and simulated clock the pages mark
     ws.install(app)  # /ws and app.state.fanout, the live updates
     pages.install(app)  # the wall, dashboards and their assets (with the dashboard file watcher)
     staff_api.install(app)  # subscriptions, my inbox, people and channels (seeds the subscriptions)
