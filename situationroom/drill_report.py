@@ -177,7 +177,8 @@ def markdown(report: dict[str, Any]) -> str:
     out += ["", "## 담당자별 (People)", "",
             "| 담당자 | 부서 | 확인 건수 | 중앙값 | 평균 | 최장 |", "|---|---|---|---|---|---|"]
     for p in report["people"]:
-        out.append(f"| {p['name_ko']} ({p['id']}) | {p['department_ko'] or p['department'] or '–'} | {p['acknowledged']} | "
+        department = p["department_ko"] or p["department"] or "–"
+        out.append(f"| {p['name_ko']} ({p['id']}) | {department} | {p['acknowledged']} | "
                    f"{_secs(p['median_s'])} | {_secs(p['mean_s'])} | {_secs(p['slowest_s'])} |")
     out += ["", "## 부서별 (Departments)", "",
             "| 부서 | 경보 | 확인 | 미확인 | 중앙값 | 한 건도 확인하지 않은 직원 |", "|---|---|---|---|---|---|"]
