@@ -76,12 +76,12 @@ class City:
         await self.client.aclose()
 
     async def send(self, indicator: str, entity: str, *values: float, every: float = 60, ago: float | None = None,
-                   source: str = "test", interval: float | None = 3600) -> None:
+                   source: str = "test", interval: float | None = 3600, exercise: bool = False) -> None:
         """Samples of one series `every` seconds apart, the last one `ago` seconds before now (default: now),
-        aggregated and evaluated as the roles would."""
+        aggregated and evaluated as the roles would; `exercise` ones as a drill's."""
         last = time.time() - (ago or 0)
         n = len(values)
-        samples = [Sample(indicator, entity, last - (n - 1 - k) * every, float(v), source, interval)
+        samples = [Sample(indicator, entity, last - (n - 1 - k) * every, float(v), source, interval, exercise)
                    for k, v in enumerate(values)]
         for sample in samples:
             # One at a time, so each sample is its own update, as from a live source.
@@ -108,8 +108,8 @@ class City:
     async def all_notifications(self) -> list[dict[str, Any]]:
         return [orjson.loads(f[b"n"]) for _, f in await self.client.xrange(keys.notifications())]
 
-    async def alert(self, rule: str, entity: str) -> Alert | None:
-        raw = await self.client.hget(keys.alerts(), fingerprint(rule, entity))
+    async def alert(self, rule: str, entity: str, exercise: bool = False) -> Alert | None:
+        raw = await self.client.hget(keys.alerts(), fingerprint(rule, entity, exercise))
         return Alert.decode(raw) if raw else None
 
     async def published_alerts(self) -> list[dict[str, Any]]:

@@ -473,3 +473,47 @@ async def test_run_loop_consumes_sweeps_and_stops(aclient: aioredis.Redis, redis
         stop.set()
         await asyncio.wait_for(task, 2)
     assert task.exception() is None
+
+
+async def test_exercise_samples_never_touch_the_real_series(aclient: aioredis.Redis, redis_url: str,
+                                                            mini_catalog: Catalog) -> None:
+    """A drill beside real data: the same station's exercise PM10 of 250 is a series of its own, so the real
+    value, its windows and its history stay as they were, and every exercise state says it is one."""
+    settings = _settings(redis_url)
+    agg, writer = await _setup(aclient, mini_catalog, settings)
+    now = _now_ms()
+    await writer.write([Sample("air.pm10", "daesong", (now - 60_000) / 1000, 40.0, "airkorea"),
+                        Sample("air.pm10", "daesong", now / 1000, 250.0, "drill-1", exercise=True)])
+    await _drain(agg)
+
+    real = await _state(aclient, "air.pm10", "daesong")
+    assert real["v"] == 40.0 and real["st"] == "normal" and "x" not in real
+    assert real["w"]["1h"][0] == 1, "the exercise sample is not in the real window"
+    exercise = orjson.loads(await aclient.hget(keys.live("air.pm10", exercise=True), "daesong"))
+    assert exercise["v"] == 250.0 and exercise["st"] == "critical" and exercise["x"] == 1
+    assert await aclient.zcard(keys.raw("air.pm10", "daesong")) == 1
+    assert await aclient.zcard(keys.raw("air.pm10", "daesong", exercise=True)) == 1
+    published = await _updates(aclient)
+    assert sorted((u["v"], u.get("x")) for u in published) == [(40.0, None), (250.0, 1)]
+
+    grace = settings.stale_grace
+    assert (await live.read(aclient, ["air.pm10"], grace, "real"))["air.pm10"]["daesong"]["v"] == 40.0
+    assert (await live.read(aclient, ["air.pm10"], grace, "exercise"))["air.pm10"]["daesong"]["v"] == 250.0
+    shown = (await live.read(aclient, ["air.pm10"], grace))["air.pm10"]["daesong"]
+    assert shown["v"] == 250.0 and shown["x"] == 1, "a running exercise takes the screen, marked as such"
+
+
+async def test_a_stale_exercise_series_gives_the_screen_back_to_real_data(aclient: aioredis.Redis,
+                                                                          redis_url: str,
+                                                                          mini_catalog: Catalog) -> None:
+    settings = _settings(redis_url)
+    agg, writer = await _setup(aclient, mini_catalog, settings)
+    now = _now_ms()
+    await writer.write([Sample("river.level", "hyeongsan", now / 1000, 1.2, "hrfco"),
+                        Sample("river.level", "hyeongsan", (now - 600_000) / 1000, 3.4, "drill-1", exercise=True),
+                        Sample("river.level", "chaeun", (now - 600_000) / 1000, 5.0, "drill-1", exercise=True)])
+    await _drain(agg)
+    shown = (await live.read(aclient, ["river.level"], settings.stale_grace))["river.level"]
+    assert shown["hyeongsan"]["v"] == 1.2 and "x" not in shown["hyeongsan"], "the drill is over: real data again"
+    assert shown["chaeun"]["x"] == 1 and shown["chaeun"]["st"] == "stale", \
+        "without real data the exercise series stays, shown as stale"

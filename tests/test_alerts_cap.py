@@ -75,3 +75,24 @@ def test_the_schema_refuses_what_cap_forbids() -> None:
            "<sent>2022-09-06T04:43:00Z</sent><status>Actual</status><msgType>Alert</msgType>"
            "<scope>Public</scope></alert>")
     assert not SCHEMA.is_valid(bad)  # "Z" is not an offset CAP accepts
+
+
+async def test_an_exercise_alert_goes_out_as_an_exercise_never_as_actual(redis_url: str, tmp_path: Path) -> None:
+    """A drill beside real data: the real river alert stays Actual, the drill's is Exercise with [훈련] first."""
+    city = await City.open(redis_url, tmp_path, RULES)
+    await city.send("river.level", "hyeongsan", 3.2)
+    await city.send("river.level", "hyeongsan", 3.4, source="sim-safety", exercise=True)
+    with serve(city.settings) as srv:
+        async with httpx.AsyncClient(base_url=srv.url) as http:
+            feed = ET.fromstring((await http.get("/api/v1/cap.xml")).content)
+            entries = feed.findall(f"{A}entry")
+            assert len(entries) == 2, "the drill's alert is its own alert, not the real one raised"
+            by_status = {e.find(f"{A}content/{C}alert").findtext(f"{C}status"): e for e in entries}
+            assert set(by_status) == {"Actual", "Exercise"}
+            drill = by_status["Exercise"]
+            SCHEMA.validate(ET.tostring(drill.find(f"{A}content/{C}alert")))
+            assert drill.findtext(f"{A}title").startswith("[훈련] ")
+            assert not by_status["Actual"].findtext(f"{A}title").startswith("[훈련]")
+            info_en = drill.findall(f"{A}content/{C}alert/{C}info")[1]
+            assert info_en.findtext(f"{C}description").startswith("[EXERCISE] ")
+    await city.close()

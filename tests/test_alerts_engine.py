@@ -6,6 +6,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import redis
+
+from situationroom import drill as drill_mod
 from situationroom import keys
 from situationroom.alerts.engine import level_of
 from situationroom.collectors import health
@@ -289,3 +292,52 @@ def test_level_of_with_hysteresis() -> None:
     assert level_of(1.7, "above", levels, (0.2, False), 2) == (0, None)
     assert level_of(2.9, "above", levels, (5.0, True), 3) == (3, 3.0)  # within 5 % of 3.0
     assert level_of(150, "below", ((2, 1000.0), (3, 200.0)), (0, False), 0) == (3, 200.0)
+
+
+async def test_real_and_exercise_alerts_never_group_together(redis_url: str, tmp_path: Path) -> None:
+    """A drill beside real data: the same rule fires for both, each its own alert and its own notification,
+    the exercise one marked [훈련] first in its message and flagged for the channels."""
+    city = await City.open(redis_url, tmp_path, """
+        rules:
+          - id: dust
+            kind: threshold
+            indicator: air.pm10
+            levels: {주의: 100}
+            group_wait: 30s
+            message_ko: "{entity_name} 미세먼지 {value}"
+          - {id: catalog.air.pm10, enabled: false}
+        """)
+    await city.send("air.pm10", "daesong", 120)
+    await city.send("air.pm10", "yeonil", 130, source="sim-environment", exercise=True)
+    await city.later(31)
+    notes = await city.notifications()
+    assert sorted((n["exercise"], [a["entity"] for a in n["alerts"]]) for n in notes) == \
+        [(False, ["daesong"]), (True, ["yeonil"])]
+    drill = next(n for n in notes if n["exercise"])
+    assert drill["group"].startswith("exercise/") and drill["alerts"][0]["message_ko"] == "[훈련] 연일읍 미세먼지 130"
+    real = await city.alert("dust", "daesong")
+    exercise = await city.alert("dust", "yeonil", exercise=True)
+    assert real is not None and not real.exercise and real.message_ko == "대송면 미세먼지 120"
+    assert exercise is not None and exercise.exercise and exercise.fingerprint != real.fingerprint
+    assert await city.alert("dust", "yeonil") is None, "no real alert for a drill's value"
+    await city.close()
+
+
+async def test_the_alerts_of_a_drill_end_with_the_drill(redis_url: str, tmp_path: Path) -> None:
+    city = await City.open(redis_url, tmp_path, RIVER)
+    client = redis.Redis.from_url(redis_url)
+    try:
+        started = drill_mod.start(client, "typhoon-hinnamnor", 60, 0, "test", [])
+        await city.send("river.level", "hyeongsan", 3.4, source=started.collector, exercise=True)
+        await city.later(1)
+        alert = await city.alert("river.stage", "hyeongsan", exercise=True)
+        assert alert is not None and alert.state == "firing"
+        drill_mod.stop(client, "test")
+        await city.later(1)
+        alert = await city.alert("river.stage", "hyeongsan", exercise=True)
+        assert alert is not None and alert.state == "resolved", "its scenario will not come back to clear it"
+        notes = await city.all_notifications()
+        assert [(n["kind"], n["exercise"]) for n in notes] == [("firing", True), ("resolved", True)]
+    finally:
+        client.close()
+    await city.close()

@@ -309,3 +309,26 @@ async def test_a_key_that_is_not_ascii_still_travels_in_the_header(tmp_path: Pat
         assert rx.requests[0].headers["idempotency-key"] == "river/%EA%B2%BD%EA%B3%84/firing/ds-kim/hook"
         assert rx.requests[0].json()["idempotency_key"] == "river/경계/firing/ds-kim/hook"
         await channels["hook"].aclose()
+
+
+async def test_an_exercise_email_says_so_first_and_draws_the_drills_series(
+        tmp_path: Path, client: aioredis.Redis, site_catalog: Catalog) -> None:
+    """During a drill the e-mail is [훈련] first in the subject and the text, and its chart is the drill's data."""
+    await client.zadd(keys.raw("river.level", "hrfco-2101690", exercise=True),
+                      {f"{int(time.time() * 1000) - i * 60_000}:3.5": int(time.time() * 1000) - i * 60_000
+                       for i in range(5)})
+    with smtp_server() as box:
+        path = write(tmp_path, f"""channels:
+  - {{id: email, kind: email, host: 127.0.0.1, port: {box.port}, security: none, exercise: true,
+     sender: "포항시 재난상황실 <situation-room@pohang.example>"}}
+""")
+        channels = await started(path, context(client, site_catalog), {})
+        d = delivery("email", alert(exercise=True))
+        d.notification["exercise"] = True
+        await channels["email"].send(d)
+        (msg,) = box.wait_for(1)
+    assert msg["Subject"].startswith("[훈련] [경계] 하천 수위 — 형산교")
+    assert msg.get_body(("plain",)).get_content().startswith("[훈련] ")
+    images = [p for p in msg.walk() if p.get_content_type() == "image/png"]
+    assert len(images) == 1, "the chart comes from the exercise series (there is no real one here)"
+    await channels["email"].aclose()

@@ -91,3 +91,20 @@ def test_resolved_goes_only_to_those_who_want_to_hear_it(site_catalog: Catalog) 
     over = notification("r1", alert(state="resolved"), kind="resolved")
     planned = plan(over, subs, PEOPLE, channels(site_catalog), site_catalog, NOON)
     assert [p.delivery.recipient.id for p in planned] == ["ds-lee"]
+
+
+def test_a_drill_reaches_a_persons_mail_or_phone_only_where_the_channel_allows_exercises(
+        site_catalog: Catalog) -> None:
+    """seeds/channels.yaml lets drills out on e-mail (exercise: true) but not on 알림톡 or SMS; in-app always."""
+    subs = [sub("ds-lee", ["inapp", "kakao", "email"])]
+    drill = {**notification("x1", alert(exercise=True)), "exercise": True}
+    got = {p.delivery.channel: p for p in plan(drill, subs, PEOPLE, channels(site_catalog,
+                                                                            SMS_GATEWAY_URL="https://sms.example/send",
+                                                                            KAKAO_ALIMTALK_URL="https://kakao.example"),
+                                               site_catalog, NOON)}
+    assert got["inapp"].status == "send" and got["email"].status == "send"
+    assert got["kakao"].status == "skipped" and "does not take exercises" in (got["kakao"].reason or "")
+    real = {p.delivery.channel: p.status for p in plan(notification("r1", alert()), subs, PEOPLE,
+                                                       channels(site_catalog, KAKAO_ALIMTALK_URL="https://kakao.example"),
+                                                       site_catalog, NOON)}
+    assert real["kakao"] == "send", "real alerts are not held back"

@@ -17,10 +17,11 @@ HOUR_MS = 3_600_000
 LEVEL_COLOURS = {"warning": "#d97706", "critical": "#dc2626"}
 
 
-async def last_hour(client: aioredis.Redis, indicator: str, entity: str) -> list[tuple[int, float]]:
+async def last_hour(client: aioredis.Redis, indicator: str, entity: str,
+                    exercise: bool = False) -> list[tuple[int, float]]:
     """(event ms, value) of the series' last hour, behind its newest sample (the simulator runs ahead of the clock)."""
     # Newest first in one call; an hour of raw samples is a few hundred at most.
-    raw = await client.zrevrangebyscore(keys.raw(indicator, entity), "+inf", "-inf", start=0, num=5000)
+    raw = await client.zrevrangebyscore(keys.raw(indicator, entity, exercise), "+inf", "-inf", start=0, num=5000)
     points: list[tuple[int, float]] = []
     for member in raw:
         ms, _, value = (member.decode() if isinstance(member, bytes) else member).partition(":")
@@ -70,7 +71,8 @@ async def png(client: aioredis.Redis, catalog: Catalog, alert: dict[str, Any], l
     indicator, entity = str(alert.get("indicator") or ""), str(alert.get("entity") or "")
     if indicator not in catalog.indicators or not entity:
         return None
-    points = await last_hour(client, indicator, entity)
+    # An exercise alert is drawn from the drill's series, never from the real one.
+    points = await last_hour(client, indicator, entity, bool(alert.get("exercise")))
     if not points:
         return None
     vl = spec(catalog, indicator, entity, points, lang)
