@@ -41,8 +41,8 @@ def _drill_samples(client: redis.Redis, collector: str) -> list[dict[bytes, byte
 def test_a_drill_plays_its_scenario_as_exercise_data_and_its_end_writes_the_report(
         embedded_url: str, tmp_path: Path) -> None:
     client = redis.Redis.from_url(embedded_url)
-    env = {**os.environ, "REDIS_URL": embedded_url, "SITUATIONROOM_SITE": str(REPO), "SITUATIONROOM_LOG_LEVEL": "WARNING",
-           "SITUATIONROOM_DATA_DIR": str(tmp_path)}
+    env = {**os.environ, "REDIS_URL": embedded_url, "SITUATIONROOM_SITE": str(REPO),
+           "SITUATIONROOM_LOG_LEVEL": "WARNING", "SITUATIONROOM_DATA_DIR": str(tmp_path)}
     collect = subprocess.Popen([*CLI, "run", "collect"], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE)
     try:
