@@ -24,10 +24,11 @@ class WebContext:
 
 
 def create_app(client: aioredis.Redis, catalog: Catalog, settings: Settings) -> FastAPI:
-    # /docs (Swagger UI) and /redoc with their scripts and styles served by this server: a city network
-    # may have no way out, and the API's documentation must not depend on a CDN.
+    # /docs (Swagger UI) with its script and style served by this server: a city network may have no way
+    # out, and the API's documentation must not depend on a CDN. No ReDoc: it fetches its logo from one.
     app = FastAPIOffline(
         static_url="/docs-assets",
+        redoc_url=None,
         title=f"situationroom — {catalog.city.name_en} ({catalog.city.name_ko})",
         version=__version__,
         description="Live municipal indicators of the city's situation room. "
