@@ -347,7 +347,9 @@ def test_push_source_is_the_tokens(api: Served, http: httpx.Client, redis_url: s
         assert sorted((s["v"], s["s"]) for s in _samples(client)) == [("10.0", "push:test-ingest"),
                                                                      ("12.0", "push:test-ingest")]
         dead = [{k.decode(): v.decode() for k, v in f.items()} for _, f in client.xrange(keys.deadletter())]
-        assert [(d["field"], d["value"], d["source"]) for d in dead][0] == ("source", '"airkorea"', "push:test-ingest")
+        assert [(d["field"], d["value"], d["source"]) for d in dead] == [
+            ("source", '"airkorea"', "push:test-ingest"), ("interval", "0.01", "push:test-ingest"),
+            ("interval", "2592000", "push:test-ingest")]
     finally:
         client.close()
 
