@@ -20,6 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from situationroom import keys, tokens
 from situationroom.aggregator import Aggregator
 from situationroom.catalog import Catalog, load_catalog
+from situationroom.collectors import health
 from situationroom.settings import Settings
 from situationroom.streams import ensure_groups
 from situationroom.web.app import create_app
@@ -449,3 +450,50 @@ def test_metrics_parse_as_prometheus_text(http: httpx.Client, redis_url: str) ->
     assert ok.labels == {"collector": "airkorea"} and ok.value == 1
     age = families["situationroom_collector_last_success_age_seconds"].samples[0].value
     assert 4 <= age < 60
+
+
+def test_an_exercise_tokens_pushes_are_exercise_data_shown_as_such(api: Served, http: httpx.Client,
+                                                                   redis_url: str) -> None:
+    """An integrator rehearsing with a drill token: its samples are exercise data; the API shows them marked,
+    and `mode=real` still gives the real value, untouched."""
+    client = redis.Redis.from_url(redis_url)
+    try:
+        drill_token = tokens.create(client, "ingest", "drill-feed", exercise=True)
+    finally:
+        client.close()
+    real = {"Authorization": f"Bearer {_token(redis_url, 'ingest')}"}
+    now = time.time()
+    assert http.post("/api/v1/samples", json=[{"indicator": "air.pm10", "entity": "daesong", "ts": now - 5,
+                                               "value": 30}], headers=real).json()["accepted"] == 1
+    got = http.post("/api/v1/samples", json=[{"indicator": "air.pm10", "entity": "daesong", "ts": now, "value": 300},
+                                             {"indicator": "air.pm10", "entity": "daesong", "ts": now,
+                                              "value": 1, "exercise": False}],
+                    headers={"Authorization": f"Bearer {drill_token}"}).json()
+    assert got["accepted"] == 1 and got["rejected"][0]["field"] == "exercise", "an item cannot unmark itself"
+    asyncio.run(_aggregate(redis_url, api.settings, api.catalog))
+    shown = http.get("/api/v1/indicators/air.pm10").json()
+    daesong = next(e for e in shown["entities"] if e["id"] == "daesong")
+    assert daesong["value"] == 300 and daesong["exercise"] is True and daesong["status"] == "critical"
+    real_only = http.get("/api/v1/indicators/air.pm10", params={"mode": "real"}).json()
+    assert next(e for e in real_only["entities"] if e["id"] == "daesong")["value"] == 30
+    history = http.get("/api/v1/indicators/air.pm10/history", params={"entity": "daesong", "resolution": "raw"}).json()
+    assert history["exercise"] is True and [p["value"] for p in history["points"]] == [300]
+    bad = http.get("/api/v1/indicators", params={"mode": "drill"})
+    _assert_error(bad, 422, "mode", "drill")
+
+
+def test_the_exercise_status_gives_the_pages_the_simulated_clock(api: Served, http: httpx.Client,
+                                                                 redis_url: str) -> None:
+    assert http.get("/api/v1/exercise").json() == {"type": "exercise", "drill": None, "sources": [], "clock": None}
+    client = aioredis.Redis.from_url(redis_url)
+    clock = {"scenario": "typhoon-hinnamnor", "speed": 60.0, "start": 1662368400.0, "anchor": time.time(),
+             "duration": 108000.0, "loop": False}
+
+    async def report() -> None:
+        await health.record(client, "sim-safety", {"state": "ok", "exercise": True, "clock": clock})
+        await health.record(client, "airkorea", {"state": "ok", "exercise": False})
+        await client.aclose()
+
+    asyncio.run(report())
+    status = http.get("/api/v1/exercise").json()
+    assert status["sources"] == ["sim-safety"] and status["clock"] == clock

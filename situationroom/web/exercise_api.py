@@ -9,16 +9,17 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-import orjson
 import redis.asyncio as aioredis
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.responses import Response
 from redis.exceptions import RedisError
 
 from situationroom import drill as drill_mod
 from situationroom.aio import wait_event
 from situationroom.collectors import health
+from situationroom.web import schemas
 from situationroom.web.auth import require
+from situationroom.web.errors import documented
+from situationroom.web.jsonio import JSON
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,8 @@ router = APIRouter(lifespan=_watching)
 Reader = Annotated[Any, Depends(require("read"))]
 
 
-@router.get("/api/v1/exercise", tags=["exercise"],
+@router.get("/api/v1/exercise", response_class=JSON, tags=["exercise"], response_model=schemas.ExerciseOut,
+            responses=documented(401, 403, 503),
             summary="Exercise status: the running drill, the collectors delivering exercise data, the simulated clock")
-async def get_exercise(request: Request, _: Reader) -> Response:
-    return Response(orjson.dumps(await status(request.app.state.ctx.client)), media_type="application/json")
+async def get_exercise(request: Request, _: Reader) -> JSON:
+    return JSON(await status(request.app.state.ctx.client))

@@ -77,6 +77,7 @@ class EntityNow(BaseModel):
     status: Status
     since: float | None = None
     interval_s: float | None = None
+    exercise: bool = Field(default=False, description="the value is exercise (drill) data, not real (docs/exercise.md)")
 
 
 class IndicatorInfo(BaseModel):
@@ -134,6 +135,7 @@ class HistoryOut(BaseModel):
     from_: float = Field(alias="from")
     to: float
     unit: str
+    exercise: bool = Field(description="the points are of the exercise series (docs/exercise.md)")
     points: list[dict[str, Any]] = Field(description="raw: {t, value}; buckets: {t, count, mean, min, max} "
                                                      "(t: epoch seconds)")
 
@@ -159,6 +161,7 @@ class AlertOut(BaseModel):
     severity_en: str | None
     acked: dict[str, Any] | None
     silenced: list[str]
+    exercise: bool = Field(default=False, description="raised by exercise data: marked [훈련] everywhere")
 
 
 class AlertsOut(BaseModel):
@@ -311,3 +314,15 @@ class SubscriptionsOut(BaseModel):
 
 class DeadDeliveriesOut(BaseModel):
     deadletter: list[dict[str, Any]]
+
+
+# ---------------------------------------------------------------------------------------------- exercise
+
+class ExerciseOut(BaseModel):
+    """What a page needs to mark exercise data (docs/exercise.md)."""
+
+    type: Literal["exercise"]
+    drill: dict[str, Any] | None = Field(description="the running drill: id, scenario, speed, started, who")
+    sources: list[str] = Field(description="collectors delivering exercise data now")
+    clock: dict[str, Any] | None = Field(description="simulated time = start + (real - anchor) x speed: "
+                                                     "{scenario, speed, start, anchor, duration, loop}")
