@@ -23,7 +23,7 @@ from situationroom.collectors.runtime import CollectorRunner
 from situationroom.embedded import EmbeddedRedis
 from situationroom.errors import ConfigError
 from situationroom.samples import Rejection, Sample
-from tests.conftest import MINI, settings_for
+from tests.conftest import MINI, REPO, settings_for
 from tests.publicdata_support import PAYLOADS, public_api
 
 CALLS: dict[str, int] = defaultdict(int)
@@ -127,10 +127,10 @@ class SyncKind(CollectorKind):
         return [Sample("river.level", "hyeongsan", now, 0.5)]
 
 
-def _site(tmp_path: Path, collectors: dict[str, str]) -> Path:
+def _site(tmp_path: Path, collectors: dict[str, str], seeds: Path = MINI / "seeds") -> Path:
     site = tmp_path / "site"
     (site / "collectors").mkdir(parents=True)
-    (site / "seeds").symlink_to(MINI / "seeds")
+    (site / "seeds").symlink_to(seeds)
     for name, text in collectors.items():
         (site / "collectors" / f"{name}.yaml").write_text(text, encoding="utf-8")
     return site
@@ -804,3 +804,29 @@ async def test_a_dead_letter_of_a_run_that_failed_is_reported_by_the_next_run_th
             assert await unmapped() == ['{"cell":"60,127"}'], "a delivered dead letter is reported again"
         finally:
             await runner.stop()
+
+
+async def test_what_an_exercise_collector_delivers_is_exercise_data(
+        aclient: aioredis.Redis, redis_url: str, site_catalog: Catalog, tmp_path: Path) -> None:
+    """A drill feed (`exercise: true`) marks its samples; a real collector's stay real; a simulator is always
+    exercise and records its simulated clock for the wall."""
+    station = "{value: 1.0, entity: hrfco-2101690}"
+    site = _site(tmp_path, {
+        "real": f"kind: test-ok\nschedule: {{interval: 0.2s}}\nparams: {station}\n",
+        "drill-feed": f"kind: test-ok\nexercise: true\nschedule: {{interval: 0.2s}}\nparams: {station}\n",
+        "sim": "kind: simulator\nschedule: {interval: 0.2s}\nparams: {indicators: [river.level], speed: 60}\n",
+    }, seeds=REPO / "seeds")
+    runner = CollectorRunner(aclient, site_catalog, settings_for(redis_url, site=site))
+    await runner.load()
+    runner.start()
+    try:
+        await asyncio.sleep(0.8)
+    finally:
+        await runner.stop()
+    marks = {(e[b"s"].decode(), e.get(b"x")) for e in await _entries(aclient)}
+    assert marks == {("real", None), ("drill-feed", b"1"), ("sim", b"1")}
+    states = await health.read_all(aclient)
+    assert not states["real"]["exercise"] and states["drill-feed"]["exercise"] and states["sim"]["exercise"]
+    clock = states["sim"]["clock"]
+    assert clock["scenario"] == "ordinary" and clock["speed"] == 60 and clock["anchor"] >= time.time() - 5
+    assert states["real"]["clock"] is None
