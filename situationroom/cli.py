@@ -245,7 +245,40 @@ def tokens_create(role: Annotated[str, typer.Option("--role", help="viewer, inge
             raise fail(str(exc), 2) from None
         if staff not in people.staff:
             raise fail(f"--staff {staff}: no such staff member in {settings.seeds / 'staff.yaml'}", 2)
-    typer.echo(_with_redis(settings, lambda client: tokens.create(client, role, name, staff)))
+
+    def make(client: Any) -> tuple[str, list[str]]:
+        from situationroom import audit
+        from situationroom.web.heartbeat import running
+
+        token = tokens.create(client, role, name, staff)
+        audit.record_sync(client, "token.create", actor=audit.Actor.cli(), target=name,
+                          detail={"role": role, "staff": staff, "id": tokens.digest(token)[:12]},
+                          maxlen=settings.audit_maxlen)
+        return token, running(client)
+
+    token, users = _with_redis(settings, make)
+    typer.echo(token)
+    if not users:
+        typer.secho(f"warning: no running `situationroom up` (nor web role) uses {_store(settings)} now, so no "
+                    f"server will know this token unless it is started on that store ({_store_option(settings)}); "
+                    "a server started on another --data-dir or --redis-url has tokens of its own",
+                    fg=typer.colors.YELLOW, err=True)
+
+
+def _store(settings: Settings) -> str:
+    from situationroom.redisconn import describe
+
+    if settings.redis_url:
+        return f"the Redis at {describe(settings.redis_url)}"
+    return f"the embedded Redis in {settings.resolved_data_dir}"
+
+
+def _store_option(settings: Settings) -> str:
+    from situationroom.redisconn import describe
+
+    if settings.redis_url:
+        return f"--redis-url {describe(settings.redis_url)}"
+    return f"--data-dir {settings.resolved_data_dir}"
 
 
 @tokens_app.command("list")
@@ -272,7 +305,19 @@ def tokens_revoke(token_id: Annotated[str, typer.Argument(help="The id shown by 
     if len(token_id) < 8:
         raise fail("give at least 8 characters of the token id (as `tokens list` shows it)", 2)
     settings = make_settings(site=site, redis_url=redis_url, data_dir=data_dir)
-    removed = _with_redis(settings, lambda client: tokens.revoke(client, token_id))
+
+    def revoke(client: Any) -> int:
+        from situationroom import audit
+
+        found = tokens.find(client, token_id)
+        removed = tokens.revoke(client, token_id)
+        for rec in found:
+            audit.record_sync(client, "token.revoke", actor=audit.Actor.cli(), target=rec.get("name", ""),
+                              detail={"id": rec["id"], "role": rec.get("role"), "staff": rec.get("staff")},
+                              maxlen=settings.audit_maxlen)
+        return removed
+
+    removed = _with_redis(settings, revoke)
     if not removed:
         raise fail(f"no token with id {token_id}", 1)
     typer.echo(f"revoked {removed} token(s)")
