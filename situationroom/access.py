@@ -16,7 +16,7 @@ from situationroom.durations import format_duration
 from situationroom.notify.people import People
 from situationroom.notify.routing import matches as routing_matches
 from situationroom.notify.routing import places_of
-from situationroom.notify.subscriptions import Subscription, level_of
+from situationroom.notify.subscriptions import Subscription
 from situationroom.settings import Settings
 
 
@@ -111,20 +111,26 @@ def check_silence(w: Who, data: SilenceIn, now: float, *, settings: Settings, la
     if dept is not None and people.departments and dept not in people.departments:
         raise Refused(422, f"unknown department; departments: {', '.join(people.departments)}",
                       "matchers.department", dept)
+    concerns = _scope(w, data, dept, subs, alerts, catalog)
     plan = _times(w, data, now, settings)
+    return SilencePlan(plan.starts, plan.ends, concerns)
+
+
+def _scope(w: Who, data: SilenceIn, dept: str | None, subs: Iterable[Subscription],
+           alerts: Iterable[Mapping[str, Any]], catalog: Catalog) -> str | None:
+    """The department a silence concerns, once it is sure `w` may set it (operators: any)."""
     if w.any_alert:
-        return SilencePlan(plan.starts, plan.ends, dept)
+        return dept
     subs = list(subs)
     if w.department and dept == w.department:
-        return SilencePlan(plan.starts, plan.ends, dept)
-    mine = own_subscriptions(w, subs)
-    if any(_confined(data.matchers, s, catalog) for s in mine):
-        return SilencePlan(plan.starts, plan.ends, dept or w.department)
+        return dept
+    if any(_confined(data.matchers, s, catalog) for s in own_subscriptions(w, subs)):
+        return dept or w.department
     rule, entity = data.matchers.get("rule"), data.matchers.get("entity")
     if rule and entity:
         pinned = [a for a in alerts if a.get("rule") == rule and a.get("entity") == entity]
         if pinned and all(may_act_on(w, a, subs, catalog) for a in pinned):
-            return SilencePlan(plan.starts, plan.ends, pinned[0].get("department") or w.department)
+            return pinned[0].get("department") or w.department
     raise Refused(403, f"staff silence only alerts of their own department (add \"department\": "
                        f"\"{w.department or '?'}\"), one alert they may act on (rule and entity), or what one of "
                        f"their subscriptions covers", "matchers", dict(data.matchers))
@@ -166,7 +172,8 @@ def _times(w: Who, data: SilenceIn, now: float, settings: Settings) -> SilencePl
 
 
 def _confined(matchers: Mapping[str, str], sub: Subscription, catalog: Catalog) -> bool:
-    """Whether every alert the matchers can match is one the subscription brings: each of its filters is pinned."""
+    """Whether the matchers stay within what the subscription covers: each of its filters (departments, domains,
+    districts, indicators) is pinned to a value it lets through."""
     if sub.departments and matchers.get("department") not in sub.departments:
         return False
     if sub.indicators and matchers.get("indicator") not in sub.indicators:
@@ -180,7 +187,9 @@ def _confined(matchers: Mapping[str, str], sub: Subscription, catalog: Catalog) 
         where = {"entity": matchers.get("entity"), "district": matchers.get("district") or matchers.get("gu")}
         if places_of(where, catalog).isdisjoint(sub.districts):
             return False
-    return not (sub.level > 1 and level_of(matchers.get("severity")) < sub.level)
+    # The subscription's severity floor need not be pinned: a severity matcher holds one level only, so a silence
+    # pinned to 주의 would let the same alert through once it rose to 경계.
+    return True
 
 
 def check_expire(w: Who, silence: Mapping[str, Any]) -> None:

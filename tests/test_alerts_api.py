@@ -146,7 +146,12 @@ async def test_a_silence_holds_notifications_back_until_it_expires(redis_url: st
             await city.send("river.level", "hyeongsan", 2.4)
             await city.send("air.pm10", "daesong", 120)
             assert summary(await city.notifications()) == [("firing", "관심", ["daesong"])]
-            assert (await city.alert("river.stage", "hyeongsan")).silenced == [silence["id"]]
+            silenced = await city.alert("river.stage", "hyeongsan")
+            assert silenced.silenced == [silence["id"]]
+            # The wall and the staff page still show it, saying who silenced it and until when.
+            assert silenced.muted is not None and silenced.muted["by"] == "ds-kim"
+            assert silenced.muted["by_name"] == {"ko": "김재현", "en": "Kim Jae-hyun"}
+            assert silenced.muted["until"] == int(silence["ends"] * 1000)
             # Expired: the firing alert is told at the next tick.
             gone = await http.delete(f"/api/v1/silences/{silence['id']}", headers=staff)
             assert gone.json()["silence"]["state"] == "expired"
