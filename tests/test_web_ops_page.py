@@ -142,7 +142,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, embedded_redis: EmbeddedRedis
 def ops_page(browser: Browser, site: Site, token: str | None, lang: str = "ko") -> Page:
     """/ops signed in with `token` (None: not signed in), once it lists the collectors."""
     return signed_in_page(browser, f"{site.url}/ops" + ("?lang=en" if lang == "en" else ""),
-                          "table.collectors tbody tr[data-id]", token_key="situationroom.ops.token", token=token,
+                          "table.collectors tbody tr[data-id]", token=token,
                           locale="ko-KR")
 
 
