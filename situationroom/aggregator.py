@@ -53,7 +53,8 @@ class Aggregator:
         self.streams = keys.all_samples(settings.partitions)
         self.writer = StreamWriter(client, partitions=settings.partitions,
                                    retention=settings.stream_retention,
-                                   deadletter_maxlen=settings.deadletter_maxlen)
+                                   deadletter_maxlen=settings.deadletter_maxlen,
+                                   deadletter_max_bytes=settings.deadletter_max_bytes)
         self._apply = PipelinedScript(client, source("apply.lua"))
         self._mark_stale = PipelinedScript(client, source("mark_stale.lua"))
         self._thresholds: dict[tuple[str, str], tuple[str, str, str]] = {}

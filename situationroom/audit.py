@@ -123,8 +123,20 @@ async def read(client: aioredis.Redis, *, action: str | None = None, actor: str 
                before: str | None = None) -> list[dict[str, Any]]:
     """Entries newest first, at most `limit`: of an action (or its family: `silence`), of an actor (token name or
     staff id), recorded in [since, until] (epoch seconds). `before` (an entry id) continues a previous page."""
-    high = f"({before}" if before else (str(int(until * 1000)) if until is not None else "+")
-    low = str(int(since * 1000)) if since is not None else "-"
+    high, low = "+", "-"
+    if until is not None:
+        if until < 0:
+            return []
+        high = str(min(int(until * 1000), MAX_MS))
+    if since is not None:
+        low = str(min(max(int(since * 1000), 0), MAX_MS))
+    if before:
+        older = _previous(before)
+        if older is None:
+            return []
+        high = older if high == "+" else min(older, high, key=_id_key)
+    if high != "+" and low != "-" and _id_key(low) > _id_key(high):
+        return []
     out: list[dict[str, Any]] = []
     while len(out) < limit:
         batch = await client.xrevrange(keys.audit(), max=high, min=low, count=SCAN if (action or actor) else limit)
@@ -138,6 +150,25 @@ async def read(client: aioredis.Redis, *, action: str | None = None, actor: str 
                     break
         high = f"({batch[-1][0].decode()}"
     return out
+
+
+MAX_MS = 2**64 - 1
+"""The largest millisecond part of a stream id."""
+
+
+def _id_key(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def _previous(entry_id: str) -> str | None:
+    """The id just before `entry_id` (XREVRANGE's end is inclusive), or None when nothing can be older."""
+    ms, seq = _id_key(entry_id)
+    if ms > MAX_MS:
+        return f"{MAX_MS}-{MAX_MS}"
+    if seq > 0:
+        return f"{ms}-{min(seq, MAX_MS + 1) - 1}"
+    return f"{ms - 1}-{MAX_MS}" if ms > 0 else None
 
 
 def to_csv(entries: Iterable[dict[str, Any]], tz: ZoneInfo) -> str:

@@ -12,6 +12,10 @@ from situationroom.catalog import Catalog
 
 # Samples whose event time lies further ahead than this are a clock or parsing error at the source.
 FUTURE_TOLERANCE_S = 300.0
+# Bounds of an `interval` an item may state: faster than a second would keep a series from ever
+# counting as stale, slower than a week would keep a dead source looking alive for weeks.
+MIN_INTERVAL_S = 1.0
+MAX_INTERVAL_S = 7 * 86400.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +91,11 @@ def check(sample: Sample, catalog: Catalog, *, now: float | None = None,
 
 
 def from_mapping(item: Any, *, source: str = "", index: int | None = None) -> Sample | Rejection:
-    """Build a Sample from a JSON-like mapping (push ingest, plugins), naming the first bad field."""
+    """Build a Sample from a JSON-like mapping (push ingest, plugins), naming the first bad field.
+
+    With a `source` (push ingest: `push:<token name>`) that is the sample's source: an item may
+    repeat it, but an item naming another source is rejected, so nobody stamps samples as a collector.
+    """
     if not isinstance(item, dict):
         return Rejection("item", "expected an object with indicator, entity, ts and value", item, index)
     unknown = set(item) - {"indicator", "entity", "ts", "value", "source", "interval"}
@@ -114,10 +122,16 @@ def from_mapping(item: Any, *, source: str = "", index: int | None = None) -> Sa
     except ValueError as exc:
         return Rejection("ts", str(exc), item["ts"], index)
     interval = item.get("interval")
-    if interval is not None and (isinstance(interval, bool) or not isinstance(interval, int | float)):
-        return Rejection("interval", "must be a number of seconds", interval, index)
+    if interval is not None:
+        if isinstance(interval, bool) or not isinstance(interval, int | float):
+            return Rejection("interval", "must be a number of seconds", interval, index)
+        if not MIN_INTERVAL_S <= interval <= MAX_INTERVAL_S:
+            return Rejection("interval", f"must be between {MIN_INTERVAL_S:g} and {MAX_INTERVAL_S:g} seconds "
+                                         f"(1 s .. 7 d)", interval, index)
     src = item.get("source", source)
     if not isinstance(src, str):
         return Rejection("source", "must be a string", src, index)
+    if source and src != source:
+        return Rejection("source", f"is set by the token: leave it out or give {source!r}", src, index)
     return Sample(indicator, entity, ts, value, src or source,
                   float(interval) if interval is not None else None)

@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     updates_maxlen: int = Field(default=200_000, ge=1000)
     """Entries kept in the update stream; a reconnecting dashboard older than that gets a snapshot."""
     deadletter_maxlen: int = Field(default=100_000, ge=100)
+    """Entries kept in the dead-letter stream (MAXLEN ~), fewer when deadletter_max_bytes says so."""
+    deadletter_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024 * 1024)
+    """Bound on the dead-letter stream's size: it keeps no more entries than this many bytes of the
+    largest entry it stores (each field is cut to a few KB; docs/streams.md), so rejections cannot fill Redis."""
     late_limit: Duration = 3600.0
     """Samples whose event time is older than this (relative to the newest sample of their series
     and to now) cannot be de-duplicated any more and are rejected to the dead-letter stream."""

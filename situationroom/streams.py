@@ -5,14 +5,27 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 
-import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
 from situationroom import keys
+from situationroom.echo import cut, json_text, size_of
 from situationroom.lua import PipelinedScript, source
 from situationroom.messages import RECENT, Message
 from situationroom.samples import Rejection, Sample
+
+DEADLETTER_LIMITS = {"source": 128, "field": 128, "reason": 512, "value": 1024, "item": 1024}
+"""Bytes kept of each dead-letter field; a longer one is cut, with its full length in `<field>_bytes`."""
+DEADLETTER_ENTRY_BYTES = sum(DEADLETTER_LIMITS.values()) + 256
+"""The largest dead-letter entry: every field at its limit, plus `at`, `index`, the lengths and field names."""
+
+
+def deadletter_cap(maxlen: int, max_bytes: int | None) -> int:
+    """Entries the dead-letter stream keeps: `maxlen`, fewer when that many of the largest entries would
+    exceed `max_bytes`, so a flood of oversized rejections cannot fill Redis (never fewer than 100)."""
+    if max_bytes is None:
+        return maxlen
+    return max(100, min(maxlen, max_bytes // DEADLETTER_ENTRY_BYTES))
 
 
 def encode(sample: Sample) -> dict[str, str]:
@@ -45,11 +58,11 @@ class StreamWriter:
     """Pipelined, batched XADD of samples to their partitions, trimmed by age."""
 
     def __init__(self, client: aioredis.Redis, *, partitions: int, retention: float,
-                 deadletter_maxlen: int, batch_size: int = 1000) -> None:
+                 deadletter_maxlen: int, deadletter_max_bytes: int | None = None, batch_size: int = 1000) -> None:
         self.client = client
         self.partitions = partitions
         self.retention = retention
-        self.deadletter_maxlen = deadletter_maxlen
+        self.deadletter_maxlen = deadletter_cap(deadletter_maxlen, deadletter_max_bytes)
         self.batch_size = batch_size
         self._stream_of: dict[str, str] = {}
         self._publish: PipelinedScript | None = None
@@ -90,21 +103,16 @@ class StreamWriter:
         return new
 
     async def reject(self, items: Iterable[tuple[Rejection, object]], *, source: str) -> int:
-        """Record rejected items in the dead-letter stream with the reason; nothing is dropped silently."""
+        """Record rejected items in the dead-letter stream with the reason; nothing is dropped silently.
+
+        Each entry is bounded (DEADLETTER_LIMITS) and holds the rejected value once: in `value`, while
+        `item` has the rest of the item."""
         pipe = self.client.pipeline(transaction=False)
         n = 0
         now_ms = str(int(time.time() * 1000))
         for r, item in items:
-            entry = {
-                "source": source,
-                "field": r.field,
-                "reason": r.reason,
-                "value": _json(r.value),
-                "item": _json(item) if item is not None else "",
-                "at": now_ms,
-            }
-            if r.index is not None:
-                entry["index"] = str(r.index)
+            entry = deadletter_entry(r, item, source)
+            entry["at"] = now_ms
             pipe.xadd(keys.deadletter(), entry, maxlen=self.deadletter_maxlen, approximate=True)
             n += 1
         if n:
@@ -113,11 +121,31 @@ class StreamWriter:
         return n
 
 
-def _json(value: object) -> str:
-    try:
-        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
-    except TypeError:
-        return repr(value)
+def deadletter_entry(r: Rejection, item: object, source: str) -> dict[str, str]:
+    """The fields of one dead-letter entry (docs/streams.md) but `at`, each cut to its limit."""
+    rest = item
+    if r.field == "item":
+        rest = None  # the value is the item
+    elif isinstance(item, dict) and r.field in item:
+        rest = {k: v for k, v in item.items() if k != r.field}
+    entry: dict[str, str] = {}
+    for name, text in (("source", source), ("field", r.field), ("reason", r.reason)):
+        entry[name] = cut(text, DEADLETTER_LIMITS[name])
+        if size_of(text) > DEADLETTER_LIMITS[name]:
+            entry[f"{name}_bytes"] = str(size_of(text))
+    text, size = json_text(r.value, DEADLETTER_LIMITS["value"])
+    entry["value"] = text
+    if size > DEADLETTER_LIMITS["value"]:
+        entry["value_bytes"] = str(size)
+    entry["item"] = ""
+    if rest is not None:
+        text, size = json_text(rest, DEADLETTER_LIMITS["item"])
+        entry["item"] = text
+        if size > DEADLETTER_LIMITS["item"]:
+            entry["item_bytes"] = str(size)
+    if r.index is not None:
+        entry["index"] = str(r.index)
+    return entry
 
 
 async def ensure_groups(client: aioredis.Redis, partitions: int) -> None:

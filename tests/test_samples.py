@@ -8,7 +8,7 @@ import time
 import pytest
 
 from situationroom.catalog import Catalog
-from situationroom.samples import Rejection, Sample, check, from_mapping, parse_ts
+from situationroom.samples import MAX_INTERVAL_S, Rejection, Sample, check, from_mapping, parse_ts
 
 
 @pytest.mark.parametrize(("given", "expected"), [
@@ -54,6 +54,31 @@ def test_from_mapping_names_the_field(item: object, field: str, value: object) -
     r = from_mapping(item, index=7)
     assert isinstance(r, Rejection)
     assert (r.field, r.value, r.index) == (field, value, 7) and r.reason
+
+
+def test_source_comes_from_the_caller() -> None:
+    item = {"indicator": "air.pm10", "entity": "daesong", "value": 1}
+    s = from_mapping({**item, "source": "push:x"}, source="push:x")
+    assert isinstance(s, Sample) and s.source == "push:x"
+    # An integrator cannot stamp samples as a real collector: the item is rejected, naming the field.
+    r = from_mapping({**item, "source": "airkorea"}, source="push:x", index=3)
+    assert isinstance(r, Rejection) and (r.field, r.value, r.index) == ("source", "airkorea", 3)
+    assert "push:x" in r.reason
+    # Without a caller's source (a plugin's own items), the item's is kept.
+    s = from_mapping({**item, "source": "station-7"})
+    assert isinstance(s, Sample) and s.source == "station-7"
+
+
+@pytest.mark.parametrize(("interval", "ok"), [
+    (1, True), (60, True), (MAX_INTERVAL_S, True), (0.5, False), (0, False), (-60, False),
+    (MAX_INTERVAL_S + 1, False), (math.inf, False), (math.nan, False),
+])
+def test_interval_is_bounded(interval: float, ok: bool) -> None:
+    r = from_mapping({"indicator": "air.pm10", "entity": "daesong", "value": 1, "interval": interval}, index=0)
+    if ok:
+        assert isinstance(r, Sample) and r.interval == interval
+    else:
+        assert isinstance(r, Rejection) and r.field == "interval" and "1 s .. 7 d" in r.reason
 
 
 def test_check_against_catalog_and_clock(mini_catalog: Catalog) -> None:

@@ -5,13 +5,22 @@ from __future__ import annotations
 import asyncio
 import time
 
+import orjson
 import pytest
 import redis.asyncio as aioredis
 from redis.crc import key_slot
 
 from situationroom import keys
 from situationroom.samples import Rejection, Sample
-from situationroom.streams import StreamWriter, decode, encode, ensure_groups
+from situationroom.streams import (
+    DEADLETTER_ENTRY_BYTES,
+    DEADLETTER_LIMITS,
+    StreamWriter,
+    deadletter_cap,
+    decode,
+    encode,
+    ensure_groups,
+)
 
 
 def _writer(client: aioredis.Redis, **overrides: float) -> StreamWriter:
@@ -96,7 +105,8 @@ async def test_deadletter_keeps_the_reason(aclient: aioredis.Redis) -> None:
     first = {k.decode(): v.decode() for k, v in entries[0][1].items()}
     assert first["source"] == "push:test" and first["field"] == "entity" and first["index"] == "4"
     assert first["reason"] == "entity is not measured for air.pm10"
-    assert first["value"] == '"nowhere"' and '"entity":"nowhere"' in first["item"]
+    # The rejected value is kept once, in `value`; `item` has the rest of the item.
+    assert first["value"] == '"nowhere"' and orjson.loads(first["item"]) == {"indicator": "air.pm10", "value": 3}
     assert abs(int(first["at"]) - time.time() * 1000) < 60_000
     second = {k.decode(): v.decode() for k, v in entries[1][1].items()}
     assert second["value"] == '{"x":1}' and second["item"] == "" and "index" not in second
@@ -108,6 +118,39 @@ async def test_deadletter_is_capped(aclient: aioredis.Redis) -> None:
     writer = _writer(aclient, deadletter_maxlen=100)
     await writer.reject([(Rejection("value", "bad", k), None) for k in range(1000)], source="t")
     assert 100 <= await aclient.xlen(keys.deadletter()) < 300
+
+
+async def test_deadletter_entries_are_bounded(aclient: aioredis.Redis) -> None:
+    writer = _writer(aclient, deadletter_maxlen=100)
+    huge = "x" * 9_900_000
+    deep: list = []
+    for _ in range(600):  # deeper than orjson writes (254 levels)
+        deep = [deep]
+    rejections = [
+        (Rejection("value", "must be a number", huge, 0), {"indicator": "air.pm10", "entity": "e", "value": huge}),
+        (Rejection("k" * 5000, "unknown field", 1, 1), {"k" * 5000: 1, "pad": "y" * 5000}),
+        (Rejection("item", "expected an object", deep, 2), deep),
+    ]
+    assert await writer.reject(rejections, source="push:test") == 3
+    entries = [{k.decode(): v.decode() for k, v in f.items()} for _, f in await aclient.xrange(keys.deadletter())]
+    first, second, third = entries
+    # The 9.9 MB value is kept once, cut, with its length; the item without it is small.
+    assert first["value"].startswith('"xxx') and len(first["value"].encode()) <= DEADLETTER_LIMITS["value"] + 3
+    assert first["value_bytes"] == str(len(huge) + 2)
+    assert orjson.loads(first["item"]) == {"indicator": "air.pm10", "entity": "e"} and "item_bytes" not in first
+    assert len(second["field"].encode()) <= DEADLETTER_LIMITS["field"] + 3 and second["field_bytes"] == "5000"
+    assert second["item_bytes"] == str(len(orjson.dumps({"pad": "y" * 5000})))
+    # A value JSON cannot hold is stored as its repr, cut; the item is the value, so `item` is empty.
+    assert third["value"].startswith("[[[") and third["item"] == "" and "value_bytes" in third
+    for entry in entries:
+        assert sum(len(k) + len(v.encode()) for k, v in entry.items()) <= DEADLETTER_ENTRY_BYTES
+
+
+def test_deadletter_cap_in_bytes() -> None:
+    assert deadletter_cap(100_000, None) == 100_000
+    assert deadletter_cap(100_000, 64 * 2**20) == 64 * 2**20 // DEADLETTER_ENTRY_BYTES
+    assert deadletter_cap(1000, 64 * 2**20) == 1000
+    assert deadletter_cap(100_000, 1) == 100
 
 
 async def test_ensure_groups_is_idempotent(aclient: aioredis.Redis) -> None:

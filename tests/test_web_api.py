@@ -323,6 +323,100 @@ def test_push_bad_bodies(api: Served, http: httpx.Client, redis_url: str) -> Non
     assert http.post("/api/v1/samples", json={"samples": []}, headers=auth).json() == {"accepted": 0, "rejected": []}
 
 
+def _samples(client: redis.Redis) -> list[dict[str, str]]:
+    return [{k.decode(): v.decode() for k, v in f.items()}
+            for p in range(4) for _, f in client.xrange(keys.samples(p))]
+
+
+def test_push_source_is_the_tokens(api: Served, http: httpx.Client, redis_url: str) -> None:
+    auth = {"Authorization": f"Bearer {_token(redis_url, 'ingest')}"}
+    now = time.time()
+    items = [
+        {"indicator": "air.pm10", "entity": "daesong", "ts": now - 2, "value": 10},
+        {"indicator": "air.pm10", "entity": "daesong", "ts": now - 1, "value": 11, "source": "airkorea"},
+        {"indicator": "air.pm10", "entity": "yeonil", "ts": now, "value": 12, "source": "push:test-ingest"},
+        {"indicator": "air.pm10", "entity": "yeonil", "ts": now, "value": 13, "interval": 0.01},
+        {"indicator": "air.pm10", "entity": "yeonil", "ts": now, "value": 14, "interval": 30 * 86400},
+    ]
+    body = http.post("/api/v1/samples", json=items, headers=auth).json()
+    assert body["accepted"] == 2
+    assert [(r["index"], r["field"], r["value"]) for r in body["rejected"]] == [
+        (1, "source", "airkorea"), (3, "interval", 0.01), (4, "interval", 30 * 86400)]
+    client = redis.Redis.from_url(redis_url)
+    try:
+        # Nothing was stamped as the collector: every stored sample names the token, and the spoof is on record.
+        assert sorted((s["v"], s["s"]) for s in _samples(client)) == [("10.0", "push:test-ingest"),
+                                                                     ("12.0", "push:test-ingest")]
+        dead = [{k.decode(): v.decode() for k, v in f.items()} for _, f in client.xrange(keys.deadletter())]
+        assert [(d["field"], d["value"], d["source"]) for d in dead] == [
+            ("source", '"airkorea"', "push:test-ingest"), ("interval", "0.01", "push:test-ingest"),
+            ("interval", "2592000", "push:test-ingest")]
+    finally:
+        client.close()
+
+
+def test_push_nested_item_is_rejected_alone(api: Served, http: httpx.Client, redis_url: str) -> None:
+    """An item nested deeper than JSON can be written back (orjson: 254 levels) is one rejection; the rest of
+    the batch is accepted once, and the answer is a 200, not an error after part of the batch was stored."""
+    auth = {"Authorization": f"Bearer {_token(redis_url, 'ingest')}", "Content-Type": "application/json"}
+    now = time.time()
+    deep = "[" * 500 + "]" * 500
+    body = (f'[{{"indicator":"air.pm10","entity":"daesong","ts":{now},"value":1}},'
+            f'{{"indicator":"air.pm10","entity":"daesong","ts":{now},"value":{deep}}},'
+            f'{deep},'
+            f'{{"indicator":"air.pm10","entity":"yeonil","ts":{now},"value":2}}]')
+    resp = http.post("/api/v1/samples", content=body, headers=auth)
+    assert resp.status_code == 200, resp.text
+    answer = resp.json()
+    assert answer["accepted"] == 2
+    assert [(r["index"], r["field"]) for r in answer["rejected"]] == [(1, "value"), (2, "item")]
+    assert all(r["value"].startswith("[[[") for r in answer["rejected"])
+    client = redis.Redis.from_url(redis_url)
+    try:
+        assert sorted(s["e"] for s in _samples(client)) == ["daesong", "yeonil"]
+        assert client.xlen(keys.deadletter()) == 2
+    finally:
+        client.close()
+    # Past the parser's own limit (1024 levels) the body is not JSON to it: a 400, nothing stored.
+    err = _assert_error(http.post("/api/v1/samples", content="[" * 2000 + "]" * 2000, headers=auth), 400, "body")
+    assert "not valid JSON" in err["message"]
+
+
+def test_push_of_megabytes_costs_the_dead_letters_kilobytes(redis_url: str) -> None:
+    """Ten requests of one 9.9 MB item each (what the body limit admits at the default 10,000 items): the
+    dead-letter stream grows by a few KB per rejection, and each answer echoes the value cut to 1 KB."""
+    with serve(settings_for(redis_url, site=MINI, partitions=4)) as served, \
+            httpx.Client(base_url=served.url, timeout=60) as http:
+        auth = {"Authorization": f"Bearer {_token(redis_url, 'ingest')}", "Content-Type": "application/json"}
+        big = "9" * 9_900_000
+        body = b'[{"indicator":"air.pm10","entity":"daesong","value":"' + big.encode() + b'"}]'
+        assert len(body) < served.settings.ingest_max_items * 1024
+        client = redis.Redis.from_url(redis_url)
+        try:
+            for _ in range(10):
+                resp = http.post("/api/v1/samples", content=body, headers=auth)
+                assert resp.status_code == 200, resp.text[:300]
+                assert len(resp.content) < 2048
+                (rejected,) = resp.json()["rejected"]
+                assert rejected["field"] == "value" and rejected["value_bytes"] == len(big)
+                assert rejected["value"].startswith("999") and len(rejected["value"].encode()) <= 1024 + 3
+            grown = client.memory_usage(keys.deadletter(), samples=0)
+            assert client.xlen(keys.deadletter()) == 10
+            assert grown < 40_000, grown
+        finally:
+            client.close()
+
+
+def test_push_needs_a_json_body(api: Served, http: httpx.Client, redis_url: str) -> None:
+    auth = {"Authorization": f"Bearer {_token(redis_url, 'ingest')}"}
+    form = {**auth, "Content-Type": "application/x-www-form-urlencoded"}  # what plain `curl -d` sends
+    err = _assert_error(http.post("/api/v1/samples", content=b'{"samples": []}', headers=form), 415, "content-type")
+    assert "application/json" in err["message"]
+    _assert_error(http.post("/api/v1/samples", content=b"[]", headers={**auth, "Content-Type": "text/plain"}), 415)
+    typed = {**auth, "Content-Type": "application/json; charset=utf-8"}
+    assert http.post("/api/v1/samples", content=b"[]", headers=typed).json() == {"accepted": 0, "rejected": []}
+
+
 def test_reads_need_a_token_when_not_public(redis_url: str) -> None:
     settings = settings_for(redis_url, site=MINI, public_read=False)
     with serve(settings) as served, httpx.Client(base_url=served.url, timeout=10) as http:

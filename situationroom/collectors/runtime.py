@@ -205,7 +205,7 @@ class CollectorRunner:
         self.watch = watch
         self.writer = StreamWriter(client, partitions=settings.partitions, retention=settings.stream_retention,
                                    deadletter_maxlen=settings.deadletter_maxlen,
-                                   batch_size=settings.batch_size)
+                                   deadletter_max_bytes=settings.deadletter_max_bytes, batch_size=settings.batch_size)
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self.collectors: dict[str, _Running] = {}
         self.problems: list[Problem] = []

@@ -8,7 +8,6 @@ from typing import Annotated, Any, Literal
 import orjson
 from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from situationroom import access, keys
 from situationroom.alerts import cap
@@ -19,29 +18,25 @@ from situationroom.alerts.severity import HELP as SEVERITY_HELP
 from situationroom.alerts.severity import parse as parse_severity
 from situationroom.alerts.state import Alert
 from situationroom.notify.subscriptions import Store as Subscriptions
+from situationroom.web import schemas
 from situationroom.web.auth import audited, require
-from situationroom.web.errors import ApiError
+from situationroom.web.errors import ApiError, documented
+from situationroom.web.jsonio import JSON, JSONBodyRoute
 
-router = APIRouter()
+router = APIRouter(route_class=JSONBodyRoute)
 Reader = Annotated[Any, Depends(require("read"))]
 Staff = Annotated[Any, Depends(require("staff"))]
 DELIVERIES = 200
+READ_ERRORS = (401, 403, 422, 503)
+STAFF_BODY_ERRORS = (400, 401, 403, 413, 415, 422, 503)
 
 
-class JSON(Response):
-    media_type = "application/json"
-
-    def render(self, content: Any) -> bytes:
-        return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
+class Atom(Response):
+    media_type = "application/atom+xml"
 
 
-class XML(Response):
-    media_type = "application/xml"
-
-
-class AckIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    comment: str | None = Field(default=None, max_length=1000)
+class CapXML(Response):
+    media_type = cap.CAP_TYPE
 
 
 def _ctx(request: Request) -> Any:
@@ -87,7 +82,8 @@ def _order(alerts: list[Alert]) -> list[Alert]:
     return sorted(alerts, key=lambda a: (not a.active, -a.level, a.since))
 
 
-@router.get("/api/v1/alerts", response_class=JSON, tags=["alerts"],
+@router.get("/api/v1/alerts", response_class=JSON, tags=["alerts"], response_model=schemas.AlertsOut,
+            responses=documented(*READ_ERRORS),
             summary="Alerts, worst first; by default the active (pending and firing) ones")
 async def list_alerts(
     request: Request, _: Reader,
@@ -100,7 +96,7 @@ async def list_alerts(
     indicator: str | None = None,
     rule: str | None = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
-) -> dict[str, Any]:
+) -> JSON:
     min_level = 0
     if severity is not None:
         try:
@@ -120,12 +116,13 @@ async def list_alerts(
         out.append(a.public())
         if len(out) >= limit:
             break
-    return {"alerts": out, "count": len(out)}
+    return JSON({"alerts": out, "count": len(out)})
 
 
 @router.get("/api/v1/alerts/{fingerprint}", response_class=JSON, tags=["alerts"],
+            response_model=schemas.AlertDetailOut, responses=documented(404, *READ_ERRORS),
             summary="One alert with its history and the notify role's deliveries")
-async def get_alert(request: Request, fingerprint: str, _: Reader) -> dict[str, Any]:
+async def get_alert(request: Request, fingerprint: str, _: Reader) -> JSON:
     client = _ctx(request).client
     pipe = client.pipeline(transaction=False)
     pipe.hget(keys.alerts(), fingerprint)
@@ -137,14 +134,15 @@ async def get_alert(request: Request, fingerprint: str, _: Reader) -> dict[str, 
         raise ApiError(404, "no such alert", field="fingerprint", value=fingerprint)
     alert = Alert.decode(raw)
     _merge_ack(alert, ack)
-    return {"alert": alert.public(), "history": [orjson.loads(h) for h in history],
-            "deliveries": [orjson.loads(d) for d in deliveries]}
+    return JSON({"alert": alert.public(), "history": [orjson.loads(h) for h in history],
+                 "deliveries": [orjson.loads(d) for d in deliveries]})
 
 
-@router.post("/api/v1/alerts/{fingerprint}/ack", response_class=JSON, tags=["alerts"],
+@router.post("/api/v1/alerts/{fingerprint}/ack", response_class=JSON, tags=["alerts"], response_model=schemas.AckOut,
+             responses=documented(404, 409, *STAFF_BODY_ERRORS),
              summary="Acknowledge an alert: no more repeats or escalation for this episode (staff)")
 async def acknowledge(request: Request, fingerprint: str, record: Staff,
-                      body: Annotated[AckIn | None, Body()] = None) -> dict[str, Any]:
+                      body: Annotated[schemas.AckIn | None, Body()] = None) -> JSON:
     ctx = _ctx(request)
     alert = await state_mod.read(ctx.client, fingerprint)
     if alert is None:
@@ -158,7 +156,7 @@ async def acknowledge(request: Request, fingerprint: str, record: Staff,
     ack = await ctx.client.hget(keys.alert_acks(), fingerprint)
     _merge_ack(alert, ack)
     if alert.acked is not None:
-        return {"alert": alert.public(), "already": True}
+        return JSON({"alert": alert.public(), "already": True})
     comment = body.comment if body else None
     await state_mod.acknowledge(ctx.client, alert, w.actor, comment)
     await audited(request, record, "alert.ack", target=fingerprint,
@@ -167,34 +165,29 @@ async def acknowledge(request: Request, fingerprint: str, record: Staff,
     # Published at once, so every wall and staff page shows it without waiting for the alert role.
     await ctx.client.xadd(keys.updates(), {"a": orjson.dumps({"type": "alert", **alert.public()})},
                           maxlen=ctx.settings.updates_maxlen, approximate=True)
-    return {"alert": alert.public(), "already": False}
+    return JSON({"alert": alert.public(), "already": False})
 
 
 # ------------------------------------------------------------------------------------------ silences
 
-@router.get("/api/v1/silences", response_class=JSON, tags=["alerts"], summary="Silences with their state")
+@router.get("/api/v1/silences", response_class=JSON, tags=["alerts"], summary="Silences with their state",
+            response_model=schemas.SilencesOut, responses=documented(*READ_ERRORS))
 async def list_silences(request: Request, _: Reader,
-                        state: Literal["active", "pending", "expired", "all"] = "all") -> dict[str, Any]:
+                        state: Literal["active", "pending", "expired", "all"] = "all") -> JSON:
     ctx = _ctx(request)
     tz = _tz(ctx)
     now = time.time()
     out = [silences_mod.public(s, now, tz) for s in (await silences_mod.read_all(ctx.client)).values()]
     if state != "all":
         out = [s for s in out if s["state"] == state]
-    return {"silences": sorted(out, key=lambda s: s["created"], reverse=True)}
+    return JSON({"silences": sorted(out, key=lambda s: s["created"], reverse=True)})
 
 
 @router.post("/api/v1/silences", response_class=JSON, status_code=201, tags=["alerts"],
+             response_model=schemas.SilenceCreated, responses=documented(*STAFF_BODY_ERRORS),
              summary="Silence the alerts whose labels match, for a duration or on a cron recurrence (staff)")
-async def create_silence(request: Request, record: Staff,
-                         body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+async def create_silence(request: Request, record: Staff, data: silences_mod.SilenceIn) -> JSON:
     ctx = _ctx(request)
-    try:
-        data = silences_mod.SilenceIn.model_validate(body)
-    except ValidationError as exc:
-        err = exc.errors(include_url=False)[0]
-        fld = ".".join(str(p) for p in err["loc"]) or None
-        raise ApiError(422, err["msg"].removeprefix("Value error, "), field=fld, value=err.get("input")) from None
     w = _who(request, record)
     now = time.time()
     alerts = await _alerts(request)
@@ -209,12 +202,14 @@ async def create_silence(request: Request, record: Staff,
     await audited(request, record, "silence.create", target=silence["id"],
                   detail={k: silence.get(k) for k in ("matchers", "starts", "ends", "cron", "duration", "until",
                                                       "reason", "department")} | {"matching_alerts": len(matched)})
-    return {"silence": silences_mod.public(silence, now, _tz(ctx)), "matching_alerts": matched}
+    return JSON({"silence": silences_mod.public(silence, now, _tz(ctx)), "matching_alerts": matched},
+                status_code=201)
 
 
 @router.delete("/api/v1/silences/{silence_id}", response_class=JSON, tags=["alerts"],
+               response_model=schemas.SilenceChanged, responses=documented(404, 401, 403, 422, 503),
                summary="Expire a silence now (staff)")
-async def expire_silence(request: Request, silence_id: str, record: Staff) -> dict[str, Any]:
+async def expire_silence(request: Request, silence_id: str, record: Staff) -> JSON:
     ctx = _ctx(request)
     current = (await silences_mod.read_all(ctx.client)).get(silence_id)
     if current is None:
@@ -226,7 +221,7 @@ async def expire_silence(request: Request, silence_id: str, record: Staff) -> di
     await audited(request, record, "silence.expire", target=silence_id,
                   detail={"matchers": silence["matchers"], "by": silence.get("by"),
                           "department": silence.get("department")})
-    return {"silence": silences_mod.public(silence, time.time(), _tz(ctx))}
+    return JSON({"silence": silences_mod.public(silence, time.time(), _tz(ctx))})
 
 
 def _who(request: Request, record: dict[str, Any]) -> access.Who:
@@ -267,9 +262,9 @@ def _tz(ctx: Any) -> Any:
 
 # ------------------------------------------------------------------------------------------ rules
 
-@router.get("/api/v1/rules", response_class=JSON, tags=["alerts"],
-            summary="The alert rules with the state of their alerts")
-async def list_rules(request: Request, _: Reader) -> dict[str, Any]:
+@router.get("/api/v1/rules", response_class=JSON, tags=["alerts"], response_model=schemas.RulesOut,
+            responses=documented(*READ_ERRORS), summary="The alert rules with the state of their alerts")
+async def list_rules(request: Request, _: Reader) -> JSON:
     ctx = _ctx(request)
     raw = await ctx.client.hgetall(keys.alert_rules())
     running = bool(raw)
@@ -296,7 +291,7 @@ async def list_rules(request: Request, _: Reader) -> dict[str, Any]:
         r["state"] = "firing" if c["firing"] else "pending" if c["pending"] else "ok"
         r["severity"] = state_mod.BY_LEVEL[lv].ko if lv else None
     rules.sort(key=lambda r: (r["state"] != "firing", r["state"] != "pending", r["id"]))
-    return {"rules": rules, "errors": errors, "evaluated": running}
+    return JSON({"rules": rules, "errors": errors, "evaluated": running})
 
 
 # ------------------------------------------------------------------------------------------ CAP 1.2
@@ -316,7 +311,8 @@ async def _categories(request: Request) -> dict[str, str | None]:
     return out
 
 
-@router.get("/api/v1/cap.xml", response_class=XML, tags=["alerts"],
+@router.get("/api/v1/cap.xml", response_class=Atom, tags=["alerts"],
+            responses=documented(*READ_ERRORS, answers_json=False),
             summary="CAP 1.2: an Atom feed of the city's firing alerts, each entry carrying its CAP message")
 async def cap_feed(request: Request, _: Reader) -> Response:
     sender, status, base = _cap_args(request)
@@ -326,7 +322,8 @@ async def cap_feed(request: Request, _: Reader) -> Response:
     return Response(body, media_type="application/atom+xml; charset=utf-8")
 
 
-@router.get("/api/v1/cap/{fingerprint}.xml", response_class=XML, tags=["alerts"],
+@router.get("/api/v1/cap/{fingerprint}.xml", response_class=CapXML, tags=["alerts"],
+            responses=documented(404, *READ_ERRORS, answers_json=False),
             summary="CAP 1.2 message of one alert (Alert, Update after a change of severity, Cancel once resolved)")
 async def cap_alert(request: Request, fingerprint: str, _: Reader) -> Response:
     alert = await state_mod.read(_ctx(request).client, fingerprint)

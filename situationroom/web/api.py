@@ -5,46 +5,25 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any, Literal
 
-import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 
 from situationroom import __version__, live
 from situationroom import samples as samples_mod
 from situationroom.catalog import Indicator
-from situationroom.web import metrics
+from situationroom.echo import cut, shown
+from situationroom.web import metrics, schemas
 from situationroom.web.auth import require
-from situationroom.web.errors import ApiError
+from situationroom.web.errors import ECHO_BYTES, ApiError, documented
+from situationroom.web.jsonio import JSON, JSONBodyRoute, read_json
 
-router = APIRouter()
+router = APIRouter(route_class=JSONBodyRoute)
 Reader = Annotated[Any, Depends(require("read"))]
 Ingester = Annotated[Any, Depends(require("ingest"))]
-
-
-class JSON(Response):
-    media_type = "application/json"
-
-    def render(self, content: Any) -> bytes:
-        return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
-
+READ_ERRORS = (401, 403, 422, 503)
 
 # A generous bound on the JSON of one sample; a body beyond items x this is refused unread.
 MAX_BYTES_PER_ITEM = 1024
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    """The request body, refused with 413 as soon as it is longer than `limit` bytes."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise ApiError(413, f"body is larger than {limit} bytes", field="body", value=int(declared))
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ApiError(413, f"body is larger than {limit} bytes", field="body", value=size)
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _ctx(request: Request) -> Any:
@@ -64,8 +43,8 @@ def _public_state(state: dict[str, Any]) -> dict[str, Any]:
             "since": state["since"] / 1000, "interval_s": state["n"]}
 
 
-@router.get("/api/v1/indicators", response_class=JSON, tags=["indicators"],
-            summary="The catalog with live values and statuses")
+@router.get("/api/v1/indicators", response_class=JSON, tags=["indicators"], response_model=schemas.IndicatorsOut,
+            responses=documented(*READ_ERRORS), summary="The catalog with live values and statuses")
 async def list_indicators(
     request: Request,
     _auth: Reader,
@@ -99,6 +78,7 @@ def _get_indicator(request: Request, indicator_id: str) -> Indicator:
 
 
 @router.get("/api/v1/indicators/{indicator_id}", response_class=JSON, tags=["indicators"],
+            response_model=schemas.IndicatorOut, responses=documented(404, *READ_ERRORS),
             summary="One indicator, per entity: value, windows, change rate, status")
 async def get_indicator(request: Request, indicator_id: str, _auth: Reader) -> JSON:
     ctx = _ctx(request)
@@ -126,6 +106,7 @@ async def get_indicator(request: Request, indicator_id: str, _auth: Reader) -> J
 
 
 @router.get("/api/v1/indicators/{indicator_id}/history", response_class=JSON, tags=["indicators"],
+            response_model=schemas.HistoryOut, responses=documented(404, *READ_ERRORS),
             summary="History of one series: raw samples (last hour) or 1-minute / 1-hour buckets")
 async def get_history(
     request: Request,
@@ -165,18 +146,18 @@ def _parse_time(value: str | None, name: str, default: float) -> float:
         raise ApiError(422, str(exc), field=name, value=value) from None
 
 
-@router.post("/api/v1/samples", response_class=JSON, tags=["ingest"],
+@router.post("/api/v1/samples", response_class=JSON, tags=["ingest"], response_model=schemas.PushOut,
+             responses=documented(400, 401, 403, 413, 415, 422, 503), openapi_extra=schemas.samples_body(),
              summary="Push a batch of samples (token with the ingest scope)",
              description="Body: `{\"samples\": [{\"indicator\", \"entity\", \"ts\", \"value\"}, ...]}` or a bare "
-                         "list. Valid items are accepted; each invalid one is reported with its index, field and "
-                         "reason, and kept in the dead-letter stream.")
+                         "list, as JSON (Content-Type: application/json), at most `ingest_max_items` samples. "
+                         "Valid items are accepted; each invalid one is reported with its index, field and "
+                         "reason, and kept in the dead-letter stream. The samples' source is the token's "
+                         "(`push:<token name>`).")
 async def push_samples(request: Request, auth: Ingester) -> JSON:
     ctx = _ctx(request)
-    body = await _read_body(request, ctx.settings.ingest_max_items * MAX_BYTES_PER_ITEM)
-    try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise ApiError(400, f"body is not valid JSON: {exc}") from None
+    # No Content-Type is read as JSON too: integrators' scripts that never set it keep working.
+    payload = await read_json(request, ctx.settings.ingest_max_items * MAX_BYTES_PER_ITEM, type_required=False)
     items = payload.get("samples") if isinstance(payload, dict) else payload
     if isinstance(payload, dict) and set(payload) - {"samples"}:
         name = sorted(set(payload) - {"samples"})[0]
@@ -202,14 +183,26 @@ async def push_samples(request: Request, auth: Ingester) -> JSON:
             bad.append((samples_mod.Rejection(problem.field, problem.reason, value, n), item))
         else:
             good.append(result)
+    # The answer is made before anything is stored, so nothing in it can fail after part of the batch was.
+    answer = JSON({"accepted": len(good), "rejected": [_rejected(r) for r, _ in bad]})
     await ctx.writer.write(good)
     if bad:
         await ctx.writer.reject(bad, source=source)
-    rejected = [{"index": r.index, "field": r.field, "reason": r.reason, "value": r.value} for r, _ in bad]
-    return JSON({"accepted": len(good), "rejected": rejected}, status_code=200)
+    return answer
 
 
-@router.get("/healthz", response_class=JSON, tags=["operations"], summary="Is the server up and Redis reachable")
+def _rejected(r: samples_mod.Rejection) -> dict[str, Any]:
+    """One rejection as the answer carries it: the value echoed back cut to ECHO_BYTES, never megabytes."""
+    value, size = shown(r.value, ECHO_BYTES)
+    out = {"index": r.index, "field": cut(r.field, ECHO_BYTES), "reason": r.reason, "value": value}
+    if size is not None:
+        out["value_bytes"] = size
+    return out
+
+
+@router.get("/healthz", response_class=JSON, tags=["operations"], summary="Is the server up and Redis reachable",
+            response_model=schemas.HealthOut,
+            responses={503: {"model": schemas.HealthOut, "description": "Redis is unreachable"}})
 async def healthz(request: Request) -> JSON:
     ctx = _ctx(request)
     try:
@@ -222,7 +215,7 @@ async def healthz(request: Request) -> JSON:
     return JSON(body, status_code=200 if redis_ok else 503)
 
 
-@router.get("/metrics", response_class=PlainTextResponse, tags=["operations"],
+@router.get("/metrics", response_class=PlainTextResponse, tags=["operations"], responses=documented(503),
             summary="Prometheus metrics: samples in, aggregator lag, errors, collectors")
 async def get_metrics(request: Request) -> Response:
     ctx = _ctx(request)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from situationroom import __version__
 from situationroom.catalog import Catalog
@@ -38,7 +39,11 @@ class WebContext:
 
 
 def create_app(client: aioredis.Redis, catalog: Catalog, settings: Settings) -> FastAPI:
-    app = FastAPI(
+    # /docs (Swagger UI) with its script and style served by this server: a city network may have no way
+    # out, and the API's documentation must not depend on a CDN. No ReDoc: it fetches its logo from one.
+    app = FastAPIOffline(
+        static_url="/docs-assets",
+        redoc_url=None,
         title=f"situationroom — {catalog.city.name_en} ({catalog.city.name_ko})",
         version=__version__,
         description="Live municipal indicators of the city's situation room. "
@@ -48,7 +53,8 @@ def create_app(client: aioredis.Redis, catalog: Catalog, settings: Settings) -> 
     app.state.ctx = WebContext(
         client, catalog, settings,
         StreamWriter(client, partitions=settings.partitions, retention=settings.stream_retention,
-                     deadletter_maxlen=settings.deadletter_maxlen, batch_size=settings.batch_size),
+                     deadletter_maxlen=settings.deadletter_maxlen, deadletter_max_bytes=settings.deadletter_max_bytes,
+                     batch_size=settings.batch_size),
     )
     app.state.lockout = Lockout(client, settings)  # failed token checks per address (web.auth)
     errors.install(app)

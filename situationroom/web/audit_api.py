@@ -2,28 +2,26 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from situationroom import audit
+from situationroom.web import schemas
 from situationroom.web.auth import require
-from situationroom.web.errors import ApiError
+from situationroom.web.errors import ApiError, documented
+from situationroom.web.jsonio import JSON
 
 router = APIRouter(tags=["audit"])
 Admin = Annotated[dict[str, Any], Depends(require("admin"))]
 CSV_MAX = 100_000
-
-
-class JSON(Response):
-    media_type = "application/json"
-
-    def render(self, content: Any) -> bytes:
-        return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
+CSV_ANSWER: dict[int | str, dict[str, Any]] = {
+    200: {"description": "the entries (JSON), or with `format=csv` a CSV file",
+          "content": {"text/csv": {"schema": {"type": "string"}}}}}
 
 
 def _when(text: str | None, name: str, tz: ZoneInfo) -> float | None:
@@ -31,9 +29,13 @@ def _when(text: str | None, name: str, tz: ZoneInfo) -> float | None:
     if text is None or not text.strip():
         return None
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         pass
+    else:
+        if not math.isfinite(value):
+            raise ApiError(422, "a time is a finite number of epoch seconds", field=name, value=text)
+        return value
     try:
         t = datetime.fromisoformat(text.strip())
     except ValueError:
@@ -42,7 +44,9 @@ def _when(text: str | None, name: str, tz: ZoneInfo) -> float | None:
     return (t if t.tzinfo else t.replace(tzinfo=tz)).timestamp()
 
 
-@router.get("/api/v1/audit", summary="The audit log, newest first (admin): who changed what, when, from where")
+@router.get("/api/v1/audit", response_class=JSON, response_model=schemas.AuditOut,
+            responses={**CSV_ANSWER, **documented(401, 403, 422, 503)},
+            summary="The audit log, newest first (admin): who changed what, when, from where")
 async def read_audit(
     request: Request, _: Admin,
     action: Annotated[str | None, Query(description="an action (silence.create) or a family (silence)")] = None,

@@ -8,27 +8,21 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import Response
 
 from situationroom import keys
 from situationroom.collectors import health
+from situationroom.web import schemas
 from situationroom.web.auth import audited, identify, require
-from situationroom.web.errors import ApiError
+from situationroom.web.errors import ApiError, documented
+from situationroom.web.jsonio import JSON, JSONBodyRoute
 
-router = APIRouter(tags=["collectors"])
+router = APIRouter(tags=["collectors"], route_class=JSONBodyRoute)
 Reader = Annotated[Any, Depends(require("read"))]
 
 # States in which a collector does not run at all, so run now / pause have nothing to act on.
 NOT_RUNNING = {"disabled", "invalid"}
 # How far back the dead-letter stream is searched for one collector's rejections.
 DEADLETTER_SCAN = 2000
-
-
-class JSON(Response):
-    media_type = "application/json"
-
-    def render(self, content: Any) -> bytes:
-        return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
 
 
 async def operator_token(request: Request) -> dict[str, Any]:
@@ -102,7 +96,8 @@ async def _who(request: Request) -> dict[str, Any]:
     return {"role": record["role"], "name": record["name"], "can_operate": "operate" in record["scopes"]}
 
 
-@router.get("/api/v1/collectors", response_class=JSON,
+@router.get("/api/v1/collectors", response_class=JSON, response_model=schemas.CollectorsOut,
+            responses=documented(401, 403, 503),
             summary="Every collector's health: state, last run, last success, last error, samples, next run")
 async def list_collectors(request: Request, _auth: Reader) -> JSON:
     client = _client(request)
@@ -115,7 +110,8 @@ async def list_collectors(request: Request, _auth: Reader) -> JSON:
     return JSON({"generated_at": time.time(), "you": await _who(request), "collectors": rows})
 
 
-@router.get("/api/v1/collectors/{collector_id}", response_class=JSON,
+@router.get("/api/v1/collectors/{collector_id}", response_class=JSON, response_model=schemas.CollectorDetailOut,
+            responses=documented(404, 401, 403, 422, 503),
             summary="One collector's health, with its recent rejections from the dead-letter stream")
 async def get_collector(
     request: Request,
@@ -148,6 +144,7 @@ async def _rejections(request: Request, cid: str, limit: int) -> list[dict[str, 
 
 
 @router.post("/api/v1/collectors/{collector_id}/run", response_class=JSON, status_code=202,
+             response_model=schemas.CollectorOut, responses=documented(404, 409, 401, 403, 422, 503),
              summary="Run a collector now (operator or admin token); 409 when it is paused or not running")
 async def run_now(request: Request, collector_id: str, record: Operator) -> JSON:
     view = await _read_one(request, collector_id)
@@ -164,7 +161,8 @@ async def run_now(request: Request, collector_id: str, record: Operator) -> JSON
     return JSON(view, status_code=202)
 
 
-@router.post("/api/v1/collectors/{collector_id}/pause", response_class=JSON,
+@router.post("/api/v1/collectors/{collector_id}/pause", response_class=JSON, response_model=schemas.CollectorOut,
+             responses=documented(404, 401, 403, 422, 503),
              summary="Pause a collector (operator or admin token): it skips its runs until resumed")
 async def pause(request: Request, collector_id: str, record: Operator) -> JSON:
     await _read_one(request, collector_id)
@@ -177,7 +175,8 @@ async def pause(request: Request, collector_id: str, record: Operator) -> JSON:
     return JSON(await _read_one(request, collector_id))
 
 
-@router.post("/api/v1/collectors/{collector_id}/resume", response_class=JSON,
+@router.post("/api/v1/collectors/{collector_id}/resume", response_class=JSON, response_model=schemas.CollectorOut,
+             responses=documented(404, 401, 403, 422, 503),
              summary="Resume a paused collector (operator or admin token)")
 async def resume(request: Request, collector_id: str, record: Operator) -> JSON:
     await _read_one(request, collector_id)

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-import orjson
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -22,8 +21,9 @@ from situationroom import audit
 from situationroom import dashboards as dash
 from situationroom.catalog import Catalog
 from situationroom.errors import site_relative
-from situationroom.web import charts
-from situationroom.web.errors import ApiError
+from situationroom.web import charts, schemas
+from situationroom.web.errors import ApiError, documented
+from situationroom.web.jsonio import JSON
 
 log = logging.getLogger(__name__)
 
@@ -86,13 +86,6 @@ def install(app: FastAPI) -> None:
     app.include_router(router)
 
 
-class JSON(Response):
-    media_type = "application/json"
-
-    def render(self, content: Any) -> bytes:
-        return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
-
-
 # ---------------------------------------------------------------------------------------------- assets
 
 @router.get("/assets/{build}/{path:path}", include_in_schema=False)
@@ -128,7 +121,7 @@ def _entry(request: Request, name: str) -> dash.Entry:
     return entry
 
 
-@router.get("/api/v1/dashboards", response_class=JSON, tags=["dashboards"],
+@router.get("/api/v1/dashboards", response_class=JSON, tags=["dashboards"], response_model=schemas.DashboardsOut,
             summary="Every dashboard of the site: titles, pages, and whether its file is valid")
 async def list_dashboards(request: Request) -> JSON:
     out = []
@@ -141,7 +134,8 @@ async def list_dashboards(request: Request) -> JSON:
     return JSON({"wall": WALL, "dashboards": out})
 
 
-@router.get("/api/v1/dashboards/{name}", response_class=JSON, tags=["dashboards"],
+@router.get("/api/v1/dashboards/{name}", response_class=JSON, tags=["dashboards"], response_model=schemas.DashboardOut,
+            responses=documented(404, 422),
             summary="One dashboard: its definition with every panel resolved against the catalog, "
                     "the Vega-Lite specs of its charts, and the current error if its file is invalid")
 async def get_dashboard(request: Request, name: str) -> JSON:

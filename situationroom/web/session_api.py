@@ -5,18 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
 
-from situationroom.web import session
+from situationroom.web import schemas, session
 from situationroom.web.auth import address, audited, check_same_origin, check_token, identify
-from situationroom.web.errors import ApiError
+from situationroom.web.errors import ApiError, documented
+from situationroom.web.jsonio import JSON, JSONBodyRoute
 
-router = APIRouter(tags=["session"])
-
-
-class SignIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    token: str = Field(min_length=1, max_length=200)
+router = APIRouter(tags=["session"], route_class=JSONBodyRoute)
 
 
 def _who(record: dict[str, Any]) -> dict[str, Any]:
@@ -29,33 +24,39 @@ def _cookie(request: Request, response: Response, sid: str, max_age: int) -> Non
                         secure=request.url.scheme == "https")
 
 
-@router.post("/api/v1/session", summary="Sign in with a token: an HTTP-only, SameSite=Strict session cookie and the "
-                                        "anti-CSRF token its changes must carry (X-CSRF-Token)")
-async def sign_in(request: Request, body: SignIn, response: Response) -> dict[str, Any]:
+@router.post("/api/v1/session", response_class=JSON, response_model=schemas.SessionOut,
+             responses=documented(400, 401, 403, 413, 415, 422, 503),
+             summary="Sign in with a token: an HTTP-only, SameSite=Strict session cookie and the anti-CSRF token "
+                     "its changes must carry (X-CSRF-Token)")
+async def sign_in(request: Request, body: schemas.SessionIn) -> JSON:
     check_same_origin(request)
     record = await check_token(request, body.token.strip())
     ctx = request.app.state.ctx
     sid, csrf = await session.open_session(ctx.client, record, address(request), ctx.settings.session_ttl)
-    _cookie(request, response, sid, int(ctx.settings.session_ttl))
     await audited(request, record, "session.signin", target=record["name"])
-    return {"signed_in": True, **_who(record), "csrf": csrf}
+    out = JSON({"signed_in": True, **_who(record), "csrf": csrf})
+    _cookie(request, out, sid, int(ctx.settings.session_ttl))
+    return out
 
 
-@router.get("/api/v1/session", summary="Who this browser is signed in as (signed_in false when it is not)")
-async def current(request: Request, response: Response) -> dict[str, Any]:
+@router.get("/api/v1/session", response_class=JSON, response_model=schemas.SessionOut,
+            responses=documented(401, 503), summary="Who this browser is signed in as (signed_in false when it is not)")
+async def current(request: Request) -> JSON:
     if request.headers.get("authorization") is None and request.cookies.get(session.COOKIE):
         ctx = request.app.state.ctx
         found = await session.lookup(ctx.client, request.cookies[session.COOKIE], ctx.settings.session_ttl)
         if found is None:
-            response.delete_cookie(session.COOKIE, path="/")
-            return {"signed_in": False}
+            out = JSON({"signed_in": False})
+            out.delete_cookie(session.COOKIE, path="/")
+            return out
         record, csrf = found
-        return {"signed_in": True, **_who(record), "csrf": csrf}
-    record = await identify(request)
-    return {"signed_in": False} if record is None else {"signed_in": True, **_who(record), "csrf": None}
+        return JSON({"signed_in": True, **_who(record), "csrf": csrf})
+    who = await identify(request)
+    return JSON({"signed_in": False} if who is None else {"signed_in": True, **_who(who), "csrf": None})
 
 
-@router.delete("/api/v1/session", status_code=204, summary="Sign out: the session ends and its cookie is cleared")
+@router.delete("/api/v1/session", status_code=204, responses=documented(401, 403, 503),
+               summary="Sign out: the session ends and its cookie is cleared")
 async def sign_out(request: Request) -> Response:
     sid = request.cookies.get(session.COOKIE)
     out = Response(status_code=204)

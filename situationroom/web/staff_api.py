@@ -20,21 +20,18 @@ from situationroom.notify.channels.base import Channel, ChannelContext
 from situationroom.notify.channels.config import describe, load_channels
 from situationroom.notify.people import People, load_people
 from situationroom.notify.subscriptions import Store, Subscription, SubscriptionIn, check, new_id, seed_once
+from situationroom.web import schemas
 from situationroom.web.auth import audited, require
-from situationroom.web.errors import ApiError
+from situationroom.web.errors import ApiError, documented
+from situationroom.web.jsonio import JSON, JSONBodyRoute
 
 log = logging.getLogger(__name__)
 
 Reader = Annotated[Any, Depends(require("read"))]
 Staff = Annotated[dict[str, Any], Depends(require("staff"))]
 Operator = Annotated[dict[str, Any], Depends(require("operate"))]
-
-
-class JSON(Response):
-    media_type = "application/json"
-
-    def render(self, content: Any) -> bytes:
-        return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
+READ_ERRORS = (401, 403, 422, 503)
+BODY_ERRORS = (400, 413, 415, 422)
 
 
 @dataclass
@@ -57,7 +54,7 @@ async def _seeding(app: FastAPI) -> AsyncIterator[None]:
     yield
 
 
-router = APIRouter(lifespan=_seeding)
+router = APIRouter(lifespan=_seeding, route_class=JSONBodyRoute)
 
 
 def install(app: FastAPI) -> None:
@@ -102,7 +99,8 @@ async def _get(request: Request, sid: str) -> Subscription:
 
 # ---------------------------------------------------------------------------------------------- who am I
 
-@router.get("/api/v1/staff/me", response_class=JSON, tags=["staff"],
+@router.get("/api/v1/staff/me", response_class=JSON, tags=["staff"], response_model=schemas.MeOut,
+            responses=documented(*READ_ERRORS),
             summary="The staff member a token belongs to: names, department, contacts, the channels they can use")
 async def me(request: Request, record: Staff) -> JSON:
     info = _info(request)
@@ -123,8 +121,8 @@ async def me(request: Request, record: Staff) -> JSON:
     return JSON(out)
 
 
-@router.get("/api/v1/staff/me/inbox", response_class=JSON, tags=["staff"],
-            summary="My in-app notifications (and my department's), newest first")
+@router.get("/api/v1/staff/me/inbox", response_class=JSON, tags=["staff"], response_model=schemas.InboxOut,
+            responses=documented(*READ_ERRORS), summary="My in-app notifications (and my department's), newest first")
 async def inbox(request: Request, record: Staff,
                 limit: Annotated[int, Query(ge=1, le=500, description="entries at most")] = 100) -> JSON:
     info = _info(request)
@@ -145,8 +143,8 @@ async def inbox(request: Request, record: Staff,
     return JSON({"items": items[:limit]})
 
 
-@router.get("/api/v1/people", response_class=JSON, tags=["staff"],
-            summary="Departments and staff (names, roles, department; never contacts)")
+@router.get("/api/v1/people", response_class=JSON, tags=["staff"], response_model=schemas.PeopleOut,
+            responses=documented(401, 403), summary="Departments and staff (names, roles, department; never contacts)")
 async def people(request: Request, _: Reader) -> JSON:
     info = _info(request)
     return JSON({
@@ -157,7 +155,8 @@ async def people(request: Request, _: Reader) -> JSON:
     })
 
 
-@router.get("/api/v1/channels", response_class=JSON, tags=["staff"],
+@router.get("/api/v1/channels", response_class=JSON, tags=["staff"], response_model=schemas.ChannelsOut,
+            responses=documented(401, 403, 503),
             summary="Notification channels: id, kind, names, whether they can send (never an address or secret)")
 async def channels(request: Request, _: Reader) -> JSON:
     return JSON({"channels": describe(_info(request).channels)})
@@ -166,6 +165,7 @@ async def channels(request: Request, _: Reader) -> JSON:
 # ---------------------------------------------------------------------------------------------- subscriptions
 
 @router.get("/api/v1/subscriptions", response_class=JSON, tags=["subscriptions"],
+            response_model=schemas.SubscriptionsOut, responses=documented(*READ_ERRORS),
             summary="My subscriptions (an admin sees everyone's; `owner` filters)")
 async def list_subscriptions(request: Request, record: Staff,
                              owner: Annotated[str | None, Query(description="staff or department id")] = None) -> JSON:
@@ -178,6 +178,7 @@ async def list_subscriptions(request: Request, record: Staff,
 
 
 @router.post("/api/v1/subscriptions", response_class=JSON, status_code=201, tags=["subscriptions"],
+             response_model=Subscription, responses=documented(409, *READ_ERRORS, *BODY_ERRORS),
              summary="Subscribe: filters, minimum severity, channels, quiet hours (owner: me unless admin)")
 async def create_subscription(request: Request, body: SubscriptionIn, record: Staff) -> JSON:
     info = _info(request)
@@ -197,13 +198,14 @@ async def create_subscription(request: Request, body: SubscriptionIn, record: St
 
 
 @router.get("/api/v1/subscriptions/{sid}", response_class=JSON, tags=["subscriptions"],
-            summary="One of my subscriptions")
+            response_model=Subscription, responses=documented(404, *READ_ERRORS), summary="One of my subscriptions")
 async def get_subscription(request: Request, sid: str, record: Staff) -> JSON:
     sub = _owned(record, await _get(request, sid), _info(request).people)
     return JSON(sub.model_dump(mode="json"))
 
 
 @router.put("/api/v1/subscriptions/{sid}", response_class=JSON, tags=["subscriptions"],
+            response_model=Subscription, responses=documented(404, *READ_ERRORS, *BODY_ERRORS),
             summary="Change one of my subscriptions (the whole of it)")
 async def put_subscription(request: Request, sid: str, body: SubscriptionIn, record: Staff) -> JSON:
     info = _info(request)
@@ -224,7 +226,7 @@ async def put_subscription(request: Request, sid: str, body: SubscriptionIn, rec
 
 
 @router.delete("/api/v1/subscriptions/{sid}", status_code=204, tags=["subscriptions"],
-               summary="Delete one of my subscriptions")
+               responses=documented(404, *READ_ERRORS), summary="Delete one of my subscriptions")
 async def delete_subscription(request: Request, sid: str, record: Staff) -> Response:
     old = _owned(record, await _get(request, sid), _info(request).people)
     await Store(request.app.state.ctx.client).delete(sid)
@@ -235,6 +237,7 @@ async def delete_subscription(request: Request, sid: str, record: Staff) -> Resp
 # ---------------------------------------------------------------------------------------------- operators
 
 @router.get("/api/v1/notify/deadletter", response_class=JSON, tags=["staff"],
+            response_model=schemas.DeadDeliveriesOut, responses=documented(*READ_ERRORS),
             summary="Deliveries that failed their last attempt, newest first, with the reason")
 async def deadletter(request: Request, _: Operator,
                      limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> JSON:
