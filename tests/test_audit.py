@@ -49,6 +49,10 @@ async def test_entries_are_read_newest_first_filtered_and_paged(aclient: aioredi
     page = await audit.read(aclient, limit=2)
     rest = await audit.read(aclient, limit=2, before=page[-1]["id"])
     assert [e["id"] for e in page + rest] == [e["id"] for e in every]
+    # Bounds no entry can be within are an empty answer, not a range Redis refuses.
+    assert await audit.read(aclient, before="0-0") == [] and await audit.read(aclient, until=-1) == []
+    assert await audit.read(aclient, since=time.time() + 60, until=time.time()) == []
+    assert len(await audit.read(aclient, before=f"{2**70}-0", until=1e300)) == 4
 
 
 async def test_the_log_keeps_a_bounded_number_of_entries(aclient: aioredis.Redis) -> None:
@@ -122,6 +126,8 @@ def test_every_change_through_the_api_is_recorded_and_only_admins_read_it(redis_
         assert [e["action"] for e in older.json()["entries"]] == ["collector.pause"]
         bad = http.get("/api/v1/audit", headers=admin, params={"since": "yesterday"})
         assert bad.status_code == 422 and bad.json()["error"]["field"] == "since"
+        assert http.get("/api/v1/audit", headers=admin, params={"until": "inf"}).status_code == 422
+        assert http.get("/api/v1/audit", headers=admin, params={"before": "0-0"}).json()["entries"] == []
         exported = http.get("/api/v1/audit", headers=admin, params={"format": "csv", "actor": "ds-park"})
         assert exported.headers["content-type"].startswith("text/csv")
         assert "attachment" in exported.headers["content-disposition"]
