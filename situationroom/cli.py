@@ -250,7 +250,41 @@ def tokens_create(role: Annotated[str, typer.Option("--role", help="viewer, inge
             raise fail(str(exc), 2) from None
         if staff not in people.staff:
             raise fail(f"--staff {staff}: no such staff member in {settings.seeds / 'staff.yaml'}", 2)
-    typer.echo(_with_redis(settings, lambda client: tokens.create(client, role, name, staff, exercise=exercise)))
+
+    def make(client: Any) -> tuple[str, list[str]]:
+        from situationroom import audit
+        from situationroom.web.heartbeat import running
+
+        token = tokens.create(client, role, name, staff, exercise=exercise)
+        audit.record_sync(client, "token.create", actor=audit.Actor.cli(), target=name,
+                          detail={"role": role, "staff": staff, "exercise": exercise,
+                                  "id": tokens.digest(token)[:12]},
+                          maxlen=settings.audit_maxlen)
+        return token, running(client)
+
+    token, users = _with_redis(settings, make)
+    typer.echo(token)
+    if not users:
+        typer.secho(f"warning: no running `situationroom up` (nor web role) uses {_store(settings)} now, so no "
+                    f"server will know this token unless it is started on that store ({_store_option(settings)}); "
+                    "a server started on another --data-dir or --redis-url has tokens of its own",
+                    fg=typer.colors.YELLOW, err=True)
+
+
+def _store(settings: Settings) -> str:
+    from situationroom.redisconn import describe
+
+    if settings.redis_url:
+        return f"the Redis at {describe(settings.redis_url)}"
+    return f"the embedded Redis in {settings.resolved_data_dir}"
+
+
+def _store_option(settings: Settings) -> str:
+    from situationroom.redisconn import describe
+
+    if settings.redis_url:
+        return f"--redis-url {describe(settings.redis_url)}"
+    return f"--data-dir {settings.resolved_data_dir}"
 
 
 @tokens_app.command("list")
@@ -278,7 +312,19 @@ def tokens_revoke(token_id: Annotated[str, typer.Argument(help="The id shown by 
     if len(token_id) < 8:
         raise fail("give at least 8 characters of the token id (as `tokens list` shows it)", 2)
     settings = make_settings(site=site, redis_url=redis_url, data_dir=data_dir)
-    removed = _with_redis(settings, lambda client: tokens.revoke(client, token_id))
+
+    def revoke(client: Any) -> int:
+        from situationroom import audit
+
+        found = tokens.find(client, token_id)
+        removed = tokens.revoke(client, token_id)
+        for rec in found:
+            audit.record_sync(client, "token.revoke", actor=audit.Actor.cli(), target=rec.get("name", ""),
+                              detail={"id": rec["id"], "role": rec.get("role"), "staff": rec.get("staff")},
+                              maxlen=settings.audit_maxlen)
+        return removed
+
+    removed = _with_redis(settings, revoke)
     if not removed:
         raise fail(f"no token with id {token_id}", 1)
     typer.echo(f"revoked {removed} token(s)")
@@ -563,15 +609,6 @@ def _drill_redis(settings: Settings) -> Any:
     return sync_client(url)
 
 
-def _actor() -> str:
-    import getpass
-
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):  # no user name for this uid (a container)
-        return "cli"
-
-
 @drill_app.command("start")
 def drill_start(
     scenario: Annotated[str, typer.Option("--scenario", help="Scenario to play (seeds/scenarios/NAME.yaml)",
@@ -585,8 +622,8 @@ def drill_start(
     """Start a drill: the scenario runs as exercise data beside real data until `drill stop`."""
     import time
 
+    from situationroom import audit, keys
     from situationroom import drill as drill_mod
-    from situationroom import keys
     from situationroom.collectors.definition import load_collector
     from situationroom.simulation import load_baseline, load_scenario
 
@@ -608,11 +645,15 @@ def drill_start(
         if loaded.definition.enabled and loaded.exercise:
             exercise_collectors.append(loaded.id)
     client = _drill_redis(settings)
+    actor = audit.Actor.cli()
     try:
         try:
-            started = drill_mod.start(client, scenario, speed, seed, _actor(), exercise_collectors)
+            started = drill_mod.start(client, scenario, speed, seed, f"{actor.name} (cli)", exercise_collectors)
         except drill_mod.DrillError as exc:
             raise fail(str(exc), 2) from None
+        audit.record_sync(client, "drill.start", actor=actor, target=started.id,
+                          detail={"scenario": scenario, "speed": speed, "seed": seed, "held": started.held},
+                          maxlen=settings.audit_maxlen)
         typer.echo(f"drill {started.id} started: scenario {scenario} at {speed:g}x as exercise data "
                    f"(collector {started.collector})")
         if started.held:
@@ -632,16 +673,21 @@ def drill_start(
 @drill_app.command("stop")
 def drill_stop(site: SiteOpt = None, redis_url: RedisOpt = None, data_dir: DataOpt = None) -> None:
     """Stop the running drill and write its report (Markdown and JSON) under the data folder."""
+    from situationroom import audit
     from situationroom import drill as drill_mod
 
     settings = make_settings(site=site, redis_url=redis_url, data_dir=data_dir)
     catalog = _site_catalog(settings)
     client = _drill_redis(settings)
+    actor = audit.Actor.cli()
     try:
         try:
-            stopped = drill_mod.stop(client, _actor())
+            stopped = drill_mod.stop(client, f"{actor.name} (cli)")
         except drill_mod.DrillError as exc:
             raise fail(str(exc), 2) from None
+        audit.record_sync(client, "drill.stop", actor=actor, target=stopped.id,
+                          detail={"scenario": stopped.scenario, "resumed": stopped.held},
+                          maxlen=settings.audit_maxlen)
         typer.echo(f"drill {stopped.id} stopped ({stopped.scenario}); resumed: {', '.join(stopped.held) or 'nothing'}")
         _drill_report(settings, catalog, client, stopped)
     finally:

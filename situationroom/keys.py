@@ -132,8 +132,31 @@ def collector_control(collector: str) -> str:
 
 
 def tokens() -> str:
-    """Hash sha256(token) -> JSON {name, role, created}."""
+    """Hash sha256(token) -> JSON {name, role, created[, staff]}."""
     return f"{PREFIX}:tokens"
+
+
+# --------------------------------------------------------------------- access and its record (docs/access.md)
+
+def audit() -> str:
+    """Capped stream of every change made through the product: fields at, actor, role, staff, action, target,
+    address, detail (JSON). Only ever appended to (XADD MAXLEN ~)."""
+    return f"{PREFIX}:{{audit}}"
+
+
+def session(digest: str) -> str:
+    """String: JSON of one signed-in browser session {token (the token's hash), csrf, created, address};
+    the key is sha256 of the cookie's value and expires when the session does."""
+    return f"{PREFIX}:session:{digest}"
+
+
+AUTH_FAILURES_PREFIX = f"{PREFIX}:auth-failures"
+"""Prefix of the keys the rate limiter (the `limits` package) keeps failed token checks per address under."""
+
+
+def web_instances() -> str:
+    """Sorted set "host pid url" -> epoch ms of its last heartbeat: the web roles using this Redis now."""
+    return f"{PREFIX}:web:instances"
 
 
 def counters() -> str:

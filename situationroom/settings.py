@@ -121,6 +121,21 @@ class Settings(BaseSettings):
 
     public_read: bool = True
     """Whether reading the API needs no token (the wall display on a closed city network)."""
+
+    silence_max_staff: Duration = 86400.0
+    """Longest silence (or recurring window) a staff token may set (docs/access.md)."""
+    silence_max_operator: Duration = 86400.0 * 7
+    """Longest silence (or recurring window) an operator or admin token may set."""
+    silence_horizon: Duration = 86400.0 * 90
+    """How far ahead a silence may start, and how long after its start a recurring one may last (`until`)."""
+    audit_maxlen: int = Field(default=100_000, ge=1000)
+    """Entries kept in the audit log (a capped stream; the oldest go first)."""
+    auth_fail_limit: int = Field(default=10, ge=1, le=10_000)
+    """Failed token checks from one address within `auth_fail_window` before it gets 429 for the rest of it."""
+    auth_fail_window: Duration = 300.0
+    """The window failed token checks are counted in."""
+    session_ttl: Duration = 86400.0 * 14
+    """A browser sign-in lasts this long after its last use (sliding); revoking the token ends it at once."""
     ingest_max_items: int = Field(default=10_000, ge=1)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -129,6 +144,14 @@ class Settings(BaseSettings):
     def _covers_the_hour_window(cls, v: float) -> float:
         if v < 3660:
             raise ValueError("must be at least 61m: the 1-hour window is computed from the 1-minute buckets")
+        return v
+
+    @field_validator("silence_max_staff", "silence_max_operator", "silence_horizon", "auth_fail_window",
+                     "session_ttl")
+    @classmethod
+    def _positive(cls, v: float) -> float:
+        if v < 1:
+            raise ValueError("must be at least 1s")
         return v
 
     @field_validator("log_level", mode="before")

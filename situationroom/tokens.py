@@ -55,8 +55,17 @@ def list_tokens(client: redis.Redis) -> list[dict[str, Any]]:
     return sorted(out, key=lambda r: r["created"])
 
 
+def find(client: redis.Redis, token_id: str) -> list[dict[str, Any]]:
+    """The tokens whose id (the start of their hash, as `tokens list` shows it) begins with `token_id`."""
+    if len(token_id) < 8:
+        raise ValueError("give at least 8 characters of the token id")
+    return [{**orjson.loads(raw), "id": h.decode()[:12]} for h, raw in client.hgetall(keys.tokens()).items()
+            if h.decode().startswith(token_id)]
+
+
 def revoke(client: redis.Redis, token_id: str) -> int:
-    """Remove tokens whose hash starts with `token_id` (as `tokens list` shows it)."""
+    """Remove tokens whose hash starts with `token_id` (as `tokens list` shows it); their browser sign-ins end
+    with them (a session holds the token's hash and is checked against it on every request)."""
     if len(token_id) < 8:
         raise ValueError("give at least 8 characters of the token id")
     removed = 0
@@ -67,11 +76,17 @@ def revoke(client: redis.Redis, token_id: str) -> int:
 
 
 async def lookup(client: aioredis.Redis, token: str) -> dict[str, Any] | None:
-    raw = await client.hget(keys.tokens(), digest(token))
+    return await lookup_digest(client, digest(token))
+
+
+async def lookup_digest(client: aioredis.Redis, token_digest: str) -> dict[str, Any] | None:
+    """The record of the token with this hash (what a signed-in session holds), or None once it is revoked."""
+    raw = await client.hget(keys.tokens(), token_digest)
     if raw is None:
         return None
     rec = orjson.loads(raw)
     rec["scopes"] = ROLES.get(rec.get("role", ""), frozenset())
     rec.setdefault("staff", None)
     rec.setdefault("exercise", False)
+    rec["digest"] = token_digest
     return rec

@@ -11,8 +11,8 @@ import contextlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
-import orjson
 import pytest
 
 if TYPE_CHECKING:
@@ -39,14 +39,14 @@ def chromium() -> Iterator[Browser]:
         launched.close()
 
 
-def signed_in_page(browser: Browser, url: str, ready: str, *, token_key: str, token: str | None,
+def signed_in_page(browser: Browser, url: str, ready: str, *, token: str | None,
                    size: tuple[int, int] = (1920, 1080), locale: str | None = None,
                    notifications_for: str | None = None, scripts: Sequence[str] = ()) -> Page:
     """A tab in a context of its own, opened at `url` and waited on until `ready` (a selector) shows.
 
-    Signed in the way the page keeps a sign-in: `token` in localStorage under `token_key`, before the
-    page's own script runs (None: not signed in). `notifications_for` (an origin) allows the browser's
-    notifications there; `scripts` run before the page's own. The page's script errors are kept in
+    Signed in the way the pages sign in: `token` posted once to the server's /api/v1/session, whose HTTP-only
+    session cookie the context then holds (None: not signed in). `notifications_for` (an origin) allows the
+    browser's notifications there; `scripts` run before the page's own. The page's script errors are kept in
     `page.errors` and the URLs it requests in `page.urls`, for the test to check at the end.
     """
     context = browser.new_context(viewport={"width": size[0], "height": size[1]}, locale=locale)
@@ -55,8 +55,9 @@ def signed_in_page(browser: Browser, url: str, ready: str, *, token_key: str, to
     for script in scripts:
         context.add_init_script(script)
     if token:
-        context.add_init_script(f"localStorage.setItem({orjson.dumps(token_key).decode()}, "
-                                f"{orjson.dumps(token).decode()})")
+        parts = urlsplit(url)
+        answer = context.request.post(f"{parts.scheme}://{parts.netloc}/api/v1/session", data={"token": token})
+        assert answer.ok, answer.text()
     page = context.new_page()
     page.errors = []  # type: ignore[attr-defined]
     page.urls = []  # type: ignore[attr-defined]

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -13,7 +14,8 @@ import orjson
 import redis
 
 from situationroom import keys, tokens
-from tests.alerts_support import City, summary
+from tests.alerts_support import City, make_site, summary
+from tests.conftest import REPO
 from tests.test_web_api import serve
 
 RULES = """
@@ -36,6 +38,14 @@ rules:
 """
 
 
+async def open_city(redis_url: str, tmp_path: Path) -> City:
+    """The small test site with the rules above and the Pohang departments and staff (who may act on what)."""
+    seeds = make_site(tmp_path, RULES) / "seeds"
+    for name in ("departments.yaml", "staff.yaml"):
+        shutil.copy(REPO / "seeds" / name, seeds / name)
+    return await City.open(redis_url, tmp_path, RULES)
+
+
 def _token(url: str, role: str, name: str, staff: str | None = None) -> dict[str, str]:
     client = redis.Redis.from_url(url)
     try:
@@ -45,7 +55,7 @@ def _token(url: str, role: str, name: str, staff: str | None = None) -> dict[str
 
 
 async def test_alerts_are_listed_worst_first_and_filtered(redis_url: str, tmp_path: Path) -> None:
-    city = await City.open(redis_url, tmp_path, RULES)
+    city = await open_city(redis_url, tmp_path)
     await city.send("river.level", "hyeongsan", 3.2)
     await city.send("river.level", "chaeun", 2.2)
     await city.send("air.pm10", "daesong", 120)
@@ -70,7 +80,7 @@ async def test_alerts_are_listed_worst_first_and_filtered(redis_url: str, tmp_pa
 
 
 async def test_one_alert_comes_with_its_history_and_deliveries(redis_url: str, tmp_path: Path) -> None:
-    city = await City.open(redis_url, tmp_path, RULES)
+    city = await open_city(redis_url, tmp_path)
     await city.send("river.level", "hyeongsan", 2.5, 1.0)
     alert = await city.alert("river.stage", "hyeongsan")
     # What the notify role logs for each delivery (docs/alerts.md, "Delivery").
@@ -89,7 +99,7 @@ async def test_one_alert_comes_with_its_history_and_deliveries(redis_url: str, t
 
 
 async def test_acknowledging_needs_staff_and_stops_repeats_and_escalation(redis_url: str, tmp_path: Path) -> None:
-    city = await City.open(redis_url, tmp_path, RULES)
+    city = await open_city(redis_url, tmp_path)
     await city.send("river.level", "hyeongsan", 3.2)
     await city.send("river.level", "chaeun", 3.3)
     assert summary(await city.notifications()) == [("firing", "경계", ["hyeongsan"]), ("firing", "경계", ["chaeun"])]
@@ -122,19 +132,26 @@ async def test_acknowledging_needs_staff_and_stops_repeats_and_escalation(redis_
 
 
 async def test_a_silence_holds_notifications_back_until_it_expires(redis_url: str, tmp_path: Path) -> None:
-    city = await City.open(redis_url, tmp_path, RULES)
+    city = await open_city(redis_url, tmp_path)
     staff = _token(redis_url, "staff", "kim", staff="ds-kim")
     with serve(city.settings) as srv:
         async with httpx.AsyncClient(base_url=srv.url) as http:
+            # Staff silence their own department's alerts: the matchers pin it.
             made = await http.post("/api/v1/silences", headers=staff, json={
-                "matchers": {"hazard": "flood"}, "duration": "2h", "reason": "게이지 점검"})
+                "matchers": {"hazard": "flood", "department": "disaster-safety"}, "duration": "2h",
+                "reason": "게이지 점검"})
             assert made.status_code == 201, made.text
             silence = made.json()["silence"]
             assert silence["state"] == "active" and silence["by"] == "ds-kim"
             await city.send("river.level", "hyeongsan", 2.4)
             await city.send("air.pm10", "daesong", 120)
             assert summary(await city.notifications()) == [("firing", "관심", ["daesong"])]
-            assert (await city.alert("river.stage", "hyeongsan")).silenced == [silence["id"]]
+            silenced = await city.alert("river.stage", "hyeongsan")
+            assert silenced.silenced == [silence["id"]]
+            # The wall and the staff page still show it, saying who silenced it and until when.
+            assert silenced.muted is not None and silenced.muted["by"] == "ds-kim"
+            assert silenced.muted["by_name"] == {"ko": "김재현", "en": "Kim Jae-hyun"}
+            assert silenced.muted["until"] == int(silence["ends"] * 1000)
             # Expired: the firing alert is told at the next tick.
             gone = await http.delete(f"/api/v1/silences/{silence['id']}", headers=staff)
             assert gone.json()["silence"]["state"] == "expired"
@@ -150,16 +167,17 @@ async def test_a_silence_holds_notifications_back_until_it_expires(redis_url: st
 
 
 async def test_a_recurring_silence_covers_its_maintenance_window_only(redis_url: str, tmp_path: Path) -> None:
-    city = await City.open(redis_url, tmp_path, RULES)
+    city = await open_city(redis_url, tmp_path)
     tz = ZoneInfo("Asia/Seoul")
     # A window that opened ten minutes ago and lasts an hour, every day at that time.
     opened = datetime.now(tz).replace(second=0, microsecond=0) - timedelta(minutes=10)
-    staff = _token(redis_url, "staff", "lee", staff="env-lee")
+    # Maintenance windows are an operator's to set, with an end (docs/access.md).
+    operator = _token(redis_url, "operator", "it-team")
     with serve(city.settings) as srv:
         async with httpx.AsyncClient(base_url=srv.url) as http:
-            made = await http.post("/api/v1/silences", headers=staff, json={
+            made = await http.post("/api/v1/silences", headers=operator, json={
                 "matchers": {"rule": "dust"}, "cron": f"{opened.minute} {opened.hour} * * *", "duration": "1h",
-                "starts": time.time() - 3600, "reason": "측정소 정기 점검"})
+                "starts": time.time() - 3600, "until": time.time() + 30 * 86400, "reason": "측정소 정기 점검"})
             assert made.status_code == 201, made.text
             assert made.json()["silence"]["state"] == "active"
     await city.send("air.pm10", "daesong", 120)
@@ -171,7 +189,7 @@ async def test_a_recurring_silence_covers_its_maintenance_window_only(redis_url:
 
 
 async def test_rules_are_listed_with_the_state_of_their_alerts(redis_url: str, tmp_path: Path) -> None:
-    city = await City.open(redis_url, tmp_path, RULES)
+    city = await open_city(redis_url, tmp_path)
     await city.send("river.level", "hyeongsan", 3.5)
     with serve(city.settings) as srv:
         async with httpx.AsyncClient(base_url=srv.url) as http:

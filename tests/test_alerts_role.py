@@ -164,3 +164,25 @@ async def test_every_change_of_an_alert_is_published_for_the_walls(redis_url: st
     raw = await city.client.hget(keys.alerts(), (await city.alert("high", "hyeongsan")).fingerprint)
     assert orjson.loads(raw)["state"] == "resolved"
     await city.close()
+
+
+async def test_a_rules_file_reloaded_while_running_is_recorded_in_the_audit_log(redis_url: str,
+                                                                              tmp_path: Path) -> None:
+    from situationroom import audit
+
+    city = await City.open(redis_url, tmp_path, RULES)
+    stop = asyncio.Event()
+    task = asyncio.create_task(AlertRole(city.client, city.catalog, city.settings, owner="watching").run(stop))
+    await asyncio.sleep(0.5)
+    (city.settings.rules_dir / "test.yaml").write_text(RULES.replace("주의: 2.0", "주의: 2.2"), encoding="utf-8")
+
+    async def recorded() -> bool:
+        return bool(await audit.read(city.client, action="rules.reload"))
+
+    await _until(recorded, within=15)
+    stop.set()
+    await task
+    entry = (await audit.read(city.client, action="rules.reload"))[0]
+    assert (entry["actor"], entry["address"]) == ("system", "file watcher")
+    assert entry["detail"]["files"] == ["rules/test.yaml"] and entry["detail"]["valid"] is True
+    await city.close()

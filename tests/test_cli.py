@@ -252,6 +252,26 @@ def test_tokens_are_printed_once_listed_by_id_and_revoked(redis_url: str) -> Non
     assert bad.returncode == 2 and "viewer, ingest, staff, operator, admin" in bad.stderr
 
 
+def test_tokens_create_warns_when_no_running_server_uses_its_store(redis_url: str, tmp_path: Path) -> None:
+    from tests.conftest import settings_for
+    from tests.test_web_api import serve
+
+    # Made for a store nobody serves (today's `up` uses another --data-dir): the token alone on stdout, a warning
+    # naming the store and how to start a server on it.
+    lonely = cli("tokens", "create", "--role", "staff", "--staff", "ds-lee", "--data-dir", str(tmp_path / "var"))
+    assert lonely.returncode == 0, lonely.stderr
+    assert lonely.stdout.strip().startswith("sr_") and len(lonely.stdout.split()) == 1
+    assert "warning: no running `situationroom up`" in lonely.stderr
+    assert f"--data-dir {tmp_path / 'var'}" in lonely.stderr
+    # With a web role on that Redis, no warning.
+    with serve(settings_for(redis_url), lifespan="on"):
+        served = cli("tokens", "create", "--role", "viewer", "--name", "wall", "--redis-url", redis_url)
+    assert served.returncode == 0 and served.stderr == "", served.stderr
+    # Once it stops, it no longer counts as running.
+    after = cli("tokens", "create", "--role", "viewer", "--name", "wall-2", "--redis-url", redis_url)
+    assert "warning: no running" in after.stderr and "--redis-url" in after.stderr
+
+
 def test_bench_ingest_measures_both_paths(tmp_path: Path) -> None:
     """The benchmark itself runs end to end (its figures are recorded in docs/benchmarks.md, not asserted)."""
     result = cli("bench", "ingest", "--site", str(REPO / "tests/sites/mini"), "--samples", "2000",

@@ -54,7 +54,7 @@ def test_a_drill_plays_its_scenario_as_exercise_data_and_its_end_writes_the_repo
         assert "started: scenario typhoon-hinnamnor at 600x as exercise data" in started.stdout
         assert "the collect role is playing it" in started.stdout, started.stdout + started.stderr
         current = drill_mod.current(client)
-        assert current is not None and current.started_by.startswith("cli")
+        assert current is not None and current.started_by.endswith("(cli)")
         # The site's own simulators are held: the drill is the only exercise data meanwhile.
         assert sorted(current.held) == sorted(p.stem for p in (REPO / "collectors").glob("sim-*.yaml"))
         assert all(client.hget(keys.collector_control(c), "paused") == b"1" for c in current.held)
@@ -77,6 +77,9 @@ def test_a_drill_plays_its_scenario_as_exercise_data_and_its_end_writes_the_repo
 
         none = run("stop")
         assert none.returncode == 2 and "no drill is running" in none.stderr
+        recorded = [(f[b"action"], f[b"target"]) for _, f in client.xrange(keys.audit())]
+        assert recorded == [(b"drill.start", current.id.encode()), (b"drill.stop", current.id.encode())], \
+            "who started and stopped the drill is on record"
     finally:
         collect.terminate()
         collect.wait(20)

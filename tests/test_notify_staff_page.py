@@ -123,7 +123,7 @@ def staff_page(browser: Browser, room: Staffroom, staff: str, lang: str = "ko",
     token = tokens.create(client, "staff", staff, staff=staff)
     client.close()
     return signed_in_page(browser, f"{room.url}/staff?lang={lang}", "header.top",
-                          token_key="situationroom.staff.token", token=token, size=size,
+                          token=token, size=size,
                           notifications_for=room.url, scripts=[WATCH_NOTIFICATIONS])
 
 
@@ -190,5 +190,57 @@ def test_a_subscription_is_added_from_the_form_in_english_on_a_phone(browser: Br
     client.close()
     made = next(s for s in subs if s["name"] == "Nam-gu fine dust")
     assert made["owner"] == "env-kwon" and made["districts"] == ["47111"] and made["min_severity"] == "경계"
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()
+
+
+def test_staff_sign_in_once_on_the_form_and_stay_signed_in(browser: Browser, staffroom: Staffroom) -> None:
+    client = redis.Redis.from_url(staffroom.redis_url)
+    token = tokens.create(client, "staff", "lee-phone", staff="ds-lee")
+    client.close()
+    page = signed_in_page(browser, f"{staffroom.url}/staff", "form#login", token=None)
+    page.fill("form#login input[name=token]", "sr_not-a-token")
+    page.get_by_role("button", name="로그인").click()
+    page.wait_for_selector("form#login .error")
+    assert "토큰이 맞지 않습니다" in page.inner_text("form#login .error")
+    page.fill("form#login input[name=token]", token)
+    page.get_by_role("button", name="로그인").click()
+    page.wait_for_selector("header.top")
+    assert "이도윤" in page.inner_text("header.top")
+    # The browser holds an HTTP-only, SameSite=Strict cookie the page's scripts cannot read; the token is kept nowhere.
+    assert page.evaluate("document.cookie") == "" and page.evaluate("Object.keys(localStorage)") == []
+    (cookie,) = [c for c in page.context.cookies() if c["name"] == "sr_session"]
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and token not in cookie["value"]
+    page.reload()
+    page.wait_for_selector("header.top")
+
+    # A staff member's silence lasts a day at most: the form offers no more. A silenced alert stays in the list,
+    # saying who silenced it and until when.
+    a = alert(fingerprint="fp-page-mute", rule="catalog.river.level", level=3, entity="hrfco-2101690")
+    publish_alert(staffroom, a)
+    card = page.locator('article.alert[data-fp="fp-page-mute"]')
+    card.get_by_role("button", name="무음").click()
+    form = page.locator('form.silence[data-fp="fp-page-mute"]')
+    assert form.locator("option").evaluate_all("os => os.map(o => o.value)") == ["1h", "4h", "12h", "1d"]
+    form.locator("select[name=duration]").select_option("4h")
+    form.locator("input[name=reason]").fill("현장 확인 중")
+    form.get_by_role("button", name="적용").click()
+    page.wait_for_selector('form.silence[data-fp="fp-page-mute"]', state="detached")
+    client = redis.Redis.from_url(staffroom.redis_url)
+    (made,) = [orjson.loads(v) for v in client.hvals(keys.silences())]
+    client.close()
+    assert (made["by"], made["matchers"], made["ends"] - made["starts"]) == (
+        "ds-lee", {"rule": "catalog.river.level", "entity": "hrfco-2101690"}, 4 * 3600)
+    publish_alert(staffroom, {**a, "silenced": [made["id"]], "muted": {
+        "id": made["id"], "by": "ds-lee", "by_name": {"ko": "이도윤", "en": "Lee Do-yoon"},
+        "until": int(made["ends"] * 1000), "reason": "현장 확인 중"}})
+    page.wait_for_function("document.querySelector('article.alert[data-fp=\"fp-page-mute\"] .meta')"
+                           ".textContent.includes('무음 중 이도윤')")
+    assert "까지" in card.locator(".meta").inner_text()
+
+    page.get_by_role("button", name="로그아웃").click()
+    page.wait_for_selector("form#login")
+    page.reload()
+    page.wait_for_selector("form#login")
     assert page.errors == []  # type: ignore[attr-defined]
     page.context.close()

@@ -35,8 +35,9 @@ class Served:
 
 
 @contextlib.contextmanager
-def serve(settings: Settings) -> Iterator[Served]:
-    """Run the web app under uvicorn in a thread (with its own event loop and Redis client)."""
+def serve(settings: Settings, lifespan: str = "off") -> Iterator[Served]:
+    """Run the web app under uvicorn in a thread (with its own event loop and Redis client); `lifespan="on"` runs
+    what the web role runs beside requests too (file watchers, the heartbeat, seeding)."""
     catalog = load_catalog(settings.seeds)
     port = free_port()
     holder: dict[str, Any] = {}
@@ -45,7 +46,7 @@ def serve(settings: Settings) -> Iterator[Served]:
         client = aioredis.Redis.from_url(settings.redis_url or "", socket_connect_timeout=1)
         app = create_app(client, catalog, settings)
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                               access_log=False, lifespan="off"))
+                                               access_log=False, lifespan=lifespan))
         holder["server"] = server
         try:
             await server.serve()

@@ -142,7 +142,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, embedded_redis: EmbeddedRedis
 def ops_page(browser: Browser, site: Site, token: str | None, lang: str = "ko") -> Page:
     """/ops signed in with `token` (None: not signed in), once it lists the collectors."""
     return signed_in_page(browser, f"{site.url}/ops" + ("?lang=en" if lang == "en" else ""),
-                          "table.collectors tbody tr[data-id]", token_key="situationroom.ops.token", token=token,
+                          "table.collectors tbody tr[data-id]", token=token,
                           locale="ko-KR")
 
 
@@ -250,14 +250,12 @@ def test_a_viewer_sees_the_state_but_the_server_refuses_its_buttons(browser: Bro
     row = page.locator(f'tr[data-id="{cid}"]')
     for name in ("Run now", "Pause"):
         assert row.get_by_role("button", name=name).is_disabled()
-    # Pressing them anyway (the page's own request, with the viewer's token) is refused by the server.
+    # Pressing them anyway (the page's own request, signed in as the viewer) is refused by the server.
     answers = page.evaluate("""async (cid) => {
-        const token = localStorage.getItem('situationroom.ops.token');
         const out = [];
         for (const act of ['run', 'pause', 'resume']) {
-          const r = await fetch(`/api/v1/collectors/${cid}/${act}`,
-                                {method: 'POST', headers: {Authorization: `Bearer ${token}`}});
-          out.push([r.status, (await r.json()).error.message]);
+          try { await window.SRSession.api('POST', `/api/v1/collectors/${cid}/${act}`); out.push([200, '']); }
+          catch (err) { out.push([err.status, err.message]); }
         }
         return out;
     }""", cid)
@@ -306,10 +304,12 @@ def test_an_operator_signs_in_when_reads_need_a_token(browser: Browser, site: Si
         page.wait_for_selector("table.collectors tr[data-id]")
         assert page.locator("tr[data-id] button[data-act=run]:enabled").count() >= len(SIMULATORS) - 1
         assert "operator" in page.inner_text("header.top")
-        assert page.evaluate("localStorage.getItem('situationroom.ops.token')").startswith("sr_")
+        # Signed in with an HTTP-only session cookie; the token is kept nowhere in the browser.
+        assert [c["httpOnly"] for c in context.cookies() if c["name"] == "sr_session"] == [True]
+        assert page.evaluate("Object.keys(localStorage)") == []
         page.get_by_role("button", name="로그아웃").click()
         page.wait_for_selector("form#login")
-        assert page.evaluate("localStorage.getItem('situationroom.ops.token')") is None
+        assert [c for c in context.cookies() if c["name"] == "sr_session"] == []
         assert errors == []
         context.close()
 

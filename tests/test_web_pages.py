@@ -328,6 +328,15 @@ def test_the_alerts_panel_shows_what_the_alert_role_fires_and_notifies_the_room(
             page.wait_for_timeout(1500)
             again = [n for n in page.evaluate("window.__notified") if "상품권 결제 폭증" in n["title"]]
             assert again == [], again
+            # A silence mutes notifications only: the row stays, marked 무음 with who set it and until when.
+            desk = tokens.create(redis.Redis.from_url(site.redis_url), "operator", "duty-desk")
+            made = httpx.post(site.url + "/api/v1/silences", headers={"Authorization": f"Bearer {desk}"}, json={
+                "matchers": {"rule": "test.gift-card-surge"}, "duration": "2h", "reason": "행사 결제"})
+            assert made.status_code == 201, made.text
+            muted = page.locator('#p0-4 li.muted[data-rule="test.gift-card-surge"]')
+            muted.wait_for(timeout=15000)
+            text = muted.inner_text()
+            assert "무음 · duty-desk · " in text and "까지" in text and "상품권 결제 폭증" in text, text
             # Back to normal: the row goes.
             push(site, "economy.gift_card_transactions", "pohang", 1000)
             surge.wait_for(state="detached", timeout=30000)

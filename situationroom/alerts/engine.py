@@ -617,14 +617,22 @@ class Engine:
         """Which silences hold the alert back now, and whether a down source inhibits it."""
         labels = a.labels_all()
         now_s = now / 1000
-        silenced = sorted(sid for sid, s in self.silences.items()
-                          if silences_mod.matches(s, labels) and silences_mod.window(s, now_s, self.tz))
+        windows = {sid: win for sid, s in self.silences.items()
+                   if silences_mod.matches(s, labels) and (win := silences_mod.window(s, now_s, self.tz))}
+        silenced = sorted(windows)
+        muted = self._muted(windows)
         inhibited = None
         if a.rule != SOURCE_RULE:
             series = self.series.get((a.indicator or "", a.entity))
             src = series.s if series is not None else a.source
             if src is not None and src in self.sources_down:
                 inhibited = src
+        if muted != a.muted and not (silenced != a.silenced or inhibited != a.inhibited):
+            # Same silences, told differently (another window of a recurring one): the wall shows the new end.
+            a.muted = muted
+            if record:
+                a.updated = now
+                self.changes.alerts[a.fingerprint] = a
         if silenced != a.silenced or inhibited != a.inhibited:
             events = []
             if silenced and not a.silenced:
@@ -635,13 +643,22 @@ class Engine:
                 events.append("inhibited")
             elif a.inhibited and not inhibited:
                 events.append("uninhibited")
-            a.silenced, a.inhibited = silenced, inhibited
+            a.silenced, a.inhibited, a.muted = silenced, inhibited, muted
             if record:
                 a.updated = now
                 self.changes.alerts[a.fingerprint] = a
                 for ev in events:
                     self.changes.history.append((a.fingerprint, {"at": now, "event": ev, "silences": silenced,
                                                                  "source": inhibited, "episode": a.episode}))
+
+    def _muted(self, windows: dict[str, tuple[float, float]]) -> dict[str, Any] | None:
+        """Who silenced the alert and until when, for the wall and the staff page: the silence in force longest."""
+        if not windows:
+            return None
+        sid = max(windows, key=lambda k: (windows[k][1], k))
+        s = self.silences[sid]
+        return {"id": sid, "by": s.get("by"), "by_name": s.get("by_name"), "until": int(windows[sid][1] * 1000),
+                "reason": s.get("reason")}
 
     def _sources(self, now: int) -> None:
         """Which sources are down: a collector failing or late for its run, or a source all of whose series

@@ -15,8 +15,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from situationroom import audit, keys
 from situationroom import drill as drill_mod
-from situationroom import keys
 from situationroom.aio import wait_event
 from situationroom.alerts import silences as silences_mod
 from situationroom.alerts import state as state_mod
@@ -313,6 +313,10 @@ class AlertRole:
                 engine.set_rules(rules)
             await self.publish_rules()
             log.info("alert rules reloaded: %d rules", len(rules.rules))
+            await audit.record(self.client, "rules.reload", actor=audit.Actor.system("file watcher"), target="rules",
+                               detail={"files": self.store.changed_files, "rules": len(rules.rules),
+                                       "valid": self.store.error is None},
+                               maxlen=self.settings.audit_maxlen)
 
         watcher = asyncio.create_task(self.store.watch(reloaded, stop), name="alert-rules-watcher")
         tick = self.settings.alert_tick

@@ -19,7 +19,7 @@ from situationroom.alerts.severity import Severity
 from situationroom.catalog import Catalog
 from situationroom.configfile import read_yaml, validate
 from situationroom.durations import Duration
-from situationroom.errors import ConfigError, Problem
+from situationroom.errors import ConfigError, Problem, site_relative
 from situationroom.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -526,6 +526,8 @@ class RuleStore:
         self.folder = settings.rules_dir
         self.rules: RuleSet = RuleSet()
         self.error: ConfigError | None = None
+        self.changed_files: list[str] = []
+        """The files (site-relative) whose change caused the last reload, for the audit log."""
 
     def load(self) -> bool:
         """Load the files again; True when the rules changed. Raises nothing: errors are kept in `error`."""
@@ -565,6 +567,7 @@ class RuleStore:
             if not relevant:
                 continue
             before = self.error
+            self.changed_files = sorted({site_relative(Path(p), self.settings.site) for p in relevant})
             if self.load() or (before is not None) != (self.error is not None):
                 try:
                     await on_change(self.rules)

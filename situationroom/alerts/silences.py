@@ -17,8 +17,11 @@ from situationroom import keys
 from situationroom.alerts import severity
 from situationroom.durations import Duration
 
-MATCHER_LABELS_HELP = ("labels: rule, kind, indicator, entity, district, gu, department, domain, severity, source, "
-                       "and the rule's own labels")
+BUILTIN_LABELS = ("rule", "kind", "indicator", "entity", "district", "gu", "department", "domain", "severity",
+                  "source", "exercise")
+"""Labels every alert can have (Alert.labels_all; `exercise` is `true` on exercise alerts, so a silence can mute a
+whole drill); rules add their own (`labels:`)."""
+MATCHER_LABELS_HELP = f"labels: {', '.join(BUILTIN_LABELS)}, and the rule's own labels"
 
 
 class SilenceIn(BaseModel):
@@ -72,12 +75,13 @@ class SilenceIn(BaseModel):
         return self
 
 
-def create(data: SilenceIn, by: str | None, now: float | None = None) -> dict[str, Any]:
-    """The stored form of a new silence."""
+def create(data: SilenceIn, by: str | None, now: float | None = None, **about: Any) -> dict[str, Any]:
+    """The stored form of a new silence; `about` adds who made it (`by_name`, `role`, `token`) and the
+    `department` it concerns, which decide who may end it early (situationroom.access)."""
     now = time.time() if now is None else now
     starts = data.starts if data.starts is not None else now
     out: dict[str, Any] = {"id": secrets.token_hex(6), "matchers": data.matchers, "reason": data.reason,
-                           "by": by, "created": now, "starts": starts}
+                           "by": by, "created": now, "starts": starts, **about}
     if data.cron is not None:
         out.update(cron=data.cron, duration=data.duration, until=data.until, ends=None)
     else:

@@ -63,6 +63,8 @@ class Alert:
     """A change (the level to go to) held back by min_interval."""
     acked: dict[str, Any] | None = None
     silenced: list[str] = field(default_factory=list)
+    muted: dict[str, Any] | None = None
+    """While silenced: {id, by, by_name, until (ms), reason} of the silence in force longest (shown on the wall)."""
     inhibited: str | None = None
     """The source (down or paused) whose silence this alert's own silence is put down to."""
     notified: int = 0

@@ -9,7 +9,7 @@ import orjson
 from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import Response
 
-from situationroom import keys
+from situationroom import access, keys
 from situationroom.alerts import cap
 from situationroom.alerts import silences as silences_mod
 from situationroom.alerts import state as state_mod
@@ -17,8 +17,9 @@ from situationroom.alerts.rules import RuleStore
 from situationroom.alerts.severity import HELP as SEVERITY_HELP
 from situationroom.alerts.severity import parse as parse_severity
 from situationroom.alerts.state import Alert
+from situationroom.notify.subscriptions import Store as Subscriptions
 from situationroom.web import schemas
-from situationroom.web.auth import actor, require
+from situationroom.web.auth import audited, require
 from situationroom.web.errors import ApiError, documented
 from situationroom.web.jsonio import JSON, JSONBodyRoute
 
@@ -149,11 +150,18 @@ async def acknowledge(request: Request, fingerprint: str, record: Staff,
     if not alert.active:
         raise ApiError(409, f"the alert is {alert.state}; only a pending or firing alert can be acknowledged",
                        field="fingerprint", value=fingerprint)
+    w = _who(request, record)
+    if not w.any_alert:
+        _allowed(access.check_ack, w, alert.public(), await Subscriptions(ctx.client).all(), ctx.catalog)
     ack = await ctx.client.hget(keys.alert_acks(), fingerprint)
     _merge_ack(alert, ack)
     if alert.acked is not None:
         return JSON({"alert": alert.public(), "already": True})
-    await state_mod.acknowledge(ctx.client, alert, actor(record), body.comment if body else None)
+    comment = body.comment if body else None
+    await state_mod.acknowledge(ctx.client, alert, w.actor, comment)
+    await audited(request, record, "alert.ack", target=fingerprint,
+                  detail={"rule": alert.rule, "entity": alert.entity, "department": alert.department,
+                          "episode": alert.episode, "comment": comment})
     # Published at once, so every wall and staff page shows it without waiting for the alert role.
     await ctx.client.xadd(keys.updates(), {"a": orjson.dumps({"type": "alert", **alert.public()})},
                           maxlen=ctx.settings.updates_maxlen, approximate=True)
@@ -180,24 +188,70 @@ async def list_silences(request: Request, _: Reader,
              summary="Silence the alerts whose labels match, for a duration or on a cron recurrence (staff)")
 async def create_silence(request: Request, record: Staff, data: silences_mod.SilenceIn) -> JSON:
     ctx = _ctx(request)
-    silence = silences_mod.create(data, actor(record))
-    await silences_mod.save(ctx.client, silence)
-    tz = _tz(ctx)
+    w = _who(request, record)
     now = time.time()
-    matched = [a.fingerprint for a in await _alerts(request)
-               if a.active and silences_mod.matches(silence, a.labels_all())]
-    return JSON({"silence": silences_mod.public(silence, now, tz), "matching_alerts": matched}, status_code=201)
+    alerts = await _alerts(request)
+    plan = _allowed(access.check_silence, w, data, now, settings=ctx.settings, labels=await _labels(request),
+                    people=request.app.state.notify.people,
+                    subs=[] if w.any_alert else await Subscriptions(ctx.client).all(),
+                    alerts=[a.public() for a in alerts], catalog=ctx.catalog)
+    silence = silences_mod.create(data, w.actor, now, by_name=_names(request, w), role=w.role, token=w.name,
+                                  department=plan.department)
+    await silences_mod.save(ctx.client, silence)
+    matched = [a.fingerprint for a in alerts if a.active and silences_mod.matches(silence, a.labels_all())]
+    await audited(request, record, "silence.create", target=silence["id"],
+                  detail={k: silence.get(k) for k in ("matchers", "starts", "ends", "cron", "duration", "until",
+                                                      "reason", "department")} | {"matching_alerts": len(matched)})
+    return JSON({"silence": silences_mod.public(silence, now, _tz(ctx)), "matching_alerts": matched},
+                status_code=201)
 
 
 @router.delete("/api/v1/silences/{silence_id}", response_class=JSON, tags=["alerts"],
                response_model=schemas.SilenceChanged, responses=documented(404, 401, 403, 422, 503),
                summary="Expire a silence now (staff)")
-async def expire_silence(request: Request, silence_id: str, _: Staff) -> JSON:
+async def expire_silence(request: Request, silence_id: str, record: Staff) -> JSON:
     ctx = _ctx(request)
+    current = (await silences_mod.read_all(ctx.client)).get(silence_id)
+    if current is None:
+        raise ApiError(404, "no such silence", field="silence_id", value=silence_id)
+    _allowed(access.check_expire, _who(request, record), current)
     silence = await silences_mod.expire(ctx.client, silence_id)
     if silence is None:
         raise ApiError(404, "no such silence", field="silence_id", value=silence_id)
+    await audited(request, record, "silence.expire", target=silence_id,
+                  detail={"matchers": silence["matchers"], "by": silence.get("by"),
+                          "department": silence.get("department")})
     return JSON({"silence": silences_mod.public(silence, time.time(), _tz(ctx))})
+
+
+def _who(request: Request, record: dict[str, Any]) -> access.Who:
+    return access.who(record, request.app.state.notify.people)
+
+
+def _names(request: Request, w: access.Who) -> dict[str, str] | None:
+    member = request.app.state.notify.people.staff.get(w.staff or "")
+    return {"ko": member.name_ko, "en": member.name_en} if member else None
+
+
+def _allowed(check: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run a check of the access policy; its refusal becomes the API's error."""
+    try:
+        return check(*args, **kwargs)
+    except access.Refused as exc:
+        raise ApiError(exc.status, exc.message, field=exc.field, value=exc.value) from None
+
+
+async def _labels(request: Request) -> set[str]:
+    """Labels a silence may match: the built-in ones and those the rules give their alerts."""
+    raw = await _ctx(request).client.hgetall(keys.alert_rules())
+    raw.pop(b"_errors", None)
+    if raw:
+        specs = [orjson.loads(v).get("spec", {}) for v in raw.values()]
+    else:
+        store = RuleStore(_ctx(request).catalog, _ctx(request).settings)
+        store.load()
+        specs = [r.spec.model_dump() for r in store.rules.rules.values()]
+    return set(silences_mod.BUILTIN_LABELS) | {k for spec in specs for k in (spec.get("labels") or {})}
 
 
 def _tz(ctx: Any) -> Any:

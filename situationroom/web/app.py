@@ -12,7 +12,23 @@ from situationroom import __version__
 from situationroom.catalog import Catalog
 from situationroom.settings import Settings
 from situationroom.streams import StreamWriter
-from situationroom.web import alerts_api, api, collectors_api, errors, exercise_api, ops, pages, staff, staff_api, ws
+from situationroom.web import (
+    alerts_api,
+    api,
+    audit_api,
+    audit_page,
+    collectors_api,
+    errors,
+    exercise_api,
+    heartbeat,
+    ops,
+    pages,
+    session_api,
+    staff,
+    staff_api,
+    ws,
+)
+from situationroom.web.lockout import Lockout
 
 
 @dataclass
@@ -41,7 +57,11 @@ def create_app(client: aioredis.Redis, catalog: Catalog, settings: Settings) -> 
                      deadletter_maxlen=settings.deadletter_maxlen, deadletter_max_bytes=settings.deadletter_max_bytes,
                      batch_size=settings.batch_size),
     )
+    app.state.lockout = Lockout(client, settings)  # failed token checks per address (web.auth)
     errors.install(app)
+    app.include_router(heartbeat.router)  # says in Redis that a web role uses it (`tokens create` asks)
+    app.include_router(session_api.router)  # sign in once with a token: the session cookie
+    app.include_router(audit_api.router)  # the audit log (admins)
     app.include_router(api.router)
     app.include_router(alerts_api.router)  # alerts, silences, rules, the CAP feed
     app.include_router(collectors_api.router)  # collectors' health; run now, pause, resume (operators)
@@ -51,4 +71,5 @@ def create_app(client: aioredis.Redis, catalog: Catalog, settings: Settings) -> 
     staff_api.install(app)  # subscriptions, my inbox, people and channels (seeds the subscriptions)
     staff.install(app)  # the staff page /staff
     ops.install(app)  # the operator page /ops
+    audit_page.install(app)  # the audit log's page /audit (admins)
     return app

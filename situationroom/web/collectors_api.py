@@ -9,10 +9,10 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
 
-from situationroom import keys, tokens
+from situationroom import keys
 from situationroom.collectors import health
 from situationroom.web import schemas
-from situationroom.web.auth import require
+from situationroom.web.auth import audited, identify, require
 from situationroom.web.errors import ApiError, documented
 from situationroom.web.jsonio import JSON, JSONBodyRoute
 
@@ -87,9 +87,10 @@ async def _read_one(request: Request, cid: str) -> dict[str, Any]:
 
 async def _who(request: Request) -> dict[str, Any]:
     """Who is asking, so the operator page can offer its buttons only to those the server will obey."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    record = await tokens.lookup(_client(request), token.strip()) if scheme.lower() == "bearer" and token else None
+    try:
+        record = await identify(request)
+    except ApiError:
+        record = None
     if record is None:
         return {"role": None, "can_operate": False}
     return {"role": record["role"], "name": record["name"], "can_operate": "operate" in record["scopes"]}
@@ -145,7 +146,7 @@ async def _rejections(request: Request, cid: str, limit: int) -> list[dict[str, 
 @router.post("/api/v1/collectors/{collector_id}/run", response_class=JSON, status_code=202,
              response_model=schemas.CollectorOut, responses=documented(404, 409, 401, 403, 422, 503),
              summary="Run a collector now (operator or admin token); 409 when it is paused or not running")
-async def run_now(request: Request, collector_id: str, _auth: Operator) -> JSON:
+async def run_now(request: Request, collector_id: str, record: Operator) -> JSON:
     view = await _read_one(request, collector_id)
     if view["paused"]:
         raise ApiError(409, "the collector is paused; resume it first", field="collector_id", value=collector_id)
@@ -155,6 +156,7 @@ async def run_now(request: Request, collector_id: str, _auth: Operator) -> JSON:
                        field="collector_id", value=collector_id)
     at = time.time()
     await _client(request).hset(keys.collector_control(collector_id), "run_now", f"{at:.3f}")
+    await audited(request, record, "collector.run", target=collector_id)
     view["run_now_requested"] = at
     return JSON(view, status_code=202)
 
@@ -162,20 +164,22 @@ async def run_now(request: Request, collector_id: str, _auth: Operator) -> JSON:
 @router.post("/api/v1/collectors/{collector_id}/pause", response_class=JSON, response_model=schemas.CollectorOut,
              responses=documented(404, 401, 403, 422, 503),
              summary="Pause a collector (operator or admin token): it skips its runs until resumed")
-async def pause(request: Request, collector_id: str, _auth: Operator) -> JSON:
+async def pause(request: Request, collector_id: str, record: Operator) -> JSON:
     await _read_one(request, collector_id)
     client = _client(request)
     pipe = client.pipeline(transaction=True)
     pipe.hset(keys.collector_control(collector_id), "paused", "1")
     pipe.hdel(keys.collector_control(collector_id), "run_now")  # a paused collector must not run
     await pipe.execute()
+    await audited(request, record, "collector.pause", target=collector_id)
     return JSON(await _read_one(request, collector_id))
 
 
 @router.post("/api/v1/collectors/{collector_id}/resume", response_class=JSON, response_model=schemas.CollectorOut,
              responses=documented(404, 401, 403, 422, 503),
              summary="Resume a paused collector (operator or admin token)")
-async def resume(request: Request, collector_id: str, _auth: Operator) -> JSON:
+async def resume(request: Request, collector_id: str, record: Operator) -> JSON:
     await _read_one(request, collector_id)
     await _client(request).hdel(keys.collector_control(collector_id), "paused")
+    await audited(request, record, "collector.resume", target=collector_id)
     return JSON(await _read_one(request, collector_id))

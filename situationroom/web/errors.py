@@ -84,15 +84,19 @@ MEANING = {
     413: "the body is too large",
     415: "the body is not sent as JSON (Content-Type: application/json)",
     422: "a parameter or a field of the body is wrong: `field` and `value` name it",
+    429: "too many failed token checks from this address: try again after Retry-After seconds (docs/access.md)",
     503: "the data store (Redis) is unavailable (with Retry-After)",
 }
 
 
 def documented(*statuses: int, answers_json: bool = True) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` for the errors a route answers with, each in the error shape.
+    """OpenAPI `responses` for the errors a route answers with, each in the error shape (429 comes with 401).
 
     A route that answers something else (XML) names the shape by reference: given as a model, FastAPI
     would document the error in the route's own media type."""
+    if 401 in statuses:
+        # Whatever checks a token may find its address locked out after too many failed checks.
+        statuses = (*statuses, 429)
     if answers_json:
         return {status: {"model": ErrorOut, "description": MEANING[status]} for status in statuses}
     content = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}

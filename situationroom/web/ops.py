@@ -39,7 +39,7 @@ async def ops_page(request: Request, lang: Lang = "ko") -> HTMLResponse:
         f'<title>{escape(title)}</title><link rel="icon" href="data:,">'
         f'<link rel="preload" href="{base}/vendor/PretendardVariable.woff2" as="font" type="font/woff2" crossorigin>'
         f'<link rel="stylesheet" href="{base}/ops.css">'
-        f'<script src="{base}/ops.js" defer></script>'
+        f'<script src="{base}/session.js" defer></script><script src="{base}/ops.js" defer></script>'
         f'</head><body data-lang="{lang}" data-build="{escape(build)}">'
         f'<script id="page-data" type="application/json">{blob}</script>'
         f'<div id="app" aria-live="polite"></div><div id="toasts" aria-live="assertive"></div></body></html>'

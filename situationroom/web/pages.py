@@ -17,8 +17,10 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from situationroom import audit
 from situationroom import dashboards as dash
 from situationroom.catalog import Catalog
+from situationroom.errors import site_relative
 from situationroom.web import charts, schemas
 from situationroom.web.errors import ApiError, documented
 from situationroom.web.jsonio import JSON
@@ -47,11 +49,16 @@ async def _watching(app: FastAPI) -> AsyncIterator[None]:
 
     async def notify(entry: dash.Entry) -> None:
         fanout = getattr(app.state, "fanout", None)
-        if fanout is None:
-            return
-        result = fanout.send_control({"type": "dashboard", "name": entry.name, "version": entry.version})
-        if inspect.isawaitable(result):
-            await result
+        if fanout is not None:
+            result = fanout.send_control({"type": "dashboard", "name": entry.name, "version": entry.version})
+            if inspect.isawaitable(result):
+                await result
+        ctx = app.state.ctx
+        await audit.record(ctx.client, "dashboards.reload", actor=audit.Actor.system("file watcher"),
+                           target=entry.name,
+                           detail={"file": site_relative(entry.path, ctx.settings.site), "version": entry.version,
+                                   "valid": entry.error is None},
+                           maxlen=ctx.settings.audit_maxlen)
 
     import asyncio
 

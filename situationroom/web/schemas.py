@@ -316,6 +316,44 @@ class DeadDeliveriesOut(BaseModel):
     deadletter: list[dict[str, Any]]
 
 
+# ---------------------------------------------------------------------------------------------- access (docs/access.md)
+
+class SessionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(min_length=1, max_length=200, description="an API token (`situationroom tokens create`)")
+
+
+class SessionOut(BaseModel):
+    """Who a browser is signed in as; `csrf` goes in the X-CSRF-Token header of every change it asks for."""
+
+    signed_in: bool
+    name: str | None = None
+    role: str | None = None
+    staff: str | None = None
+    scopes: list[str] | None = None
+    csrf: str | None = Field(default=None, description="the session's anti-CSRF token (none for a bearer token)")
+
+
+class AuditEntry(BaseModel):
+    id: str = Field(description="the stream entry id; its milliseconds are when it was recorded")
+    at: float = Field(description="epoch seconds")
+    actor: str = Field(description="the token's name (the OS user for the CLI, `system` for a file watcher)")
+    role: str
+    staff: str | None
+    action: str
+    target: str
+    address: str
+    detail: dict[str, Any]
+
+
+class AuditOut(BaseModel):
+    entries: list[AuditEntry]
+    count: int
+    next: str | None = Field(description="pass as `before` for the next (older) page; null at the end")
+    actions: dict[str, str] = Field(description="the actions the product records, with what each means")
+
+
 # ---------------------------------------------------------------------------------------------- exercise
 
 class ExerciseOut(BaseModel):

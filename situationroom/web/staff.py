@@ -37,6 +37,8 @@ def page_data(catalog: Catalog, request: Request) -> dict[str, Any]:
         "entities": {e.id: {"ko": e.name_ko, "en": e.name_en} for e in catalog.entities.values()},
         "levels": [{"level": lv, "ko": NAMES_KO[lv], "en": NAMES_EN[lv]} for lv in (1, 2, 3, 4)],
         "departments": {d.id: {"ko": d.name_ko, "en": d.name_en} for d in info.people.departments.values()},
+        "silence_max": {"staff": request.app.state.ctx.settings.silence_max_staff,
+                        "operator": request.app.state.ctx.settings.silence_max_operator},
     }
 
 
@@ -54,7 +56,7 @@ async def staff_page(request: Request, lang: Lang = "ko") -> HTMLResponse:
         f'<title>{escape(title)}</title><link rel="icon" href="data:,">'
         f'<link rel="preload" href="{base}/vendor/PretendardVariable.woff2" as="font" type="font/woff2" crossorigin>'
         f'<link rel="stylesheet" href="{base}/staff.css">'
-        f'<script src="{base}/staff.js" defer></script>'
+        f'<script src="{base}/session.js" defer></script><script src="{base}/staff.js" defer></script>'
         f'</head><body data-lang="{lang}" data-build="{escape(build)}" data-assets="{escape(base)}">'
         f'<script id="page-data" type="application/json">{data}</script>'
         f'<div id="app" aria-live="polite"></div><div id="toasts" aria-live="assertive"></div></body></html>'

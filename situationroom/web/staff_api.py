@@ -14,13 +14,14 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import Response
 
 from situationroom import keys
+from situationroom.access import may_manage_subscription
 from situationroom.errors import ConfigError
 from situationroom.notify.channels.base import Channel, ChannelContext
 from situationroom.notify.channels.config import describe, load_channels
 from situationroom.notify.people import People, load_people
 from situationroom.notify.subscriptions import Store, Subscription, SubscriptionIn, check, new_id, seed_once
 from situationroom.web import schemas
-from situationroom.web.auth import require
+from situationroom.web.auth import audited, require
 from situationroom.web.errors import ApiError, documented
 from situationroom.web.jsonio import JSON, JSONBodyRoute
 
@@ -71,21 +72,7 @@ def _info(request: Request) -> NotifyInfo:
     return request.app.state.notify
 
 
-def _is_admin(record: dict[str, Any]) -> bool:
-    return "admin" in record["scopes"]
-
-
-def _may_manage(record: dict[str, Any], owner: str, people: People) -> bool:
-    """Admins manage every subscription; staff their own, and a department head the department's."""
-    if _is_admin(record):
-        return True
-    me = record.get("staff")
-    if not me:
-        return False
-    if owner == me:
-        return True
-    dept = people.departments.get(owner)
-    return dept is not None and dept.head == me
+_may_manage = may_manage_subscription
 
 
 def _owned(record: dict[str, Any], sub: Subscription, people: People) -> Subscription:
@@ -206,6 +193,7 @@ async def create_subscription(request: Request, body: SubscriptionIn, record: St
     _checked(request, sub)
     if not await Store(request.app.state.ctx.client).create(sub):
         raise ApiError(409, "a subscription with this id exists", field="id", value=sub.id)
+    await audited(request, record, "subscription.create", target=sub.id, detail=sub.model_dump(mode="json"))
     return JSON(sub.model_dump(mode="json"), status_code=201)
 
 
@@ -232,14 +220,17 @@ async def put_subscription(request: Request, sid: str, body: SubscriptionIn, rec
     sub = Subscription.model_validate(data)
     _checked(request, sub)
     await Store(request.app.state.ctx.client).put(sub)
+    await audited(request, record, "subscription.update", target=sid,
+                  detail={"before": old.model_dump(mode="json"), "after": sub.model_dump(mode="json")})
     return JSON(sub.model_dump(mode="json"))
 
 
 @router.delete("/api/v1/subscriptions/{sid}", status_code=204, tags=["subscriptions"],
                responses=documented(404, *READ_ERRORS), summary="Delete one of my subscriptions")
 async def delete_subscription(request: Request, sid: str, record: Staff) -> Response:
-    _owned(record, await _get(request, sid), _info(request).people)
+    old = _owned(record, await _get(request, sid), _info(request).people)
     await Store(request.app.state.ctx.client).delete(sid)
+    await audited(request, record, "subscription.delete", target=sid, detail=old.model_dump(mode="json"))
     return Response(status_code=204)
 
 

@@ -1,6 +1,7 @@
 // The operator page (/ops): every collector's state, last error with its time, samples per run, last and
 // next run, refreshed every few seconds; run now, pause and resume for operator tokens (the server checks the
-// role on every request, the page only hides what it would refuse). Everything is served by the product.
+// role on every request, the page only hides what it would refuse). Signing in: session.js. Everything is
+// served by the product.
 "use strict";
 
 (() => {
@@ -11,7 +12,7 @@
   const T = {
     ko: {
       title: "상황실 · 수집기 운영", signin: "운영자 로그인", signout: "로그아웃", token: "토큰", apply: "로그인", cancel: "취소",
-      tokenHelp: "situationroom tokens create --role operator --name 이름 으로 만든 토큰을 붙여 넣으세요. 이 브라우저에만 저장됩니다.",
+      tokenHelp: "situationroom tokens create --role operator --name 이름 으로 만든 토큰을 붙여 넣으세요. 로그아웃할 때까지 로그인이 유지되며, 토큰은 브라우저에 저장되지 않습니다.",
       badToken: "토큰이 맞지 않습니다", readOnly: "보기 전용입니다. 실행·일시정지·재개는 운영자(operator)나 관리자(admin) 토큰으로 로그인해야 쓸 수 있습니다.",
       roleOnly: (r) => `지금 토큰의 역할(${r})로는 수집기를 조작할 수 없습니다. 운영자(operator)나 관리자(admin) 토큰이 필요합니다.`,
       signedIn: (n, r) => `${n} · ${r}`,
@@ -31,7 +32,7 @@
     },
     en: {
       title: "situation room · collectors", signin: "Operator sign-in", signout: "Sign out", token: "Token", apply: "Sign in", cancel: "Cancel",
-      tokenHelp: "Paste a token made with situationroom tokens create --role operator --name NAME. It is kept in this browser only.",
+      tokenHelp: "Paste a token made with situationroom tokens create --role operator --name NAME. You stay signed in until you sign out; the token itself is not kept in the browser.",
       badToken: "That token is not valid", readOnly: "Read only. Run now, pause and resume need an operator or admin token: sign in.",
       roleOnly: (r) => `This token's role (${r}) cannot operate collectors; an operator or admin token is needed.`,
       signedIn: (n, r) => `${n} · ${r}`,
@@ -60,7 +61,7 @@
   };
 
   const state = {
-    token: localStorage.getItem(TOKEN_KEY), you: null, rows: [], error: null, updated: 0, login: false,
+    signedIn: false, you: null, rows: [], error: null, updated: 0, login: false,
     loginError: null, busy: new Set(), open: null, rejections: new Map(), toast: null,
   };
   const app = document.getElementById("app");
@@ -103,17 +104,7 @@
   }
   const name = (c) => (LANG === "ko" ? c.name_ko || c.name_en : c.name_en || c.name_ko) || c.id;
 
-  async function api(method, path) {
-    const headers = state.token ? { Authorization: `Bearer ${state.token}` } : {};
-    const res = await fetch(path, { method, headers, cache: "no-store" });
-    const data = await res.json().catch(() => ({}));
-    if (!res.ok) {
-      const err = new Error((data.error && data.error.message) || `HTTP ${res.status}`);
-      err.status = res.status;
-      throw err;
-    }
-    return data;
-  }
+  const api = (method, path) => window.SRSession.api(method, path);
 
   // ------------------------------------------------------------------------------------------ rendering
   function stateBadge(c) {
@@ -216,15 +207,14 @@
       state.you = data.you;
       state.error = null;
       state.updated = data.generated_at;
-      if (state.token && !data.you.role) {  // revoked or mistyped: say so instead of acting read-only
-        localStorage.removeItem(TOKEN_KEY);
-        state.token = null;
+      if (state.signedIn && !data.you.role) {  // the token was revoked: say so instead of acting read-only
+        state.signedIn = false;
         state.login = true;
         state.loginError = T.badToken;
       }
       if (state.open) await loadRejections(state.open);
     } catch (err) {
-      if (err.status === 401) { state.login = true; state.loginError = state.token ? T.badToken : null; state.error = null; }
+      if (err.status === 401) { state.login = true; state.loginError = state.signedIn ? T.badToken : null; state.signedIn = false; state.error = null; }
       else state.error = err.message;
     }
     render();
@@ -243,7 +233,7 @@
     const t = ev.target.closest("button");
     if (!t) return;
     if (t.id === "signin") { state.login = true; state.loginError = null; render(); app.querySelector("#login input").focus(); return; }
-    if (t.id === "signout") { localStorage.removeItem(TOKEN_KEY); state.token = null; refresh(); return; }
+    if (t.id === "signout") { await window.SRSession.signOut().catch(() => null); state.signedIn = false; refresh(); return; }
     const act = t.dataset.act;
     if (act === "cancel-login") { state.login = false; render(); return; }
     const tr = t.closest("tr[data-id]");
@@ -273,14 +263,24 @@
     ev.preventDefault();
     const token = String(new FormData(ev.target).get("token") || "").trim();
     if (!token) return;
-    state.token = token;
-    localStorage.setItem(TOKEN_KEY, token);
+    if (document.activeElement) document.activeElement.blur();
+    try {
+      await window.SRSession.signIn(token);
+    } catch (err) {
+      state.loginError = err.status === 401 ? T.badToken : err.message;
+      render();
+      return;
+    }
+    state.signedIn = true;
     state.login = false;
     state.loginError = null;
-    if (document.activeElement) document.activeElement.blur();
     await refresh();
   });
 
-  refresh();
-  setInterval(refresh, REFRESH_MS);
+  (async () => {
+    const session = await window.SRSession.adopt(TOKEN_KEY).then((s) => s || window.SRSession.current()).catch(() => null);
+    state.signedIn = !!(session && session.signed_in);
+    await refresh();
+    setInterval(refresh, REFRESH_MS);
+  })();
 })();

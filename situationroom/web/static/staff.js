@@ -1,4 +1,4 @@
-// The staff page: who I am (a staff token), my alerts with acknowledge and silence, my subscriptions,
+// The staff page: who I am (signed in once with a staff token: session.js), my alerts with acknowledge and silence, my subscriptions,
 // what reached me. New alerts arrive over /ws (topic `alerts`) and pop up at once, in the page and through
 // the browser's Notification API. Everything the page loads is served by the product (offline).
 "use strict";
@@ -10,8 +10,8 @@
   const TOKEN_KEY = "situationroom.staff.token";
   const T = {
     ko: {
-      title: "상황실 직원", login: "직원 토큰으로 로그인", loginHelp: "관리자에게 받은 직원 토큰(situationroom tokens create --role staff --staff ID)을 붙여 넣으세요. 이 브라우저에만 저장됩니다.",
-      token: "토큰", signin: "로그인", signout: "로그아웃", badToken: "토큰이 맞지 않습니다",
+      title: "상황실 직원", login: "직원 토큰으로 로그인", loginHelp: "관리자에게 받은 직원 토큰(situationroom tokens create --role staff --staff ID)을 붙여 넣으세요. 한 번 로그인하면 로그아웃할 때까지 유지되며, 토큰은 브라우저에 저장되지 않습니다.",
+      token: "토큰", signin: "로그인", signout: "로그아웃", badToken: "토큰이 맞지 않습니다", tooMany: (s) => `로그인 실패가 너무 많습니다. ${s}초 뒤에 다시 시도하세요.`,
       myAlerts: "내 알림", allAlerts: "모든 경보 보기", noAlerts: "지금 발생한 경보가 없습니다.",
       ack: "확인", acked: "확인함", silence: "무음", silenceFor: "기간", reason: "사유", reasonHint: "예: 현장 조치 중",
       apply: "적용", cancel: "취소", since: "부터", by: "",
@@ -24,11 +24,11 @@
       kinds: { firing: "발생", repeat: "지속", resolved: "해제", escalation: "미확인 상향" },
       states: { pending: "대기", firing: "발생", resolved: "해제", inactive: "종료" },
       durations: [["1h", "1시간"], ["4h", "4시간"], ["12h", "12시간"], ["1d", "1일"], ["7d", "7일"]],
-      silenced: "무음 중", tier: "상향 단계", details: "자세히", less: "접기", alertHistory: "경보 이력", other: "English", live: "실시간 연결", offline: "연결 끊김 — 다시 연결 중", dept: "부서", mine: "내 부서·구독",
+      silenced: "무음 중", until: "까지", tier: "상향 단계", details: "자세히", less: "접기", alertHistory: "경보 이력", other: "English", live: "실시간 연결", offline: "연결 끊김 — 다시 연결 중", dept: "부서", mine: "내 부서·구독",
     },
     en: {
-      title: "Situation room staff", login: "Sign in with your staff token", loginHelp: "Paste the staff token your administrator gave you (situationroom tokens create --role staff --staff ID). It is kept in this browser only.",
-      token: "Token", signin: "Sign in", signout: "Sign out", badToken: "That token is not valid",
+      title: "Situation room staff", login: "Sign in with your staff token", loginHelp: "Paste the staff token your administrator gave you (situationroom tokens create --role staff --staff ID). You stay signed in until you sign out; the token itself is not kept in the browser.",
+      token: "Token", signin: "Sign in", signout: "Sign out", badToken: "That token is not valid", tooMany: (s) => `Too many failed sign-ins: try again in ${s} s.`,
       myAlerts: "My alerts", allAlerts: "Show every alert", noAlerts: "No alerts right now.",
       ack: "Acknowledge", acked: "Acknowledged", silence: "Silence", silenceFor: "For", reason: "Reason", reasonHint: "e.g. crew on site",
       apply: "Apply", cancel: "Cancel", since: "since", by: "by",
@@ -41,16 +41,19 @@
       kinds: { firing: "firing", repeat: "still firing", resolved: "resolved", escalation: "escalated" },
       states: { pending: "pending", firing: "firing", resolved: "resolved", inactive: "ended" },
       durations: [["1h", "1 hour"], ["4h", "4 hours"], ["12h", "12 hours"], ["1d", "1 day"], ["7d", "7 days"]],
-      silenced: "silenced", tier: "escalation tier", details: "Details", less: "Show fewer", alertHistory: "Alert history", other: "한국어", live: "live", offline: "offline — reconnecting", dept: "Department", mine: "mine",
+      silenced: "silenced", until: "until", tier: "escalation tier", details: "Details", less: "Show fewer", alertHistory: "Alert history", other: "한국어", live: "live", offline: "offline — reconnecting", dept: "Department", mine: "mine",
     },
   }[LANG];
   const LEVEL = Object.fromEntries(DATA.levels.map((l) => [l.level, l]));
   const IND = Object.fromEntries(DATA.indicators.map((i) => [i.id, i]));
   const DOM = Object.fromEntries(DATA.domains.map((d) => [d.id, d]));
   const DIST = Object.fromEntries(DATA.districts.map((d) => [d.id, d]));
+  // The server bounds a silence by role (docs/access.md); the form offers only what it would accept.
+  const SECONDS = { "1h": 3600, "4h": 14400, "12h": 43200, "1d": 86400, "7d": 604800 };
+  const maxSilence = () => (state.me && (state.me.scopes || []).includes("operate") ? DATA.silence_max.operator : DATA.silence_max.staff);
 
   const state = {
-    token: localStorage.getItem(TOKEN_KEY), me: null, alerts: new Map(), inbox: [], subs: [], channels: [],
+    me: null, alerts: new Map(), inbox: [], subs: [], channels: [],
     showAll: false, expanded: new Set(), editing: null, silencing: null, open: null, seen: new Set(), fresh: new Set(), connected: false,
   };
   const app = document.getElementById("app");
@@ -81,20 +84,16 @@
     return s;
   };
   const alertMsg = (a) => (LANG === "ko" ? a.message_ko : a.message_en) || "";
+  // Silenced: who set it and until when (the alert role puts it on the alert as `muted`).
+  const mutedText = (a) => {
+    const m = a.muted;
+    if (!m) return T.silenced;
+    const who = (m.by_name && m.by_name[LANG]) || m.by || "";
+    const until = m.until ? (LANG === "ko" ? `${fmtTime(m.until)}${T.until}` : `${T.until} ${fmtTime(m.until)}`) : "";
+    return [T.silenced, who, until].filter(Boolean).join(" ");
+  };
 
-  async function api(method, path, body) {
-    const headers = { Authorization: `Bearer ${state.token}` };
-    if (body !== undefined) headers["Content-Type"] = "application/json";
-    const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-    if (res.status === 204) return null;
-    const data = await res.json().catch(() => ({}));
-    if (!res.ok) {
-      const err = new Error((data.error && data.error.message) || `HTTP ${res.status}`);
-      err.status = res.status; err.field = data.error && data.error.field;
-      throw err;
-    }
-    return data;
-  }
+  const api = (method, path, body) => window.SRSession.api(method, path, body);
 
   // ------------------------------------------------------------------------------------------ relevance
   function myOwners() {
@@ -178,9 +177,14 @@
       <form id="login"><label>${esc(T.token)}<input name="token" type="password" autocomplete="off" required></label>
       ${message ? `<p class="error">${esc(message)}</p>` : ""}<button class="primary">${esc(T.signin)}</button>
       <a href="?lang=${LANG === "ko" ? "en" : "ko"}" style="margin-left:12px">${esc(T.other)}</a></form></section>`;
-    document.getElementById("login").onsubmit = (ev) => {
+    document.getElementById("login").onsubmit = async (ev) => {
       ev.preventDefault();
-      state.token = new FormData(ev.target).get("token").trim();
+      try {
+        await window.SRSession.signIn(new FormData(ev.target).get("token"));
+      } catch (err) {
+        renderLogin(err.status === 429 ? T.tooMany(err.retryAfter || 60) : err.status === 401 ? T.badToken : err.message);
+        return;
+      }
       start();
     };
   }
@@ -208,7 +212,7 @@
     const stateBadge = a.state === "firing" ? "" : `<span class="badge state${a.state === "resolved" ? " resolved" : ""}">${esc(T.states[a.state] || a.state)}</span>`;
     const dept = DATA.departments[a.department];
     const since = LANG === "ko" ? `${fmtTime(a.fired || a.since)} ${T.since}` : `${T.since} ${fmtTime(a.fired || a.since)}`;
-    const meta = [since, dept ? nm(dept) : "", a.silenced && a.silenced.length ? T.silenced : "", a.tier ? `${T.tier} ${a.tier}` : ""]
+    const meta = [since, dept ? nm(dept) : "", a.silenced && a.silenced.length ? mutedText(a) : "", a.tier ? `${T.tier} ${a.tier}` : ""]
       .filter(Boolean).join(" · ");
     return `<article class="alert l${a.level}${fresh ? " new" : ""}${a.state === "resolved" ? " over" : ""}" data-fp="${esc(a.fingerprint)}">
       <div class="head"><span class="badge l${a.level}">${esc(sevName(a))}</span>${stateBadge}
@@ -221,7 +225,7 @@
           <button data-act="open" aria-expanded="${open}">${esc(T.details)}</button>
         </span></div>
       ${silencing ? `<form class="silence" data-fp="${esc(a.fingerprint)}">
-          <label>${esc(T.silenceFor)} <select name="duration">${T.durations.map(([v, l]) => `<option value="${v}">${esc(l)}</option>`).join("")}</select></label>
+          <label>${esc(T.silenceFor)} <select name="duration">${T.durations.filter(([v]) => SECONDS[v] <= maxSilence()).map(([v, l]) => `<option value="${v}">${esc(l)}</option>`).join("")}</select></label>
           <input name="reason" required placeholder="${esc(T.reasonHint)}" aria-label="${esc(T.reason)}">
           <button class="primary">${esc(T.apply)}</button><button type="button" data-act="unsilence">${esc(T.cancel)}</button></form>` : ""}
       ${open ? `<div class="detail">${alertMsg(a) ? `<div class="msg">${esc(alertMsg(a))}</div>` : ""}
@@ -383,7 +387,7 @@
     const t = ev.target.closest("button, input#showall");
     if (!t) return;
     if (t.id === "showall") { state.showAll = t.checked; render(); return; }
-    if (t.id === "signout") { localStorage.removeItem(TOKEN_KEY); location.reload(); return; }
+    if (t.id === "signout") { await window.SRSession.signOut().catch(() => null); location.reload(); return; }
     if (t.id === "notif") { await Notification.requestPermission(); render(); return; }
     if (t.id === "addsub") { state.editing = ""; render(); return; }
     const act = t.dataset.act;
@@ -448,14 +452,14 @@
 
   // ------------------------------------------------------------------------------------------ start
   async function start() {
-    if (!state.token) { renderLogin(); return; }
     try {
+      const session = (await window.SRSession.adopt(TOKEN_KEY)) || (await window.SRSession.current());
+      if (!session.signed_in) { renderLogin(); return; }
       state.me = await api("GET", "/api/v1/staff/me");
     } catch (err) {
-      if (err.status === 401 || err.status === 403) { localStorage.removeItem(TOKEN_KEY); state.token = null; renderLogin(T.badToken); return; }
+      if (err.status === 401 || err.status === 403) { await window.SRSession.signOut().catch(() => null); renderLogin(T.badToken); return; }
       renderLogin(err.message); return;
     }
-    localStorage.setItem(TOKEN_KEY, state.token);
     state.channels = state.me.channels || [];
     const [subs, inbox, alerts] = await Promise.all([
       api("GET", "/api/v1/subscriptions"), api("GET", "/api/v1/staff/me/inbox"),

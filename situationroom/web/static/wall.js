@@ -477,8 +477,17 @@
 
   // The alert role's firing alerts (docs/alerts.md), worst and newest first. One row per rule and severity:
   // heavy rain over six 행정동 is one line naming the worst place and how many more, as its notification is.
-  // Alerts held back by a down source or a silence are left out: the wall shows what someone must act on,
-  // and a down source has its own alert.
+  // Alerts held back by a down source are left out (the source has its own alert). A silence mutes
+  // notifications only: a silenced alert stays in the list, as its own row marked 무음 with who set it and until
+  // when, below the unsilenced rows of its level.
+  // A silenced alert's silence ({by, by_name, until}), or null; "무음 · 박서연 · 18:00까지".
+  const mutedOf = (a) => (a.silenced && a.silenced.length ? a.muted || {} : null);
+  function mutedText(m) {
+    const who = (m.by_name && m.by_name[LANG]) || m.by || "";
+    const until = m.until ? (LANG === "ko" ? `${hmFmt.format(m.until)}까지` : `until ${hmFmt.format(m.until)}`) : "";
+    return [LANG === "ko" ? "무음" : "muted", who, until].filter(Boolean).join(" · ");
+  }
+
   class AlertsPanel extends Panel {
     constructor(spec, el) { super(spec, el); this.domains = new Set(spec.domains || []); }
     seriesForFreshness() { return []; }   // fresh as long as the connection is: "no alerts" is news too
@@ -487,10 +496,12 @@
     render() {
       const groups = new Map();
       for (const a of alerts.values()) {
-        if (a.state !== "firing" || a.inhibited || (a.silenced && a.silenced.length)) continue;
+        if (a.state !== "firing" || a.inhibited) continue;
         if (!this.covers(a)) continue;
-        const g = groups.get(a.rule + "\u0000" + a.level);
-        if (!g) groups.set(a.rule + "\u0000" + a.level, { top: a, n: 1, since: a.since, acked: !!a.acked });
+        const muted = mutedOf(a);
+        const gk = a.rule + "\u0000" + a.level + (muted ? "\u0000m" : "");
+        const g = groups.get(gk);
+        if (!g) groups.set(gk, { top: a, n: 1, since: a.since, acked: !!a.acked, muted });
         else {
           g.n += 1;
           g.since = Math.min(g.since, a.since);
@@ -498,14 +509,14 @@
           if (worseValue(a, g.top)) g.top = a;
         }
       }
-      const rows = [...groups.values()].sort((x, y) => (y.top.level - x.top.level) || (y.since - x.since));
+      const rows = [...groups.values()].sort((x, y) => (y.top.level - x.top.level) || (!!x.muted - !!y.muted) || (y.since - x.since));
       this.setStatus(rows.length ? levelStatus(rows[0].top.level) : "normal");
       const t = now();
       const shown = rows.slice(0, this.spec.limit);
       let html;
       if (!rows.length) html = `<div class="all-clear">${icon("normal")}${WORDS.allClear}</div>`;
       else {
-        html = '<ul class="alerts">' + shown.map(({ top: a, n, since, acked }) => {
+        html = '<ul class="alerts">' + shown.map(({ top: a, n, since, acked, muted }) => {
           const place = LANG === "ko" ? a.entity_ko || a.entity_en : a.entity_en || a.entity_ko;
           const others = n > 1 ? (LANG === "ko" ? ` 외 ${n - 1}곳` : ` +${n - 1} more`) : "";
           const where = place ? `<b class="where">${esc(place + others)}</b> · ` : "";
@@ -516,10 +527,11 @@
           const at = hmFmt.format(since);
           const when = `${LANG === "ko" ? `${at} ${WORDS.since}` : `${WORDS.since} ${at}`} · ${fmtAge(t - since)}`;
           const ack = acked ? ` · <span class="acked">${icon("normal")}${WORDS.acked}</span>` : "";
+          const mute = muted ? ` · <span class="muted-by">${esc(mutedText(muted))}</span>` : "";
           const name = LANG === "ko" ? a.name_ko || a.name_en : a.name_en || a.name_ko;
-          return `<li class="${levelStatus(a.level)}" data-rule="${esc(a.rule)}" data-fingerprint="${esc(a.fingerprint)}" data-count="${n}">` +
+          return `<li class="${levelStatus(a.level)}${muted ? " muted" : ""}" data-rule="${esc(a.rule)}" data-fingerprint="${esc(a.fingerprint)}" data-count="${n}">` +
             `${levelChip(a.level)}<span class="what">${esc(name)}</span><span class="val">${val}</span>` +
-            `<span class="since">${where}${esc(when)}${ack}</span></li>`;
+            `<span class="since">${where}${esc(when)}${ack}${mute}</span></li>`;
         }).join("") + (rows.length > shown.length ? `<li class="more">+${rows.length - shown.length} ${WORDS.more}</li>` : "") + "</ul>";
       }
       if (html !== this.html) { this.bodyEl.innerHTML = html; this.html = html; this.fit(rows.length); }
