@@ -257,8 +257,8 @@ def tokens_create(role: Annotated[str, typer.Option("--role", help="viewer, inge
 
         token = tokens.create(client, role, name, staff, exercise=exercise)
         audit.record_sync(client, "token.create", actor=audit.Actor.cli(), target=name,
-                          detail={"role": role, "staff": staff, "exercise": exercise,
-                                  "id": tokens.digest(token)[:12]},
+                          detail={"role": role, "staff": staff, "id": tokens.digest(token)[:12],
+                                  **({"exercise": True} if exercise else {})},
                           maxlen=settings.audit_maxlen)
         return token, running(client)
 
