@@ -26,6 +26,8 @@ class Status:
     """Text on `colour`."""
     icon: str
     """The symbol the pages draw with the word (colour is never the only cue)."""
+    mark: str
+    """The same symbol as a character, for text inside charts (map labels, ranking values)."""
     cap: str | None = None
     """CAP 1.2 <severity> of the level."""
 
@@ -33,14 +35,15 @@ class Status:
 # Lowest first. 정상 outranks 기준 없음 (a domain with a judged series reads 정상, not "no threshold"), and 지연
 # sits below 관심: a late value must not hide a level that is in force elsewhere.
 SCALE: tuple[Status, ...] = (
-    Status("unknown", 0, None, "자료 없음", "no data", "#1f2937", "#e5e7eb", "unknown"),
-    Status("none", 1, None, "기준 없음", "no threshold", "#64748b", "#ffffff", "none"),
-    Status("normal", 2, 0, "정상", "normal", "#16a34a", "#ffffff", "normal"),
-    Status("stale", 3, None, "지연", "stale", "#94a3b8", "#0f172a", "stale"),
-    Status("info", 4, 1, "관심", "info", "#3b82f6", "#ffffff", "info", "Minor"),
-    Status("warning", 5, 2, "주의", "warning", "#eab308", "#1a1300", "warning", "Moderate"),
-    Status("critical", 6, 3, "경계", "critical", "#f97316", "#1a0a00", "critical", "Severe"),
-    Status("severe", 7, 4, "심각", "severe", "#dc2626", "#ffffff", "severe", "Extreme"),
+    Status("unknown", 0, None, "자료 없음", "no data", "#1f2937", "#e5e7eb", "unknown", ""),
+    Status("none", 1, None, "기준 없음", "no threshold", "#64748b", "#ffffff", "none", "–"),
+    Status("normal", 2, 0, "정상", "normal", "#16a34a", "#ffffff", "normal", "√"),
+    Status("stale", 3, None, "지연", "stale", "#94a3b8", "#0f172a", "stale", ""),
+    # Characters every Hangul font has (KS X 1001): ● ▲ ◆ ■ for the four levels.
+    Status("info", 4, 1, "관심", "info", "#3b82f6", "#ffffff", "info", "●", "Minor"),
+    Status("warning", 5, 2, "주의", "warning", "#eab308", "#1a1300", "warning", "▲", "Moderate"),
+    Status("critical", 6, 3, "경계", "critical", "#f97316", "#1a0a00", "critical", "◆", "Severe"),
+    Status("severe", 7, 4, "심각", "severe", "#dc2626", "#ffffff", "severe", "■", "Extreme"),
 )
 BY_ID: dict[str, Status] = {s.id: s for s in SCALE}
 ORDER: dict[str, int] = {s.id: s.rank for s in SCALE}
@@ -69,6 +72,6 @@ def css() -> str:
 
 
 def table() -> list[dict[str, object]]:
-    """The scale as the pages read it (lowest first): id, rank, level, words, colours, icon."""
+    """The scale as the pages read it (lowest first): id, rank, level, words, colours, icon and mark."""
     return [{"id": s.id, "rank": s.rank, "level": s.level, "ko": s.ko, "en": s.en, "colour": s.colour,
-             "ink": s.ink, "icon": s.icon} for s in SCALE]
+             "ink": s.ink, "icon": s.icon, "mark": s.mark} for s in SCALE]
