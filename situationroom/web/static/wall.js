@@ -253,7 +253,11 @@
       const status = s ? statusOf(s, t) : "unknown";
       this.setStatus(status);
       const value = s ? fmtValue(this.spec.indicator, s.v) : "–";
-      if (this.valueEl.textContent !== value) this.valueEl.textContent = value;
+      if (this.valueEl.textContent !== value) {
+        // A value longer than the one the size was fitted to starts over from full size.
+        if (value.length !== this.valueEl.textContent.length) this.el.style.removeProperty("--fit");
+        this.valueEl.textContent = value;
+      }
       let trend = "";
       if (s && typeof s.r === "number") {
         const meta = ind(this.spec.indicator);
@@ -268,6 +272,18 @@
       const statusHtml = `${chip(status)}<span>${esc(when)}</span>`;
       if (this.statusEl.dataset.html !== statusHtml) { this.statusEl.innerHTML = statusHtml; this.statusEl.dataset.html = statusHtml; }
       this.drawSpark();
+      this.fit();
+    }
+    // Make the value smaller, a step at a time, while the tile's content does not fit it (a long value in a
+    // narrow tile, a station's name on two lines): never cut, never spilling onto the next tile.
+    fit() {
+      const b = this.bodyEl;
+      let fit = parseFloat(this.el.style.getPropertyValue("--fit")) || 1;
+      while (fit > 0.45 && (b.scrollWidth > b.clientWidth + 1 || b.scrollHeight > b.clientHeight + 1 ||
+                            this.el.scrollHeight > this.el.clientHeight + 1)) {
+        fit -= 0.05;
+        this.el.style.setProperty("--fit", fit.toFixed(2));
+      }
     }
     drawSpark() {
       const ring = sparks.get(this.k);
@@ -636,8 +652,8 @@
           const name = LANG === "ko" ? a.name_ko || a.name_en : a.name_en || a.name_ko;
           return `<li class="${levelStatus(a.level)}" data-rule="${esc(a.rule)}" data-fingerprint="${esc(a.fingerprint)}" data-count="${n}">` +
             `${levelChip(a.level)}<span class="what">${esc(name)}</span><span class="val">${val}</span>` +
-            (place ? `<span class="where">${esc(place + others)}</span>` : "") +
-            `<span class="since">${esc(when)}${peak && peak !== value ? ` · <span class="peak">${esc(WORDS.peak)} ${esc(peak)}</span>` : ""}${ack}</span></li>`;
+            `<span class="since">${place ? `<b class="where">${esc(place + others)}</b> · ` : ""}${esc(when)}` +
+            `${peak && peak !== value ? ` · <span class="peak">${esc(WORDS.peak)} ${esc(peak)}</span>` : ""}${ack}</span></li>`;
         }).join("") + (rows.length > shown.length ? `<li class="more">+${rows.length - shown.length} ${WORDS.more}</li>` : "") + "</ul>";
       }
       if (html !== this.html) { this.bodyEl.innerHTML = html; this.html = html; this.fit(rows.length); }
