@@ -231,6 +231,8 @@
     constructor(spec, el) {
       super(spec, el);
       this.k = key(spec.indicator, spec.entity);
+      el.dataset.indicator = spec.indicator;
+      el.dataset.entity = spec.entity;
       // The sparkline says what it spans and between which values it moves (its top and bottom).
       this.bodyEl.innerHTML = `<div class="row"><span class="value">–</span><span class="unit"></span><span class="trend"></span></div>
         <div class="status"></div><div class="sparkbox"><span class="hi"></span><span class="span">${esc(WORDS.last)} ${esc(fmtSpan(spec.spark_s))}</span>
@@ -650,7 +652,8 @@
           const when = `${LANG === "ko" ? `${at} ${WORDS.since}` : `${WORDS.since} ${at}`} · ${fmtAge(t - since)}`;
           const ack = acked ? ` · <span class="acked">${icon("normal")}${WORDS.acked}</span>` : "";
           const name = LANG === "ko" ? a.name_ko || a.name_en : a.name_en || a.name_ko;
-          return `<li class="${levelStatus(a.level)}" data-rule="${esc(a.rule)}" data-fingerprint="${esc(a.fingerprint)}" data-count="${n}">` +
+          return `<li class="${levelStatus(a.level)}" data-rule="${esc(a.rule)}" data-fingerprint="${esc(a.fingerprint)}" data-count="${n}"` +
+            ` data-indicator="${esc(a.indicator || "")}" data-entity="${esc(a.entity)}">` +
             `${levelChip(a.level)}<span class="what">${esc(name)}</span><span class="val">${val}</span>` +
             `<span class="since">${place ? `<b class="where">${esc(place + others)}</b> · ` : ""}${esc(when)}` +
             `${peak && peak !== value ? ` · <span class="peak">${esc(WORDS.peak)} ${esc(peak)}</span>` : ""}${ack}</span></li>`;
