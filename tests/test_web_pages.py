@@ -202,9 +202,10 @@ def test_the_wall_shows_the_city_in_korean_and_its_values_change(page: Page, sit
         "main.page:not([hidden]) .kind-kpi", "els => els.map(e => e.id)")}
     wait_for(lambda: any(kpi_value(page, pid) != v for pid, v in before.items()), what="a value to change")
     assert panel_id
-    # Status is never colour alone: every domain tile carries a word.
+    # Status is never colour alone: every domain tile carries a word of the one scale.
     words = page.locator(".domain .chip").all_inner_texts()
-    assert words and all(w.strip() in {"정상", "주의", "심각", "지연", "자료 없음"} for w in words)
+    scale = {"정상", "관심", "주의", "경계", "심각", "기준 없음", "지연", "자료 없음"}
+    assert words and all(w.strip() in scale for w in words)
     # A kiosk: the page fits the screen exactly, with nothing to scroll.
     size = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.scrollHeight]")
     assert size == [1920, 1080]
