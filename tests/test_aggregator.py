@@ -17,7 +17,7 @@ from situationroom.catalog import Catalog, Thresholds
 from situationroom.samples import Sample
 from situationroom.settings import Settings
 from situationroom.streams import StreamWriter, ensure_groups
-from tests.conftest import MINI, settings_for
+from tests.conftest import MINI, REPO, settings_for
 
 
 def _settings(url: str, **overrides: Any) -> Settings:
@@ -235,6 +235,19 @@ async def test_thresholds_above_below_and_per_entity(aclient: aioredis.Redis, re
     await _drain(agg)
     st = await _state(aclient, "weather.visibility", "pohang")
     assert (st["st"], st["ps"], st["since"]) == ("normal", "critical", round((ts + 2) * 1000))
+
+
+async def test_the_days_rain_during_a_heavy_rain_warning_is_no_threshold_not_normal(
+        aclient: aioredis.Redis, redis_url: str, site_catalog: Catalog) -> None:
+    # What the mayor's office saw: 209.5 mm since midnight at Pohang during a 호우경보, shown as a green 정상.
+    agg, writer = await _setup(aclient, site_catalog, _settings(redis_url, site=REPO))
+    ts = time.time()
+    await writer.write([Sample("rain.daily", "kma-asos-138", ts, 209.5), Sample("rain.3h", "kma-asos-138", ts, 95.0),
+                        Sample("advisory.heavy_rain", "pohang", ts, 2)])
+    await _drain(agg)
+    assert (await _state(aclient, "rain.daily", "kma-asos-138"))["st"] == "none"       # 기준 없음
+    assert (await _state(aclient, "rain.3h", "kma-asos-138"))["st"] == "critical"      # 호우경보 criterion: 경계
+    assert (await _state(aclient, "advisory.heavy_rain", "pohang"))["st"] == "critical"  # 경보: 경계
 
 
 def _with_thresholds(catalog: Catalog, indicator: str, entity: str, **levels: float) -> Catalog:
