@@ -244,13 +244,16 @@ def timeseries(levels: list[dict[str, Any]], series: list[str], unit: str, time_
         level_colour = alt.Color("level:N", scale=_status_scale(), legend=None)
         rules = alt.Chart(alt.Data(name="levels"))
         layers.append(rules.mark_rule(strokeDash=[8, 6]).encode(y="y:Q", color=level_colour))
-        # The label sits on its line at the right edge, above it, with a halo so a line under it stays legible.
+        layers.append(lines)
+        # The label sits on its line at the right edge, above it, over the lines, with a halo so it stays legible
+        # where a line passes under it.
         layers.append(rules.mark_text(align="right", baseline="bottom", dy=-3, fontSize=15, fontWeight=700,
                                       stroke="#111923", strokeWidth=4, strokeOpacity=0.9).encode(
             y="y:Q", x=alt.value("width"), text="label:N"))
         layers.append(rules.mark_text(align="right", baseline="bottom", dy=-3, fontSize=15, fontWeight=700).encode(
             y="y:Q", x=alt.value("width"), text="label:N", color=level_colour))
-    layers.append(lines)
+    else:
+        layers.append(lines)
     chart = alt.layer(*layers).resolve_scale(color="independent")
     return _finish(chart, levels=levels)
 
