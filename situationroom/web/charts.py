@@ -109,7 +109,7 @@ def _districts(catalog: Catalog, seeds: Path, small: bool | None = None) -> tupl
         # On the whole-city map only districts big enough on screen get a label; the inset labels the rest.
         if lon is not None and lat is not None and (is_small if small else not is_small):
             labels.append({"code": code, "lon": lon, "lat": lat, "text": "", "status": "unknown"})
-    # Largest first: where two labels would overlap, the page keeps the first (the bigger district).
+    # Largest first: where two labels of the same level and count would overlap, the bigger district's wins.
     labels.sort(key=lambda lab: -areas.get(lab["code"], 0.0))
     return dongs, labels
 
@@ -123,8 +123,9 @@ def _fills() -> alt.Chart:
 
 
 def _free_corner(features: list[dict[str, Any]]) -> dict[str, Any]:
-    """The corner of the whole map's box with the largest empty rectangle (no district in it, the sea off
-    Pohang's north-east), as fractions of the box: where the page puts the inset without covering land."""
+    """The corner of the whole map's box with the largest empty rectangle (no district in it: for Pohang the
+    south-west, beyond 기계면 and 대송면), as fractions of the box: where the page puts the inset without
+    covering land."""
     pts: list[tuple[float, float]] = []
 
     def walk(coords: Any) -> None:
