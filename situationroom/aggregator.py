@@ -20,6 +20,7 @@ from situationroom.catalog import Catalog
 from situationroom.lua import Call, PipelinedScript, source
 from situationroom.samples import Rejection, Sample
 from situationroom.settings import Settings
+from situationroom.status import LEVEL_NAMES
 from situationroom.streams import StreamWriter, decode, ensure_groups
 
 log = logging.getLogger(__name__)
@@ -57,18 +58,19 @@ class Aggregator:
                                    deadletter_max_bytes=settings.deadletter_max_bytes)
         self._apply = PipelinedScript(client, source("apply.lua"))
         self._mark_stale = PipelinedScript(client, source("mark_stale.lua"))
-        self._thresholds: dict[tuple[str, str], tuple[str, str, str]] = {}
+        self._restatus = PipelinedScript(client, source("restatus.lua"))
+        self._thresholds: dict[tuple[str, str], tuple[str, ...]] = {}
         self.processed = 0
 
-    def _threshold_args(self, indicator: str, entity: str) -> tuple[str, str, str]:
+    def _threshold_args(self, indicator: str, entity: str) -> tuple[str, ...]:
+        """direction, then the 관심, 주의, 경계 and 심각 thresholds ("" where not given) of one series."""
         cached = self._thresholds.get((indicator, entity))
         if cached is None:
             th = self.catalog.indicators[indicator].thresholds_for(entity)
-            cached = ("above", "", "") if th is None else (
-                th.direction,
-                "" if th.warning is None else repr(th.warning),
-                "" if th.critical is None else repr(th.critical),
-            )
+            if th is None:
+                cached = ("above", "", "", "", "")
+            else:
+                cached = (th.direction, *("" if (v := getattr(th, name)) is None else repr(v) for name in LEVEL_NAMES))
             self._thresholds[(indicator, entity)] = cached
         return cached
 
@@ -237,6 +239,29 @@ class Aggregator:
                     break
         return total
 
+    async def restatus(self) -> int:
+        """Judge every live state again against the catalog's thresholds (at start: a state written under
+        other thresholds, or before the scale had 관심, 심각 and 기준 없음, is put right at once); returns
+        how many changed, each published like any other change."""
+        calls = []
+        for ind in self.catalog.indicators:
+            args: list[str | int] = [len(self.catalog.entities_of(ind))]
+            for ent in self.catalog.entities_of(ind):
+                args += [ent, *self._threshold_args(ind, ent)]
+            calls += [([keys.live(ind, x)], args) for x in (False, True)]
+        results = await self._restatus.run(calls)
+        pipe = self.client.pipeline(transaction=False)
+        n = 0
+        for changed in results:
+            for state in changed:
+                pipe.xadd(keys.updates(), {"d": state}, maxlen=self.settings.updates_maxlen, approximate=True)
+                n += 1
+        if n:
+            pipe.hincrby(keys.counters(), "updates_published", n)
+            await pipe.execute()
+            log.info("%d live states judged again against the catalog's thresholds", n)
+        return n
+
     async def sweep_stale(self) -> int:
         """Mark series stale that missed their interval; one aggregator at a time does it."""
         got = await self.client.set(keys.stale_lock(), self.consumer, nx=True,
@@ -260,6 +285,7 @@ class Aggregator:
 
     async def run(self, stop: asyncio.Event) -> None:
         await ensure_groups(self.client, self.settings.partitions)
+        await self.restatus()
         recovered = await self.recover_own()
         if recovered:
             log.info("re-processed %d entries left pending by this consumer", recovered)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import math
 from functools import cached_property
 from pathlib import Path
@@ -10,14 +11,16 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from situationroom import status
 from situationroom.configfile import read_yaml, validate
 from situationroom.durations import Duration
 from situationroom.errors import ConfigError, Problem
+from situationroom.status import LEVEL_NAMES, StatusId
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_.\-]*$"
 
-Status = Literal["normal", "warning", "critical", "stale", "unknown"]
-STATUS_ORDER: dict[str, int] = {"unknown": 0, "normal": 1, "stale": 2, "warning": 3, "critical": 4}
+Status = StatusId
+STATUS_ORDER: dict[str, int] = status.ORDER
 
 
 class Strict(BaseModel):
@@ -73,29 +76,40 @@ class Entity(Strict):
 
 
 class Thresholds(Strict):
-    """When a value is a warning or critical; `direction` says which way is bad."""
+    """Where each crisis level begins, which way is bad, and what the figures rest on.
+
+    The levels are the one status scale's (situationroom/status.py): `info` 관심, `warning` 주의,
+    `critical` 경계, `severe` 심각. A value past none of them is 정상; give at least one.
+    """
 
     direction: Literal["above", "below"] = "above"
+    info: float | None = None
     warning: float | None = None
     critical: float | None = None
+    severe: float | None = None
+    source: str | None = None
+    """What the figures rest on (the official criterion and who publishes it), or why they are the site's own."""
 
     @model_validator(mode="after")
     def _ordered(self) -> Thresholds:
-        if self.warning is not None and self.critical is not None:
-            worse = self.critical >= self.warning if self.direction == "above" else self.critical <= self.warning
+        given = self.levels()
+        if not given:
+            raise ValueError(f"give at least one level ({', '.join(LEVEL_NAMES)})")
+        for (lo_name, lo), (hi_name, hi) in itertools.pairwise(given):
+            worse = hi >= lo if self.direction == "above" else hi <= lo
             if not worse:
-                raise ValueError(
-                    f"critical ({self.critical}) must be beyond warning ({self.warning}) "
-                    f"when direction is {self.direction}"
-                )
+                raise ValueError(f"{hi_name} ({hi}) must be beyond {lo_name} ({lo}) when direction is {self.direction}")
         return self
+
+    def levels(self) -> list[tuple[str, float]]:
+        """(level name, threshold) of the levels given, lowest level first."""
+        return [(name, v) for name in LEVEL_NAMES if (v := getattr(self, name)) is not None]
 
     def status_of(self, value: float) -> Status:
         sign = 1 if self.direction == "above" else -1
-        if self.critical is not None and sign * (value - self.critical) >= 0:
-            return "critical"
-        if self.warning is not None and sign * (value - self.warning) >= 0:
-            return "warning"
+        for name, threshold in reversed(self.levels()):
+            if sign * (value - threshold) >= 0:
+                return name  # type: ignore[return-value]
         return "normal"
 
 
@@ -210,7 +224,8 @@ class Catalog:
     def status_of(self, indicator: str, entity: str, value: float) -> Status:
         ind = self.indicators[indicator]
         th = ind.thresholds_for(entity)
-        return th.status_of(value) if th else "normal"
+        # Without thresholds nothing says the value is all right: 기준 없음, never a green 정상.
+        return th.status_of(value) if th else "none"
 
 
 def _load_districts(path: Path) -> list[Entity]:

@@ -8,8 +8,8 @@ from typing import Any
 import orjson
 import redis.asyncio as aioredis
 
-from situationroom import keys
-from situationroom.catalog import STATUS_ORDER, Catalog
+from situationroom import keys, status
+from situationroom.catalog import Catalog
 
 RESOLUTIONS = ("raw", "1m", "1h")
 MODES = ("shown", "real", "exercise")
@@ -65,7 +65,8 @@ async def read(client: aioredis.Redis, indicators: list[str], grace: float,
 
 
 def worst(statuses: list[str]) -> str:
-    return max(statuses, key=lambda s: STATUS_ORDER.get(s, 0)) if statuses else "unknown"
+    """The worst of some statuses on the one scale (situationroom/status.py); "unknown" for none at all."""
+    return status.worst(statuses)
 
 
 def summarize(catalog: Catalog, indicator: str, states: dict[str, dict]) -> dict[str, Any]:

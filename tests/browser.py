@@ -66,3 +66,47 @@ def signed_in_page(browser: Browser, url: str, ready: str, *, token: str | None,
     page.goto(url)
     page.wait_for_selector(ready)
     return page
+
+
+OVERFLOWING = """
+(() => {
+  // Every element of the shown wall page (header and panels) whose content does not fit its box, as
+  // "path: how much (its text)": text cut by an ellipsis or a line clamp, spilling out of its box, or pushed
+  // out of a panel. A ticker strip that scrolls its texts past is not cut, as long as it moves. Inside the
+  // charts, a label Vega had to shorten ends with an ellipsis.
+  const out = [];
+  const path = (el) => {
+    const parts = [];
+    for (let e = el; e && e !== document.body && parts.length < 4; e = e.parentElement) {
+      const cls = e.classList.length ? "." + [...e.classList].join(".") : "";
+      parts.unshift(e.tagName.toLowerCase() + (e.id ? "#" + e.id : cls));
+    }
+    return parts.join(" > ");
+  };
+  const text = (el) => (el.innerText || el.textContent || "").replace(/\\s+/g, " ").slice(0, 80);
+  const roots = [document.querySelector("header.top"), document.querySelector("main.page:not([hidden])")]
+    .filter(Boolean);
+  for (const root of roots) {
+    for (const el of [root, ...root.querySelectorAll("*")]) {
+      if (el.closest("svg, .chart, .inset .target, [aria-hidden=true]")) continue;
+      const cs = getComputedStyle(el);
+      if (["none", "inline", "contents"].includes(cs.display) || cs.visibility === "hidden") continue;
+      const strip = el.closest("[data-marquee=on]");
+      if (strip && (el === strip || el.classList.contains("track"))) continue;
+      const wide = el.scrollWidth - el.clientWidth, tall = el.scrollHeight - el.clientHeight;
+      if (el.clientWidth > 0 && (wide > 1 || tall > 1)) {
+        const how = [wide > 1 ? `${wide}px too wide` : "", tall > 1 ? `${tall}px too tall` : ""].filter(Boolean);
+        out.push(`${path(el)}: ${how.join(", ")} (${text(el)})`);
+      }
+    }
+    for (const strip of root.querySelectorAll("[data-marquee=on]")) {
+      if (!strip.querySelector(".track").getAnimations().length) out.push(`${path(strip)}: cut, and not scrolling`);
+    }
+    for (const t of root.querySelectorAll("svg text")) {
+      if (t.textContent.endsWith("\u2026")) out.push(`${path(t)}: shortened to "${t.textContent}"`);
+    }
+  }
+  return out;
+})()
+"""
+"""`page.evaluate(OVERFLOWING)`: what on the shown page of a wall does not fit its box (empty when all fits)."""

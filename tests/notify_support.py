@@ -159,7 +159,7 @@ def alert(indicator: str = "river.level", entity: str = "hrfco-2101690", *, leve
           department: str = "disaster-safety", value: float = 3.12, threshold: float | None = 3.0,
           state: str = "firing", **extra: Any) -> dict[str, Any]:
     """An alert as the alert role puts it in a notification (docs/alerts.md)."""
-    names = {1: ("관심", "info"), 2: ("주의", "warning"), 3: ("경계", "critical"), 4: ("심각", "critical")}
+    names = {1: ("관심", "info"), 2: ("주의", "warning"), 3: ("경계", "critical"), 4: ("심각", "severe")}
     started = int(time.time() * 1000) - 600_000
     out = {"fingerprint": f"fp-{indicator}-{entity}", "rule": f"catalog.{indicator}", "kind": "threshold",
            "indicator": indicator, "entity": entity, "district": extra.pop("district", "4711125300"),

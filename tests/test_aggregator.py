@@ -13,11 +13,11 @@ import redis.asyncio as aioredis
 
 from situationroom import keys, live
 from situationroom.aggregator import Aggregator
-from situationroom.catalog import Catalog
+from situationroom.catalog import Catalog, Thresholds
 from situationroom.samples import Sample
 from situationroom.settings import Settings
 from situationroom.streams import StreamWriter, ensure_groups
-from tests.conftest import MINI, settings_for
+from tests.conftest import MINI, REPO, settings_for
 
 
 def _settings(url: str, **overrides: Any) -> Settings:
@@ -219,12 +219,12 @@ async def test_thresholds_above_below_and_per_entity(aclient: aioredis.Redis, re
         Sample("air.pm10", "yeonil", ts, 80.9),  # just under warning
         Sample("river.level", "hyeongsan", ts, 2.5),  # its own warning is 2.0
         Sample("river.level", "chaeun", ts, 2.5),  # the indicator's warning is 3.0
-        Sample("economy.spending", "4711325000", ts, 1e9),  # no thresholds
+        Sample("economy.spending", "4711325000", ts, 1e9),  # no thresholds: 기준 없음, never 정상
     ])
     await _drain(agg)
     expect = {("weather.visibility", "pohang"): "critical", ("air.pm10", "daesong"): "critical",
               ("air.pm10", "yeonil"): "normal", ("river.level", "hyeongsan"): "warning",
-              ("river.level", "chaeun"): "normal", ("economy.spending", "4711325000"): "normal"}
+              ("river.level", "chaeun"): "normal", ("economy.spending", "4711325000"): "none"}
     for (ind, ent), status in expect.items():
         st = await _state(aclient, ind, ent)
         assert st["st"] == status, (ind, ent)
@@ -235,6 +235,78 @@ async def test_thresholds_above_below_and_per_entity(aclient: aioredis.Redis, re
     await _drain(agg)
     st = await _state(aclient, "weather.visibility", "pohang")
     assert (st["st"], st["ps"], st["since"]) == ("normal", "critical", round((ts + 2) * 1000))
+
+
+async def test_the_days_rain_during_a_heavy_rain_warning_is_no_threshold_not_normal(
+        aclient: aioredis.Redis, redis_url: str, site_catalog: Catalog) -> None:
+    # What the mayor's office saw: 209.5 mm since midnight at Pohang during a 호우경보, shown as a green 정상.
+    agg, writer = await _setup(aclient, site_catalog, _settings(redis_url, site=REPO))
+    ts = time.time()
+    await writer.write([Sample("rain.daily", "kma-asos-138", ts, 209.5), Sample("rain.3h", "kma-asos-138", ts, 95.0),
+                        Sample("advisory.heavy_rain", "pohang", ts, 2)])
+    await _drain(agg)
+    assert (await _state(aclient, "rain.daily", "kma-asos-138"))["st"] == "none"       # 기준 없음
+    assert (await _state(aclient, "rain.3h", "kma-asos-138"))["st"] == "critical"      # 호우경보 criterion: 경계
+    assert (await _state(aclient, "advisory.heavy_rain", "pohang"))["st"] == "critical"  # 경보: 경계
+
+
+def _with_thresholds(catalog: Catalog, indicator: str, entity: str, **levels: float) -> Catalog:
+    """The catalog with other thresholds for one series (as an operator's edit of catalog.yaml would give)."""
+    ind = catalog.indicators[indicator]
+    changed = ind.model_copy(update={"thresholds_by_entity": {**ind.thresholds_by_entity,
+                                                              entity: Thresholds(**levels)}})
+    return Catalog(catalog.city, list(catalog.domains.values()), list(catalog.entities.values()),
+                   [changed if i.id == indicator else i for i in catalog.indicators.values()],
+                   list(catalog.entity_kinds.values()))
+
+
+async def test_a_series_passes_through_every_crisis_level(aclient: aioredis.Redis, redis_url: str,
+                                                          mini_catalog: Catalog) -> None:
+    catalog = _with_thresholds(mini_catalog, "river.level", "hyeongsan", info=1.5, warning=2.0, critical=3.0,
+                               severe=3.5)
+    agg, writer = await _setup(aclient, catalog, _settings(redis_url))
+    ts = time.time()
+    seen = []
+    for n, v in enumerate([1.0, 1.6, 2.2, 3.1, 3.6, 1.4]):
+        await writer.write([Sample("river.level", "hyeongsan", ts + n, v)])
+        await _drain(agg)
+        st = await _state(aclient, "river.level", "hyeongsan")
+        seen.append((st["st"], st["ps"]))
+    assert seen == [("normal", "unknown"), ("info", "normal"), ("warning", "info"), ("critical", "warning"),
+                    ("severe", "critical"), ("normal", "severe")]
+
+
+async def test_at_start_old_states_are_judged_again_against_the_catalog(aclient: aioredis.Redis, redis_url: str,
+                                                                        mini_catalog: Catalog) -> None:
+    settings = _settings(redis_url)
+    agg, writer = await _setup(aclient, mini_catalog, settings)
+    ts = time.time()
+    await writer.write([Sample("economy.spending", "4711325000", ts, 1e9),
+                        Sample("river.level", "hyeongsan", ts, 2.5),
+                        Sample("river.level", "chaeun", ts, 3.2),
+                        Sample("weather.visibility", "pohang", ts - 3600, 5000.0)])
+    await _drain(agg)
+    # What an older version wrote: 정상 for a series without thresholds.
+    old = await _state(aclient, "economy.spending", "4711325000")
+    await aclient.hset(keys.live("economy.spending"), "4711325000", orjson.dumps({**old, "st": "normal"}))
+    await agg.sweep_stale()
+    assert (await _state(aclient, "weather.visibility", "pohang"))["st"] == "stale"
+    before = len(await _updates(aclient))
+
+    # 형산교's stages moved (2.0 → 2.5 m for 주의, a 심각 stage at 3.5 m) and the aggregator restarts.
+    moved = _with_thresholds(mini_catalog, "river.level", "hyeongsan", warning=2.6, critical=3.0, severe=3.5)
+    restarted = Aggregator(aclient, moved, settings, consumer="agg-2")
+    assert await restarted.restatus() == 2
+    spending = await _state(aclient, "economy.spending", "4711325000")
+    assert (spending["st"], spending["ps"], spending["since"]) == ("none", "normal", old["since"])
+    hyeongsan = await _state(aclient, "river.level", "hyeongsan")
+    assert (hyeongsan["st"], hyeongsan["ps"], hyeongsan["since"]) == ("normal", "warning", round(ts * 1000))
+    assert (await _state(aclient, "river.level", "chaeun"))["st"] == "warning"   # unchanged thresholds
+    assert (await _state(aclient, "weather.visibility", "pohang"))["st"] == "stale"  # stale says so until a sample
+    published = (await _updates(aclient))[before:]
+    assert sorted((u["i"], u["e"], u["st"]) for u in published) == [
+        ("economy.spending", "4711325000", "none"), ("river.level", "hyeongsan", "normal")]
+    assert await restarted.restatus() == 0   # nothing left to put right: nothing published again
 
 
 async def test_staleness_sweep_and_read_time(aclient: aioredis.Redis, redis_url: str,

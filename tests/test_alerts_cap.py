@@ -53,6 +53,10 @@ async def test_the_feed_carries_each_firing_alert_as_a_valid_cap_message(redis_u
             assert infos[0].findtext(f"{C}event") == "형산강 홍수 단계"
             assert infos[0].findtext(f"{C}severity") == "Severe" and infos[0].findtext(f"{C}category") == "Met"
             assert infos[0].findtext(f"{C}area/{C}geocode/{C}value") == "4711125300"
+            # The crisis level by the one scale, in each info's language, and its number.
+            params = [{p.findtext(f"{C}valueName"): p.findtext(f"{C}value") for p in i.findall(f"{C}parameter")}
+                      for i in infos]
+            assert [(p["crisis_level"], p["crisis_level_number"]) for p in params] == [("경계", "3"), ("critical", "3")]
             # One message per alert, fetched by its link, is valid on its own.
             link = entries[0].find(f"{A}link[@rel='alternate']").get("href")
             one = await http.get(link)

@@ -29,14 +29,19 @@ def test_pohangs_rules_load_with_the_built_in_ones(site_catalog: Catalog) -> Non
     settings = settings_for("redis://unused", site=REPO)
     rules = load_rules(settings.rules_dir, site_catalog, settings)
     river = rules.rules["river.hyeongsan-stage"]
-    assert river.levels(site_catalog, "hrfco-2101690") == ("above", ((1, 2.0), (2, 2.5), (3, 3.0), (4, 3.5)))
+    # No levels of its own: 형산교's published stages from the catalog, 홍수주의보 2.50 m 주의 and 홍수경보 3.00 m 경계.
+    assert river.levels(site_catalog, "hrfco-2101690") == ("above", ((2, 2.5), (3, 3.0)))
+    heavy = rules.rules["rain.hourly-heavy"]
+    assert heavy.levels(site_catalog, "4711125600") == ("above", ((2, 30.0), (3, 50.0), (4, 72.0)))
     assert river.department == "disaster-safety" and river.escalate_after == 600
     assert not rules.rules["catalog.river.level"].spec.enabled
     # Built-in: the catalog's 3-hour rain thresholds (KMA 호우주의보 60 mm, 호우경보 90 mm), changed by the file.
     rain3h = rules.rules["catalog.rain.3h"]
     assert rain3h.builtin and rain3h.group_wait == 5
     assert rain3h.levels(site_catalog, "kma-asos-138") == ("above", ((2, 60.0), (3, 90.0)))
+    # The catalog's levels are the alert's: 나쁨 관심 and 매우나쁨 주의, as the wall shows them, with no mapping.
     assert rules.rules["catalog.air.pm10"].levels(site_catalog, "4711125300")[1] == ((1, 81.0), (2, 151.0))
+    assert "severities" not in rules.rules["catalog.air.pm10"].summary()["spec"]
     kinds = {r.kind for r in rules.rules.values() if r.spec.enabled}
     assert kinds == {"threshold", "rate", "absence", "anomaly", "source"}
     assert rules.rules["source.down"].department == "situation-room"

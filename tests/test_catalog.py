@@ -72,24 +72,49 @@ def test_stations_are_the_real_ones_and_roll_up_to_their_district(site_catalog: 
             assert site_catalog.gu_of(e.id) in ("47111", "47113"), e.id
 
 
-def test_thresholds_are_the_official_figures(site_catalog: Catalog) -> None:
-    def stages(ind: str, entity: str) -> tuple[str, float | None, float | None]:
+def test_thresholds_are_the_official_figures_with_their_source(site_catalog: Catalog) -> None:
+    def stages(ind: str, entity: str) -> tuple[str, list[tuple[str, float]]]:
         th = site_catalog.indicators[ind].thresholds_for(entity)
         assert th is not None
-        return th.direction, th.warning, th.critical
+        return th.direction, th.levels()
 
-    assert stages("air.pm10", "airkorea-3gongdan") == ("above", 81, 151)      # 나쁨, 매우나쁨
-    assert stages("air.pm25", "airkorea-3gongdan") == ("above", 36, 76)
-    assert stages("air.o3", "airkorea-3gongdan") == ("above", 0.091, 0.151)
-    assert stages("air.no2", "airkorea-3gongdan") == ("above", 0.061, 0.201)
-    assert stages("river.level", "hrfco-2101690") == ("above", 2.5, 3.0)      # 형산교 홍수주의보 / 홍수경보
-    assert stages("rain.3h", "kma-asos-138") == ("above", 60, 90)              # 호우주의보 / 호우경보
-    assert stages("weather.apparent_temperature", "kma-asos-138") == ("above", 33, 35)   # 폭염
+    # 환경부 grades: 나쁨 is 관심, 매우나쁨 주의 (the advisories, sustained 2 h, are alert rules).
+    assert stages("air.pm10", "airkorea-3gongdan") == ("above", [("info", 81), ("warning", 151)])
+    assert stages("air.pm25", "airkorea-3gongdan") == ("above", [("info", 36), ("warning", 76)])
+    assert stages("air.o3", "airkorea-3gongdan") == ("above", [("info", 0.091), ("warning", 0.151)])
+    assert stages("air.no2", "airkorea-3gongdan") == ("above", [("info", 0.061), ("warning", 0.201)])
+    # Official criteria: 주의보 is 주의, 경보 경계.
+    assert stages("river.level", "hrfco-2101690") == ("above", [("warning", 2.5), ("critical", 3.0)])  # 형산교
+    assert stages("rain.3h", "kma-asos-138") == ("above", [("warning", 60), ("critical", 90)])      # 호우주의보/경보
+    assert stages("rain.12h", "kma-asos-138") == ("above", [("warning", 110), ("critical", 180)])
+    assert stages("weather.apparent_temperature", "kma-asos-138") == ("above", [("warning", 33), ("critical", 35)])
+    assert stages("rain.hourly", "kma-asos-138") == ("above", [("warning", 30), ("critical", 50), ("severe", 72)])
+    # Each official figure says what it rests on.
+    hyeongsan = site_catalog.indicators["river.level"].thresholds_for("hrfco-2101690")
+    assert hyeongsan is not None and hyeongsan.source and "2.50 m" in hyeongsan.source and "3.00 m" in hyeongsan.source
+    for ind in ("rain.hourly", "rain.3h", "rain.12h", "weather.apparent_temperature", "air.pm10",
+                "advisory.heavy_rain"):
+        th = site_catalog.indicators[ind].thresholds
+        assert th is not None and th.source, f"{ind} has no source for its thresholds"
+    rain3h = site_catalog.indicators["rain.3h"].thresholds
+    assert rain3h is not None and "60 mm" in (rain3h.source or "") and "90 mm" in (rain3h.source or "")
+
     assert site_catalog.status_of("river.level", "hrfco-2101690", 3.61) == "critical"
-    assert site_catalog.status_of("river.level", "hrfco-2101687", 3.61) == "normal"  # no published stage there
+    assert site_catalog.status_of("river.level", "hrfco-2101690", 2.0) == "normal"
+    assert site_catalog.status_of("rain.hourly", "kma-asos-138", 77) == "severe"
+    assert site_catalog.status_of("air.pm10", "airkorea-3gongdan", 95) == "info"
     assert site_catalog.status_of("traffic.speed", "road-jungang", 12) == "critical"  # below is bad
     assert site_catalog.status_of("traffic.speed", "road-jungang", 20) == "warning"
     assert site_catalog.indicators["advisory.heat"].labels[2].ko == "경보"
+
+
+def test_a_value_without_thresholds_is_never_normal(site_catalog: Catalog) -> None:
+    # 209.5 mm since midnight during a 호우경보: nothing official says when a day's total is bad, so the
+    # status is 기준 없음, not a green 정상.
+    assert site_catalog.indicators["rain.daily"].thresholds is None
+    assert site_catalog.status_of("rain.daily", "kma-asos-138", 209.5) == "none"
+    # A gauge without a published stage, even at 형산교's record level.
+    assert site_catalog.status_of("river.level", "hrfco-2101687", 3.61) == "none"
 
 
 def test_the_boundaries_match_the_districts() -> None:
@@ -136,11 +161,19 @@ def test_an_unknown_key_names_file_line_and_field(seeds_copy: Path) -> None:
 
 
 def test_thresholds_in_the_wrong_order_are_refused(seeds_copy: Path) -> None:
-    line = _replace(seeds_copy / "catalog.yaml", "{direction: above, warning: 81, critical: 151}",
-                    "{direction: above, warning: 151, critical: 81}")
+    line = _replace(seeds_copy / "catalog.yaml", "      warning: 60\n      critical: 90\n",
+                    "      warning: 90\n      critical: 60\n")
+    message = _error(seeds_copy)
+    assert f"catalog.yaml:{line - 2}" in message  # the `thresholds:` line
+    assert ".thresholds" in message and "critical (60.0) must be beyond warning (90.0)" in message
+
+
+def test_thresholds_without_any_level_are_refused(seeds_copy: Path) -> None:
+    line = _replace(seeds_copy / "catalog.yaml", "    thresholds: {direction: above, warning: 20, critical: 40}\n",
+                    "    thresholds: {direction: above}\n")
     message = _error(seeds_copy)
     assert f"catalog.yaml:{line}" in message
-    assert ".thresholds" in message and "critical (81.0) must be beyond warning (151.0)" in message
+    assert ".thresholds" in message and "give at least one level (info, warning, critical, severe)" in message
 
 
 def test_an_unknown_domain_is_named(seeds_copy: Path) -> None:

@@ -191,6 +191,71 @@ def test_the_resolved_definition_carries_names_units_specs_and_topics(tmp_path: 
     assert out["entities"]["47111"]["cells"] == [] and out["entities"]["kma-grid-102-94"]["cells"] == []
 
 
+RIVERS = """\
+title_ko: 하천
+title_en: Rivers
+grid: {columns: 4, rows: 3}
+pages:
+  - title_ko: 하천
+    title_en: Rivers
+    panels:
+      - {kind: timeseries, at: [1, 1, 4, 1], indicator: river.level,
+         entities: [hrfco-2101690, hrfco-2403617, hrfco-2402680]}
+      - {kind: timeseries, at: [1, 2, 4, 1], indicator: rain.hourly,
+         entities: [kma-asos-138, "4711125600"]}
+      - {kind: alerts, at: [1, 3, 2, 1], domains: [safety]}
+      - {kind: map, at: [3, 3, 2, 1], domains: [safety]}
+"""
+
+
+def _axis_titles(spec: dict) -> list[object]:
+    lines = next(layer for layer in spec["layer"] if layer["data"]["name"] == "points")
+    return [lines["encoding"]["x"]["title"], lines["encoding"]["y"]["title"]]
+
+
+def test_a_threshold_line_is_drawn_for_the_series_it_belongs_to_and_every_axis_has_its_unit(
+        tmp_path: Path, site_catalog: Catalog) -> None:
+    store = DashboardStore(tmp_path, site_catalog)
+    _write(tmp_path, "rivers", RIVERS)
+    store.load_all()
+    out = resolve(store.entries["rivers"], site_catalog, REPO / "seeds", 2.5)
+    river, rain, alerts, _map = out["dashboard"]["pages"][0]["panels"]
+    # Only 형산교 has published stages: its lines say so, and nothing is drawn for 문충교 or 곡강교.
+    assert river["specs"]["ko"]["datasets"]["levels"] == [
+        {"level": "warning", "y": 2.5, "label": "형산교 주의 2.50 m"},
+        {"level": "critical", "y": 3.0, "label": "형산교 경계 3.00 m"}]
+    assert [lv["label"] for lv in river["specs"]["en"]["datasets"]["levels"]] == [
+        "Hyeongsan Bridge warning 2.50 m", "Hyeongsan Bridge critical 3.00 m"]
+    # Thresholds every line shares are drawn once, without names; 72 mm/h is 심각.
+    assert [lv["label"] for lv in rain["specs"]["ko"]["datasets"]["levels"]] == [
+        "주의 30.0 mm", "경계 50.0 mm", "심각 72.0 mm"]
+    assert _axis_titles(river["specs"]["ko"]) == ["시각 (KST)", "m"]
+    assert _axis_titles(rain["specs"]["en"]) == ["time (KST)", "mm"]
+    # An alert row shows its series' value now, so the alert panel follows its domains' series too.
+    assert "domain:safety" in out["topics"] and "alerts" in out["topics"]
+    # The page's scale: every status with its words, lowest first.
+    assert [(s["id"], s["ko"], s["en"]) for s in out["scale"]] == [
+        ("unknown", "자료 없음", "no data"), ("none", "기준 없음", "no threshold"), ("normal", "정상", "normal"),
+        ("stale", "지연", "stale"), ("info", "관심", "info"), ("warning", "주의", "warning"),
+        ("critical", "경계", "critical"), ("severe", "심각", "severe")]
+    assert alerts["kind"] == "alerts"
+
+
+def test_the_map_has_an_inset_for_the_city_centre_in_an_empty_corner(site_catalog: Catalog) -> None:
+    from situationroom.web.charts import district_inset, district_map
+
+    whole = district_map(site_catalog, REPO / "seeds")
+    inset = district_inset(site_catalog, REPO / "seeds")
+    assert inset is not None
+    small = {d["code"] for d in inset["datasets"]["districts"]}
+    # The districts too small to label on the whole map are the inset's, and labelled there.
+    assert {lab["code"] for lab in inset["datasets"]["labels"]} == small
+    assert not small & {lab["code"] for lab in whole["datasets"]["labels"]}
+    assert len(small) + len(whole["datasets"]["labels"]) == 29 and "4711156000" in small  # 청림동
+    corner = inset["usermeta"]["corner"]
+    assert corner["corner"] in ("ne", "nw", "se", "sw") and corner["w"] >= 0.25 and corner["h"] >= 0.25
+
+
 def test_rings_are_clockwise_for_d3_geo(site_catalog: Catalog) -> None:
     from situationroom.web.charts import district_map
 

@@ -159,6 +159,8 @@ def test_a_new_alert_pops_up_at_once_and_can_be_acknowledged(browser: Browser, s
     assert "하천 수위" in page.inner_text("#history")
 
     card = page.locator('article.alert[data-fp="fp-page-1"]')
+    # The level as the wall names it, with its mark: never the colour alone.
+    assert card.locator(".badge.l3").inner_text() == "◆경계"
     card.get_by_role("button", name="확인").click()
     page.wait_for_selector('article.alert[data-fp="fp-page-1"] .done')
     assert "확인함" in card.inner_text() and "ds-park" in card.inner_text()

@@ -180,8 +180,8 @@ async def test_typhoon_hinnamnor_floods_the_hyeongsan_river_at_dawn_on_the_6th(s
     assert evening[("advisory.typhoon", "pohang")] == 0
 
     before_dawn = values(await collect_at(sim, "2022-09-06 04:30"))
-    assert status(before_dawn, "rain.hourly", "kma-asos-138") == "critical"     # 77 mm in the hour 04-05
-    assert status(before_dawn, "rain.hourly", "4711125600") == "critical"       # 오천읍
+    assert status(before_dawn, "rain.hourly", "kma-asos-138") == "severe"       # 77 mm in the hour 04-05: 심각
+    assert status(before_dawn, "rain.hourly", "4711125600") == "severe"         # 오천읍
     assert status(before_dawn, "rain.3h", "kma-asos-138") == "critical"
     assert before_dawn[("advisory.typhoon", "pohang")] == 1
     assert before_dawn[("river.flood_forecast", "hrfco-2101690")] == 0
@@ -233,7 +233,7 @@ async def test_a_fine_dust_episode_is_worst_in_the_industrial_south(site_catalog
     stations = [e for e in stations if site_catalog.entities[e].kind == "airkorea"]
     pm10 = {e: height[("air.pm10", e)] for e in stations}
     assert 100 <= mean(pm10.values()) <= 150
-    assert all(site_catalog.status_of("air.pm10", e, v) in ("warning", "critical") for e, v in pm10.items())
+    assert all(site_catalog.status_of("air.pm10", e, v) in ("info", "warning") for e, v in pm10.items())  # 나쁨+
     south = [e for e in stations if site_catalog.entities[e].district in INDUSTRIAL_SOUTH]
     assert mean(height[("air.pm25", e)] for e in south) >= 76                     # PM2.5 매우나쁨
     assert mean(pm10[e] for e in south) > mean(pm10[e] for e in stations if e not in south)

@@ -75,17 +75,23 @@ rules:
 
 
 class Site:
-    """A copy of the repository's site with fast simulators, served by `situationroom up` on a fixed port."""
+    """A copy of the repository's site with fast simulators, served by `situationroom up` on a fixed port.
 
-    def __init__(self, root: Path, redis_url: str) -> None:
+    The simulators replay the typhoon at `speed` from its start, or from `start` (simulated KST)."""
+
+    def __init__(self, root: Path, redis_url: str, *, speed: float = 3600, start: str | None = None) -> None:
         self.root = root
         self.redis_url = redis_url
+        self.speed = speed
         for part in ("seeds", "dashboards", "collectors", "rules"):
             shutil.copytree(REPO / part, root / part)
         for path in (root / "collectors").glob("*.yaml"):
             text = path.read_text(encoding="utf-8")
-            path.write_text(re.sub(r"schedule: \{interval: \d+s, jitter: [\d.]+s\}",
-                                   "schedule: {interval: 1s, jitter: 0.1s}", text), encoding="utf-8")
+            text = re.sub(r"schedule: \{interval: \d+s, jitter: [\d.]+s\}", "schedule: {interval: 1s, jitter: 0.1s}",
+                          text)
+            if start is not None and "kind: simulator" in text:
+                text = text.replace("\nparams:\n", f'\nparams:\n  start: "{start}"\n')
+            path.write_text(text, encoding="utf-8")
         # A rule the tests trip by pushing one value (the economy simulator paused, so nothing overwrites it).
         (root / "rules" / "zz-tests.yaml").write_text(TEST_RULE, encoding="utf-8")
         (root / "dashboards" / "probe.yaml").write_text(PROBE, encoding="utf-8")
@@ -98,7 +104,7 @@ class Site:
         with self.log.open("a") as log:
             self.proc = subprocess.Popen(
                 [*CLI, "up", "--site", str(self.root), "--redis-url", self.redis_url, "--port", str(self.port),
-                 "--scenario", "typhoon-hinnamnor", "--speed", "3600"],
+                 "--scenario", "typhoon-hinnamnor", "--speed", str(self.speed)],
                 stdout=log, stderr=subprocess.STDOUT, text=True, cwd=self.root,
                 env={**os.environ, "SITUATIONROOM_STALE_CHECK_EVERY": "0.5", "SITUATIONROOM_STALE_GRACE": "2.5",
                      "SITUATIONROOM_ALERT_MIN_INTERVAL": "1s"})
@@ -196,9 +202,10 @@ def test_the_wall_shows_the_city_in_korean_and_its_values_change(page: Page, sit
         "main.page:not([hidden]) .kind-kpi", "els => els.map(e => e.id)")}
     wait_for(lambda: any(kpi_value(page, pid) != v for pid, v in before.items()), what="a value to change")
     assert panel_id
-    # Status is never colour alone: every domain tile carries a word.
+    # Status is never colour alone: every domain tile carries a word of the one scale.
     words = page.locator(".domain .chip").all_inner_texts()
-    assert words and all(w.strip() in {"정상", "주의", "심각", "지연", "자료 없음"} for w in words)
+    scale = {"정상", "관심", "주의", "경계", "심각", "기준 없음", "지연", "자료 없음"}
+    assert words and all(w.strip() in scale for w in words)
     # A kiosk: the page fits the screen exactly, with nothing to scroll.
     size = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.scrollHeight]")
     assert size == [1920, 1080]

@@ -87,7 +87,9 @@ def document(alert: Alert, catalog: Catalog, *, sender: str, status: str, catego
         for name, value in (("rule", alert.rule), ("indicator", alert.indicator), ("entity", alert.entity),
                             ("value", None if alert.value is None else repr(alert.value)),
                             ("threshold", None if alert.threshold is None else repr(alert.threshold)),
-                            ("crisis_level", lv.ko), ("department", alert.department)):
+                            # The crisis level in the info's language, and its number on the one scale (1-4).
+                            ("crisis_level", lv.ko if lang == "ko" else lv.en), ("crisis_level_number", str(lv.level)),
+                            ("department", alert.department)):
             if value:
                 param = sub(info, "parameter")
                 sub(param, "valueName", name)

@@ -21,6 +21,7 @@ from situationroom.configfile import read_yaml, validate
 from situationroom.durations import Duration
 from situationroom.errors import ConfigError, Problem, site_relative
 from situationroom.settings import Settings
+from situationroom.status import BY_ID, LevelName
 
 log = logging.getLogger(__name__)
 
@@ -100,10 +101,11 @@ class ThresholdSpec(RuleSpec):
     direction: Literal["above", "below"] | None = None
     """Which way is bad; default the catalog's."""
     levels: dict[Severity, float] | None = None
-    """Severity -> threshold; none = the catalog's thresholds per entity (warning and critical)."""
-    severities: dict[Literal["warning", "critical"], Severity] = Field(
-        default_factory=lambda: {"warning": 2, "critical": 3})
-    """With the catalog's thresholds: the severity of its warning and critical levels."""
+    """Severity -> threshold; none = the catalog's thresholds per entity (the levels of the one status scale)."""
+    severities: dict[LevelName, Severity] = Field(default_factory=dict)
+    """With the catalog's thresholds: another severity for some of its levels ({warning: 관심}). Each level the
+    map leaves out keeps its own (info 관심, warning 주의, critical 경계, severe 심각), so by default the
+    alert says what the wall's status says."""
 
 
 class RateSpec(RuleSpec):
@@ -222,11 +224,13 @@ def _levels_of(rule: Rule, catalog: Catalog, entity: str) -> tuple[str, tuple[tu
         if spec.levels is not None:
             pairs = list(spec.levels.items())
         else:
-            pairs = []
-            if th is not None and th.warning is not None:
-                pairs.append((spec.severities["warning"], th.warning))
-            if th is not None and th.critical is not None:
-                pairs.append((spec.severities["critical"], th.critical))
+            # Two catalog levels mapped to one severity: the lower threshold starts it.
+            best: dict[int, float] = {}
+            for name, value in th.levels() if th is not None else []:
+                lv = spec.severities.get(name, BY_ID[name].level or 0)  # type: ignore[call-overload]
+                if lv not in best:
+                    best[lv] = value
+            pairs = list(best.items())
         return direction, tuple(sorted(pairs))
     if isinstance(spec, RateSpec):
         amount = spec.rise if spec.rise is not None else spec.fall

@@ -1,4 +1,4 @@
-"""Korea's crisis levels (관심 · 주의 · 경계 · 심각) as alert severities, with their English and CAP names."""
+"""Alert severities: the crisis levels (관심 · 주의 · 경계 · 심각) of the one status scale, by either name."""
 
 from __future__ import annotations
 
@@ -7,30 +7,28 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer
 
+from situationroom import status
+
 
 @dataclass(frozen=True, slots=True)
 class Level:
     level: int
     ko: str
     en: str
-    """English as the issue asks: 경계 and 심각 are both critical (심각 marked severe in `name`)."""
+    """The English word, one per level (info, warning, critical, severe)."""
     name: str
     """The level's name in files and the API besides the Korean one: info, warning, critical, severe."""
     cap: str
     colour: str
 
 
-LEVELS: tuple[Level, ...] = (
-    Level(1, "관심", "info", "info", "Minor", "blue"),
-    Level(2, "주의", "warning", "warning", "Moderate", "yellow"),
-    Level(3, "경계", "critical", "critical", "Severe", "orange"),
-    Level(4, "심각", "critical", "severe", "Extreme", "red"),
-)
+LEVELS: tuple[Level, ...] = tuple(Level(s.level or 0, s.ko, s.en, s.id, s.cap or "Unknown", s.colour)
+                                  for s in status.LEVELS)
 BY_LEVEL: dict[int, Level] = {lv.level: lv for lv in LEVELS}
 _BY_NAME: dict[str, int] = {}
 for _lv in LEVELS:
     _BY_NAME[_lv.ko] = _BY_NAME[_lv.name] = _lv.level
-HELP = "관심/info, 주의/warning, 경계/critical or 심각/severe"
+HELP = ", ".join(f"{lv.ko}/{lv.name}" for lv in LEVELS[:-1]) + f" or {LEVELS[-1].ko}/{LEVELS[-1].name}"
 
 
 def parse(value: Any) -> int:

@@ -55,8 +55,9 @@ def _background(catalog: Catalog) -> list[tuple[str, str, float]]:
                 continue
             th = ind.thresholds_for(ent)
             base = lo + (hi - lo) * 0.2
-            if th is not None and th.warning is not None:
-                base = th.warning * 0.5 if th.direction == "above" else th.warning * 2 + 1
+            if th is not None:
+                lowest = th.levels()[0][1]  # the first level, 관심 or 주의: stay well short of it
+                base = lowest * 0.5 if th.direction == "above" else lowest * 2 + 1
             out.append((ind.id, ent, min(max(base, lo), hi)))
     return out
 

@@ -15,8 +15,11 @@ Call = tuple[Sequence[Any], Sequence[Any]]
 
 
 def source(name: str) -> str:
-    """The text of a script of this package (e.g. apply.lua)."""
-    return resources.files(__name__).joinpath(name).read_text(encoding="utf-8")
+    """The text of a script of this package (e.g. apply.lua), with its `-- include: <file>` lines replaced by
+    that file's text: Redis scripts cannot load one another, and a rule two scripts apply is written once."""
+    text = resources.files(__name__).joinpath(name).read_text(encoding="utf-8")
+    return "".join(source(line.split(":", 1)[1].strip()) if line.startswith("-- include:") else line
+                   for line in text.splitlines(keepends=True))
 
 
 class PipelinedScript:

@@ -6,9 +6,11 @@
 -- KEYS[1] = live hash, KEYS[2] = due zset (entity -> ms when it turns stale);
 --           then per entity: raw zset, 1m history zset, 1h history zset
 -- ARGV: indicator, late_ms, h1m_ret_s, h1h_ret_s, default_interval_s, force, now_ms, grace,
---       n_entities, exercise ("1": the keys are the exercise series, and states carry x = 1), then per entity: entity, direction, warning, critical, source, samples
---       where samples is "ts_ms,value,interval;" repeated, sorted by ts_ms ascending
---       (interval empty when the sample has none) and source that of the batch's newest sample
+--       n_entities, exercise ("1": the keys are the exercise series, and states carry x = 1),
+--       then per entity: entity, direction, info, warning, critical, severe, source, samples
+--       where the four thresholds are the crisis levels 관심 주의 경계 심각 (empty when not given; all
+--       empty: the series has no thresholds), samples is "ts_ms,value,interval;" repeated, sorted by
+--       ts_ms ascending (interval empty when the sample has none) and source that of the batch's newest sample
 -- Returns {changed states (JSON), rejected {entity, ts_ms, reason}, accepted, duplicates}
 
 local indicator = ARGV[1]
@@ -73,13 +75,7 @@ local function bucket_acc(buckets, start, v)
   end
 end
 
-local function status_of(v, dir, warn, crit)
-  local sign = 1
-  if dir == "below" then sign = -1 end
-  if crit ~= nil and sign * (v - crit) >= 0 then return "critical" end
-  if warn ~= nil and sign * (v - warn) >= 0 then return "warning" end
-  return "normal"
-end
+-- include: status.lua
 
 -- Adds raw samples with lo < ts < hi (or <= hi when hi_inclusive) to acc = {count, sum, min,
 -- max, first ts, first value}.
@@ -124,12 +120,10 @@ end
 local a = 11
 for j = 1, n_entities do
   local entity = ARGV[a]
-  local dir = ARGV[a + 1]
-  local warn = tonumber(ARGV[a + 2])
-  local crit = tonumber(ARGV[a + 3])
-  local source = ARGV[a + 4]
-  local packed = ARGV[a + 5]
-  a = a + 6
+  local th = {ARGV[a + 1], tonumber(ARGV[a + 5]), tonumber(ARGV[a + 4]), tonumber(ARGV[a + 3]), tonumber(ARGV[a + 2])}
+  local source = ARGV[a + 6]
+  local packed = ARGV[a + 7]
+  a = a + 8
   local kraw, kh1m, kh1h = KEYS[3 + (j - 1) * 3], KEYS[4 + (j - 1) * 3], KEYS[5 + (j - 1) * 3]
 
   local prev_json = redis.call("HGET", live, entity)
@@ -173,7 +167,7 @@ for j = 1, n_entities do
         -- Samples come sorted by event time, so each status change within a batch is seen and
         -- `since` does not depend on how the stream was cut into batches. A gap longer than
         -- the staleness limit starts a new run, as the stale sweep would have.
-        local s = status_of(v, dir, warn, crit)
+        local s = status_of(v, th)
         if s ~= cur_status or gap then
           cur_status = s
           since = ts
@@ -233,7 +227,7 @@ for j = 1, n_entities do
       for _, m in ipairs(members) do
         local mt, mv = string.match(m, "^([^:]+):(.+)$")
         mt, mv = tonumber(mt), tonumber(mv)
-        if after - mt > gap_ms or status_of(mv, dir, warn, crit) ~= cur_status then
+        if after - mt > gap_ms or status_of(mv, th) ~= cur_status then
           complete = false
           break
         end

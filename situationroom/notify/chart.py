@@ -10,11 +10,10 @@ from zoneinfo import ZoneInfo
 import altair as alt
 import redis.asyncio as aioredis
 
-from situationroom import keys
+from situationroom import keys, status
 from situationroom.catalog import Catalog
 
 HOUR_MS = 3_600_000
-LEVEL_COLOURS = {"warning": "#d97706", "critical": "#dc2626"}
 
 
 async def last_hour(client: aioredis.Redis, indicator: str, entity: str,
@@ -44,24 +43,23 @@ def spec(catalog: Catalog, indicator: str, entity: str, points: list[tuple[int, 
               for ms, v in points]
     title = f"{ind.name_ko if ko else ind.name_en} · {(ent.name_ko if ko else ent.name_en) if ent else entity}"
     line = alt.Chart(alt.Data(values=values)).mark_line(point=alt.OverlayMarkDef(size=18), color="#1d4ed8").encode(
-        x=alt.X("t:T", title=None, axis=alt.Axis(format="%H:%M")),
+        x=alt.X("t:T", title="시각" if ko else "time", axis=alt.Axis(format="%H:%M")),
         y=alt.Y("v:Q", title=unit, scale=alt.Scale(zero=False)),
     )
     layers: list[alt.Chart] = [line]
     th = ind.thresholds_for(entity)
     if th is not None:
-        names = {"warning": "주의", "critical": "경계"} if ko else {"warning": "warning", "critical": "critical"}
-        rules = [{"level": lvl, "y": getattr(th, lvl), "label": names[lvl]}
-                 for lvl in ("warning", "critical") if getattr(th, lvl) is not None]
-        if rules:
-            base = alt.Chart(alt.Data(values=rules))
-            layers.append(base.mark_rule(strokeDash=[6, 4]).encode(
-                y="y:Q", color=alt.Color("level:N", scale=alt.Scale(domain=list(LEVEL_COLOURS),
-                                                                    range=list(LEVEL_COLOURS.values())), legend=None)))
-            layers.append(base.mark_text(align="left", dx=4, dy=-6, fontSize=11).encode(
-                y="y:Q", x=alt.value(0), text="label:N",
-                color=alt.Color("level:N", scale=alt.Scale(domain=list(LEVEL_COLOURS),
-                                                           range=list(LEVEL_COLOURS.values())), legend=None)))
+        # Every level the series has, in the scale's colour and word (주의 2.50 m).
+        rules = [{"level": name, "y": value,
+                  "label": f"{getattr(status.BY_ID[name], 'ko' if ko else 'en')} {value:g} {unit}".strip()}
+                 for name, value in th.levels()]
+        names = [name for name, _ in th.levels()]
+        colours = alt.Scale(domain=names, range=[status.BY_ID[n].colour for n in names])
+        base = alt.Chart(alt.Data(values=rules))
+        layers.append(base.mark_rule(strokeDash=[6, 4]).encode(
+            y="y:Q", color=alt.Color("level:N", scale=colours, legend=None)))
+        layers.append(base.mark_text(align="left", dx=4, dy=-6, fontSize=11).encode(
+            y="y:Q", x=alt.value(0), text="label:N", color=alt.Color("level:N", scale=colours, legend=None)))
     chart = alt.layer(*layers).properties(width=560, height=220, title=title).configure_view(stroke=None)
     return chart.to_dict()
 

@@ -13,6 +13,7 @@ import redis.asyncio as aioredis
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from situationroom import keys
+from situationroom.alerts import severity
 from situationroom.catalog import Catalog
 from situationroom.configfile import read_yaml, validate
 from situationroom.errors import ConfigError, Problem
@@ -20,11 +21,10 @@ from situationroom.notify.people import ID, People
 
 log = logging.getLogger(__name__)
 
-# Korea's crisis levels (docs/alerts.md); a level is written by its Korean or English name.
-LEVELS: dict[str, int] = {"관심": 1, "info": 1, "주의": 2, "warning": 2, "경계": 3, "critical": 3,
-                          "심각": 4, "severe": 4}
-NAMES_KO = {1: "관심", 2: "주의", 3: "경계", 4: "심각"}
-NAMES_EN = {1: "info", 2: "warning", 3: "critical", 4: "severe"}
+# Korea's crisis levels (docs/alerts.md, situationroom/status.py); a level is written by its Korean or English name.
+LEVELS: dict[str, int] = {name: lv.level for lv in severity.LEVELS for name in (lv.ko, lv.name)}
+NAMES_KO = {lv.level: lv.ko for lv in severity.LEVELS}
+NAMES_EN = {lv.level: lv.en for lv in severity.LEVELS}
 CRITICAL = 3
 """From this level on an alert goes through quiet hours."""
 
@@ -99,7 +99,7 @@ class SubscriptionIn(BaseModel):
     def _severity(cls, v: str) -> str:
         level = level_of(v)
         if not level:
-            raise ValueError("unknown severity; use 관심/info, 주의/warning, 경계/critical or 심각/severe")
+            raise ValueError(f"unknown severity; use {severity.HELP}")
         return NAMES_KO[level]
 
     @model_validator(mode="after")

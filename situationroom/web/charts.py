@@ -9,18 +9,19 @@ Sizes are given for a 1080-pixel-high screen; the page scales every `*Size`, `*W
 from __future__ import annotations
 
 import json
+import math
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import altair as alt
 
+from situationroom import status
 from situationroom.catalog import Catalog
 
-STATUSES = ["normal", "warning", "critical", "stale", "unknown"]
-# Tuned on the dark wall: each status is far from the others in lightness as well as hue, so the
-# map still reads in grey scale (and every status also carries a word or an icon on the page).
-STATUS_COLOURS = ["#2f9e58", "#f2b01e", "#f03e3e", "#5f6b7a", "#2a3340"]
+# The one status scale's colours (situationroom/status.py); every status also carries a word or a mark.
+STATUSES = [s.id for s in status.SCALE]
+STATUS_COLOURS = [s.colour for s in status.SCALE]
 SERIES_COLOURS = ["#4cc9f0", "#ffb347", "#c792ea", "#9be564", "#ff6fa8", "#f9f871", "#2ec4b6", "#a0a8ff",
                   "#ff8c69", "#d0d6de", "#6fd3a8", "#e0b0ff"]
 FONT = "Pretendard Variable, Pretendard, sans-serif"
@@ -28,7 +29,8 @@ TEXT = "#e8eef5"
 MUTED = "#a9b6c6"
 GRID = "#2b3644"
 LABEL_MIN_KM2 = 8.0
-"""Districts smaller than this carry no name on the map (at 1080 lines they are a few pixels wide)."""
+"""Districts smaller than this are too small on the whole-city map for a label (at 1080 lines they are a few
+pixels wide): they are drawn again, larger, in the city-centre inset, and labelled there."""
 
 
 def config() -> dict[str, Any]:
@@ -86,88 +88,190 @@ def _features(path: str) -> tuple[dict[str, Any], ...]:
     return tuple(out)
 
 
-def district_map(catalog: Catalog, seeds: Path) -> dict[str, Any]:
-    """The 행정동 coloured by status (dataset `districts`, field `status`), gu outlines, and labels of the
-    districts that are not normal (dataset `labels`, fields `text` and `status`)."""
-    dongs = []
-    labels = []
+def _districts(catalog: Catalog, seeds: Path, small: bool | None = None) -> tuple[list[dict[str, Any]],
+                                                                                 list[dict[str, Any]]]:
+    """The 행정동 features (all, only the small ones, or only the big ones) and their label points, largest first."""
+    dongs, labels = [], []
     areas: dict[str, float] = {}
     for f in _features(str(seeds / "boundaries" / "pohang-districts.geojson")):
         code = f["properties"]["code"]
-        areas[code] = float(f["properties"].get("area_km2") or 0.0)
+        area = float(f["properties"].get("area_km2") or 0.0)
+        is_small = area < LABEL_MIN_KM2
+        areas[code] = area
         entity = catalog.entities.get(code)
         name_ko = entity.name_ko if entity else f["properties"].get("name_ko", code)
         name_en = entity.name_en if entity else f["properties"].get("name_en", code)
-        dongs.append({"type": "Feature", "geometry": f["geometry"], "code": code, "name_ko": name_ko,
-                      "name_en": name_en, "status": "unknown"})
+        if small is None or small == is_small:
+            dongs.append({"type": "Feature", "geometry": f["geometry"], "code": code, "name_ko": name_ko,
+                          "name_en": name_en, "status": "unknown"})
         lon = f["properties"].get("label_lon") or (entity.lon if entity else None)
         lat = f["properties"].get("label_lat") or (entity.lat if entity else None)
-        # Only districts big enough on screen get a name; the dense centre would be a pile of labels.
-        if lon is not None and lat is not None and f["properties"].get("area_km2", 100) >= LABEL_MIN_KM2:
+        # On the whole-city map only districts big enough on screen get a label; the inset labels the rest.
+        if lon is not None and lat is not None and (is_small if small else not is_small):
             labels.append({"code": code, "lon": lon, "lat": lat, "text": "", "status": "unknown"})
-    # Largest first: where two names would overlap, the page keeps the first (the bigger district).
+    # Largest first: where two labels of the same level and count would overlap, the bigger district's wins.
     labels.sort(key=lambda lab: -areas.get(lab["code"], 0.0))
+    return dongs, labels
+
+
+def _fills() -> alt.Chart:
+    """The districts filled with their status's colour (field `status`), at full strength: a paler red would
+    read as the orange of the level below. How much is wrong where is the labels' count."""
+    return alt.Chart(alt.Data(name="districts")).mark_geoshape(stroke="#0b1016", strokeWidth=1.2).encode(
+        color=alt.Color("status:N", scale=_status_scale(), legend=None),
+    )
+
+
+def _free_corner(features: list[dict[str, Any]]) -> dict[str, Any]:
+    """The corner of the whole map's box with the largest empty rectangle (no district in it: for Pohang the
+    south-west, beyond 기계면 and 대송면), as fractions of the box: where the page puts the inset without
+    covering land."""
+    pts: list[tuple[float, float]] = []
+
+    def walk(coords: Any) -> None:
+        if coords and isinstance(coords[0], int | float):
+            # Mercator, as drawn: x = longitude, y grows with latitude faster than linearly.
+            pts.append((coords[0], math.degrees(math.log(math.tan(math.pi / 4 + math.radians(coords[1]) / 2)))))
+        else:
+            for c in coords:
+                walk(c)
+
+    for f in features:
+        walk(f["geometry"]["coordinates"])
+    x0, x1 = min(p[0] for p in pts), max(p[0] for p in pts)
+    y0, y1 = min(p[1] for p in pts), max(p[1] for p in pts)
+    w, h = x1 - x0, y1 - y0
+    best = {"corner": "ne", "w": 0.0, "h": 0.0}
+    for corner in ("ne", "nw", "se", "sw"):
+        for step in range(5, 13):
+            fw = step * 0.05
+            inside = [p for p in pts if (p[0] >= x1 - fw * w if corner[1] == "e" else p[0] <= x0 + fw * w)]
+            if corner[0] == "n":
+                fh = (y1 - max((p[1] for p in inside), default=y0)) / h
+            else:
+                fh = (min((p[1] for p in inside), default=y1) - y0) / h
+            if fh >= 0.25 and fw * fh > best["w"] * best["h"]:
+                best = {"corner": corner, "w": round(fw, 2), "h": round(fh, 2)}
+    return best
+
+
+def _label_layers(size: float) -> list[alt.Chart]:
+    """A district's label (dataset `labels`, field `text`) with a dark halo, so it reads on any fill."""
+    return [
+        alt.Chart(alt.Data(name="labels")).mark_text(fontWeight=800, stroke="#0b1016", strokeWidth=4,
+                                                     strokeOpacity=0.85, fontSize=size, fill=TEXT).encode(
+            longitude="lon:Q", latitude="lat:Q", text="text:N"),
+        alt.Chart(alt.Data(name="labels")).mark_text(fontWeight=800, fontSize=size, fill=TEXT).encode(
+            longitude="lon:Q", latitude="lat:Q", text="text:N"),
+    ]
+
+
+def district_map(catalog: Catalog, seeds: Path) -> dict[str, Any]:
+    """The 행정동 shaded by status (dataset `districts`, field `status`), gu outlines, the outline of the
+    city centre the inset enlarges, and labels (dataset `labels`, fields `text` and `status`) of the
+    districts big enough to carry one."""
+    dongs, labels = _districts(catalog, seeds)
+    small, _ = _districts(catalog, seeds, small=True)
     gu_path = seeds / "boundaries" / "pohang-gu.geojson"
     gus = [{"type": "Feature", "geometry": f["geometry"]} for f in _features(str(gu_path))] if gu_path.exists() \
         else []
-
-    fills = alt.Chart(alt.Data(name="districts")).mark_geoshape(stroke="#0b1016", strokeWidth=1.2).encode(
-        color=alt.Color("status:N", scale=_status_scale(), legend=None),
-    )
-    layers: list[alt.Chart] = [fills]
+    layers: list[alt.Chart] = [_fills()]
     if gus:
         layers.append(alt.Chart(alt.Data(name="gu")).mark_geoshape(filled=False, stroke="#dfe7f0", strokeWidth=2.5))
-    layers.append(
-        alt.Chart(alt.Data(name="labels")).mark_text(fontWeight=800, stroke="#0b1016", strokeWidth=4,
-                                                     strokeOpacity=0.85, fontSize=20, fill=TEXT).encode(
-            longitude="lon:Q", latitude="lat:Q", text="text:N",
-        ),
-    )
-    layers.append(
-        alt.Chart(alt.Data(name="labels")).mark_text(fontWeight=800, fontSize=20, fill=TEXT).encode(
-            longitude="lon:Q", latitude="lat:Q", text="text:N",
-        ),
-    )
+    if small:
+        # Where the inset's districts are, so a reader finds them on the whole map.
+        layers.append(alt.Chart(alt.Data(name="centre")).mark_geoshape(filled=False, stroke=TEXT, strokeWidth=1.5,
+                                                                       strokeDash=[4, 3]))
+    layers += _label_layers(20)
     chart = alt.layer(*layers).project(type="mercator")
     datasets: dict[str, list[dict[str, Any]]] = {"districts": dongs, "labels": labels}
     if gus:
         datasets["gu"] = gus
+    if small:
+        datasets["centre"] = [_bbox(small)]
     return _finish(chart, **datasets)
 
 
-def timeseries(levels: list[dict[str, Any]], series: list[str]) -> dict[str, Any]:
+def district_inset(catalog: Catalog, seeds: Path) -> dict[str, Any] | None:
+    """The city centre's small 행정동, enlarged, with the same datasets and fields as the whole map (or None
+    when every district is big enough to be labelled on it)."""
+    dongs, labels = _districts(catalog, seeds, small=True)
+    if not dongs:
+        return None
+    chart = alt.layer(_fills(), *_label_layers(15)).project(type="mercator")
+    spec = _finish(chart, districts=dongs, labels=labels)
+    everything, _ = _districts(catalog, seeds)
+    spec["usermeta"] = {"corner": _free_corner(everything)}
+    return spec
+
+
+def _bbox(features: list[dict[str, Any]]) -> dict[str, Any]:
+    """A rectangle around some features (clockwise, as d3-geo wants it)."""
+    xs: list[float] = []
+    ys: list[float] = []
+
+    def walk(coords: Any) -> None:
+        if coords and isinstance(coords[0], int | float):
+            xs.append(coords[0])
+            ys.append(coords[1])
+        else:
+            for c in coords:
+                walk(c)
+
+    for f in features:
+        walk(f["geometry"]["coordinates"])
+    x0, x1, y0, y1 = min(xs) - 0.004, max(xs) + 0.004, min(ys) - 0.004, max(ys) + 0.004
+    ring = [[x0, y0], [x0, y1], [x1, y1], [x1, y0], [x0, y0]]
+    return {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [ring]}}
+
+
+def timeseries(levels: list[dict[str, Any]], series: list[str], unit: str, time_title: str) -> dict[str, Any]:
     """Lines of dataset `points` (`t` city-local ms on a UTC scale, `v`, `s` series name), with the
-    thresholds drawn as dashed rules (`levels`: `y`, `level`)."""
+    thresholds drawn as dashed rules labelled with their level, value and unit (`levels`: `y`, `level`,
+    `label`; a threshold that holds for only some of the lines names them in its label). The y axis names
+    the unit, the x axis the time."""
     colour = alt.Color("s:N", title=None, scale=alt.Scale(domain=series, range=SERIES_COLOURS[: len(series)]),
                        legend=alt.Legend(orient="top") if len(series) > 1 else None)
     lines = alt.Chart(alt.Data(name="points")).mark_line(interpolate="monotone").encode(
-        x=alt.X("t:T", title=None, scale=alt.Scale(type="utc"),
+        x=alt.X("t:T", title=time_title, scale=alt.Scale(type="utc"),
                 # Seconds only when the chart spans minutes (an accelerated simulation, a fresh start).
                 axis=alt.Axis(labelExpr="utcFormat(datum.value, (domain('x')[1] - domain('x')[0]) < 900000 "
                                         "? '%H:%M:%S' : '%H:%M')", labelOverlap=True, tickCount=6)),
-        y=alt.Y("v:Q", title=None, scale=alt.Scale(zero=False, nice=True), axis=alt.Axis(tickCount=5)),
+        y=alt.Y("v:Q", title=unit or None, scale=alt.Scale(zero=False, nice=True), axis=alt.Axis(tickCount=5)),
         color=colour,
     )
     layers: list[alt.Chart] = []
     if levels:
-        layers.append(alt.Chart(alt.Data(name="levels")).mark_rule(strokeDash=[8, 6]).encode(
-            y="y:Q", color=alt.Color("level:N", scale=_status_scale(), legend=None),
-        ))
-    layers.append(lines)
+        level_colour = alt.Color("level:N", scale=_status_scale(), legend=None)
+        rules = alt.Chart(alt.Data(name="levels"))
+        layers.append(rules.mark_rule(strokeDash=[8, 6]).encode(y="y:Q", color=level_colour))
+        layers.append(lines)
+        # The label sits on its line at the right edge, above it, over the lines, with a halo so it stays legible
+        # where a line passes under it.
+        layers.append(rules.mark_text(align="right", baseline="bottom", dy=-3, fontSize=15, fontWeight=700,
+                                      stroke="#111923", strokeWidth=4, strokeOpacity=0.9).encode(
+            y="y:Q", x=alt.value("width"), text="label:N"))
+        layers.append(rules.mark_text(align="right", baseline="bottom", dy=-3, fontSize=15, fontWeight=700).encode(
+            y="y:Q", x=alt.value("width"), text="label:N", color=level_colour))
+    else:
+        layers.append(lines)
     chart = alt.layer(*layers).resolve_scale(color="independent")
     return _finish(chart, levels=levels)
 
 
 def ranking(unit: str) -> dict[str, Any]:
     """Horizontal bars of dataset `rows` (`label`, `v`, `status`, `text`, `rank`, `show`), best read top-down.
-    The page keeps one tuple per entity and sets `show` on the top N, so updates only modify tuples."""
+    The page keeps one tuple per entity and sets `show` on the top N, so updates only modify tuples; it also
+    sets the signal `xmax` so the longest bar leaves room for its value and status after it."""
     base = alt.Chart(alt.Data(name="rows")).transform_filter("datum.show").encode(
         y=alt.Y("label:N", title=None, sort=alt.EncodingSortField(field="rank", op="min", order="ascending"),
-                axis=alt.Axis(labelFontSize=20, labelColor=TEXT, labelLimit=300, domain=False, ticks=False)),
+                axis=alt.Axis(labelFontSize=20, labelColor=TEXT, labelLimit=0, domain=False, ticks=False)),
     )
+    xmax = alt.param(name="xmax", value=1)
     bars = base.mark_bar(cornerRadiusEnd=3, height={"band": 0.72}).encode(
-        x=alt.X("v:Q", title=unit or None, axis=alt.Axis(tickCount=4, grid=True, labels=False)),
+        x=alt.X("v:Q", title=unit or None, scale=alt.Scale(domainMax=alt.ExprRef(xmax.name), zero=True, nice=False),
+                axis=alt.Axis(tickCount=4, grid=True, labels=False)),
         color=alt.Color("status:N", scale=_status_scale(), legend=None),
     )
     values = base.mark_text(align="left", dx=6, fontWeight=700, fill=TEXT).encode(x="v:Q", text="text:N")
-    return _finish(alt.layer(bars, values))
+    return _finish(alt.layer(bars, values).add_params(xmax))

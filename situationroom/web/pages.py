@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from situationroom import audit
 from situationroom import dashboards as dash
+from situationroom import status
 from situationroom.catalog import Catalog
 from situationroom.errors import site_relative
 from situationroom.web import charts, schemas
@@ -152,6 +153,8 @@ def _title(panel: dash.PanelBase, default_ko: str, default_en: str) -> dict[str,
     return {"ko": panel.title_ko or default_ko, "en": panel.title_en or default_en}
 
 
+TIME_TITLE = {"ko": "시각 ({tz})", "en": "time ({tz})"}
+"""The x axis of every time series: the city's local time, by its zone's abbreviation (KST)."""
 PANEL_TITLES = {
     "map": ("구역별 상태", "Status by district"), "alerts": ("발령 중인 경보", "Alerts firing"),
     "ticker": ("재난문자", "Disaster messages"), "clock": ("현재 시각", "Time"),
@@ -167,18 +170,31 @@ def _scope(catalog: Catalog, domains: list[str], indicators: list[str]) -> list[
     return [i.id for i in catalog.indicators.values() if not domains or i.domain in domains]
 
 
-def _levels(catalog: Catalog, indicator: str, entities: list[str]) -> list[dict[str, Any]]:
+def _levels(catalog: Catalog, indicator: str, entities: list[str], lang: str) -> list[dict[str, Any]]:
+    """The dashed threshold lines of a time series: one per (level, value), labelled with the level's word,
+    the value and the unit, and with the names of the lines it holds for when not all of them."""
     ind = catalog.indicators[indicator]
-    seen: dict[tuple[str, float], None] = {}
+    unit = ind.unit if lang == "ko" else ind.unit_en
+    held: dict[tuple[str, float], list[str]] = {}
     for e in entities:
         th = ind.thresholds_for(e)
-        if th is None:
-            continue
-        for level in ("warning", "critical"):
-            value = getattr(th, level)
-            if value is not None:
-                seen[(level, value)] = None
-    return [{"level": level, "y": value} for level, value in seen]
+        for name, value in th.levels() if th is not None else []:
+            held.setdefault((name, value), []).append(e)
+    out = []
+    for (name, value), ents in held.items():
+        word = getattr(status.BY_ID[name], lang)
+        label = f"{word} {value:,.{ind.decimals}f} {'' if ind.labels else unit}".strip()
+        if len(ents) < len(entities):
+            names = [getattr(catalog.entities[e], f"name_{lang}") for e in ents]
+            who = " · ".join(names) if len(names) <= 2 else (
+                f"{names[0]} 외 {len(names) - 1}" if lang == "ko" else f"{names[0]} +{len(names) - 1}")
+            label = f"{who} {label}"
+        out.append({"level": name, "y": value, "label": label})
+    return out
+
+
+def _zone_name(catalog: Catalog) -> str:
+    return dt.datetime.now(ZoneInfo(catalog.city.timezone)).tzname() or catalog.city.timezone
 
 
 def _cells(catalog: Catalog) -> dict[str, list[str]]:
@@ -214,8 +230,10 @@ def _panel(catalog: Catalog, seeds: Path, panel: dash.PanelBase, pid: str) -> tu
         entities = dash.resolve_entities(catalog, ind.id, panel.entities)
         out.update(title=_title(panel, ind.name_ko, ind.name_en), indicator=ind.id, entities=entities,
                    window_s=panel.window,
-                   specs={lang: charts.timeseries(_levels(catalog, ind.id, entities),
-                                                  [getattr(catalog.entities[e], f"name_{lang}") for e in entities])
+                   specs={lang: charts.timeseries(_levels(catalog, ind.id, entities, lang),
+                                                  [getattr(catalog.entities[e], f"name_{lang}") for e in entities],
+                                                  "" if ind.labels else (ind.unit if lang == "ko" else ind.unit_en),
+                                                  TIME_TITLE[lang].format(tz=_zone_name(catalog)))
                           for lang in ("ko", "en")})
         topics.add(f"indicator:{ind.id}")
     elif isinstance(panel, dash.RankingPanel):
@@ -227,11 +245,13 @@ def _panel(catalog: Catalog, seeds: Path, panel: dash.PanelBase, pid: str) -> tu
     elif isinstance(panel, dash.MapPanel):
         scope = _scope(catalog, panel.domains, panel.indicators)
         out.update(title=_title(panel, *PANEL_TITLES["map"]), indicators=scope,
-                   spec=charts.district_map(catalog, seeds))
+                   spec=charts.district_map(catalog, seeds), inset=charts.district_inset(catalog, seeds))
         topics.update(f"indicator:{i}" for i in scope)
     elif isinstance(panel, dash.AlertsPanel):
         out.update(title=_title(panel, *PANEL_TITLES["alerts"]), domains=list(panel.domains), limit=panel.limit)
         topics.add("alerts")
+        # A row shows its series' value now (the one its KPI shows), so the panel follows those series too.
+        topics.update(f"domain:{d}" for d in panel.domains or catalog.domains)
     elif isinstance(panel, dash.DomainsPanel):
         domains = panel.domains or list(catalog.domains)
         out.update(title=_title(panel, *PANEL_TITLES["domains"]), domains=domains,
@@ -287,6 +307,7 @@ def resolve(entry: dash.Entry, catalog: Catalog, seeds: Path, stale_grace: float
                         "disconnect_banner_s": d.disconnect_banner,
                         "grid": {"columns": d.grid.columns, "rows": d.grid.rows}, "pages": pages}
     out["topics"] = _topics(catalog, wanted)
+    out["scale"] = status.table()
     out["domains"] = {k: {"name": _names(v), "icon": v.icon} for k, v in catalog.domains.items()}
     out["indicators"] = {
         i.id: {"name": _names(i), "unit": {"ko": i.unit, "en": i.unit_en}, "domain": i.domain,
@@ -311,7 +332,7 @@ def _shell(request: Request, name: str, lang: str, title: str) -> HTMLResponse:
         f'<meta name="viewport" content="width=device-width,initial-scale=1">'
         f'<title>{escape(title)}</title><link rel="icon" href="data:,">'
         f'<link rel="preload" href="{base}/vendor/PretendardVariable.woff2" as="font" type="font/woff2" crossorigin>'
-        f'<link rel="stylesheet" href="{base}/wall.css">'
+        f'<link rel="stylesheet" href="{base}/wall.css"><style>{status.css()}</style>'
         f'<script src="{base}/vendor/vega.min.js" defer></script>'
         f'<script src="{base}/vendor/vega-lite.min.js" defer></script>'
         f'<script src="{base}/vendor/vega-embed.min.js" defer></script>'

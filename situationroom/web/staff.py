@@ -9,8 +9,8 @@ import orjson
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse
 
+from situationroom import status
 from situationroom.catalog import Catalog
-from situationroom.notify.subscriptions import NAMES_EN, NAMES_KO
 
 router = APIRouter()
 Lang = Annotated[Literal["ko", "en"], Query(description="language of the page: ko (default) or en")]
@@ -35,7 +35,8 @@ def page_data(catalog: Catalog, request: Request) -> dict[str, Any]:
                         "labels": {str(k): {"ko": v.ko, "en": v.en} for k, v in i.labels.items()}}
                        for i in catalog.indicators.values()],
         "entities": {e.id: {"ko": e.name_ko, "en": e.name_en} for e in catalog.entities.values()},
-        "levels": [{"level": lv, "ko": NAMES_KO[lv], "en": NAMES_EN[lv]} for lv in (1, 2, 3, 4)],
+        # The crisis levels of the one status scale: words and mark (the colours are the page's --st-* variables).
+        "levels": [{"level": s.level, "id": s.id, "ko": s.ko, "en": s.en, "mark": s.mark} for s in status.LEVELS],
         "departments": {d.id: {"ko": d.name_ko, "en": d.name_en} for d in info.people.departments.values()},
         "silence_max": {"staff": request.app.state.ctx.settings.silence_max_staff,
                         "operator": request.app.state.ctx.settings.silence_max_operator},
@@ -55,7 +56,7 @@ async def staff_page(request: Request, lang: Lang = "ko") -> HTMLResponse:
         f'<meta name="viewport" content="width=device-width,initial-scale=1">'
         f'<title>{escape(title)}</title><link rel="icon" href="data:,">'
         f'<link rel="preload" href="{base}/vendor/PretendardVariable.woff2" as="font" type="font/woff2" crossorigin>'
-        f'<link rel="stylesheet" href="{base}/staff.css">'
+        f'<link rel="stylesheet" href="{base}/staff.css"><style>{status.css()}</style>'
         f'<script src="{base}/session.js" defer></script><script src="{base}/staff.js" defer></script>'
         f'</head><body data-lang="{lang}" data-build="{escape(build)}" data-assets="{escape(base)}">'
         f'<script id="page-data" type="application/json">{data}</script>'

@@ -13,6 +13,7 @@ import aiosmtplib
 import jinja2
 from pydantic import Field, SecretStr
 
+from situationroom import status
 from situationroom.notify import chart
 from situationroom.notify.channels.base import Channel, ChannelConfig, Delivery, DeliveryError
 from situationroom.notify.channels.registry import register
@@ -39,7 +40,8 @@ HTML = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined).fro
 <p style="color:#6b7280;font-size:12px">{{ t.footer }}</p>
 </body></html>
 """)
-COLOURS = {0: "#9ca3af", 1: "#3b82f6", 2: "#eab308", 3: "#f97316", 4: "#dc2626"}
+COLOURS = {0: status.BY_ID["none"].colour, **{lv: s.colour for lv, s in status.BY_LEVEL.items() if lv}}
+"""The bar beside each alert, by crisis level, from the one status scale."""
 
 
 class EmailConfig(ChannelConfig):

@@ -12,7 +12,7 @@ import httpx
 import orjson
 from pydantic import Field, SecretStr
 
-from situationroom import __version__
+from situationroom import __version__, status
 from situationroom.notify.channels.base import Channel, ChannelConfig, Delivery, DeliveryError
 from situationroom.notify.channels.registry import register
 from situationroom.notify.message import render
@@ -21,7 +21,8 @@ SIGNATURE_HEADER = "X-Situationroom-Signature-256"
 TIMESTAMP_HEADER = "X-Situationroom-Timestamp"
 # Statuses worth retrying: the receiver may recover (timeouts, rate limits, server errors).
 RETRYABLE = {408, 425, 429}
-SLACK_COLOURS = {0: "#2eb67d", 1: "#3b82f6", 2: "#eab308", 3: "#f97316", 4: "#dc2626"}
+SLACK_COLOURS = {0: status.BY_ID["normal"].colour, **{lv: s.colour for lv, s in status.BY_LEVEL.items() if lv}}
+"""Attachment colour by crisis level (0: resolved), from the one status scale."""
 
 
 class WebhookConfig(ChannelConfig):

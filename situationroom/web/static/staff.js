@@ -34,7 +34,7 @@
       apply: "Apply", cancel: "Cancel", since: "since", by: "by",
       subs: "My subscriptions", addSub: "Add subscription", edit: "Edit", del: "Delete", save: "Save", confirmDel: "Delete this subscription?",
       name: "Name", minSev: "Minimum level", domains: "Domains", districts: "Districts", indicators: "Indicators", channels: "Channels",
-      quiet: "Quiet hours", quietHelp: "During these hours info and warning come in-app only (critical always gets through).",
+      quiet: "Quiet hours", quietHelp: "During these hours info and warning come in-app only (critical and severe always get through).",
       resolved: "Tell me when resolved", enabled: "Enabled", any: "any", noSubs: "No subscriptions.",
       history: "Received", noHistory: "Nothing received yet.", deliveries: "Deliveries",
       enableNotif: "Turn on browser notifications", notifOn: "Browser notifications on", notifBlocked: "Browser notifications blocked",
@@ -68,6 +68,8 @@
     }).format(new Date(ms));
   };
   const sevName = (a) => nm(LEVEL[a.level]) || a.severity || "";
+  // A level's badge: its mark and its word (● 관심, ▲ 주의, ◆ 경계, ■ 심각), never its colour alone.
+  const badge = (level, text) => `<span class="badge l${level}">${LEVEL[level] ? `<i aria-hidden="true">${esc(LEVEL[level].mark)}</i>` : ""}${esc(text)}</span>`;
   const fmtValue = (a) => {
     if (a.value == null) return "";
     const ind = IND[a.indicator];
@@ -215,7 +217,7 @@
     const meta = [since, dept ? nm(dept) : "", a.silenced && a.silenced.length ? mutedText(a) : "", a.tier ? `${T.tier} ${a.tier}` : ""]
       .filter(Boolean).join(" · ");
     return `<article class="alert l${a.level}${fresh ? " new" : ""}${a.state === "resolved" ? " over" : ""}" data-fp="${esc(a.fingerprint)}">
-      <div class="head"><span class="badge l${a.level}">${esc(sevName(a))}</span>${stateBadge}
+      <div class="head">${badge(a.level, sevName(a))}${stateBadge}
         <span class="what">${esc(alertWhat(a))}</span><span class="where">${esc(alertWhere(a))}</span>
         <span class="value">${esc(fmtValue(a))}</span><span class="meta">${esc(meta)}</span>
         <span class="actions">
@@ -249,7 +251,7 @@
       const shown = open ? list : list.slice(0, GROUP_SHOWN);
       const more = list.length - shown.length;
       const word = LANG === "ko" ? `${list.length}곳` : `${list.length} places`;
-      return `<div class="group" data-group="${esc(key)}"><div class="ghead"><span class="badge l${a.level}">${esc(sevName(a))}</span>
+      return `<div class="group" data-group="${esc(key)}"><div class="ghead">${badge(a.level, sevName(a))}
           <span class="what">${esc(alertWhat(a))}</span><span class="count">${esc(word)}</span></div>
         ${shown.map(alertCard).join("")}
         ${more > 0 ? `<button class="more" data-act="expand">${esc(LANG === "ko" ? `${more}곳 더 보기` : `${more} more`)}</button>`
@@ -277,7 +279,7 @@
     const lv = DATA.levels.find((l) => l.ko === s.min_severity) || {};
     const quiet = s.quiet_hours ? `${T.quiet} ${s.quiet_hours.start.slice(0, 5)}–${s.quiet_hours.end.slice(0, 5)}` : "";
     return `<div class="sub" data-sub="${esc(s.id)}"><div class="row"><span class="name grow">${esc(s.name || s.id)}</span>
-        <span class="badge l${lv.level || 2}">${esc(nm(lv))}+</span></div>
+        ${badge(lv.level || 2, `${nm(lv)}+`)}</div>
       <div class="filters">${filterChips(s)}</div>
       <div class="row"><span class="grow">${s.channels.map((c) => `<span class="chip${s.enabled ? "" : " off"}">${esc(channelName(c))}</span>`).join("")} ${esc(quiet)}</span>
         <button data-act="edit">${esc(T.edit)}</button><button class="danger" data-act="delete">${esc(T.del)}</button></div></div>`;
@@ -313,7 +315,7 @@
     const alerts = it.alerts || [];
     const top = alerts[0] || {};
     const kind = T.kinds[it.kind] || it.kind;
-    return `<li><time>${esc(fmtTime(it.at))}</time><span class="badge ${it.kind === "resolved" ? "resolved state" : `l${top.level || 2}`}">${esc(it.kind === "resolved" ? kind : sevName(top))}</span>
+    return `<li><time>${esc(fmtTime(it.at))}</time>${it.kind === "resolved" ? `<span class="badge resolved state">${esc(kind)}</span>` : badge(top.level || 2, sevName(top))}
       <span class="txt">${esc(alertWhat(top))} — ${esc(alertWhere(top))}${alerts.length > 1 ? ` +${alerts.length - 1}` : ""}
       <span class="empty" style="padding:0"> · ${esc(kind)}${it.tier ? ` · ${esc(T.tier)} ${it.tier}` : ""}</span></span></li>`;
   }

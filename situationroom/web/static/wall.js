@@ -9,50 +9,70 @@
   const LANG = body.dataset.lang === "en" ? "en" : "ko";
   const BUILD = body.dataset.build;
   const LOCALE = LANG === "ko" ? "ko-KR" : "en-GB";
-  const ORDER = { unknown: 0, normal: 1, stale: 2, warning: 3, critical: 4 };
+  // The one status scale (situationroom/status.py, sent with the dashboard as `scale`): its order, words,
+  // marks and icons; its colours are the page's CSS variables --st-<id>. Filled in by useScale().
+  const ORDER = {};
+  const MARK = {};
+  const BY_LEVEL = [];           // crisis level 1-4 -> status id (info, warning, critical, severe)
   const WORDS = {
     ko: {
-      normal: "정상", warning: "주의", critical: "심각", stale: "지연", unknown: "자료 없음",
       asOf: "데이터", asOfSuffix: "기준", noData: "데이터 없음", lost: "연결 끊김", lostEn: "Connection lost",
       lastData: "마지막 데이터", retry: "재연결 시도", inSec: "초 후", connecting: "연결 중",
       allClear: "발령 중인 경보 없음", since: "부터", more: "건 더", configError: "대시보드 파일 오류",
       lastGood: "마지막 정상 버전 표시 중", staleSince: "지연 · 마지막", ago: "전", sec: "초", min: "분",
-      hour: "시간", day: "일", crit: "심각", warn: "주의", staleN: "지연", noMessages: "수신된 재난문자 없음",
-      noDashboard: "표시할 대시보드가 없습니다", acked: "확인",
+      hour: "시간", day: "일", noMessages: "수신된 재난문자 없음",
+      noDashboard: "표시할 대시보드가 없습니다", acked: "확인", now: "현재", peak: "최고", centre: "시내",
+      last: "최근", range: "범위",
+      // A disaster text's own class (행정안전부): 위급재난, 긴급재난, 안전안내 — not a status of the city.
+      msg: { critical: "위급재난", warning: "긴급재난", info: "안전안내" },
     },
     en: {
-      normal: "normal", warning: "warning", critical: "critical", stale: "stale", unknown: "no data",
       asOf: "Data as of", asOfSuffix: "", noData: "no data", lost: "Connection lost", lostEn: "연결 끊김",
       lastData: "last data", retry: "reconnecting", inSec: "s", connecting: "connecting",
       allClear: "No alerts firing", since: "since", more: "more", configError: "Dashboard file error",
       lastGood: "showing the last good version", staleSince: "stale · last", ago: "ago", sec: "s", min: "min",
-      hour: "h", day: "d", crit: "critical", warn: "warning", staleN: "stale", noMessages: "No disaster messages",
-      noDashboard: "No dashboard to show", acked: "acknowledged",
+      hour: "h", day: "d", noMessages: "No disaster messages",
+      noDashboard: "No dashboard to show", acked: "acknowledged", now: "now", peak: "peak", centre: "City centre",
+      last: "last", range: "range",
+      msg: { critical: "extreme", warning: "emergency", info: "safety notice" },
     },
   }[LANG];
 
   // ------------------------------------------------------------------------------------------ icons
   // Inline SVG so the symbols never depend on a font having the glyph.
+  // One shape per status, as the scale's `mark` characters: ● 관심, ▲ 주의, ◆ 경계, ■ (a stop sign) 심각.
   const ICONS = {
-    normal: '<circle cx="12" cy="12" r="9" fill="currentColor"/><path d="M7.5 12.5l3 3 6-6.5" stroke="#0a0f15" stroke-width="2.6" fill="none" stroke-linecap="round" stroke-linejoin="round"/>',
-    warning: '<path d="M12 2.5L23 21.5H1z" fill="currentColor"/><path d="M12 9v6" stroke="#0a0f15" stroke-width="2.6" stroke-linecap="round"/><circle cx="12" cy="18.3" r="1.5" fill="#0a0f15"/>',
-    critical: '<path d="M8 1.5h8l6.5 6.5v8L16 22.5H8L1.5 16V8z" fill="currentColor"/><path d="M12 6.5v7" stroke="#fff" stroke-width="2.8" stroke-linecap="round"/><circle cx="12" cy="17.5" r="1.7" fill="#fff"/>',
+    normal: '<circle cx="12" cy="12" r="9.5" fill="none" stroke="currentColor" stroke-width="2.4"/><path d="M7.5 12.5l3 3 6-6.5" stroke="currentColor" stroke-width="2.6" fill="none" stroke-linecap="round" stroke-linejoin="round"/>',
+    none: '<circle cx="12" cy="12" r="9.5" fill="none" stroke="currentColor" stroke-width="2.4"/><path d="M7.5 12h9" stroke="currentColor" stroke-width="2.6" stroke-linecap="round"/>',
+    info: '<circle cx="12" cy="12" r="10" fill="currentColor"/><path d="M12 10.5v7" stroke="var(--chip-bg, #0a0f15)" stroke-width="2.6" stroke-linecap="round"/><circle cx="12" cy="6.8" r="1.6" fill="var(--chip-bg, #0a0f15)"/>',
+    warning: '<path d="M12 2.5L23 21.5H1z" fill="currentColor"/><path d="M12 9v6" stroke="var(--chip-bg, #0a0f15)" stroke-width="2.6" stroke-linecap="round"/><circle cx="12" cy="18.3" r="1.5" fill="var(--chip-bg, #0a0f15)"/>',
+    critical: '<path d="M12 1l11 11-11 11L1 12z" fill="currentColor"/><path d="M12 7v6.5" stroke="var(--chip-bg, #0a0f15)" stroke-width="2.6" stroke-linecap="round"/><circle cx="12" cy="17" r="1.5" fill="var(--chip-bg, #0a0f15)"/>',
+    severe: '<path d="M8 1.5h8l6.5 6.5v8L16 22.5H8L1.5 16V8z" fill="currentColor"/><path d="M12 6.5v7" stroke="var(--chip-bg, #0a0f15)" stroke-width="2.8" stroke-linecap="round"/><circle cx="12" cy="17.5" r="1.7" fill="var(--chip-bg, #0a0f15)"/>',
     stale: '<circle cx="12" cy="12" r="9.5" fill="none" stroke="currentColor" stroke-width="2.4"/><path d="M12 6.5V12l4 2.5" stroke="currentColor" stroke-width="2.4" fill="none" stroke-linecap="round"/>',
     unknown: '<circle cx="12" cy="12" r="9" fill="none" stroke="currentColor" stroke-width="2.4" stroke-dasharray="4 3"/>',
-    info: '<circle cx="12" cy="12" r="10" fill="currentColor"/><path d="M12 10.5v7" stroke="#0a0f15" stroke-width="2.6" stroke-linecap="round"/><circle cx="12" cy="6.8" r="1.6" fill="#0a0f15"/>',
     up: '<path d="M12 3l8 9h-5v9H9v-9H4z" fill="currentColor"/>',
     down: '<path d="M12 21l8-9h-5V3H9v9H4z" fill="currentColor"/>',
     flat: '<path d="M21 12l-9-8v5H3v6h9v5z" fill="currentColor"/>',
     plug: '<path d="M7 2v6M17 2v6M5 8h14v4a7 7 0 0 1-14 0zM12 19v3" stroke="currentColor" stroke-width="2.4" fill="none" stroke-linecap="round"/><path d="M3 3l18 18" stroke="currentColor" stroke-width="2.6" stroke-linecap="round"/>',
   };
   const icon = (name) => `<svg class="icon" viewBox="0 0 24 24" aria-hidden="true">${ICONS[name] || ""}</svg>`;
-  const chip = (status) => `<span class="chip ${status}">${icon(status)}${WORDS[status] || status}</span>`;
+  const word = (status) => WORDS[status] || status;
+  // A status is never colour alone: the chip has the icon and the word.
+  const chip = (status) => `<span class="chip ${status}" data-st="${status}">${icon(status)}${word(status)}</span>`;
   const esc = (s) => String(s ?? "").replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" }[c]));
-  // Korea's crisis levels 관심 · 주의 · 경계 · 심각 (1-4): 관심 reads as information, 주의 as a warning, 경계 and 심각
-  // as critical; the chip always spells the level out, so colour is never the only cue.
-  const LEVELS = { ko: ["", "관심", "주의", "경계", "심각"], en: ["", "info", "warning", "critical", "severe"] }[LANG];
-  const levelStatus = (level) => (level >= 3 ? "critical" : level === 2 ? "warning" : "info");
-  const levelChip = (level) => `<span class="chip ${levelStatus(level)}">${icon(levelStatus(level))}${LEVELS[level] || level}</span>`;
+  // An alert's crisis level 1-4 is the status of the same name: 관심 info, 주의 warning, 경계 critical, 심각 severe.
+  const levelStatus = (level) => BY_LEVEL[level] || "warning";
+  const levelChip = (level) => chip(levelStatus(level));
+  function useScale(scale) {
+    for (const st of scale || []) {
+      ORDER[st.id] = st.rank;
+      WORDS[st.id] = st[LANG];
+      MARK[st.id] = st.mark;
+      if (st.level) BY_LEVEL[st.level] = st.id;
+    }
+  }
+  // At or above 관심: a level is in force (what the map and the domain tiles count).
+  const inForce = (status) => (ORDER[status] || 0) >= (ORDER.info || 4);
 
   // ------------------------------------------------------------------------------------------ state
   let def = null;                 // the resolved dashboard (GET /api/v1/dashboards/<name>)
@@ -113,6 +133,12 @@
     dateFmt = new Intl.DateTimeFormat(LOCALE, { timeZone: tz(), year: "numeric", month: "long", day: "numeric", weekday: "short" });
   }
   makeFormats();
+  // A sparkline's span: "3시간", "90분" / "3 h", "90 min".
+  function fmtSpan(seconds) {
+    const m = Math.round(seconds / 60);
+    if (m >= 60 && m % 60 === 0) return `${m / 60}${LANG === "ko" ? "시간" : " h"}`;
+    return `${m}${LANG === "ko" ? "분" : " min"}`;
+  }
   function fmtAge(ms) {
     const s = Math.max(0, Math.round(ms / 1000));
     if (s < 60) return `${s}${WORDS.sec}`;
@@ -205,13 +231,19 @@
     constructor(spec, el) {
       super(spec, el);
       this.k = key(spec.indicator, spec.entity);
+      el.dataset.indicator = spec.indicator;
+      el.dataset.entity = spec.entity;
+      // The sparkline says what it spans and between which values it moves (its top and bottom).
       this.bodyEl.innerHTML = `<div class="row"><span class="value">–</span><span class="unit"></span><span class="trend"></span></div>
-        <div class="status"></div><svg class="spark" viewBox="0 0 100 40" preserveAspectRatio="none"></svg>`;
+        <div class="status"></div><div class="sparkbox"><span class="hi"></span><span class="span">${esc(WORDS.last)} ${esc(fmtSpan(spec.spark_s))}</span>
+        <span class="lo"></span><svg class="spark" viewBox="0 0 100 40" preserveAspectRatio="none"></svg></div>`;
       this.valueEl = this.bodyEl.querySelector(".value");
       this.unitEl = this.bodyEl.querySelector(".unit");
       this.trendEl = this.bodyEl.querySelector(".trend");
       this.statusEl = this.bodyEl.querySelector(".status");
       this.sparkEl = this.bodyEl.querySelector(".spark");
+      this.hiEl = this.bodyEl.querySelector(".sparkbox .hi");
+      this.loEl = this.bodyEl.querySelector(".sparkbox .lo");
       if (!sparks.has(this.k)) sparks.set(this.k, new Ring(spec.spark_s * 1000, 120));
       this.unitEl.textContent = unitOf(spec.indicator);
       this.last = "";
@@ -223,7 +255,11 @@
       const status = s ? statusOf(s, t) : "unknown";
       this.setStatus(status);
       const value = s ? fmtValue(this.spec.indicator, s.v) : "–";
-      if (this.valueEl.textContent !== value) this.valueEl.textContent = value;
+      if (this.valueEl.textContent !== value) {
+        // A value longer than the one the size was fitted to starts over from full size.
+        if (value.length !== this.valueEl.textContent.length) this.el.style.removeProperty("--fit");
+        this.valueEl.textContent = value;
+      }
       let trend = "";
       if (s && typeof s.r === "number") {
         const meta = ind(this.spec.indicator);
@@ -238,13 +274,30 @@
       const statusHtml = `${chip(status)}<span>${esc(when)}</span>`;
       if (this.statusEl.dataset.html !== statusHtml) { this.statusEl.innerHTML = statusHtml; this.statusEl.dataset.html = statusHtml; }
       this.drawSpark();
+      this.fit();
+    }
+    // Make the value smaller, a step at a time, while the tile's content does not fit it (a long value in a
+    // narrow tile, a station's name on two lines): never cut, never spilling onto the next tile.
+    fit() {
+      const b = this.bodyEl;
+      let fit = parseFloat(this.el.style.getPropertyValue("--fit")) || 1;
+      while (fit > 0.45 && (b.scrollWidth > b.clientWidth + 1 || b.scrollHeight > b.clientHeight + 1 ||
+                            this.el.scrollHeight > this.el.clientHeight + 1)) {
+        fit -= 0.05;
+        this.el.style.setProperty("--fit", fit.toFixed(2));
+      }
     }
     drawSpark() {
       const ring = sparks.get(this.k);
       const p = ring.points;
-      if (p.length < 2) { this.sparkEl.innerHTML = ""; return; }
+      if (p.length < 2) { this.sparkEl.innerHTML = ""; this.hiEl.textContent = ""; this.loEl.textContent = ""; return; }
       let lo = Infinity, hi = -Infinity;
       for (const q of p) { if (q.v < lo) lo = q.v; if (q.v > hi) hi = q.v; }
+      const unit = unitOf(this.spec.indicator);
+      const hiText = `${fmtValue(this.spec.indicator, hi)}${unit ? " " + unit : ""}`;
+      const loText = `${fmtValue(this.spec.indicator, lo)}${unit ? " " + unit : ""}`;
+      if (this.hiEl.textContent !== hiText) this.hiEl.textContent = hiText;
+      if (this.loEl.textContent !== loText) this.loEl.textContent = loText;
       if (hi - lo < 1e-9) { hi += 1; lo -= 1; }
       const t0 = p[0].t, span = Math.max(1, p[p.length - 1].t - t0);
       const pts = p.map((q) => `${((q.t - t0) / span * 100).toFixed(2)},${(38 - (q.v - lo) / (hi - lo) * 36).toFixed(2)}`).join(" ");
@@ -392,8 +445,9 @@
       const next = new Map();
       rows.slice(0, this.spec.top).forEach((r, n) => next.set(r.e, {
         v: r.v, status: r.status, rank: n, show: true,
-        text: `${fmtValue(this.spec.indicator, r.v)}${r.status === "normal" ? "" : " " + (STATUS_MARK[r.status] || "")}`,
+        text: `${fmtValue(this.spec.indicator, r.v)}${statusMark(r.status)}`,
       }));
+      const refit = this.fitBars(rows.slice(0, this.spec.top), next);
       if (!this.inserted) {
         for (const [e, tuple] of this.tuples) Object.assign(tuple, next.get(e) || { show: false });
         this.view.change("rows", vega.changeset().insert([...this.tuples.values()])).run();
@@ -409,24 +463,76 @@
         }
       }
       if (changed) this.view.change("rows", cs).run();
+      else if (refit) this.view.run();
+    }
+    // The longest bar leaves room for its value and status word after it: the x scale ends at `xmax`.
+    fitBars(rows, next) {
+      const width = this.view.width();
+      if (!rows.length || !(width > 0)) return false;
+      const u = parseFloat(getComputedStyle(document.documentElement).fontSize) / 16;
+      const ctx = (RankingPanel.canvas ||= document.createElement("canvas")).getContext("2d");
+      ctx.font = `700 ${20 * u}px "Pretendard Variable", Pretendard, sans-serif`;
+      let xmax = 0;
+      for (const r of rows) {
+        const room = width - ctx.measureText(next.get(r.e).text).width - 14 * u;
+        xmax = Math.max(xmax, room > width * 0.2 ? r.v * width / room : r.v * 5);
+      }
+      if (!(xmax > 0) || xmax === this.xmax) return false;
+      this.xmax = xmax;
+      this.view.signal("xmax", xmax);
+      return true;
     }
   }
-  // Inside Vega text a status is a word, so colour is never the only signal.
-  const STATUS_MARK = { warning: `▲${WORDS.warning}`, critical: `◆${WORDS.critical}`, stale: WORDS.stale };
+  // Inside Vega text a status is its mark and word, so colour is never the only signal; 정상 and 기준 없음 say
+  // nothing (the bar's neutral colour does), the rest do.
+  const statusMark = (st) => (inForce(st) ? ` ${MARK[st]}${word(st)}` : st === "stale" ? ` ${word(st)}` : "");
 
+  // The 행정동 shaded by the worst status of what is measured in them, each labelled with how many series
+  // are at a crisis level (오천읍 ◆6): when the whole city is bad, where it is worst still reads. The city
+  // centre's small districts are drawn again, larger, in an inset where their counts fit.
   class MapPanel extends ChartPanel {
     constructor(spec, el) {
       super(spec, el);
       this.scope = new Set(spec.indicators);
+      this.inset = null;
       const legend = document.createElement("div");
       legend.className = "legend";
-      legend.innerHTML = ["normal", "warning", "critical", "stale"].map(chip).join("");
+      legend.innerHTML = ["normal", "info", "warning", "critical", "severe", "none", "stale"].map(chip).join("");
       el.appendChild(legend);
     }
     seriesForFreshness() { return seriesOf(this.scope); }
+    // The inset goes in the corner of the map the city leaves empty (the server found which: the spec's
+    // usermeta.corner, fractions of the map's box), reaching out to the panel's edges, once the whole map
+    // is drawn and its box is known.
+    placeInset() {
+      if (!this.spec.inset || this.inset || this.insetEmbedding || this.insetTried) return;
+      const land = this.bodyEl.querySelector(".chart g.mark-shape");   // the districts, the first layer
+      if (!land) return;
+      this.insetTried = true;
+      const body = this.bodyEl.getBoundingClientRect();
+      const b = land.getBoundingClientRect();
+      const { corner, w, h } = this.spec.inset.usermeta.corner;
+      const fw = Math.max(0, w - 0.04), fh = Math.max(0, h - 0.03);   // a little short of the land
+      const left = corner[1] === "e" ? b.left - body.left + (1 - fw) * b.width : 0;
+      const width = corner[1] === "e" ? body.width - left : b.left - body.left + fw * b.width;
+      const top = corner[0] === "n" ? 0 : b.top - body.top + (1 - fh) * b.height;
+      const height = corner[0] === "n" ? b.top - body.top + fh * b.height : body.height - top;
+      const rem = parseFloat(getComputedStyle(document.documentElement).fontSize);
+      if (width < 9 * rem || height < 9 * rem) return;   // no room on this panel: the whole map alone
+      const box = document.createElement("div");
+      box.className = "inset";
+      Object.assign(box.style, { left: `${left}px`, top: `${top}px`, width: `${width}px`, height: `${height}px` });
+      box.innerHTML = `<span class="caption">${esc(WORDS.centre)}</span><div class="target"></div>`;
+      this.bodyEl.appendChild(box);
+      const spec = scaleSpec(JSON.parse(JSON.stringify(this.spec.inset)));
+      this.insetEmbedding = vegaEmbed(box.querySelector(".target"), spec, { actions: false, renderer: "svg", tooltip: false, defaultStyle: false })
+        .then((res) => { this.inset = res.view; this.insetEmbedding = null; this.synced = false; this.render(); })
+        .catch(() => { this.insetEmbedding = null; box.remove(); });
+    }
+    destroy() { super.destroy(); if (this.inset) this.inset.finalize(); this.inset = null; }
     render() {
       const t = now();
-      const cells = new Map();
+      const cells = new Map();   // 행정동 code -> { st: worst status, n: series at a crisis level }
       let worst = "unknown";
       for (const s of live.values()) {
         if (!this.scope.has(s.i)) continue;
@@ -434,52 +540,79 @@
         const status = statusOf(s, t);
         worst = worse(worst, status);
         if (!ent) continue;
-        for (const c of ent.cells) cells.set(c, worse(cells.get(c) || "unknown", status));
+        for (const c of ent.cells) {
+          const cell = cells.get(c) || { st: "unknown", n: 0 };
+          cell.st = worse(cell.st, status);
+          if (inForce(status)) cell.n += 1;
+          cells.set(c, cell);
+        }
       }
       this.setStatus(worst);
       if (!this.view || !this.visible) return;
+      this.placeInset();
       const sig = JSON.stringify([...cells]);
       if (sig === this.sig && this.synced) return;
       this.sig = sig;
       this.synced = true;
-      const statusOfCell = (d) => cells.get(d.code) || "unknown";
-      // Only districts that are not all right get a label, so the trouble spots can be read by name.
-      const label = (d) => {
-        const st = cells.get(d.code) || "unknown";
-        if (st !== "warning" && st !== "critical") return "";
+      const statusOfCell = (d) => (cells.get(d.code) || { st: "unknown" }).st;
+      // Only districts where a level is in force carry a label: its name, the worst level's mark and how many
+      // series are at a level; the inset's small districts carry the mark and count under a short name.
+      const label = (short) => (d) => {
+        const cell = cells.get(d.code);
+        if (!cell || !cell.n) return "";
         const e = def.entities[d.code];
         // "Gibuk", not "Gibuk-myeon": the suffix adds width, not meaning, from across the room.
         const name = e ? e.name[LANG].replace(/-(myeon|eup|dong)$/, "") : d.code;
-        return `${st === "critical" ? "◆" : "▲"} ${name}`;
+        return short ? `${MARK[cell.st] || ""}${cell.n}` : `${name} ${MARK[cell.st] || ""}${cell.n}`;
       };
-      this.view.change("districts", vega.changeset().modify(vega.truthy, "status", statusOfCell));
-      this.view.change("labels", vega.changeset().modify(vega.truthy, "text", label).modify(vega.truthy, "status", statusOfCell));
-      this.view.runAsync().then(() => this.declutter()).catch(() => null);
+      for (const [view, short] of [[this.view, false], [this.inset, true]]) {
+        if (!view) continue;
+        view.change("districts", vega.changeset().modify(vega.truthy, "status", statusOfCell));
+        view.change("labels", vega.changeset().modify(vega.truthy, "text", label(short)).modify(vega.truthy, "status", statusOfCell));
+      }
+      Promise.all([this.view.runAsync(), this.inset ? this.inset.runAsync() : null])
+        .then(() => { this.declutter(this.bodyEl.querySelector(".chart"), this.view); this.declutter(this.bodyEl.querySelector(".inset"), this.inset); })
+        .catch(() => null);
     }
-    // Two names on top of each other read as neither: hide a label that overlaps one already placed. The
-    // labels come largest district first, so the bigger name wins; halo and fill layers hide together.
-    declutter() {
-      const layers = [...this.bodyEl.querySelectorAll("g.mark-text")].map((g) => [...g.querySelectorAll("text")]);
+    // Two labels on top of each other read as neither. The worst districts are placed first (level, then
+    // count, then size); a label that would overlap one already placed moves just above or below its point,
+    // and only when neither is free does it give way. Halo and fill layers move together.
+    declutter(root, view) {
+      if (!root || !view) return;
+      const layers = [...root.querySelectorAll("g.mark-text")].map((g) => [...g.querySelectorAll("text")]);
       if (!layers.length) return;
-      const placed = [];
       const fill = layers[layers.length - 1];
-      fill.forEach((el, i) => {
-        let hide = false;
-        if (el.textContent) {
-          const b = el.getBoundingClientRect();  // screen box: each text has its own translate()
-          hide = placed.some((o) => b.x < o.x + o.width && o.x < b.x + b.width && b.y < o.y + o.height && o.y < b.y + b.height);
-          if (!hide) placed.push(b);
-        }
-        for (const layer of layers) if (layer[i]) layer[i].style.visibility = hide ? "hidden" : "";
+      const data = view.data("labels") || [];
+      const order = fill.map((_, i) => i).sort((a, b) => {
+        const da = data[a] || {}, db = data[b] || {};
+        return ((ORDER[db.status] || 0) - (ORDER[da.status] || 0)) || (count(db.text) - count(da.text)) || (a - b);
       });
+      const placed = [];
+      const hits = (b) => placed.some((o) => b.x < o.x + o.width && o.x < b.x + b.width && b.y < o.y + o.height && o.y < b.y + b.height);
+      for (const i of order) {
+        const el = fill[i];
+        for (const layer of layers) if (layer[i]) { layer[i].style.translate = ""; layer[i].style.visibility = ""; }
+        if (!el.textContent) continue;
+        const b = el.getBoundingClientRect();  // screen box: each text has its own translate()
+        const shift = [0, -b.height, b.height].find((dy) => !hits({ x: b.x, y: b.y + dy, width: b.width, height: b.height }));
+        for (const layer of layers) {
+          if (!layer[i]) continue;
+          if (shift === undefined) layer[i].style.visibility = "hidden";
+          else if (shift) layer[i].style.translate = `0px ${shift}px`;
+        }
+        if (shift !== undefined) placed.push({ x: b.x, y: b.y + shift, width: b.width, height: b.height });
+      }
     }
   }
+  // The number at the end of a map label (오천읍 ■6 -> 6).
+  const count = (text) => parseInt(String(text || "").replace(/^.*?(\d+)$/, "$1"), 10) || 0;
 
   // The alert role's firing alerts (docs/alerts.md), worst and newest first. One row per rule and severity:
   // heavy rain over six 행정동 is one line naming the worst place and how many more, as its notification is.
-  // Alerts held back by a down source are left out (the source has its own alert). A silence mutes
-  // notifications only: a silenced alert stays in the list, as its own row marked 무음 with who set it and until
-  // when, below the unsilenced rows of its level.
+  // A row shows the place's value now — the live state the KPI tiles show, not the value the alert fired at —
+  // and the worst it reached. Alerts held back by a down source are left out (the source has its own alert). A
+  // silence mutes notifications only: a silenced alert stays in the list, as its own row marked 무음 with who set
+  // it and until when, below the unsilenced rows of its level.
   // A silenced alert's silence ({by, by_name, until}), or null; "무음 · 박서연 · 18:00까지".
   const mutedOf = (a) => (a.silenced && a.silenced.length ? a.muted || {} : null);
   function mutedText(m) {
@@ -494,44 +627,48 @@
     covers(a) { return !this.domains.size || this.domains.has(a.domain); }
     wants() { return alertsDirty; }
     render() {
+      const t = now();
       const groups = new Map();
       for (const a of alerts.values()) {
         if (a.state !== "firing" || a.inhibited) continue;
         if (!this.covers(a)) continue;
+        const cur = valueNow(a, t);
         const muted = mutedOf(a);
         const gk = a.rule + "\u0000" + a.level + (muted ? "\u0000m" : "");
         const g = groups.get(gk);
-        if (!g) groups.set(gk, { top: a, n: 1, since: a.since, acked: !!a.acked, muted });
+        if (!g) groups.set(gk, { top: a, cur, n: 1, since: a.since, acked: !!a.acked, muted });
         else {
           g.n += 1;
           g.since = Math.min(g.since, a.since);
           g.acked = g.acked && !!a.acked;
-          if (worseValue(a, g.top)) g.top = a;
+          if (furtherPast(a, cur, g.top, g.cur)) { g.top = a; g.cur = cur; }
         }
       }
       const rows = [...groups.values()].sort((x, y) => (y.top.level - x.top.level) || (!!x.muted - !!y.muted) || (y.since - x.since));
       this.setStatus(rows.length ? levelStatus(rows[0].top.level) : "normal");
-      const t = now();
       const shown = rows.slice(0, this.spec.limit);
       let html;
       if (!rows.length) html = `<div class="all-clear">${icon("normal")}${WORDS.allClear}</div>`;
       else {
-        html = '<ul class="alerts">' + shown.map(({ top: a, n, since, acked, muted }) => {
+        html = '<ul class="alerts">' + shown.map(({ top: a, cur, n, since, acked, muted }) => {
           const place = LANG === "ko" ? a.entity_ko || a.entity_en : a.entity_en || a.entity_ko;
           const others = n > 1 ? (LANG === "ko" ? ` 외 ${n - 1}곳` : ` +${n - 1} more`) : "";
-          const where = place ? `<b class="where">${esc(place + others)}</b> · ` : "";
           const known = a.indicator && ind(a.indicator);   // the catalog's unit and value labels, in this language
           const unit = known ? unitOf(a.indicator) : "";
-          const val = typeof a.value === "number" && known
-            ? `${esc(fmtValue(a.indicator, a.value))}${unit ? " " + esc(unit) : ""}` : "";
+          const fmt = (v) => (typeof v === "number" && known ? `${fmtValue(a.indicator, v)}${unit ? " " + unit : ""}` : "");
+          const value = fmt(cur.v);
+          const val = value ? (cur.live ? `<small>${esc(WORDS.now)}</small> ${esc(value)}` : esc(value)) : "";
+          const peak = fmt(peakOf(a, cur));
           const at = hmFmt.format(since);
           const when = `${LANG === "ko" ? `${at} ${WORDS.since}` : `${WORDS.since} ${at}`} · ${fmtAge(t - since)}`;
           const ack = acked ? ` · <span class="acked">${icon("normal")}${WORDS.acked}</span>` : "";
           const mute = muted ? ` · <span class="muted-by">${esc(mutedText(muted))}</span>` : "";
           const name = LANG === "ko" ? a.name_ko || a.name_en : a.name_en || a.name_ko;
-          return `<li class="${levelStatus(a.level)}${muted ? " muted" : ""}" data-rule="${esc(a.rule)}" data-fingerprint="${esc(a.fingerprint)}" data-count="${n}">` +
+          return `<li class="${levelStatus(a.level)}${muted ? " muted" : ""}" data-rule="${esc(a.rule)}" data-fingerprint="${esc(a.fingerprint)}" data-count="${n}"` +
+            ` data-indicator="${esc(a.indicator || "")}" data-entity="${esc(a.entity)}">` +
             `${levelChip(a.level)}<span class="what">${esc(name)}</span><span class="val">${val}</span>` +
-            `<span class="since">${where}${esc(when)}${ack}${mute}</span></li>`;
+            `<span class="since">${place ? `<b class="where">${esc(place + others)}</b> · ` : ""}${esc(when)}` +
+            `${peak && peak !== value ? ` · <span class="peak">${esc(WORDS.peak)} ${esc(peak)}</span>` : ""}${ack}${mute}</span></li>`;
         }).join("") + (rows.length > shown.length ? `<li class="more">+${rows.length - shown.length} ${WORDS.more}</li>` : "") + "</ul>";
       }
       if (html !== this.html) { this.bodyEl.innerHTML = html; this.html = html; this.fit(rows.length); }
@@ -551,35 +688,70 @@
     }
   }
 
+  // An alert's series now: the live state's value when the page has it and it is fresh, else the alert's own.
+  function valueNow(a, t) {
+    const s = a.indicator ? live.get(key(a.indicator, a.entity)) : null;
+    if (s && !isStale(s, t)) return { v: s.v, live: true };
+    return { v: a.value, live: false };
+  }
+  const badDown = (a) => a.indicator && ind(a.indicator) && ind(a.indicator).direction === "below";
+  // The worst value an alert's episode reached: the alert role's peak, and what the page has seen since.
+  const peaks = new Map();        // fingerprint -> { episode, v }: one per alert the page holds
+  function peakOf(a, cur) {
+    const seen = peaks.get(a.fingerprint);
+    let p = seen && seen.episode === a.episode ? seen.v : a.peak;
+    for (const v of [a.peak, cur.v]) {
+      if (typeof v !== "number") continue;
+      if (typeof p !== "number" || (badDown(a) ? v < p : v > p)) p = v;
+    }
+    if (typeof p === "number") peaks.set(a.fingerprint, { episode: a.episode, v: p });
+    return p;
+  }
+  // Of two alerts of one rule, the one further past its threshold now: the place a group's row names.
+  function furtherPast(a, ac, b, bc) {
+    if (typeof ac.v !== "number" || typeof a.threshold !== "number") return false;
+    if (typeof bc.v !== "number" || typeof b.threshold !== "number") return true;
+    const sign = badDown(a) ? -1 : 1;
+    return sign * (ac.v - a.threshold) > sign * (bc.v - b.threshold);
+  }
+
+  // One tile per domain: its worst status, and how many series are at each crisis level (and late).
+  const COUNTED = ["severe", "critical", "warning", "info", "stale"];
   class DomainsPanel extends Panel {
     constructor(spec, el) { super(spec, el); this.scope = new Set(spec.indicators); }
     seriesForFreshness() { return seriesOf(this.scope); }
     render() {
       const t = now();
-      const agg = new Map(this.spec.domains.map((d) => [d, { worst: "unknown", critical: 0, warning: 0, stale: 0 }]));
+      const agg = new Map(this.spec.domains.map((d) => [d, { worst: "unknown", n: {} }]));
       for (const s of live.values()) {
         if (!this.scope.has(s.i)) continue;
         const a = agg.get(ind(s.i).domain);
         if (!a) continue;
         const status = statusOf(s, t);
         a.worst = worse(a.worst, status);
-        if (status in a) a[status] += 1;
+        a.n[status] = (a.n[status] || 0) + 1;
       }
       let worst = "unknown";
       const html = '<div class="domains">' + this.spec.domains.map((d) => {
         const a = agg.get(d);
         worst = worse(worst, a.worst);
-        // Counts as icon + number: short enough for seven tiles in a row in either language.
-        const counts = ["critical", "warning", "stale"].filter((st) => a[st])
-          .map((st) => `<span class="n ${st}">${icon(st)}${a[st]}</span>`).join(" ");
+        // Counts as icon + number: short enough for seven tiles in a row in either language; the words are in
+        // the title for anyone who asks.
+        const shown = COUNTED.filter((st) => a.n[st]);
+        const counts = shown.map((st) => `<span class="n ${st}">${icon(st)}${a.n[st]}</span>`).join(" ");
+        const title = shown.map((st) => `${word(st)} ${a.n[st]}`).join(" · ");
         return `<div class="domain ${a.worst}" data-domain="${esc(d)}"><span class="name">${esc(def.domains[d].name[LANG])}</span>` +
-          `<span class="line">${chip(a.worst)}<span class="counts" title="${esc(`${WORDS.crit} ${a.critical} · ${WORDS.warn} ${a.warning} · ${WORDS.staleN} ${a.stale}`)}">${counts}</span></span></div>`;
+          `<span class="line">${chip(a.worst)}<span class="counts" title="${esc(title)}">${counts}</span></span></div>`;
       }).join("") + "</div>";
       this.setStatus(worst);
       if (html !== this.html) { this.bodyEl.innerHTML = html; this.html = html; }
     }
   }
 
+  // Disaster texts, newest first, each in full: a strip one row high scrolls them past (when they do not fit),
+  // a taller panel wraps them and drops the oldest that do not fit. A text's own class (위급재난, 긴급재난,
+  // 안전안내) is its chip, in the colour of the crisis level it is closest to.
+  const MSG_STATUS = { critical: "severe", warning: "critical", info: "info" };
   class TickerPanel extends Panel {
     constructor(spec, el) {
       super(spec, el);
@@ -592,14 +764,47 @@
     render() {
       const t = now();
       const shown = messages.filter((m) => !m.expires || m.expires > t).slice(0, this.spec.limit);
-      const worst = shown.reduce((acc, m) => worse(acc, m.severity === "info" ? "normal" : m.severity), "normal");
+      const worst = shown.reduce((acc, m) => worse(acc, MSG_STATUS[m.severity] || "info"), "normal");
       this.setStatus(worst);
-      const html = shown.length ? '<ul class="ticker">' + shown.map((m) => {
+      const items = shown.map((m) => {
         const text = (LANG === "ko" ? m.text_ko || m.text_en : m.text_en || m.text_ko) || "";
-        const sev = m.severity === "info" ? "" : chip(m.severity);
-        return `<li class="${esc(m.severity)}" data-message="${esc(m.id)}"><span class="when">${esc(hmFmt.format(m.t))}</span>${sev}<span class="text">${esc(text)}</span></li>`;
-      }).join("") + "</ul>" : `<div class="empty">${WORDS.noMessages}</div>`;
-      if (html !== this.html) { this.bodyEl.innerHTML = html; this.html = html; }
+        const st = MSG_STATUS[m.severity] || "info";
+        const cls = `<span class="chip ${st}" data-st="${st}">${icon(st)}${esc(WORDS.msg[m.severity] || m.severity)}</span>`;
+        return `<li class="${esc(m.severity)}" data-message="${esc(m.id)}"><span class="when">${esc(hmFmt.format(m.t))}</span>${cls}<span class="text">${esc(text)}</span></li>`;
+      }).join("");
+      const html = shown.length ? (this.strip ? `<div class="ticker"><ul class="track">${items}</ul></div>` : `<ul class="ticker">${items}</ul>`)
+        : `<div class="empty">${WORDS.noMessages}</div>`;
+      if (html === this.html) return;
+      this.bodyEl.innerHTML = html;
+      this.html = html;
+      if (this.strip) this.scroll(); else this.fit(shown.length);
+    }
+    // The strip: when the texts are wider than the strip they move past, repeated without a gap, at a pace
+    // one can read (every text is shown in full, none cut at the edge).
+    scroll() {
+      const box = this.bodyEl.querySelector(".ticker");
+      const track = box && box.querySelector(".track");
+      if (!track) return;
+      const width = track.scrollWidth;
+      if (width <= box.clientWidth) { box.dataset.marquee = "off"; return; }
+      track.insertAdjacentHTML("beforeend", track.innerHTML.replace(/<li /g, '<li aria-hidden="true" '));
+      const rem = parseFloat(getComputedStyle(document.documentElement).fontSize);
+      track.style.setProperty("--marquee-s", `${Math.max(10, width / (7 * rem))}s`);
+      box.dataset.marquee = "on";
+    }
+    // A taller panel: whole texts, newest first, as many as fit; "+N" says how many more there are.
+    fit(total) {
+      const list = this.bodyEl.querySelector("ul.ticker");
+      if (!list) return;
+      const room = this.bodyEl.clientHeight;
+      let items = [...list.querySelectorAll("li")];
+      let more = null;
+      while (items.length > 1 && list.scrollHeight > room) {
+        items.pop().remove();
+        if (!more) { more = document.createElement("li"); more.className = "more"; list.appendChild(more); }
+        more.textContent = `+${total - items.length} ${WORDS.more}`;
+      }
+      list.classList.toggle("tight", list.scrollHeight > room);   // one text longer than the panel: smaller type
     }
   }
 
@@ -608,7 +813,7 @@
     wants() { return false; }
     freshness() { return { stale: false }; }
     render() {
-      this.setStatus("normal");
+      this.setStatus("none");
       const t = now();
       this.bodyEl.querySelector(".time").textContent = hmFmt.format(t);
       this.bodyEl.querySelector(".date").textContent = dateFmt.format(t);
@@ -736,13 +941,13 @@
   // policy; docs/dashboards.md) — one per rule and level, as the list groups them, and only for alerts one
   // of the dashboard's alert panels covers (an economy board does not sound for a flood).
   function applyAlerts(list, replace) {
-    if (replace) alerts.clear();
+    if (replace) { alerts.clear(); peaks.clear(); }
     const raised = new Map();
     for (const a of list) {
       if (!a || a.type !== "alert" || !a.fingerprint) continue;   // in-app inbox items are the staff page's
       const before = alerts.get(a.fingerprint);
       if (a.state === "pending" || a.state === "firing") alerts.set(a.fingerprint, a);
-      else alerts.delete(a.fingerprint);
+      else { alerts.delete(a.fingerprint); peaks.delete(a.fingerprint); }
       const rose = a.state === "firing" && (!before || before.state !== "firing" || a.level > before.level);
       if (!replace && rose && !a.inhibited && !(a.silenced && a.silenced.length) && panels.some((p) => p instanceof AlertsPanel && p.covers(a))) {
         const k = a.rule + "\u0000" + a.level;
@@ -759,7 +964,7 @@
     const name = LANG === "ko" ? a.name_ko || a.name_en : a.name_en || a.name_ko;
     const place = LANG === "ko" ? a.entity_ko || a.entity_en : a.entity_en || a.entity_ko;
     const others = n > 1 ? (LANG === "ko" ? ` 외 ${n - 1}곳` : ` +${n - 1} more`) : "";
-    const title = `[${LEVELS[a.level] || a.level}] ${name}${place ? " — " + place + others : ""}`;
+    const title = `[${word(levelStatus(a.level))}] ${name}${place ? " — " + place + others : ""}`;
     const text = (LANG === "ko" ? a.message_ko || a.message_en : a.message_en || a.message_ko) || "";
     try {
       new Notification(title, { body: text, tag: `${a.rule}/${a.level}`, lang: LANG, requireInteraction: a.level >= 3 });
@@ -989,6 +1194,7 @@
         } catch (e) { /* the server is not up yet: try again */ }
         await new Promise((res) => setTimeout(res, Math.min(30000, 1000 * Math.pow(2, n))));
       }
+      useScale(def.scale);
       makeFormats();
       build();
       subscribe();

@@ -1,0 +1,165 @@
+"""The wall during the peak of typhoon Hinnamnor (6 September 2022, 04:40 KST on, replayed at 20×) in real
+headless Chromium, at 1920×1080 and 3840×2160, in Korean and English.
+
+What the mayor's office found watching it, each checked where it was found: one status scale everywhere
+(관심 · 주의 · 경계 · 심각, 정상, 기준 없음, 지연), no green 정상 for a value nothing judges (the day's rain during a
+호우경보), alert rows with the value now and the peak, a district map that still tells districts apart when
+everything is bad, sparklines with their range, and no element of the wall overflowing its box."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+import redis
+from playwright.sync_api import Browser, Page
+
+from situationroom import status
+from situationroom.embedded import EmbeddedRedis
+from tests.browser import OVERFLOWING, needs_chromium
+from tests.test_web_pages import Site, wait_for
+
+pytestmark = needs_chromium
+PEAK = "2022-09-06 04:40"
+"""Rain at its worst (77 mm in the hour 04-05), the 냉천 evacuation text at 04:43, 119 calls surging."""
+NUMBER = re.compile(r"-?[\d,]+(?:\.\d+)?")
+
+
+@pytest.fixture(scope="module")
+def peak(tmp_path_factory: pytest.TempPathFactory, embedded_redis: EmbeddedRedis) -> Iterator[Site]:
+    client = redis.Redis.from_url(embedded_redis.url)
+    client.flushdb()
+    client.close()
+    served = Site(tmp_path_factory.mktemp("typhoon-site"), embedded_redis.url, speed=20, start=PEAK)
+    served.start()
+    yield served
+    served.stop()
+
+
+def open_wall(browser: Browser, site: Site, lang: str, size: tuple[int, int] = (1920, 1080)) -> Page:
+    """The wall, held on its first page, once the typhoon shows on it: values, alerts and a disaster text."""
+    page = browser.new_context(viewport={"width": size[0], "height": size[1]}).new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.errors = errors  # type: ignore[attr-defined]
+    page.goto(f"{site.url}/?lang={lang}&rotate=0")
+    wait_for(lambda: page.evaluate("!!(window.__wall && window.__wall.connected && window.__wall.live.size > 300)"),
+             60, "the live city")
+    wait_for(lambda: page.locator("#p0-6 li[data-rule]").count() > 0 and
+             page.evaluate("window.__wall.messages.length") > 0, 60, "firing alerts and a disaster text")
+    page.wait_for_selector(".kind-map .inset svg")
+    return page
+
+
+def show(page: Page, n: int) -> None:
+    page.evaluate(f"window.__wall.showPage({n})")
+    page.wait_for_timeout(2500)   # charts drawn, a render tick or two
+
+
+@pytest.mark.parametrize("size", [(1920, 1080), (3840, 2160)], ids=["1080p", "4k"])
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_no_element_of_the_wall_overflows_its_box_at_the_typhoon_peak(browser: Browser, peak: Site, lang: str,
+                                                                       size: tuple[int, int]) -> None:
+    page = open_wall(browser, peak, lang, size)
+    for n in range(page.locator("main.page").count()):
+        show(page, n)
+        assert page.evaluate(OVERFLOWING) == [], f"page {n + 1} at {size[0]}x{size[1]} in {lang}"
+    # The kiosk still fits the screen exactly, and the long texts are all there: the evacuation order in
+    # full in the strip, which scrolls it past.
+    assert page.evaluate("[document.documentElement.scrollWidth, document.documentElement.scrollHeight]") == \
+        list(size)
+    strip = page.locator("main.page:not([hidden]) .ticker-strip .ticker")
+    texts = strip.locator("li:not([aria-hidden]) .text").all_inner_texts()
+    shown = {m["id"]: m["text_" + lang] for m in page.evaluate("window.__wall.messages")}
+    assert texts and set(texts) <= set(shown.values()), texts
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()
+
+
+def test_the_wall_speaks_one_scale_and_calls_nothing_normal_that_has_no_threshold(browser: Browser,
+                                                                                  peak: Site) -> None:
+    page = open_wall(browser, peak, "ko")
+    words = {s.ko for s in status.SCALE}
+    by_id = {s.id: s.ko for s in status.SCALE}
+    for n in (0, 1):
+        show(page, n)
+        chips = page.locator("main.page:not([hidden]) .panel:not(.kind-ticker) .chip").all_inner_texts()
+        assert chips and {c.strip() for c in chips} <= words, chips
+        # Every tile says what the live state says, in the scale's word: a series at 경계 (the catalog's
+        # `critical`) is 경계, not 심각.
+        for tile in page.locator("main.page:not([hidden]) .kind-kpi").all():
+            ind, ent = tile.evaluate("el => [el.dataset.indicator, el.dataset.entity]")
+            st = page.evaluate(f"(window.__wall.live.get({ind!r} + '\\u0000' + {ent!r}) || {{}}).st")
+            if st and st != "stale":
+                assert tile.locator(".status .chip").inner_text().strip() == by_id[st], (ind, ent, st)
+    # 일 강수량 during a 호우경보: well over 200 mm, and nothing official says when a day's total is bad.
+    daily = page.locator("#p1-3")
+    wait_for(lambda: float(daily.locator(".value").inner_text().replace(",", "")) > 150, 30, "the day's rain")
+    assert daily.get_attribute("data-status") == "none"
+    assert daily.locator(".status .chip").inner_text().strip() == "기준 없음"
+    # The heavy-rain 경보 is 경계 (주의보 주의, 경보 경계), the typhoon 주의보 주의.
+    assert page.locator("#p1-2 .value").inner_text() == "경보"
+    assert page.locator("#p1-2 .status .chip").inner_text().strip() == "경계"
+    assert page.locator("#p1-1 .status .chip").inner_text().strip() == "주의"
+    show(page, 0)
+    tiles = page.locator(".domain .chip").all_inner_texts()
+    assert {t.strip() for t in tiles} <= words and "기준 없음" in {t.strip() for t in tiles}  # economy: no thresholds
+    legend = page.locator("main.page:not([hidden]) .kind-map .legend .chip").all_inner_texts()
+    assert [w.strip() for w in legend] == ["정상", "관심", "주의", "경계", "심각", "기준 없음", "지연"]
+    page.context.close()
+
+
+def test_an_alert_row_shows_the_value_now_and_the_peak(browser: Browser, peak: Site) -> None:
+    page = open_wall(browser, peak, "ko")
+    row = page.locator("#p0-6 li[data-indicator]:not([data-indicator=''])").first
+
+    def now_matches_the_live_value() -> bool:
+        got = page.evaluate("""row => {
+            const s = window.__wall.live.get(row.dataset.indicator + '\\u0000' + row.dataset.entity);
+            return [s ? s.v : null, row.querySelector('.val').innerText, row.querySelector('.since').innerText];
+        }""", row.element_handle())
+        live_value, val, since = got
+        if live_value is None or not val.startswith("현재"):
+            return False
+        now = float(NUMBER.search(val).group().replace(",", ""))
+        decimals = len(val.split()[1].split(".")[1]) if "." in val.split()[1] else 0
+        if abs(now - round(live_value, decimals)) > 10 ** -decimals / 2 + 1e-9:
+            return False
+        peak_text = re.search(r"최고 ([\d,.]+)", since)
+        # The peak, when shown, is at least the value now (these indicators are bad when high).
+        return peak_text is None or float(peak_text.group(1).replace(",", "")) >= now
+    wait_for(now_matches_the_live_value, 20, "the row's value now to be the series' live value")
+    page.context.close()
+
+
+def test_the_map_counts_what_is_wrong_in_each_district_and_enlarges_the_centre(browser: Browser,
+                                                                               peak: Site) -> None:
+    page = open_wall(browser, peak, "en")
+    labels = page.evaluate("""() => {
+        const layer = [...document.querySelectorAll('.kind-map .chart g.mark-text')].pop();
+        return [...layer.querySelectorAll('text')].filter((t) => t.textContent && t.style.visibility !== 'hidden')
+            .map((t) => t.textContent);
+    }""")
+    marks = {s.mark for s in status.LEVELS}
+    # "Ocheon ■6": the district, the mark of its worst level and how many series are at a level.
+    assert labels and all(re.fullmatch(r".+ [●▲◆■]\d+", t) for t in labels), labels
+    assert any(t.split()[-1][0] in marks for t in labels)
+    counts = {int(t.split()[-1][1:]) for t in labels}
+    assert len(counts) > 1, f"every district the same: {labels}"
+    inset = page.locator(".kind-map .inset")
+    assert "City centre" in inset.inner_text()
+    assert inset.locator("g.mark-text text").count() > 0
+    page.context.close()
+
+
+def test_sparklines_show_their_range(browser: Browser, peak: Site) -> None:
+    page = open_wall(browser, peak, "en")
+    for tile in page.locator("main.page:not([hidden]) .kind-kpi").all():
+        wait_for(lambda tile=tile: tile.locator(".sparkbox .hi").inner_text() != "", 20, "a sparkline's range")
+        hi, lo = tile.locator(".sparkbox .hi").inner_text(), tile.locator(".sparkbox .lo").inner_text()
+        unit = tile.locator(".unit").inner_text()
+        assert hi.endswith(unit) and lo.endswith(unit), (hi, lo, unit)
+        assert float(NUMBER.search(hi).group().replace(",", "")) >= float(NUMBER.search(lo).group().replace(",", ""))
+        assert tile.locator(".sparkbox .span").inner_text() == "last 3 h"
+    page.context.close()
