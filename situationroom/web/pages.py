@@ -17,9 +17,8 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from situationroom import audit
+from situationroom import audit, status
 from situationroom import dashboards as dash
-from situationroom import status
 from situationroom.catalog import Catalog
 from situationroom.errors import site_relative
 from situationroom.web import charts, schemas
