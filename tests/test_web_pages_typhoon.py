@@ -71,7 +71,8 @@ def test_no_element_of_the_wall_overflows_its_box_at_the_typhoon_peak(browser: B
         list(size)
     strip = page.locator("main.page:not([hidden]) .ticker-strip .ticker")
     texts = strip.locator("li:not([aria-hidden]) .text").all_inner_texts()
-    shown = {m["id"]: m["text_" + lang] for m in page.evaluate("window.__wall.messages")}
+    tag = "[훈련] " if lang == "ko" else "[EXERCISE] "   # the replay's texts are exercise texts
+    shown = {m["id"]: (tag if m.get("x") else "") + m["text_" + lang] for m in page.evaluate("window.__wall.messages")}
     assert texts and set(texts) <= set(shown.values()), texts
     assert page.errors == []  # type: ignore[attr-defined]
     page.context.close()
@@ -161,5 +162,48 @@ def test_sparklines_show_their_range(browser: Browser, peak: Site) -> None:
         unit = tile.locator(".unit").inner_text()
         assert hi.endswith(unit) and lo.endswith(unit), (hi, lo, unit)
         assert float(NUMBER.search(hi).group().replace(",", "")) >= float(NUMBER.search(lo).group().replace(",", ""))
-        assert tile.locator(".sparkbox .span").inner_text() == "last 3 h"
+        # Three real hours of a replay at 20x are sixty simulated ones: said in the time the wall shows.
+        assert tile.locator(".sparkbox .span").inner_text() == "last 60 h"
+    page.context.close()
+
+
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_a_replay_is_marked_as_an_exercise_and_shows_its_simulated_time(browser: Browser, peak: Site,
+                                                                         lang: str) -> None:
+    """The replayed typhoon is exercise data: a band no one can miss, every alert and disaster text tagged, and
+    the clock, "data as of", chart axes and ticker in simulated time (6 September 2022), with the speed."""
+    page = open_wall(browser, peak, lang)
+    tag = "[훈련]" if lang == "ko" else "[EXERCISE]"
+    band = page.get_by_test_id("exercise-band")
+    assert band.is_visible()
+    text = band.inner_text()
+    assert ("훈련 상황 · 실제 상황이 아닙니다" in text and "EXERCISE" in text) if lang == "ko" else \
+        ("EXERCISE · not a real situation" in text and "훈련" in text)
+    assert ("모의 시각 ×20" if lang == "ko" else "simulated time ×20") in text
+    assert ("태풍 힌남노" if lang == "ko" else "Typhoon Hinnamnor") in text
+    # The clock and "data as of" speak the simulated time.
+    assert page.locator("header.top .clock .date").inner_text() == ("2022년 9월 6일 화" if lang == "ko"
+                                                                     else "Tue, 6 September 2022")
+    assert page.locator("header.top .simchip").is_visible()
+    clock = page.locator("header.top .clock .time").inner_text()
+    assert clock[:3] in ("04:", "05:", "06:", "07:"), clock
+    as_of = page.locator("header.top .fresh .txt b").inner_text()
+    assert as_of[:2] in ("04", "05", "06", "07"), as_of
+    # Each alert row and each disaster text of the replay says it is an exercise.
+    rows = page.locator("#p0-6 li[data-rule]")
+    assert rows.count() and all(r.startswith(tag) for r in rows.locator(".what").all_inner_texts())
+    assert all("exercise" in (c or "") for c in rows.evaluate_all("els => els.map((e) => e.className)"))
+    ticker = page.locator(".ticker li:not([aria-hidden]) .text")
+    wait_for(lambda: ticker.count() > 0, 20, "the disaster texts in the ticker")
+    texts = ticker.all_inner_texts()
+    assert all(t.startswith(tag) for t in texts), texts
+    whens = page.locator(".ticker li:not([aria-hidden]) .when").all_inner_texts()
+    assert all(w[:2] in ("04", "05", "06", "07") for w in whens), whens
+    # The river chart's time axis is the simulated morning of 6 September 2022, not today.
+    # (A chart in step draws each point at the time the wall shows for it.)
+    wait_for(lambda: all(c["inStep"] for c in page.evaluate("window.__wall.charts()") if c["visible"]), 10,
+             "the page's charts drawn")
+    newest_drawn = page.evaluate("window.__wall.simTime(Date.now())")
+    assert newest_drawn is not None and 1662390000000 < newest_drawn < 1662422400000  # 6 Sep 2022 00:00-09:00 KST
+    assert page.evaluate(OVERFLOWING) == []
     page.context.close()

@@ -362,5 +362,5 @@ class ExerciseOut(BaseModel):
     type: Literal["exercise"]
     drill: dict[str, Any] | None = Field(description="the running drill: id, scenario, speed, started, who")
     sources: list[str] = Field(description="collectors delivering exercise data now")
-    clock: dict[str, Any] | None = Field(description="simulated time = start + (real - anchor) x speed: "
-                                                     "{scenario, speed, start, anchor, duration, loop}")
+    clock: dict[str, Any] | None = Field(description="simulated time = start + (real - anchor) x speed: {scenario, "
+                                                     "name_ko, name_en, speed, start, anchor, duration, loop}")

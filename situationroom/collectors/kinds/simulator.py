@@ -115,8 +115,10 @@ class Simulator(CollectorKind):
         sim = self.sim
         if sim.anchor is None or sim.start is None:
             return None
-        return {"scenario": self.scenario_name, "speed": sim.speed, "start": sim.start, "anchor": sim.anchor,
-                "duration": sim.duration or 0.0, "loop": sim.loop}
+        scenario = sim.scenario
+        return {"scenario": self.scenario_name, "name_ko": scenario.name_ko if scenario else self.scenario_name,
+                "name_en": scenario.name_en if scenario else self.scenario_name, "speed": sim.speed,
+                "start": sim.start, "anchor": sim.anchor, "duration": sim.duration or 0.0, "loop": sim.loop}
 
     def simulated_time(self, now: float) -> datetime:
         """The simulated local time at real time `now` (for logs and the demo's clock)."""

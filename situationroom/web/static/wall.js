@@ -23,6 +23,8 @@
       hour: "시간", day: "일", noMessages: "수신된 재난문자 없음",
       noDashboard: "표시할 대시보드가 없습니다", acked: "확인", now: "현재", peak: "최고", centre: "시내",
       last: "최근", range: "범위",
+      exercise: "훈련", exerciseBand: "훈련 상황 · 실제 상황이 아닙니다", exerciseOther: "EXERCISE — not a real situation",
+      drill: "훈련", simulated: "모의 시각", sim: "모의", speed: "배속",
       // A disaster text's own class (행정안전부): 위급재난, 긴급재난, 안전안내 — not a status of the city.
       msg: { critical: "위급재난", warning: "긴급재난", info: "안전안내" },
     },
@@ -34,6 +36,8 @@
       hour: "h", day: "d", noMessages: "No disaster messages",
       noDashboard: "No dashboard to show", acked: "acknowledged", now: "now", peak: "peak", centre: "City centre",
       last: "last", range: "range",
+      exercise: "EXERCISE", exerciseBand: "EXERCISE · not a real situation", exerciseOther: "훈련 상황 — 실제 상황이 아닙니다",
+      drill: "Drill", simulated: "simulated time", sim: "simulated", speed: "speed",
       msg: { critical: "extreme", warning: "emergency", info: "safety notice" },
     },
   }[LANG];
@@ -76,13 +80,22 @@
 
   // ------------------------------------------------------------------------------------------ state
   let def = null;                 // the resolved dashboard (GET /api/v1/dashboards/<name>)
-  const live = new Map();         // "indicator\u0000entity" -> live state, one per series (bounded by the catalog)
+  const live = new Map();         // "indicator\u0000entity" -> the state shown, one per series (bounded by the catalog)
+  // Real and exercise states of a series are both kept; `live` holds the one shown: a running exercise while it
+  // is fresh (marked as such), real data otherwise (docs/exercise.md). Each is bounded by the catalog too.
+  const realLive = new Map();
+  const exerciseLive = new Map();
+  // The running drill, the collectors delivering exercise data and the simulated clock of a replay
+  // (GET /api/v1/exercise, then the websocket's `exercise` frames).
+  let exercise = { drill: null, sources: [], clock: null };
+  let exerciseShown = false;      // any exercise value, alert or message on the screen now (the band is up)
   let messages = [];              // newest first, at most 50
   const alerts = new Map();       // fingerprint -> the alert role's pending or firing alert (bounded: rules × entities)
   let alertsDirty = true;
   let lastId = null;              // update-stream id of the last frame applied, for resume
   let clockOffset = 0;            // server clock minus ours (ms)
-  let newestT = 0;                // event time of the freshest value received
+  let newestT = 0;                // event time of the freshest value shown
+  let newestX = false;            // ... and whether it is exercise data
   let lastFrameAt = 0;            // when (our clock) the last data frame arrived
   let updates = 0;                // states received in deltas since the page loaded (a counter, for the soak)
   const dirty = new Set();        // indicator ids changed since the last render; "*" for everything
@@ -146,6 +159,26 @@
     if (s < 86400 * 2) return `${Math.floor(s / 3600)}${WORDS.hour} ${Math.round((s % 3600) / 60)}${WORDS.min}`;
     return `${Math.round(s / 86400)}${WORDS.day}`;
   }
+  // ------------------------------------------------------------------------------------------ simulated time
+  // During a replay the wall speaks the simulated time of its exercise data (docs/exercise.md): simulated =
+  // start + (real − anchor) × speed, wrapped when the scenario loops. Real data keeps the real time.
+  function simClock() {
+    const c = exercise.clock;
+    if (!c || !exerciseShown) return null;
+    if (c.speed === 1 && !c.loop && Math.abs(c.start - c.anchor) < 60) return null;   // the ordinary day, now
+    return c;
+  }
+  function simTime(ms) {
+    const c = simClock();
+    if (!c) return ms;
+    let elapsed = (ms / 1000 - c.anchor) * c.speed;
+    if (c.loop && c.duration) elapsed = ((elapsed % c.duration) + c.duration) % c.duration;
+    return (c.start + elapsed) * 1000;
+  }
+  // An item's time and a span of it as the wall shows them: simulated for exercise data during a replay.
+  const shownTime = (ms, x) => (x ? simTime(ms) : ms);
+  const shownSpan = (ms, x) => { const c = x ? simClock() : null; return c ? ms * c.speed : ms; };
+
 
   // ------------------------------------------------------------------------------------------ bounded series
   // A fixed-length ring of (t, v) points per series: a new value either extends the line or, when it comes
@@ -155,7 +188,7 @@
     // A series delivered faster than window/size (an accelerated simulation) keeps each delivery, so the
     // line shows its last `size` values instead of two points.
     adapt(intervalMs) { if (intervalMs > 0) this.spacing = Math.min(this.windowMs / this.size, intervalMs / 2); }
-    add(t, v) {
+    add(t, v, x = false) {
       const p = this.points;
       const last = p[p.length - 1];
       if (last && t < last.t) return null;              // older than what is drawn: history already has it
@@ -171,10 +204,11 @@
         while (p.length > 2 && p[0].t < cutoff) removed.push(p.shift());
         point.t = t;
         point.v = v;
+        point.x = x;
         p.push(point);
         return { modified: point, removed };
       }
-      const point = { t, v };
+      const point = { t, v, x };
       p.push(point);
       return { added: point, removed };
     }
@@ -202,9 +236,9 @@
       }
       if (!any) return { stale: false, none: true };
       if (freshest) return { stale: false };
-      let newest = 0;
-      for (const [i, e] of this.seriesForFreshness()) { const s = live.get(key(i, e)); if (s && s.t > newest) newest = s.t; }
-      return { stale: true, newest };
+      let newest = 0, x = false;
+      for (const [i, e] of this.seriesForFreshness()) { const s = live.get(key(i, e)); if (s && s.t > newest) { newest = s.t; x = !!s.x; } }
+      return { stale: true, newest, x };
     }
     seriesForFreshness() { return this.series(); }
     setStatus(status) { if (this.el.dataset.status !== status) this.el.dataset.status = status; }
@@ -215,7 +249,7 @@
       this.el.dataset.stale = stale ? "true" : "false";
       if (stale) {
         const badge = this.el.querySelector(".stale-badge");
-        const text = `${icon("stale")}${WORDS.staleSince} ${f.newest ? hmFmt.format(f.newest) : "–"}`;
+        const text = `${icon("stale")}${WORDS.staleSince} ${f.newest ? hmFmt.format(shownTime(f.newest, f.x)) : "–"}`;
         if (badge && badge.dataset.text !== text) { badge.innerHTML = text; badge.dataset.text = text; }
       }
     }
@@ -244,6 +278,7 @@
       this.sparkEl = this.bodyEl.querySelector(".spark");
       this.hiEl = this.bodyEl.querySelector(".sparkbox .hi");
       this.loEl = this.bodyEl.querySelector(".sparkbox .lo");
+      this.spanEl = this.bodyEl.querySelector(".sparkbox .span");
       if (!sparks.has(this.k)) sparks.set(this.k, new Ring(spec.spark_s * 1000, 120));
       this.unitEl.textContent = unitOf(spec.indicator);
       this.last = "";
@@ -270,7 +305,7 @@
         trend = `<span class="trend ${cls}" data-trend="${dir}">${icon(dir)}</span>`;
       }
       if (this.trendEl.dataset.html !== trend) { this.trendEl.outerHTML = trend || '<span class="trend"></span>'; this.trendEl = this.bodyEl.querySelector(".trend"); this.trendEl.dataset.html = trend; }
-      const when = s ? hmFmt.format(s.t) : "";
+      const when = s ? hmFmt.format(shownTime(s.t, s.x)) : "";
       const statusHtml = `${chip(status)}<span>${esc(when)}</span>`;
       if (this.statusEl.dataset.html !== statusHtml) { this.statusEl.innerHTML = statusHtml; this.statusEl.dataset.html = statusHtml; }
       this.drawSpark();
@@ -297,6 +332,9 @@
       const hiText = `${fmtValue(this.spec.indicator, hi)}${unit ? " " + unit : ""}`;
       const loText = `${fmtValue(this.spec.indicator, lo)}${unit ? " " + unit : ""}`;
       if (this.hiEl.textContent !== hiText) this.hiEl.textContent = hiText;
+      // During a replay the line covers that many simulated hours: the span is said in the time the wall shows.
+      const spanText = `${WORDS.last} ${fmtSpan(shownSpan(this.spec.spark_s * 1000, p[p.length - 1].x) / 1000)}`;
+      if (this.spanEl.textContent !== spanText) this.spanEl.textContent = spanText;
       if (this.loEl.textContent !== loText) this.loEl.textContent = loText;
       if (hi - lo < 1e-9) { hi += 1; lo -= 1; }
       const t0 = p[0].t, span = Math.max(1, p[p.length - 1].t - t0);
@@ -348,11 +386,11 @@
     // makes a new path element, and each point that once was first keeps its old one (tens of KB of path
     // data) until the point leaves the window: the heap stepped up by megabytes over an hour's soak.
     renderer() { return "canvas"; }
-    add(entity, t, v, n) {
+    add(entity, t, v, n, x) {
       const ring = this.rings.get(entity);
       if (!ring) return;
       if (n) ring.adapt(n * 1000);
-      const res = ring.add(t, v);
+      const res = ring.add(t, v, !!x);
       // Until the chart is in step with the rings (not drawn yet, or a backlog dropped) a rebuild reads the
       // rings as they are then: nothing to keep.
       if (!res || !this.synced) return;
@@ -401,7 +439,7 @@
         for (const p of modify) {
           if (!p.tuple || inserted.has(p) || removed.has(p)) continue;
           cs.modify(p.tuple, "v", p.v);
-          cs.modify(p.tuple, "t", p.t + this.offset);
+          cs.modify(p.tuple, "t", shownTime(p.t, p.x) + this.offset);
         }
       }
       this.pending = { insert: [], remove: [], modify: new Set() };
@@ -410,7 +448,7 @@
     // The chart's tuple of a ring point, made once per point (times shifted to the city's clock on a UTC scale).
     tuple(p) {
       if (!p.tuple) p.tuple = { t: 0, v: 0, s: p.s };
-      p.tuple.t = p.t + this.offset;
+      p.tuple.t = shownTime(p.t, p.x) + this.offset;
       p.tuple.v = p.v;
       return p.tuple;
     }
@@ -521,7 +559,10 @@
       if (width < 9 * rem || height < 9 * rem) return;   // no room on this panel: the whole map alone
       const box = document.createElement("div");
       box.className = "inset";
-      Object.assign(box.style, { left: `${left}px`, top: `${top}px`, width: `${width}px`, height: `${height}px` });
+      // Anchored to the panel's own edges (right, bottom) where it reaches them, so it stays inside the map's
+      // box if the legend below later takes a second line.
+      Object.assign(box.style, { width: `${width}px`, height: `${height}px` },
+        corner[1] === "e" ? { right: "0px" } : { left: "0px" }, corner[0] === "n" ? { top: "0px" } : { bottom: "0px" });
       box.innerHTML = `<span class="caption">${esc(WORDS.centre)}</span><div class="target"></div>`;
       this.bodyEl.appendChild(box);
       const spec = scaleSpec(JSON.parse(JSON.stringify(this.spec.inset)));
@@ -530,6 +571,16 @@
         .catch(() => { this.insetEmbedding = null; box.remove(); });
     }
     destroy() { super.destroy(); if (this.inset) this.inset.finalize(); this.inset = null; }
+    // The map was fitted to a box of another size (the exercise band came or went): place the inset anew.
+    refit() {
+      if (this.insetEmbedding) return;
+      if (this.inset) this.inset.finalize();
+      this.inset = null;
+      this.insetTried = false;
+      const box = this.bodyEl.querySelector(".inset");
+      if (box) box.remove();
+      if (this.view) this.view.runAsync().then(() => this.placeInset());
+    }
     render() {
       const t = now();
       const cells = new Map();   // 행정동 code -> { st: worst status, n: series at a crisis level }
@@ -634,7 +685,8 @@
         if (!this.covers(a)) continue;
         const cur = valueNow(a, t);
         const muted = mutedOf(a);
-        const gk = a.rule + "\u0000" + a.level + (muted ? "\u0000m" : "");
+        // A drill's alerts are rows of their own, never grouped with real ones.
+        const gk = a.rule + "\u0000" + a.level + (muted ? "\u0000m" : "") + (a.exercise ? "\u0000x" : "");
         const g = groups.get(gk);
         if (!g) groups.set(gk, { top: a, cur, n: 1, since: a.since, acked: !!a.acked, muted });
         else {
@@ -659,14 +711,15 @@
           const value = fmt(cur.v);
           const val = value ? (cur.live ? `<small>${esc(WORDS.now)}</small> ${esc(value)}` : esc(value)) : "";
           const peak = fmt(peakOf(a, cur));
-          const at = hmFmt.format(since);
-          const when = `${LANG === "ko" ? `${at} ${WORDS.since}` : `${WORDS.since} ${at}`} · ${fmtAge(t - since)}`;
+          const at = hmFmt.format(shownTime(since, a.exercise));
+          const when = `${LANG === "ko" ? `${at} ${WORDS.since}` : `${WORDS.since} ${at}`} · ${fmtAge(shownSpan(t - since, a.exercise))}`;
           const ack = acked ? ` · <span class="acked">${icon("normal")}${WORDS.acked}</span>` : "";
           const mute = muted ? ` · <span class="muted-by">${esc(mutedText(muted))}</span>` : "";
           const name = LANG === "ko" ? a.name_ko || a.name_en : a.name_en || a.name_ko;
-          return `<li class="${levelStatus(a.level)}${muted ? " muted" : ""}" data-rule="${esc(a.rule)}" data-fingerprint="${esc(a.fingerprint)}" data-count="${n}"` +
+          const tag = a.exercise ? `<b class="xtag">[${esc(WORDS.exercise)}]</b> ` : "";
+          return `<li class="${levelStatus(a.level)}${muted ? " muted" : ""}${a.exercise ? " exercise" : ""}" data-rule="${esc(a.rule)}" data-fingerprint="${esc(a.fingerprint)}" data-count="${n}"` +
             ` data-indicator="${esc(a.indicator || "")}" data-entity="${esc(a.entity)}">` +
-            `${levelChip(a.level)}<span class="what">${esc(name)}</span><span class="val">${val}</span>` +
+            `${levelChip(a.level)}<span class="what">${tag}${esc(name)}</span><span class="val">${val}</span>` +
             `<span class="since">${place ? `<b class="where">${esc(place + others)}</b> · ` : ""}${esc(when)}` +
             `${peak && peak !== value ? ` · <span class="peak">${esc(WORDS.peak)} ${esc(peak)}</span>` : ""}${ack}${mute}</span></li>`;
         }).join("") + (rows.length > shown.length ? `<li class="more">+${rows.length - shown.length} ${WORDS.more}</li>` : "") + "</ul>";
@@ -770,7 +823,8 @@
         const text = (LANG === "ko" ? m.text_ko || m.text_en : m.text_en || m.text_ko) || "";
         const st = MSG_STATUS[m.severity] || "info";
         const cls = `<span class="chip ${st}" data-st="${st}">${icon(st)}${esc(WORDS.msg[m.severity] || m.severity)}</span>`;
-        return `<li class="${esc(m.severity)}" data-message="${esc(m.id)}"><span class="when">${esc(hmFmt.format(m.t))}</span>${cls}<span class="text">${esc(text)}</span></li>`;
+        const tag = m.x ? `<b class="xtag">[${esc(WORDS.exercise)}]</b> ` : "";
+        return `<li class="${esc(m.severity)}${m.x ? " exercise" : ""}" data-message="${esc(m.id)}"><span class="when">${esc(hmFmt.format(shownTime(m.t, m.x)))}</span>${cls}<span class="text">${tag}${esc(text)}</span></li>`;
       }).join("");
       const html = shown.length ? (this.strip ? `<div class="ticker"><ul class="track">${items}</ul></div>` : `<ul class="ticker">${items}</ul>`)
         : `<div class="empty">${WORDS.noMessages}</div>`;
@@ -814,7 +868,7 @@
     freshness() { return { stale: false }; }
     render() {
       this.setStatus("none");
-      const t = now();
+      const t = simTime(now());
       this.bodyEl.querySelector(".time").textContent = hmFmt.format(t);
       this.bodyEl.querySelector(".date").textContent = dateFmt.format(t);
     }
@@ -845,6 +899,7 @@
   // ------------------------------------------------------------------------------------------ building the page
   const wall = document.getElementById("wall");
   let header = null;
+  let bandEl = null;              // the exercise band under the header (docs/exercise.md)
 
   function build() {
     for (const p of panels) p.destroy();
@@ -857,8 +912,14 @@
     const d = def.dashboard;
     header.innerHTML = `<h1>${esc(d ? d.title[LANG] : NAME)}</h1><span class="page"></span><span class="dots"></span><span class="spacer"></span>` +
       `<span class="fresh"><span class="dot">${icon("normal")}</span><span class="txt">${WORDS.connecting}</span></span>` +
-      `<div class="clock"><div class="time"></div><div class="date"></div></div>`;
+      `<span class="simchip" hidden></span><div class="clock"><div class="time"></div><div class="date"></div></div>`;
     wall.appendChild(header);
+    bandEl = document.createElement("div");
+    bandEl.className = "exercise-band";
+    bandEl.setAttribute("role", "status");
+    bandEl.dataset.testid = "exercise-band";
+    wall.appendChild(bandEl);
+    exerciseKey = "";
     if (def.error) {
       const strip = document.createElement("div");
       strip.className = "config-error";
@@ -917,17 +978,44 @@
   // ------------------------------------------------------------------------------------------ data in
   function feedSeries(k, s) {
     const spark = sparks.get(k);
-    if (spark) { if (s.n) spark.adapt(s.n * 1000); spark.add(s.t, s.v); }
-    for (const p of panels) if (p instanceof TimeseriesPanel && p.spec.indicator === s.i) p.add(s.e, s.t, s.v, s.n);
+    if (spark) { if (s.n) spark.adapt(s.n * 1000); spark.add(s.t, s.v, !!s.x); }
+    for (const p of panels) if (p instanceof TimeseriesPanel && p.spec.indicator === s.i) p.add(s.e, s.t, s.v, s.n, s.x);
+  }
+
+  // A series' lines start over when the wall switches between its real and its exercise data, so a drill's
+  // values and the real ones are never drawn as one line.
+  function restartSeries(k, s) {
+    const spark = sparks.get(k);
+    if (spark) spark.points = [];
+    for (const p of panels) {
+      if (!(p instanceof TimeseriesPanel) || p.spec.indicator !== s.i) continue;
+      const ring = p.rings.get(s.e);
+      if (ring) { ring.points = []; p.synced = false; }
+    }
+  }
+
+  // The state the wall shows of a series: the exercise one while it is fresh, the real one otherwise, a stale
+  // exercise one only where there is no real one (as the server's live.shown).
+  function shownOf(k, t) {
+    const real = realLive.get(k), x = exerciseLive.get(k);
+    if (x && (!isStale(x, t) || !real)) return x;
+    return real || x;
   }
 
   function applyState(s) {
     const k = key(s.i, s.e);
-    const before = live.get(k);
+    const own = s.x ? exerciseLive : realLive;
+    const before = own.get(k);
     if (before && before.t > s.t && s.st === before.st) return;   // a late sample does not move the value back
-    live.set(k, s);
-    if (s.t > newestT) newestT = s.t;
-    if (!before || before.t !== s.t || before.v !== s.v) feedSeries(k, s);
+    own.set(k, s);
+    const shown = shownOf(k, now());
+    const was = live.get(k);
+    if (shown === was) return;
+    const switched = was && !!was.x !== !!shown.x;
+    if (switched) restartSeries(k, shown);
+    live.set(k, shown);
+    if (shown.t > newestT) { newestT = shown.t; newestX = !!shown.x; }
+    if (switched || !was || was.t !== shown.t || was.v !== shown.v) feedSeries(k, shown);
     dirty.add(s.i);
   }
 
@@ -965,9 +1053,10 @@
     const place = LANG === "ko" ? a.entity_ko || a.entity_en : a.entity_en || a.entity_ko;
     const others = n > 1 ? (LANG === "ko" ? ` 외 ${n - 1}곳` : ` +${n - 1} more`) : "";
     const title = `[${word(levelStatus(a.level))}] ${name}${place ? " — " + place + others : ""}`;
+    const shownTitle = a.exercise ? `[${WORDS.exercise}] ${title}` : title;
     const text = (LANG === "ko" ? a.message_ko || a.message_en : a.message_en || a.message_ko) || "";
     try {
-      new Notification(title, { body: text, tag: `${a.rule}/${a.level}`, lang: LANG, requireInteraction: a.level >= 3 });
+      new Notification(shownTitle, { body: text, tag: `${a.exercise ? "x/" : ""}${a.rule}/${a.level}`, lang: LANG, requireInteraction: a.level >= 3 });
     } catch (err) { /* a browser that only notifies through a service worker: the list still shows it */ }
   }
 
@@ -1006,31 +1095,84 @@
       for (const pt of body.points) {
         const v = pt.value !== undefined ? pt.value : pt.mean;
         const t = pt.t * 1000 + (pt.value !== undefined ? 0 : 30000);   // a minute bucket is drawn at its middle
-        feedSeries(key(i, e), { i, e, t, v });
+        feedSeries(key(i, e), { i, e, t, v, x: body.exercise ? 1 : 0 });
       }
     }
     for (const [k, s] of live) feedSeries(k, s);
     dirty.add("*");
   }
 
+  // ------------------------------------------------------------------------------------------ exercise
+  // The band stays up while any exercise value, alert or message is on the screen; during a replay the header
+  // and the band say the time shown is simulated, and at which speed.
+  let exerciseKey = "";
+  function updateExercise(t) {
+    let on = false;
+    for (const s of live.values()) if (s.x) { on = true; break; }
+    if (!on) for (const a of alerts.values()) if (a.exercise) { on = true; break; }
+    if (!on) on = messages.some((m) => m.x && (!m.expires || m.expires > t));
+    const changed = on !== exerciseShown;
+    exerciseShown = on;
+    body.classList.toggle("exercise", on);
+    // The band takes room from the panels: the charts sized to their boxes (Vega's "container", which follows
+    // the window's resize events) fit themselves again. Not a real resize: the page is not rebuilt for it.
+    if (changed) {
+      requestAnimationFrame(() => {
+        window.dispatchEvent(new Event("resize"));
+        for (const p of panels) if (p instanceof MapPanel) p.refit();
+      });
+    }
+    const c = simClock();
+    const scenario = c ? (LANG === "ko" ? c.name_ko : c.name_en) || c.scenario : "";
+    const what = [exercise.drill ? `${WORDS.drill} ${esc(exercise.drill.id)}` : "", c ? esc(scenario) : "",
+      c ? `${WORDS.simulated} ×${numFmt(0).format(c.speed)}` : ""].filter(Boolean).join(" · ");
+    const sim = c ? `${c.start}|${c.anchor}|${c.speed}` : "";
+    const k = `${on}|${sim}|${what}`;
+    if (k === exerciseKey) return;
+    exerciseKey = k;
+    if (bandEl) bandEl.innerHTML = on ? `<span class="mark">${WORDS.exercise}</span><b>${WORDS.exerciseBand}</b>` +
+      `<span class="other">${WORDS.exerciseOther}</span>${what ? `<span class="what">${what}</span>` : ""}` : "";
+    if (header) {
+      const chip = header.querySelector(".simchip");
+      chip.hidden = !c;
+      chip.textContent = c ? `${WORDS.sim} ×${numFmt(0).format(c.speed)}` : "";   // the band says it in full
+    }
+    if (changed || sim) {
+      // Times on the charts change with the clock: draw their datasets again.
+      for (const p of panels) if (p instanceof TimeseriesPanel) p.synced = false;
+      dirty.add("*");
+      messagesDirty = true;
+      alertsDirty = true;
+    }
+  }
+  async function loadExercise() {
+    try {
+      const r = await fetch("/api/v1/exercise", { cache: "no-store" });
+      if (r.ok) { exercise = await r.json(); exerciseKey = ""; }
+    } catch (e) { /* the server is not up: the websocket's frame brings it later */ }
+  }
+
   // ------------------------------------------------------------------------------------------ rendering
   // One render pass per second at most: a burst of updates costs one repaint, not one per update.
   function tick() {
     const t = now();
+    updateExercise(t);
     if (header) {
-      header.querySelector(".clock .time").textContent = timeFmt.format(t);
-      header.querySelector(".clock .date").textContent = dateFmt.format(t);
+      const shownNow = simTime(t);
+      header.querySelector(".clock .time").textContent = timeFmt.format(shownNow);
+      header.querySelector(".clock .date").textContent = dateFmt.format(shownNow);
       const fresh = header.querySelector(".fresh");
       let cls = "ok";
       let text;
       if (!connected) {
         cls = "down";
-        text = `${WORDS.lost}${newestT ? ` · ${WORDS.lastData} <b>${timeFmt.format(newestT)}</b>` : ""}`;
+        text = `${WORDS.lost}${newestT ? ` · ${WORDS.lastData} <b>${timeFmt.format(shownTime(newestT, newestX))}</b>` : ""}`;
       } else if (!newestT) {
         text = WORDS.noData;
         cls = "late";
       } else {
-        text = LANG === "ko" ? `${WORDS.asOf} <b>${timeFmt.format(newestT)}</b> ${WORDS.asOfSuffix}` : `${WORDS.asOf} <b>${timeFmt.format(newestT)}</b>`;
+        const asOf = timeFmt.format(shownTime(newestT, newestX));
+        text = LANG === "ko" ? `${WORDS.asOf} <b>${asOf}</b> ${WORDS.asOfSuffix}` : `${WORDS.asOf} <b>${asOf}</b>`;
         if (t - lastFrameAt > 60000 && t - newestT > 60000) cls = "late";
       }
       fresh.className = `fresh ${cls}`;
@@ -1096,10 +1238,13 @@
           ws.send(JSON.stringify({ type: "ping", t: Date.now() }));
         }, Math.max(2, f.heartbeat_s || 15) * 1000);
         subscribe();
+        loadExercise();   // a drill may have started or ended while the page was away
         tick();
         break;
       case "snapshot":
         live.clear();
+        realLive.clear();
+        exerciseLive.clear();
         for (const s of f.states || []) applyState(s);
         applyMessages(f.messages || [], true);
         applyAlerts(f.alerts || [], true);
@@ -1127,6 +1272,11 @@
         break;
       case "dashboard":
         if (f.name === NAME && f.version !== (def && def.version)) loadDefinition();
+        break;
+      case "exercise":
+        exercise = { drill: f.drill, sources: f.sources || [], clock: f.clock };
+        exerciseKey = "";
+        tick();
         break;
       case "error":
         console.warn("server refused a frame:", f.message, f.field, f.value);
@@ -1198,6 +1348,7 @@
       makeFormats();
       build();
       subscribe();
+      await loadExercise();
       await loadHistory();
       tick();
     })();
@@ -1205,7 +1356,8 @@
   }
 
   let resizeTimer = null;
-  window.addEventListener("resize", () => {
+  window.addEventListener("resize", (ev) => {
+    if (!ev.isTrusted) return;   // our own nudge to the charts (the exercise band came or went)
     // The charts were sized for the old screen; a wall is rarely resized, so start over cleanly.
     clearTimeout(resizeTimer);
     resizeTimer = setTimeout(() => { if (def) build(); }, 500);
@@ -1213,6 +1365,7 @@
 
   // For the browser tests and the soak benchmark: what the page holds, read-only.
   window.__wall = { live, get lastId() { return lastId; }, get connected() { return connected; },
+    get exercise() { return { ...exercise, shown: exerciseShown }; }, simTime: (ms) => simClock() ? simTime(ms) : null,
     get messages() { return messages; }, get updates() { return updates; },
     showPage: (n) => showPage(n),
     // Each time-series chart: its page, the changes waiting for a render, and whether the drawn dataset
@@ -1225,7 +1378,7 @@
       const drawn = data ? data.reduce((a, q) => (!a || q.t > a.t ? q : a), null) : null;
       return { id: p.spec.id, page: p.page, visible: p.visible, backlog: insert.length + remove.length + modify.size,
         points: ringPoints.length, drawn: data ? data.length : null,
-        inStep: !!(data && newest && drawn && data.length === ringPoints.length && drawn.t === newest.t + p.offset && drawn.v === newest.v) };
+        inStep: !!(data && newest && drawn && data.length === ringPoints.length && drawn.t === shownTime(newest.t, newest.x) + p.offset && drawn.v === newest.v) };
     }) };
 
   (async () => {
