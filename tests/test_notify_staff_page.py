@@ -246,3 +246,23 @@ def test_staff_sign_in_once_on_the_form_and_stay_signed_in(browser: Browser, sta
     page.wait_for_selector("form#login")
     assert page.errors == []  # type: ignore[attr-defined]
     page.context.close()
+
+
+def test_an_exercise_alert_is_marked_and_a_band_says_so(browser: Browser, staffroom: Staffroom) -> None:
+    """During a drill the staff page says so over everything, and tags the drill's alert apart from a real one."""
+    page = staff_page(browser, staffroom, "ds-lee", lang="en")
+    wait_for(lambda: page.evaluate("document.querySelector('header.top .conn.on') !== null"), 10, "the websocket")
+    assert page.get_by_test_id("exercise-band").count() == 0, "no band while nothing is an exercise"
+    real = alert(fingerprint="fp-real-river", rule="catalog.river.level", level=3)
+    drill = alert(fingerprint="fp-drill-river", rule="catalog.river.level", level=3, exercise=True)
+    publish_alert(staffroom, real)
+    publish_alert(staffroom, drill)
+    page.wait_for_selector('article.alert[data-fp="fp-drill-river"]', timeout=10000)
+    band = page.get_by_test_id("exercise-band")
+    assert band.is_visible() and "EXERCISE" in band.inner_text()
+    tagged = page.locator('article.alert[data-fp="fp-drill-river"]')
+    assert "exercise" in (tagged.get_attribute("class") or "")
+    assert tagged.locator(".what").inner_text().startswith("[EXERCISE] ")
+    plain = page.locator('article.alert[data-fp="fp-real-river"]')
+    assert not plain.locator(".what").inner_text().startswith("[EXERCISE]")
+    page.context.close()

@@ -184,6 +184,12 @@ def test_the_page_lists_every_collector_with_its_state(browser: Browser, site: S
     assert int(page.locator('tr[data-id="sim-weather"] td.num b').inner_text().replace(",", "")) > 0
     assert page.locator("tr[data-id] button[data-act=run]:enabled").count() == 0
     assert "운영자" in page.inner_text(".notice")
+    # The simulators deliver exercise data: each is tagged 훈련, and a band says so over the page.
+    for cid in SIMULATORS:
+        assert page.locator(f'tr[data-id="{cid}"] .xtag').inner_text() == "훈련"
+    assert page.locator('tr[data-id="parking"] .xtag').count() == 0
+    band = page.get_by_test_id("exercise-band")
+    assert band.is_visible() and "훈련 자료 수집 중" in band.inner_text() and "sim-safety" in band.inner_text()
     done(page)
 
 

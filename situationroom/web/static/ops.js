@@ -25,6 +25,7 @@
       none: "수집기가 없습니다. collectors/ 폴더에 파일을 추가하세요 (docs/collectors.md).",
       updated: "갱신", offline: "서버에 연결할 수 없습니다 — 다시 시도 중", ago: (s) => `${s} 전`, inT: (s) => `${s} 후`,
       now: "곧", justNow: "방금", sec: "초", min: "분", hour: "시간", day: "일", rejected: "거부", samples: "건",
+      exercise: "훈련", exerciseBand: (ids) => `훈련 자료 수집 중 — 실제 상황이 아닌 훈련·모의 자료를 보내는 수집기: ${ids}`,
       failures: (n) => `연속 ${n}회 실패`, runs: (n) => `${n}회 실행`, never: "—",
       details: "최근 거부", noRejections: "최근 거부된 항목이 없습니다.", other: "English", help: "도움말",
       done: { run: "실행을 요청했습니다", pause: "일시정지했습니다", resume: "재개했습니다" },
@@ -45,6 +46,7 @@
       none: "No collectors. Add a file to the collectors/ folder (docs/collectors.md).",
       updated: "updated", offline: "cannot reach the server — retrying", ago: (s) => `${s} ago`, inT: (s) => `in ${s}`,
       now: "now", justNow: "just now", sec: "s", min: "min", hour: "h", day: "d", rejected: "rejected", samples: "samples",
+      exercise: "EXERCISE", exerciseBand: (ids) => `Exercise data coming in — collectors delivering drill or simulated data, not real: ${ids}`,
       failures: (n) => `${n} failures in a row`, runs: (n) => `${n} runs`, never: "—",
       details: "Recent rejections", noRejections: "Nothing rejected recently.", other: "한국어", help: "Help",
       done: { run: "Run requested", pause: "Paused", resume: "Resumed" },
@@ -140,7 +142,7 @@
       <td class="nowrap" data-label="${esc(T.cols[0])}">${stateBadge(c)}${fails}</td>
       <td><button class="link name" data-act="open" aria-expanded="${open}">${esc(name(c))}</button>
         <div class="muted small mono">${esc(c.file || c.id)}</div></td>
-      <td data-label="${esc(T.cols[2])}">${c.kind ? `<span class="kind">${esc(c.kind)}</span>` : ""}<div class="muted small">${esc(schedule(c.schedule))}</div></td>
+      <td data-label="${esc(T.cols[2])}">${c.kind ? `<span class="kind">${esc(c.kind)}</span>` : ""}${c.exercise ? ` <span class="xtag">${esc(T.exercise)}</span>` : ""}<div class="muted small">${esc(schedule(c.schedule))}</div></td>
       <td class="when" data-label="${esc(T.cols[3])}">${when(c.last_run)}<div class="muted small">${esc(c.runs ? T.runs(c.runs) : "")}</div></td>
       <td class="when" data-label="${esc(T.cols[4])}">${c.paused || c.state === "disabled" || c.state === "invalid" ? `<span class="muted">${T.never}</span>` : when(c.next_run)}</td>
       <td class="num" data-label="${esc(T.cols[5])}">${perRun}</td>
@@ -182,7 +184,11 @@
       || a.id.localeCompare(b.id));
     const focused = document.activeElement && document.activeElement.closest("#login") ? document.activeElement.name : null;
     if (focused && state.login) return;  // never wipe what the operator is typing
-    app.innerHTML = `<header class="top"><h1>${esc(DATA.city[LANG])} ${esc(T.title)}</h1>
+    // While a collector delivers exercise data (a simulator, a drill): a band no one can miss.
+    const drilling = state.rows.filter((c) => c.exercise && !["disabled", "invalid", "paused"].includes(c.state));
+    const band = drilling.length ? `<div class="exercise-band" role="status" data-testid="exercise-band"><b>${esc(T.exercise)}</b> ` +
+      `${esc(T.exerciseBand(drilling.map((c) => c.id).join(", ")))}</div>` : "";
+    app.innerHTML = `${band}<header class="top"><h1>${esc(DATA.city[LANG])} ${esc(T.title)}</h1>
         <span class="updated${state.error ? " down" : ""}">${state.error ? esc(T.offline) : state.updated ? `${esc(T.updated)} ${esc(clock(state.updated))}` : ""}</span>
         ${who}<a href="?lang=${LANG === "ko" ? "en" : "ko"}" class="lang">${esc(T.other)}</a></header>
       <main>${notice}

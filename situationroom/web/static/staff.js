@@ -24,6 +24,7 @@
       kinds: { firing: "발생", repeat: "지속", resolved: "해제", escalation: "미확인 상향" },
       states: { pending: "대기", firing: "발생", resolved: "해제", inactive: "종료" },
       durations: [["1h", "1시간"], ["4h", "4시간"], ["12h", "12시간"], ["1d", "1일"], ["7d", "7일"]],
+      exercise: "훈련", exerciseBand: "훈련 경보가 있습니다 — [훈련] 표시는 실제 상황이 아닙니다",
       silenced: "무음 중", until: "까지", tier: "상향 단계", details: "자세히", less: "접기", alertHistory: "경보 이력", other: "English", live: "실시간 연결", offline: "연결 끊김 — 다시 연결 중", dept: "부서", mine: "내 부서·구독",
     },
     en: {
@@ -41,6 +42,7 @@
       kinds: { firing: "firing", repeat: "still firing", resolved: "resolved", escalation: "escalated" },
       states: { pending: "pending", firing: "firing", resolved: "resolved", inactive: "ended" },
       durations: [["1h", "1 hour"], ["4h", "4 hours"], ["12h", "12 hours"], ["1d", "1 day"], ["7d", "7 days"]],
+      exercise: "EXERCISE", exerciseBand: "Exercise alerts are shown — those marked [EXERCISE] are not real",
       silenced: "silenced", until: "until", tier: "escalation tier", details: "Details", less: "Show fewer", alertHistory: "Alert history", other: "한국어", live: "live", offline: "offline — reconnecting", dept: "Department", mine: "mine",
     },
   }[LANG];
@@ -78,7 +80,8 @@
     const unit = ind ? ind.unit[LANG] : (LANG === "ko" ? a.unit : a.unit_en || a.unit) || "";
     return `${Number(a.value).toLocaleString(LANG === "ko" ? "ko-KR" : "en-GB", { maximumFractionDigits: d, minimumFractionDigits: d })} ${unit}`.trim();
   };
-  const alertWhat = (a) => (IND[a.indicator] ? nm(IND[a.indicator]) : (LANG === "ko" ? a.name_ko : a.name_en) || a.rule);
+  const alertWhat = (a) => (a.exercise ? `[${T.exercise}] ` : "") +
+    (IND[a.indicator] ? nm(IND[a.indicator]) : (LANG === "ko" ? a.name_ko : a.name_en) || a.rule);
   const alertWhere = (a) => {
     const e = DATA.entities[a.entity];
     let s = e ? nm(e) : (LANG === "ko" ? a.entity_ko : a.entity_en) || a.entity || "";
@@ -216,7 +219,7 @@
     const since = LANG === "ko" ? `${fmtTime(a.fired || a.since)} ${T.since}` : `${T.since} ${fmtTime(a.fired || a.since)}`;
     const meta = [since, dept ? nm(dept) : "", a.silenced && a.silenced.length ? mutedText(a) : "", a.tier ? `${T.tier} ${a.tier}` : ""]
       .filter(Boolean).join(" · ");
-    return `<article class="alert l${a.level}${fresh ? " new" : ""}${a.state === "resolved" ? " over" : ""}" data-fp="${esc(a.fingerprint)}">
+    return `<article class="alert l${a.level}${fresh ? " new" : ""}${a.state === "resolved" ? " over" : ""}${a.exercise ? " exercise" : ""}" data-fp="${esc(a.fingerprint)}">
       <div class="head">${badge(a.level, sevName(a))}${stateBadge}
         <span class="what">${esc(alertWhat(a))}</span><span class="where">${esc(alertWhere(a))}</span>
         <span class="value">${esc(fmtValue(a))}</span><span class="meta">${esc(meta)}</span>
@@ -240,7 +243,7 @@
   function alertGroups(alerts) {
     const groups = new Map();
     for (const a of alerts) {
-      const key = `${a.rule}/${a.level}/${a.state === "resolved" ? "r" : "a"}`;
+      const key = `${a.rule}/${a.level}/${a.state === "resolved" ? "r" : "a"}${a.exercise ? "/x" : ""}`;   // a drill apart
       if (!groups.has(key)) groups.set(key, []);
       groups.get(key).push(a);
     }
@@ -330,7 +333,10 @@
       .filter((a) => state.showAll || isMine(a))
       .sort((a, b) => (b.state === "firing") - (a.state === "firing") || b.level - a.level || (a.since || 0) - (b.since || 0));
     const subs = state.subs;
-    app.innerHTML = `<header class="top"><h1>${esc(nm(DATA.city))} ${esc(T.title)}</h1><span class="conn" title=""></span>
+    // While any exercise alert is in view: a band no one can miss, and each one tagged.
+    const drill = alerts.some((a) => a.exercise) || state.inbox.some((it) => (it.alerts || []).some((a) => a.exercise));
+    document.body.classList.toggle("exercise", drill);
+    app.innerHTML = `${drill ? `<div class="exercise-band" role="status" data-testid="exercise-band"><b>${esc(T.exercise)}</b> ${esc(T.exerciseBand)}</div>` : ""}<header class="top"><h1>${esc(nm(DATA.city))} ${esc(T.title)}</h1><span class="conn" title=""></span>
         <span class="who">${esc(who)}</span>${notifButton()}
         <a class="lang" href="?lang=${LANG === "ko" ? "en" : "ko"}"><button>${esc(T.other)}</button></a>
         <button id="signout">${esc(T.signout)}</button></header>
