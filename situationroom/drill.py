@@ -14,7 +14,8 @@ import redis.asyncio as aioredis
 from situationroom import keys
 
 COLLECTOR_PREFIX = "drill-"
-"""A drill's scenario runs in the collect role as the collector `drill-<id>` (kind simulator, exercise data)."""
+"""A drill's scenario runs in the collect role as the collector `drill-<id>` (kind simulator, exercise data); no
+collector file may take such an id."""
 SCHEDULE_S = 5.0
 """How often the drill's simulator delivers (real seconds), as the demo site's disaster simulator does."""
 

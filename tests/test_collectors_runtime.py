@@ -375,6 +375,16 @@ def test_definition_errors_name_file_line_field_value(tmp_path: Path) -> None:
     assert f"{path}:4: timeout" in text
 
 
+def test_a_file_cannot_take_a_drills_id(tmp_path: Path) -> None:
+    """`drill-<id>` is the collector a running drill plays its scenario as: a file of that name would be ended
+    with every drill."""
+    path = tmp_path / "drill-feed.yaml"
+    path.write_text("kind: test-ok\nschedule: {interval: 1s}\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_collector(path)
+    assert "drill-" in str(err.value) and "rename the file" in str(err.value)
+
+
 async def test_redis_outage_keeps_samples_for_the_next_run(mini_catalog: Catalog, tmp_path: Path) -> None:
     site = _site(tmp_path, {"healthy": "kind: test-ok\nschedule: {interval: 1h}\n"})
     server = EmbeddedRedis(tmp_path / "own-redis")
@@ -813,7 +823,7 @@ async def test_what_an_exercise_collector_delivers_is_exercise_data(
     station = "{value: 1.0, entity: hrfco-2101690}"
     site = _site(tmp_path, {
         "real": f"kind: test-ok\nschedule: {{interval: 0.2s}}\nparams: {station}\n",
-        "drill-feed": f"kind: test-ok\nexercise: true\nschedule: {{interval: 0.2s}}\nparams: {station}\n",
+        "exercise-feed": f"kind: test-ok\nexercise: true\nschedule: {{interval: 0.2s}}\nparams: {station}\n",
         "sim": "kind: simulator\nschedule: {interval: 0.2s}\nparams: {indicators: [river.level], speed: 60}\n",
     }, seeds=REPO / "seeds")
     runner = CollectorRunner(aclient, site_catalog, settings_for(redis_url, site=site))
@@ -824,9 +834,9 @@ async def test_what_an_exercise_collector_delivers_is_exercise_data(
     finally:
         await runner.stop()
     marks = {(e[b"s"].decode(), e.get(b"x")) for e in await _entries(aclient)}
-    assert marks == {("real", None), ("drill-feed", b"1"), ("sim", b"1")}
+    assert marks == {("real", None), ("exercise-feed", b"1"), ("sim", b"1")}
     states = await health.read_all(aclient)
-    assert not states["real"]["exercise"] and states["drill-feed"]["exercise"] and states["sim"]["exercise"]
+    assert not states["real"]["exercise"] and states["exercise-feed"]["exercise"] and states["sim"]["exercise"]
     clock = states["sim"]["clock"]
     assert clock["scenario"] == "ordinary" and clock["speed"] == 60 and clock["anchor"] >= time.time() - 5
     assert states["real"]["clock"] is None

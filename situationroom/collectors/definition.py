@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from situationroom.collectors import registry
 from situationroom.collectors.base import Params
 from situationroom.configfile import read_yaml, validate
+from situationroom.drill import COLLECTOR_PREFIX as DRILL_PREFIX
 from situationroom.durations import Duration
 from situationroom.envref import Redactor, expand, log_secrets, missing_problems
 from situationroom.errors import ConfigError, Problem
@@ -146,6 +147,9 @@ def load_collector(path: Path, env: Mapping[str, str] | None = None, *,
     error for an enabled collector (naming the variable, never a value); a disabled one loads
     (`require_env=True` makes it an error for a disabled one too, as when trying it by hand).
     """
+    if path.stem.startswith(DRILL_PREFIX):
+        raise ConfigError.single(f"collector ids starting with {DRILL_PREFIX} are the product's own (a running "
+                                 "drill's scenario): rename the file", file=path, value=path.name)
     data, pos = read_yaml(path)
     if data is None:
         raise ConfigError.single("file is empty", file=path)
