@@ -398,8 +398,12 @@ class _Event:
 class Simulation:
     """The value of every series for every entity at any simulated time: a pure function of the seed.
 
-    Nothing here keeps state between calls except a memo of values already computed, so the same
-    seed gives the same numbers in any order, and a restarted collector continues where it was.
+    Nothing here keeps state between calls except values already computed, so the same seed gives
+    the same numbers in any order, and a restarted collector continues where it was. What is kept
+    is bounded by the catalog, never by how long the simulation runs (a wall runs for months):
+    the values of one evaluation (dropped when it ends), the grid values accumulations add up
+    (dropped once no window reaches back to them), and the two noise knots around the latest time
+    of each noisy series.
     """
 
     def __init__(self, catalog: Catalog, baseline: Baseline, scenario: Scenario | None = None, *,
@@ -418,13 +422,22 @@ class Simulation:
         self.anchor: float | None = None
         """The real time at which simulated time was `start`."""
         self.duration = scenario.duration if scenario else None
-        self._memo: dict[tuple[str, str, float], float] = {}
+        self._scratch: dict[tuple[str, str, float], float] = {}
+        """Values of the evaluation under way (a rollup and its members, a derived series and its inputs)."""
+        self._grid: dict[float, dict[tuple[str, str], float]] = {}
+        """Values at the grid times accumulations sum over, by time: each is reused by every later run
+        whose window still reaches it, and dropped when none does (see _forget_grid)."""
+        self._reach = self._lookback()
+        self._knots: dict[tuple[str, str, str], tuple[int, float, float]] = {}
+        """(knot index, its value, the next one's) around the latest time asked, per noisy series and entity."""
         self._keys: dict[str, tuple[str, ...]] = {}
         self._members: dict[tuple[str, str], tuple[str, ...] | None] = {}
         self._overlays: dict[tuple[str, str], tuple[_Overlay, ...]] = {}
         self._events: dict[tuple[str, str], tuple[_Event, ...]] = {}
-        self._gauss = lru_cache(maxsize=65536)(self._gauss_uncached)
-        self._clock = lru_cache(maxsize=16384)(self._clock_uncached)
+        # Every series asks the clock at the evaluation's time; the count buckets and the grid times an
+        # accumulation adds are a few more. Grid values are kept, so a cold start's day of grid times asks
+        # each time once per series and entity, and a larger cache would only hold the past.
+        self._clock = lru_cache(maxsize=64)(self._clock_uncached)
         self._resolved = False
 
     # ------------------------------------------------------------------ time
@@ -459,7 +472,7 @@ class Simulation:
         digest = hashlib.blake2b(repr((self.seed, *parts)).encode(), digest_size=8).digest()
         return (int.from_bytes(digest, "big") + 0.5) / 2.0**64
 
-    def _gauss_uncached(self, *parts: object) -> float:
+    def _gauss(self, *parts: object) -> float:
         return _NORMAL.inv_cdf(self._unit(*parts))
 
     def _smooth(self, tag: str, name: str, entity: str, t: float, every: float) -> float:
@@ -468,8 +481,13 @@ class Simulation:
         k = math.floor(x)
         f = x - k
         s = f * f * (3 - 2 * f)
-        a = self._gauss(tag, name, entity, k)
-        b = self._gauss(tag, name, entity, k + 1)
+        key = (tag, name, entity)
+        knots = self._knots.get(key)
+        if knots is None or knots[0] != k:
+            # Time moves on: the knot that was on the right is now on the left, so one new knot is hashed.
+            a = knots[2] if knots is not None and knots[0] == k - 1 else self._gauss(tag, name, entity, k)
+            knots = self._knots[key] = (k, a, self._gauss(tag, name, entity, k + 1))
+        _, a, b = knots
         return (a * (1 - s) + b * s) / math.sqrt((1 - s) ** 2 + s**2)
 
     def missing(self, indicator: str, entity: str, t: float, probability: float) -> bool:
@@ -588,13 +606,48 @@ class Simulation:
     # ------------------------------------------------------------------ values
     def value(self, name: str, entity: str, t: float) -> float:
         """The value of series `name` for `entity` at simulated time `t` (not rounded)."""
+        self._forget_grid(t)
+        try:
+            return self._value(name, entity, t)
+        finally:
+            self._scratch.clear()
+
+    def _value(self, name: str, entity: str, t: float) -> float:
         key = (name, entity, t)
-        v = self._memo.get(key)
+        v = self._scratch.get(key)
         if v is None:
-            if len(self._memo) > 400_000:
-                self._memo.clear()  # a bounded memo; every value can be computed again
-            v = self._memo[key] = self._compute(name, entity, t)
+            v = self._scratch[key] = self._compute(name, entity, t)
         return v
+
+    def _on_grid(self, name: str, entity: str, t: float) -> float:
+        """A value at a grid time of an accumulation, computed once for every run whose window covers it."""
+        at = self._grid.get(t)
+        if at is None:
+            at = self._grid[t] = {}
+        v = at.get((name, entity))
+        if v is None:
+            v = at[name, entity] = self._value(name, entity, t)
+        return v
+
+    def _lookback(self) -> tuple[float, float]:
+        """How far before and after an evaluation's time accumulations read grid values (seconds)."""
+        before, after = 0.0, 0.0
+        for spec in self.series.values():
+            if spec.model != "accumulate":
+                continue
+            assert spec.of is not None
+            grid = self.series[spec.of].bucket if self.series[spec.of].model == "count" else spec.step
+            # Since local midnight reaches back a day at most, or 25 hours on the day clocks go back an hour.
+            window = spec.window if spec.window is not None else 25 * HOUR
+            before = max(before, window + grid)
+            after = max(after, grid)
+        return before, after
+
+    def _forget_grid(self, t: float) -> None:
+        """Drop the grid values no window reaching from `t` can use (time also jumps back when a scenario loops)."""
+        before, after = self._reach
+        for at in [at for at in self._grid if not t - before <= at <= t + after]:
+            del self._grid[at]
 
     def _base(self, spec: SeriesSpec, name: str, entity: str, t: float) -> float:
         hour, weekday, month_pos, _, _ = self._clock(t)
@@ -609,7 +662,7 @@ class Simulation:
             else:
                 base = spec.level
         if spec.base_of:
-            base *= self.value(spec.base_of, entity, t)
+            base *= self._value(spec.base_of, entity, t)
         profile = self._lookup(spec.daily_by, entity)
         if profile is None:
             profile = spec.daily_weekend if weekday >= 5 and spec.daily_weekend is not None else spec.daily
@@ -673,23 +726,23 @@ class Simulation:
             # Counts add up bucket by bucket; a bucket's events count from its start.
             b = of.bucket
             first = math.ceil(self._midnight(t) / b) if spec.reset else math.floor((t - (spec.window or 0)) / b) + 1
-            return sum(self.value(spec.of, entity, k * b) for k in range(first, math.floor(t / b) + 1))
+            return sum(self._on_grid(spec.of, entity, k * b) for k in range(first, math.floor(t / b) + 1))
         # A rate (per hour) integrated on a grid: each grid point stands for the step that ends there.
         s = spec.step
         last = math.floor(t / s)
         first = math.floor(self._midnight(t) / s) + 1 if spec.reset else math.floor((t - (spec.window or 0)) / s) + 1
-        total = sum(self.value(spec.of, entity, k * s) for k in range(first, last + 1)) * s / HOUR
+        total = sum(self._on_grid(spec.of, entity, k * s) for k in range(first, last + 1)) * s / HOUR
         if spec.reset:
             # The running step counts at the rate of its end, so the total never goes down within a day.
-            total += self.value(spec.of, entity, (last + 1) * s) * (t - last * s) / HOUR
+            total += self._on_grid(spec.of, entity, (last + 1) * s) * (t - last * s) / HOUR
         return total
 
     def _rollup(self, spec: SeriesSpec, entity: str, t: float) -> float:
         assert spec.of is not None and spec.members is not None
         members = self._members_of(entity, spec.members)
         if members is None:
-            return self.value(spec.of, entity, t)
-        return sum(self.value(spec.of, m, t) for m in members)
+            return self._value(spec.of, entity, t)
+        return sum(self._value(spec.of, m, t) for m in members)
 
     def _members_of(self, entity: str, kind: str) -> tuple[str, ...] | None:
         key = (entity, kind)
@@ -709,11 +762,11 @@ class Simulation:
     def _derived(self, spec: SeriesSpec, entity: str, t: float) -> float:
         if spec.function == "scale":
             assert spec.of is not None
-            return self.value(spec.of, entity, t) * spec.factor + spec.add
+            return self._value(spec.of, entity, t) * spec.factor + spec.add
         if spec.function == "power":
             assert spec.of is not None
-            return spec.add + spec.factor * max(0.0, self.value(spec.of, entity, t) - spec.offset) ** spec.exponent
-        values = [self.value(s, entity, t) for s in spec.inputs]
+            return spec.add + spec.factor * max(0.0, self._value(spec.of, entity, t) - spec.offset) ** spec.exponent
+        values = [self._value(s, entity, t) for s in spec.inputs]
         if spec.function == "apparent_temperature":
             return apparent_temperature(*values, month=self._clock(t)[4])
         return cai(*values)
@@ -724,16 +777,20 @@ class Simulation:
         """Every sample of the given catalog indicators at real time `now` (event time = `now`)."""
         t = self.sim_time(now)
         out: list[Sample] = []
-        for ind_id in indicators:
-            ind = self.catalog.indicators[ind_id]
-            if ind_id not in self.series:
-                continue
-            interval = max(ind.interval / self.speed, min_interval)
-            for entity in self.catalog.entities_of(ind_id):
-                if self.missing(ind_id, entity, t, missing):
+        self._forget_grid(t)
+        try:
+            for ind_id in indicators:
+                ind = self.catalog.indicators[ind_id]
+                if ind_id not in self.series:
                     continue
-                v = round(self.value(ind_id, entity, t), ind.decimals) + 0.0  # + 0.0 turns -0.0 into 0.0
-                out.append(Sample(ind_id, entity, now, v, source, interval))
+                interval = max(ind.interval / self.speed, min_interval)
+                for entity in self.catalog.entities_of(ind_id):
+                    if self.missing(ind_id, entity, t, missing):
+                        continue
+                    v = round(self._value(ind_id, entity, t), ind.decimals) + 0.0  # + 0.0 turns -0.0 into 0.0
+                    out.append(Sample(ind_id, entity, now, v, source, interval))
+        finally:
+            self._scratch.clear()
         return out
 
 

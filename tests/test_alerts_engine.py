@@ -4,15 +4,22 @@ grouping, hysteresis and minimum intervals, and a stale source inhibiting what d
 from __future__ import annotations
 
 import asyncio
+import gc
+import textwrap
+import tracemalloc
 from pathlib import Path
 
 import redis
 
 from situationroom import drill as drill_mod
 from situationroom import keys
-from situationroom.alerts.engine import level_of
+from situationroom.alerts import engine as engine_mod
+from situationroom.alerts.engine import Engine, level_of
+from situationroom.alerts.rules import load_rules
+from situationroom.catalog import load_catalog
 from situationroom.collectors import health
-from tests.alerts_support import City, summary
+from tests.alerts_support import City, make_site, summary
+from tests.conftest import settings_for
 
 RIVER = """
 rules:
@@ -217,6 +224,54 @@ async def test_an_anomaly_rule_compares_with_the_same_hour_of_past_days(redis_ur
     await city.send("economy.spending", "4711125000", 101)
     assert summary(await city.notifications()) == [("resolved", "관심", ["4711125000"])]
     await city.close()
+
+
+def test_an_anomaly_rule_reads_each_hours_baseline_once_and_keeps_only_the_newest(tmp_path: Path) -> None:
+    site = make_site(tmp_path, textwrap.dedent("""
+        rules:
+          - id: unusual-spending
+            kind: anomaly
+            indicator: economy.spending
+            entities: ["4711125000"]
+            z: 3
+            min_spread: 5
+            severity: 관심
+        """))
+    settings = settings_for("redis://unused", site=site)
+    catalog = load_catalog(settings.seeds)
+    engine = Engine(catalog, load_rules(settings.rules_dir, catalog, settings))
+    first_hour = 490_000  # 2025-11
+
+    def run_hour(hour: int) -> int:
+        """Two states in the hour, as the role evaluates them; how many baselines the engine asked for."""
+        asked = 0
+        for minute in (0, 30):
+            states = [{"i": "economy.spending", "e": "4711125000", "t": (hour * 60 + minute) * 60_000, "v": 101.0,
+                       "st": "normal", "n": 3600}]
+            for kind, key in engine.plan(states):
+                if kind == "baseline":
+                    asked += 1
+                    engine.remember_baseline(key, (100.0, 2.0, 7))  # type: ignore[arg-type]
+            engine.evaluate(states, (hour * 60 + minute) * 60_000)
+            engine.take()
+        return asked
+
+    def held_by_the_engine() -> int:
+        gc.collect()
+        snapshot = tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(True, engine_mod.__file__)])
+        return sum(stat.size for stat in snapshot.statistics("filename"))
+
+    tracemalloc.start()
+    try:
+        asked = [run_hour(first_hour + h) for h in range(100)]
+        after_100_hours = held_by_the_engine()
+        asked += [run_hour(first_hour + h) for h in range(100, 3100)]
+        after_3100_hours = held_by_the_engine()
+    finally:
+        tracemalloc.stop()
+    assert asked == [1] * 3100  # the second state of an hour uses the baseline read for the first
+    # A role running for months keeps one baseline per series, not one per series and hour.
+    assert after_3100_hours < after_100_hours + 16 * 1024
 
 
 async def test_a_stale_source_gives_one_source_down_alert_instead_of_a_storm(redis_url: str, tmp_path: Path) -> None:

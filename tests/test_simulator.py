@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
 import logging
 import shutil
+import tracemalloc
 from pathlib import Path
 from statistics import mean
 
 import pytest
 import redis.asyncio as aioredis
 
-from situationroom import keys, samples, streams
+from situationroom import keys, samples, simulation, streams
 from situationroom.catalog import Catalog, load_catalog
 from situationroom.collectors import registry
 from situationroom.collectors.base import CollectorContext
@@ -84,6 +86,38 @@ async def test_a_restarted_simulator_continues_where_the_old_one_was() -> None:
     before_restart = (await old.collect(NOW + 3600)).samples
     after_restart = (await simulator(seed=3).collect(NOW + 3600)).samples
     assert before_restart == after_restart
+
+
+def held_by_the_simulation() -> int:
+    """Bytes allocated in situationroom/simulation.py that are still alive (tracemalloc must be on)."""
+    gc.collect()
+    snapshot = tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(True, simulation.__file__)])
+    return sum(stat.size for stat in snapshot.statistics("filename"))
+
+
+async def test_a_simulator_holds_no_more_memory_after_two_simulated_days_than_after_one() -> None:
+    # The typhoon at 60x with a run every 30 s: 48 runs a simulated day. What a simulator keeps between runs
+    # (the values its accumulations add up, back to the last midnight at most) is complete after a day and
+    # an hour; a wall that runs for months must not need more after that.
+    def typhoon() -> Simulator:
+        return simulator(scenario="typhoon-hinnamnor", speed=60, seed=3, indicators=["*"])
+
+    sim = typhoon()
+    tracemalloc.start()
+    try:
+        for run in range(100):
+            await sim.collect(NOW + run * 30)
+            if run == 60:
+                after_a_day = held_by_the_simulation()
+        after_two_days = held_by_the_simulation()
+    finally:
+        tracemalloc.stop()
+    assert after_two_days < after_a_day + 64 * 1024
+    # What it kept is what a simulator that has just started computes for the same moment.
+    fresh = typhoon()
+    await fresh.collect(NOW)
+    later = NOW + 100 * 30
+    assert (await fresh.collect(later)).samples == (await sim.collect(later)).samples
 
 
 # ---------------------------------------------------------------- an ordinary day

@@ -127,7 +127,9 @@ class Engine:
         self.changes = Changes()
         self._due: set[str] = set()
         """Alerts in a notification that is due now (no group wait)."""
-        self._baseline_cache: dict[tuple[str, str, int, int], tuple[float, float, int] | None] = {}
+        self._baselines: dict[tuple[str, str, int], tuple[int, tuple[float, float, int] | None]] = {}
+        """(hour, baseline) per anomaly series and number of days: only the newest hour's is asked for again, so
+        one per series is kept however long the role runs."""
         self._districts: dict[str, tuple[str | None, str | None]] = {}
 
     # -- loading --------------------------------------------------------------------------------------
@@ -165,15 +167,24 @@ class Engine:
                 elif isinstance(spec, AnomalySpec):
                     hour = int(d["t"]) // 3_600_000
                     key = (d["i"], d["e"], hour, spec.days)
-                    if key not in seen and key not in self._baseline_cache:
+                    if key not in seen and not self._known_baseline(key)[0]:
                         seen.add(key)
                         out.append(("baseline", key))
         return out
 
     def remember_baseline(self, key: tuple[str, str, int, int], value: tuple[float, float, int] | None) -> None:
-        if len(self._baseline_cache) > 50_000:
-            self._baseline_cache.clear()
-        self._baseline_cache[key] = value
+        indicator, entity, hour, days = key
+        held = self._baselines.get((indicator, entity, days))
+        if held is None or hour >= held[0]:  # a late state of an hour gone by does not displace the current one
+            self._baselines[indicator, entity, days] = (hour, value)
+
+    def _known_baseline(self, key: tuple[str, str, int, int]) -> tuple[bool, tuple[float, float, int] | None]:
+        """(whether it is kept, the baseline) of an anomaly series for an hour."""
+        indicator, entity, hour, days = key
+        held = self._baselines.get((indicator, entity, days))
+        if held is not None and held[0] == hour:
+            return True, held[1]
+        return False, None
 
     # -- evaluation on updates ------------------------------------------------------------------------
 
@@ -240,7 +251,9 @@ class Engine:
         if isinstance(spec, AnomalySpec):
             hour = t // 3_600_000
             key = (d["i"], d["e"], hour, spec.days)
-            base = self._baseline_cache.get(key, fetch.baselines.get(key))
+            known, base = self._known_baseline(key)
+            if not known:
+                base = fetch.baselines.get(key)
             if base is None or base[2] < spec.min_days:
                 return None, {}
             mean, spread, _n = base
