@@ -265,4 +265,10 @@ def test_an_exercise_alert_is_marked_and_a_band_says_so(browser: Browser, staffr
     assert tagged.locator(".what").inner_text().startswith("[EXERCISE] ")
     plain = page.locator('article.alert[data-fp="fp-real-river"]')
     assert not plain.locator(".what").inner_text().startswith("[EXERCISE]")
+    # Its pop-up says it is an exercise before anything else.
+    client = redis.Redis.from_url(staffroom.redis_url)
+    client.xadd(keys.notifications(), {"n": orjson.dumps({**notification("drill-n1", drill), "exercise": True})})
+    client.close()
+    page.wait_for_selector(".toast", timeout=5000)
+    assert page.inner_text(".toast .t").startswith("[EXERCISE] [critical] River level")
     page.context.close()

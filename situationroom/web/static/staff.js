@@ -80,7 +80,9 @@
     const unit = ind ? ind.unit[LANG] : (LANG === "ko" ? a.unit : a.unit_en || a.unit) || "";
     return `${Number(a.value).toLocaleString(LANG === "ko" ? "ko-KR" : "en-GB", { maximumFractionDigits: d, minimumFractionDigits: d })} ${unit}`.trim();
   };
-  const alertWhat = (a) => (a.exercise ? `[${T.exercise}] ` : "") +
+  // An exercise alert's name starts with [훈련], everywhere the page names it.
+  const exerciseTag = (a) => (a.exercise ? `[${T.exercise}] ` : "");
+  const alertWhat = (a) => exerciseTag(a) +
     (IND[a.indicator] ? nm(IND[a.indicator]) : (LANG === "ko" ? a.name_ko : a.name_en) || a.rule);
   const alertWhere = (a) => {
     const e = DATA.entities[a.entity];
@@ -117,7 +119,9 @@
     const top = alerts.reduce((m, a) => (!m || (a.level || 0) > (m.level || 0) ? a : m), null);
     if (!top) return;
     const kind = T.kinds[item.kind] || item.kind;
-    const title = `[${item.kind === "resolved" ? kind : sevName(top)}] ${alertWhat(top)} — ${alertWhere(top)}`;
+    // [훈련] first, before the level: a drill's pop-up is never read as the real thing.
+    const what = alertWhat(top).slice(exerciseTag(top).length);
+    const title = `${exerciseTag(top)}[${item.kind === "resolved" ? kind : sevName(top)}] ${what} — ${alertWhere(top)}`;
     const body = [alertMsg(top), fmtValue(top), alerts.length > 1 ? `+${alerts.length - 1}` : ""].filter(Boolean).join(" · ");
     const toast = document.createElement("div");
     toast.className = `toast l${top.level || 2}`;
