@@ -85,8 +85,9 @@ def in_thread(main: Callable[[asyncio.Event], Awaitable[object]], what: str,
     try:
         yield
     finally:
-        holder["loop"].call_soon_threadsafe(holder["stop"].set)
-        thread.join(20)
+        if thread.is_alive():
+            holder["loop"].call_soon_threadsafe(holder["stop"].set)
+            thread.join(20)
         assert not thread.is_alive(), f"{what} did not stop"
 
 

@@ -327,8 +327,6 @@ class _Serve:
 
 
 def _dump(url: str) -> dict[bytes, object]:
-    import redis
-
     client = redis.Redis.from_url(url)
     try:
         return {k: client.dump(k) for k in client.keys("*")}
@@ -337,8 +335,6 @@ def _dump(url: str) -> dict[bytes, object]:
 
 
 def test_collectors_run_dry_run_prints_what_it_would_write_and_writes_nothing(redis_url: str, tmp_path: Path) -> None:
-    import redis
-
     server = _Serve(200, b"1.75")
     try:
         site = _mini_site(tmp_path, {
@@ -470,10 +466,6 @@ def test_collectors_check_names_file_line_and_field_like_check_does(tmp_path: Pa
 
 
 def test_collectors_list_shows_the_files_and_their_state_when_redis_answers(redis_url: str, tmp_path: Path) -> None:
-    import redis
-
-    from situationroom import keys
-
     site = _mini_site(tmp_path, {
         "river.py": FETCH_PLUGIN,
         "river.yaml": "kind: cli-fetch\nschedule: {interval: 1m}\nparams: {url: 'http://x/'}\n",
