@@ -19,7 +19,27 @@ from situationroom.catalog import load_catalog
 from situationroom.samples import Sample
 from situationroom.settings import Settings
 from situationroom.streams import StreamWriter, ensure_groups
-from tests.conftest import MINI, settings_for
+from tests.site_support import MINI, REPO, settings_for
+
+RIVER_AND_DUST = """
+rules:
+  - id: river.stage
+    kind: threshold
+    indicator: river.level
+    levels: {주의: 2.0, 경계: 3.0}
+    department: disaster-safety
+    repeat_every: 1h
+    escalate_after: 15m
+    labels: {hazard: flood}
+  - {id: catalog.river.level, enabled: false}
+  - id: dust
+    kind: threshold
+    indicator: air.pm10
+    levels: {관심: 100}
+    department: environment
+  - {id: catalog.air.pm10, enabled: false}
+"""
+"""River levels for 재난안전과 (repeated hourly, escalated after 15 minutes) and dust for 환경정책과."""
 
 
 def make_site(tmp: Path, rules: str, site: Path = MINI) -> Path:
@@ -115,6 +135,15 @@ class City:
     async def published_alerts(self) -> list[dict[str, Any]]:
         """The `a` entries of the update stream (what walls and staff pages receive)."""
         return [orjson.loads(f[b"a"]) for _, f in await self.client.xrange(keys.updates()) if b"a" in f]
+
+
+async def open_city(redis_url: str, tmp_path: Path) -> City:
+    """The small test site with the RIVER_AND_DUST rules and the Pohang departments and staff (who may act on
+    what)."""
+    seeds = make_site(tmp_path, RIVER_AND_DUST) / "seeds"
+    for name in ("departments.yaml", "staff.yaml"):
+        shutil.copy(REPO / "seeds" / name, seeds / name)
+    return await City.open(redis_url, tmp_path, RIVER_AND_DUST)
 
 
 def summary(notes: list[dict[str, Any]]) -> list[tuple[str, str, list[str]]]:

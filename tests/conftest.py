@@ -1,43 +1,23 @@
-"""Shared fixtures: real Redis servers (the embedded one always, the service one when it answers), and a real
-headless Chromium for the page tests (tests/browser.py says how it is started)."""
+"""Fixtures only: real Redis servers (the embedded one always, the service one when it answers and its database is
+the suite's: tests/redis_support.py), the sites' catalogs, and a real headless Chromium for the page tests
+(tests/browser.py says how it is started). Helpers a test imports live in tests/*_support.py."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import socket
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-import redis
 import redis.asyncio as aioredis
 
 from situationroom.catalog import Catalog, load_catalog
 from situationroom.embedded import EmbeddedRedis
-from situationroom.settings import Settings
 from tests.browser import chromium
+from tests.redis_support import SERVICE_URL, NotTheSuites, answers, empty_url
+from tests.site_support import MINI, REPO
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
-
-REPO = Path(__file__).resolve().parent.parent
-MINI = REPO / "tests" / "sites" / "mini"
-"""A small self-contained test site (tests/sites/mini): 4 indicators, a few entities, 2 gu and 4 eup/myeon."""
-SERVICE_URL = os.environ.get("SITUATIONROOM_TEST_REDIS", "redis://127.0.0.1:6379/15")
-"""The machine's Redis 7.0 service; tests use database 15 (or this variable's URL) and flush it before each test."""
-
-
-def _service_answers() -> bool:
-    try:
-        client = redis.Redis.from_url(SERVICE_URL, socket_timeout=0.5, socket_connect_timeout=0.5)
-        try:
-            return bool(client.ping())
-        finally:
-            client.close()
-    except (redis.RedisError, OSError):
-        return False
 
 
 @pytest.fixture(scope="session")
@@ -45,31 +25,32 @@ def embedded_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embedde
     """One embedded Valkey server for the whole run (started the way `situationroom up` starts it)."""
     server = EmbeddedRedis(tmp_path_factory.mktemp("embedded-redis"))
     server.start()
+    empty_url(server.url)  # new, so empty: marked as the suite's
     yield server
     server.stop()
 
 
 @pytest.fixture(params=["embedded", "service"])
-def redis_url(request: pytest.FixtureRequest) -> Iterator[str]:
-    """URL of an empty Redis: the embedded server, then the service at 127.0.0.1:6379 when it answers."""
+def redis_url(request: pytest.FixtureRequest) -> str:
+    """URL of an empty Redis: the embedded server, then the service at 127.0.0.1:6379 when it answers and the
+    database there is empty or the suite's own (tests/redis_support.py)."""
     if request.param == "embedded":
         url = request.getfixturevalue("embedded_redis").url
-    else:
-        if not _service_answers():
-            pytest.skip("no Redis service answers at 127.0.0.1:6379 (the embedded server is still tested)")
-        url = SERVICE_URL
-    client = redis.Redis.from_url(url)
-    client.flushdb()
-    client.close()
-    yield url
+        empty_url(url)
+        return url
+    if not answers(SERVICE_URL):
+        pytest.skip("no Redis service answers at 127.0.0.1:6379 (the embedded server is still tested)")
+    try:
+        empty_url(SERVICE_URL)
+    except NotTheSuites as refused:
+        pytest.skip(str(refused))
+    return SERVICE_URL
 
 
 @pytest.fixture
 def embedded_url(embedded_redis: EmbeddedRedis) -> str:
     """The embedded server only, emptied: for tests whose subject is not the Redis version."""
-    client = redis.Redis.from_url(embedded_redis.url)
-    client.flushdb()
-    client.close()
+    empty_url(embedded_redis.url)
     return embedded_redis.url
 
 
@@ -98,15 +79,3 @@ def browser() -> Iterator[Browser]:
     with chromium() as launched:
         yield launched
 
-
-def settings_for(redis_url: str, **overrides: object) -> Settings:
-    """Settings for a test: the repository's site, the given Redis, small timings."""
-    values: dict[str, object] = {"site": REPO, "redis_url": redis_url}
-    values.update(overrides)
-    return Settings(**values)
-
-
-def free_port() -> int:
-    with contextlib.closing(socket.socket()) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]

@@ -1,7 +1,9 @@
-"""Support for the notification tests: a real HTTP receiver, a real SMTP server (aiosmtpd), notifications to send."""
+"""Support for the notification tests: a real HTTP receiver, a real SMTP server (aiosmtpd), notifications to send,
+the seed subscriptions."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import email
 import email.policy
@@ -14,9 +16,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import orjson
+import redis.asyncio as aioredis
 from aiosmtpd.controller import Controller
 
-from tests.conftest import free_port
+from situationroom.catalog import load_catalog
+from situationroom.notify.channels.base import ChannelContext
+from situationroom.notify.channels.config import load_channels
+from situationroom.notify.people import load_people
+from situationroom.notify.subscriptions import seed_once
+from tests.servers_support import free_port
+from tests.site_support import settings_for
 
 
 @dataclass
@@ -176,3 +185,18 @@ def alert(indicator: str = "river.level", entity: str = "hrfco-2101690", *, leve
 def notification(key: str, *alerts: dict[str, Any], kind: str = "firing", tier: int = 0) -> dict[str, Any]:
     return {"key": key, "kind": kind, "tier": tier, "group": "g", "created": int(time.time() * 1000),
             "alerts": list(alerts) or [alert()]}
+
+
+def seed(url: str) -> None:
+    """The site's seed subscriptions, as the first start writes them."""
+    settings = settings_for(url)
+    catalog = load_catalog(settings.seeds)
+
+    async def go() -> None:
+        client = aioredis.Redis.from_url(url)
+        channels = load_channels(settings.channels_file, ChannelContext(client, catalog, settings), env={})
+        await seed_once(client, settings.seeds / "subscriptions.yaml", load_people(settings.seeds), catalog,
+                        set(channels))
+        await client.aclose()
+
+    asyncio.run(go())

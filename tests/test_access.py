@@ -11,9 +11,9 @@ from pathlib import Path
 import httpx
 
 from situationroom.notify.subscriptions import Store, Subscription
-from tests.alerts_support import City
-from tests.test_alerts_api import _token, open_city
-from tests.test_web_api import serve
+from tests.alerts_support import City, open_city
+from tests.http_support import bearer
+from tests.servers_support import serve
 
 
 async def _river_alerts(redis_url: str, tmp_path: Path) -> City:
@@ -31,8 +31,8 @@ async def _subscribe(city: City, owner: str, **filters: object) -> None:
 
 async def test_the_hundred_year_silence_of_another_department_is_refused(redis_url: str, tmp_path: Path) -> None:
     city = await _river_alerts(redis_url, tmp_path)
-    env = _token(redis_url, "staff", "kwon-laptop", staff="env-kwon")
-    ds = _token(redis_url, "staff", "kim-laptop", staff="ds-kim")
+    env = bearer(redis_url, "staff", "kwon-laptop", staff="env-kwon")
+    ds = bearer(redis_url, "staff", "kim-laptop", staff="ds-kim")
     century = {"matchers": {"department": "disaster-safety"}, "duration": "36500d", "reason": "알림이 너무 많음"}
     with serve(city.settings) as srv:
         async with httpx.AsyncClient(base_url=srv.url) as http:
@@ -53,7 +53,7 @@ async def test_the_hundred_year_silence_of_another_department_is_refused(redis_u
             assert sorted(day.json()["matching_alerts"]) == sorted(
                 [(await city.alert("river.stage", e)).fingerprint for e in ("hyeongsan", "chaeun")])
             # Operators go up to a week (settings silence_max_operator), not beyond.
-            ops = _token(redis_url, "operator", "it-team")
+            ops = bearer(redis_url, "operator", "it-team")
             week = await http.post("/api/v1/silences", headers=ops, json={**century, "duration": "7d"})
             assert week.status_code == 201, week.text
             longer = await http.post("/api/v1/silences", headers=ops, json={**century, "duration": "8d"})
@@ -67,7 +67,7 @@ async def test_the_hundred_year_silence_of_another_department_is_refused(redis_u
 async def test_a_silence_starts_before_it_ends_and_matches_only_labels_alerts_have(redis_url: str,
                                                                                    tmp_path: Path) -> None:
     city = await _river_alerts(redis_url, tmp_path)
-    ds = _token(redis_url, "staff", "kim", staff="ds-kim")
+    ds = bearer(redis_url, "staff", "kim", staff="ds-kim")
     now = time.time()
     mine = {"department": "disaster-safety"}
     cases = [
@@ -92,7 +92,7 @@ async def test_a_silence_starts_before_it_ends_and_matches_only_labels_alerts_ha
             weekly = {"matchers": mine, "cron": "0 2 * * 0", "duration": "3h", "reason": "정기 점검"}
             staff_weekly = await http.post("/api/v1/silences", headers=ds, json=weekly)
             assert staff_weekly.status_code == 403 and staff_weekly.json()["error"]["field"] == "cron"
-            ops = _token(redis_url, "operator", "it-team")
+            ops = bearer(redis_url, "operator", "it-team")
             endless = await http.post("/api/v1/silences", headers=ops, json=weekly)
             assert endless.status_code == 422 and endless.json()["error"]["field"] == "until"
             too_far = await http.post("/api/v1/silences", headers=ops, json={**weekly, "until": now + 200 * 86400})
@@ -106,7 +106,7 @@ async def test_staff_act_on_their_department_and_what_they_subscribe_to(redis_ur
     city = await _river_alerts(redis_url, tmp_path)
     hyeongsan = (await city.alert("river.stage", "hyeongsan")).fingerprint  # Nam-gu (47111)
     chaeun = (await city.alert("river.stage", "chaeun")).fingerprint  # Buk-gu
-    env = _token(redis_url, "staff", "kwon", staff="env-kwon")
+    env = bearer(redis_url, "staff", "kwon", staff="env-kwon")
     with serve(city.settings) as srv:
         async with httpx.AsyncClient(base_url=srv.url) as http:
             refused = await http.post(f"/api/v1/alerts/{hyeongsan}/ack", headers=env)
@@ -140,10 +140,10 @@ async def test_staff_act_on_their_department_and_what_they_subscribe_to(redis_ur
 async def test_ending_a_silence_early_is_for_its_creator_its_department_and_operators(redis_url: str,
                                                                                      tmp_path: Path) -> None:
     city = await _river_alerts(redis_url, tmp_path)
-    lee = _token(redis_url, "staff", "lee", staff="ds-lee")
-    kim = _token(redis_url, "staff", "kim", staff="ds-kim")
-    env = _token(redis_url, "staff", "kwon", staff="env-kwon")
-    ops = _token(redis_url, "operator", "it-team")
+    lee = bearer(redis_url, "staff", "lee", staff="ds-lee")
+    kim = bearer(redis_url, "staff", "kim", staff="ds-kim")
+    env = bearer(redis_url, "staff", "kwon", staff="env-kwon")
+    ops = bearer(redis_url, "operator", "it-team")
     body = {"matchers": {"department": "disaster-safety"}, "duration": "2h", "reason": "점검"}
     with serve(city.settings) as srv:
         async with httpx.AsyncClient(base_url=srv.url) as http:

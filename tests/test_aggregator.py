@@ -17,7 +17,8 @@ from situationroom.catalog import Catalog, Thresholds
 from situationroom.samples import Sample
 from situationroom.settings import Settings
 from situationroom.streams import StreamWriter, ensure_groups
-from tests.conftest import MINI, REPO, settings_for
+from tests.redis_support import aempty
+from tests.site_support import MINI, REPO, settings_for
 
 
 def _settings(url: str, **overrides: Any) -> Settings:
@@ -131,7 +132,7 @@ async def test_batch_size_does_not_change_the_result(aclient: aioredis.Redis, re
                for k, v in enumerate(values)]
     snapshots = []
     for batch in (1, 3, 1000):
-        await aclient.flushdb()
+        await aempty(aclient)
         settings = _settings(redis_url, batch_size=batch)
         agg, writer = await _setup(aclient, mini_catalog, settings)
         await writer.write(samples)
@@ -426,12 +427,12 @@ def _workload(now_ms: int) -> list[Sample]:
 
 
 async def _reference(aclient: aioredis.Redis, url: str, catalog: Catalog, samples: list[Sample]) -> dict:
-    await aclient.flushdb()
+    await aempty(aclient)
     agg, writer = await _setup(aclient, catalog, _settings(url), consumer="reference")
     await writer.write(samples)
     await _drain(agg)
     snap = await _snapshot(aclient, catalog)
-    await aclient.flushdb()
+    await aempty(aclient)
     return snap
 
 
@@ -535,7 +536,7 @@ async def test_run_loop_consumes_sweeps_and_stops(aclient: aioredis.Redis, redis
             assert time.monotonic() < deadline, "the loop never swept"
             await asyncio.sleep(0.02)
         # The groups vanish (an operator flushed Redis): the loop recreates them and goes on.
-        await aclient.flushdb()
+        await aempty(aclient)
         await asyncio.sleep(0.1)
         await writer.write([Sample("river.level", "hyeongsan", time.time(), 1.0)])
         while await aclient.hget(keys.live("river.level"), "hyeongsan") is None:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import shutil
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -11,47 +10,11 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import orjson
-import redis
 
-from situationroom import keys, tokens
-from tests.alerts_support import City, make_site, summary
-from tests.conftest import REPO
-from tests.test_web_api import serve
-
-RULES = """
-rules:
-  - id: river.stage
-    kind: threshold
-    indicator: river.level
-    levels: {주의: 2.0, 경계: 3.0}
-    department: disaster-safety
-    repeat_every: 1h
-    escalate_after: 15m
-    labels: {hazard: flood}
-  - {id: catalog.river.level, enabled: false}
-  - id: dust
-    kind: threshold
-    indicator: air.pm10
-    levels: {관심: 100}
-    department: environment
-  - {id: catalog.air.pm10, enabled: false}
-"""
-
-
-async def open_city(redis_url: str, tmp_path: Path) -> City:
-    """The small test site with the rules above and the Pohang departments and staff (who may act on what)."""
-    seeds = make_site(tmp_path, RULES) / "seeds"
-    for name in ("departments.yaml", "staff.yaml"):
-        shutil.copy(REPO / "seeds" / name, seeds / name)
-    return await City.open(redis_url, tmp_path, RULES)
-
-
-def _token(url: str, role: str, name: str, staff: str | None = None) -> dict[str, str]:
-    client = redis.Redis.from_url(url)
-    try:
-        return {"Authorization": f"Bearer {tokens.create(client, role, name, staff=staff)}"}
-    finally:
-        client.close()
+from situationroom import keys
+from tests.alerts_support import open_city, summary
+from tests.http_support import bearer
+from tests.servers_support import serve
 
 
 async def test_alerts_are_listed_worst_first_and_filtered(redis_url: str, tmp_path: Path) -> None:
@@ -108,10 +71,10 @@ async def test_acknowledging_needs_staff_and_stops_repeats_and_escalation(redis_
         async with httpx.AsyncClient(base_url=srv.url) as http:
             path = f"/api/v1/alerts/{hyeongsan.fingerprint}/ack"
             assert (await http.post(path)).status_code == 401
-            viewer = await http.post(path, headers=_token(redis_url, "viewer", "wall"))
+            viewer = await http.post(path, headers=bearer(redis_url, "viewer", "wall"))
             assert viewer.status_code == 403
             ok = await http.post(path, json={"comment": "현장 확인 중"},
-                                 headers=_token(redis_url, "staff", "kim", staff="ds-kim"))
+                                 headers=bearer(redis_url, "staff", "kim", staff="ds-kim"))
             assert ok.status_code == 200
             assert ok.json()["alert"]["acked"]["by"] == "ds-kim"
     # The wall hears of it at once.
@@ -133,7 +96,7 @@ async def test_acknowledging_needs_staff_and_stops_repeats_and_escalation(redis_
 
 async def test_a_silence_holds_notifications_back_until_it_expires(redis_url: str, tmp_path: Path) -> None:
     city = await open_city(redis_url, tmp_path)
-    staff = _token(redis_url, "staff", "kim", staff="ds-kim")
+    staff = bearer(redis_url, "staff", "kim", staff="ds-kim")
     with serve(city.settings) as srv:
         async with httpx.AsyncClient(base_url=srv.url) as http:
             # Staff silence their own department's alerts: the matchers pin it.
@@ -172,7 +135,7 @@ async def test_a_recurring_silence_covers_its_maintenance_window_only(redis_url:
     # A window that opened ten minutes ago and lasts an hour, every day at that time.
     opened = datetime.now(tz).replace(second=0, microsecond=0) - timedelta(minutes=10)
     # Maintenance windows are an operator's to set, with an end (docs/access.md).
-    operator = _token(redis_url, "operator", "it-team")
+    operator = bearer(redis_url, "operator", "it-team")
     with serve(city.settings) as srv:
         async with httpx.AsyncClient(base_url=srv.url) as http:
             made = await http.post("/api/v1/silences", headers=operator, json={

@@ -6,7 +6,7 @@ import math
 
 from situationroom.bench import alerts as alerts_bench
 from situationroom.catalog import Catalog
-from tests.conftest import REPO, settings_for
+from tests.site_support import REPO, settings_for
 
 
 def test_every_crossing_is_timed_to_the_notification_and_the_webhook(embedded_url: str,

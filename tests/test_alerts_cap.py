@@ -11,7 +11,7 @@ import xmlschema
 
 from situationroom.alerts.cap import ATOM_NS, CAP_NS
 from tests.alerts_support import City
-from tests.test_web_api import serve
+from tests.servers_support import serve
 
 SCHEMA = xmlschema.XMLSchema(Path(__file__).parent / "data" / "cap" / "CAP-v1.2.xsd")
 C = f"{{{CAP_NS}}}"

@@ -19,7 +19,7 @@ from situationroom.alerts.rules import load_rules
 from situationroom.catalog import load_catalog
 from situationroom.collectors import health
 from tests.alerts_support import City, make_site, summary
-from tests.conftest import settings_for
+from tests.site_support import settings_for
 
 RIVER = """
 rules:

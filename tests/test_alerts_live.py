@@ -9,7 +9,8 @@ from websockets.asyncio.client import connect
 
 from situationroom.fanout import ALERT, Entry, Pending, delta_of
 from tests.alerts_support import City
-from tests.test_web_ws import recv, serve, subscribe
+from tests.servers_support import serve
+from tests.ws_support import recv, subscribe
 
 RULES = """
 rules:
@@ -24,7 +25,7 @@ rules:
 async def test_alerts_reach_their_topic_live_and_are_in_the_snapshot(redis_url: str, tmp_path: Path) -> None:
     city = await City.open(redis_url, tmp_path, RULES)
     await city.send("river.level", "chaeun", 2.4)
-    with serve(city.settings) as srv:
+    with serve(city.settings, lifespan="on") as srv:
         async with connect(srv.ws) as wall, connect(srv.ws) as river_page:
             await recv(wall, "hello")
             await recv(river_page, "hello")

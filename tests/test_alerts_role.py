@@ -4,10 +4,6 @@ one active role at a time, reading the update stream through its consumer group.
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -18,6 +14,7 @@ import redis.asyncio as aioredis
 from situationroom import keys
 from situationroom.alerts.role import CONSUMER, AlertRole
 from tests.alerts_support import City, make_site, summary
+from tests.servers_support import Command
 
 RULES = """
 rules:
@@ -32,11 +29,11 @@ rules:
 """
 
 
-def _start(site: Path, url: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "REDIS_URL": url, "SITUATIONROOM_SITE": str(site), "SITUATIONROOM_ALERT_MIN_INTERVAL": "0",
-           "SITUATIONROOM_LOG_LEVEL": "WARNING"}
-    return subprocess.Popen([sys.executable, "-m", "situationroom", "run", "alert"], env=env,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+def _alert_role(site: Path, url: str, log: Path) -> Command:
+    """`situationroom run alert` on the site, not yet started."""
+    return Command("run", "alert", log=log, env={
+        "REDIS_URL": url, "SITUATIONROOM_SITE": str(site), "SITUATIONROOM_ALERT_MIN_INTERVAL": "0",
+        "SITUATIONROOM_LOG_LEVEL": "WARNING"})
 
 
 async def _until(check: object, within: float = 20.0) -> None:
@@ -56,7 +53,7 @@ async def test_a_restart_in_the_middle_neither_loses_nor_doubles_a_notification(
         embedded_url: str, tmp_path: Path) -> None:
     site = make_site(tmp_path, RULES)
     city = await City.open(embedded_url, tmp_path, RULES)
-    proc = _start(site, embedded_url)
+    role = _alert_role(site, embedded_url, tmp_path / "alert.log").start()
     try:
         await _until(lambda: city.client.exists(keys.alert_lock()))
         gauges = ["hyeongsan", "chaeun"]
@@ -74,17 +71,16 @@ async def test_a_restart_in_the_middle_neither_loses_nor_doubles_a_notification(
         await _until(lambda: _caught_up(city.client))
         await crossings(4, 8)
         # Killed without warning while it works through the updates.
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
+        role.kill()
         await crossings(8, 10)
         await city.client.delete(keys.alert_lock())  # the lock would run out by itself after 10 s
-        proc = _start(site, embedded_url)
+        role.start()
         await crossings(10, rounds)
         await _until(lambda: _caught_up(city.client))
         await asyncio.sleep(0.3)
     finally:
-        proc.terminate()
-        _, err = proc.communicate(timeout=15)
+        role.stop(15)
+    err = role.output
     notes = await city.all_notifications()
     keys_seen = [n["key"] for n in notes]
     assert len(keys_seen) == len(set(keys_seen)), "a notification was sent twice"

@@ -13,7 +13,7 @@ from situationroom.alerts.rules import RuleStore, load_rules
 from situationroom.catalog import Catalog
 from situationroom.errors import ConfigError
 from tests.alerts_support import make_site
-from tests.conftest import REPO, settings_for
+from tests.site_support import REPO, settings_for
 
 
 def _load(tmp_path: Path, rules: str) -> tuple[object, Catalog]:

@@ -3,9 +3,6 @@ and rainfall alerts of 재난안전과 and resolves them when the rain stops and
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -13,19 +10,18 @@ import orjson
 import redis
 
 from situationroom import keys
-from tests.conftest import REPO, free_port
+from tests.servers_support import Up
+from tests.site_support import REPO
 
 
 def test_the_typhoon_fires_river_and_rain_alerts_and_resolves_them(embedded_url: str, tmp_path: Path) -> None:
-    env = {**os.environ, "SITUATIONROOM_LOG_LEVEL": "WARNING",
+    env = {"SITUATIONROOM_LOG_LEVEL": "WARNING",
            # Thirty hours of typhoon pass in a minute: let an alert resolve a second after it fired. (At 3600x
            # the rain stayed past 30 mm/h for 6 s, close to the rule's 5 s group_wait: on a loaded machine it
            # could end before the group was sent, and nothing was told.)
            "SITUATIONROOM_ALERT_MIN_INTERVAL": "1s"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "situationroom", "up", "--site", str(REPO), "--redis-url", embedded_url,
-         "--port", str(free_port()), "--scenario", "typhoon-hinnamnor", "--speed", "1800"],
-        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    up = Up(site=REPO, redis_url=embedded_url, scenario="typhoon-hinnamnor", speed=1800, env=env,
+            log=tmp_path / "up.log").start()
     client = redis.Redis.from_url(embedded_url)
     told: dict[str, list[str]] = {}
     departments: set[str] = set()
@@ -33,7 +29,7 @@ def test_the_typhoon_fires_river_and_rain_alerts_and_resolves_them(embedded_url:
         deadline = time.monotonic() + 150
         last = "0-0"
         while time.monotonic() < deadline:
-            assert proc.poll() is None, proc.stderr.read().decode()[-3000:] if proc.stderr else ""
+            assert up.running(), up.output[-3000:]
             for _, entries in client.xread({keys.notifications(): last}, count=100, block=500) or []:
                 for entry_id, fields in entries:
                     last = entry_id
@@ -45,13 +41,9 @@ def test_the_typhoon_fires_river_and_rain_alerts_and_resolves_them(embedded_url:
             if "resolved" in river and "resolved" in rain:
                 break
     finally:
-        proc.terminate()
-        try:
-            _, err = proc.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            _, err = proc.communicate()
+        up.stop()
         client.close()
+    err = up.output
     river = told.get("river.hyeongsan-stage", [])
     rain = told.get("rain.hourly-heavy", [])
     assert river and river[0] == "firing" and river[-1] == "resolved", (told, err[-2000:])

@@ -19,11 +19,11 @@ import redis.asyncio as aioredis
 
 from situationroom import audit, keys, tokens
 from situationroom.alerts.state import Alert
-from tests.conftest import settings_for
-from tests.notify_support import alert
-from tests.test_notify_staff_api import bearer, seed
-from tests.test_web_api import serve
-from tests.test_web_collectors_api import _collector
+from tests.collectors_support import collector
+from tests.http_support import bearer
+from tests.notify_support import alert, seed
+from tests.servers_support import cli, serve
+from tests.site_support import REPO, settings_for
 
 
 async def test_entries_are_read_newest_first_filtered_and_paged(aclient: aioredis.Redis) -> None:
@@ -83,8 +83,9 @@ def test_every_change_through_the_api_is_recorded_and_only_admins_read_it(redis_
     r = redis.Redis.from_url(redis_url)
     a = Alert(**{k: v for k, v in alert(fingerprint="fp-audit").items() if k in Alert.__dataclass_fields__})
     r.hset(keys.alerts(), a.fingerprint, a.encode())
-    _collector(r, "parking", state="ok", next_run=f"{time.time() + 60}")
-    park, ops, admin = bearer(redis_url, "staff", "ds-park"), bearer(redis_url, "operator"), bearer(redis_url, "admin")
+    collector(r, "parking", state="ok", next_run=f"{time.time() + 60}")
+    park, ops = bearer(redis_url, "staff", staff="ds-park"), bearer(redis_url, "operator")
+    admin = bearer(redis_url, "admin")
     with serve(settings_for(redis_url)) as site, httpx.Client(base_url=site.url, timeout=10) as http:
         assert http.post("/api/v1/alerts/fp-audit/ack", headers=park, json={"comment": "현장 확인"}).status_code == 200
         made = http.post("/api/v1/silences", headers=park, json={
@@ -151,8 +152,6 @@ def test_the_audit_page_is_served_with_its_assets(redis_url: str, lang: str) -> 
 def test_tokens_made_and_revoked_from_the_cli_are_recorded_as_the_os_user(redis_url: str) -> None:
     import getpass
 
-    from tests.test_cli import cli
-
     made = cli("tokens", "create", "--role", "staff", "--staff", "ds-lee", "--name", "lee-laptop",
                "--redis-url", redis_url)
     assert made.returncode == 0, made.stderr
@@ -180,8 +179,6 @@ def _entries(url: str, action: str) -> list[dict[str, object]]:
 
 def test_a_dashboard_file_reloaded_by_the_web_role_is_recorded_as_the_system(redis_url: str, tmp_path: Path) -> None:
     import shutil
-
-    from tests.conftest import REPO
 
     site = tmp_path / "site"
     for part in ("seeds", "dashboards"):

@@ -6,7 +6,8 @@ import json
 import subprocess
 import sys
 
-from tests.conftest import REPO, free_port
+from tests.servers_support import free_port
+from tests.site_support import REPO
 
 
 def test_bench_soak_samples_every_process_and_fails_when_one_leaves_the_tolerance() -> None:

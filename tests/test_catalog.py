@@ -11,7 +11,7 @@ import pytest
 
 from situationroom.catalog import Catalog, load_catalog
 from situationroom.errors import ConfigError
-from tests.conftest import REPO
+from tests.site_support import REPO
 
 SEEDS = REPO / "seeds"
 

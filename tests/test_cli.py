@@ -13,46 +13,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis
 
-from tests.conftest import REPO, free_port
-
-CLI = [sys.executable, "-m", "situationroom"]
-
-
-def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})}, cwd=REPO)
-
-
-class Up:
-    """`situationroom up` running as a child process, as a user starts it in a terminal."""
-
-    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
-        self.proc = subprocess.Popen([*CLI, "up", *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     text=True, env={**os.environ, **(env or {})}, cwd=REPO)
-        self.output: list[str] = []
-        self.url = self._wait_for_url()
-
-    def _wait_for_url(self, timeout: float = 60) -> str:
-        assert self.proc.stdout is not None
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            if not line:
-                break
-            self.output.append(line)
-            if "Wall display:" in line:
-                return line.split("Wall display:", 1)[1].strip()
-        self.proc.kill()
-        raise AssertionError("`situationroom up` printed no URL:\n" + "".join(self.output))
-
-    def interrupt(self, timeout: float = 20) -> int:
-        """Ctrl-C, as in a terminal; returns the exit status."""
-        self.proc.send_signal(signal.SIGINT)
-        code = self.proc.wait(timeout)
-        assert self.proc.stdout is not None
-        self.output.append(self.proc.stdout.read())
-        return code
+from situationroom import keys
+from tests.servers_support import Command, Up, cli, free_port, serve, wait_for
+from tests.site_support import MINI, REPO, settings_for
 
 
 def _server_pids(data_dir: Path) -> list[int]:
@@ -81,44 +46,64 @@ def up_dirs(tmp_path: Path) -> Iterator[tuple[Path, int]]:
 
 def test_up_serves_live_values_stops_cleanly_and_keeps_its_data(up_dirs: tuple[Path, int]) -> None:
     data, port = up_dirs
-    up = Up("--data-dir", str(data), "--port", str(port))
+    up = Up(data_dir=data, port=port, log=data.parent / "up.log").start()
     try:
-        assert up.url == f"http://127.0.0.1:{port}/"
-        assert "Redis:         embedded" in "".join(up.output)
+        assert up.wall_url == f"http://127.0.0.1:{port}/"
+        assert "Redis:         embedded" in up.output
         # Within seconds the simulated Pohang has live values, and they keep changing.
-        first = _wait_for_values(up.url, "air.pm10")
-        later = _wait_for_values(up.url, "air.pm10", newer_than=max(e["ts"] for e in first))
+        first = _wait_for_values(up.wall_url, "air.pm10")
+        later = _wait_for_values(up.wall_url, "air.pm10", newer_than=max(e["ts"] for e in first))
         assert max(e["ts"] for e in later) > max(e["ts"] for e in first)
-        health = httpx.get(up.url + "healthz").json()
+        health = httpx.get(up.url + "/healthz").json()
         assert health["redis"] == "ok"
-        collectors = httpx.get(up.url + "api/v1/collectors").json()["collectors"]
+        collectors = httpx.get(up.url + "/api/v1/collectors").json()["collectors"]
         assert {c["id"] for c in collectors} >= {"sim-environment", "sim-weather"}
+        # An integrator pushes a real value: no simulator writes real data (docs/exercise.md), so only what
+        # `up` keeps can show it after the restart.
+        made = cli("tokens", "create", "--role", "ingest", "--name", "province-feed", "--data-dir", str(data))
+        assert made.returncode == 0, made.stderr
+        ingest = {"Authorization": f"Bearer {made.stdout.strip()}"}
+        pushed = {"indicator": "air.pm10", "entity": later[0]["id"], "ts": round(time.time() - 5, 3), "value": 42.5}
+        resp = httpx.post(up.url + "/api/v1/samples", headers=ingest, json={"samples": [pushed]})
+        assert resp.status_code == 200 and resp.json()["accepted"] == 1, resp.text
+        wait_for(lambda: _real_value(up.url, pushed), 30, "the pushed value to be live")
     finally:
         code = up.interrupt()
-    assert code == 0, "".join(up.output)
-    assert "Traceback" not in "".join(up.output)
+    assert code == 0, up.output
+    assert "Traceback" not in up.output
     assert _server_pids(data) == [], "the embedded Redis outlived `situationroom up`"
 
-    # Running it again continues with the data it had: the values from before are there at once.
+    # Running it again continues with the data it had: the values from before are there at once, the pushed
+    # one among them, and the integrator's token still signs in.
     before = {(e["id"], e["ts"]) for e in later}
-    up = Up("--data-dir", str(data), "--port", str(port))
+    up = Up(data_dir=data, port=port, log=data.parent / "up-again.log").start()
     try:
-        again = httpx.get(up.url + "api/v1/indicators/air.pm10").json()
+        again = httpx.get(up.url + "/api/v1/indicators/air.pm10").json()
         kept = {(e["id"], e["ts"]) for e in again["entities"] if e.get("ts")}
         assert before & kept or max(t for _, t in kept) >= max(t for _, t in before)
+        assert _real_value(up.url, pushed), "the value pushed before the restart is gone"
+        resp = httpx.post(up.url + "/api/v1/samples", headers=ingest, json={"samples": [pushed]})
+        assert resp.status_code == 200, resp.text
     finally:
         assert up.interrupt() == 0
     assert _server_pids(data) == []
 
 
+def _real_value(url: str, pushed: dict) -> bool:
+    """Whether the real (not exercise) live value of the pushed sample's series is that sample."""
+    body = httpx.get(f"{url}/api/v1/indicators/{pushed['indicator']}", params={"mode": "real"}, timeout=5).json()
+    state = next(e for e in body["entities"] if e["id"] == pushed["entity"])
+    return state["value"] == pushed["value"] and state["ts"] is not None and abs(state["ts"] - pushed["ts"]) < 0.002
+
+
 def test_a_second_ctrl_c_stops_up_at_once_without_a_traceback(up_dirs: tuple[Path, int]) -> None:
     data, port = up_dirs
-    up = Up("--data-dir", str(data), "--port", str(port))
+    up = Up(data_dir=data, port=port, log=data.parent / "up.log").start()
     # Two presses in a row, as an impatient operator (or `timeout`, which signals the process and its group).
     up.proc.send_signal(signal.SIGINT)
     time.sleep(0.05)
     code = up.interrupt(timeout=10)
-    output = "".join(up.output)
+    output = up.output
     assert code == 130, output
     assert "Traceback" not in output, output
     assert "stopped at once" in output
@@ -141,10 +126,10 @@ def _wait_for_values(url: str, indicator: str, newer_than: float = 0, timeout: f
 
 def test_up_with_an_external_redis_starts_none(redis_url: str, tmp_path: Path) -> None:
     port = free_port()
-    up = Up("--redis-url", redis_url, "--data-dir", str(tmp_path / "unused"), "--port", str(port))
+    up = Up(redis_url=redis_url, data_dir=tmp_path / "unused", port=port, log=tmp_path / "up.log").start()
     try:
-        assert "Redis:         embedded" not in "".join(up.output)
-        _wait_for_values(up.url, "weather.temperature")
+        assert "Redis:         embedded" not in up.output
+        _wait_for_values(up.wall_url, "weather.temperature")
     finally:
         assert up.interrupt() == 0
     assert not (tmp_path / "unused").exists()
@@ -253,9 +238,6 @@ def test_tokens_are_printed_once_listed_by_id_and_revoked(redis_url: str) -> Non
 
 
 def test_tokens_create_warns_when_no_running_server_uses_its_store(redis_url: str, tmp_path: Path) -> None:
-    from tests.conftest import settings_for
-    from tests.test_web_api import serve
-
     # Made for a store nobody serves (today's `up` uses another --data-dir): the token alone on stdout, a warning
     # naming the store and how to start a server on it.
     lonely = cli("tokens", "create", "--role", "staff", "--staff", "ds-lee", "--data-dir", str(tmp_path / "var"))
@@ -308,8 +290,6 @@ CLI_SECRET = "cli-SECRET-93b1e0"
 
 
 def _mini_site(tmp_path: Path, files: dict[str, str]) -> Path:
-    from tests.conftest import MINI
-
     site = tmp_path / "site"
     (site / "collectors").mkdir(parents=True)
     shutil.copytree(MINI / "seeds", site / "seeds")
@@ -347,8 +327,6 @@ class _Serve:
 
 
 def _dump(url: str) -> dict[bytes, object]:
-    import redis
-
     client = redis.Redis.from_url(url)
     try:
         return {k: client.dump(k) for k in client.keys("*")}
@@ -357,8 +335,6 @@ def _dump(url: str) -> dict[bytes, object]:
 
 
 def test_collectors_run_dry_run_prints_what_it_would_write_and_writes_nothing(redis_url: str, tmp_path: Path) -> None:
-    import redis
-
     server = _Serve(200, b"1.75")
     try:
         site = _mini_site(tmp_path, {
@@ -490,10 +466,6 @@ def test_collectors_check_names_file_line_and_field_like_check_does(tmp_path: Pa
 
 
 def test_collectors_list_shows_the_files_and_their_state_when_redis_answers(redis_url: str, tmp_path: Path) -> None:
-    import redis
-
-    from situationroom import keys
-
     site = _mini_site(tmp_path, {
         "river.py": FETCH_PLUGIN,
         "river.yaml": "kind: cli-fetch\nschedule: {interval: 1m}\nparams: {url: 'http://x/'}\n",
@@ -580,28 +552,23 @@ def test_collectors_run_asks_the_running_collect_role(redis_url: str, tmp_path: 
         "river.py": FETCH_PLUGIN,
         "river.yaml": f"kind: cli-fetch\nschedule: {{interval: 1h}}\nparams: {{url: '{server.url}/level'}}\n",
     })
-    role = subprocess.Popen([*CLI, "run", "collect", "--site", str(site), "--redis-url", redis_url],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO)
-    try:
-        import redis
-
-        from situationroom import keys
-
-        client = redis.Redis.from_url(redis_url)
-        deadline = time.monotonic() + 30
-        while client.hget(keys.collector_health("river"), "runs") != b"1":
-            assert time.monotonic() < deadline and role.poll() is None, "the collect role did not run river"
-            time.sleep(0.2)
-        client.close()
-        result = cli("collectors", "run", "river", "--redis-url", redis_url)
-        assert result.returncode == 0, result.stderr
-        assert "river: ok, 1 samples written, 0 rejected" in result.stdout
-        unknown = cli("collectors", "run", "lake", "--redis-url", redis_url)
-        assert unknown.returncode == 2 and "no collector 'lake'" in unknown.stderr
-    finally:
-        role.send_signal(signal.SIGINT)
-        role.wait(20)
-        server.close()
+    role = Command("run", "collect", "--site", str(site), "--redis-url", redis_url, log=tmp_path / "collect.log")
+    with role:
+        try:
+            client = redis.Redis.from_url(redis_url)
+            deadline = time.monotonic() + 30
+            while client.hget(keys.collector_health("river"), "runs") != b"1":
+                assert time.monotonic() < deadline and role.running(), "the collect role did not run river"
+                time.sleep(0.2)
+            client.close()
+            result = cli("collectors", "run", "river", "--redis-url", redis_url)
+            assert result.returncode == 0, result.stderr
+            assert "river: ok, 1 samples written, 0 rejected" in result.stdout
+            unknown = cli("collectors", "run", "lake", "--redis-url", redis_url)
+            assert unknown.returncode == 2 and "no collector 'lake'" in unknown.stderr
+        finally:
+            role.interrupt()
+            server.close()
     client = redis.Redis.from_url(redis_url)
     assert client.hget(keys.collector_health("river"), "runs") == b"2"
     client.close()

@@ -21,8 +21,8 @@ from situationroom.collectors.base import CollectError, CollectResult
 from situationroom.collectors.definition import load_collector
 from situationroom.collectors.kinds.airkorea import AirKorea, parse_data_time
 from situationroom.collectors.runtime import CollectorRunner
-from tests.conftest import REPO, settings_for
 from tests.publicdata_support import PAYLOADS, Request, Server, context, public_api
+from tests.site_support import REPO, settings_for
 
 KEY = "Ab3+dEf/ghIJ9kLmn0pQ=="
 """A key with the characters data.go.kr keys have (+, /, =), so encoding mistakes show."""

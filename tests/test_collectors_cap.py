@@ -176,10 +176,10 @@ def test_areas_must_be_catalog_entities(site_catalog: Catalog) -> None:
 async def test_through_the_runtime_current_alerts_reach_the_ticker_once(
         aclient: Any, redis_url: str, site_catalog: Catalog, tmp_path: Path) -> None:
     import orjson
-    from conftest import settings_for
 
     from situationroom import keys
     from situationroom.collectors.runtime import CollectorRunner
+    from tests.site_support import settings_for
 
     site = tmp_path / "site"
     (site / "collectors").mkdir(parents=True)

@@ -221,7 +221,7 @@ async def test_a_backlog_of_files_is_read_over_several_runs_each_file_once_and_o
         aclient: aioredis.Redis, redis_url: str, mini_catalog: Catalog, tmp_path: Path) -> None:
     from situationroom import keys
     from situationroom.collectors.runtime import CollectorRunner
-    from tests.conftest import MINI, settings_for
+    from tests.site_support import MINI, settings_for
 
     site = tmp_path / "site"
     (site / "collectors").mkdir(parents=True)

@@ -19,8 +19,8 @@ from situationroom.collectors.kinds.disaster_messages import DisasterMessages, p
 from situationroom.collectors.runtime import CollectorRunner
 from situationroom.errors import ConfigError
 from situationroom.messages import message_id
-from tests.conftest import REPO, settings_for
 from tests.publicdata_support import PAYLOADS, Request, Server, context, public_api
+from tests.site_support import REPO, settings_for
 
 KEY = "SAFETY-7c1e+key/0042=="
 OP = "/V2/api/DSSP-IF-00247"

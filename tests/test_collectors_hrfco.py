@@ -13,8 +13,8 @@ from situationroom.collectors.base import CollectError, CollectResult
 from situationroom.collectors.definition import load_collector
 from situationroom.collectors.kinds.hrfco import Hrfco
 from situationroom.errors import ConfigError
-from tests.conftest import REPO
 from tests.publicdata_support import Request, Server, context, public_api
+from tests.site_support import REPO
 
 KEY = "6F2A19C4-77B0-4E5D-9A1E-HRFCO+KEY/01"
 """The key is a path segment: characters a URL path must escape show encoding mistakes."""

@@ -9,7 +9,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import free_port
 from generic_payloads_support import PAYLOADS, payload_server
 
 from situationroom.catalog import Catalog
@@ -20,6 +19,7 @@ from situationroom.collectors.mapping import MISSING_AT_SOURCE
 from situationroom.configfile import validate
 from situationroom.envref import Redactor
 from situationroom.errors import ConfigError
+from tests.servers_support import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "collectors" / "examples"
@@ -189,11 +189,10 @@ def test_bad_params_are_refused_naming_the_field(tmp_path: Path, site_catalog: C
 
 async def test_through_the_runtime_samples_and_dead_letters_reach_redis_and_the_key_stays_secret(
         aclient: Any, redis_url: str, site_catalog: Catalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from conftest import settings_for
-
     from situationroom import keys
     from situationroom.collectors import health
     from situationroom.collectors.runtime import CollectorRunner
+    from tests.site_support import settings_for
 
     monkeypatch.setenv("AIR_KEY", KEY)
     site = tmp_path / "site"

@@ -13,8 +13,8 @@ from situationroom.collectors.base import CollectError, CollectResult
 from situationroom.collectors.definition import load_collector
 from situationroom.collectors.kinds.kma_nowcast import KmaNowcast, base_time, precipitation
 from situationroom.errors import ConfigError
-from tests.conftest import REPO
 from tests.publicdata_support import PAYLOADS, Request, Server, context, public_api
+from tests.site_support import REPO
 
 KEY = "Kma7+Key/Value0123456=="
 OP = "/1360000/VilageFcstInfoService_2.0/getUltraSrtNcst"

@@ -18,7 +18,6 @@ from typing import Any
 
 import aiomqtt
 import pytest
-from conftest import free_port
 
 from situationroom.catalog import Catalog
 from situationroom.collectors.base import CollectorContext, CollectResult
@@ -27,6 +26,7 @@ from situationroom.collectors.kinds.mqtt import Mqtt
 from situationroom.configfile import validate
 from situationroom.envref import Redactor
 from situationroom.errors import ConfigError
+from tests.servers_support import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 BROKER = ("127.0.0.1", 1883)
@@ -305,11 +305,10 @@ async def test_a_dry_run_of_the_live_kind_prints_what_arrived(prefix: str, tmp_p
 
 async def test_through_the_runtime_messages_become_samples_in_redis(
         prefix: str, aclient: Any, redis_url: str, site_catalog: Catalog, tmp_path: Path) -> None:
-    from conftest import settings_for
-
     from situationroom import keys
     from situationroom.collectors import health
     from situationroom.collectors.runtime import CollectorRunner
+    from tests.site_support import settings_for
 
     site = tmp_path / "site"
     (site / "collectors").mkdir(parents=True)

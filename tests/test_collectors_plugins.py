@@ -17,7 +17,7 @@ from situationroom.collectors import health, registry
 from situationroom.collectors.definition import load_collectors
 from situationroom.collectors.plugin import dry_run
 from situationroom.collectors.runtime import CollectorRunner
-from tests.conftest import MINI, REPO, settings_for
+from tests.site_support import MINI, REPO, settings_for
 
 FUNCTION_PLUGIN = '''"""Parking lots of a made-up city system."""
 from situationroom.collectors.plugin import CollectError, Context, Params, Sample, collector_kind

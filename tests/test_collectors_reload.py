@@ -17,7 +17,7 @@ from situationroom.collectors import health, registry
 from situationroom.collectors.base import CollectorKind, Params
 from situationroom.collectors.runtime import CollectorRunner
 from situationroom.samples import Sample
-from tests.conftest import MINI, settings_for
+from tests.site_support import MINI, settings_for
 
 
 class ValueParams(Params):

@@ -23,8 +23,8 @@ from situationroom.collectors.runtime import CollectorRunner
 from situationroom.embedded import EmbeddedRedis
 from situationroom.errors import ConfigError
 from situationroom.samples import Rejection, Sample
-from tests.conftest import MINI, REPO, settings_for
 from tests.publicdata_support import PAYLOADS, public_api
+from tests.site_support import MINI, REPO, settings_for
 
 CALLS: dict[str, int] = defaultdict(int)
 RUNNING: dict[str, int] = defaultdict(int)

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from situationroom.roles import ROLES
-from tests.conftest import REPO
+from tests.site_support import REPO
 
 COMPOSE = REPO / "docker-compose.yml"
 

@@ -21,7 +21,7 @@ from situationroom.dashboards import (
 )
 from situationroom.errors import ConfigError
 from situationroom.web.pages import resolve
-from tests.conftest import REPO
+from tests.site_support import REPO
 
 GOOD = """\
 title_ko: 시험 상황판

@@ -9,16 +9,13 @@ the values read back are the tutorial's sources' alone, and `up` uses the test s
 from __future__ import annotations
 
 import json
-import os
 import re
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -29,10 +26,11 @@ import httpx
 import pytest
 
 from situationroom.embedded import EmbeddedRedis
-from tests.conftest import REPO, free_port
+from tests.redis_support import empty_url
+from tests.servers_support import CLI, Up, wait_for
+from tests.site_support import REPO
 
 DOC = REPO / "docs" / "collectors.md"
-CLI = [sys.executable, "-m", "situationroom"]
 TUTORIAL_ORIGIN = "http://127.0.0.1:8765"
 MARKED = re.compile(r"<!-- tutorial: (?P<mark>[^>]+?) -->\s*\n```(?P<lang>\w*)\n(?P<body>.*?)\n```", re.S)
 KEY = "tutorial-key-7f3a"
@@ -46,16 +44,6 @@ def blocks() -> dict[str, str]:
         assert m["mark"] not in found, f"two blocks marked {m['mark']!r}"
         found[m["mark"]] = m["body"]
     return found
-
-
-def wait_for(predicate: Callable[[], object], timeout: float = 30, what: str = "condition") -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class Source:
@@ -142,11 +130,7 @@ class Tutorial:
 
 @pytest.fixture(scope="module")
 def tutorial(tmp_path_factory: pytest.TempPathFactory, embedded_redis: EmbeddedRedis) -> Iterator[Tutorial]:
-    import redis
-
-    client = redis.Redis.from_url(embedded_redis.url)
-    client.flushdb()
-    client.close()
+    empty_url(embedded_redis.url)
     docs = blocks()
     source = Source(docs)
     site = tmp_path_factory.mktemp("tutorial") / "pohang"
@@ -154,31 +138,13 @@ def tutorial(tmp_path_factory: pytest.TempPathFactory, embedded_redis: EmbeddedR
     subprocess.run([*CLI, "init", str(site)], check=True, capture_output=True, timeout=60)
     for sim in (site / "collectors").glob("sim-*.yaml"):
         sim.unlink()
-    port = free_port()
-    env = {**os.environ, "SITUATIONROOM_SITE": str(site), "PARKING_API_KEY": KEY,
-           "REDIS_URL": embedded_redis.url}
-    log = site.parent / "up.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen([*CLI, "up", "--port", str(port)], cwd=site, env=env, stdout=out,
-                                stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
+    env = {"SITUATIONROOM_SITE": str(site), "PARKING_API_KEY": KEY, "REDIS_URL": embedded_redis.url}
+    # `situationroom up --port PORT` in the site's folder, the site and Redis from the environment.
+    up = Up(env=env, cwd=site, log=site.parent / "up.log")
     try:
-        def answers() -> bool:
-            assert proc.poll() is None, log.read_text()
-            try:
-                return httpx.get(url + "/healthz", timeout=1).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        wait_for(answers, 60, "situationroom up")
-        yield Tutorial(site, url, env, docs, source, log)
+        with up:
+            yield Tutorial(site, up.url, up.env, docs, source, up.log)
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
         source.close()
 
 

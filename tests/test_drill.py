@@ -3,9 +3,6 @@ real data, `drill stop` ends it and writes the report of who acknowledged what h
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -19,9 +16,8 @@ from situationroom.alerts import state as state_mod
 from situationroom.catalog import load_catalog
 from situationroom.notify.people import load_people
 from tests.alerts_support import City
-from tests.conftest import REPO
-
-CLI = [sys.executable, "-m", "situationroom"]
+from tests.servers_support import Command, cli
+from tests.site_support import REPO
 
 
 def _until(check: object, within: float = 30.0) -> None:
@@ -41,14 +37,12 @@ def _drill_samples(client: redis.Redis, collector: str) -> list[dict[bytes, byte
 def test_a_drill_plays_its_scenario_as_exercise_data_and_its_end_writes_the_report(
         embedded_url: str, tmp_path: Path) -> None:
     client = redis.Redis.from_url(embedded_url)
-    env = {**os.environ, "REDIS_URL": embedded_url, "SITUATIONROOM_SITE": str(REPO),
+    env = {"REDIS_URL": embedded_url, "SITUATIONROOM_SITE": str(REPO),
            "SITUATIONROOM_LOG_LEVEL": "WARNING", "SITUATIONROOM_DATA_DIR": str(tmp_path)}
-    collect = subprocess.Popen([*CLI, "run", "collect"], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE)
+    collect = Command("run", "collect", env=env, log=tmp_path / "collect.log").start()
     try:
         _until(lambda: client.scard(keys.collectors_index()) >= 7)
-        run = lambda *a: subprocess.run([*CLI, "drill", *a], capture_output=True, text=True, timeout=60,  # noqa: E731
-                                        cwd=REPO, env=env)
+        run = lambda *a: cli("drill", *a, env=env)  # noqa: E731
         started = run("start", "--scenario", "typhoon-hinnamnor", "--speed", "600")
         assert started.returncode == 0, started.stderr
         assert "started: scenario typhoon-hinnamnor at 600x as exercise data" in started.stdout
@@ -81,15 +75,13 @@ def test_a_drill_plays_its_scenario_as_exercise_data_and_its_end_writes_the_repo
         assert recorded == [(b"drill.start", current.id.encode()), (b"drill.stop", current.id.encode())], \
             "who started and stopped the drill is on record"
     finally:
-        collect.terminate()
-        collect.wait(20)
+        collect.stop()
         client.close()
 
 
 def test_a_drill_needs_a_known_scenario_and_a_running_situationroom(embedded_url: str, tmp_path: Path) -> None:
-    env = {**os.environ, "REDIS_URL": embedded_url, "SITUATIONROOM_SITE": str(REPO)}
-    run = lambda *a, **e: subprocess.run([*CLI, "drill", *a], capture_output=True, text=True,  # noqa: E731
-                                         timeout=60, cwd=REPO, env={**env, **e})
+    env = {"REDIS_URL": embedded_url, "SITUATIONROOM_SITE": str(REPO)}
+    run = lambda *a, **e: cli("drill", *a, env={**env, **e})  # noqa: E731
     unknown = run("start", "--scenario", "tsunami")
     assert unknown.returncode == 2
     assert "--scenario tsunami" in unknown.stderr and "typhoon-hinnamnor" in unknown.stderr

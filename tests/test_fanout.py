@@ -25,7 +25,7 @@ from situationroom.fanout import (
     parse_id,
 )
 from situationroom.redisconn import async_client
-from tests.conftest import settings_for
+from tests.site_support import settings_for
 
 NAM_GU, BUK_GU, YEONIL = "47111", "47113", "4711125300"
 

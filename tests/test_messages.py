@@ -12,7 +12,7 @@ from situationroom.collectors.kinds.simulator import Simulator
 from situationroom.collectors.runtime import CollectorRunner
 from situationroom.messages import Message, message_id
 from situationroom.streams import StreamWriter
-from tests.conftest import REPO, settings_for
+from tests.site_support import REPO, settings_for
 
 
 def _simulator(catalog: Catalog, scenario: str, speed: float) -> Simulator:

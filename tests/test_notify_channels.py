@@ -20,8 +20,8 @@ from situationroom.notify.channels import registry
 from situationroom.notify.channels.base import Channel, ChannelContext, Delivery, DeliveryError
 from situationroom.notify.channels.config import load_channels
 from situationroom.notify.people import Recipient
-from tests.conftest import REPO, settings_for
 from tests.notify_support import alert, http_receiver, notification, smtp_server
+from tests.site_support import REPO, settings_for
 
 SAMPLES = REPO / "situationroom" / "notify" / "channels" / "samples"
 KIM = Recipient("ds-kim", "staff", "김재현", "Kim Jae-hyun", "ko",

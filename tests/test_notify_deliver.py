@@ -22,8 +22,8 @@ from situationroom.notify.channels.config import load_channels
 from situationroom.notify.deliver import Notifier
 from situationroom.notify.log import read_deliveries
 from situationroom.notify.subscriptions import Store, Subscription
-from tests.conftest import settings_for
 from tests.notify_support import HttpReceiver, alert, http_receiver, notification, smtp_server
+from tests.site_support import settings_for
 
 KST = ZoneInfo("Asia/Seoul")
 FP = "fp-river.level-hrfco-2101690"

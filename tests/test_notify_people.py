@@ -9,7 +9,8 @@ import pytest
 
 from situationroom.errors import ConfigError
 from situationroom.notify.people import load_people
-from tests.conftest import MINI, REPO
+from tests.servers_support import cli
+from tests.site_support import MINI, REPO
 
 
 def copy_seeds(tmp_path: Path) -> Path:
@@ -72,8 +73,6 @@ def test_mistakes_name_file_line_field_and_value(tmp_path: Path) -> None:
 
 
 def test_check_validates_people_channels_and_subscriptions(tmp_path: Path) -> None:
-    from tests.test_cli import cli
-
     site = tmp_path / "site"
     for part in ("collectors", "dashboards", "seeds", "rules"):
         if (REPO / part).is_dir():

@@ -13,8 +13,8 @@ from situationroom.notify.channels.config import load_channels
 from situationroom.notify.people import load_people
 from situationroom.notify.routing import matches, plan
 from situationroom.notify.subscriptions import Subscription
-from tests.conftest import REPO, settings_for
 from tests.notify_support import alert, notification
+from tests.site_support import REPO, settings_for
 
 NOON = dt.datetime(2026, 11, 25, 12, tzinfo=ZoneInfo("Asia/Seoul")).timestamp()
 PEOPLE = load_people(REPO / "seeds")

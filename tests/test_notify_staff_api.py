@@ -12,29 +12,10 @@ import redis
 import redis.asyncio as aioredis
 
 from situationroom import keys, tokens
-from situationroom.catalog import load_catalog
-from situationroom.notify.channels.base import ChannelContext
-from situationroom.notify.channels.config import load_channels
-from situationroom.notify.people import load_people
-from situationroom.notify.subscriptions import seed_once
-from tests.conftest import REPO, settings_for
-from tests.test_cli import cli
-from tests.test_web_api import Served, serve
-
-
-def seed(url: str) -> None:
-    """The site's seed subscriptions, as the first start writes them."""
-    settings = settings_for(url)
-    catalog = load_catalog(settings.seeds)
-
-    async def go() -> None:
-        client = aioredis.Redis.from_url(url)
-        channels = load_channels(settings.channels_file, ChannelContext(client, catalog, settings), env={})
-        await seed_once(client, settings.seeds / "subscriptions.yaml", load_people(settings.seeds), catalog,
-                        set(channels))
-        await client.aclose()
-
-    asyncio.run(go())
+from tests.http_support import bearer
+from tests.notify_support import seed
+from tests.servers_support import Served, cli, serve
+from tests.site_support import REPO, settings_for
 
 
 @pytest.fixture
@@ -44,16 +25,8 @@ def site(redis_url: str) -> Iterator[Served]:
         yield served
 
 
-def bearer(url: str, role: str, staff: str | None = None) -> dict[str, str]:
-    client = redis.Redis.from_url(url)
-    try:
-        return {"Authorization": f"Bearer {tokens.create(client, role, staff or role, staff=staff)}"}
-    finally:
-        client.close()
-
-
 def test_staff_see_and_change_only_their_own_subscriptions(site: Served, redis_url: str) -> None:
-    lee, choi = bearer(redis_url, "staff", "ds-lee"), bearer(redis_url, "staff", "env-choi")
+    lee, choi = bearer(redis_url, "staff", staff="ds-lee"), bearer(redis_url, "staff", staff="env-choi")
     with httpx.Client(base_url=site.url, timeout=10) as http:
         mine = http.get("/api/v1/subscriptions", headers=lee).json()["subscriptions"]
         assert [s["id"] for s in mine] == ["ds-lee-nam-gu"]
@@ -74,7 +47,7 @@ def test_staff_see_and_change_only_their_own_subscriptions(site: Served, redis_u
         assert kept["min_severity"] == "주의" and kept["channels"] == ["inapp", "email"]
 
         # The head of 재난안전과 manages the department's own subscription (its messenger room) too.
-        kim = bearer(redis_url, "staff", "ds-kim")
+        kim = bearer(redis_url, "staff", staff="ds-kim")
         ids = {s["id"] for s in http.get("/api/v1/subscriptions", headers=kim).json()["subscriptions"]}
         assert ids == {"ds-kim-critical", "disaster-safety-room"}
 
@@ -88,7 +61,7 @@ def test_staff_see_and_change_only_their_own_subscriptions(site: Served, redis_u
 
 
 def test_a_subscription_is_created_checked_changed_and_deleted(site: Served, redis_url: str) -> None:
-    lee = bearer(redis_url, "staff", "ds-lee")
+    lee = bearer(redis_url, "staff", staff="ds-lee")
     with httpx.Client(base_url=site.url, timeout=10) as http:
         bad = http.post("/api/v1/subscriptions", headers=lee, json={"channels": ["pager"]})
         assert bad.status_code == 422
@@ -123,7 +96,7 @@ def test_who_am_i_my_inbox_and_people_without_contacts(site: Served, redis_url: 
     client.xadd(keys.inbox("disaster-safety"), {"n": b'{"type":"inbox","id":"k2/disaster-safety/inapp","at":3}'})
     client.xadd(keys.inbox("env-choi"), {"n": b'{"type":"inbox","id":"k3/env-choi/inapp","at":4}'})
     client.close()
-    lee = bearer(redis_url, "staff", "ds-lee")
+    lee = bearer(redis_url, "staff", staff="ds-lee")
     with httpx.Client(base_url=site.url, timeout=10) as http:
         me = http.get("/api/v1/staff/me", headers=lee).json()
         assert me["staff"]["id"] == "ds-lee" and me["department"]["name_ko"] == "재난안전과"

@@ -4,10 +4,8 @@ Notification API), acknowledging works, a subscription is added from the form; K
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -15,18 +13,19 @@ import orjson
 import pytest
 import redis
 import redis.asyncio as aioredis
-import uvicorn
 from playwright.sync_api import Browser, Page
 
 from situationroom import keys, tokens
 from situationroom.alerts.state import Alert
 from situationroom.catalog import load_catalog
+from situationroom.embedded import EmbeddedRedis
 from situationroom.notify.deliver import Notifier
 from situationroom.settings import Settings
-from situationroom.web.app import create_app
 from tests.browser import needs_chromium, signed_in_page
-from tests.conftest import REPO, free_port
 from tests.notify_support import alert, notification
+from tests.redis_support import empty_url
+from tests.servers_support import free_port, in_thread, serve, wait_for
+from tests.site_support import REPO
 
 pytestmark = needs_chromium
 # Observe what the page hands to the browser's Notification API (the real one still shows it).
@@ -41,15 +40,6 @@ Object.defineProperty(window.Notification, "permission", {get: () => Real.permis
 """
 
 
-def wait_for(predicate: Callable[[], object], timeout: float = 20, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @dataclass
 class Staffroom:
     url: str
@@ -57,64 +47,21 @@ class Staffroom:
     settings: Settings
 
 
-@contextlib.contextmanager
-def background(coro_factory: Callable[[asyncio.Event], object]) -> Iterator[None]:
-    """Run a coroutine (a role) on its own event loop in a thread until the block ends."""
-    holder: dict[str, object] = {}
-
-    async def main() -> None:
-        stop = asyncio.Event()
-        holder["loop"], holder["stop"] = asyncio.get_running_loop(), stop
-        await coro_factory(stop)  # type: ignore[misc]
-
-    thread = threading.Thread(target=lambda: asyncio.run(main()), daemon=True)
-    thread.start()
-    wait_for(lambda: "stop" in holder, 10, "the role to start")
-    try:
-        yield
-    finally:
-        loop: asyncio.AbstractEventLoop = holder["loop"]  # type: ignore[assignment]
-        loop.call_soon_threadsafe(holder["stop"].set)  # type: ignore[union-attr]
-        thread.join(20)
-
-
 @pytest.fixture(scope="module")
-def staffroom(embedded_redis: object) -> Iterator[Staffroom]:
-    url = embedded_redis.url  # type: ignore[attr-defined]
-    client = redis.Redis.from_url(url)
-    client.flushdb()
-    client.close()
+def staffroom(embedded_redis: EmbeddedRedis) -> Iterator[Staffroom]:
+    """The web role and the notify role on the Pohang site, in this process."""
+    url = embedded_redis.url
+    empty_url(url)
     settings = Settings(site=REPO, redis_url=url, port=free_port(), block_ms=50, notify_backoff=0.05)
     catalog = load_catalog(settings.seeds)
-
-    async def web(stop: asyncio.Event) -> None:
-        aclient = aioredis.Redis.from_url(url)
-        app = create_app(aclient, catalog, settings)
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=settings.port, log_level="warning",
-                                               lifespan="on", timeout_graceful_shutdown=2))
-        task = asyncio.create_task(server.serve())
-        await stop.wait()
-        server.should_exit = True
-        await task
-        await aclient.aclose()
 
     async def notify(stop: asyncio.Event) -> None:
         aclient = aioredis.Redis.from_url(url)
         await Notifier(aclient, catalog, settings).run(stop)
         await aclient.aclose()
 
-    with background(web), background(notify):
-        import httpx
-
-        wait_for(lambda: _answers(f"http://127.0.0.1:{settings.port}/healthz", httpx), 20, "the web role")
-        yield Staffroom(f"http://127.0.0.1:{settings.port}", url, settings)
-
-
-def _answers(url: str, httpx: object) -> bool:
-    try:
-        return httpx.get(url, timeout=1).status_code == 200  # type: ignore[attr-defined]
-    except Exception:
-        return False
+    with serve(settings, lifespan="on", port=settings.port) as web, in_thread(notify, "the notify role"):
+        yield Staffroom(web.url, url, settings)
 
 
 def staff_page(browser: Browser, room: Staffroom, staff: str, lang: str = "ko",

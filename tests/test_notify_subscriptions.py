@@ -13,7 +13,7 @@ from situationroom.catalog import Catalog
 from situationroom.errors import ConfigError
 from situationroom.notify.people import load_people
 from situationroom.notify.subscriptions import QuietHours, Store, SubscriptionIn, level_of, load_seed, seed_once
-from tests.conftest import REPO
+from tests.site_support import REPO
 
 CHANNELS = {"inapp", "email", "disaster-safety-webhook", "kakao", "sms"}
 

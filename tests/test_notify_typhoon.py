@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-from tests.conftest import REPO, free_port
 from tests.notify_support import http_receiver
+from tests.servers_support import Up
+from tests.site_support import REPO
 
 SECRET = "typhoon-room-secret"
 
@@ -21,13 +19,11 @@ SECRET = "typhoon-room-secret"
 def test_the_typhoon_reaches_the_disaster_safety_webhook_and_so_does_the_all_clear(embedded_url: str,
                                                                                    tmp_path: Path) -> None:
     with http_receiver() as rx:
-        env = {**os.environ, "SITUATIONROOM_LOG_LEVEL": "WARNING", "SITUATIONROOM_ALERT_MIN_INTERVAL": "1s",
+        env = {"SITUATIONROOM_LOG_LEVEL": "WARNING", "SITUATIONROOM_ALERT_MIN_INTERVAL": "1s",
                "DISASTER_SAFETY_WEBHOOK_URL": f"{rx.url}/services/T0/B0/room",
                "DISASTER_SAFETY_WEBHOOK_SECRET": SECRET}
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "situationroom", "up", "--site", str(REPO), "--redis-url", embedded_url,
-             "--port", str(free_port()), "--scenario", "typhoon-hinnamnor", "--speed", "3600"],
-            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        up = Up(site=REPO, redis_url=embedded_url, scenario="typhoon-hinnamnor", speed=3600, env=env,
+                log=tmp_path / "up.log").start()
 
         def texts() -> list[str]:
             return [r.json()["text"] for r in list(rx.requests)]
@@ -38,17 +34,13 @@ def test_the_typhoon_reaches_the_disaster_safety_webhook_and_so_does_the_all_cle
         try:
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline:
-                assert proc.poll() is None, proc.stderr.read().decode()[-3000:] if proc.stderr else ""
+                assert up.running(), up.output[-3000:]
                 if seen("[해제]", "하천 수위") and seen("[해제]", "시간 강수량"):
                     break
                 time.sleep(0.2)
         finally:
-            proc.terminate()
-            try:
-                _, err = proc.communicate(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                _, err = proc.communicate()
+            up.stop()
+        err = up.output
     got = texts()
     assert all(t.startswith("[훈련] ") for t in got), got
     firing = [t for t in got if not t.startswith("[훈련] [해제]")]

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import random
-import signal
-import subprocess
-import sys
 import time
+from pathlib import Path
 
 import orjson
 import redis
@@ -20,9 +17,10 @@ from situationroom.aggregator import Aggregator
 from situationroom.catalog import load_catalog
 from situationroom.samples import Sample
 from situationroom.streams import StreamWriter, ensure_groups
-from tests.conftest import REPO, settings_for
+from tests.redis_support import empty_url
+from tests.servers_support import Command
+from tests.site_support import MINI, settings_for
 
-MINI = REPO / "tests" / "sites" / "mini"
 CATALOG = load_catalog(MINI / "seeds")
 
 
@@ -85,13 +83,27 @@ async def _one_aggregator(url: str, n: int) -> None:
     await client.aclose()
 
 
-def test_two_aggregator_processes_share_the_partitions_and_agree_with_one(embedded_url: str) -> None:
+def _consumers(url: str) -> dict[str, tuple[bool, int]]:
+    """Each consumer of the aggregators' group, over every partition: whether it was ever handed entries (XINFO
+    CONSUMERS `inactive` stays -1 until a read gives it some; Redis 7.2 and later) and how many it holds
+    unacknowledged."""
+    client = redis.Redis.from_url(url)
+    try:
+        out: dict[str, tuple[bool, int]] = {}
+        for p in range(8):
+            for c in client.xinfo_consumers(keys.samples(p), keys.AGGREGATOR_GROUP):
+                handed, pending = out.get(c["name"].decode(), (False, 0))
+                out[c["name"].decode()] = (handed or c["inactive"] >= 0, pending + c["pending"])
+        return out
+    finally:
+        client.close()
+
+
+def test_two_aggregator_processes_share_the_partitions_and_agree_with_one(embedded_url: str, tmp_path: Path) -> None:
     # The newest samples are a minute ahead of now, so no series turns stale during the test.
     samples = _samples(time.time() - 120)
-    env = {**os.environ, "REDIS_URL": embedded_url, "SITUATIONROOM_SITE": str(MINI),
-           "SITUATIONROOM_BATCH_SIZE": "50"}
-    procs = [subprocess.Popen([sys.executable, "-m", "situationroom", "run", "aggregate"], env=env, cwd=REPO,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    env = {"REDIS_URL": embedded_url, "SITUATIONROOM_SITE": str(MINI), "SITUATIONROOM_BATCH_SIZE": "50"}
+    procs = [Command("run", "aggregate", env=env, log=tmp_path / f"aggregate-{n}.log").start() for n in range(2)]
     try:
         # Both join the group (their first read) before any sample exists: on a busy machine one process
         # could otherwise start after the other had already applied everything.
@@ -100,7 +112,7 @@ def test_two_aggregator_processes_share_the_partitions_and_agree_with_one(embedd
         consumers: set[bytes] = set()
         while len(consumers) < 2:
             assert time.monotonic() < deadline, f"both aggregator processes joined the consumer group: {consumers}"
-            assert all(proc.poll() is None for proc in procs), "an aggregator process ended"
+            assert all(proc.running() for proc in procs), "an aggregator process ended"
             time.sleep(0.1)
             with contextlib.suppress(redis.ResponseError):  # the group does not exist yet
                 consumers = {c["name"] for p in range(8)
@@ -111,12 +123,16 @@ def test_two_aggregator_processes_share_the_partitions_and_agree_with_one(embedd
         shared = _live(embedded_url)
     finally:
         for proc in procs:
-            proc.send_signal(signal.SIGINT)
-        outputs = [proc.communicate(timeout=20)[0] for proc in procs]
-    assert [p.returncode for p in procs] == [0, 0], outputs
+            proc.ctrl_c()  # both at once, then wait for both
+        codes = [proc.stop() for proc in procs]
+    outputs = [proc.output for proc in procs]
+    assert codes == [0, 0], outputs
     assert all("Traceback" not in out for out in outputs), outputs
+    # Both did part of the work: each was handed samples and acknowledged every one it was handed.
+    worked = _consumers(embedded_url)
+    assert len(worked) == 2 and all(handed and pending == 0 for handed, pending in worked.values()), worked
 
-    redis.Redis.from_url(embedded_url).flushdb()
+    empty_url(embedded_url)
     asyncio.run(_write(embedded_url, samples))
     asyncio.run(_one_aggregator(embedded_url, len(samples)))
     alone = _live(embedded_url)

@@ -24,7 +24,7 @@ from situationroom.errors import ConfigError
 from situationroom.samples import Sample
 from situationroom.settings import Settings
 from situationroom.simulation import list_scenarios, parse_start
-from tests.conftest import REPO, settings_for
+from tests.site_support import REPO, settings_for
 
 NOW = 1_800_000_000.0
 """The real time of a simulator's first run in these tests (any fixed instant will do)."""

@@ -3,69 +3,25 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
 import redis
 import redis.asyncio as aioredis
-import uvicorn
 from prometheus_client.parser import text_string_to_metric_families
 
 from situationroom import keys, tokens
 from situationroom.aggregator import Aggregator
-from situationroom.catalog import Catalog, load_catalog
+from situationroom.catalog import Catalog
 from situationroom.collectors import health
 from situationroom.settings import Settings
 from situationroom.streams import ensure_groups
-from situationroom.web.app import create_app
-from tests.conftest import MINI, free_port, settings_for
-
-
-@dataclass
-class Served:
-    url: str
-    settings: Settings
-    catalog: Catalog
-
-
-@contextlib.contextmanager
-def serve(settings: Settings, lifespan: str = "off") -> Iterator[Served]:
-    """Run the web app under uvicorn in a thread (with its own event loop and Redis client); `lifespan="on"` runs
-    what the web role runs beside requests too (file watchers, the heartbeat, seeding)."""
-    catalog = load_catalog(settings.seeds)
-    port = free_port()
-    holder: dict[str, Any] = {}
-
-    async def main() -> None:
-        client = aioredis.Redis.from_url(settings.redis_url or "", socket_connect_timeout=1)
-        app = create_app(client, catalog, settings)
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                               access_log=False, lifespan=lifespan))
-        holder["server"] = server
-        try:
-            await server.serve()
-        finally:
-            await client.aclose()
-
-    thread = threading.Thread(target=lambda: asyncio.run(main()), daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not (holder.get("server") and holder["server"].started):
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        assert thread.is_alive(), "uvicorn exited at start"
-        time.sleep(0.02)
-    try:
-        yield Served(f"http://127.0.0.1:{port}", settings, catalog)
-    finally:
-        holder["server"].should_exit = True
-        thread.join(10)
-        assert not thread.is_alive()
+from tests.http_support import assert_error
+from tests.servers_support import Served, free_port, serve
+from tests.site_support import MINI, settings_for
 
 
 @pytest.fixture
@@ -86,18 +42,6 @@ def _token(url: str, role: str) -> str:
         return tokens.create(client, role, f"test-{role}")
     finally:
         client.close()
-
-
-def _assert_error(resp: httpx.Response, status: int, field: str | None = None, value: Any = ...) -> dict:
-    assert resp.status_code == status, resp.text
-    assert resp.headers["content-type"].startswith("application/json")
-    err = resp.json()["error"]
-    assert err["message"] and "Traceback" not in resp.text
-    if field is not None:
-        assert err["field"] == field
-    if value is not ...:
-        assert err["value"] == value
-    return err
 
 
 async def _aggregate(url: str, settings: Settings, catalog: Catalog) -> None:
@@ -130,7 +74,7 @@ def test_healthz_when_redis_is_unreachable() -> None:
         assert resp.status_code == 503
         assert resp.json()["redis"] == "unreachable"
         resp = http.get("/api/v1/indicators")
-        _assert_error(resp, 503)
+        assert_error(resp, 503)
         assert "Redis" in resp.json()["error"]["message"] and resp.headers["retry-after"]
 
 
@@ -167,7 +111,7 @@ async def test_push_then_read_live_values(api: Served, redis_url: str) -> None:
 
         env = (await http.get("/api/v1/indicators", params={"domain": "environment"})).json()
         assert [i["id"] for i in env["indicators"]] == ["air.pm10"]
-        _assert_error(await http.get("/api/v1/indicators", params={"domain": "sports"}), 422, "domain", "sports")
+        assert_error(await http.get("/api/v1/indicators", params={"domain": "sports"}), 422, "domain", "sports")
 
         one = (await http.get("/api/v1/indicators/air.pm10")).json()
         assert one["id"] == "air.pm10" and one["status"] == "warning"
@@ -200,19 +144,19 @@ async def test_push_then_read_live_values(api: Served, redis_url: str) -> None:
 
 
 def test_read_errors_name_field_and_value(http: httpx.Client) -> None:
-    _assert_error(http.get("/api/v1/indicators/no.such"), 404, "indicator_id", "no.such")
-    _assert_error(http.get("/api/v1/indicators/no.such/history"), 404, "indicator_id", "no.such")
+    assert_error(http.get("/api/v1/indicators/no.such"), 404, "indicator_id", "no.such")
+    assert_error(http.get("/api/v1/indicators/no.such/history"), 404, "indicator_id", "no.such")
     base = "/api/v1/indicators/air.pm10/history"
-    err = _assert_error(http.get(base, params={"entity": "daesong", "resolution": "5s"}), 422, "resolution", "5s")
+    err = assert_error(http.get(base, params={"entity": "daesong", "resolution": "5s"}), 422, "resolution", "5s")
     assert "raw" in err["message"]
-    _assert_error(http.get(base), 422, "entity", None)
-    _assert_error(http.get(base, params={"entity": "pohang"}), 422, "entity", "pohang")
-    _assert_error(http.get(base, params={"entity": "daesong", "from": "yesterday"}), 422, "from", "yesterday")
-    _assert_error(http.get(base, params={"entity": "daesong", "to": "nan"}), 422, "to", "nan")
-    _assert_error(http.get(base, params={"entity": "daesong", "from": "2026-01-01T00:00:00"}), 422, "from")
-    _assert_error(http.get(base, params={"entity": "daesong", "from": "2000", "to": "1000"}), 422, "from", "2000")
-    _assert_error(http.get("/api/v1/nothing-here"), 404)
-    _assert_error(http.delete("/api/v1/indicators"), 405)
+    assert_error(http.get(base), 422, "entity", None)
+    assert_error(http.get(base, params={"entity": "pohang"}), 422, "entity", "pohang")
+    assert_error(http.get(base, params={"entity": "daesong", "from": "yesterday"}), 422, "from", "yesterday")
+    assert_error(http.get(base, params={"entity": "daesong", "to": "nan"}), 422, "to", "nan")
+    assert_error(http.get(base, params={"entity": "daesong", "from": "2026-01-01T00:00:00"}), 422, "from")
+    assert_error(http.get(base, params={"entity": "daesong", "from": "2000", "to": "1000"}), 422, "from", "2000")
+    assert_error(http.get("/api/v1/nothing-here"), 404)
+    assert_error(http.delete("/api/v1/indicators"), 405)
 
 
 def test_collectors_endpoint(api: Served, http: httpx.Client, redis_url: str) -> None:
@@ -288,13 +232,13 @@ async def test_push_mixed_batch(api: Served, redis_url: str) -> None:
 def test_push_auth(api: Served, http: httpx.Client, redis_url: str) -> None:
     item = [{"indicator": "air.pm10", "entity": "daesong", "value": 1}]
     resp = http.post("/api/v1/samples", json=item)
-    _assert_error(resp, 401)
+    assert_error(resp, 401)
     assert resp.headers["www-authenticate"] == "Bearer"
-    _assert_error(http.post("/api/v1/samples", json=item, headers={"Authorization": "Basic dXNlcjpwYXNz"}), 401)
-    err = _assert_error(http.post("/api/v1/samples", json=item, headers={"Authorization": "Bearer sr_nope"}), 401)
+    assert_error(http.post("/api/v1/samples", json=item, headers={"Authorization": "Basic dXNlcjpwYXNz"}), 401)
+    err = assert_error(http.post("/api/v1/samples", json=item, headers={"Authorization": "Bearer sr_nope"}), 401)
     assert "unknown or revoked" in err["message"]
     viewer = _token(redis_url, "viewer")
-    err = _assert_error(http.post("/api/v1/samples", json=item, headers={"Authorization": f"Bearer {viewer}"}), 403)
+    err = assert_error(http.post("/api/v1/samples", json=item, headers={"Authorization": f"Bearer {viewer}"}), 403)
     assert "viewer" in err["message"] and "ingest" in err["message"]
     operator = _token(redis_url, "operator")
     resp = http.post("/api/v1/samples", json=item, headers={"Authorization": f"Bearer {operator}"})
@@ -305,22 +249,22 @@ def test_push_auth(api: Served, http: httpx.Client, redis_url: str) -> None:
         assert tokens.revoke(client, tokens.digest(operator)[:12]) == 1
     finally:
         client.close()
-    _assert_error(http.post("/api/v1/samples", json=item, headers={"Authorization": f"Bearer {operator}"}), 401)
+    assert_error(http.post("/api/v1/samples", json=item, headers={"Authorization": f"Bearer {operator}"}), 401)
 
 
 def test_push_bad_bodies(api: Served, http: httpx.Client, redis_url: str) -> None:
     auth = {"Authorization": f"Bearer {_token(redis_url, 'ingest')}"}
-    err = _assert_error(http.post("/api/v1/samples", content=b"indicator=air.pm10", headers=auth), 400)
+    err = assert_error(http.post("/api/v1/samples", content=b"indicator=air.pm10", headers=auth), 400)
     assert "not valid JSON" in err["message"]
-    _assert_error(http.post("/api/v1/samples", content=b"", headers=auth), 400)
-    _assert_error(http.post("/api/v1/samples", content=b"\xff\xfe", headers=auth), 400)
-    _assert_error(http.post("/api/v1/samples", json={"samples": "all of them"}, headers=auth), 422, "samples", "str")
-    _assert_error(http.post("/api/v1/samples", json={"items": []}, headers=auth), 422, "items")
-    _assert_error(http.post("/api/v1/samples", json=42, headers=auth), 422, "samples", "int")
+    assert_error(http.post("/api/v1/samples", content=b"", headers=auth), 400)
+    assert_error(http.post("/api/v1/samples", content=b"\xff\xfe", headers=auth), 400)
+    assert_error(http.post("/api/v1/samples", json={"samples": "all of them"}, headers=auth), 422, "samples", "str")
+    assert_error(http.post("/api/v1/samples", json={"items": []}, headers=auth), 422, "items")
+    assert_error(http.post("/api/v1/samples", json=42, headers=auth), 422, "samples", "int")
     too_many = [{"indicator": "air.pm10", "entity": "daesong", "value": 1}] * 51
-    _assert_error(http.post("/api/v1/samples", json=too_many, headers=auth), 413, "samples", 51)
+    assert_error(http.post("/api/v1/samples", json=too_many, headers=auth), 413, "samples", 51)
     huge = b"[" + b" " * (50 * 1024 + 10) + b"]"
-    _assert_error(http.post("/api/v1/samples", content=huge, headers=auth), 413, "body")
+    assert_error(http.post("/api/v1/samples", content=huge, headers=auth), 413, "body")
     assert http.post("/api/v1/samples", json={"samples": []}, headers=auth).json() == {"accepted": 0, "rejected": []}
 
 
@@ -379,7 +323,7 @@ def test_push_nested_item_is_rejected_alone(api: Served, http: httpx.Client, red
     finally:
         client.close()
     # Past the parser's own limit (1024 levels) the body is not JSON to it: a 400, nothing stored.
-    err = _assert_error(http.post("/api/v1/samples", content="[" * 2000 + "]" * 2000, headers=auth), 400, "body")
+    err = assert_error(http.post("/api/v1/samples", content="[" * 2000 + "]" * 2000, headers=auth), 400, "body")
     assert "not valid JSON" in err["message"]
 
 
@@ -411,9 +355,9 @@ def test_push_of_megabytes_costs_the_dead_letters_kilobytes(redis_url: str) -> N
 def test_push_needs_a_json_body(api: Served, http: httpx.Client, redis_url: str) -> None:
     auth = {"Authorization": f"Bearer {_token(redis_url, 'ingest')}"}
     form = {**auth, "Content-Type": "application/x-www-form-urlencoded"}  # what plain `curl -d` sends
-    err = _assert_error(http.post("/api/v1/samples", content=b'{"samples": []}', headers=form), 415, "content-type")
+    err = assert_error(http.post("/api/v1/samples", content=b'{"samples": []}', headers=form), 415, "content-type")
     assert "application/json" in err["message"]
-    _assert_error(http.post("/api/v1/samples", content=b"[]", headers={**auth, "Content-Type": "text/plain"}), 415)
+    assert_error(http.post("/api/v1/samples", content=b"[]", headers={**auth, "Content-Type": "text/plain"}), 415)
     typed = {**auth, "Content-Type": "application/json; charset=utf-8"}
     assert http.post("/api/v1/samples", content=b"[]", headers=typed).json() == {"accepted": 0, "rejected": []}
 
@@ -421,7 +365,7 @@ def test_push_needs_a_json_body(api: Served, http: httpx.Client, redis_url: str)
 def test_reads_need_a_token_when_not_public(redis_url: str) -> None:
     settings = settings_for(redis_url, site=MINI, public_read=False)
     with serve(settings) as served, httpx.Client(base_url=served.url, timeout=10) as http:
-        _assert_error(http.get("/api/v1/indicators"), 401)
+        assert_error(http.get("/api/v1/indicators"), 401)
         viewer = _token(redis_url, "viewer")
         assert http.get("/api/v1/indicators", headers={"Authorization": f"Bearer {viewer}"}).status_code == 200
         assert http.get("/healthz").status_code == 200
@@ -480,7 +424,7 @@ def test_an_exercise_tokens_pushes_are_exercise_data_shown_as_such(api: Served, 
     history = http.get("/api/v1/indicators/air.pm10/history", params={"entity": "daesong", "resolution": "raw"}).json()
     assert history["exercise"] is True and [p["value"] for p in history["points"]] == [300]
     bad = http.get("/api/v1/indicators", params={"mode": "drill"})
-    _assert_error(bad, 422, "mode", "drill")
+    assert_error(bad, 422, "mode", "drill")
 
 
 def test_the_exercise_status_gives_the_pages_the_simulated_clock(api: Served, http: httpx.Client,

@@ -17,8 +17,9 @@ from schemathesis import GenerationMode, checks
 from situationroom import tokens
 from situationroom.embedded import EmbeddedRedis
 from tests.browser import needs_chromium
-from tests.conftest import MINI, settings_for
-from tests.test_web_api import Served, serve
+from tests.redis_support import empty
+from tests.servers_support import Served, serve
+from tests.site_support import MINI, settings_for
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -36,7 +37,7 @@ def live(embedded_redis: EmbeddedRedis) -> Iterator[tuple[Served, str]]:
     """One server for the module, on the embedded Redis, and an admin token (every scope)."""
     client = redis.Redis.from_url(embedded_redis.url)
     try:
-        client.flushdb()
+        empty(client)
         token = tokens.create(client, "admin", "schemathesis")
     finally:
         client.close()

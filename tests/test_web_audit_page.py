@@ -12,8 +12,8 @@ from playwright.sync_api import Browser
 
 from situationroom import audit, tokens
 from tests.browser import needs_chromium, signed_in_page
-from tests.conftest import settings_for
-from tests.test_web_api import Served, serve
+from tests.servers_support import Served, serve
+from tests.site_support import settings_for
 
 pytestmark = needs_chromium
 

@@ -12,8 +12,10 @@ import pytest
 import redis
 
 from situationroom import keys, tokens
-from tests.conftest import MINI, settings_for
-from tests.test_web_api import Served, _assert_error, serve
+from tests.collectors_support import collector
+from tests.http_support import assert_error
+from tests.servers_support import Served, serve
+from tests.site_support import MINI, settings_for
 
 
 @pytest.fixture
@@ -40,21 +42,13 @@ def _token(r: redis.Redis, role: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def _collector(r: redis.Redis, cid: str, **fields: str) -> None:
-    """A collector's health as the collect role records it."""
-    r.sadd(keys.collectors_index(), cid)
-    r.hset(keys.collector_health(cid), mapping={"kind": "http_json", "name_ko": "주차장", "name_en": "Parking",
-                                                "schedule": "every 60s", "file": "collectors/parking.yaml",
-                                                **fields})
-
-
 def test_list_and_get_show_health_state_errors_samples_and_next_run(http: httpx.Client, r: redis.Redis) -> None:
     now = time.time()
-    _collector(r, "parking", state="failing", last_run=f"{now - 5}", last_success=f"{now - 65}",
+    collector(r, "parking", state="failing", last_run=f"{now - 5}", last_success=f"{now - 65}",
                last_error="CollectError: the API answered 500 Internal Server Error", last_error_at=f"{now - 4}",
                samples_last_run="0", rejected_last_run="2", next_run=f"{now + 55}", consecutive_failures="3",
                runs="10")
-    _collector(r, "old-feed", state="disabled", kind="csv")
+    collector(r, "old-feed", state="disabled", kind="csv")
     body = http.get("/api/v1/collectors").json()
     assert body["you"] == {"role": None, "can_operate": False}
     rows = {c["id"]: c for c in body["collectors"]}
@@ -75,7 +69,7 @@ def test_list_and_get_show_health_state_errors_samples_and_next_run(http: httpx.
 
 def test_get_lists_the_collectors_recent_rejections_from_the_dead_letter_stream(http: httpx.Client,
                                                                                  r: redis.Redis) -> None:
-    _collector(r, "parking", state="ok")
+    collector(r, "parking", state="ok")
     for n, (source, value) in enumerate([("parking", "-"), ("other", 1), ("parking", "n/a")]):
         r.xadd(keys.deadletter(), {"source": source, "field": "value", "reason": "missing at source",
                                    "value": orjson.dumps(value), "item": "", "at": str(1790000000000 + n)})
@@ -85,11 +79,11 @@ def test_get_lists_the_collectors_recent_rejections_from_the_dead_letter_stream(
     assert got[0]["at"] == 1790000000.002
     assert len(http.get("/api/v1/collectors/parking", params={"rejections": 1}).json()["recent_rejections"]) == 1
     assert http.get("/api/v1/collectors/parking", params={"rejections": 0}).json()["recent_rejections"] == []
-    _assert_error(http.get("/api/v1/collectors/parking", params={"rejections": "many"}), 422, "rejections", "many")
+    assert_error(http.get("/api/v1/collectors/parking", params={"rejections": "many"}), 422, "rejections", "many")
 
 
 def test_an_operator_pauses_runs_and_resumes(http: httpx.Client, r: redis.Redis) -> None:
-    _collector(r, "parking", state="ok")
+    collector(r, "parking", state="ok")
     op = _token(r, "operator")
     assert http.get("/api/v1/collectors", headers=op).json()["you"] == {
         "role": "operator", "name": "test-operator", "can_operate": True}
@@ -106,7 +100,7 @@ def test_an_operator_pauses_runs_and_resumes(http: httpx.Client, r: redis.Redis)
     assert r.hget(keys.collector_control("parking"), "paused") == b"1"
     # A paused collector must not run: the pending run-now is withdrawn and a new one is refused.
     assert r.hget(keys.collector_control("parking"), "run_now") is None
-    err = _assert_error(http.post("/api/v1/collectors/parking/run", headers=op), 409, "collector_id", "parking")
+    err = assert_error(http.post("/api/v1/collectors/parking/run", headers=op), 409, "collector_id", "parking")
     assert "paused" in err["message"]
     assert r.hget(keys.collector_control("parking"), "run_now") is None
     # Pausing twice is harmless.
@@ -122,41 +116,41 @@ def test_an_operator_pauses_runs_and_resumes(http: httpx.Client, r: redis.Redis)
 
 def test_a_collector_that_does_not_run_cannot_be_run(http: httpx.Client, r: redis.Redis) -> None:
     op = _token(r, "operator")
-    _collector(r, "off", state="disabled")
-    _collector(r, "broken", state="invalid", last_error="collectors/broken.yaml:3: schedule: field required")
+    collector(r, "off", state="disabled")
+    collector(r, "broken", state="invalid", last_error="collectors/broken.yaml:3: schedule: field required")
     for cid, state in (("off", "disabled"), ("broken", "invalid")):
-        err = _assert_error(http.post(f"/api/v1/collectors/{cid}/run", headers=op), 409, "collector_id", cid)
+        err = assert_error(http.post(f"/api/v1/collectors/{cid}/run", headers=op), 409, "collector_id", cid)
         assert state in err["message"]
         assert r.hget(keys.collector_control(cid), "run_now") is None
 
 
 @pytest.mark.parametrize("role", ["viewer", "staff", "ingest"])
 def test_other_roles_are_refused_with_a_clear_error(http: httpx.Client, r: redis.Redis, role: str) -> None:
-    _collector(r, "parking", state="ok")
+    collector(r, "parking", state="ok")
     auth = _token(r, role)
     assert http.get("/api/v1/collectors", headers=auth).json()["you"]["can_operate"] is False
     for action in ("run", "pause", "resume"):
-        err = _assert_error(http.post(f"/api/v1/collectors/parking/{action}", headers=auth), 403)
+        err = assert_error(http.post(f"/api/v1/collectors/parking/{action}", headers=auth), 403)
         assert "operator or admin" in err["message"] and role in err["message"]
     assert r.hgetall(keys.collector_control("parking")) == {}
 
 
 def test_bad_requests_get_json_errors_never_a_500(http: httpx.Client, r: redis.Redis) -> None:
-    _collector(r, "parking", state="ok")
+    collector(r, "parking", state="ok")
     op = _token(r, "operator")
-    err = _assert_error(http.get("/api/v1/collectors/nope"), 404, "collector_id", "nope")
+    err = assert_error(http.get("/api/v1/collectors/nope"), 404, "collector_id", "nope")
     assert "unknown collector" in err["message"]
     for action in ("run", "pause", "resume"):
-        _assert_error(http.post(f"/api/v1/collectors/nope/{action}", headers=op), 404, "collector_id", "nope")
+        assert_error(http.post(f"/api/v1/collectors/nope/{action}", headers=op), 404, "collector_id", "nope")
         # No token, a malformed header, an unknown token: 401 before anything is looked up.
-        _assert_error(http.post(f"/api/v1/collectors/parking/{action}"), 401)
-        _assert_error(http.post(f"/api/v1/collectors/parking/{action}", headers={"Authorization": "Basic eDp5"}), 401)
-        err = _assert_error(http.post(f"/api/v1/collectors/parking/{action}",
+        assert_error(http.post(f"/api/v1/collectors/parking/{action}"), 401)
+        assert_error(http.post(f"/api/v1/collectors/parking/{action}", headers={"Authorization": "Basic eDp5"}), 401)
+        err = assert_error(http.post(f"/api/v1/collectors/parking/{action}",
                                       headers={"Authorization": "Bearer sr_nope"}), 401)
         assert "unknown or revoked" in err["message"]
-        _assert_error(http.get(f"/api/v1/collectors/parking/{action}", headers=op), 405)
-    _assert_error(http.delete("/api/v1/collectors/parking", headers=op), 405)
-    _assert_error(http.post("/api/v1/collectors/parking/explode", headers=op), 404)
+        assert_error(http.get(f"/api/v1/collectors/parking/{action}", headers=op), 405)
+    assert_error(http.delete("/api/v1/collectors/parking", headers=op), 405)
+    assert_error(http.post("/api/v1/collectors/parking/explode", headers=op), 404)
     assert r.hgetall(keys.collector_control("parking")) == {}
     # An unknown collector id is never added to the index by a refused request.
     assert r.smembers(keys.collectors_index()) == {b"parking"}
@@ -165,8 +159,8 @@ def test_bad_requests_get_json_errors_never_a_500(http: httpx.Client, r: redis.R
 def test_a_run_now_set_by_hand_that_is_not_a_time_is_no_request_not_a_500(http: httpx.Client,
                                                                            r: redis.Redis) -> None:
     # The runtime documents the control hash as settable by hand with HSET: any value must be survivable.
-    _collector(r, "parking", state="ok")
-    _collector(r, "river", state="ok")
+    collector(r, "parking", state="ok")
+    collector(r, "river", state="ok")
     r.hset(keys.collector_control("parking"), "run_now", "yes")
     r.hset(keys.collector_control("river"), "run_now", "1773529200.5")
     listed = http.get("/api/v1/collectors")
@@ -186,21 +180,21 @@ def test_a_run_now_set_by_hand_that_is_not_a_time_is_no_request_not_a_500(http: 
 
 
 def test_one_collector_is_read_on_its_own(http: httpx.Client, r: redis.Redis) -> None:
-    _collector(r, "parking", state="ok", runs="4")
+    collector(r, "parking", state="ok", runs="4")
     # Another collector's record cannot be read as health; asking for this one does not touch it.
-    _collector(r, "broken", runs="not a count")
+    collector(r, "broken", runs="not a count")
     one = http.get("/api/v1/collectors/parking")
     assert one.status_code == 200, one.text
     assert one.json()["runs"] == 4 and one.json()["paused"] is False
     # A health hash that is not in the index (forgotten) is not a collector, as in the listing.
     r.hset(keys.collector_health("ghost"), mapping={"state": "ok"})
-    _assert_error(http.get("/api/v1/collectors/ghost"), 404, "collector_id", "ghost")
+    assert_error(http.get("/api/v1/collectors/ghost"), 404, "collector_id", "ghost")
 
 
 def test_a_health_field_set_by_hand_that_is_not_a_number_shows_as_unknown_not_a_500(http: httpx.Client,
                                                                                     r: redis.Redis) -> None:
-    _collector(r, "parking", state="ok", runs="4")
-    _collector(r, "broken", state="ok", runs="not a count", last_run="yesterday", samples_total="\xff")
+    collector(r, "parking", state="ok", runs="4")
+    collector(r, "broken", state="ok", runs="not a count", last_run="yesterday", samples_total="\xff")
     listed = http.get("/api/v1/collectors")
     assert listed.status_code == 200, listed.text
     rows = {c["id"]: c for c in listed.json()["collectors"]}
@@ -213,14 +207,14 @@ def test_a_health_field_set_by_hand_that_is_not_a_number_shows_as_unknown_not_a_
 
 
 def test_reads_need_a_token_when_not_public(redis_url: str, r: redis.Redis) -> None:
-    _collector(r, "parking", state="ok")
+    collector(r, "parking", state="ok")
     with serve(settings_for(redis_url, site=MINI, public_read=False)) as served, \
             httpx.Client(base_url=served.url, timeout=10) as http:
-        _assert_error(http.get("/api/v1/collectors"), 401)
-        _assert_error(http.get("/api/v1/collectors/parking"), 401)
+        assert_error(http.get("/api/v1/collectors"), 401)
+        assert_error(http.get("/api/v1/collectors/parking"), 401)
         viewer = _token(r, "viewer")
         assert http.get("/api/v1/collectors", headers=viewer).json()["you"]["role"] == "viewer"
-        _assert_error(http.post("/api/v1/collectors/parking/pause", headers=viewer), 403)
+        assert_error(http.post("/api/v1/collectors/parking/pause", headers=viewer), 403)
 
 
 def test_the_openapi_lists_the_collector_routes(http: httpx.Client) -> None:

@@ -12,8 +12,9 @@ import redis
 
 from situationroom import tokens
 from situationroom.web.jsonio import BODY_LIMIT
-from tests.conftest import MINI, settings_for
-from tests.test_web_api import Served, _assert_error, serve
+from tests.http_support import assert_error
+from tests.servers_support import Served, serve
+from tests.site_support import MINI, settings_for
 
 
 @pytest.fixture
@@ -47,19 +48,19 @@ def test_every_body_route_refuses_bad_bodies_with_a_4xx(admin: tuple[httpx.Clien
     for method, path in routes:
         # Plain `curl -d` sends a form: these answered 500 before (the bytes could not be echoed back).
         form = {**auth, "Content-Type": "application/x-www-form-urlencoded"}
-        err = _assert_error(http.request(method, path, content=b"comment=hi", headers=form), 415, "content-type",
+        err = assert_error(http.request(method, path, content=b"comment=hi", headers=form), 415, "content-type",
                             "application/x-www-form-urlencoded")
         assert "application/json" in err["message"]
-        _assert_error(http.request(method, path, content=b"{\"a\": ", headers=as_json), 400, "body")
-        _assert_error(http.request(method, path, content=b"[" * 2000 + b"]" * 2000, headers=as_json), 400, "body")
-        _assert_error(http.request(method, path, content=b"{\"\\ud800\": 1}", headers=as_json), 400, "body")
+        assert_error(http.request(method, path, content=b"{\"a\": ", headers=as_json), 400, "body")
+        assert_error(http.request(method, path, content=b"[" * 2000 + b"]" * 2000, headers=as_json), 400, "body")
+        assert_error(http.request(method, path, content=b"{\"\\ud800\": 1}", headers=as_json), 400, "body")
     for method, path in routes:
         if path == "/api/v1/samples":
             continue  # its limit follows ingest_max_items (test_web_api)
         big = b'{"comment": "' + b"x" * BODY_LIMIT + b'"}'
-        _assert_error(http.request(method, path, content=big, headers=as_json), 413, "body")
+        assert_error(http.request(method, path, content=big, headers=as_json), 413, "body")
         # A body without a content type is not guessed at.
-        _assert_error(http.request(method, path, content=b"{}", headers=auth), 415, "content-type", None)
+        assert_error(http.request(method, path, content=b"{}", headers=auth), 415, "content-type", None)
 
 
 def test_an_oversized_value_is_echoed_cut(admin: tuple[httpx.Client, dict[str, str], Served]) -> None:
@@ -67,7 +68,7 @@ def test_an_oversized_value_is_echoed_cut(admin: tuple[httpx.Client, dict[str, s
     reason = "가" * 20_000  # 60 KB of UTF-8, under the body limit, far over the field's 1,000 characters
     resp = http.post("/api/v1/silences", json={"matchers": {"rule": "dust"}, "duration": "1h", "reason": reason},
                      headers=auth)
-    err = _assert_error(resp, 422, "reason")
+    err = assert_error(resp, 422, "reason")
     assert err["value_bytes"] == len(reason.encode()) and reason.startswith(err["value"].removesuffix("…"))
     assert len(err["value"].encode()) <= 1024 + 3 and len(resp.content) < 4096
     assert err["errors"][0]["field"] == "reason"

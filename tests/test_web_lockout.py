@@ -12,8 +12,8 @@ import pytest
 import redis
 
 from situationroom import audit, keys, tokens
-from tests.conftest import settings_for
-from tests.test_web_api import serve
+from tests.servers_support import serve
+from tests.site_support import settings_for
 
 
 def _from(address: str, base: str) -> httpx.Client:

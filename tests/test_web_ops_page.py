@@ -9,16 +9,11 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import signal
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import httpx
 import orjson
 import pytest
 import redis
@@ -27,11 +22,11 @@ from playwright.sync_api import Browser, Page
 from situationroom import keys, tokens
 from situationroom.embedded import EmbeddedRedis
 from tests.browser import needs_chromium, signed_in_page
-from tests.conftest import MINI, REPO, free_port, settings_for
-from tests.test_web_api import serve
+from tests.redis_support import empty_url
+from tests.servers_support import Up, serve, site_copy, wait_for
+from tests.site_support import MINI, REPO, settings_for
 
 pytestmark = needs_chromium
-CLI = [sys.executable, "-m", "situationroom"]
 SCREENSHOTS_ENV = "SITUATIONROOM_SCREENSHOTS"
 """Folder the screenshots test writes into; unset, a temporary one, so a test run leaves the checkout as it
 was. `SITUATIONROOM_SCREENSHOTS=docs/screenshots pytest tests/test_web_ops_page.py -k screenshots` renews the
@@ -64,62 +59,23 @@ schedule: {interval: soon}
 """
 
 
-def wait_for(predicate: Callable[[], object], timeout: float = 30, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-class Site:
-    """A copy of the repository's site with fast simulators, served by `situationroom up`."""
+class Site(Up):
+    """`situationroom up` on a copy of the repository's site with fast simulators (the economy one hourly), a
+    collector that fails and a file with a mistake."""
 
     def __init__(self, root: Path, redis_url: str) -> None:
-        self.root = root
-        self.redis_url = redis_url
-        for part in ("seeds", "dashboards", "collectors", "rules"):
-            shutil.copytree(REPO / part, root / part)
-        for path in (root / "collectors").glob("sim-*.yaml"):
-            every = "1h" if path.stem == HOURLY else "1s"
-            text = re.sub(r"^schedule: .*$", f"schedule: {{interval: {every}}}", path.read_text(encoding="utf-8"),
-                          flags=re.M)
-            path.write_text(text, encoding="utf-8")
+        site_copy(root, every="1s", every_of={HOURLY: "1h"})
         (root / "collectors" / "parking_api.py").write_text(FAILING_PY, encoding="utf-8")
         (root / "collectors" / "parking.yaml").write_text(FAILING, encoding="utf-8")
         (root / "collectors" / "broken.yaml").write_text(BROKEN, encoding="utf-8")
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = root / "up.log"
-        self.proc: subprocess.Popen[str] | None = None
+        super().__init__(log=root / "up.log", site=root, redis_url=redis_url, cwd=root)
+        self.root = root
+        self.redis_url = redis_url
         self.redis = redis.Redis.from_url(redis_url)
 
-    def start(self) -> None:
-        with self.log.open("a") as log:
-            self.proc = subprocess.Popen(
-                [*CLI, "up", "--site", str(self.root), "--redis-url", self.redis_url, "--port", str(self.port)],
-                stdout=log, stderr=subprocess.STDOUT, text=True, cwd=self.root, env=dict(os.environ))
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, self.log.read_text()
-            try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise AssertionError("situationroom up did not answer:\n" + self.log.read_text())
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+    def stop(self, timeout: float = 20) -> int | None:
         self.redis.close()
+        return super().stop(timeout)
 
     def health(self, cid: str) -> dict[str, str]:
         return {k.decode(): v.decode() for k, v in self.redis.hgetall(keys.collector_health(cid)).items()}
@@ -130,13 +86,9 @@ class Site:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory, embedded_redis: EmbeddedRedis) -> Iterator[Site]:
-    client = redis.Redis.from_url(embedded_redis.url)
-    client.flushdb()
-    client.close()
-    served = Site(tmp_path_factory.mktemp("ops-site"), embedded_redis.url)
-    served.start()
-    yield served
-    served.stop()
+    empty_url(embedded_redis.url)
+    with Site(tmp_path_factory.mktemp("ops-site"), embedded_redis.url) as served:
+        yield served
 
 
 def ops_page(browser: Browser, site: Site, token: str | None, lang: str = "ko") -> Page:

@@ -8,147 +8,35 @@ anywhere but the server itself."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import os
 import re
-import shutil
-import signal
-import subprocess
-import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import httpx
 import orjson
 import pytest
 import redis
-import redis.asyncio as aioredis
-import uvicorn
 from playwright.sync_api import Browser, Page
 
 from situationroom import keys, tokens
 from situationroom.alerts.state import fingerprint
-from situationroom.catalog import load_catalog
 from situationroom.embedded import EmbeddedRedis
 from situationroom.settings import Settings
-from situationroom.web.app import create_app
 from tests.browser import needs_chromium
-from tests.conftest import REPO, free_port
+from tests.redis_support import empty_url
+from tests.servers_support import free_port, serve, wait_for
+from tests.wall_support import PROBE, WallSite
 
 pytestmark = needs_chromium
-CLI = [sys.executable, "-m", "situationroom"]
 HANGUL = re.compile(r"[가-힣]")
 
-PROBE = """\
-# A small dashboard for the browser tests: one panel per simulator the tests pause or watch.
-title_ko: 시험 상황판
-title_en: Probe board
-disconnect_banner: 2s
-grid: {columns: 4, rows: 3}
-pages:
-  - title_ko: 시험
-    title_en: Probe
-    panels:
-      - {kind: kpi, at: [1, 1, 2, 1], indicator: traffic.buses_running}
-      - {kind: kpi, at: [3, 1, 2, 1], indicator: economy.gift_card_transactions}
-      - {kind: timeseries, at: [1, 2, 2, 1], indicator: traffic.bus_delay, window: 10m}
-      - {kind: ticker, at: [3, 2, 2, 1]}
-      - {kind: alerts, at: [1, 3, 4, 1], domains: [economy], limit: 3}
-"""
-
-
-TEST_RULE = """\
-rules:
-  - id: test.gift-card-surge
-    kind: threshold
-    indicator: economy.gift_card_transactions
-    name_ko: 상품권 결제 폭증
-    name_en: Gift certificate payment surge
-    levels: {경계: 500000}
-    message_ko: "[{severity}] {entity_name} 상품권 결제 시간당 {value}건"
-    message_en: "[{severity}] {value} gift certificate payments per hour in {entity_name}"
-"""
-
-
-class Site:
-    """A copy of the repository's site with fast simulators, served by `situationroom up` on a fixed port.
-
-    The simulators replay the typhoon at `speed` from its start, or from `start` (simulated KST)."""
-
-    def __init__(self, root: Path, redis_url: str, *, speed: float = 3600, start: str | None = None) -> None:
-        self.root = root
-        self.redis_url = redis_url
-        self.speed = speed
-        for part in ("seeds", "dashboards", "collectors", "rules"):
-            shutil.copytree(REPO / part, root / part)
-        for path in (root / "collectors").glob("*.yaml"):
-            text = path.read_text(encoding="utf-8")
-            text = re.sub(r"schedule: \{interval: \d+s, jitter: [\d.]+s\}", "schedule: {interval: 1s, jitter: 0.1s}",
-                          text)
-            if start is not None and "kind: simulator" in text:
-                text = text.replace("\nparams:\n", f'\nparams:\n  start: "{start}"\n')
-            path.write_text(text, encoding="utf-8")
-        # A rule the tests trip by pushing one value (the economy simulator paused, so nothing overwrites it).
-        (root / "rules" / "zz-tests.yaml").write_text(TEST_RULE, encoding="utf-8")
-        (root / "dashboards" / "probe.yaml").write_text(PROBE, encoding="utf-8")
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen[str] | None = None
-        self.log = root / "up.log"
-
-    def start(self) -> None:
-        with self.log.open("a") as log:
-            self.proc = subprocess.Popen(
-                [*CLI, "up", "--site", str(self.root), "--redis-url", self.redis_url, "--port", str(self.port),
-                 "--scenario", "typhoon-hinnamnor", "--speed", str(self.speed)],
-                stdout=log, stderr=subprocess.STDOUT, text=True, cwd=self.root,
-                env={**os.environ, "SITUATIONROOM_STALE_CHECK_EVERY": "0.5", "SITUATIONROOM_STALE_GRACE": "2.5",
-                     "SITUATIONROOM_ALERT_MIN_INTERVAL": "1s"})
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, self.log.read_text()
-            try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise AssertionError("situationroom up did not answer:\n" + self.log.read_text())
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self.proc = None
-
-    def pause(self, collector: str, paused: bool) -> None:
-        client = redis.Redis.from_url(self.redis_url)
-        try:
-            if paused:
-                client.hset(keys.collector_control(collector), "paused", "1")
-            else:
-                client.hdel(keys.collector_control(collector), "paused")
-        finally:
-            client.close()
-
-
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory, embedded_redis: EmbeddedRedis) -> Iterator[Site]:
-    client = redis.Redis.from_url(embedded_redis.url)
-    client.flushdb()
-    client.close()
-    served = Site(tmp_path_factory.mktemp("wall-site"), embedded_redis.url)
-    served.start()
-    yield served
-    served.stop()
+def site(tmp_path_factory: pytest.TempPathFactory, embedded_redis: EmbeddedRedis) -> Iterator[WallSite]:
+    empty_url(embedded_redis.url)
+    with WallSite(tmp_path_factory.mktemp("wall-site"), embedded_redis.url) as served:
+        yield served
 
 
 class Recorder:
@@ -163,7 +51,7 @@ class Recorder:
 
 
 @pytest.fixture
-def page(browser: Browser, site: Site) -> Iterator[Page]:
+def page(browser: Browser, site: WallSite) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1920, "height": 1080})
     tab = context.new_page()
     seen = Recorder()
@@ -181,16 +69,7 @@ def kpi_value(tab: Page, panel_id: str) -> str:
     return tab.locator(f"#{panel_id} .value").inner_text()
 
 
-def wait_for(predicate: Callable[[], object], timeout: float = 30, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def test_the_wall_shows_the_city_in_korean_and_its_values_change(page: Page, site: Site) -> None:
+def test_the_wall_shows_the_city_in_korean_and_its_values_change(page: Page, site: WallSite) -> None:
     page.goto(site.url + "/")
     assert page.locator("html").get_attribute("lang") == "ko"
     page.wait_for_selector("header.top h1:has-text('포항시 디지털 통합상황실')")
@@ -212,7 +91,7 @@ def test_the_wall_shows_the_city_in_korean_and_its_values_change(page: Page, sit
     assert page.locator("#banner").is_hidden()
 
 
-def test_english_pages_show_no_korean_units(page: Page, site: Site) -> None:
+def test_english_pages_show_no_korean_units(page: Page, site: WallSite) -> None:
     page.goto(site.url + "/dashboards/economy?lang=en")
     page.wait_for_selector("header.top h1:has-text('Local economy')")
     wait_for(lambda: page.locator(".kind-kpi .value").first.inner_text() != "–", what="economy values")
@@ -221,7 +100,7 @@ def test_english_pages_show_no_korean_units(page: Page, site: Site) -> None:
     assert not HANGUL.search(page.locator("main.page:not([hidden]) h2").all_inner_texts().__str__())
 
 
-def test_a_panel_turns_stale_when_its_collector_stops(page: Page, site: Site) -> None:
+def test_a_panel_turns_stale_when_its_collector_stops(page: Page, site: WallSite) -> None:
     page.goto(site.url + "/dashboards/probe")
     economy, traffic = page.locator("#p0-1"), page.locator("#p0-0")
     wait_for(lambda: kpi_value(page, "p0-1") != "–" and economy.get_attribute("data-stale") == "false",
@@ -254,7 +133,8 @@ Object.defineProperty(window.Notification, "permission", {get: () => Real.permis
 """
 
 
-def test_a_chart_on_a_hidden_page_stays_in_step_and_one_never_shown_holds_nothing(page: Page, site: Site) -> None:
+def test_a_chart_on_a_hidden_page_stays_in_step_and_one_never_shown_holds_nothing(page: Page,
+                                                                                  site: WallSite) -> None:
     # Rotation off: the overview's second page (rain by place) is not shown until asked for.
     page.goto(site.url + "/?rotate=0")
     page.wait_for_function("window.__wall && window.__wall.connected && window.__wall.live.size > 0")
@@ -279,7 +159,7 @@ def test_a_chart_on_a_hidden_page_stays_in_step_and_one_never_shown_holds_nothin
              what="page 2's chart in step on its next show")
 
 
-def push(site: Site, indicator: str, entity: str, value: float) -> None:
+def push(site: WallSite, indicator: str, entity: str, value: float) -> None:
     """One sample through the push API, as an integrator sends it."""
     client = redis.Redis.from_url(site.redis_url)
     token = tokens.create(client, "ingest", "wall-test")
@@ -289,7 +169,8 @@ def push(site: Site, indicator: str, entity: str, value: float) -> None:
     assert resp.status_code == 200 and resp.json()["accepted"] == 1, resp.text
 
 
-def test_the_alerts_panel_shows_what_the_alert_role_fires_and_notifies_the_room(browser: Browser, site: Site) -> None:
+def test_the_alerts_panel_shows_what_the_alert_role_fires_and_notifies_the_room(browser: Browser,
+                                                                                site: WallSite) -> None:
     context = browser.new_context(viewport={"width": 1920, "height": 1080})
     context.grant_permissions(["notifications"], origin=site.url)
     context.add_init_script(WATCH_NOTIFICATIONS)
@@ -354,7 +235,7 @@ def test_the_alerts_panel_shows_what_the_alert_role_fires_and_notifies_the_room(
         context.close()
 
 
-def test_the_page_says_when_the_connection_is_lost_and_recovers_after_a_restart(page: Page, site: Site) -> None:
+def test_the_page_says_when_the_connection_is_lost_and_recovers_after_a_restart(page: Page, site: WallSite) -> None:
     page.goto(site.url + "/dashboards/probe")
     wait_for(lambda: page.evaluate("!!(window.__wall && window.__wall.connected)") and kpi_value(page, "p0-0") != "–",
              what="a connected page")
@@ -375,7 +256,7 @@ def test_the_page_says_when_the_connection_is_lost_and_recovers_after_a_restart(
     assert page.locator(".fresh").get_attribute("data-state") == "ok"
 
 
-def test_a_broken_dashboard_file_shows_its_error_and_keeps_the_last_good_version(page: Page, site: Site) -> None:
+def test_a_broken_dashboard_file_shows_its_error_and_keeps_the_last_good_version(page: Page, site: WallSite) -> None:
     path = site.root / "dashboards" / "probe.yaml"
     page.goto(site.url + "/dashboards/probe")
     wait_for(lambda: kpi_value(page, "p0-0") != "–", what="the probe board")
@@ -399,7 +280,7 @@ def test_a_broken_dashboard_file_shows_its_error_and_keeps_the_last_good_version
     page.locator(".config-error").wait_for(state="detached", timeout=15000)
 
 
-def test_every_page_and_asset_is_served_by_the_product(page: Page, site: Site) -> None:
+def test_every_page_and_asset_is_served_by_the_product(page: Page, site: WallSite) -> None:
     index = page.goto(site.url + "/dashboards")
     assert index is not None and index.ok
     links = page.eval_on_selector_all(".dashboards li > a:first-child", "els => els.map(e => e.getAttribute('href'))")
@@ -419,37 +300,13 @@ def test_every_page_and_asset_is_served_by_the_product(page: Page, site: Site) -
 
 
 @contextlib.contextmanager
-def web_only(site: Site, port: int, build: str | None = None) -> Iterator[None]:
+def web_only(site: WallSite, port: int, build: str | None = None) -> Iterator[None]:
     """Just the web role of the site, in this process, optionally claiming another asset build (an upgrade)."""
-    settings = Settings(site=site.root, redis_url=site.redis_url, port=port)
-    catalog = load_catalog(settings.seeds)
-    holder: dict[str, uvicorn.Server] = {}
-
-    async def main() -> None:
-        client = aioredis.Redis.from_url(site.redis_url)
-        app = create_app(client, catalog, settings)
-        if build is not None:
-            app.state.build = build
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                               lifespan="on", timeout_graceful_shutdown=3))
-        holder["server"] = server
-        try:
-            await server.serve()
-        finally:
-            await client.aclose()
-
-    thread = threading.Thread(target=lambda: asyncio.run(main()), daemon=True)
-    thread.start()
-    wait_for(lambda: "server" in holder and holder["server"].started, 20, "the web role to start")
-    try:
+    with serve(Settings(site=site.root, redis_url=site.redis_url, port=port), lifespan="on", port=port, build=build):
         yield
-    finally:
-        holder["server"].should_exit = True
-        thread.join(20)
-        assert not thread.is_alive(), "the web role did not stop"
 
 
-def test_the_page_reloads_itself_when_the_server_is_upgraded(page: Page, site: Site) -> None:
+def test_the_page_reloads_itself_when_the_server_is_upgraded(page: Page, site: WallSite) -> None:
     port = free_port()
     with web_only(site, port):
         page.goto(f"http://127.0.0.1:{port}/dashboards/probe")

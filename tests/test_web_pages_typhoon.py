@@ -12,13 +12,14 @@ import re
 from collections.abc import Iterator
 
 import pytest
-import redis
 from playwright.sync_api import Browser, Page
 
 from situationroom import status
 from situationroom.embedded import EmbeddedRedis
 from tests.browser import OVERFLOWING, needs_chromium
-from tests.test_web_pages import Site, wait_for
+from tests.redis_support import empty_url
+from tests.servers_support import wait_for
+from tests.wall_support import WallSite
 
 pytestmark = needs_chromium
 PEAK = "2022-09-06 04:40"
@@ -27,17 +28,13 @@ NUMBER = re.compile(r"-?[\d,]+(?:\.\d+)?")
 
 
 @pytest.fixture(scope="module")
-def peak(tmp_path_factory: pytest.TempPathFactory, embedded_redis: EmbeddedRedis) -> Iterator[Site]:
-    client = redis.Redis.from_url(embedded_redis.url)
-    client.flushdb()
-    client.close()
-    served = Site(tmp_path_factory.mktemp("typhoon-site"), embedded_redis.url, speed=20, start=PEAK)
-    served.start()
-    yield served
-    served.stop()
+def peak(tmp_path_factory: pytest.TempPathFactory, embedded_redis: EmbeddedRedis) -> Iterator[WallSite]:
+    empty_url(embedded_redis.url)
+    with WallSite(tmp_path_factory.mktemp("typhoon-site"), embedded_redis.url, speed=20, start=PEAK) as served:
+        yield served
 
 
-def open_wall(browser: Browser, site: Site, lang: str, size: tuple[int, int] = (1920, 1080)) -> Page:
+def open_wall(browser: Browser, site: WallSite, lang: str, size: tuple[int, int] = (1920, 1080)) -> Page:
     """The wall, held on its first page, once the typhoon shows on it: values, alerts and a disaster text."""
     page = browser.new_context(viewport={"width": size[0], "height": size[1]}).new_page()
     errors: list[str] = []
@@ -59,7 +56,7 @@ def show(page: Page, n: int) -> None:
 
 @pytest.mark.parametrize("size", [(1920, 1080), (3840, 2160)], ids=["1080p", "4k"])
 @pytest.mark.parametrize("lang", ["ko", "en"])
-def test_no_element_of_the_wall_overflows_its_box_at_the_typhoon_peak(browser: Browser, peak: Site, lang: str,
+def test_no_element_of_the_wall_overflows_its_box_at_the_typhoon_peak(browser: Browser, peak: WallSite, lang: str,
                                                                        size: tuple[int, int]) -> None:
     page = open_wall(browser, peak, lang, size)
     for n in range(page.locator("main.page").count()):
@@ -79,7 +76,7 @@ def test_no_element_of_the_wall_overflows_its_box_at_the_typhoon_peak(browser: B
 
 
 def test_the_wall_speaks_one_scale_and_calls_nothing_normal_that_has_no_threshold(browser: Browser,
-                                                                                  peak: Site) -> None:
+                                                                                  peak: WallSite) -> None:
     page = open_wall(browser, peak, "ko")
     words = {s.ko for s in status.SCALE}
     by_id = {s.id: s.ko for s in status.SCALE}
@@ -111,7 +108,7 @@ def test_the_wall_speaks_one_scale_and_calls_nothing_normal_that_has_no_threshol
     page.context.close()
 
 
-def test_an_alert_row_shows_the_value_now_and_the_peak(browser: Browser, peak: Site) -> None:
+def test_an_alert_row_shows_the_value_now_and_the_peak(browser: Browser, peak: WallSite) -> None:
     page = open_wall(browser, peak, "ko")
     row = page.locator("#p0-6 li[data-indicator]:not([data-indicator=''])").first
 
@@ -135,7 +132,7 @@ def test_an_alert_row_shows_the_value_now_and_the_peak(browser: Browser, peak: S
 
 
 def test_the_map_counts_what_is_wrong_in_each_district_and_enlarges_the_centre(browser: Browser,
-                                                                               peak: Site) -> None:
+                                                                               peak: WallSite) -> None:
     page = open_wall(browser, peak, "en")
     labels = page.evaluate("""() => {
         const layer = [...document.querySelectorAll('.kind-map .chart g.mark-text')].pop();
@@ -154,7 +151,7 @@ def test_the_map_counts_what_is_wrong_in_each_district_and_enlarges_the_centre(b
     page.context.close()
 
 
-def test_sparklines_show_their_range(browser: Browser, peak: Site) -> None:
+def test_sparklines_show_their_range(browser: Browser, peak: WallSite) -> None:
     page = open_wall(browser, peak, "en")
     for tile in page.locator("main.page:not([hidden]) .kind-kpi").all():
         wait_for(lambda tile=tile: tile.locator(".sparkbox .hi").inner_text() != "", 20, "a sparkline's range")
@@ -168,7 +165,7 @@ def test_sparklines_show_their_range(browser: Browser, peak: Site) -> None:
 
 
 @pytest.mark.parametrize("lang", ["ko", "en"])
-def test_a_replay_is_marked_as_an_exercise_and_shows_its_simulated_time(browser: Browser, peak: Site,
+def test_a_replay_is_marked_as_an_exercise_and_shows_its_simulated_time(browser: Browser, peak: WallSite,
                                                                          lang: str) -> None:
     """The replayed typhoon is exercise data: a band no one can miss, every alert and disaster text tagged, and
     the clock, "data as of", chart axes and ticker in simulated time (6 September 2022), with the speed."""

@@ -9,9 +9,9 @@ import redis
 
 from situationroom import keys, tokens
 from situationroom.alerts.state import Alert
-from tests.conftest import settings_for
 from tests.notify_support import alert
-from tests.test_web_api import serve
+from tests.servers_support import serve
+from tests.site_support import settings_for
 
 
 def _setup(url: str) -> str:

@@ -9,10 +9,8 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -20,71 +18,22 @@ import orjson
 import pytest
 import redis
 import redis.asyncio as aioredis
-import uvicorn
-from fastapi import FastAPI
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from situationroom import __version__, keys, tokens
 from situationroom.aggregator import Aggregator
 from situationroom.catalog import load_catalog
-from situationroom.fanout import READ_COUNT, Fanout, TransportSink
+from situationroom.fanout import READ_COUNT, TransportSink
 from situationroom.messages import Message
 from situationroom.settings import Settings
 from situationroom.streams import StreamWriter, ensure_groups
-from situationroom.web.app import create_app
-from tests.conftest import MINI, free_port, settings_for
+from tests.servers_support import Served, free_port, serve
+from tests.site_support import MINI, settings_for
+from tests.ws_support import recv, send, subscribe
 
 NAM_GU, BUK_GU = "47111", "47113"
 YEONIL = "4711125300"  # an eup of Nam-gu; the river gauge hyeongsan and the station yeonil lie in it
-
-
-@dataclass
-class Server:
-    url: str
-    app: FastAPI
-    settings: Settings
-
-    @property
-    def fanout(self) -> Fanout:
-        return self.app.state.fanout
-
-    @property
-    def ws(self) -> str:
-        return self.url.replace("http://", "ws://") + "/ws"
-
-
-@contextlib.contextmanager
-def serve(settings: Settings, *, deflate: bool = False) -> Iterator[Server]:
-    """The web app under uvicorn in a thread with its own event loop, lifespan on (the fan-out runs)."""
-    catalog = load_catalog(settings.seeds)
-    port = free_port()
-    holder: dict[str, Any] = {}
-
-    async def main() -> None:
-        client = aioredis.Redis.from_url(settings.redis_url or "")
-        app = holder["app"] = create_app(client, catalog, settings)
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                               access_log=False, lifespan="on", ws_per_message_deflate=deflate))
-        holder["server"] = server
-        try:
-            await server.serve()
-        finally:
-            await client.aclose()
-
-    thread = threading.Thread(target=lambda: asyncio.run(main()), daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not (holder.get("server") and holder["server"].started):
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        assert thread.is_alive(), "uvicorn exited at start"
-        time.sleep(0.02)
-    try:
-        yield Server(f"http://127.0.0.1:{port}", holder["app"], settings)
-    finally:
-        holder["server"].should_exit = True
-        thread.join(10)
-        assert not thread.is_alive()
 
 
 def mini(redis_url: str, **overrides: object) -> Settings:
@@ -92,8 +41,8 @@ def mini(redis_url: str, **overrides: object) -> Settings:
 
 
 @pytest.fixture
-def server(redis_url: str) -> Iterator[Server]:
-    with serve(mini(redis_url)) as s:
+def server(redis_url: str) -> Iterator[Served]:
+    with serve(mini(redis_url), lifespan="on") as s:
         yield s
 
 
@@ -146,38 +95,17 @@ async def pub(redis_url: str) -> AsyncIterator[Publisher]:
 
 
 @contextlib.asynccontextmanager
-async def ws_client(server: Server, **kwargs: Any) -> AsyncIterator[ClientConnection]:
+async def ws_client(server: Served, **kwargs: Any) -> AsyncIterator[ClientConnection]:
     async with connect(server.ws, compression=kwargs.pop("compression", None), ping_interval=None,
                        open_timeout=5, **kwargs) as conn:
         yield conn
-
-
-async def recv(conn: ClientConnection, *types: str, timeout: float = 5.0) -> dict[str, Any]:  # noqa: ASYNC109
-    """The next frame of one of the given types (server pings are skipped unless asked for)."""
-    async with asyncio.timeout(timeout):
-        while True:
-            frame = orjson.loads(await conn.recv())
-            if not types or frame["type"] in types:
-                return frame
-            if frame["type"] == "error":
-                raise AssertionError(f"unexpected error frame: {frame}")
-
-
-async def send(conn: ClientConnection, frame: dict[str, Any]) -> None:
-    await conn.send(orjson.dumps(frame).decode())
-
-
-async def subscribe(conn: ClientConnection, topics: list[str], resume: str | None = None,
-                    ref: Any = "s1") -> dict[str, Any]:
-    await send(conn, {"type": "subscribe", "topics": topics, "resume": resume, "ref": ref})
-    return await recv(conn, "snapshot", "delta")
 
 
 def values(frame: dict[str, Any]) -> list[tuple[str, str, float]]:
     return [(s["i"], s["e"], s["v"]) for s in frame.get("states", [])]
 
 
-async def test_hello_then_snapshot_then_deltas(server: Server, pub: Publisher) -> None:
+async def test_hello_then_snapshot_then_deltas(server: Served, pub: Publisher) -> None:
     await pub.state("air.pm10", "daesong", 40)
     last, _ = await pub.state("river.level", "hyeongsan", 1.5)
     server.app.state.build = "abc123"
@@ -204,7 +132,7 @@ async def test_hello_then_snapshot_then_deltas(server: Server, pub: Publisher) -
         assert frame_ids[-1] == ids[-1], "a delta's id is the last update-stream entry it includes"
 
 
-async def test_topics_choose_what_a_client_gets(server: Server, pub: Publisher) -> None:
+async def test_topics_choose_what_a_client_gets(server: Served, pub: Publisher) -> None:
     topics = {
         "indicator:river.level": {("river.level", "hyeongsan"), ("river.level", "chaeun")},
         "domain:weather": {("weather.visibility", "pohang")},
@@ -238,7 +166,7 @@ async def test_topics_choose_what_a_client_gets(server: Server, pub: Publisher) 
             assert seen == expected, topic
 
 
-async def test_resume_continues_without_gap_or_duplicate(server: Server, pub: Publisher) -> None:
+async def test_resume_continues_without_gap_or_duplicate(server: Served, pub: Publisher) -> None:
     """A client that reconnects with its last id gets exactly the entries it missed, then live ones,
     even while updates keep coming during the hand-over."""
     published: list[float] = []
@@ -288,7 +216,7 @@ async def test_resume_continues_without_gap_or_duplicate(server: Server, pub: Pu
     assert len(received) >= 150
 
 
-async def test_resume_after_trim_or_with_a_bad_id_gives_a_fresh_snapshot(server: Server, pub: Publisher) -> None:
+async def test_resume_after_trim_or_with_a_bad_id_gives_a_fresh_snapshot(server: Served, pub: Publisher) -> None:
     old, _ = await pub.state("air.pm10", "daesong", 1)
     await pub.many([("air.pm10", "daesong", v) for v in range(2, 50)])
     await pub.redis.xtrim(keys.updates(), maxlen=5, approximate=False)  # the client was away too long
@@ -309,7 +237,7 @@ async def test_a_client_that_does_not_read_is_coalesced_and_stalls_no_one(redis_
     server stays bounded meanwhile, and a client that keeps up gets every update in time."""
     series = [("river.level", "hyeongsan"), ("river.level", "chaeun"), ("air.pm10", "daesong")]
     rounds = 1500
-    with serve(mini(redis_url, ws_queue_frames=8), deflate=deflate) as server:
+    with serve(mini(redis_url, ws_queue_frames=8), lifespan="on", deflate=deflate) as server:
         # A small receive buffer and a one-frame client queue: the server sees this client fall behind soon.
         sock = socket.create_connection(("127.0.0.1", int(server.url.rsplit(":", 1)[1])))
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
@@ -362,7 +290,7 @@ async def test_a_client_that_does_not_read_is_coalesced_and_stalls_no_one(redis_
             assert saw_coalesced
 
 
-async def test_bad_frames_get_error_frames_and_the_connection_stays(server: Server, pub: Publisher) -> None:
+async def test_bad_frames_get_error_frames_and_the_connection_stays(server: Served, pub: Publisher) -> None:
     async with ws_client(server) as conn:
         await recv(conn, "hello")
         await subscribe(conn, ["indicator:air.pm10"])
@@ -406,7 +334,7 @@ async def test_bad_frames_get_error_frames_and_the_connection_stays(server: Serv
 
 
 async def test_heartbeats_both_ways(redis_url: str) -> None:
-    with serve(mini(redis_url, ws_heartbeat=0.2)) as server:
+    with serve(mini(redis_url, ws_heartbeat=0.2), lifespan="on") as server:
         async with ws_client(server) as silent, ws_client(server) as alive:
             assert (await recv(silent, "hello"))["heartbeat_s"] == 0.2
             await recv(alive, "hello")
@@ -428,7 +356,7 @@ async def test_heartbeats_both_ways(redis_url: str) -> None:
             assert (await recv(alive, "pong"))["t"] == 1
 
 
-async def test_messages_reach_message_subscribers(server: Server, redis_url: str) -> None:
+async def test_messages_reach_message_subscribers(server: Served, redis_url: str) -> None:
     writer = StreamWriter(aioredis.Redis.from_url(redis_url), partitions=2, retention=3600, deadletter_maxlen=100,
                           batch_size=100)
     first = Message("m1", time.time(), "test", "disaster_text", "warning", "호우 경보", "Heavy rain warning",
@@ -449,7 +377,7 @@ async def test_messages_reach_message_subscribers(server: Server, redis_url: str
     await writer.client.aclose()
 
 
-async def test_control_frames_reach_all_or_one_topic(server: Server) -> None:
+async def test_control_frames_reach_all_or_one_topic(server: Served) -> None:
     async with ws_client(server) as a, ws_client(server) as b, ws_client(server) as c:
         for conn in (a, b, c):
             await recv(conn, "hello")
@@ -468,7 +396,7 @@ async def test_control_frames_reach_all_or_one_topic(server: Server) -> None:
             await recv(c, "dashboard", timeout=0.3)
 
 
-async def _on_server(server: Server, call: Any) -> Any:
+async def _on_server(server: Served, call: Any) -> Any:
     """Run `call(fanout)` on the server's event loop (the fan-out is not thread-safe)."""
     loop = server.fanout._tasks[0].get_loop()
 
@@ -479,7 +407,7 @@ async def _on_server(server: Server, call: Any) -> Any:
 
 
 async def test_two_web_processes_on_one_redis_both_deliver(redis_url: str, pub: Publisher) -> None:
-    with serve(mini(redis_url)) as one, serve(mini(redis_url)) as two:
+    with serve(mini(redis_url), lifespan="on") as one, serve(mini(redis_url), lifespan="on") as two:
         async with ws_client(one) as a, ws_client(two) as b:
             for conn in (a, b):
                 await recv(conn, "hello")
@@ -492,7 +420,7 @@ async def test_two_web_processes_on_one_redis_both_deliver(redis_url: str, pub: 
                 assert got == [float(v) for v in range(100)]
 
 
-async def test_pushed_sample_reaches_the_websocket(server: Server, redis_url: str) -> None:
+async def test_pushed_sample_reaches_the_websocket(server: Served, redis_url: str) -> None:
     """The whole path: push ingest → sample stream → aggregator → update stream → fan-out → client."""
     sync = redis.Redis.from_url(redis_url)
     token = tokens.create(sync, "ingest", "ws-test")
