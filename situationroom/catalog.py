@@ -9,10 +9,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from situationroom import status
-from situationroom.configfile import read_yaml, validate
+from situationroom.configfile import Strict, read_yaml, validate
 from situationroom.durations import Duration
 from situationroom.errors import ConfigError, Problem
 from situationroom.status import LEVEL_NAMES, StatusId
@@ -21,10 +21,6 @@ ID_PATTERN = r"^[a-z0-9][a-z0-9_.\-]*$"
 
 Status = StatusId
 STATUS_ORDER: dict[str, int] = status.ORDER
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class City(Strict):

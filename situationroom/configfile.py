@@ -7,13 +7,20 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from situationroom.errors import ConfigError, Problem
 
 M = TypeVar("M", bound=BaseModel)
 
 Loc = tuple[str | int, ...]
+
+
+class Strict(BaseModel):
+    """Base of every config file's models: an unknown key is an error (a typo must not be ignored), and a loaded
+    config cannot be changed behind the file's back."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class _Positions:

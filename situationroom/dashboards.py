@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from situationroom.catalog import Catalog
-from situationroom.configfile import read_yaml, validate
+from situationroom.configfile import Strict, read_yaml, validate
 from situationroom.durations import Duration
 from situationroom.errors import ConfigError, Problem
 
@@ -26,10 +26,6 @@ NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 """A dashboard's name is its file name without `.yaml`; it appears in URLs, so it stays plain."""
 MAX_SERIES_PER_CHART = 12
 """More lines than this on one time-series chart cannot be told apart from across the room."""
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Grid(Strict):

@@ -20,6 +20,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from situationroom import aio, keys, live
 from situationroom.catalog import Catalog
+from situationroom.clock import now_ms
 from situationroom.messages import RECENT
 from situationroom.settings import Settings
 
@@ -48,10 +49,6 @@ STATE, MESSAGE, ALERT = 0, 1, 2
 def parse_id(value: str) -> StreamId:
     ms, _, seq = value.partition("-")
     return int(ms), int(seq)
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 class TopicError(ValueError):

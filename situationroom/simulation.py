@@ -16,10 +16,10 @@ from statistics import NormalDist
 from typing import Annotated, Any, Literal, NamedTuple
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
 from situationroom.catalog import Catalog
-from situationroom.configfile import read_yaml, validate
+from situationroom.configfile import Strict, read_yaml, validate
 from situationroom.durations import Duration, parse_duration
 from situationroom.errors import ConfigError, Problem
 from situationroom.samples import Sample
@@ -38,10 +38,6 @@ _CAI_BANDS: dict[str, tuple[tuple[float, float], ...]] = {
     "co": ((0, 2), (2.01, 9), (9.01, 15), (15.01, 50)),
     "so2": ((0, 0.020), (0.021, 0.050), (0.051, 0.150), (0.151, 1.0)),
 }
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 Profile = str | list[float]

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BeforeValidator, ConfigDict, Field, model_validator
 
+from situationroom import configfile
 from situationroom.alerts.severity import Severity
 from situationroom.catalog import Catalog
 from situationroom.configfile import read_yaml, validate
@@ -61,7 +62,9 @@ def _amount(value: Any) -> tuple[float, bool]:
 Amount = Annotated[tuple[float, bool], BeforeValidator(_amount)]
 
 
-class Strict(BaseModel):
+class Strict(configfile.Strict):
+    """Rules also accept their fields by Python name (`for_` beside `for`)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -12,6 +11,7 @@ import redis.asyncio as aioredis
 
 from situationroom import keys
 from situationroom.alerts.severity import BY_LEVEL
+from situationroom.clock import now_ms
 
 HISTORY = 200
 """Changes kept per alert."""
@@ -123,10 +123,6 @@ class Alert:
             out["exercise"] = "true"  # a silence can mute a whole drill
         out.update(self.labels)
         return out
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 async def load_all(client: aioredis.Redis) -> dict[str, Alert]:

@@ -19,6 +19,7 @@ from redis.exceptions import ResponseError
 from situationroom import keys
 from situationroom.aio import wait_event
 from situationroom.catalog import Catalog
+from situationroom.clock import now_ms
 from situationroom.notify import log as dlog
 from situationroom.notify import subscriptions as subs_mod
 from situationroom.notify.channels.base import Channel, ChannelContext, Delivery, DeliveryError
@@ -46,10 +47,6 @@ end
 local nxt = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 return {out, nxt[2] or ''}
 """
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def backoff(attempt: int, base: float, cap: float) -> float:

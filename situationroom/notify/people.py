@@ -7,19 +7,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
-from situationroom.configfile import read_yaml, validate
+from situationroom.configfile import Strict, read_yaml, validate
 from situationroom.errors import ConfigError, Problem
 
 ID = r"^[a-z0-9][a-z0-9_-]*$"
 CONTACT = r"^[a-z][a-z0-9_]*$"
 TARGET = re.compile(r"^(?:head|duty|(?P<dept>[a-z0-9][a-z0-9_-]*)\.(?P<who>head|duty)"
                     r"|@(?P<staff>[a-z0-9][a-z0-9_-]*))$")
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Department(Strict):

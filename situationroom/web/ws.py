@@ -12,7 +12,8 @@ from fastapi import APIRouter, FastAPI, WebSocket, WebSocketDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from situationroom import __version__
-from situationroom.fanout import Client, Fanout, Frame, TopicError, now_ms
+from situationroom.clock import now_ms
+from situationroom.fanout import Client, Fanout, Frame, TopicError
 
 RAW_SEND = "situationroom.raw_send"
 """Scope key under which the server's own ASGI `send` of a websocket is kept (see CaptureSend)."""
