@@ -15,8 +15,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from situationroom import keys
+from situationroom import counters, keys, updates
 from situationroom.catalog import Catalog
+from situationroom.counters import Counter
 from situationroom.lua import Call, PipelinedScript, source
 from situationroom.samples import Rejection, Sample
 from situationroom.settings import Settings
@@ -163,7 +164,7 @@ class Aggregator:
             await self.writer.reject(applied.rejected, source="aggregator")
         pipe = self.client.pipeline(transaction=False)
         for state in applied.changed:
-            pipe.xadd(keys.updates(), {"d": state}, maxlen=s.updates_maxlen, approximate=True)
+            updates.add_state(pipe, state, s.updates_maxlen)
         by_stream: dict[bytes, list[bytes]] = defaultdict(list)
         for stream, entry_id, _ in entries:
             by_stream[stream].append(entry_id)
@@ -171,11 +172,11 @@ class Aggregator:
         for stream, ids in by_stream.items():
             pipe.xack(stream, keys.AGGREGATOR_GROUP, *ids)
         if applied.accepted:
-            pipe.hincrby(keys.counters(), "samples_aggregated", applied.accepted)
+            counters.add(pipe, Counter.SAMPLES_AGGREGATED, applied.accepted)
         if applied.duplicates:
-            pipe.hincrby(keys.counters(), "samples_duplicate", applied.duplicates)
+            counters.add(pipe, Counter.SAMPLES_DUPLICATE, applied.duplicates)
         if applied.changed:
-            pipe.hincrby(keys.counters(), "updates_published", len(applied.changed))
+            counters.add(pipe, Counter.UPDATES_PUBLISHED, len(applied.changed))
         await pipe.execute()
         self.processed += len(entries)
 
@@ -254,10 +255,10 @@ class Aggregator:
         n = 0
         for changed in results:
             for state in changed:
-                pipe.xadd(keys.updates(), {"d": state}, maxlen=self.settings.updates_maxlen, approximate=True)
+                updates.add_state(pipe, state, self.settings.updates_maxlen)
                 n += 1
         if n:
-            pipe.hincrby(keys.counters(), "updates_published", n)
+            counters.add(pipe, Counter.UPDATES_PUBLISHED, n)
             await pipe.execute()
             log.info("%d live states judged again against the catalog's thresholds", n)
         return n
@@ -275,11 +276,10 @@ class Aggregator:
         n = 0
         for changed in results:
             for state in changed:
-                pipe.xadd(keys.updates(), {"d": state}, maxlen=self.settings.updates_maxlen,
-                          approximate=True)
+                updates.add_state(pipe, state, self.settings.updates_maxlen)
                 n += 1
         if n:
-            pipe.hincrby(keys.counters(), "updates_published", n)
+            counters.add(pipe, Counter.UPDATES_PUBLISHED, n)
             await pipe.execute()
         return n
 

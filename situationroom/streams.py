@@ -8,10 +8,10 @@ from collections.abc import Iterable, Sequence
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
-from situationroom import keys
+from situationroom import counters, keys, updates
+from situationroom.counters import Counter
 from situationroom.echo import cut, json_text, size_of
-from situationroom.lua import PipelinedScript, source
-from situationroom.messages import RECENT, Message
+from situationroom.messages import Message
 from situationroom.samples import Rejection, Sample
 
 DEADLETTER_LIMITS = {"source": 128, "field": 128, "reason": 512, "value": 1024, "item": 1024}
@@ -68,7 +68,7 @@ class StreamWriter:
         self.deadletter_maxlen = deadletter_cap(deadletter_maxlen, deadletter_max_bytes)
         self.batch_size = batch_size
         self._stream_of: dict[str, str] = {}
-        self._publish: PipelinedScript | None = None
+        self._messages: updates.MessagePublisher | None = None
 
     def stream_of(self, indicator: str) -> str:
         key = self._stream_of.get(indicator)
@@ -85,24 +85,20 @@ class StreamWriter:
             pipe = self.client.pipeline(transaction=False)
             for s in chunk:
                 pipe.xadd(self.stream_of(s.indicator), encode(s), minid=minid, approximate=True)
-            pipe.hincrby(keys.counters(), "samples_in", len(chunk))
+            counters.add(pipe, Counter.SAMPLES_IN, len(chunk))
             await pipe.execute()
             written += len(chunk)
         return written
 
-    async def publish_messages(self, messages: Sequence[Message], *, updates_maxlen: int,
-                               keep_ids: float = 30 * 86400.0) -> int:
+    async def publish_messages(self, messages: Sequence[Message], *, updates_maxlen: int) -> int:
         """Publish text messages to the update stream, each id once; returns how many were new."""
         if not messages:
             return 0
-        if self._publish is None:
-            self._publish = PipelinedScript(self.client, source("publish_message.lua"))
-        now_ms = int(time.time() * 1000)
-        script_keys = [keys.updates(), keys.recent_messages(), keys.message_ids()]
-        new = sum(await self._publish.run([(script_keys, [m.id, m.encode(), updates_maxlen, now_ms,
-                                                          int(keep_ids * 1000), RECENT]) for m in messages]))
+        if self._messages is None:
+            self._messages = updates.MessagePublisher(self.client)
+        new = await self._messages.publish(messages, maxlen=updates_maxlen)
         if new:
-            await self.client.hincrby(keys.counters(), "messages_published", new)
+            await counters.increment(self.client, Counter.MESSAGES_PUBLISHED, new)
         return new
 
     async def reject(self, items: Iterable[tuple[Rejection, object]], *, source: str) -> int:
@@ -119,7 +115,7 @@ class StreamWriter:
             pipe.xadd(keys.deadletter(), entry, maxlen=self.deadletter_maxlen, approximate=True)
             n += 1
         if n:
-            pipe.hincrby(keys.counters(), "samples_rejected", n)
+            counters.add(pipe, Counter.SAMPLES_REJECTED, n)
             await pipe.execute()
         return n
 

@@ -15,7 +15,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from situationroom import audit, keys
+from situationroom import audit, counters, keys, updates
 from situationroom import drill as drill_mod
 from situationroom.aio import wait_event
 from situationroom.alerts import silences as silences_mod
@@ -24,6 +24,7 @@ from situationroom.alerts.engine import Changes, Engine, Fetch, Intent
 from situationroom.alerts.rules import RuleSet, RuleStore
 from situationroom.catalog import Catalog
 from situationroom.collectors import health
+from situationroom.counters import Counter
 from situationroom.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ class AlertRole:
     def __init__(self, client: aioredis.Redis, catalog: Catalog, settings: Settings, *,
                  owner: str | None = None, clock: Callable[[], int] | None = None) -> None:
         self.client = client
+        self.group = updates.Group(client, keys.ALERT_GROUP, CONSUMER)
         self.catalog = catalog
         self.settings = settings
         self.store = RuleStore(catalog, settings)
@@ -93,12 +95,8 @@ class AlertRole:
         await self.evaluate_snapshot()
 
     async def _ensure_group(self) -> None:
-        try:
-            # From now on: the snapshot of the live state at start covers everything before.
-            await self.client.xgroup_create(keys.updates(), keys.ALERT_GROUP, id="$", mkstream=True)
-        except ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
+        # From now on: the snapshot of the live state at start covers everything before.
+        await self.group.create()
 
     async def evaluate_snapshot(self) -> None:
         """Evaluate the current live state of every series (at start, and after the update stream was cut)."""
@@ -126,25 +124,14 @@ class AlertRole:
     async def step(self, block: int | None = None, *, pending: bool = False) -> int:
         """Read one batch of updates (own pending ones with `pending`), evaluate it and commit; returns how
         many entries were read."""
-        reply = await self.client.xreadgroup(keys.ALERT_GROUP, CONSUMER, {keys.updates(): "0" if pending else ">"},
-                                             count=READ_COUNT, block=block)
-        entries = reply[0][1] if reply else []
-        if not entries:
+        batch = await self.group.read(pending=pending, count=READ_COUNT, block=block)
+        if not batch.ids:
             return 0
-        states = []
-        ids = []
-        for entry_id, fields in entries:
-            ids.append(entry_id)
-            d = fields.get(b"d") if fields else None
-            if d is None:
-                continue  # messages, alerts (our own `a`), or an entry trimmed while pending
-            try:
-                states.append(orjson.loads(d))
-            except orjson.JSONDecodeError:
-                log.warning("update %s is not JSON; skipped", entry_id)
-        await self._evaluate(states, ids)
-        self.processed += len(entries)
-        return len(entries)
+        # Messages and announcements (our own alert changes among them) pass; only states are evaluated.
+        states = [u.data for u in batch.updates if u.kind is updates.Kind.STATE and u.data is not None]
+        await self._evaluate(states, batch.ids)
+        self.processed += len(batch.ids)
+        return len(batch.ids)
 
     async def _evaluate(self, states: list[dict[str, Any]], ids: list[bytes]) -> None:
         by_mode: dict[bool, list[dict[str, Any]]] = {False: [], True: []}
@@ -267,12 +254,10 @@ class AlertRole:
         for n in changes.notifications:
             pipe.xadd(keys.notifications(), {"n": orjson.dumps(n)}, maxlen=NOTIFY_MAXLEN, approximate=True)
         for a in changes.alerts.values():
-            pipe.xadd(keys.updates(), {"a": orjson.dumps({"type": "alert", **a.public()})},
-                      maxlen=s.updates_maxlen, approximate=True)
-        if ids:
-            pipe.xack(keys.updates(), keys.ALERT_GROUP, *ids)
+            updates.add_alert(pipe, a.public(), s.updates_maxlen)
+        self.group.ack(pipe, ids)
         if changes.notifications:
-            pipe.hincrby(keys.counters(), "alert_notifications", len(changes.notifications))
+            counters.add(pipe, Counter.ALERT_NOTIFICATIONS, len(changes.notifications))
         await pipe.execute()
         self.notifications += len(changes.notifications)
         for n in changes.notifications:

@@ -14,9 +14,10 @@ import httpx
 import orjson
 import redis.asyncio as aioredis
 
-from situationroom import keys, tokens
+from situationroom import counters, keys, tokens
 from situationroom.bench import percentile, start_role, wait_http
 from situationroom.catalog import Catalog
+from situationroom.counters import Counter
 from situationroom.redisconn import sync_client
 from situationroom.roles import run_async
 from situationroom.samples import Sample
@@ -85,7 +86,7 @@ async def raw_xadd(url: str, items: list[dict], partitions: int) -> float:
 
 
 async def _wait_aggregated(client: aioredis.Redis, target: int) -> None:
-    while int(await client.hget(keys.counters(), "samples_aggregated") or 0) < target:  # noqa: ASYNC110 - polls Redis
+    while await counters.value(client, Counter.SAMPLES_AGGREGATED) < target:  # noqa: ASYNC110 - polls Redis
         await asyncio.sleep(0.005)
 
 

@@ -24,6 +24,7 @@ from redis.exceptions import RedisError
 
 from situationroom import keys
 from situationroom.bench import Role, wait_http
+from situationroom.counters import Counter
 from situationroom.embedded import EmbeddedRedis
 from situationroom.redisconn import sync_client
 
@@ -211,7 +212,7 @@ def _soak(result: SoakResult, site: Path, *, every: float, port: int, log: Path 
                 if proc.poll() is not None:
                     raise RuntimeError(f"situationroom up exited with status {proc.returncode}")
                 elapsed = time.monotonic() - start
-                counters = redis.hmget(keys.counters(), "samples_in")
+                counters = redis.hmget(keys.counters(), Counter.SAMPLES_IN.value)
                 sample = Sample(round(elapsed / 60, 2), _rss(processes),
                                 round(int(redis.info("memory")["used_memory"]) / MB, 2),
                                 int(counters[0] or 0), walls_clients.frames)

@@ -16,10 +16,11 @@ import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
-from situationroom import keys
+from situationroom import counters, keys
 from situationroom.aio import wait_event
 from situationroom.catalog import Catalog
 from situationroom.clock import now_ms
+from situationroom.counters import Counter
 from situationroom.notify import log as dlog
 from situationroom.notify import subscriptions as subs_mod
 from situationroom.notify.channels.base import Channel, ChannelContext, Delivery, DeliveryError
@@ -33,6 +34,9 @@ log = logging.getLogger(__name__)
 DONE_KEEP_MS = 7 * 86400 * 1000
 """How long a finished delivery key is remembered (a notification re-read after that would be sent again)."""
 DEADLETTER_MAXLEN = 10_000
+OUTCOME_COUNTERS = {"sent": Counter.NOTIFY_SENT, "dead": Counter.NOTIFY_DEAD, "retrying": Counter.NOTIFY_RETRIES,
+                    "quiet": Counter.NOTIFY_QUIET, "skipped": Counter.NOTIFY_SKIPPED}
+"""The counter each outcome of a delivery attempt increments."""
 
 # Hand out due retries atomically: several notify processes may share one Redis. A claimed job's score
 # moves to now + lease, so a process that dies mid-attempt gives it back when the lease runs out.
@@ -306,9 +310,7 @@ class Notifier:
                       {"key": d.key, "reason": outcome.error or "", "attempts": d.attempt, "channel": d.channel,
                        "recipient": d.recipient.id, "notification": str(d.notification.get("key")),
                        "item": self._job(d), "at": at}, maxlen=DEADLETTER_MAXLEN, approximate=True)
-        counter = {"sent": "notify_sent", "dead": "notify_dead", "retrying": "notify_retries",
-                   "quiet": "notify_quiet", "skipped": "notify_skipped"}[outcome.status]
-        pipe.hincrby(keys.counters(), counter, 1)
+        counters.add(pipe, OUTCOME_COUNTERS[outcome.status])
         dlog.add(pipe, [str(a.get("fingerprint")) for a in d.alerts if a.get("fingerprint")], event)
         await pipe.execute()
         if not final:

@@ -9,7 +9,7 @@ import orjson
 from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import Response
 
-from situationroom import access, keys
+from situationroom import access, keys, updates
 from situationroom.alerts import cap
 from situationroom.alerts import silences as silences_mod
 from situationroom.alerts import state as state_mod
@@ -163,8 +163,7 @@ async def acknowledge(request: Request, fingerprint: str, record: Staff,
                   detail={"rule": alert.rule, "entity": alert.entity, "department": alert.department,
                           "episode": alert.episode, "comment": comment})
     # Published at once, so every wall and staff page shows it without waiting for the alert role.
-    await ctx.client.xadd(keys.updates(), {"a": orjson.dumps({"type": "alert", **alert.public()})},
-                          maxlen=ctx.settings.updates_maxlen, approximate=True)
+    await updates.publish_alert(ctx.client, alert.public(), ctx.settings.updates_maxlen)
     return JSON({"alert": alert.public(), "already": False})
 
 

@@ -9,17 +9,9 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from redis.exceptions import ResponseError
 
-from situationroom import keys
+from situationroom import counters, keys
 from situationroom.collectors import health
 from situationroom.settings import Settings
-
-COUNTERS = {
-    "samples_in": "Samples written to the sample streams (collectors and push ingest)",
-    "samples_rejected": "Samples rejected to the dead-letter stream",
-    "samples_aggregated": "Samples applied to live state by the aggregators",
-    "samples_duplicate": "Samples ignored as duplicates (same series and event time)",
-    "updates_published": "Changes published to the update stream",
-}
 
 
 class _Static:
@@ -32,10 +24,9 @@ class _Static:
 
 async def render(client: aioredis.Redis, settings: Settings) -> bytes:
     families: list = []
-    counters = {k.decode(): int(v) for k, v in (await client.hgetall(keys.counters())).items()}
-    for name, help_text in COUNTERS.items():
-        c = CounterMetricFamily(f"situationroom_{name}", help_text)
-        c.add_metric([], counters.get(name, 0))
+    for counter, n in (await counters.read(client)).items():
+        c = CounterMetricFamily(f"situationroom_{counter.value}", counter.help)
+        c.add_metric([], n)
         families.append(c)
 
     pending = GaugeMetricFamily("situationroom_aggregator_pending", "Entries delivered but not yet acknowledged",

@@ -7,7 +7,7 @@ import time
 import orjson
 from pydantic import Field
 
-from situationroom import keys
+from situationroom import keys, updates
 from situationroom.notify.channels.base import Channel, ChannelConfig, Delivery
 from situationroom.notify.channels.registry import register
 
@@ -33,6 +33,6 @@ class Inapp(Channel):
         # finds the entry there. Both in one round trip.
         async with self.ctx.client.pipeline(transaction=False) as pipe:
             pipe.xadd(keys.inbox(delivery.recipient.id), {"n": body}, maxlen=cfg.keep, approximate=True)
-            pipe.xadd(keys.updates(), {"a": body}, maxlen=self.ctx.settings.updates_maxlen, approximate=True)
+            updates.add_inbox(pipe, body, self.ctx.settings.updates_maxlen)
             await pipe.execute()
         return "inbox"
