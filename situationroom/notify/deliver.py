@@ -21,6 +21,7 @@ from situationroom.aio import wait_event
 from situationroom.catalog import Catalog
 from situationroom.clock import now_ms
 from situationroom.counters import Counter
+from situationroom.notify import deadletter
 from situationroom.notify import log as dlog
 from situationroom.notify import subscriptions as subs_mod
 from situationroom.notify.channels.base import Channel, ChannelContext, Delivery, DeliveryError
@@ -33,7 +34,6 @@ log = logging.getLogger(__name__)
 
 DONE_KEEP_MS = 7 * 86400 * 1000
 """How long a finished delivery key is remembered (a notification re-read after that would be sent again)."""
-DEADLETTER_MAXLEN = 10_000
 OUTCOME_COUNTERS = {"sent": Counter.NOTIFY_SENT, "dead": Counter.NOTIFY_DEAD, "retrying": Counter.NOTIFY_RETRIES,
                     "quiet": Counter.NOTIFY_QUIET, "skipped": Counter.NOTIFY_SKIPPED}
 """The counter each outcome of a delivery attempt increments."""
@@ -214,8 +214,7 @@ class Notifier:
                           "tier": n.get("tier") or 0, "recipient": None, "channel": None, "status": "unrouted",
                           "attempt": 0, "note": None, "error": "no subscription (or escalation tier) matches"})
         for entry_id, reason, raw in bad:
-            pipe.xadd(keys.notify_deadletter(), {"reason": reason, "entry": entry_id, "item": raw,
-                                                 "at": now_ms()}, maxlen=DEADLETTER_MAXLEN, approximate=True)
+            deadletter.add_malformed(pipe, entry_id, reason, raw, now_ms())
             pipe.xack(keys.notifications(), keys.NOTIFY_GROUP, entry_id)
         if bad:
             log.warning("%d malformed notification entries went to the dead-letter stream", len(bad))
@@ -306,10 +305,9 @@ class Notifier:
             pipe.hset(keys.notify_jobs(), d.key, self._job(d))
             pipe.zadd(keys.notify_retry(), {d.key: event["next"]})
         if outcome.status == "dead":
-            pipe.xadd(keys.notify_deadletter(),
-                      {"key": d.key, "reason": outcome.error or "", "attempts": d.attempt, "channel": d.channel,
-                       "recipient": d.recipient.id, "notification": str(d.notification.get("key")),
-                       "item": self._job(d), "at": at}, maxlen=DEADLETTER_MAXLEN, approximate=True)
+            deadletter.add_dead(pipe, key=d.key, reason=outcome.error or "", attempts=d.attempt, channel=d.channel,
+                                recipient=d.recipient.id, notification=str(d.notification.get("key")),
+                                job=self._job(d), at=at)
         counters.add(pipe, OUTCOME_COUNTERS[outcome.status])
         dlog.add(pipe, [str(a.get("fingerprint")) for a in d.alerts if a.get("fingerprint")], event)
         await pipe.execute()

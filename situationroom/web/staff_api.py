@@ -9,13 +9,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import Response
 
-from situationroom import keys
 from situationroom.access import may_manage_subscription
 from situationroom.errors import ConfigError
+from situationroom.notify import deadletter as deadletter_mod
+from situationroom.notify import inbox as inbox_mod
 from situationroom.notify.channels.base import Channel, ChannelContext
 from situationroom.notify.channels.config import describe, load_channels
 from situationroom.notify.people import People, load_people
@@ -130,17 +130,7 @@ async def inbox(request: Request, record: Staff,
     if not me_id:
         return JSON({"items": []})
     owners = [me_id, *info.people.departments_of(me_id)]
-    pipe = request.app.state.ctx.client.pipeline(transaction=False)
-    for owner in owners:
-        pipe.xrevrange(keys.inbox(owner), count=limit)
-    items = []
-    for entries in await pipe.execute():
-        for entry_id, fields in entries:
-            item = orjson.loads(fields[b"n"])
-            item["entry"] = entry_id.decode()
-            items.append(item)
-    items.sort(key=lambda it: it.get("at", 0), reverse=True)
-    return JSON({"items": items[:limit]})
+    return JSON({"items": await inbox_mod.read(request.app.state.ctx.client, owners, limit)})
 
 
 @router.get("/api/v1/people", response_class=JSON, tags=["staff"], response_model=schemas.PeopleOut,
@@ -241,10 +231,4 @@ async def delete_subscription(request: Request, sid: str, record: Staff) -> Resp
             summary="Deliveries that failed their last attempt, newest first, with the reason")
 async def deadletter(request: Request, _: Operator,
                      limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> JSON:
-    entries = await request.app.state.ctx.client.xrevrange(keys.notify_deadletter(), count=limit)
-    out = []
-    for entry_id, fields in entries:
-        row = {k.decode(): v.decode() for k, v in fields.items() if k != b"item"}
-        row["id"] = entry_id.decode()
-        out.append(row)
-    return JSON({"deadletter": out})
+    return JSON({"deadletter": await deadletter_mod.newest(request.app.state.ctx.client, limit)})
