@@ -625,7 +625,7 @@ def drill_start(
     from situationroom import audit, keys
     from situationroom import drill as drill_mod
     from situationroom.collectors.definition import load_collector
-    from situationroom.simulation import load_baseline, load_scenario
+    from situationroom.collectors.kinds.simulator.load import load_baseline, load_scenario
 
     settings = make_settings(site=site, redis_url=redis_url, data_dir=data_dir)
     catalog = _site_catalog(settings)

@@ -9,17 +9,13 @@ from pydantic import Field
 
 from situationroom.collectors import base
 from situationroom.collectors.base import CollectorContext, CollectorKind, CollectResult
+from situationroom.collectors.kinds.simulator.load import load_baseline, load_scenario
+from situationroom.collectors.kinds.simulator.local_time import local_datetime, parse_start
+from situationroom.collectors.kinds.simulator.model import Simulation
+from situationroom.collectors.kinds.simulator.spec import SCENARIO_NAME
 from situationroom.collectors.registry import register
 from situationroom.errors import ConfigError, Problem
 from situationroom.messages import Message, message_id
-from situationroom.simulation import (
-    SCENARIO_NAME,
-    Simulation,
-    load_baseline,
-    load_scenario,
-    local_datetime,
-    parse_start,
-)
 
 
 @register
