@@ -11,6 +11,16 @@ import redis.asyncio as aioredis
 from situationroom import keys, status
 from situationroom.catalog import Catalog
 
+STATE_FIELDS: dict[str, str] = {
+    "i": "indicator", "e": "entity", "v": "value of the newest sample", "t": "its event time (ms)",
+    "st": "status on the one scale, or stale", "ps": "the status before this update",
+    "since": "since when (ms) the series has had this status", "n": "the expected interval (s)",
+    "w": "rolling windows 1m, 5m, 1h: [count, mean, min, max]", "r": "change rate per minute",
+    "s": "source of the newest sample", "x": "1 on an exercise series' state",
+}
+"""The fields of a live state (docs/streams.md). The aggregator's Lua scripts write them (lua/apply.lua builds the
+state, mark_stale.lua and restatus.lua change its status); tests/test_lua.py holds every script to these names."""
+
 RESOLUTIONS = ("raw", "1m", "1h")
 MODES = ("shown", "real", "exercise")
 """Which data a reader wants: what the wall shows (an exercise series while it is fresh, else the real one),

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
+import situationroom.lua
+from situationroom import updates
+from situationroom.live import STATE_FIELDS
 from situationroom.lua import PipelinedScript
+from tests.site_support import REPO
 
 # Appends its argument to a list and answers the list's length; fails on "boom", as a script error would.
 APPEND = """
@@ -58,3 +65,30 @@ async def test_a_failing_call_is_its_own_result_or_raises(aclient: aioredis.Redi
     with pytest.raises(ResponseError, match="boom"):
         await script.run([(["list"], ["boom"])])
     assert await script.run([]) == []
+
+
+LUA = Path(situationroom.lua.__file__).parent
+
+
+def test_the_scripts_use_only_the_live_state_fields_python_and_the_docs_know() -> None:
+    # A field renamed in a script but not in live.STATE_FIELDS (or the reverse) would make readers see nothing.
+    used = set()
+    for script in LUA.glob("*.lua"):
+        used |= set(re.findall(r"\b(?:state|prev)\.([a-z_]+)\b", script.read_text()))
+    built = re.search(r"local state = \{(.*?)\}\n", (LUA / "apply.lua").read_text(), re.S)
+    assert built is not None, "apply.lua builds the state in one table constructor"
+    constructed = set(re.findall(r"\b([a-z_]+) = ", built.group(1)))
+    assert used | constructed <= set(STATE_FIELDS)
+    assert constructed | {"x"} == set(STATE_FIELDS)
+    section = (REPO / "docs" / "streams.md").read_text().split("## Live state", 1)[1]
+    table = section.split("| key | meaning |", 1)[1].split("\n\n", 1)[0]
+    documented = set(re.findall(r"^\| `([a-z_]+)`(?:, `([a-z_]+)`)?", table, re.M))
+    assert {f for pair in documented for f in pair if f} == set(STATE_FIELDS)
+
+
+def test_the_update_stream_field_of_a_message_comes_from_python() -> None:
+    # lua/publish_message.lua is given updates.MESSAGE: the script spells no field of the update stream itself.
+    script = (LUA / "publish_message.lua").read_text()
+    xadd = next(line for line in script.splitlines() if '"XADD"' in line)
+    assert not set(re.findall(r'"([a-z])"', xadd)) & set(updates.FIELDS)
+    assert "ARGV[7]" in xadd
