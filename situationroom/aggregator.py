@@ -17,6 +17,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from situationroom import counters, keys, updates
 from situationroom.catalog import Catalog
+from situationroom.clock import now_ms
 from situationroom.counters import Counter
 from situationroom.lua import Call, PipelinedScript, source
 from situationroom.samples import Rejection, Sample
@@ -112,14 +113,14 @@ class Aggregator:
             return out
 
         s = self.settings
-        now_ms = int(time.time() * 1000)
+        now = now_ms()
         calls: list[Call] = []
         for (indicator, exercise), entities in by_series.items():
             script_keys = [keys.live(indicator, exercise), keys.due(indicator, exercise)]
             args: list[str | int | float | bytes] = [
                 indicator, int(s.late_limit * 1000), int(s.history_1m_retention),
                 int(s.history_1h_retention), self.catalog.indicators[indicator].interval,
-                "1" if force else "0", now_ms, s.stale_grace, len(entities), "1" if exercise else "0",
+                "1" if force else "0", now, s.stale_grace, len(entities), "1" if exercise else "0",
             ]
             for entity, series in entities.items():
                 script_keys += [keys.raw(indicator, entity, exercise), keys.history(indicator, entity, "1m", exercise),
@@ -250,7 +251,13 @@ class Aggregator:
             for ent in self.catalog.entities_of(ind):
                 args += [ent, *self._threshold_args(ind, ent)]
             calls += [([keys.live(ind, x)], args) for x in (False, True)]
-        results = await self._restatus.run(calls)
+        n = await self._publish_changed(await self._restatus.run(calls))
+        if n:
+            log.info("%d live states judged again against the catalog's thresholds", n)
+        return n
+
+    async def _publish_changed(self, results: list[list[bytes]]) -> int:
+        """Publish the states a script changed (one list per call); returns how many."""
         pipe = self.client.pipeline(transaction=False)
         n = 0
         for changed in results:
@@ -260,7 +267,6 @@ class Aggregator:
         if n:
             counters.add(pipe, Counter.UPDATES_PUBLISHED, n)
             await pipe.execute()
-            log.info("%d live states judged again against the catalog's thresholds", n)
         return n
 
     async def sweep_stale(self) -> int:
@@ -269,19 +275,10 @@ class Aggregator:
                                     px=max(500, int(self.settings.stale_check_every * 900)))
         if not got:
             return 0
-        now_ms = int(time.time() * 1000)
-        results = await self._mark_stale.run([([keys.live(i, x), keys.due(i, x)], [now_ms, self.settings.stale_grace])
+        now = now_ms()
+        results = await self._mark_stale.run([([keys.live(i, x), keys.due(i, x)], [now, self.settings.stale_grace])
                                               for i in self.catalog.indicators for x in (False, True)])
-        pipe = self.client.pipeline(transaction=False)
-        n = 0
-        for changed in results:
-            for state in changed:
-                updates.add_state(pipe, state, self.settings.updates_maxlen)
-                n += 1
-        if n:
-            counters.add(pipe, Counter.UPDATES_PUBLISHED, n)
-            await pipe.execute()
-        return n
+        return await self._publish_changed(results)
 
     async def run(self, stop: asyncio.Event) -> None:
         await ensure_groups(self.client, self.settings.partitions)
