@@ -21,7 +21,7 @@ from situationroom import audit, status
 from situationroom import dashboards as dash
 from situationroom.catalog import Catalog
 from situationroom.errors import site_relative
-from situationroom.web import charts, schemas
+from situationroom.web import charts, schemas, shell
 from situationroom.web.errors import ApiError, documented
 from situationroom.web.jsonio import JSON
 
@@ -324,23 +324,9 @@ def resolve(entry: dash.Entry, catalog: Catalog, seeds: Path, stale_grace: float
 # ---------------------------------------------------------------------------------------------- pages
 
 def _shell(request: Request, name: str, lang: str, title: str) -> HTMLResponse:
-    build = request.app.state.build
-    base = f"/assets/{build}"
-    html = (
-        f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
-        f'<meta name="viewport" content="width=device-width,initial-scale=1">'
-        f'<title>{escape(title)}</title><link rel="icon" href="data:,">'
-        f'<link rel="preload" href="{base}/vendor/PretendardVariable.woff2" as="font" type="font/woff2" crossorigin>'
-        f'<link rel="stylesheet" href="{base}/wall.css"><style>{status.css()}</style>'
-        f'<script src="{base}/vendor/vega.min.js" defer></script>'
-        f'<script src="{base}/vendor/vega-lite.min.js" defer></script>'
-        f'<script src="{base}/vendor/vega-embed.min.js" defer></script>'
-        f'<script src="{base}/wall.js" defer></script>'
-        f'</head><body data-dashboard="{escape(name)}" data-lang="{lang}" data-build="{escape(build)}">'
-        f'<div id="wall" aria-live="polite"></div></body></html>'
-    )
-    # The shell names the build its assets come from, so it must not outlive an upgrade in a cache.
-    return HTMLResponse(html, headers={"Cache-Control": "no-cache"})
+    return shell.page(request, lang=lang, title=title, styles=["wall.css"], inline_style=status.css(),
+                      scripts=["vendor/vega.min.js", "vendor/vega-lite.min.js", "vendor/vega-embed.min.js", "wall.js"],
+                      body='<div id="wall" aria-live="polite"></div>', attrs={"dashboard": name})
 
 
 def _page_title(request: Request, name: str, lang: str) -> str:

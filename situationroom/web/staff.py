@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from html import escape
 from typing import Annotated, Any, Literal
 
-import orjson
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse
 
 from situationroom import status
 from situationroom.catalog import Catalog
+from situationroom.web import shell
 
 router = APIRouter()
 Lang = Annotated[Literal["ko", "en"], Query(description="language of the page: ko (default) or en")]
@@ -45,21 +44,10 @@ def page_data(catalog: Catalog, request: Request) -> dict[str, Any]:
 
 @router.get("/staff", response_class=HTMLResponse, include_in_schema=False)
 async def staff_page(request: Request, lang: Lang = "ko") -> HTMLResponse:
-    build = request.app.state.build
-    base = f"/assets/{build}"
     ko = lang == "ko"
     catalog: Catalog = request.app.state.ctx.catalog
     title = f"{catalog.city.name_ko} 상황실 — 직원" if ko else f"{catalog.city.name_en} situation room — staff"
-    data = orjson.dumps(page_data(catalog, request)).replace(b"</", b"<\\/").decode()
-    html = (
-        f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
-        f'<meta name="viewport" content="width=device-width,initial-scale=1">'
-        f'<title>{escape(title)}</title><link rel="icon" href="data:,">'
-        f'<link rel="preload" href="{base}/vendor/PretendardVariable.woff2" as="font" type="font/woff2" crossorigin>'
-        f'<link rel="stylesheet" href="{base}/staff.css"><style>{status.css()}</style>'
-        f'<script src="{base}/session.js" defer></script><script src="{base}/staff.js" defer></script>'
-        f'</head><body data-lang="{lang}" data-build="{escape(build)}" data-assets="{escape(base)}">'
-        f'<script id="page-data" type="application/json">{data}</script>'
-        f'<div id="app" aria-live="polite"></div><div id="toasts" aria-live="assertive"></div></body></html>'
-    )
-    return HTMLResponse(html, headers={"Cache-Control": "no-cache"})
+    return shell.page(request, lang=lang, title=title, styles=["staff.css"], inline_style=status.css(),
+                      scripts=["session.js", "staff.js"], data=page_data(catalog, request),
+                      body=shell.APP + shell.TOASTS,
+                      attrs={"assets": f"/assets/{request.app.state.build}"})
