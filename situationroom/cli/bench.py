@@ -1,5 +1,4 @@
-"""`situationroom bench`: the ingest path, alert latency, websocket fan-out, the wall's memory and the whole site's
-memory over hours, each measured against a baseline in the same run (docs/benchmarks.md)."""
+"""`situationroom bench`: ingest, alert latency, websocket fan-out, the wall's and the whole site's memory."""
 
 from __future__ import annotations
 

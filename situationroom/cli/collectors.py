@@ -1,5 +1,4 @@
-"""`situationroom collectors`: list the site's collectors, check them, run one (here as a dry run, or by the
-running collect role), scaffold a new one."""
+"""`situationroom collectors`: list, check, run one (a dry run here, or by the collect role), scaffold a new one."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """What every command group shares: the site and Redis options, settings, logging, errors and their exit codes.
 
-Exit codes: 0 done, 1 the command could not do its work (no Redis, a failed run), 2 the input is wrong (an option,
+Exit codes: 0 done, 1 the work failed or could not be done (no Redis, a failed run), 2 the input is wrong (an option,
 a setting, the site's configuration).
 """
 

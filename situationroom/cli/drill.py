@@ -1,5 +1,4 @@
-"""`situationroom drill`: play a scenario as exercise data beside real data, stop it, and report who acknowledged
-which alert how fast (docs/exercise.md)."""
+"""`situationroom drill`: play a scenario as exercise data beside real data, stop it, report on it."""
 
 from __future__ import annotations
 
