@@ -1,0 +1,35 @@
+"""The `situationroom` command: up, run ROLE, init, check, and the tokens, collectors, drill and bench groups."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from situationroom import __version__
+from situationroom.cli import bench, collectors, drill, run, site, tokens
+
+app = typer.Typer(
+    help="A city's digital situation room: collectors → Redis streams → live metrics, wall display, alerts.",
+    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+)
+app.command()(run.up)
+app.command()(run.run)
+app.command()(site.init)
+app.command()(site.check)
+app.add_typer(tokens.app, name="tokens")
+app.add_typer(collectors.app, name="collectors")
+app.add_typer(drill.app, name="drill")
+app.add_typer(bench.app, name="bench")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"situationroom {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                               help="Print the version and exit.")] = False) -> None:
+    """situationroom — the city's live status, from collectors to the wall display."""

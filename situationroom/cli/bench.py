@@ -1,0 +1,294 @@
+"""`situationroom bench`: ingest, alert latency, websocket fan-out, the wall's and the whole site's memory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from situationroom.cli.common import SiteOpt, fail, make_settings, site_catalog
+from situationroom.settings import Settings
+
+if TYPE_CHECKING:
+    from situationroom.catalog import Catalog
+
+app = typer.Typer(help="Benchmarks, measured as ratios against raw Redis in the same run "
+                       "(docs/benchmarks.md).", no_args_is_help=True)
+
+RolesLogOpt = Annotated[Path | None, typer.Option(help="Where the roles under test write their log.",
+                                                  show_default=False)]
+ServerLogOpt = Annotated[Path | None, typer.Option(help="Where the server under test writes its log.",
+                                                   show_default=False)]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+
+
+def _bench_site(site: Path | None, empty_redis: str | None = None) -> tuple[Settings, Catalog]:
+    """The site's settings and catalog for a benchmark; a given Redis to measure on must be empty."""
+    settings = make_settings(site=site)
+    catalog = site_catalog(settings)
+    if empty_redis:
+        from situationroom.redisconn import sync_client
+
+        client = sync_client(empty_redis)
+        if client.dbsize():
+            raise fail(f"{empty_redis} is not empty; the benchmark needs an empty database", 2)
+        client.close()
+    return settings, catalog
+
+
+@app.command("ingest")
+def bench_ingest(
+    samples: Annotated[int, typer.Option(help="Samples for the throughput run.", min=1000)] = 100_000,
+    rate: Annotated[float, typer.Option(help="Samples per second for the latency run.", min=100)] = 2000,
+    seconds: Annotated[float, typer.Option(help="Length of the latency run.", min=1)] = 20,
+    site: SiteOpt = None,
+    redis_url: Annotated[str | None, typer.Option("--redis-url", help="An EMPTY Redis to measure on (it is "
+                                                                      "flushed); default a fresh embedded one.",
+                                                  show_default=False)] = None,
+    port: Annotated[int, typer.Option(help="Port for the web role under test.")] = 8765,
+    log: RolesLogOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Push ingest → streams → aggregator → live state, beside raw pipelined XADD on the same Redis."""
+    import json
+
+    from situationroom.bench import bench_redis
+    from situationroom.bench import ingest as ingest_bench
+
+    settings, catalog = _bench_site(site, redis_url)
+    with bench_redis(redis_url) as url:
+        result = ingest_bench.run(settings, catalog, url, samples=samples, rate=rate, seconds=seconds,
+                                  port=port, log=log)
+    if as_json:
+        typer.echo(json.dumps(result.as_dict(), indent=2))
+        return
+    lat = result.latency_ms
+    typer.echo(f"series: {result.series}, samples: {result.samples}")
+    typer.echo(f"raw pipelined XADD:            {result.raw_xadd_per_s:>10,.0f} samples/s")
+    typer.echo(f"push ingest → live state:      {result.path_per_s:>10,.0f} samples/s  "
+               f"({result.ratio:.0%} of raw XADD; target ≥ 30%)")
+    typer.echo(f"latency at {result.rate:,.0f} samples/s ({result.latency_samples} samples): "
+               f"p50 {lat['p50']:.1f} ms, p95 {lat['p95']:.1f} ms, p99 {lat['p99']:.1f} ms, max {lat['max']:.1f} ms "
+               f"(target p99 ≤ 20 ms)")
+
+
+@app.command("alerts")
+def bench_alerts(
+    probes: Annotated[int, typer.Option(help="Threshold crossings to time.", min=5)] = 100,
+    every: Annotated[float, typer.Option(help="Seconds between two crossings.", min=0.1)] = 0.5,
+    rate: Annotated[float, typer.Option(help="Background samples per second.", min=0)] = 1000,
+    site: SiteOpt = None,
+    redis_url: Annotated[str | None, typer.Option("--redis-url", show_default=False,
+                                                  help="An EMPTY Redis to measure on; default a fresh "
+                                                       "embedded one.")] = None,
+    port: Annotated[int, typer.Option(help="Port for the web role under test (0: a free one).")] = 0,
+    hook_port: Annotated[int, typer.Option(help="Port of the webhook receiver (0: a free one).")] = 0,
+    log: RolesLogOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Alert latency: push ingest of a threshold-crossing sample → sr:{notify} → a real webhook receiver."""
+    import json
+
+    from situationroom.bench import alerts as alerts_bench
+    from situationroom.bench import bench_redis
+
+    settings, catalog = _bench_site(site, redis_url)
+    with bench_redis(redis_url) as url:
+        try:
+            result = alerts_bench.run(settings, catalog, url, probes=probes, every=every, rate=rate, port=port,
+                                      hook_port=hook_port, log=log)
+        except RuntimeError as exc:
+            raise fail(str(exc)) from None
+    if as_json:
+        typer.echo(json.dumps(result.as_dict(), indent=2))
+        return
+    n, w = result.notify_ms, result.webhook_ms
+    typer.echo(f"{result.probes} crossings (for 0) under {result.rate:,.0f} samples/s of background load")
+    typer.echo(f"push → sr:{{notify}}:   p50 {n['p50']:.1f} ms, p99 {n['p99']:.1f} ms, max {n['max']:.1f} ms "
+               f"({result.notified} of {result.probes})")
+    typer.echo(f"push → webhook:        p50 {w['p50']:.1f} ms, p99 {w['p99']:.1f} ms, max {w['max']:.1f} ms "
+               f"({result.webhooks} of {result.probes}; target p99 < 250 ms)")
+
+
+@app.command("ws")
+def bench_ws(
+    clients: Annotated[list[int] | None, typer.Option("--clients", help="Connected clients per run (repeat the "
+                                                                         "option); default 100 and 1000.",
+                                                      show_default=False)] = None,
+    rate: Annotated[float, typer.Option(help="Updates pushed per second.", min=0.1, max=1000)] = 10,
+    seconds: Annotated[float, typer.Option(help="Length of each measured run (after a 1 s warm-up).", min=1)] = 30,
+    processes: Annotated[int, typer.Option(help="Client processes the clients are spread over.", min=1)] = 4,
+    repeat: Annotated[int, typer.Option(help="Runs, each on a fresh Redis and fresh processes; the summary "
+                                             "gives the median and the range of each ratio.", min=1)] = 1,
+    site: SiteOpt = None,
+    port: Annotated[int, typer.Option(help="First of three ports: ingest web, websocket web, bare broadcast.")]
+    = 8765,
+    log: RolesLogOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Push ingest → websocket frame at many clients (p50/p99, CPU per frame), beside a bare websockets broadcast."""
+    import json
+    import statistics
+
+    from situationroom.bench import bench_redis
+    from situationroom.bench import ws as ws_bench
+
+    counts = clients or [100, 1000]
+    bad = [c for c in counts if c < 1]
+    if bad:
+        raise fail(f"--clients {bad[0]}: must be at least 1", 2)
+    settings, catalog = _bench_site(site)
+    results = []
+    for n in range(repeat):
+        with bench_redis(None) as url:
+            result = ws_bench.run(settings, catalog, url, counts=counts, rate=rate, seconds=seconds,
+                                  processes=processes, port=port, log=log)
+        results.append(result)
+        if as_json:
+            continue
+        typer.echo(f"{'run ' + str(n + 1) + ': ' if repeat > 1 else ''}{result.rate:g} updates/s for "
+                   f"{result.seconds:g} s per run, clients in {result.processes} processes")
+        for ph in result.phases:
+            lat = ph.latency_ms
+            typer.echo(f"{ph.clients:>6} clients  {ph.server:<26} p50 {lat['p50']:6.1f} ms  p99 {lat['p99']:6.1f} ms"
+                       f"  max {lat['max']:6.1f} ms  frames {ph.frames:>8,}  CPU {ph.cpu_us_per_frame:6.1f} µs/frame")
+            for name, stage in (("  push → sample stream", ph.stages_ms.get("push_to_sample_stream")),
+                                ("  sample → update stream", ph.stages_ms.get("sample_to_update_stream"))):
+                if stage:
+                    typer.echo(f"{'':>14}{name:<26} p50 {stage['p50']:6.1f} ms  p99 {stage['p99']:6.1f} ms")
+        for count, r in result.ratios.items():
+            typer.echo(f"{int(count):>6} clients  ours / bare: p99 {r['p99']:.2f}x (target ≤ 1.25; fan-out alone "
+                       f"{r['fanout_p99']:.2f}x), CPU per frame {r['cpu_per_frame']:.2f}x (target ≤ 1.5; "
+                       f"fan-out alone {r['fanout_cpu_per_frame']:.2f}x)")
+    if as_json:
+        out = [r.as_dict() for r in results]
+        typer.echo(json.dumps(out[0] if repeat == 1 else out, indent=2))
+        return
+    if repeat > 1:
+        typer.echo(f"over {repeat} runs: median (min–max)")
+        for count in map(str, counts):
+            line = []
+            for key, label in (("p99", "p99"), ("fanout_p99", "fan-out alone p99"), ("cpu_per_frame", "CPU per frame"),
+                               ("fanout_cpu_per_frame", "fan-out alone CPU")):
+                values = [r.ratios[count][key] for r in results]
+                line.append(f"{label} {statistics.median(values):.2f}x ({min(values):.2f}–{max(values):.2f})")
+            typer.echo(f"{int(count):>6} clients  " + ", ".join(line))
+
+
+@app.command("wall")
+def bench_wall(
+    minutes: Annotated[float, typer.Option(help="How long the wall stays open.", min=0.5)] = 10,
+    every: Annotated[float, typer.Option(help="Seconds between samples of the page's heap.", min=1)] = 30,
+    speed: Annotated[float, typer.Option(help="Simulation speed.", min=1)] = 60,
+    scenario: Annotated[str, typer.Option(help="Simulation scenario.")] = "typhoon-hinnamnor",
+    dashboard: Annotated[str, typer.Option(help="Dashboard to open (overview is the wall at /).")] = "overview",
+    size: Annotated[str, typer.Option(help="Viewport, WIDTHxHEIGHT.")] = "1920x1080",
+    chromium: Annotated[str, typer.Option(help="Chromium executable.")] = "/usr/bin/chromium",
+    port: Annotated[int, typer.Option(help="Port for the server under test.")] = 8766,
+    site: SiteOpt = None,
+    log: ServerLogOpt = None,
+    heap_snapshots: Annotated[Path | None, typer.Option(
+        help="Folder to write a heap snapshot into at every sample (open two in DevTools' Memory tab to see what "
+             "grew).", show_default=False)] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Soak the wall display: JS heap (after forced GC) and DOM size over minutes at an accelerated simulation."""
+    import json
+
+    from situationroom.bench import wall as wall_bench
+
+    settings = make_settings(site=site)
+    try:
+        width, height = (int(x) for x in size.lower().split("x"))
+    except ValueError:
+        raise fail(f"--size {size}: expected WIDTHxHEIGHT, e.g. 1920x1080", 2) from None
+    if not as_json:
+        typer.echo(f"wall soak: {minutes:g} min, {scenario} at {speed:g}x, {width}x{height}, sample every {every:g} s")
+        typer.echo(f"{'minute':>7} {'heap MB':>8} {'DOM nodes':>10} {'listeners':>10} {'series':>7} {'updates':>9}")
+
+    def show(s: wall_bench.Sample) -> None:
+        if not as_json:
+            typer.echo(f"{s.minute:>7.1f} {s.heap_mb:>8.2f} {s.nodes:>10} {s.listeners:>10} {s.series:>7} "
+                       f"{s.updates:>9}")
+
+    try:
+        result = wall_bench.run(settings.site, minutes=minutes, every=every, speed=speed, scenario=scenario,
+                                port=port, dashboard=dashboard, width=width, height=height, chromium=chromium,
+                                log=log, snapshots=heap_snapshots, on_sample=show)
+    except RuntimeError as exc:
+        raise fail(str(exc)) from None
+    if as_json:
+        typer.echo(json.dumps(result.as_dict(), indent=2))
+        return
+    s = result.summary()
+    typer.echo(f"heap {s['heap_first_mb']:.2f} → {s['heap_last_mb']:.2f} MB (min {s['heap_min_mb']:.2f}, "
+               f"max {s['heap_max_mb']:.2f}); second half trend {s['second_half_slope_mb_per_h']:+.2f} MB/h; "
+               f"DOM nodes {s['nodes_first']} → {s['nodes_last']}")
+
+
+@app.command("soak")
+def bench_soak(
+    minutes: Annotated[float, typer.Option(help="How long the site runs.", min=0.5)] = 120,
+    every: Annotated[float, typer.Option(help="Seconds between samples of every process's memory.", min=1)] = 60,
+    baseline: Annotated[float, typer.Option("--baseline-minute", help="The minute every later sample is compared "
+                                                                     "with.", min=0)] = 15,
+    tolerance: Annotated[float, typer.Option(help="Allowed departure from the baseline minute's RSS, in %.",
+                                             min=0)] = 10,
+    speed: Annotated[float, typer.Option(help="Simulation speed.", min=1)] = 60,
+    scenario: Annotated[str, typer.Option(help="Simulation scenario.")] = "typhoon-hinnamnor",
+    walls: Annotated[int, typer.Option(help="Websocket clients subscribed to everything, as walls left open.",
+                                       min=0)] = 1,
+    port: Annotated[int, typer.Option(help="Port for the server under test.")] = 8767,
+    site: SiteOpt = None,
+    log: ServerLogOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Soak the whole site: `situationroom up` for hours, every process's RSS against its value at a baseline minute.
+
+    Exits with status 1 when a process's RSS left the tolerance after the baseline minute.
+    """
+    import json
+
+    from situationroom.bench import soak
+
+    settings = make_settings(site=site)
+    if baseline > minutes:
+        raise fail(f"--baseline-minute {baseline:g} is after the end of the run (--minutes {minutes:g})", 2)
+    labels: list[str] = []
+
+    def started(processes: dict[str, str]) -> None:
+        labels.extend(processes)
+        if not as_json:
+            typer.echo(f"memory soak: {minutes:g} min, {scenario} at {speed:g}x, {walls} wall(s), sample every "
+                       f"{every:g} s, compared with minute {baseline:g}")
+            for label, command in processes.items():
+                typer.echo(f"  {label}: {command}")
+            typer.echo(f"{'minute':>7} " + " ".join(f"{label + ' RSS MB':>13}" for label in labels)
+                       + f" {'Redis data MB':>14} {'samples in':>11} {'wall frames':>12}")
+
+    def show(s: soak.Sample) -> None:
+        if not as_json:
+            rss = " ".join(f"{s.rss_mb.get(label, float('nan')):>13.1f}" for label in labels)
+            typer.echo(f"{s.minute:>7.1f} {rss} {s.redis_used_mb:>14.1f} {s.samples_in:>11} {s.frames:>12}")
+
+    try:
+        result = soak.run(settings.site, minutes=minutes, every=every, speed=speed, scenario=scenario, port=port,
+                          walls=walls, baseline_minute=baseline, tolerance=tolerance / 100, log=log,
+                          on_sample=show, on_start=started)
+    except RuntimeError as exc:
+        raise fail(str(exc)) from None
+    summary = result.summary()
+    if as_json:
+        typer.echo(json.dumps(result.as_dict(), indent=2))
+    else:
+        base = result.baseline()
+        for label, s in summary.items():
+            verdict = "within" if s["within"] else "OUTSIDE"
+            typer.echo(f"{label}: {s['baseline_mb']:.1f} MB at minute {base.minute if base else baseline:g}, then "
+                       f"{s['min_mb']:.1f}–{s['max_mb']:.1f} MB (last {s['last_mb']:.1f}): at most "
+                       f"{s['max_departure_pct']:.1f}% away, {verdict} ±{tolerance:g}%")
+    if not all(s["within"] for s in summary.values()):
+        raise typer.Exit(1)
+
+

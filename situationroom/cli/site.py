@@ -1,0 +1,59 @@
+"""`situationroom init DIR` (a new site to edit) and `situationroom check` (validate a site)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from situationroom.cli.common import SiteOpt, fail, make_settings, site_catalog
+from situationroom.errors import ConfigError
+from situationroom.settings import default_site
+
+
+def init(directory: Annotated[Path, typer.Argument(help="New site folder", show_default=False)]) -> None:
+    """Write a new site (a copy of the Pohang demo site) to edit for another city."""
+    target = directory.expanduser().resolve()
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise fail(f"{target} exists and is not an empty folder; choose a new one", 2)
+    source = default_site()
+    target.mkdir(parents=True, exist_ok=True)
+    for part in ("collectors", "dashboards", "seeds", "rules"):
+        if (source / part).is_dir():
+            shutil.copytree(source / part, target / part, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    typer.echo(f"new site in {target}; run it with: situationroom up --site {target}")
+
+
+def check(site: SiteOpt = None) -> None:
+    """Validate the site: catalog, collectors, alert rules, people, channels, subscriptions (exit status 2 with
+    file:line:field on any error)."""
+    from situationroom.alerts.rules import load_rules
+    from situationroom.collectors.runtime import check_collectors
+    from situationroom.notify import sitecheck
+
+    settings = make_settings(site=site)
+    catalog = site_catalog(settings)
+    loaded, problems = check_collectors(settings, catalog)
+    for problem in problems:
+        typer.secho(f"error: {problem}", fg=typer.colors.RED, err=True)
+    typer.echo(f"catalog: {len(catalog.indicators)} indicators, {len(catalog.entities)} entities, "
+               f"{len(catalog.domains)} domains")
+    typer.echo(f"collectors: {len(loaded)} valid, {len({p.file for p in problems})} invalid")
+    try:
+        rules = load_rules(settings.rules_dir, catalog, settings)
+        typer.echo(f"alert rules: {sum(r.spec.enabled for r in rules.rules.values())} enabled "
+                   f"({sum(r.builtin for r in rules.rules.values())} built in)")
+    except ConfigError as exc:
+        for problem in exc.problems:
+            typer.secho(f"error: {problem}", fg=typer.colors.RED, err=True)
+        problems = [*problems, *exc.problems]
+    try:
+        typer.echo(sitecheck.summary(settings, catalog))
+    except ConfigError as exc:
+        for problem in exc.problems:
+            typer.secho(f"error: {problem}", fg=typer.colors.RED, err=True)
+        problems = [*problems, *exc.problems]
+    if problems:
+        raise typer.Exit(2)
