@@ -33,11 +33,12 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import types
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from situationroom.collectors.base import CollectError, CollectorContext, CollectorKind, CollectResult, Params
+from situationroom.collectors.base import CollectError, CollectorContext, CollectorKind, CollectResult, P, Params
 from situationroom.collectors.registry import register
 from situationroom.collectors.runtime import dryrun
 from situationroom.messages import Message
@@ -62,22 +63,22 @@ Context = CollectorContext
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def collector_kind(name: str, *, params: type[Params] = Params) -> Callable[[F], F]:
-    """Decorator: `fn(params, ctx, now)` becomes the collector kind `name` with the `params` model."""
+def collector_kind(name: str, *, params: type[P] = Params) -> Callable[[F], F]:  # type: ignore[assignment]
+    """Decorator: `fn(params, ctx, now)` becomes the collector kind `name`, a `CollectorKind[params]`."""
     if not isinstance(params, type) or not issubclass(params, Params):
         raise TypeError("params= must be a subclass of situationroom.collectors.plugin.Params")
 
     def decorate(fn: F) -> F:
         if inspect.iscoroutinefunction(fn):
-            async def collect(self: CollectorKind, now: float) -> Any:
+            async def collect(self: CollectorKind[P], now: float) -> Any:
                 return await fn(self.params, self.context, now)
         else:
-            def collect(self: CollectorKind, now: float) -> Any:  # type: ignore[misc]
+            def collect(self: CollectorKind[P], now: float) -> Any:  # type: ignore[misc]
                 return fn(self.params, self.context, now)
-        cls = type(f"Plugin_{fn.__name__}", (CollectorKind,), {
-            "name": name, "Params": params, "collect": collect, "__module__": fn.__module__,
-            "__doc__": fn.__doc__,
-        })
+        namespace = {"name": name, "Params": params, "collect": collect, "__module__": fn.__module__,
+                     "__doc__": fn.__doc__}
+        cls = types.new_class(f"Plugin_{fn.__name__}", (CollectorKind[params],),  # type: ignore[valid-type]
+                              exec_body=lambda ns: ns.update(namespace))
         register(cls)
         fn.__collector_kind__ = cls  # type: ignore[attr-defined]
         return fn
