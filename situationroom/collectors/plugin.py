@@ -41,6 +41,7 @@ from typing import Any, TypeVar
 from situationroom.collectors.base import CollectError, CollectorContext, CollectorKind, CollectResult, P, Params
 from situationroom.collectors.registry import register
 from situationroom.collectors.runtime import dryrun
+from situationroom.errors import ConfigError
 from situationroom.messages import Message
 from situationroom.samples import Rejection, Sample
 
@@ -48,6 +49,7 @@ __all__ = [
     "CollectError",
     "CollectResult",
     "CollectorKind",
+    "ConfigError",
     "Context",
     "Message",
     "Params",
