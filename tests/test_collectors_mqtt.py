@@ -284,7 +284,7 @@ async def test_collect_is_not_used_for_a_live_kind(site_catalog: Catalog) -> Non
 
 async def test_a_dry_run_of_the_live_kind_prints_what_arrived(prefix: str, tmp_path: Path,
                                                               site_catalog: Catalog) -> None:
-    from situationroom.collectors.runtime import dry_run
+    from situationroom.collectors.runtime.dryrun import dry_run
     from situationroom.settings import Settings
 
     # Retained: the subscription made by the dry run receives it at once.

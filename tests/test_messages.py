@@ -72,7 +72,7 @@ class _Texts(CollectorKind):
 async def test_a_collector_message_for_an_unknown_area_goes_to_the_dead_letter_stream(
         redis_url: str, site_catalog: Catalog) -> None:
     from situationroom.collectors.definition import CollectorDefinition, LoadedCollector
-    from situationroom.collectors.runtime import _Running
+    from situationroom.collectors.runtime.core import Running
 
     client = aioredis.Redis.from_url(redis_url)
     runner = CollectorRunner(client, site_catalog, settings_for(redis_url))
@@ -80,7 +80,7 @@ async def test_a_collector_message_for_an_unknown_area_goes_to_the_dead_letter_s
                                                      backoff=1.0, params={}, enabled=True)
     loaded = LoadedCollector.model_construct(id="texts", path=REPO / "texts.yaml", definition=definition,
                                              params=_Texts.Params())
-    runner.collectors["texts"] = _Running(loaded, _Texts(_Texts.Params(), None))  # type: ignore[arg-type]
+    runner.collectors["texts"] = Running(loaded, _Texts(_Texts.Params(), None))  # type: ignore[arg-type]
     outcome = await runner.run_once("texts")
     assert outcome.ok and outcome.rejected == 1
     assert [orjson.loads(f[b"m"])["id"] for _, f in await client.xrange(keys.updates())] == ["good"]

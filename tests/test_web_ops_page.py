@@ -173,7 +173,7 @@ def test_run_now_runs_a_collector_before_its_time(browser: Browser, site: Site) 
     runs = int(site.health(HOURLY)["runs"])
     page.locator(f'tr[data-id="{HOURLY}"]').get_by_role("button", name="지금 실행").click()
     page.wait_for_selector(".toast:has-text('실행을 요청했습니다')")
-    polled = "run_now" in (REPO / "situationroom" / "collectors" / "runtime.py").read_text(encoding="utf-8")
+    polled = "run_now" in (REPO / "situationroom/collectors/runtime/commands.py").read_text(encoding="utf-8")
     if polled:
         wait_for(lambda: int(site.health(HOURLY)["runs"]) > runs, 10, "the requested run")
         wait_for(lambda: site.redis.hget(keys.collector_control(HOURLY), "run_now") is None, 5, "the request consumed")

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -34,6 +34,9 @@ class CollectError(Exception):
 
     permanent: ClassVar[bool] = False
 
+
+P = TypeVar("P", bound=Params)
+"""A kind's own params model: `class Parking(CollectorKind[ParkingParams])` gets `self.params: ParkingParams`."""
 
 LIVE_STATES = ("live", "connected", "disconnected")
 
@@ -76,24 +79,25 @@ class CollectResult:
     """Text messages (disaster messages, CAP alerts) for the wall's ticker."""
 
 
-class CollectorKind:
-    """Base class of a collector kind.
+class CollectorKind(Generic[P]):
+    """Base class of a collector kind, typed by its params model (`CollectorKind[ParkingParams]`).
 
-    A kind declares `name`, a `Params` model for the `params:` block of a collector file, and
+    A kind declares `name`, a `Params` model for the `params:` block of a collector file (the same class it
+    is typed by, so `self.params` is an instance of it: validated, no check needed), and
     implements `collect(now)`, returning samples (and, optionally, rejections for items of the
     source it could not use, which go to the dead-letter stream with their reason). A source that
     answers garbage raises `CollectError`. A live kind sets `live = True` and implements `run()`.
     """
 
     name: ClassVar[str]
-    Params: ClassVar[type[Params]] = Params
+    Params: type[P] = Params  # type: ignore[assignment]  # a kind that declares none takes no params
     live: ClassVar[bool] = False
     """A live kind (a subscription) implements `run()` and has no schedule; `collect()` is not called."""
     exercise: ClassVar[bool] = False
     """A kind whose data is never real (the simulator): everything it produces is exercise data."""
 
-    def __init__(self, params: Params, context: CollectorContext) -> None:
-        self.params = params
+    def __init__(self, params: P, context: CollectorContext) -> None:
+        self.params: P = params
         self.context = context
 
     async def collect(self, now: float) -> Sequence[Sample] | CollectResult:

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from situationroom.collectors import registry
 from situationroom.collectors.base import Params
+from situationroom.collectors.plugin_loader import load_plugin, plugin_files
 from situationroom.configfile import read_yaml, validate
 from situationroom.drill import COLLECTOR_PREFIX as DRILL_PREFIX
 from situationroom.durations import Duration
@@ -188,8 +189,6 @@ def load_collector(path: Path, env: Mapping[str, str] | None = None, *,
 
 def load_plugins(folder: Path) -> tuple[dict[Path, list[str]], list[Problem]]:
     """Import the site's `collectors/*.py` plugins; a broken one is a Problem (file:line), not a crash."""
-    from situationroom.collectors.plugin import load_plugin, plugin_files
-
     loaded: dict[Path, list[str]] = {}
     problems: list[Problem] = []
     for path in plugin_files(folder):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from situationroom import drill as drill_mod
@@ -13,9 +14,7 @@ from situationroom.aio import wait_event
 from situationroom.collectors import registry
 from situationroom.collectors.definition import CollectorDefinition, LoadedCollector, Schedule
 from situationroom.errors import ConfigError
-
-if TYPE_CHECKING:
-    from situationroom.collectors.runtime import CollectorRunner
+from situationroom.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +22,18 @@ POLL = 1.0
 """Seconds between two looks at the drill record: a drill starts and ends on the wall within about this."""
 
 
-def collector_for(drill: drill_mod.Drill, runner: CollectorRunner) -> LoadedCollector:
+class DrillHost(Protocol):
+    """What a drill needs of the collect role's runner (runtime.CollectorRunner)."""
+
+    client: aioredis.Redis
+    settings: Settings
+
+    async def add_collector(self, loaded: LoadedCollector) -> None: ...
+
+    async def remove_collector(self, cid: str) -> None: ...
+
+
+def collector_for(drill: drill_mod.Drill, runner: DrillHost) -> LoadedCollector:
     """The drill's scenario as a collector of the simulator kind: every indicator, exercise data."""
     definition = CollectorDefinition(
         kind="simulator", name_ko=f"훈련: {drill.scenario}", name_en=f"Drill: {drill.scenario}", exercise=True,
@@ -36,7 +46,7 @@ def collector_for(drill: drill_mod.Drill, runner: CollectorRunner) -> LoadedColl
                            definition=definition, params=params)
 
 
-async def follow(runner: CollectorRunner, stop: asyncio.Event) -> None:
+async def follow(runner: DrillHost, stop: asyncio.Event) -> None:
     """Start the running drill's collector, stop it when the drill ends; until `stop`."""
     active: str | None = None
     failing = False

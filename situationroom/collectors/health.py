@@ -1,4 +1,4 @@
-"""Each collector's health (last run, last success, last error, samples, next run) kept in Redis."""
+"""Each collector's health in Redis (last run, last error, samples, next run) and its recent rejections."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import orjson
 import redis.asyncio as aioredis
 
 from situationroom import keys
+from situationroom.collectors import control
 
 INT_FIELDS = {"runs", "failures", "consecutive_failures", "samples_last_run", "samples_total",
               "rejected_last_run", "rejected_total", "duration_ms", "attempts_last_run", "skipped"}
@@ -71,19 +72,23 @@ def _parse(raw: dict[bytes, bytes]) -> dict[str, Any]:
     return out
 
 
+def _with_control(raw: dict[bytes, bytes], answer: list[bytes | None]) -> dict[str, Any]:
+    health = _parse(raw)
+    state = control.parse(answer)
+    health["paused"] = state.paused
+    health["run_now_requested"] = state.run_now_requested
+    return health
+
+
 async def read_all(client: aioredis.Redis) -> dict[str, dict[str, Any]]:
+    """Every collector's health, with what operators asked of it (`paused`, `run_now_requested`)."""
     ids = sorted(m.decode() for m in await client.smembers(keys.collectors_index()))
     pipe = client.pipeline(transaction=False)
     for cid in ids:
         pipe.hgetall(keys.collector_health(cid))
-        pipe.hget(keys.collector_control(cid), "paused")
+        control.queue_read(pipe, cid)
     results = await pipe.execute()
-    out = {}
-    for n, cid in enumerate(ids):
-        health = _parse(results[2 * n])
-        health["paused"] = results[2 * n + 1] == b"1"
-        out[cid] = health
-    return out
+    return {cid: _with_control(results[2 * n], results[2 * n + 1]) for n, cid in enumerate(ids)}
 
 
 async def read_one(client: aioredis.Redis, collector: str) -> dict[str, Any] | None:
@@ -91,13 +96,11 @@ async def read_one(client: aioredis.Redis, collector: str) -> dict[str, Any] | N
     pipe = client.pipeline(transaction=False)
     pipe.sismember(keys.collectors_index(), collector)
     pipe.hgetall(keys.collector_health(collector))
-    pipe.hget(keys.collector_control(collector), "paused")
-    known, raw, paused = await pipe.execute()
+    control.queue_read(pipe, collector)
+    known, raw, answer = await pipe.execute()
     if not known:
         return None
-    health = _parse(raw)
-    health["paused"] = paused == b"1"
-    return health
+    return _with_control(raw, answer)
 
 
 async def forget(client: aioredis.Redis, collector: str) -> None:
@@ -107,5 +110,26 @@ async def forget(client: aioredis.Redis, collector: str) -> None:
     await pipe.execute()
 
 
-async def is_paused(client: aioredis.Redis, collector: str) -> bool:
-    return await client.hget(keys.collector_control(collector), "paused") == b"1"
+
+DEADLETTER_SCAN = 2000
+"""How far back the dead-letter stream is searched for one collector's rejections."""
+
+
+async def recent_rejections(client: aioredis.Redis, collector: str, limit: int) -> list[dict[str, Any]]:
+    """The collector's latest rejections in the dead-letter stream, newest first (its value parsed when JSON)."""
+    entries = await client.xrevrange(keys.deadletter(), count=DEADLETTER_SCAN)
+    out: list[dict[str, Any]] = []
+    for entry_id, fields in entries:
+        if fields.get(b"source", b"").decode() != collector:
+            continue
+        value = fields.get(b"value", b"").decode()
+        try:
+            parsed: Any = orjson.loads(value) if value else None
+        except orjson.JSONDecodeError:
+            parsed = value
+        out.append({"id": entry_id.decode(), "at": int(fields.get(b"at", b"0")) / 1000,
+                    "field": fields.get(b"field", b"").decode() or None,
+                    "reason": fields.get(b"reason", b"").decode(), "value": parsed})
+        if len(out) >= limit:
+            break
+    return out

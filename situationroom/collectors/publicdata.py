@@ -16,7 +16,7 @@ from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException
 
 from situationroom.catalog import Catalog
-from situationroom.collectors.base import CollectError, CollectorKind, CollectResult
+from situationroom.collectors.base import CollectError, CollectorKind, CollectResult, P
 from situationroom.envref import MASK, log_secrets
 from situationroom.errors import ConfigError, Problem
 from situationroom.samples import Rejection
@@ -363,7 +363,7 @@ class Seen:
         self._staged.clear()
 
 
-class PublicDataKind(CollectorKind):
+class PublicDataKind(CollectorKind[P]):
     """Base of the kinds that read a Korean public-data API with a service key (AirKorea, KMA, HRFCO,
     safetydata.go.kr).
 

@@ -8,6 +8,7 @@ import pkgutil
 from importlib.metadata import entry_points
 from typing import Any
 
+from situationroom.collectors import kinds
 from situationroom.collectors.base import CollectorKind
 from situationroom.errors import Problem
 
@@ -116,8 +117,6 @@ def _load() -> None:
     if _loaded:
         return
     _loaded = True
-    from situationroom.collectors import kinds
-
     broken: list[Problem] = []
     for mod in pkgutil.iter_modules(kinds.__path__):
         try:

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import math
 import time
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Depends, Query, Request
 
-from situationroom import keys
-from situationroom.collectors import health
+from situationroom.collectors import control, health
 from situationroom.web import schemas
 from situationroom.web.auth import audited, identify, require
 from situationroom.web.errors import ApiError, documented
@@ -19,10 +16,6 @@ from situationroom.web.jsonio import JSON, JSONBodyRoute
 router = APIRouter(tags=["collectors"], route_class=JSONBodyRoute)
 Reader = Annotated[Any, Depends(require("read"))]
 
-# States in which a collector does not run at all, so run now / pause have nothing to act on.
-NOT_RUNNING = {"disabled", "invalid"}
-# How far back the dead-letter stream is searched for one collector's rejections.
-DEADLETTER_SCAN = 2000
 
 
 async def operator_token(request: Request) -> dict[str, Any]:
@@ -51,38 +44,28 @@ def _client(request: Request) -> Any:
     return request.app.state.ctx.client
 
 
-def _view(cid: str, h: dict[str, Any], control: dict[bytes, bytes] | None = None) -> dict[str, Any]:
+def _view(cid: str, h: dict[str, Any]) -> dict[str, Any]:
     """One collector as the API shows it: the health fields plus what an operator needs to read at a glance."""
     out: dict[str, Any] = {"id": cid, **h}
     recorded = h.get("state")
     out["enabled"] = recorded != "disabled"
     # A pause takes effect at once for the operator (the runtime records `paused` at its next due run).
-    if h.get("paused") and recorded not in NOT_RUNNING:
+    if h.get("paused") and recorded not in control.NOT_RUNNING:
         out["state"] = "paused"
     elif recorded == "paused":
         out["state"] = "scheduled"  # resumed: it runs when next due, and the runtime records the outcome
-    out["run_now_requested"] = _requested_at((control or {}).get(b"run_now"))
     return out
 
 
-def _requested_at(raw: bytes | None) -> float | None:
-    """When run now was asked for. Controls may be set by hand (`HSET ... run_now yes`), so a value that is
-    not a time is shown as no request rather than failing the whole listing."""
-    if not raw:
-        return None
-    try:
-        at = float(raw)
-    except ValueError:
-        return None
-    return at if math.isfinite(at) else None
-
-
 async def _read_one(request: Request, cid: str) -> dict[str, Any]:
-    client = _client(request)
-    h = await health.read_one(client, cid)
+    h = await health.read_one(_client(request), cid)
     if h is None:
-        raise ApiError(404, "unknown collector; GET /api/v1/collectors lists them", field="collector_id", value=cid)
-    return _view(cid, h, await client.hgetall(keys.collector_control(cid)))
+        raise _unknown(cid)
+    return _view(cid, h)
+
+
+def _unknown(cid: str) -> ApiError:
+    return ApiError(404, "unknown collector; GET /api/v1/collectors lists them", field="collector_id", value=cid)
 
 
 async def _who(request: Request) -> dict[str, Any]:
@@ -100,13 +83,8 @@ async def _who(request: Request) -> dict[str, Any]:
             responses=documented(401, 403, 503),
             summary="Every collector's health: state, last run, last success, last error, samples, next run")
 async def list_collectors(request: Request, _auth: Reader) -> JSON:
-    client = _client(request)
-    states = await health.read_all(client)
-    pipe = client.pipeline(transaction=False)
-    for cid in states:
-        pipe.hget(keys.collector_control(cid), "run_now")
-    pending = await pipe.execute() if states else []
-    rows = [_view(cid, h, {b"run_now": p} if p else None) for (cid, h), p in zip(states.items(), pending, strict=True)]
+    states = await health.read_all(_client(request))
+    rows = [_view(cid, h) for cid, h in states.items()]
     return JSON({"generated_at": time.time(), "you": await _who(request), "collectors": rows})
 
 
@@ -120,45 +98,35 @@ async def get_collector(
     rejections: Annotated[int, Query(ge=0, le=200, description="how many recent rejections to include")] = 20,
 ) -> JSON:
     view = await _read_one(request, collector_id)
-    view["recent_rejections"] = await _rejections(request, collector_id, rejections) if rejections else []
+    view["recent_rejections"] = (await health.recent_rejections(_client(request), collector_id, rejections)
+                                 if rejections else [])
     return JSON(view)
-
-
-async def _rejections(request: Request, cid: str, limit: int) -> list[dict[str, Any]]:
-    entries = await _client(request).xrevrange(keys.deadletter(), count=DEADLETTER_SCAN)
-    out: list[dict[str, Any]] = []
-    for entry_id, fields in entries:
-        if fields.get(b"source", b"").decode() != cid:
-            continue
-        value = fields.get(b"value", b"").decode()
-        try:
-            parsed: Any = orjson.loads(value) if value else None
-        except orjson.JSONDecodeError:
-            parsed = value
-        out.append({"id": entry_id.decode(), "at": int(fields.get(b"at", b"0")) / 1000,
-                    "field": fields.get(b"field", b"").decode() or None,
-                    "reason": fields.get(b"reason", b"").decode(), "value": parsed})
-        if len(out) >= limit:
-            break
-    return out
 
 
 @router.post("/api/v1/collectors/{collector_id}/run", response_class=JSON, status_code=202,
              response_model=schemas.CollectorOut, responses=documented(404, 409, 401, 403, 422, 503),
              summary="Run a collector now (operator or admin token); 409 when it is paused or not running")
 async def run_now(request: Request, collector_id: str, record: Operator) -> JSON:
-    view = await _read_one(request, collector_id)
-    if view["paused"]:
-        raise ApiError(409, "the collector is paused; resume it first", field="collector_id", value=collector_id)
-    if view["state"] in NOT_RUNNING:
-        where = view.get("file") or "collectors/"
-        raise ApiError(409, f"the collector is {view['state']}; fix or enable its file ({where}) and it runs again",
-                       field="collector_id", value=collector_id)
-    at = time.time()
-    await _client(request).hset(keys.collector_control(collector_id), "run_now", f"{at:.3f}")
+    client = _client(request)
+    h = await health.read_one(client, collector_id)
+    refused = control.run_now_refusal(h)
+    if refused is not None:
+        raise _refusal_error(collector_id, refused)
+    assert h is not None
+    view = _view(collector_id, h)
+    view["run_now_requested"] = await control.request_run(client, collector_id)
     await audited(request, record, "collector.run", target=collector_id)
-    view["run_now_requested"] = at
     return JSON(view, status_code=202)
+
+
+def _refusal_error(cid: str, refused: control.RunNowRefused) -> ApiError:
+    if refused.reason is control.Refusal.UNKNOWN:
+        return _unknown(cid)
+    if refused.reason is control.Refusal.PAUSED:
+        return ApiError(409, "the collector is paused; resume it first", field="collector_id", value=cid)
+    where = refused.file or "collectors/"
+    return ApiError(409, f"the collector is {refused.state}; fix or enable its file ({where}) and it runs again",
+                    field="collector_id", value=cid)
 
 
 @router.post("/api/v1/collectors/{collector_id}/pause", response_class=JSON, response_model=schemas.CollectorOut,
@@ -166,11 +134,7 @@ async def run_now(request: Request, collector_id: str, record: Operator) -> JSON
              summary="Pause a collector (operator or admin token): it skips its runs until resumed")
 async def pause(request: Request, collector_id: str, record: Operator) -> JSON:
     await _read_one(request, collector_id)
-    client = _client(request)
-    pipe = client.pipeline(transaction=True)
-    pipe.hset(keys.collector_control(collector_id), "paused", "1")
-    pipe.hdel(keys.collector_control(collector_id), "run_now")  # a paused collector must not run
-    await pipe.execute()
+    await control.pause(_client(request), collector_id)
     await audited(request, record, "collector.pause", target=collector_id)
     return JSON(await _read_one(request, collector_id))
 
@@ -180,6 +144,6 @@ async def pause(request: Request, collector_id: str, record: Operator) -> JSON:
              summary="Resume a paused collector (operator or admin token)")
 async def resume(request: Request, collector_id: str, record: Operator) -> JSON:
     await _read_one(request, collector_id)
-    await _client(request).hdel(keys.collector_control(collector_id), "paused")
+    await control.resume(_client(request), collector_id)
     await audited(request, record, "collector.resume", target=collector_id)
     return JSON(await _read_one(request, collector_id))

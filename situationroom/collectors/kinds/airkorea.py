@@ -42,8 +42,32 @@ def parse_data_time(text: str) -> datetime:
     return datetime.strptime(text.strip(), "%Y-%m-%d %H:%M")
 
 
+class AirKoreaParams(base.Params):
+    service_key: SecretStr = Field(min_length=1)
+    """The data.go.kr key (`${DATA_GO_KR_KEY}`), decoded or encoded form."""
+    base_url: str = BASE_URL
+    mode: Literal["station", "sido"] = "station"
+    """`station`: one request per station (getMsrstnAcctoRltmMesureDnsty); `sido`: one request for the
+    province (getCtprvnRltmMesureDnsty), keeping only `stations`."""
+    sido_name: str = "경북"
+    stations: list[str] | dict[str, str] | None = None
+    """Station names (stationName); default every `airkorea` entity's source_id. A mapping gives
+    station name -> entity id explicitly."""
+    fields: dict[str, str] = Field(default_factory=lambda: dict(FIELDS))
+    """Item field -> catalog indicator."""
+    hours: int = Field(default=1, ge=1, le=24)
+    """How many of the newest hours to send per station."""
+    fallback: bool = True
+    """Send the newest earlier value of an indicator the newest hours lack."""
+    page_size: int | None = Field(default=None, ge=1, le=1000)
+    """numOfRows: per station (default 6); for `sido`, rows per page of the province's list (default 1000,
+    so the whole list comes in one request)."""
+    version: str = "1.3"
+    timeout: float = Field(default=10.0, gt=0, le=120)
+
+
 @register
-class AirKorea(publicdata.PublicDataKind):
+class AirKorea(publicdata.PublicDataKind[AirKoreaParams]):
     """Hourly PM10, PM2.5, O3, NO2, SO2, CO and CAI of AirKorea's stations, by station or for a whole province.
 
     A value AirKorea could not measure comes as `-` with a flag (통신장애, 장비점검...): it is a
@@ -53,33 +77,11 @@ class AirKorea(publicdata.PublicDataKind):
 
     name = "airkorea"
 
-    class Params(base.Params):
-        service_key: SecretStr = Field(min_length=1)
-        """The data.go.kr key (`${DATA_GO_KR_KEY}`), decoded or encoded form."""
-        base_url: str = BASE_URL
-        mode: Literal["station", "sido"] = "station"
-        """`station`: one request per station (getMsrstnAcctoRltmMesureDnsty); `sido`: one request for the
-        province (getCtprvnRltmMesureDnsty), keeping only `stations`."""
-        sido_name: str = "경북"
-        stations: list[str] | dict[str, str] | None = None
-        """Station names (stationName); default every `airkorea` entity's source_id. A mapping gives
-        station name -> entity id explicitly."""
-        fields: dict[str, str] = Field(default_factory=lambda: dict(FIELDS))
-        """Item field -> catalog indicator."""
-        hours: int = Field(default=1, ge=1, le=24)
-        """How many of the newest hours to send per station."""
-        fallback: bool = True
-        """Send the newest earlier value of an indicator the newest hours lack."""
-        page_size: int | None = Field(default=None, ge=1, le=1000)
-        """numOfRows: per station (default 6); for `sido`, rows per page of the province's list (default 1000,
-        so the whole list comes in one request)."""
-        version: str = "1.3"
-        timeout: float = Field(default=10.0, gt=0, le=120)
+    Params = AirKoreaParams
 
-    def __init__(self, params: base.Params, context: CollectorContext) -> None:
+    def __init__(self, params: AirKoreaParams, context: CollectorContext) -> None:
         super().__init__(params, context)
         p = params
-        assert isinstance(p, AirKorea.Params)
         self.p = p
         catalog = context.catalog
         self.stations = publicdata.resolve_entities(p.stations, catalog, "airkorea", "stations")

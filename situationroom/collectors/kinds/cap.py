@@ -60,8 +60,28 @@ class Parsed:
     """CAP documents an Atom entry or RSS item only links to."""
 
 
+class CapParams(base.Params):
+    url: str
+    headers: dict[str, str] = Field(default_factory=dict)
+    timeout: Duration = 20.0
+    statuses: list[Literal["Actual", "Exercise", "System", "Test", "Draft"]] = Field(
+        default_factory=lambda: ["Actual"], min_length=1)
+    """Which alerts are shown; an Exercise is marked [훈련]/[Exercise]."""
+    unknown_severity: Literal["info", "warning", "critical"] = "warning"
+    areas: dict[str, str] = Field(default_factory=dict)
+    """Words of `areaDesc` → catalog entity (`오천읍: "4711125600"`); geocode values that are catalog entity
+    ids (행정동 codes) are used as they are."""
+    max_links: int = Field(default=50, ge=0, le=1000)
+    """Linked CAP documents fetched per run at most."""
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        return check_http_url(v)
+
+
 @register
-class Cap(CollectorKind):
+class Cap(CollectorKind[CapParams]):
     """Fetches a CAP feed and turns each current alert into a ticker message (severity, area, texts, expiry).
 
     An Atom entry may carry the CAP alert inline (`<content type="application/cap+xml">`, as this project's
@@ -73,28 +93,10 @@ class Cap(CollectorKind):
 
     name = "cap"
 
-    class Params(base.Params):
-        url: str
-        headers: dict[str, str] = Field(default_factory=dict)
-        timeout: Duration = 20.0
-        statuses: list[Literal["Actual", "Exercise", "System", "Test", "Draft"]] = Field(
-            default_factory=lambda: ["Actual"], min_length=1)
-        """Which alerts are shown; an Exercise is marked [훈련]/[Exercise]."""
-        unknown_severity: Literal["info", "warning", "critical"] = "warning"
-        areas: dict[str, str] = Field(default_factory=dict)
-        """Words of `areaDesc` → catalog entity (`오천읍: "4711125600"`); geocode values that are catalog entity
-        ids (행정동 codes) are used as they are."""
-        max_links: int = Field(default=50, ge=0, le=1000)
-        """Linked CAP documents fetched per run at most."""
+    Params = CapParams
 
-        @field_validator("url")
-        @classmethod
-        def _url(cls, v: str) -> str:
-            return check_http_url(v)
-
-    def __init__(self, params: base.Params, context: CollectorContext) -> None:
+    def __init__(self, params: CapParams, context: CollectorContext) -> None:
         super().__init__(params, context)
-        assert isinstance(params, Cap.Params)
         self.p = params
         unknown = [(k, v) for k, v in params.areas.items() if v not in context.catalog.entities]
         if unknown:

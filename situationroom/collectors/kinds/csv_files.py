@@ -53,8 +53,64 @@ def decode(data: bytes, encoding: str) -> str:
                       f"(Korean public files are often cp949)")
 
 
+class CsvParams(base.Params):
+    file: str | None = None
+    """A local file; relative paths are from the site folder."""
+    url: str | None = None
+    watch: str | None = None
+    """A folder whose new files are read once each."""
+    pattern: str = "*.csv"
+    encoding: str = "utf-8-sig"
+    """Any Python codec (cp949/euc-kr for Korean public files), or `auto`: UTF-8, else cp949."""
+    delimiter: str = Field(default=",", min_length=1, max_length=1)
+    quotechar: str = Field(default='"', min_length=1, max_length=1)
+    header: bool = True
+    """The first row (after skip_rows) names the columns."""
+    columns: list[str] | None = None
+    """Column names when there is no header row (or to replace it)."""
+    skip_rows: int = Field(default=0, ge=0, le=1000)
+    """Lines before the header (titles, notes)."""
+    settle: Duration = 2.0
+    """watch: a file modified less than this long ago may still be being written; it waits for the next run."""
+    state_file: str | None = None
+    max_files: int = Field(default=100, ge=1, le=100_000)
+    """watch: at most this many files a run (oldest first), so a backlog of thousands is read over
+    several runs instead of timing out every run."""
+    headers: dict[str, str] = Field(default_factory=dict)
+    """HTTP headers for url."""
+    timeout: Duration = 30.0
+    map: Mapping
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        return check_http_url(v) if v is not None else v
+
+    @field_validator("encoding")
+    @classmethod
+    def _codec(cls, v: str) -> str:
+        if v != "auto":
+            try:
+                codecs.lookup(v)
+            except LookupError:
+                raise ValueError("unknown encoding (e.g. utf-8, utf-8-sig, cp949, euc-kr, or auto)") from None
+        return v
+
+    @model_validator(mode="after")
+    def _source(self) -> Csv.Params:
+        if sum(x is not None for x in (self.file, self.url, self.watch)) != 1:
+            raise ValueError("give exactly one of file, url or watch (a folder)")
+        if not self.header and not self.columns:
+            raise ValueError("without a header row, give columns")
+        if self.state_file is not None and self.watch is None:
+            raise ValueError("state_file goes with watch")
+        if "max_files" in self.model_fields_set and self.watch is None:
+            raise ValueError("max_files goes with watch")
+        return self
+
+
 @register
-class Csv(CollectorKind):
+class Csv(CollectorKind[CsvParams]):
     """Reads CSV rows (a header row names the columns) and maps them with `params.map`.
 
     `watch:` a folder: each run reads the files matching `pattern` that were not read before (a file
@@ -66,64 +122,10 @@ class Csv(CollectorKind):
 
     name = "csv"
 
-    class Params(base.Params):
-        file: str | None = None
-        """A local file; relative paths are from the site folder."""
-        url: str | None = None
-        watch: str | None = None
-        """A folder whose new files are read once each."""
-        pattern: str = "*.csv"
-        encoding: str = "utf-8-sig"
-        """Any Python codec (cp949/euc-kr for Korean public files), or `auto`: UTF-8, else cp949."""
-        delimiter: str = Field(default=",", min_length=1, max_length=1)
-        quotechar: str = Field(default='"', min_length=1, max_length=1)
-        header: bool = True
-        """The first row (after skip_rows) names the columns."""
-        columns: list[str] | None = None
-        """Column names when there is no header row (or to replace it)."""
-        skip_rows: int = Field(default=0, ge=0, le=1000)
-        """Lines before the header (titles, notes)."""
-        settle: Duration = 2.0
-        """watch: a file modified less than this long ago may still be being written; it waits for the next run."""
-        state_file: str | None = None
-        max_files: int = Field(default=100, ge=1, le=100_000)
-        """watch: at most this many files a run (oldest first), so a backlog of thousands is read over
-        several runs instead of timing out every run."""
-        headers: dict[str, str] = Field(default_factory=dict)
-        """HTTP headers for url."""
-        timeout: Duration = 30.0
-        map: Mapping
+    Params = CsvParams
 
-        @field_validator("url")
-        @classmethod
-        def _url(cls, v: str | None) -> str | None:
-            return check_http_url(v) if v is not None else v
-
-        @field_validator("encoding")
-        @classmethod
-        def _codec(cls, v: str) -> str:
-            if v != "auto":
-                try:
-                    codecs.lookup(v)
-                except LookupError:
-                    raise ValueError("unknown encoding (e.g. utf-8, utf-8-sig, cp949, euc-kr, or auto)") from None
-            return v
-
-        @model_validator(mode="after")
-        def _source(self) -> Csv.Params:
-            if sum(x is not None for x in (self.file, self.url, self.watch)) != 1:
-                raise ValueError("give exactly one of file, url or watch (a folder)")
-            if not self.header and not self.columns:
-                raise ValueError("without a header row, give columns")
-            if self.state_file is not None and self.watch is None:
-                raise ValueError("state_file goes with watch")
-            if "max_files" in self.model_fields_set and self.watch is None:
-                raise ValueError("max_files goes with watch")
-            return self
-
-    def __init__(self, params: base.Params, context: CollectorContext) -> None:
+    def __init__(self, params: CsvParams, context: CollectorContext) -> None:
         super().__init__(params, context)
-        assert isinstance(params, Csv.Params)
         self.p = params
         params.map.check_catalog(context.catalog)
         self.redact = encoded_too(context.redact)

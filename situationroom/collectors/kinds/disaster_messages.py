@@ -53,8 +53,27 @@ def _squash(text: str) -> str:
     return "".join(text.split())
 
 
+class DisasterMessagesParams(base.Params):
+    service_key: SecretStr = Field(min_length=1)
+    """The safetydata.go.kr key (`${DATA_GO_KR_KEY}` or a key of its own)."""
+    base_url: str = BASE_URL
+    areas: list[str] = Field(default_factory=lambda: ["포항", "경상북도"], min_length=1)
+    """A message is kept when one of its regions (RCPTN_RGN_NM, comma-separated) contains one of these."""
+    gu: dict[str, str] = Field(default_factory=lambda: {"포항시남구": "47111", "포항시북구": "47113"})
+    """Region name (spaces ignored) -> entity the message concerns."""
+    days: int = Field(default=1, ge=1, le=7)
+    """crtDt queried: today, and the days before it (KST)."""
+    page_size: int = Field(default=100, ge=1, le=1000)
+    max_pages: int = Field(default=5, ge=1, le=100)
+    expires_after: Duration = 6 * 3600.0
+    """How long a message stays on the ticker."""
+    count_indicator: str | None = "safety.disaster_messages"
+    """Also sent: how many of the kept messages were issued in the past hour, for the city (None: not sent)."""
+    timeout: float = Field(default=10.0, gt=0, le=120)
+
+
 @register
-class DisasterMessages(publicdata.PublicDataKind):
+class DisasterMessages(publicdata.PublicDataKind[DisasterMessagesParams]):
     """Disaster text messages whose receiving regions name one of `areas`, each once (by its serial number SN).
 
     Severity comes from the emergency step; a message for 포항시남구/북구 is tied to that gu, one for
@@ -63,28 +82,11 @@ class DisasterMessages(publicdata.PublicDataKind):
 
     name = "disaster_messages"
 
-    class Params(base.Params):
-        service_key: SecretStr = Field(min_length=1)
-        """The safetydata.go.kr key (`${DATA_GO_KR_KEY}` or a key of its own)."""
-        base_url: str = BASE_URL
-        areas: list[str] = Field(default_factory=lambda: ["포항", "경상북도"], min_length=1)
-        """A message is kept when one of its regions (RCPTN_RGN_NM, comma-separated) contains one of these."""
-        gu: dict[str, str] = Field(default_factory=lambda: {"포항시남구": "47111", "포항시북구": "47113"})
-        """Region name (spaces ignored) -> entity the message concerns."""
-        days: int = Field(default=1, ge=1, le=7)
-        """crtDt queried: today, and the days before it (KST)."""
-        page_size: int = Field(default=100, ge=1, le=1000)
-        max_pages: int = Field(default=5, ge=1, le=100)
-        expires_after: Duration = 6 * 3600.0
-        """How long a message stays on the ticker."""
-        count_indicator: str | None = "safety.disaster_messages"
-        """Also sent: how many of the kept messages were issued in the past hour, for the city (None: not sent)."""
-        timeout: float = Field(default=10.0, gt=0, le=120)
+    Params = DisasterMessagesParams
 
-    def __init__(self, params: base.Params, context: CollectorContext) -> None:
+    def __init__(self, params: DisasterMessagesParams, context: CollectorContext) -> None:
         super().__init__(params, context)
         p = params
-        assert isinstance(p, DisasterMessages.Params)
         self.p = p
         catalog = context.catalog
         bad = [Problem("unknown entity (not in the catalog)", None, None, f"params.gu.{k}", v, True)

@@ -21,8 +21,26 @@ STAGE_FIELDS = ("wrnwl", "almwl")
 """/waterlevel/info's stage levels that count as stage 1 (홍수주의보 level) and 2 (홍수경보 level)."""
 
 
+class HrfcoParams(base.Params):
+    service_key: SecretStr = Field(min_length=1)
+    """The open API key issued by 한강홍수통제소 (`${HRFCO_KEY}`)."""
+    base_url: str = BASE_URL
+    stations: list[str] | dict[str, str] | None = None
+    """Gauge codes (wlobscd); default every `hrfco` entity's source_id. A mapping gives code -> entity id."""
+    level_indicator: str = "river.level"
+    flow_indicator: str | None = "river.discharge"
+    """Sent only for the entities the catalog measures it for (None: never)."""
+    stage_indicator: str | None = None
+    """E.g. river.flood_forecast: 0, 1 at wrnwl, 2 at almwl of /waterlevel/info (None: not sent)."""
+    stages_refresh: float = Field(default=86400.0, gt=0)
+    """Seconds between reads of /waterlevel/info (stage levels rarely change)."""
+    latest: int = Field(default=1, ge=1, le=144)
+    """How many of the newest 10-minute rows to send per gauge."""
+    timeout: float = Field(default=10.0, gt=0, le=120)
+
+
 @register
-class Hrfco(publicdata.PublicDataKind):
+class Hrfco(publicdata.PublicDataKind[HrfcoParams]):
     """Water level (m, gauge datum) and flow (m³/s) of flood-control gauges, every 10 minutes.
 
     The key is part of the URL path (`/{key}/waterlevel/list/10M/{wlobscd}.json`); it is masked in every
@@ -33,27 +51,11 @@ class Hrfco(publicdata.PublicDataKind):
 
     name = "hrfco"
 
-    class Params(base.Params):
-        service_key: SecretStr = Field(min_length=1)
-        """The open API key issued by 한강홍수통제소 (`${HRFCO_KEY}`)."""
-        base_url: str = BASE_URL
-        stations: list[str] | dict[str, str] | None = None
-        """Gauge codes (wlobscd); default every `hrfco` entity's source_id. A mapping gives code -> entity id."""
-        level_indicator: str = "river.level"
-        flow_indicator: str | None = "river.discharge"
-        """Sent only for the entities the catalog measures it for (None: never)."""
-        stage_indicator: str | None = None
-        """E.g. river.flood_forecast: 0, 1 at wrnwl, 2 at almwl of /waterlevel/info (None: not sent)."""
-        stages_refresh: float = Field(default=86400.0, gt=0)
-        """Seconds between reads of /waterlevel/info (stage levels rarely change)."""
-        latest: int = Field(default=1, ge=1, le=144)
-        """How many of the newest 10-minute rows to send per gauge."""
-        timeout: float = Field(default=10.0, gt=0, le=120)
+    Params = HrfcoParams
 
-    def __init__(self, params: base.Params, context: CollectorContext) -> None:
+    def __init__(self, params: HrfcoParams, context: CollectorContext) -> None:
         super().__init__(params, context)
         p = params
-        assert isinstance(p, Hrfco.Params)
         self.p = p
         catalog = context.catalog
         self.stations = publicdata.resolve_entities(p.stations, catalog, "hrfco", "stations")

@@ -111,61 +111,63 @@ class Pagination(base.Params):
         return self
 
 
+class HttpJsonParams(base.Params):
+    url: str
+    method: Literal["GET", "POST"] = "GET"
+    query: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: dict[str, Any] | list[Any] | None = None
+    """A JSON body for POST."""
+    records: str = "@"
+    """JMESPath giving the list of records (an object is one record); finding nothing is an error."""
+    ok: str | None = None
+    """JMESPath that must be true for an answer to be good (`response.header.resultCode == '00'`)."""
+    error_text: str | None = None
+    """JMESPath quoted in the error when `ok` is false (`response.header.resultMsg`)."""
+    pagination: Pagination | None = None
+    timeout: Duration = 20.0
+    """Per request."""
+    verify_tls: bool = True
+    map: Mapping
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        return check_http_url(v)
+
+    @field_validator("records", "ok", "error_text")
+    @classmethod
+    def _jmespath(cls, v: str | None) -> str | None:
+        if v is not None:
+            compile_path(v)
+        return v
+
+    @field_validator("timeout")
+    @classmethod
+    def _positive(cls, v: float) -> float:
+        if v <= 0:
+            raise ValueError("timeout must be longer than 0s")
+        return v
+
+    @model_validator(mode="after")
+    def _body(self) -> HttpJson.Params:
+        if self.body is not None and self.method != "POST":
+            raise ValueError("body goes with method: POST")
+        if self.error_text is not None and self.ok is None:
+            raise ValueError("error_text goes with ok")
+        return self
+
+
 @register
-class HttpJson(CollectorKind):
+class HttpJson(CollectorKind[HttpJsonParams]):
     """Fetches a JSON document (and its further pages), takes the records, maps them to samples."""
 
     name = "http_json"
 
-    class Params(base.Params):
-        url: str
-        method: Literal["GET", "POST"] = "GET"
-        query: dict[str, str | int | float | bool] = Field(default_factory=dict)
-        headers: dict[str, str] = Field(default_factory=dict)
-        body: dict[str, Any] | list[Any] | None = None
-        """A JSON body for POST."""
-        records: str = "@"
-        """JMESPath giving the list of records (an object is one record); finding nothing is an error."""
-        ok: str | None = None
-        """JMESPath that must be true for an answer to be good (`response.header.resultCode == '00'`)."""
-        error_text: str | None = None
-        """JMESPath quoted in the error when `ok` is false (`response.header.resultMsg`)."""
-        pagination: Pagination | None = None
-        timeout: Duration = 20.0
-        """Per request."""
-        verify_tls: bool = True
-        map: Mapping
+    Params = HttpJsonParams
 
-        @field_validator("url")
-        @classmethod
-        def _url(cls, v: str) -> str:
-            return check_http_url(v)
-
-        @field_validator("records", "ok", "error_text")
-        @classmethod
-        def _jmespath(cls, v: str | None) -> str | None:
-            if v is not None:
-                compile_path(v)
-            return v
-
-        @field_validator("timeout")
-        @classmethod
-        def _positive(cls, v: float) -> float:
-            if v <= 0:
-                raise ValueError("timeout must be longer than 0s")
-            return v
-
-        @model_validator(mode="after")
-        def _body(self) -> HttpJson.Params:
-            if self.body is not None and self.method != "POST":
-                raise ValueError("body goes with method: POST")
-            if self.error_text is not None and self.ok is None:
-                raise ValueError("error_text goes with ok")
-            return self
-
-    def __init__(self, params: base.Params, context: CollectorContext) -> None:
+    def __init__(self, params: HttpJsonParams, context: CollectorContext) -> None:
         super().__init__(params, context)
-        assert isinstance(params, HttpJson.Params)
         self.p = params
         params.map.check_catalog(context.catalog)
         self._records = compile_path(params.records)

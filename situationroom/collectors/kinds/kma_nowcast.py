@@ -69,8 +69,23 @@ def is_missing(value: float) -> bool:
     return value <= -900 or value >= 900
 
 
+class KmaNowcastParams(base.Params):
+    service_key: SecretStr = Field(min_length=1)
+    """The data.go.kr key (`${DATA_GO_KR_KEY}`), decoded or encoded form."""
+    base_url: str = BASE_URL
+    cells: list[str] | dict[str, str] | None = None
+    """Grid cells as `nx,ny`; default every `kma` entity whose source_id is a cell. A mapping gives
+    `nx,ny` -> entity id explicitly."""
+    categories: dict[str, str] = Field(default_factory=lambda: dict(CATEGORIES))
+    """Category -> catalog indicator."""
+    published_after: int = Field(default=40, ge=0, le=59)
+    """Minutes past the hour after which that hour's nowcast is asked for."""
+    page_size: int = Field(default=10, ge=8, le=1000)
+    timeout: float = Field(default=10.0, gt=0, le=120)
+
+
 @register
-class KmaNowcast(publicdata.PublicDataKind):
+class KmaNowcast(publicdata.PublicDataKind[KmaNowcastParams]):
     """Temperature, hourly rain, humidity and wind of KMA's 5 km grid cells, hour by hour.
 
     Asks for the newest hour that should be published (`published_after` minutes past the hour,
@@ -79,24 +94,11 @@ class KmaNowcast(publicdata.PublicDataKind):
 
     name = "kma_nowcast"
 
-    class Params(base.Params):
-        service_key: SecretStr = Field(min_length=1)
-        """The data.go.kr key (`${DATA_GO_KR_KEY}`), decoded or encoded form."""
-        base_url: str = BASE_URL
-        cells: list[str] | dict[str, str] | None = None
-        """Grid cells as `nx,ny`; default every `kma` entity whose source_id is a cell. A mapping gives
-        `nx,ny` -> entity id explicitly."""
-        categories: dict[str, str] = Field(default_factory=lambda: dict(CATEGORIES))
-        """Category -> catalog indicator."""
-        published_after: int = Field(default=40, ge=0, le=59)
-        """Minutes past the hour after which that hour's nowcast is asked for."""
-        page_size: int = Field(default=10, ge=8, le=1000)
-        timeout: float = Field(default=10.0, gt=0, le=120)
+    Params = KmaNowcastParams
 
-    def __init__(self, params: base.Params, context: CollectorContext) -> None:
+    def __init__(self, params: KmaNowcastParams, context: CollectorContext) -> None:
         super().__init__(params, context)
         p = params
-        assert isinstance(p, KmaNowcast.Params)
         self.p = p
         catalog = context.catalog
         cells = p.cells

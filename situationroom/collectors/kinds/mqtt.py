@@ -38,8 +38,55 @@ def check_topic_filter(topic: str) -> str:
     return topic
 
 
+class MqttParams(base.Params):
+    host: str = "127.0.0.1"
+    port: int = Field(default=1883, ge=1, le=65535)
+    transport: Literal["tcp", "websockets"] = "tcp"
+    username: str | None = None
+    password: str | None = None
+    client_id: str | None = None
+    """Default: the broker gives one. With a fixed id and qos 1/2, clean_session: false keeps messages
+    sent while disconnected."""
+    clean_session: bool = True
+    tls: bool = False
+    tls_insecure: bool = False
+    """Accept any certificate (a test broker); never for production."""
+    topics: list[str] = Field(min_length=1)
+    qos: Literal[0, 1, 2] = 0
+    payload: Literal["auto", "json", "number"] = "auto"
+    """auto: JSON, else a plain number."""
+    records: str | None = None
+    """JMESPath giving the records inside a JSON payload (`data.readings`); default: the payload."""
+    keepalive: int = Field(default=60, ge=5, le=3600)
+    reconnect_min: Duration = 1.0
+    reconnect_max: Duration = 60.0
+    map: Mapping
+
+    @field_validator("topics")
+    @classmethod
+    def _topics(cls, v: list[str]) -> list[str]:
+        return [check_topic_filter(t) for t in v]
+
+    @field_validator("records")
+    @classmethod
+    def _jmespath(cls, v: str | None) -> str | None:
+        if v is not None:
+            compile_path(v)
+        return v
+
+    @model_validator(mode="after")
+    def _backoff(self) -> Mqtt.Params:
+        if not 0 < self.reconnect_min <= self.reconnect_max:
+            raise ValueError("need 0 < reconnect_min <= reconnect_max")
+        if self.password is not None and self.username is None:
+            raise ValueError("password goes with username")
+        if self.tls_insecure and not self.tls:
+            raise ValueError("tls_insecure goes with tls: true")
+        return self
+
+
 @register
-class Mqtt(CollectorKind):
+class Mqtt(CollectorKind[MqttParams]):
     """Subscribes to topics and turns each message into records for `params.map`.
 
     A JSON object is one record, a JSON array several, a plain number `{"value": n}`; every record also
@@ -51,55 +98,10 @@ class Mqtt(CollectorKind):
     name = "mqtt"
     live = True
 
-    class Params(base.Params):
-        host: str = "127.0.0.1"
-        port: int = Field(default=1883, ge=1, le=65535)
-        transport: Literal["tcp", "websockets"] = "tcp"
-        username: str | None = None
-        password: str | None = None
-        client_id: str | None = None
-        """Default: the broker gives one. With a fixed id and qos 1/2, clean_session: false keeps messages
-        sent while disconnected."""
-        clean_session: bool = True
-        tls: bool = False
-        tls_insecure: bool = False
-        """Accept any certificate (a test broker); never for production."""
-        topics: list[str] = Field(min_length=1)
-        qos: Literal[0, 1, 2] = 0
-        payload: Literal["auto", "json", "number"] = "auto"
-        """auto: JSON, else a plain number."""
-        records: str | None = None
-        """JMESPath giving the records inside a JSON payload (`data.readings`); default: the payload."""
-        keepalive: int = Field(default=60, ge=5, le=3600)
-        reconnect_min: Duration = 1.0
-        reconnect_max: Duration = 60.0
-        map: Mapping
+    Params = MqttParams
 
-        @field_validator("topics")
-        @classmethod
-        def _topics(cls, v: list[str]) -> list[str]:
-            return [check_topic_filter(t) for t in v]
-
-        @field_validator("records")
-        @classmethod
-        def _jmespath(cls, v: str | None) -> str | None:
-            if v is not None:
-                compile_path(v)
-            return v
-
-        @model_validator(mode="after")
-        def _backoff(self) -> Mqtt.Params:
-            if not 0 < self.reconnect_min <= self.reconnect_max:
-                raise ValueError("need 0 < reconnect_min <= reconnect_max")
-            if self.password is not None and self.username is None:
-                raise ValueError("password goes with username")
-            if self.tls_insecure and not self.tls:
-                raise ValueError("tls_insecure goes with tls: true")
-            return self
-
-    def __init__(self, params: base.Params, context: CollectorContext) -> None:
+    def __init__(self, params: MqttParams, context: CollectorContext) -> None:
         super().__init__(params, context)
-        assert isinstance(params, Mqtt.Params)
         self.p = params
         params.map.check_catalog(context.catalog)
         self._records = compile_path(params.records) if params.records else None

@@ -34,8 +34,47 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else exc.__class__.__name__
 
 
+class SqlParams(base.Params):
+    url: str
+    """SQLAlchemy URL, usually `${DB_URL}`: postgresql+psycopg://user:pw@host/db, sqlite:///relative.db
+    (relative to the site folder), mysql+pymysql://... when that driver is installed."""
+    query: str = Field(min_length=1)
+    parameters: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
+    """Bound parameters (`:name` in the query)."""
+    lookback: Duration = 3600.0
+    """`:last_run` of the first run: this long before now."""
+    timeout: Duration = 30.0
+    """Connecting and running the query (PostgreSQL: also its statement_timeout)."""
+    max_rows: int = Field(default=10_000, ge=1, le=1_000_000)
+    map: Mapping
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        try:
+            sa.engine.make_url(v)
+        except sqlalchemy.exc.ArgumentError:
+            raise ValueError("not an SQLAlchemy URL (dialect+driver://user:password@host/database)") from None
+        return v
+
+    @field_validator("parameters")
+    @classmethod
+    def _reserved(cls, v: dict[str, Any]) -> dict[str, Any]:
+        for name in RESERVED:
+            if name in v:
+                raise ValueError(f":{name} is bound by the collector itself; choose another name")
+        return v
+
+    @field_validator("timeout")
+    @classmethod
+    def _positive(cls, v: float) -> float:
+        if v <= 0:
+            raise ValueError("timeout must be longer than 0s")
+        return v
+
+
 @register
-class Sql(CollectorKind):
+class Sql(CollectorKind[SqlParams]):
     """Runs one read-only query per run (in a worker thread: database drivers block) and maps the rows.
 
     Each collector has its own worker thread, so a slow database never holds the threads other kinds and
@@ -46,47 +85,10 @@ class Sql(CollectorKind):
 
     name = "sql"
 
-    class Params(base.Params):
-        url: str
-        """SQLAlchemy URL, usually `${DB_URL}`: postgresql+psycopg://user:pw@host/db, sqlite:///relative.db
-        (relative to the site folder), mysql+pymysql://... when that driver is installed."""
-        query: str = Field(min_length=1)
-        parameters: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
-        """Bound parameters (`:name` in the query)."""
-        lookback: Duration = 3600.0
-        """`:last_run` of the first run: this long before now."""
-        timeout: Duration = 30.0
-        """Connecting and running the query (PostgreSQL: also its statement_timeout)."""
-        max_rows: int = Field(default=10_000, ge=1, le=1_000_000)
-        map: Mapping
+    Params = SqlParams
 
-        @field_validator("url")
-        @classmethod
-        def _url(cls, v: str) -> str:
-            try:
-                sa.engine.make_url(v)
-            except sqlalchemy.exc.ArgumentError:
-                raise ValueError("not an SQLAlchemy URL (dialect+driver://user:password@host/database)") from None
-            return v
-
-        @field_validator("parameters")
-        @classmethod
-        def _reserved(cls, v: dict[str, Any]) -> dict[str, Any]:
-            for name in RESERVED:
-                if name in v:
-                    raise ValueError(f":{name} is bound by the collector itself; choose another name")
-            return v
-
-        @field_validator("timeout")
-        @classmethod
-        def _positive(cls, v: float) -> float:
-            if v <= 0:
-                raise ValueError("timeout must be longer than 0s")
-            return v
-
-    def __init__(self, params: base.Params, context: CollectorContext) -> None:
+    def __init__(self, params: SqlParams, context: CollectorContext) -> None:
         super().__init__(params, context)
-        assert isinstance(params, Sql.Params)
         self.p = params
         params.map.check_catalog(context.catalog)
         self.tz = ZoneInfo(context.catalog.city.timezone)
