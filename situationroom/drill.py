@@ -12,6 +12,7 @@ import redis
 import redis.asyncio as aioredis
 
 from situationroom import keys
+from situationroom.collectors import control
 
 COLLECTOR_PREFIX = "drill-"
 """A drill's scenario runs in the collect role as the collector `drill-<id>` (kind simulator, exercise data); no
@@ -72,12 +73,12 @@ def start(client: redis.Redis, scenario: str, speed: float, seed: int, by: str,
         raise DrillError(f"drill {running.id if running else '?'} is running; stop it first (situationroom drill stop)")
     pipe = client.pipeline(transaction=False)
     for cid in exercise_collectors:
-        pipe.hget(keys.collector_control(cid), "paused")
+        control.queue_is_paused(pipe, cid)
     paused = pipe.execute() if exercise_collectors else []
-    drill.held = [cid for cid, p in zip(exercise_collectors, paused, strict=True) if p != b"1"]
+    drill.held = [cid for cid, p in zip(exercise_collectors, paused, strict=True) if not control.was_paused(p)]
     pipe = client.pipeline(transaction=True)
     for cid in drill.held:
-        pipe.hset(keys.collector_control(cid), "paused", "1")
+        control.queue_hold(pipe, cid)
     pipe.hset(keys.drills(), drill.id, drill.encode())
     pipe.execute()
     return drill
@@ -92,7 +93,7 @@ def stop(client: redis.Redis, by: str) -> Drill:
     running.stopped_by = by
     pipe = client.pipeline(transaction=True)
     for cid in running.held:
-        pipe.hdel(keys.collector_control(cid), "paused")
+        control.queue_release(pipe, cid)
     pipe.hset(keys.drills(), running.id, running.encode())
     pipe.delete(keys.drill())
     pipe.execute()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -18,7 +21,9 @@ from situationroom.cli.common import (
     reachable_redis,
     site_catalog,
 )
+from situationroom.collectors import control, health
 from situationroom.errors import ConfigError
+from situationroom.redisconn import async_client
 from situationroom.settings import Settings
 
 if TYPE_CHECKING:
@@ -167,52 +172,59 @@ def collectors_run(
 
 def _run_by_the_role(settings: Settings, catalog: Catalog, name: str, as_json: bool) -> None:
     """Ask the running collect role to run a collector now (as the API's button does) and wait for it."""
-    import json
-    import time
-
-    from situationroom import keys
-    from situationroom.redisconn import sync_client
-
     url = reachable_redis(settings)
     if url is None:
         raise fail("no Redis answers, so no collect role can run it; try it here with --dry-run, or start "
                    "`situationroom up` (or give --redis-url)")
-    client = sync_client(url)
-    try:
-        key = keys.collector_health(name)
-        if not client.exists(key):
-            raise fail(f"no collector {name!r} has reported to {url.split('@')[-1]}; see `situationroom collectors "
-                       "list`", 2)
-        state = (client.hget(key, "state") or b"").decode()
-        if client.hget(key, "schedule") == b"live":
-            raise fail(f"{name} is live (a subscription): it writes what arrives as it arrives; there is no run "
-                       "to start (try it here with --dry-run)")
-        if state in ("disabled", "invalid"):
-            raise fail(f"{name} is {state}; see `situationroom collectors check` (or try it with --dry-run)")
-        if client.hget(keys.collector_control(name), "paused") == b"1":
-            raise fail(f"{name} is paused; resume it first (or try it with --dry-run)")
-        before = float(client.hget(key, "updated_at") or 0)
-        runs = int(client.hget(key, "runs") or 0)
-        client.hset(keys.collector_control(name), "run_now", f"{time.time():.3f}")
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            raw = {k.decode(): v.decode() for k, v in client.hgetall(key).items()}
-            if int(raw.get("runs") or 0) > runs and float(raw.get("updated_at") or 0) > before:
-                break
-            time.sleep(0.2)
-        else:
-            raise fail(f"{name} did not run within 60 s: is a collect role (`situationroom up` or "
-                       "`situationroom run collect`) running for this site?")
-    finally:
-        client.close()
+    got = asyncio.run(_ask_and_wait(url, name))
+    if isinstance(got, control.RunNowRefused):
+        raise _refused(got, name, url)
+    if got is None:
+        raise fail(f"{name} did not run within 60 s: is a collect role (`situationroom up` or "
+                   "`situationroom run collect`) running for this site?")
     if as_json:
-        typer.echo(json.dumps(raw, ensure_ascii=False, indent=2))
+        typer.echo(json.dumps(got, ensure_ascii=False, indent=2))
         return
-    typer.echo(f"{name}: {raw.get('state')}, {raw.get('samples_last_run', 0)} samples written, "
-               f"{raw.get('rejected_last_run', 0)} rejected")
-    if raw.get("state") == "failing":
-        typer.secho(f"error: {raw.get('last_error')}", fg=typer.colors.RED, err=True)
+    typer.echo(f"{name}: {got.get('state')}, {got.get('samples_last_run') or 0} samples written, "
+               f"{got.get('rejected_last_run') or 0} rejected")
+    if got.get("state") == "failing":
+        typer.secho(f"error: {got.get('last_error')}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1)
+
+
+async def _ask_and_wait(url: str, name: str, wait: float = 60.0) -> dict[str, Any] | control.RunNowRefused | None:
+    """Request the run if it may be asked for; the collector's health after it ran, or None if it did not."""
+    client = async_client(url)
+    try:
+        before = await health.read_one(client, name)
+        refused = control.run_now_refusal(before, waiting=True)
+        if refused is not None or before is None:
+            return refused
+        await control.request_run(client, name)
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            now = await health.read_one(client, name)
+            if now is not None and now["runs"] > before["runs"] and (now["updated_at"] or 0) > (
+                    before["updated_at"] or 0):
+                return now
+            await asyncio.sleep(0.2)
+        return None
+    finally:
+        await client.aclose()
+
+
+def _refused(refused: control.RunNowRefused, name: str, url: str) -> typer.Exit:
+    """The command line's words for why a run now cannot be asked for (the API says it in its own)."""
+    reason = refused.reason
+    if reason is control.Refusal.UNKNOWN:
+        return fail(f"no collector {name!r} has reported to {url.split('@')[-1]}; see `situationroom collectors "
+                    "list`", 2)
+    if reason is control.Refusal.LIVE:
+        return fail(f"{name} is live (a subscription): it writes what arrives as it arrives; there is no run "
+                    "to start (try it here with --dry-run)")
+    if reason is control.Refusal.PAUSED:
+        return fail(f"{name} is paused; resume it first (or try it with --dry-run)")
+    return fail(f"{name} is {refused.state}; see `situationroom collectors check` (or try it with --dry-run)")
 
 
 @app.command("new")

@@ -33,8 +33,9 @@ def drill_start(
     """Start a drill: the scenario runs as exercise data beside real data until `drill stop`."""
     import time
 
-    from situationroom import audit, keys
+    from situationroom import audit
     from situationroom import drill as drill_mod
+    from situationroom.collectors import health
     from situationroom.collectors.definition import load_collector
     from situationroom.collectors.kinds.simulator.load import load_baseline, load_scenario
 
@@ -71,7 +72,7 @@ def drill_start(
             typer.echo(f"held while it runs (the site's own exercise collectors): {', '.join(started.held)}")
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            if client.sismember(keys.collectors_index(), started.collector):
+            if health.has_reported(client, started.collector):
                 typer.echo("the collect role is playing it; `situationroom drill stop` ends it and writes the report")
                 return
             time.sleep(0.25)

@@ -2,8 +2,8 @@
 
 The record is a hash per collector (`keys.collector_control`): `paused` = `1` while an operator holds it,
 `run_now` = the time a run was asked for, which the collect role deletes when it takes the request. The
-API, the command line and the runtime read and write it through this module only; a drill's hold on the
-site's simulators (situationroom/drill.py) sets the same `paused` field.
+API, the command line, the runtime and a drill's hold on the site's simulators (situationroom/drill.py) read and
+write it through this module only.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
+import redis.client
 from redis.asyncio.client import Pipeline
 
 from situationroom import keys
@@ -88,6 +89,25 @@ async def take_requests(client: aioredis.Redis, collectors: Iterable[str]) -> di
             pipe.hdel(keys.collector_control(cid), _RUN_NOW)
         await pipe.execute()
     return out
+
+
+def queue_hold(pipe: Pipeline | redis.client.Pipeline, collector: str) -> None:
+    """Queue a pause on a pipeline of either client (a drill holds the site's simulators in its own transaction)."""
+    pipe.hset(keys.collector_control(collector), _PAUSED, "1")
+
+
+def queue_release(pipe: Pipeline | redis.client.Pipeline, collector: str) -> None:
+    """Queue a resume on a pipeline of either client."""
+    pipe.hdel(keys.collector_control(collector), _PAUSED)
+
+
+def queue_is_paused(pipe: Pipeline | redis.client.Pipeline, collector: str) -> None:
+    """Queue the read of whether a collector is paused; its answer goes to `was_paused`."""
+    pipe.hget(keys.collector_control(collector), _PAUSED)
+
+
+def was_paused(answer: bytes | None) -> bool:
+    return answer == b"1"
 
 
 async def pause(client: aioredis.Redis, collector: str) -> None:

@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 import orjson
+import redis
 import redis.asyncio as aioredis
 
 from situationroom import keys
@@ -101,6 +102,11 @@ async def read_one(client: aioredis.Redis, collector: str) -> dict[str, Any] | N
     if not known:
         return None
     return _with_control(raw, answer)
+
+
+def has_reported(client: redis.Redis, collector: str) -> bool:
+    """Whether a collect role has reported the collector's health (a synchronous client, for the command line)."""
+    return bool(client.sismember(keys.collectors_index(), collector))
 
 
 async def forget(client: aioredis.Redis, collector: str) -> None:

@@ -18,8 +18,28 @@ from situationroom.errors import ConfigError, Problem
 from situationroom.messages import Message, message_id
 
 
+class SimulatorParams(base.Params):
+    """What a simulator collector file's `params` may say."""
+
+    scenario: str = Field(default="ordinary", pattern=SCENARIO_NAME)
+    """A file name (without .yaml) in the site's seeds/scenarios/."""
+    speed: float = Field(default=1.0, gt=0, le=10_000)
+    """Simulated seconds per real second; default 1, or the scenario's suggestion when it has one."""
+    seed: int = 0
+    indicators: list[str] = Field(default_factory=lambda: ["*"], min_length=1)
+    """Indicator ids or glob patterns (`air.*`)."""
+    domains: list[str] = Field(default_factory=list)
+    """When given, only indicators of these domains."""
+    missing: float = Field(default=0.0, ge=0, le=0.5)
+    """Probability that a value is not delivered (a source's occasional gap)."""
+    start: datetime | None = None
+    """Simulated start (local time unless an offset is given); default: the scenario's, else now."""
+    loop: bool = False
+    """Start the scenario over when its duration has passed (otherwise the ordinary day goes on)."""
+
+
 @register
-class Simulator(CollectorKind):
+class Simulator(CollectorKind[SimulatorParams]):
     """Produces the catalog's indicators from `seeds/simulation.yaml` and a scenario of `seeds/scenarios/`.
 
     The command line's `--scenario`, `--speed` and `--seed` (Settings) take precedence over `params`.
@@ -28,27 +48,11 @@ class Simulator(CollectorKind):
     name = "simulator"
     exercise = True
 
-    class Params(base.Params):
-        scenario: str = Field(default="ordinary", pattern=SCENARIO_NAME)
-        """A file name (without .yaml) in the site's seeds/scenarios/."""
-        speed: float = Field(default=1.0, gt=0, le=10_000)
-        """Simulated seconds per real second; default 1, or the scenario's suggestion when it has one."""
-        seed: int = 0
-        indicators: list[str] = Field(default_factory=lambda: ["*"], min_length=1)
-        """Indicator ids or glob patterns (`air.*`)."""
-        domains: list[str] = Field(default_factory=list)
-        """When given, only indicators of these domains."""
-        missing: float = Field(default=0.0, ge=0, le=0.5)
-        """Probability that a value is not delivered (a source's occasional gap)."""
-        start: datetime | None = None
-        """Simulated start (local time unless an offset is given); default: the scenario's, else now."""
-        loop: bool = False
-        """Start the scenario over when its duration has passed (otherwise the ordinary day goes on)."""
+    Params = SimulatorParams
 
-    def __init__(self, params: base.Params, context: CollectorContext) -> None:
+    def __init__(self, params: SimulatorParams, context: CollectorContext) -> None:
         super().__init__(params, context)
         p = params
-        assert isinstance(p, Simulator.Params)
         settings = context.settings
         override = settings is not None and settings.scenario is not None
         scenario_name = settings.scenario if settings is not None and settings.scenario is not None else p.scenario
