@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from situationroom import counters, keys, updates
@@ -20,6 +19,7 @@ from situationroom.catalog import Catalog
 from situationroom.clock import now_ms
 from situationroom.counters import Counter
 from situationroom.lua import Call, PipelinedScript, source
+from situationroom.outage import run_stream_reader
 from situationroom.samples import Rejection, Sample
 from situationroom.settings import Settings
 from situationroom.status import LEVEL_NAMES
@@ -287,37 +287,23 @@ class Aggregator:
         if recovered:
             log.info("re-processed %d entries left pending by this consumer", recovered)
         log.info("aggregator %s consuming %d partitions", self.consumer, len(self.streams))
-        next_claim = 0.0
-        next_sweep = 0.0
-        failing = False
-        while not stop.is_set():
-            try:
-                now = time.monotonic()
-                if now >= next_claim:
-                    await self.reclaim()
-                    next_claim = now + self.settings.claim_idle / 2
-                if now >= next_sweep:
-                    await self.sweep_stale()
-                    next_sweep = now + self.settings.stale_check_every
-                block = int(min(self.settings.block_ms, self.settings.stale_check_every * 1000))
-                entries = await self._read(">", block)
-                await self.process(entries)
-                if failing:
-                    log.info("aggregator recovered")
-                    failing = False
-            except ResponseError as exc:
-                if "NOGROUP" in str(exc) or "UNBLOCKED" in str(exc):  # streams deleted (FLUSHDB, an operator)
-                    await ensure_groups(self.client, self.settings.partitions)
-                    continue
-                if not failing:
-                    log.error("aggregator: Redis refused a command: %s; retrying", exc)
-                    failing = True
-                await asyncio.sleep(1)
-            except (OSError, RedisConnectionError, RedisTimeoutError) as exc:
-                if not failing:
-                    log.error("aggregator lost Redis: %s; retrying", exc)
-                    failing = True
-                await asyncio.sleep(1)
+        next_claim = next_sweep = 0.0
+
+        async def step() -> bool:
+            nonlocal next_claim, next_sweep
+            now = time.monotonic()
+            if now >= next_claim:
+                await self.reclaim()
+                next_claim = now + self.settings.claim_idle / 2
+            if now >= next_sweep:
+                await self.sweep_stale()
+                next_sweep = now + self.settings.stale_check_every
+            block = int(min(self.settings.block_ms, self.settings.stale_check_every * 1000))
+            await self.process(await self._read(">", block))
+            return True
+
+        await run_stream_reader("aggregator", step, stop, log=log,
+                                regroup=lambda: ensure_groups(self.client, self.settings.partitions))
 
 def _transient(exc: Exception) -> bool:
     """Errors that go away by themselves (memory, a busy or loading server, connections)."""

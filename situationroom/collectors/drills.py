@@ -14,6 +14,7 @@ from situationroom.aio import wait_event
 from situationroom.collectors import registry
 from situationroom.collectors.definition import CollectorDefinition, LoadedCollector, Schedule
 from situationroom.errors import ConfigError
+from situationroom.outage import Outage
 from situationroom.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ def collector_for(drill: drill_mod.Drill, runner: DrillHost) -> LoadedCollector:
 async def follow(runner: DrillHost, stop: asyncio.Event) -> None:
     """Start the running drill's collector, stop it when the drill ends; until `stop`."""
     active: str | None = None
-    failing = False
+    outage = Outage(log, "drills: the drill record can be read again")
     while not stop.is_set():
         try:
             drill = await drill_mod.read_current(runner.client)
@@ -66,11 +67,9 @@ async def follow(runner: DrillHost, stop: asyncio.Event) -> None:
                 else:
                     active = drill.collector
                     log.info("drill %s: scenario %s at %gx as exercise data", drill.id, drill.scenario, drill.speed)
-            failing = False
+            outage.reached()
         except (RedisError, OSError) as exc:
-            if not failing:
-                log.error("drills: cannot read the drill record: %s", exc)
-                failing = True
+            outage.failed("drills: cannot read the drill record: %s", exc)
         await wait_event(stop, POLL)
     if active is not None:
         await runner.remove_collector(active)

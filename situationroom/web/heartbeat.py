@@ -14,6 +14,7 @@ import redis
 from fastapi import APIRouter, FastAPI
 
 from situationroom import aio, keys
+from situationroom.outage import Outage
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ async def _beating(app: FastAPI) -> AsyncIterator[None]:
     stop = asyncio.Event()
 
     async def beat() -> None:
-        failing = False
+        outage = Outage(log, "web heartbeat written again")
         while not stop.is_set():
             try:
                 now = int(time.time() * 1000)
@@ -42,11 +43,9 @@ async def _beating(app: FastAPI) -> AsyncIterator[None]:
                 pipe.zadd(keys.web_instances(), {me: now})
                 pipe.zremrangebyscore(keys.web_instances(), "-inf", now - 10 * ALIVE * 1000)
                 await pipe.execute()
-                failing = False
+                outage.reached()
             except Exception as exc:  # the web role serves on while Redis is away; the next beat retries
-                if not failing:
-                    log.warning("web heartbeat not written: %s", exc)
-                failing = True
+                outage.failed("web heartbeat not written: %s", exc, level=logging.WARNING)
             await aio.wait_event(stop, EVERY)
 
     task = asyncio.create_task(beat(), name="web-heartbeat")

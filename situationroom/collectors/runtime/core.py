@@ -22,6 +22,7 @@ from situationroom.collectors.definition import LoadedCollector
 from situationroom.collectors.runtime.reload import PluginReloader
 from situationroom.envref import Redactor
 from situationroom.errors import Problem, site_relative
+from situationroom.outage import Outage
 from situationroom.samples import Sample
 from situationroom.settings import Settings
 from situationroom.streams import StreamWriter
@@ -63,23 +64,6 @@ class Running:
         return getattr(self.loaded, "redact", None) or Redactor()
 
 
-class RedisOutage:
-    """Says once that the collectors cannot reach Redis and once that they reach it again, not every run."""
-
-    def __init__(self) -> None:
-        self.down = False
-
-    def failed(self, exc: BaseException) -> None:
-        if not self.down:
-            log.error("collectors cannot reach Redis: %s; keeping samples until it is back", exc)
-            self.down = True
-
-    def reached(self) -> None:
-        if self.down:
-            log.info("collectors reach Redis again")
-            self.down = False
-
-
 class RunnerCore:
     """The runner's state and the steps its parts (reconcile, schedule, supervise, commands, runs) share."""
 
@@ -95,7 +79,7 @@ class RunnerCore:
         self.collectors: dict[str, Running] = {}
         self.problems: list[Problem] = []
         self.plugins = PluginReloader()
-        self.outage = RedisOutage()
+        self.outage = Outage(log, "collectors reach Redis again")
         self._inflight: set[asyncio.Task[Any]] = set()
         self._stopping = False
         self._started = False

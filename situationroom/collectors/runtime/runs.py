@@ -35,7 +35,8 @@ class Runs(RunnerCore):
         try:
             outcome = await self._run_once(cid)
         except (RedisError, OSError) as exc:
-            self.outage.failed(exc)  # the produced samples wait in the backlog
+            # The produced samples wait in the backlog.
+            self.outage.failed("collectors cannot reach Redis: %s; keeping samples until it is back", exc)
             return RunOutcome(ok=False, error=f"Redis unreachable: {exc}")
         self.outage.reached()
         return outcome

@@ -53,7 +53,7 @@ class Supervise(RunnerCore):
             try:
                 await self._deliver(running, as_result(result), started, attempts=1)
             except (RedisError, OSError) as exc:
-                self.outage.failed(exc)
+                self.outage.failed("collectors cannot reach Redis: %s; keeping samples until it is back", exc)
                 return
             self.outage.reached()
             nonlocal backoff
