@@ -15,7 +15,6 @@ from situationroom import drill as drill_mod
 from situationroom import keys
 from situationroom.alerts import engine as engine_mod
 from situationroom.alerts.engine import Engine
-from situationroom.alerts.measure import level_for_measure
 from situationroom.alerts.rules import load_rules
 from situationroom.catalog import load_catalog
 from situationroom.collectors import health
@@ -340,15 +339,6 @@ async def test_a_failing_collector_holds_back_the_alerts_of_its_series(redis_url
     assert summary(await city.notifications()) == [("resolved", "주의", ["airkorea"]),
                                                    ("firing", "주의", ["daesong"])]
     await city.close()
-
-
-def test_level_for_measure_with_hysteresis() -> None:
-    levels = ((2, 2.0), (3, 3.0))
-    assert level_for_measure(2.5, "above", levels, (0.2, False), 0) == (2, 2.0)
-    assert level_for_measure(1.9, "above", levels, (0.2, False), 2) == (2, 2.0)
-    assert level_for_measure(1.7, "above", levels, (0.2, False), 2) == (0, None)
-    assert level_for_measure(2.9, "above", levels, (5.0, True), 3) == (3, 3.0)  # within 5 % of 3.0
-    assert level_for_measure(150, "below", ((2, 1000.0), (3, 200.0)), (0, False), 0) == (3, 200.0)
 
 
 async def test_real_and_exercise_alerts_never_group_together(redis_url: str, tmp_path: Path) -> None:
