@@ -12,7 +12,8 @@ import orjson
 import redis.asyncio as aioredis
 
 from situationroom import keys
-from situationroom.alerts.role import CONSUMER, AlertRole
+from situationroom.alerts.role import AlertRole
+from situationroom.alerts.store import CONSUMER
 from tests.alerts_support import City, make_site, summary
 from tests.servers_support import Command
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from situationroom.alerts.rules import RuleStore, load_rules
+from situationroom.alerts.rules import RuleFiles, load_rules
 from situationroom.catalog import Catalog
 from situationroom.errors import ConfigError
 from tests.alerts_support import make_site
@@ -122,23 +122,23 @@ async def test_rules_reload_when_a_file_changes_and_a_broken_file_keeps_the_last
 
     site = make_site(tmp_path, "rules:\n  - {id: one, kind: absence, indicator: river.level, after: 1h}\n")
     settings = settings_for("redis://unused", site=site)
-    store = RuleStore(load_catalog(settings.seeds), settings)
-    store.load()
+    files = RuleFiles(load_catalog(settings.seeds), settings)
+    files.load()
     seen: list[set[str]] = []
 
     async def changed(rules: object) -> None:
         seen.append({r for r in rules.rules if not r.startswith(("catalog.", "source."))})  # type: ignore[attr-defined]
 
     stop = asyncio.Event()
-    watcher = asyncio.create_task(store.watch(changed, stop))
+    watcher = asyncio.create_task(files.watch(changed, stop))
     await asyncio.sleep(0.3)
     path = site / "rules" / "test.yaml"
     path.write_text("rules:\n  - {id: two, kind: absence, indicator: river.level, after: 1h}\n", encoding="utf-8")
     await _wait(lambda: seen and seen[-1] == {"two"})
     path.write_text("rules:\n  - {id: three, kind: absence, indicator: river.level, after: soon}\n",
                     encoding="utf-8")
-    await _wait(lambda: store.error is not None)
-    assert "two" in store.rules.rules and "test.yaml:2: rules[0].after" in store.errors()[0]["text"]
+    await _wait(lambda: files.error is not None)
+    assert "two" in files.rules.rules and "test.yaml:2: rules[0].after" in files.errors()[0]["text"]
     stop.set()
     await watcher
 

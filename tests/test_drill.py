@@ -12,7 +12,7 @@ import redis
 
 from situationroom import drill as drill_mod
 from situationroom import drill_report, keys
-from situationroom.alerts import state as state_mod
+from situationroom.alerts import store
 from situationroom.catalog import load_catalog
 from situationroom.notify.people import load_people
 from tests.alerts_support import City
@@ -124,7 +124,7 @@ async def test_the_report_says_who_acknowledged_what_how_fast_and_who_never_did(
         await city.send("river.level", "chaeun", 3.2)  # real: not the drill's
         river = await city.alert("river.stage", "hyeongsan", exercise=True)
         assert river is not None and river.state == "firing"
-        await state_mod.acknowledge(city.client, river, "ds-park", None)
+        await store.acknowledge(city.client, river, "ds-park", None, updates_maxlen=city.settings.updates_maxlen)
         await city.later(6 * 60)  # past escalate_after: the unacknowledged 경계 goes to the department head
         drill = drill_mod.stop(sync, "cli:duty")
         people = load_people(REPO / "seeds")

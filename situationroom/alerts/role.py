@@ -9,38 +9,29 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from situationroom import audit, counters, keys, updates
+from situationroom import audit, updates
 from situationroom import drill as drill_mod
 from situationroom.aio import wait_event
-from situationroom.alerts import silences as silences_mod
-from situationroom.alerts import state as state_mod
-from situationroom.alerts.engine import Changes, Engine, Fetch, Intent
-from situationroom.alerts.rules import RuleSet, RuleStore
+from situationroom.alerts import inputs, store
+from situationroom.alerts.changes import Changes
+from situationroom.alerts.engine import Engine
+from situationroom.alerts.lock import RoleLock
+from situationroom.alerts.measure import Fetch
+from situationroom.alerts.rules import RuleFiles
+from situationroom.alerts.ruleset import RuleSet
 from situationroom.catalog import Catalog
+from situationroom.clock import now_ms
 from situationroom.collectors import health
-from situationroom.counters import Counter
 from situationroom.settings import Settings
 
 log = logging.getLogger(__name__)
 
 READ_COUNT = 1000
-NOTIFY_MAXLEN = 100_000
-"""Entries kept in the notifications stream (the notify role acknowledges them long before)."""
-LOCK_MS = 10_000
-CONSUMER = "alert"
-"""One active alert role at a time (the lock), so its consumer name is fixed: a restart finds its own
-pending entries under it."""
-
-_REFRESH = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0
-"""
 
 
 class AlertRole:
@@ -51,21 +42,23 @@ class AlertRole:
     def __init__(self, client: aioredis.Redis, catalog: Catalog, settings: Settings, *,
                  owner: str | None = None, clock: Callable[[], int] | None = None) -> None:
         self.client = client
-        self.group = updates.Group(client, keys.ALERT_GROUP, CONSUMER)
+        self.group = store.update_group(client)
         self.catalog = catalog
         self.settings = settings
-        self.store = RuleStore(catalog, settings)
+        self.rule_files = RuleFiles(catalog, settings)
         # Real and exercise data are evaluated by engines of their own: they never share an alert, a
         # notification group or a down source (docs/exercise.md).
         self.engines = {x: Engine(catalog, RuleSet(), source_grace=settings.alert_source_grace, exercise=x)
                         for x in (False, True)}
-        self.owner = owner or f"{CONSUMER}-{id(self):x}-{time.time():.0f}"
-        self._refresh = client.register_script(_REFRESH)
-        self.clock = clock or state_mod.now_ms
+        self.owner = owner or f"{store.CONSUMER}-{id(self):x}-{time.time():.0f}"
+        self.lock = RoleLock(client, self.owner)
+        self.clock = clock or now_ms
         """Wall-clock ms: min_interval, repeats, escalation, group waits and silences follow it."""
         self.processed = 0
         self.notifications = 0
         self._next_prune = 0.0
+        self._acks: dict[str, dict[str, Any]] = {}
+        self._silences: dict[str, dict[str, Any]] = {}
 
     @property
     def engine(self) -> Engine:
@@ -76,13 +69,13 @@ class AlertRole:
 
     async def start(self) -> None:
         """Load rules and state, catch up with what happened while no alert role ran."""
-        self.store.load()
+        self.rule_files.load()
         for engine in self.engines.values():
-            engine.set_rules(self.store.rules)
+            engine.set_rules(self.rule_files.rules)
         await self.publish_rules()
         await self._ensure_group()
-        alerts = await state_mod.load_all(self.client)
-        outbox = [Intent.decode(orjson.loads(v)) for v in (await self.client.hgetall(keys.alert_outbox())).values()]
+        alerts = await store.read_stored(self.client)
+        outbox = await store.read_outbox(self.client)
         for x, engine in self.engines.items():
             engine.load({fp: a for fp, a in alerts.items() if a.exercise == x},
                         [i for i in outbox if i.group.startswith("exercise/") == x])
@@ -100,24 +93,11 @@ class AlertRole:
 
     async def evaluate_snapshot(self) -> None:
         """Evaluate the current live state of every series (at start, and after the update stream was cut)."""
-        indicators = list(self.catalog.indicators)
-        pipe = self.client.pipeline(transaction=False)
-        for ind in indicators:
-            for x in (False, True):
-                pipe.hgetall(keys.live(ind, x))
-        states: list[dict[str, Any]] = []
-        for raw in await pipe.execute():
-            states.extend(orjson.loads(v) for v in raw.values())
-        await self._evaluate(states, [])
+        await self._evaluate(await inputs.live_states(self.client, list(self.catalog.indicators)), [])
 
     async def publish_rules(self) -> None:
-        rules = self.store.rules
-        pipe = self.client.pipeline(transaction=True)
-        pipe.delete(keys.alert_rules())
-        mapping = {rid: orjson.dumps(rule.summary()) for rid, rule in rules.rules.items()}
-        mapping["_errors"] = orjson.dumps(self.store.errors())
-        pipe.hset(keys.alert_rules(), mapping=mapping)
-        await pipe.execute()
+        summaries = {rid: rule.summary() for rid, rule in self.rule_files.rules.rules.items()}
+        await store.publish_rules(self.client, summaries, self.rule_files.errors())
 
     # -- one step -------------------------------------------------------------------------------------
 
@@ -141,9 +121,9 @@ class AlertRole:
         refreshed = False
         for x, engine in self.engines.items():
             mine = by_mode[x]
-            fetch = await self._fetch(engine, engine.plan(mine)) if mine else Fetch()
+            fetch = await self._fetch(engine, mine) if mine else Fetch()
             engine.evaluate(mine, now, fetch)
-            if engine.changes.notifications or any(i.due <= now for i in engine.outbox.values()):
+            if engine.about_to_notify(now):
                 # About to notify: make sure a silence or acknowledgement made a moment ago is honoured.
                 if not refreshed:
                     await self._refresh_inputs()
@@ -157,39 +137,13 @@ class AlertRole:
     def _take(self) -> Changes:
         """What both engines changed, to be written in one transaction."""
         real, exercise = (engine.take() for engine in self.engines.values())
-        real.alerts.update(exercise.alerts)
-        real.quiet.update(exercise.quiet)
-        real.history.extend(exercise.history)
-        real.notifications.extend(exercise.notifications)
-        real.outbox_set.update(exercise.outbox_set)
-        real.outbox_del |= exercise.outbox_del
-        real.removed |= exercise.removed
+        real.merge(exercise)
         return real
 
-    async def _fetch(self, engine: Engine, plan: list[tuple[str, tuple[Any, ...]]]) -> Fetch:
-        fetch = Fetch()
-        if not plan:
-            return fetch
-        x = engine.exercise
-        pipe = self.client.pipeline(transaction=False)
-        for kind, key in plan:
-            if kind == "rate":
-                ind, ent, t, window = key
-                pipe.zrangebyscore(keys.raw(ind, ent, x), f"({t - int(window * 1000)}", t, start=0, num=1)
-            else:
-                ind, ent, hour, days = key
-                pipe.zrangebyscore(keys.history(ind, ent, "1h", x), (hour - days * 24) * 3600, (hour - 1) * 3600)
-        for (kind, key), result in zip(plan, await pipe.execute(), strict=True):
-            if kind == "rate":
-                if result:
-                    ms, value = result[0].decode().split(":", 1)
-                    fetch.rate_first[key] = (int(ms), float(value))  # type: ignore[index]
-                else:
-                    fetch.rate_first[key] = None  # type: ignore[index]
-            else:
-                base = _baseline(result, key[2])
-                fetch.baselines[key] = base  # type: ignore[index]
-                engine.remember_baseline(key, base)  # type: ignore[arg-type]
+    async def _fetch(self, engine: Engine, states: list[dict[str, Any]]) -> Fetch:
+        fetch = await inputs.fetch(self.client, engine.reads_for(states), engine.exercise)
+        for key, base in fetch.baselines.items():
+            engine.remember_baseline(key, base)
         return fetch
 
     async def tick(self) -> None:
@@ -206,59 +160,24 @@ class AlertRole:
 
     async def _refresh_inputs(self) -> None:
         """Acknowledgements and silences (written by the API) and collector health."""
-        pipe = self.client.pipeline(transaction=False)
-        pipe.hgetall(keys.alert_acks())
-        pipe.hgetall(keys.silences())
-        acks, sil = await pipe.execute()
+        self._acks, self._silences = await store.read_acks_and_silences(self.client)
         all_health = await health.read_all(self.client)
         running = await drill_mod.read_current(self.client)
         self.engines[True].drill_source = running.collector if running is not None else None
         for engine in self.engines.values():
-            engine.acks = {k.decode(): orjson.loads(v) for k, v in acks.items()}
-            engine.silences = {k.decode(): orjson.loads(v) for k, v in sil.items()}
-            engine.health = all_health
+            engine.set_inputs(self._acks, self._silences, all_health)
 
     async def _prune_silences(self, now: int) -> None:
-        old = silences_mod.prune(self.engine.silences, now / 1000, self.settings.alert_retention)
-        if old:
-            await self.client.hdel(keys.silences(), *old)
+        await store.prune_silences(self.client, self._silences, now / 1000, self.settings.alert_retention)
         alerts = {fp: a for engine in self.engines.values() for fp, a in engine.alerts.items()}
-        gone = [fp for fp, ack in self.engine.acks.items()
-                if fp not in alerts or alerts[fp].episode != ack.get("episode")]
-        if gone:
-            await self.client.hdel(keys.alert_acks(), *gone)
+        await store.forget_acks(self.client, [fp for fp, ack in self._acks.items()
+                                              if fp not in alerts or alerts[fp].episode != ack.get("episode")])
 
     async def commit(self, changes: Changes, ids: list[bytes]) -> None:
         """Write what changed, the notifications and the `a` updates, and acknowledge the entries: all or nothing."""
         if not changes and not ids:
             return
-        s = self.settings
-        pipe = self.client.pipeline(transaction=True)
-        written = {**changes.quiet, **changes.alerts}
-        if written:
-            pipe.hset(keys.alerts(), mapping={fp: a.encode() for fp, a in written.items()})
-        if changes.removed:
-            pipe.hdel(keys.alerts(), *changes.removed)
-            for fp in changes.removed:
-                pipe.delete(keys.alert_history(fp))
-        by_fp: dict[str, list[bytes]] = {}
-        for fp, event in changes.history:
-            by_fp.setdefault(fp, []).append(orjson.dumps(event))
-        for fp, events in by_fp.items():
-            pipe.lpush(keys.alert_history(fp), *events)
-            pipe.ltrim(keys.alert_history(fp), 0, state_mod.HISTORY - 1)
-        if changes.outbox_set:
-            pipe.hset(keys.alert_outbox(), mapping={i: orjson.dumps(x.encode()) for i, x in changes.outbox_set.items()})
-        if changes.outbox_del:
-            pipe.hdel(keys.alert_outbox(), *changes.outbox_del)
-        for n in changes.notifications:
-            pipe.xadd(keys.notifications(), {"n": orjson.dumps(n)}, maxlen=NOTIFY_MAXLEN, approximate=True)
-        for a in changes.alerts.values():
-            updates.add_alert(pipe, a.public(), s.updates_maxlen)
-        self.group.ack(pipe, ids)
-        if changes.notifications:
-            counters.add(pipe, Counter.ALERT_NOTIFICATIONS, len(changes.notifications))
-        await pipe.execute()
+        await store.commit(self.client, changes, group=self.group, ids=ids, updates_maxlen=self.settings.updates_maxlen)
         self.notifications += len(changes.notifications)
         for n in changes.notifications:
             log.info("notification %s: %s, %d alert(s)", n["key"], n["kind"], len(n["alerts"]))
@@ -269,7 +188,7 @@ class AlertRole:
         """Become the active alert role; wait as a standby while another one holds the lock."""
         waiting = False
         while not stop.is_set():
-            if await self.client.set(keys.alert_lock(), self.owner, nx=True, px=LOCK_MS):
+            if await self.lock.take():
                 if waiting:
                     log.info("alert role %s took over", self.owner)
                 return True
@@ -279,19 +198,11 @@ class AlertRole:
             await wait_event(stop, 1.0)
         return False
 
-    async def _keep_lock(self) -> bool:
-        return bool(await self._refresh(keys=[keys.alert_lock()], args=[self.owner, LOCK_MS]))
-
-    async def _release(self) -> None:
-        with contextlib.suppress(Exception):
-            if await self.client.get(keys.alert_lock()) == self.owner.encode():
-                await self.client.delete(keys.alert_lock())
-
     async def run(self, stop: asyncio.Event) -> None:
         if not await self._lock(stop):
             return
         await self.start()
-        log.info("alert role evaluating %d rules", len(self.store.rules.rules))
+        log.info("alert role evaluating %d rules", len(self.rule_files.rules.rules))
 
         async def reloaded(rules: RuleSet) -> None:
             for engine in self.engines.values():
@@ -299,11 +210,11 @@ class AlertRole:
             await self.publish_rules()
             log.info("alert rules reloaded: %d rules", len(rules.rules))
             await audit.record(self.client, "rules.reload", actor=audit.Actor.system("file watcher"), target="rules",
-                               detail={"files": self.store.changed_files, "rules": len(rules.rules),
-                                       "valid": self.store.error is None},
+                               detail={"files": self.rule_files.changed_files, "rules": len(rules.rules),
+                                       "valid": self.rule_files.error is None},
                                maxlen=self.settings.audit_maxlen)
 
-        watcher = asyncio.create_task(self.store.watch(reloaded, stop), name="alert-rules-watcher")
+        watcher = asyncio.create_task(self.rule_files.watch(reloaded, stop), name="alert-rules-watcher")
         tick = self.settings.alert_tick
         next_tick = 0.0
         failing = False
@@ -312,7 +223,7 @@ class AlertRole:
                 try:
                     now = time.monotonic()
                     if now >= next_tick:
-                        if not await self._keep_lock():
+                        if not await self.lock.keep():
                             log.error("alert role %s lost its lock; stopping evaluation", self.owner)
                             return
                         await self.tick()
@@ -340,19 +251,5 @@ class AlertRole:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await watcher
-            await self._release()
+            await self.lock.release()
 
-
-def _baseline(members: list[bytes], hour: int) -> tuple[float, float, int] | None:
-    """Mean and spread of the hourly means at the same hour of day in the history read."""
-    means = []
-    for m in members:
-        b, count, total, _mn, _mx = m.decode().split(":")
-        start, n = int(float(b)), int(count)
-        if n and (start // 3600) % 24 == hour % 24:
-            means.append(float(total) / n)
-    if not means:
-        return None
-    mean = sum(means) / len(means)
-    spread = (sum((x - mean) ** 2 for x in means) / len(means)) ** 0.5
-    return mean, spread, len(means)

@@ -8,12 +8,9 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import orjson
-import redis.asyncio as aioredis
 from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from situationroom import keys
 from situationroom.alerts import severity
 from situationroom.durations import Duration
 
@@ -142,28 +139,14 @@ def public(silence: dict[str, Any], now: float, tz: ZoneInfo) -> dict[str, Any]:
     return out
 
 
-async def read_all(client: aioredis.Redis) -> dict[str, dict[str, Any]]:
-    raw = await client.hgetall(keys.silences())
-    return {k.decode(): orjson.loads(v) for k, v in raw.items()}
-
-
-async def save(client: aioredis.Redis, silence: dict[str, Any]) -> None:
-    await client.hset(keys.silences(), silence["id"], orjson.dumps(silence))
-
-
-async def expire(client: aioredis.Redis, silence_id: str, now: float | None = None) -> dict[str, Any] | None:
-    """End a silence now (kept, as expired, for the record); None when there is no such silence."""
-    raw = await client.hget(keys.silences(), silence_id)
-    if raw is None:
-        return None
-    silence = orjson.loads(raw)
-    now = time.time() if now is None else now
+def ended(silence: dict[str, Any], now: float) -> dict[str, Any]:
+    """The silence ended at `now` (kept, as expired, for the record)."""
+    silence = dict(silence)
     if silence.get("cron"):
         silence["until"] = min(now, silence.get("until") or now)
     else:
         silence["ends"] = min(now, silence["ends"])
     silence["expired_at"] = now
-    await client.hset(keys.silences(), silence_id, orjson.dumps(silence))
     return silence
 
 

@@ -1,4 +1,4 @@
-"""The alert state in Redis: one JSON per alert (fingerprint), its history, acknowledgements (docs/alerts.md)."""
+"""The Alert type: one alert across its episodes, its public JSON, its labels, and its fingerprint (docs/alerts.md)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import orjson
-import redis.asyncio as aioredis
 
-from situationroom import keys
 from situationroom.alerts.severity import BY_LEVEL
-from situationroom.clock import now_ms
 
 HISTORY = 200
-"""Changes kept per alert."""
+"""Changes kept per alert (its history list in Redis, newest first)."""
 ACTIVE = ("pending", "firing")
 
 
@@ -111,6 +108,15 @@ class Alert:
         known = cls.__dataclass_fields__
         return cls(**{k: v for k, v in data.items() if k in known})
 
+    def adopt_ack(self, ack: dict[str, Any] | None) -> bool:
+        """Take in an acknowledgement (`{by, at, comment, episode}` as stored) when it is of this episode and the
+        alert is still active and not acknowledged yet; True when it was taken in. The one place an
+        acknowledgement is merged: the engine adopting it, the store's reads and the API all go through here."""
+        if ack is None or self.acked is not None or ack.get("episode") != self.episode or not self.active:
+            return False
+        self.acked = {k: ack.get(k) for k in ("by", "at", "comment")}
+        return True
+
     def labels_all(self) -> dict[str, str]:
         """Every label a silence can match: the built-in ones and the rule's own."""
         lv = BY_LEVEL.get(self.level)
@@ -123,37 +129,3 @@ class Alert:
             out["exercise"] = "true"  # a silence can mute a whole drill
         out.update(self.labels)
         return out
-
-
-async def load_all(client: aioredis.Redis) -> dict[str, Alert]:
-    raw = await client.hgetall(keys.alerts())
-    return {k.decode(): Alert.decode(v) for k, v in raw.items()}
-
-
-async def read(client: aioredis.Redis, fingerprint_: str) -> Alert | None:
-    raw = await client.hget(keys.alerts(), fingerprint_)
-    return Alert.decode(raw) if raw is not None else None
-
-
-async def history(client: aioredis.Redis, fingerprint_: str, limit: int = HISTORY) -> list[dict[str, Any]]:
-    return [orjson.loads(x) for x in await client.lrange(keys.alert_history(fingerprint_), 0, limit - 1)]
-
-
-async def acks(client: aioredis.Redis) -> dict[str, dict[str, Any]]:
-    raw = await client.hgetall(keys.alert_acks())
-    return {k.decode(): orjson.loads(v) for k, v in raw.items()}
-
-
-async def acknowledge(client: aioredis.Redis, alert: Alert, by: str | None, comment: str | None) -> dict[str, Any]:
-    """Record an acknowledgement of the alert's current episode; the alert role adopts it (no more repeats
-    or escalation), and the change is published at once so every wall and staff page shows it."""
-    ack = {"by": by, "at": now_ms(), "comment": comment, "episode": alert.episode}
-    alert.acked = {k: ack[k] for k in ("by", "at", "comment")}
-    alert.updated = ack["at"]
-    pipe = client.pipeline(transaction=True)
-    pipe.hset(keys.alert_acks(), alert.fingerprint, orjson.dumps(ack))
-    pipe.lpush(keys.alert_history(alert.fingerprint), orjson.dumps(
-        {"at": ack["at"], "event": "acknowledged", "by": by, "comment": comment, "episode": alert.episode}))
-    pipe.ltrim(keys.alert_history(alert.fingerprint), 0, HISTORY - 1)
-    await pipe.execute()
-    return ack

@@ -5,15 +5,14 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any, Literal
 
-import orjson
 from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import Response
 
-from situationroom import access, keys, updates
-from situationroom.alerts import cap
+from situationroom import access
+from situationroom.alerts import cap, store
 from situationroom.alerts import silences as silences_mod
-from situationroom.alerts import state as state_mod
-from situationroom.alerts.rules import RuleStore
+from situationroom.alerts.rules import RuleFiles
+from situationroom.alerts.severity import BY_LEVEL
 from situationroom.alerts.severity import HELP as SEVERITY_HELP
 from situationroom.alerts.severity import parse as parse_severity
 from situationroom.alerts.state import Alert
@@ -26,7 +25,6 @@ from situationroom.web.jsonio import JSON, JSONBodyRoute
 router = APIRouter(route_class=JSONBodyRoute)
 Reader = Annotated[Any, Depends(require("read"))]
 Staff = Annotated[Any, Depends(require("staff"))]
-DELIVERIES = 200
 READ_ERRORS = (401, 403, 422, 503)
 STAFF_BODY_ERRORS = (400, 401, 403, 413, 415, 422, 503)
 
@@ -45,25 +43,7 @@ def _ctx(request: Request) -> Any:
 
 async def _alerts(request: Request) -> list[Alert]:
     """Every stored alert, with acknowledgements the alert role has not adopted yet."""
-    client = _ctx(request).client
-    pipe = client.pipeline(transaction=True)
-    pipe.hgetall(keys.alerts())
-    pipe.hgetall(keys.alert_acks())
-    stored, acks = await pipe.execute()
-    out = []
-    for fp, raw in stored.items():
-        alert = Alert.decode(raw)
-        _merge_ack(alert, acks.get(fp))
-        out.append(alert)
-    return out
-
-
-def _merge_ack(alert: Alert, raw: bytes | None) -> None:
-    if raw is None or alert.acked is not None:
-        return
-    ack = orjson.loads(raw)
-    if ack.get("episode") == alert.episode and alert.active:
-        alert.acked = {k: ack.get(k) for k in ("by", "at", "comment")}
+    return await store.read_alerts(_ctx(request).client)
 
 
 def _wanted(a: Alert, state: str, min_level: int, equal: dict[str, str | None]) -> bool:
@@ -123,19 +103,10 @@ async def list_alerts(
             response_model=schemas.AlertDetailOut, responses=documented(404, *READ_ERRORS),
             summary="One alert with its history and the notify role's deliveries")
 async def get_alert(request: Request, fingerprint: str, _: Reader) -> JSON:
-    client = _ctx(request).client
-    pipe = client.pipeline(transaction=False)
-    pipe.hget(keys.alerts(), fingerprint)
-    pipe.hget(keys.alert_acks(), fingerprint)
-    pipe.lrange(keys.alert_history(fingerprint), 0, state_mod.HISTORY - 1)
-    pipe.lrange(keys.alert_deliveries(fingerprint), 0, DELIVERIES - 1)
-    raw, ack, history, deliveries = await pipe.execute()
-    if raw is None:
+    detail = await store.read_detail(_ctx(request).client, fingerprint)
+    if detail is None:
         raise ApiError(404, "no such alert", field="fingerprint", value=fingerprint)
-    alert = Alert.decode(raw)
-    _merge_ack(alert, ack)
-    return JSON({"alert": alert.public(), "history": [orjson.loads(h) for h in history],
-                 "deliveries": [orjson.loads(d) for d in deliveries]})
+    return JSON({"alert": detail.alert.public(), "history": detail.history, "deliveries": detail.deliveries})
 
 
 @router.post("/api/v1/alerts/{fingerprint}/ack", response_class=JSON, tags=["alerts"], response_model=schemas.AckOut,
@@ -144,7 +115,7 @@ async def get_alert(request: Request, fingerprint: str, _: Reader) -> JSON:
 async def acknowledge(request: Request, fingerprint: str, record: Staff,
                       body: Annotated[schemas.AckIn | None, Body()] = None) -> JSON:
     ctx = _ctx(request)
-    alert = await state_mod.read(ctx.client, fingerprint)
+    alert = await store.read_alert(ctx.client, fingerprint)
     if alert is None:
         raise ApiError(404, "no such alert", field="fingerprint", value=fingerprint)
     if not alert.active:
@@ -153,17 +124,14 @@ async def acknowledge(request: Request, fingerprint: str, record: Staff,
     w = _who(request, record)
     if not w.any_alert:
         _allowed(access.check_ack, w, alert.public(), await Subscriptions(ctx.client).all(), ctx.catalog)
-    ack = await ctx.client.hget(keys.alert_acks(), fingerprint)
-    _merge_ack(alert, ack)
     if alert.acked is not None:
         return JSON({"alert": alert.public(), "already": True})
     comment = body.comment if body else None
-    await state_mod.acknowledge(ctx.client, alert, w.actor, comment)
+    # Published with it, so every wall and staff page shows it without waiting for the alert role.
+    await store.acknowledge(ctx.client, alert, w.actor, comment, updates_maxlen=ctx.settings.updates_maxlen)
     await audited(request, record, "alert.ack", target=fingerprint,
                   detail={"rule": alert.rule, "entity": alert.entity, "department": alert.department,
                           "episode": alert.episode, "comment": comment})
-    # Published at once, so every wall and staff page shows it without waiting for the alert role.
-    await updates.publish_alert(ctx.client, alert.public(), ctx.settings.updates_maxlen)
     return JSON({"alert": alert.public(), "already": False})
 
 
@@ -176,7 +144,7 @@ async def list_silences(request: Request, _: Reader,
     ctx = _ctx(request)
     tz = _tz(ctx)
     now = time.time()
-    out = [silences_mod.public(s, now, tz) for s in (await silences_mod.read_all(ctx.client)).values()]
+    out = [silences_mod.public(s, now, tz) for s in (await store.read_silences(ctx.client)).values()]
     if state != "all":
         out = [s for s in out if s["state"] == state]
     return JSON({"silences": sorted(out, key=lambda s: s["created"], reverse=True)})
@@ -196,7 +164,7 @@ async def create_silence(request: Request, record: Staff, data: silences_mod.Sil
                     alerts=[a.public() for a in alerts], catalog=ctx.catalog)
     silence = silences_mod.create(data, w.actor, now, by_name=_names(request, w), role=w.role, token=w.name,
                                   department=plan.department)
-    await silences_mod.save(ctx.client, silence)
+    await store.add_silence(ctx.client, silence)
     matched = [a.fingerprint for a in alerts if a.active and silences_mod.matches(silence, a.labels_all())]
     await audited(request, record, "silence.create", target=silence["id"],
                   detail={k: silence.get(k) for k in ("matchers", "starts", "ends", "cron", "duration", "until",
@@ -210,11 +178,11 @@ async def create_silence(request: Request, record: Staff, data: silences_mod.Sil
                summary="Expire a silence now (staff)")
 async def expire_silence(request: Request, silence_id: str, record: Staff) -> JSON:
     ctx = _ctx(request)
-    current = (await silences_mod.read_all(ctx.client)).get(silence_id)
+    current = (await store.read_silences(ctx.client)).get(silence_id)
     if current is None:
         raise ApiError(404, "no such silence", field="silence_id", value=silence_id)
     _allowed(access.check_expire, _who(request, record), current)
-    silence = await silences_mod.expire(ctx.client, silence_id)
+    silence = await store.expire_silence(ctx.client, silence_id)
     if silence is None:
         raise ApiError(404, "no such silence", field="silence_id", value=silence_id)
     await audited(request, record, "silence.expire", target=silence_id,
@@ -242,14 +210,13 @@ def _allowed(check: Any, *args: Any, **kwargs: Any) -> Any:
 
 async def _labels(request: Request) -> set[str]:
     """Labels a silence may match: the built-in ones and those the rules give their alerts."""
-    raw = await _ctx(request).client.hgetall(keys.alert_rules())
-    raw.pop(b"_errors", None)
-    if raw:
-        specs = [orjson.loads(v).get("spec", {}) for v in raw.values()]
+    published = await store.read_published_rules(_ctx(request).client)
+    if published is not None and published.rules:
+        specs = [summary.get("spec", {}) for summary in published.rules.values()]
     else:
-        store = RuleStore(_ctx(request).catalog, _ctx(request).settings)
-        store.load()
-        specs = [r.spec.model_dump() for r in store.rules.rules.values()]
+        files = RuleFiles(_ctx(request).catalog, _ctx(request).settings)
+        files.load()
+        specs = [r.spec.model_dump() for r in files.rules.rules.values()]
     return set(silences_mod.BUILTIN_LABELS) | {k for spec in specs for k in (spec.get("labels") or {})}
 
 
@@ -265,17 +232,17 @@ def _tz(ctx: Any) -> Any:
             responses=documented(*READ_ERRORS), summary="The alert rules with the state of their alerts")
 async def list_rules(request: Request, _: Reader) -> JSON:
     ctx = _ctx(request)
-    raw = await ctx.client.hgetall(keys.alert_rules())
-    running = bool(raw)
-    if running:
-        errors = orjson.loads(raw.pop(b"_errors", b"[]"))
-        rules = [orjson.loads(v) for v in raw.values()]
+    published = await store.read_published_rules(ctx.client)
+    running = published is not None
+    if published is not None:
+        errors = published.errors
+        rules = list(published.rules.values())
     else:
         # No alert role has run on this Redis yet: show what it would run.
-        store = RuleStore(ctx.catalog, ctx.settings)
-        store.load()
-        errors = store.errors()
-        rules = [r.summary() for r in store.rules.rules.values()]
+        files = RuleFiles(ctx.catalog, ctx.settings)
+        files.load()
+        errors = files.errors()
+        rules = [r.summary() for r in files.rules.rules.values()]
     counts: dict[str, dict[str, Any]] = {}
     for a in await _alerts(request):
         if not a.active:
@@ -288,7 +255,7 @@ async def list_rules(request: Request, _: Reader) -> JSON:
         lv = c.pop("level")
         r["alerts"] = c
         r["state"] = "firing" if c["firing"] else "pending" if c["pending"] else "ok"
-        r["severity"] = state_mod.BY_LEVEL[lv].ko if lv else None
+        r["severity"] = BY_LEVEL[lv].ko if lv else None
     rules.sort(key=lambda r: (r["state"] != "firing", r["state"] != "pending", r["id"]))
     return JSON({"rules": rules, "errors": errors, "evaluated": running})
 
@@ -302,12 +269,9 @@ def _cap_args(request: Request) -> tuple[str, str, str]:
 
 
 async def _categories(request: Request) -> dict[str, str | None]:
-    raw = await _ctx(request).client.hgetall(keys.alert_rules())
-    out: dict[str, str | None] = {}
-    for rid, v in raw.items():
-        if rid != b"_errors":
-            out[rid.decode()] = orjson.loads(v).get("spec", {}).get("cap_category")
-    return out
+    published = await store.read_published_rules(_ctx(request).client)
+    rules = published.rules if published is not None else {}
+    return {rid: summary.get("spec", {}).get("cap_category") for rid, summary in rules.items()}
 
 
 @router.get("/api/v1/cap.xml", response_class=Atom, tags=["alerts"],
@@ -325,7 +289,7 @@ async def cap_feed(request: Request, _: Reader) -> Response:
             responses=documented(404, *READ_ERRORS, answers_json=False),
             summary="CAP 1.2 message of one alert (Alert, Update after a change of severity, Cancel once resolved)")
 async def cap_alert(request: Request, fingerprint: str, _: Reader) -> Response:
-    alert = await state_mod.read(_ctx(request).client, fingerprint)
+    alert = await store.read_alert(_ctx(request).client, fingerprint)
     if alert is None or alert.fired is None:
         raise ApiError(404, "no such alert (or it never fired)", field="fingerprint", value=fingerprint)
     sender, status, base = _cap_args(request)
