@@ -289,7 +289,7 @@ class Aggregator:
         log.info("aggregator %s consuming %d partitions", self.consumer, len(self.streams))
         next_claim = next_sweep = 0.0
 
-        async def step() -> bool:
+        async def once() -> bool:
             nonlocal next_claim, next_sweep
             now = time.monotonic()
             if now >= next_claim:
@@ -302,7 +302,7 @@ class Aggregator:
             await self.process(await self._read(">", block))
             return True
 
-        await run_stream_reader("aggregator", step, stop, log=log,
+        await run_stream_reader("aggregator", once, stop, log=log,
                                 regroup=lambda: ensure_groups(self.client, self.settings.partitions))
 
 def _transient(exc: Exception) -> bool:

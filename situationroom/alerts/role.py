@@ -10,9 +10,6 @@ from collections.abc import Callable
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from situationroom import audit, updates
 from situationroom import drill as drill_mod
@@ -27,6 +24,7 @@ from situationroom.alerts.ruleset import RuleSet
 from situationroom.catalog import Catalog
 from situationroom.clock import now_ms
 from situationroom.collectors import health
+from situationroom.outage import run_stream_reader
 from situationroom.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -217,36 +215,26 @@ class AlertRole:
         watcher = asyncio.create_task(self.rule_files.watch(reloaded, stop), name="alert-rules-watcher")
         tick = self.settings.alert_tick
         next_tick = 0.0
-        failing = False
+
+        async def once() -> bool:
+            nonlocal next_tick
+            now = time.monotonic()
+            if now >= next_tick:
+                if not await self.lock.keep():
+                    log.error("alert role %s lost its lock; stopping evaluation", self.owner)
+                    return False
+                await self.tick()
+                next_tick = now + tick
+            block = max(1, int(min(self.settings.block_ms, (next_tick - time.monotonic()) * 1000)))
+            await self.step(block)
+            return True
+
+        async def regroup() -> None:
+            await self._ensure_group()
+            await self.evaluate_snapshot()
+
         try:
-            while not stop.is_set():
-                try:
-                    now = time.monotonic()
-                    if now >= next_tick:
-                        if not await self.lock.keep():
-                            log.error("alert role %s lost its lock; stopping evaluation", self.owner)
-                            return
-                        await self.tick()
-                        next_tick = now + tick
-                    block = max(1, int(min(self.settings.block_ms, (next_tick - time.monotonic()) * 1000)))
-                    await self.step(block)
-                    if failing:
-                        log.info("alert role recovered")
-                        failing = False
-                except ResponseError as exc:
-                    if "NOGROUP" in str(exc) or "UNBLOCKED" in str(exc):
-                        await self._ensure_group()
-                        await self.evaluate_snapshot()
-                        continue
-                    if not failing:
-                        log.error("alert role: Redis refused a command: %s; retrying", exc)
-                        failing = True
-                    await asyncio.sleep(1)
-                except (OSError, RedisConnectionError, RedisTimeoutError) as exc:
-                    if not failing:
-                        log.error("alert role lost Redis: %s; retrying", exc)
-                        failing = True
-                    await asyncio.sleep(1)
+            await run_stream_reader("alert role", once, stop, regroup=regroup, log=log)
         finally:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
