@@ -1,4 +1,4 @@
-"""Updates as the fan-out routes them: the topics each reaches, the series a slow client keeps the latest of,
+"""Updates as the fan-out routes them: the topics each reaches, what a slow client keeps only the latest of,
 the delta list it goes in, and the bytes passed on as published."""
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def test_every_kind_of_update_is_routed_with_its_bytes_untouched(mini_catalog: C
     assert [en.body for en in got] == [state, drill, message, alert, inbox]
     assert [en.section for en in got] == [STATES, STATES, MESSAGES, ALERTS, ALERTS]
     # An exercise series is a series of its own: coalescing keeps the latest of each.
-    assert [en.series for en in got] == [("air.pm10", "daesong"), ("air.pm10", "daesong", "x"), None,
+    assert [en.coalesce_key for en in got] == [("air.pm10", "daesong"), ("air.pm10", "daesong", "x"), None,
                                          ("alert", "f1"), None]
     assert got[0].topics == router.of_state("air.pm10", "daesong") == got[1].topics
     assert got[2].topics == MESSAGE_TOPICS and got[3].topics == got[4].topics == ALERT_TOPICS

@@ -39,13 +39,13 @@ class Pending:
         states = self.states
         for en in entries:
             if en.section == ALERTS:
-                alert = en.series if en.series is not None else en.id
+                alert = en.coalesce_key if en.coalesce_key is not None else en.id
                 self.alerts.pop(alert, None)
                 self.alerts[alert] = en.body
-            elif en.series is not None:
+            elif en.coalesce_key is not None:
                 # Re-inserted at the end: the coalesced frame lists states in the order of their last change.
-                states.pop(en.series, None)
-                states[en.series] = en.body
+                states.pop(en.coalesce_key, None)
+                states[en.coalesce_key] = en.body
             else:
                 self.messages.append(en.body)
                 if len(self.messages) > max_messages:

@@ -32,7 +32,7 @@ class Entry:
     body: bytes
     """The state, message or alert JSON exactly as published: frames splice these bytes, never re-encode them."""
     topics: frozenset[str]
-    series: tuple[str, ...] | None
+    coalesce_key: tuple[str, ...] | None
     """What a slow client's coalescing keeps only the latest of: (indicator, entity) of a state ((indicator,
     entity, "x") of an exercise one), ("alert", fingerprint) of an alert; None for a message or inbox item."""
     section: int
@@ -50,8 +50,8 @@ def entries_of(updates: Iterable[Update], router: TopicRouter) -> list[Entry]:
             assert data is not None  # updates.decode parses every state
             indicator, entity = data["i"], data["e"]
             # An exercise series is a series of its own: a slow client's coalescing keeps both.
-            series: tuple[str, ...] = (indicator, entity, "x") if data.get("x") else (indicator, entity)
-            out.append(Entry(update.id, parse_id(update.id), update.body, of_state(indicator, entity), series,
+            coalesce_key: tuple[str, ...] = (indicator, entity, "x") if data.get("x") else (indicator, entity)
+            out.append(Entry(update.id, parse_id(update.id), update.body, of_state(indicator, entity), coalesce_key,
                              STATES))
         elif kind is Kind.MESSAGE:
             out.append(Entry(update.id, parse_id(update.id), update.body, MESSAGE_TOPICS, None, MESSAGES))
