@@ -107,6 +107,12 @@ async def recent_messages(client: aioredis.Redis) -> list[bytes]:
     return list(await client.lrange(keys.recent_messages(), 0, RECENT - 1))
 
 
+def queue_recent_messages(pipe: Pipeline) -> None:
+    """Queue the read of `recent_messages` on a pipeline (a snapshot reads them in one transaction with
+    `queue_newest_id`: the list and the stream share a slot); the answer is the list of JSON bytes."""
+    pipe.lrange(keys.recent_messages(), 0, RECENT - 1)
+
+
 # -- reading ----------------------------------------------------------------------------------------------
 
 
@@ -156,8 +162,17 @@ def decode(entries: Iterable[tuple[bytes | str, Mapping[bytes, bytes]]]) -> list
 
 async def newest_id(client: aioredis.Redis) -> str | None:
     """Id of the newest entry, or None while the stream is empty."""
-    newest = await client.xrevrange(keys.updates(), count=1)
-    return _text(newest[0][0]) if newest else None
+    return newest_id_of(await client.xrevrange(keys.updates(), count=1))
+
+
+def queue_newest_id(pipe: Pipeline) -> None:
+    """Queue the read of `newest_id` on a pipeline; `newest_id_of` turns its answer into the id."""
+    pipe.xrevrange(keys.updates(), count=1)
+
+
+def newest_id_of(reply: Sequence[Any]) -> str | None:
+    """The id in the answer to `queue_newest_id`, or None while the stream is empty."""
+    return _text(reply[0][0]) if reply else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +181,10 @@ class Batch:
 
     ids: list[bytes]
     updates: list[Update]
+
+    @property
+    def first(self) -> str | None:
+        return _text(self.ids[0]) if self.ids else None
 
     @property
     def last(self) -> str | None:

@@ -29,9 +29,9 @@ import uvicorn
 from fastapi import FastAPI
 
 from situationroom.catalog import Catalog, load_catalog
-from situationroom.fanout import Fanout
 from situationroom.settings import Settings
 from situationroom.web.app import create_app
+from situationroom.web.fanout import Fanout
 from tests.site_support import REPO
 
 CLI = [sys.executable, "-m", "situationroom"]

@@ -7,7 +7,9 @@ from pathlib import Path
 
 from websockets.asyncio.client import connect
 
-from situationroom.fanout import ALERT, Entry, Pending, delta_of
+from situationroom.web.fanout.client import Pending
+from situationroom.web.fanout.entries import ALERTS, Entry
+from situationroom.web.fanout.frames import delta_of
 from tests.alerts_support import City
 from tests.servers_support import serve
 from tests.ws_support import recv, subscribe
@@ -55,9 +57,9 @@ async def test_alerts_reach_their_topic_live_and_are_in_the_snapshot(redis_url: 
 def test_a_slow_client_gets_the_latest_state_of_each_alert_and_every_inbox_item() -> None:
     def alert(n: int, fp: str, state: str) -> Entry:
         raw = f'{{"type":"alert","fingerprint":"{fp}","state":"{state}"}}'.encode()
-        return Entry(f"{n}-0", (n, 0), raw, frozenset({"alerts"}), ("alert", fp), ALERT)
+        return Entry(f"{n}-0", (n, 0), raw, frozenset({"alerts"}), ("alert", fp), ALERTS)
 
-    inbox = Entry("4-0", (4, 0), b'{"type":"inbox","recipient":"ds-kim"}', frozenset({"alerts"}), None, ALERT)
+    inbox = Entry("4-0", (4, 0), b'{"type":"inbox","recipient":"ds-kim"}', frozenset({"alerts"}), None, ALERTS)
     pending = Pending()
     pending.merge([alert(1, "a1", "pending"), alert(2, "a1", "firing"), alert(3, "a2", "firing"), inbox],
                   "4-0", 10)

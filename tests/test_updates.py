@@ -91,3 +91,21 @@ async def test_a_group_sees_each_entry_once_and_gets_back_what_it_did_not_acknow
     assert [u.data["v"] for u in pending.updates if u.data] == [2.0]
     rest = await group.read(pending=False, count=10, block=None)
     assert [u.data["v"] for u in rest.updates if u.data] == [3.0]
+
+
+async def test_a_snapshot_reads_the_newest_id_and_recent_messages_in_one_transaction(aclient: aioredis.Redis) -> None:
+    async with aclient.pipeline(transaction=True) as pipe:
+        updates.queue_newest_id(pipe)
+        updates.queue_recent_messages(pipe)
+        newest, recent = await pipe.execute()
+    assert updates.newest_id_of(newest) is None and recent == []
+    await updates.MessagePublisher(aclient).publish([_message("m1"), _message("m2")], maxlen=MAXLEN)
+    async with aclient.pipeline(transaction=True) as pipe:
+        updates.queue_newest_id(pipe)
+        updates.queue_recent_messages(pipe)
+        newest, recent = await pipe.execute()
+    batch = await updates.read_from(aclient, "0", count=100)
+    assert updates.newest_id_of(newest) == batch.last == await updates.newest_id(aclient)
+    assert batch.first == batch.updates[0].id != batch.last
+    assert recent == await updates.recent_messages(aclient)
+    assert [orjson.loads(m)["id"] for m in recent] == ["m2", "m1"]

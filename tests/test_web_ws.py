@@ -24,10 +24,11 @@ from websockets.exceptions import ConnectionClosed
 from situationroom import __version__, keys, tokens
 from situationroom.aggregator import Aggregator
 from situationroom.catalog import load_catalog
-from situationroom.fanout import READ_COUNT, TransportSink
 from situationroom.messages import Message
 from situationroom.settings import Settings
 from situationroom.streams import StreamWriter, ensure_groups
+from situationroom.web.fanout.hub import READ_COUNT
+from situationroom.web.fanout.sinks import TransportSink
 from tests.servers_support import Served, free_port, serve
 from tests.site_support import MINI, settings_for
 from tests.ws_support import recv, send, subscribe

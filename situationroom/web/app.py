@@ -14,13 +14,13 @@ from situationroom.settings import Settings
 from situationroom.streams import StreamWriter
 from situationroom.web import (
     alerts_api,
-    api,
     audit_api,
     audit_page,
     collectors_api,
     errors,
     exercise_api,
     heartbeat,
+    indicators_api,
     ops,
     pages,
     session_api,
@@ -62,7 +62,7 @@ def create_app(client: aioredis.Redis, catalog: Catalog, settings: Settings) -> 
     app.include_router(heartbeat.router)  # says in Redis that a web role uses it (`tokens create` asks)
     app.include_router(session_api.router)  # sign in once with a token: the session cookie
     app.include_router(audit_api.router)  # the audit log (admins)
-    app.include_router(api.router)
+    app.include_router(indicators_api.router)  # indicators, history, push ingest, health, metrics
     app.include_router(alerts_api.router)  # alerts, silences, rules, the CAP feed
     app.include_router(collectors_api.router)  # collectors' health; run now, pause, resume (operators)
     app.include_router(exercise_api.router)  # the drill, exercise sources and simulated clock the pages mark

@@ -13,7 +13,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from situationroom import __version__
 from situationroom.clock import now_ms
-from situationroom.fanout import Client, Fanout, Frame, TopicError
+from situationroom.web.fanout import Client, Fanout, Frame, TopicError
 
 RAW_SEND = "situationroom.raw_send"
 """Scope key under which the server's own ASGI `send` of a websocket is kept (see CaptureSend)."""
@@ -126,7 +126,7 @@ async def _handle(fanout: Fanout, client: Client, message: dict[str, Any]) -> No
             if "topics" not in obj:
                 raise BadFrame("subscribe needs topics", "topics", None)
             try:
-                topics = fanout.topics.parse(obj["topics"])
+                topics = fanout.router.parse(obj["topics"])
             except TopicError as exc:
                 raise BadFrame(exc.message, exc.field, exc.value) from None
             resume = obj.get("resume")

@@ -1,0 +1,266 @@
+"""The fan-out of one web process: one shared reader of the update stream, subscriptions, dispatch, heartbeats."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from situationroom import aio, updates
+from situationroom.catalog import Catalog
+from situationroom.clock import now_ms
+from situationroom.settings import Settings
+from situationroom.web.fanout.client import Audience, Client
+from situationroom.web.fanout.entries import ID_PATTERN, ZERO_ID, Entry, StreamId, entries_of, parse_id
+from situationroom.web.fanout.frames import Chunk, Frame, chunked, delta_of
+from situationroom.web.fanout.sinks import QueueSink, Sink, TransportSink
+from situationroom.web.fanout.snapshot import read_snapshot
+from situationroom.web.fanout.topics import TopicRouter
+
+log = logging.getLogger(__name__)
+
+READ_COUNT = 1000
+"""Entries per read of the shared reader and per read of a client's catch-up."""
+HEARTBEAT_SLICES = 10
+"""The heartbeat interval is walked in this many steps, each pinging the clients whose turn it is."""
+
+
+class Fanout:
+    """Reads the update stream once per process and fans it out to every websocket client of the process."""
+
+    def __init__(self, client: aioredis.Redis, catalog: Catalog, settings: Settings) -> None:
+        self.redis = client
+        self.catalog = catalog
+        self.settings = settings
+        self.router = TopicRouter(catalog)
+        self.audiences: dict[frozenset[str], Audience] = {}
+        self.clients: set[Client] = set()
+        self.position = ZERO_ID
+        """Id of the last update-stream entry the shared reader has dispatched."""
+        self.parsed_position: StreamId = (0, 0)
+        self.coalesced_clients = 0
+        """How many times a client fell behind and was switched to coalesced updates (for tests and metrics)."""
+        self.frames_encoded = 0
+        self._next_id = 0
+        self._tasks: list[asyncio.Task[None]] = []
+        self._closing_tasks: set[asyncio.Task[None]] = set()
+        self._stop = asyncio.Event()
+
+    # -- lifecycle ---------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        last = await updates.newest_id(self.redis) or ZERO_ID
+        self.position, self.parsed_position = last, parse_id(last)
+        self._stop.clear()
+        self._tasks = [asyncio.create_task(self._read_loop(), name="fanout-reader"),
+                       asyncio.create_task(self._heartbeat_loop(), name="fanout-heartbeat")]
+
+    async def stop(self) -> None:
+        # The loops also end on the event: redis.asyncio can lose a cancellation that lands as a command
+        # starts (Python 3.11's wait_for, cpython#86296), and the reader would then block for ever on the
+        # next XREAD; a web role that failed to start hung that way instead of saying why.
+        self._stop.set()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        for client in list(self.clients):
+            client.detach()
+
+    @property
+    def running(self) -> bool:
+        return bool(self._tasks) and not any(t.done() for t in self._tasks)
+
+    # -- connections -------------------------------------------------------------------------------------
+
+    def connect(self, websocket: Any, send: Any = None) -> Client:
+        """Register a connection; `send` is the server's raw ASGI send, used to share frames when possible."""
+        sink: Sink | None = TransportSink.find(send) if send is not None else None
+        if sink is None:
+            sink = QueueSink(websocket, self.settings.ws_queue_frames)
+        self._next_id += 1
+        client = Client(self, websocket, sink, self._next_id)
+        self.clients.add(client)
+        return client
+
+    def disconnect(self, client: Client) -> None:
+        client.closed = True
+        client.detach()
+        if isinstance(client.sink, QueueSink):
+            client.sink.abort()
+        self.clients.discard(client)
+
+    def send_control(self, frame: dict[str, Any], topic: str | None = None) -> int:
+        """Push a control frame (e.g. {"type": "dashboard", ...}) to every client, or to those subscribed
+        to `topic` (or to `all`). Encoded once; returns how many clients it was queued for."""
+        shared = Frame.of(frame)
+        n = 0
+        for client in list(self.clients):
+            if client.closed:
+                continue
+            if topic is not None and topic not in client.topics and "all" not in client.topics:
+                continue
+            client.control(shared)
+            n += 1
+        return n
+
+    async def subscribe(self, client: Client, topics: frozenset[str], resume: str | None, ref: Any,
+                        has_ref: bool) -> None:
+        """Replace the client's subscription: a snapshot (or the entries after `resume`), then live deltas.
+
+        Hand-over without gap or duplicate: the client catches up from its id until it has reached the
+        shared reader's position, then joins live delivery in the same step (no await in between).
+        Entries the shared reader dispatches later are all newer than that position; if the client's
+        catch-up went past the reader, the entries it already has are skipped (`caught_up_to`).
+        """
+        client.detach()
+        echo = {"ref": ref} if has_ref else {}
+        cursor: str
+        resumed = False
+        batch: updates.Batch | None = None
+        failure: str | None = None
+        if resume is not None:
+            batch, failure = await self._resume_from(resume)
+            if failure is None:
+                cursor, resumed = resume, True
+        if not resumed:
+            cursor, payload = await read_snapshot(self.redis, self.router, self.settings.stale_grace, topics, echo,
+                                                  failure)
+            await client.send(Frame(payload))
+            self.frames_encoded += 1
+        held: tuple[list[Entry], str] | None = None
+        while True:
+            if batch is not None and batch.last is not None:
+                cursor = batch.last
+                matched = self._matching(topics, entries_of(batch.updates, self.router))
+                for piece in chunked(matched, cursor) if matched else []:
+                    # One piece is held back: the last frame of a resume carries the ref.
+                    if held is not None:
+                        await client.send(self._catch_up_frame(held[0], held[1], resumed))
+                    held = piece
+            if parse_id(cursor) >= self.parsed_position or client.closed:
+                break
+            batch = await updates.read_from(self.redis, f"({cursor}", count=READ_COUNT)
+            if batch.last is None:
+                break
+        if resumed:
+            # The last resumed frame always comes, carrying the final id and the ref: the answer to the resume.
+            await client.send(Frame(delta_of(cursor, held[0] if held else [], resumed=True, **echo)))
+        elif held is not None:
+            await client.send(self._catch_up_frame(held[0], held[1], False))
+        if client.closed:
+            return
+        # No await from the position check above to here: the shared reader cannot dispatch in between.
+        reached = parse_id(cursor)
+        if reached < self.parsed_position:
+            # Only when the stream lost entries under the catch-up (deleted or trimmed); continue live.
+            reached = self.parsed_position
+        audience = self.audiences.get(topics)
+        if audience is None:
+            audience = self.audiences[topics] = Audience(topics)
+        audience.clients.add(client)
+        client.audience = audience
+        client.caught_up_to = reached if reached > self.parsed_position else None
+
+    def _catch_up_frame(self, entries: list[Entry], stream_id: str, resumed: bool) -> Frame:
+        self.frames_encoded += 1
+        return Frame(delta_of(stream_id, entries, resumed=True) if resumed else delta_of(stream_id, entries))
+
+    @staticmethod
+    def _matching(topics: frozenset[str], entries: list[Entry]) -> list[Entry]:
+        if "all" in topics:
+            return entries
+        return [en for en in entries if not en.topics.isdisjoint(topics)]
+
+    async def _resume_from(self, resume: str) -> tuple[updates.Batch | None, str | None]:
+        """The entries after `resume` (first read), or why the client needs a snapshot instead."""
+        if not isinstance(resume, str) or not ID_PATTERN.match(resume):
+            return None, "not an update-stream id"
+        batch = await updates.read_from(self.redis, resume, count=READ_COUNT)
+        if batch.first != resume:
+            return None, "no longer in the update stream (trimmed), or never was"
+        return updates.Batch(batch.ids, [u for u in batch.updates if u.id != resume]), None
+
+    # -- the shared reader -------------------------------------------------------------------------------
+
+    async def _read_loop(self) -> None:
+        backoff = 0.1
+        while not self._stop.is_set():
+            try:
+                batch = await updates.read_after(self.redis, self.position, count=READ_COUNT,
+                                                 block=self.settings.block_ms)
+                backoff = 0.1
+            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+                log.warning("update stream: %s; retrying in %.1fs", exc, backoff)
+                await aio.wait_event(self._stop, backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            if batch.last is not None:
+                self.dispatch(entries_of(batch.updates, self.router), batch.last)
+
+    def dispatch(self, entries: list[Entry], last: str) -> None:
+        """Hand one batch to every audience; synchronous, so a subscription joins either before or after it."""
+        parsed_last = parse_id(last)
+        self.position, self.parsed_position = last, parsed_last
+        if not entries:
+            return
+        first = entries[0].parsed_id
+        for audience in list(self.audiences.values()):
+            matched = entries if audience.everything else [
+                en for en in entries if not en.topics.isdisjoint(audience.topics)]
+            if not matched:
+                continue
+            chunks: list[Chunk] | None = None
+            for client in list(audience.clients):
+                caught_up_to = client.caught_up_to
+                if caught_up_to is not None:
+                    client.caught_up_to = None
+                    if caught_up_to >= parsed_last:
+                        continue
+                    if caught_up_to >= first:
+                        newer = [en for en in matched if en.parsed_id > caught_up_to]
+                        if newer:
+                            client.deliver(Chunk.split(newer, last))
+                        continue
+                if chunks is None:
+                    chunks = Chunk.split(matched, last)
+                    self.frames_encoded += len(chunks)
+                client.deliver(chunks)
+
+    # -- heartbeats --------------------------------------------------------------------------------------
+
+    async def _heartbeat_loop(self) -> None:
+        # Each client is pinged on its own phase of the interval: a thousand pongs arriving in the same
+        # millisecond held every frame of the wall back by a second in the benchmark.
+        tick = self.settings.ws_heartbeat / HEARTBEAT_SLICES
+        while not await aio.wait_event(self._stop, tick):
+            self.heartbeat()
+
+    def heartbeat(self) -> None:
+        """Ping the clients whose turn it is (one shared frame); close those silent for three heartbeats."""
+        every = self.settings.ws_heartbeat
+        silent_after = 3 * every
+        now = time.monotonic()
+        ping: Frame | None = None
+        for client in list(self.clients):
+            if client.closed or client.next_ping > now:
+                continue
+            client.next_ping += every
+            if now - client.last_heard > silent_after:
+                log.info("websocket client %d silent for %.0fs: closing", client.id, now - client.last_heard)
+                self._keep_task(asyncio.create_task(client.close(1001, "no heartbeat for three intervals")))
+            elif client.pending is None:
+                # A client that is behind gets no ping: its queue already shows it is alive or not.
+                if ping is None:
+                    ping = Frame.of({"type": "ping", "server_time": now_ms()})
+                client.sink.try_write(ping)
+
+    def _keep_task(self, task: asyncio.Task[None]) -> None:
+        # Keep a reference until done (asyncio holds tasks weakly).
+        self._closing_tasks.add(task)
+        task.add_done_callback(self._closing_tasks.discard)

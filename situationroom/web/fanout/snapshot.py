@@ -1,0 +1,93 @@
+"""A subscription's first picture: the live states, recent messages and active alerts, as of an update-stream id."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+
+from situationroom import keys, live, updates
+from situationroom.clock import now_ms
+from situationroom.web.fanout.entries import ZERO_ID
+from situationroom.web.fanout.topics import ALERT_TOPICS, MESSAGE_TOPICS, TopicRouter
+
+
+async def read_snapshot(redis: aioredis.Redis, router: TopicRouter, stale_grace: float, topics: frozenset[str],
+                        echo: dict[str, Any], failure: str | None) -> tuple[str, bytes]:
+    """The snapshot frame for `topics` and the update-stream id it is consistent with.
+
+    The newest id and the recent messages are read in one transaction (they share a slot), then the
+    live hashes. Every state published up to that id was written to its hash before it was
+    published, so the hashes hold it or something newer; anything newer is also published after the
+    id and comes again as a delta. So a state may arrive twice (in the snapshot and a delta) but is
+    never missing, and messages are exact. `failure` says why a resume was answered with a snapshot;
+    `echo` holds the subscription's `ref`, if it had one.
+    """
+    with_alerts = not ALERT_TOPICS.isdisjoint(topics)
+    pipe = redis.pipeline(transaction=True)
+    updates.queue_newest_id(pipe)
+    updates.queue_recent_messages(pipe)
+    if with_alerts:
+        # In the same transaction: the alert role writes an alert and publishes it in one as well,
+        # so every alert change up to the snapshot's id is in it. (Standalone Redis: the keys are in
+        # two slots; under a cluster the alerts would be read just after, and may arrive twice.)
+        pipe.hgetall(keys.alerts())
+        pipe.hgetall(keys.alert_acks())
+    newest, recent, *alert_data = await pipe.execute()
+    snapshot_id = updates.newest_id_of(newest) or ZERO_ID
+    states = await _states(redis, router, stale_grace, topics)
+    messages = list(recent) if not MESSAGE_TOPICS.isdisjoint(topics) else []
+    alerts = active_alerts(*alert_data) if with_alerts else []
+    parts = [b'{"type":"snapshot","id":', orjson.dumps(snapshot_id), b',"states":[', b",".join(states),
+             b'],"messages":[', b",".join(messages), b'],"alerts":[', b",".join(alerts), b"]"]
+    if failure is not None:
+        parts += [b',"resume_failed":', orjson.dumps(failure)]
+    if echo:
+        parts += [b',"ref":', orjson.dumps(echo["ref"], default=str)]
+    parts.append(b"}")
+    return snapshot_id, b"".join(parts)
+
+
+async def _states(redis: aioredis.Redis, router: TopicRouter, stale_grace: float,
+                  topics: frozenset[str]) -> list[bytes]:
+    """The live states the topics reach, as stored (or as read-time staleness shows them)."""
+    indicators = router.indicators_for(topics)
+    states: list[bytes] = []
+    if not indicators:
+        return states
+    pipe = redis.pipeline(transaction=False)
+    # Real and exercise series both: the page shows which it has (docs/exercise.md).
+    series = [(ind, x) for ind in indicators for x in (False, True)]
+    for ind, x in series:
+        pipe.hgetall(keys.live(ind, x))
+    now = now_ms()
+    everything = "all" in topics
+    for (ind, _x), raw in zip(series, await pipe.execute(), strict=True):
+        for ent, value in raw.items():
+            if not everything and router.of_state(ind, ent.decode()).isdisjoint(topics):
+                continue
+            state = orjson.loads(value)
+            seen = live.effective(state, now, stale_grace)
+            # Read-time staleness, as every reader applies it; the untouched bytes otherwise.
+            states.append(value if seen is state else orjson.dumps(seen))
+    return states
+
+
+def active_alerts(stored: dict[bytes, bytes], acks: dict[bytes, bytes]) -> list[bytes]:
+    """The pending and firing alerts as the update stream announces them, worst and oldest first."""
+    from situationroom.alerts.state import Alert
+
+    out = []
+    for fp, raw in stored.items():
+        alert = Alert.decode(raw)
+        if not alert.active:
+            continue
+        ack = acks.get(fp)
+        if ack is not None and alert.acked is None:
+            got = orjson.loads(ack)
+            if got.get("episode") == alert.episode:
+                alert.acked = {k: got.get(k) for k in ("by", "at", "comment")}
+        out.append((-alert.level, alert.since, alert))
+    out.sort(key=lambda x: (x[0], x[1]))
+    return [orjson.dumps({"type": "alert", **a.public()}) for *_, a in out]
