@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 import orjson
 import redis
 
-from situationroom import keys
+from situationroom.alerts import store
 from situationroom.alerts.severity import BY_LEVEL
-from situationroom.alerts.state import HISTORY, Alert
+from situationroom.alerts.state import Alert
 from situationroom.catalog import Catalog
 from situationroom.drill import Drill
 from situationroom.notify.people import People
@@ -45,14 +45,8 @@ def collect(client: redis.Redis, drill: Drill, people: People) -> list[Raised]:
     histories (an acknowledgement or escalation after the end still counts: people answer late)."""
     start_ms = int(drill.started * 1000)
     end_ms = int((drill.stopped or drill.started) * 1000) if drill.stopped else None
-    alerts = [Alert.decode(v) for v in client.hvals(keys.alerts())]
-    alerts = [a for a in alerts if a.exercise]
-    pipe = client.pipeline(transaction=False)
-    for a in alerts:
-        pipe.lrange(keys.alert_history(a.fingerprint), 0, HISTORY - 1)
     out: list[Raised] = []
-    for a, raw in zip(alerts, pipe.execute(), strict=True):
-        events = sorted((orjson.loads(e) for e in raw), key=lambda e: e.get("at", 0))
+    for a, events in store.read_histories_sync(client, exercise=True):
         episodes: dict[int, Raised] = {}
         for ev in events:
             at, episode, name = int(ev.get("at") or 0), int(ev.get("episode") or 0), ev.get("event")

@@ -44,6 +44,15 @@ def shown(real: dict[str, Any] | None, exercise: dict[str, Any] | None) -> dict[
     return real
 
 
+async def read_stored(client: aioredis.Redis, series: list[tuple[str, bool]]) -> list[dict[bytes, bytes]]:
+    """The live hashes of (indicator, exercise) series as stored, entity -> state JSON, in one round trip: for a
+    reader that passes the JSON on untouched (a wall's snapshot)."""
+    pipe = client.pipeline(transaction=False)
+    for ind, x in series:
+        pipe.hgetall(keys.live(ind, x))
+    return list(await pipe.execute())
+
+
 async def read(client: aioredis.Redis, indicators: list[str], grace: float,
                mode: str = "shown") -> dict[str, dict[str, dict]]:
     """Live state of every series of the given indicators: {indicator: {entity: state}}; exercise states

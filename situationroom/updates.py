@@ -79,6 +79,11 @@ def add_inbox(pipe: Pipeline, item: bytes, maxlen: int) -> None:
     pipe.xadd(keys.updates(), {ANNOUNCEMENT: item}, maxlen=maxlen, approximate=True)
 
 
+async def publish_state(client: aioredis.Redis, state: bytes, maxlen: int) -> None:
+    """Publish a state on its own, as the aggregator would (`bench ws` stands in for it this way)."""
+    await client.xadd(keys.updates(), {STATE: state}, maxlen=maxlen, approximate=True)
+
+
 async def publish_alert(client: aioredis.Redis, alert: Mapping[str, Any], maxlen: int) -> None:
     """Publish an alert's change on its own (the API's acknowledgement, which walls show at once)."""
     async with client.pipeline(transaction=False) as pipe:

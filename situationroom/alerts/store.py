@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+import redis
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
 
@@ -96,6 +97,17 @@ async def read_detail(client: aioredis.Redis, fingerprint: str) -> AlertDetail |
 async def read_history(client: aioredis.Redis, fingerprint: str, limit: int = HISTORY) -> list[dict[str, Any]]:
     """The alert's changes, newest first."""
     return [orjson.loads(x) for x in await client.lrange(keys.alert_history(fingerprint), 0, limit - 1)]
+
+
+def read_histories_sync(client: redis.Redis, *, exercise: bool) -> list[tuple[Alert, list[dict[str, Any]]]]:
+    """Every stored alert of the kind (exercise or real) with its history, oldest event first: a synchronous
+    client, for the command line's drill report."""
+    alerts = [a for a in (Alert.decode(v) for v in client.hvals(keys.alerts())) if a.exercise == exercise]
+    pipe = client.pipeline(transaction=False)
+    for a in alerts:
+        pipe.lrange(keys.alert_history(a.fingerprint), 0, HISTORY - 1)
+    return [(a, sorted((orjson.loads(e) for e in raw), key=lambda e: e.get("at", 0)))
+            for a, raw in zip(alerts, pipe.execute(), strict=True)]
 
 
 def queue_active_alerts(pipe: Pipeline) -> None:

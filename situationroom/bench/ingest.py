@@ -14,7 +14,7 @@ import httpx
 import orjson
 import redis.asyncio as aioredis
 
-from situationroom import counters, keys, tokens
+from situationroom import counters, keys, tokens, updates
 from situationroom.bench import percentile, start_role, wait_http
 from situationroom.catalog import Catalog
 from situationroom.counters import Counter
@@ -127,26 +127,26 @@ async def latency(base: str, url: str, token: str, series: list[tuple[str, str, 
     client = aioredis.Redis.from_url(url)
     pending: dict[tuple[str, str], list[tuple[int, float]]] = defaultdict(list)
     latencies: list[float] = []
-    last_id = (await client.xinfo_stream(keys.updates()))["last-generated-id"] \
-        if await client.exists(keys.updates()) else "0-0"
+    last_id = await updates.newest_id(client) or "0-0"
     sending = True
 
     async def reader() -> None:
         nonlocal last_id
         while sending or any(pending.values()):
-            reply = await client.xread({keys.updates(): last_id}, count=1000, block=200)
+            batch = await updates.read_after(client, last_id, count=1000, block=200)
             now = time.perf_counter()
-            for _stream, entries in reply or []:
-                for entry_id, fields in entries:
-                    last_id = entry_id
-                    state = orjson.loads(fields[b"d"])
-                    waiting = pending.get((state["i"], state["e"]))
-                    if not waiting:
-                        continue
-                    cut = bisect.bisect_right(waiting, (state["t"], float("inf")))
-                    latencies.extend((now - sent) * 1000 for _, sent in waiting[:cut])
-                    del waiting[:cut]
-            if not sending and not reply:
+            last_id = batch.last or last_id
+            for update in batch.updates:
+                state = update.data
+                if update.kind is not updates.Kind.STATE or state is None:
+                    continue
+                waiting = pending.get((state["i"], state["e"]))
+                if not waiting:
+                    continue
+                cut = bisect.bisect_right(waiting, (state["t"], float("inf")))
+                latencies.extend((now - sent) * 1000 for _, sent in waiting[:cut])
+                del waiting[:cut]
+            if not sending and not batch.ids:
                 break
 
     per_batch = max(1, round(rate / 100))

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import orjson
 
-from situationroom import keys, tokens
+from situationroom import keys, tokens, updates
 from situationroom.bench import Pusher, Role, percentile, start_role, wait_http
 from situationroom.catalog import Catalog
 from situationroom.redisconn import async_client, sync_client
@@ -370,10 +370,9 @@ def _updates(url: str) -> list[Update]:
     sync = sync_client(url)
     try:
         out = []
-        for eid, f in sync.xrange(keys.updates()):
-            if b"d" in f:
-                state = orjson.loads(f[b"d"])
-                out.append(Update(int(eid.split(b"-", 1)[0]), (state["e"], state["t"]), f[b"d"]))
+        for u in updates.decode(sync.xrange(keys.updates())):
+            if u.kind is updates.Kind.STATE and u.data is not None:
+                out.append(Update(int(u.id.split("-", 1)[0]), (u.data["e"], u.data["t"]), u.body))
     finally:
         sync.close()
     return out
@@ -403,7 +402,7 @@ async def _republish(url: str, settings: Settings, published: Published, rate: f
                 now = time.perf_counter()
                 s = orjson.loads(state)
                 sent.setdefault((s["e"], s["t"]), now)
-            await client.xadd(keys.updates(), {"d": state}, maxlen=settings.updates_maxlen, approximate=True)
+            await updates.publish_state(client, state, settings.updates_maxlen)
     finally:
         await client.aclose()
     return sent

@@ -7,7 +7,8 @@ from typing import Any
 import orjson
 import redis.asyncio as aioredis
 
-from situationroom import keys, live, updates
+from situationroom import live, updates
+from situationroom.alerts import store
 from situationroom.clock import now_ms
 from situationroom.web.fanout.entries import ZERO_ID
 from situationroom.web.fanout.topics import ALERT_TOPICS, MESSAGE_TOPICS, TopicRouter
@@ -32,13 +33,12 @@ async def read_snapshot(redis: aioredis.Redis, router: TopicRouter, stale_grace:
         # In the same transaction: the alert role writes an alert and publishes it in one as well,
         # so every alert change up to the snapshot's id is in it. (Standalone Redis: the keys are in
         # two slots; under a cluster the alerts would be read just after, and may arrive twice.)
-        pipe.hgetall(keys.alerts())
-        pipe.hgetall(keys.alert_acks())
+        store.queue_active_alerts(pipe)
     newest, recent, *alert_data = await pipe.execute()
     snapshot_id = updates.newest_id_of(newest) or ZERO_ID
     states = await _states(redis, router, stale_grace, topics)
     messages = list(recent) if not MESSAGE_TOPICS.isdisjoint(topics) else []
-    alerts = active_alerts(*alert_data) if with_alerts else []
+    alerts = store.active_alerts(*alert_data) if with_alerts else []
     parts = [b'{"type":"snapshot","id":', orjson.dumps(snapshot_id), b',"states":[', b",".join(states),
              b'],"messages":[', b",".join(messages), b'],"alerts":[', b",".join(alerts), b"]"]
     if failure is not None:
@@ -56,14 +56,11 @@ async def _states(redis: aioredis.Redis, router: TopicRouter, stale_grace: float
     states: list[bytes] = []
     if not indicators:
         return states
-    pipe = redis.pipeline(transaction=False)
     # Real and exercise series both: the page shows which it has (docs/exercise.md).
     series = [(ind, x) for ind in indicators for x in (False, True)]
-    for ind, x in series:
-        pipe.hgetall(keys.live(ind, x))
     now = now_ms()
     everything = "all" in topics
-    for (ind, _x), raw in zip(series, await pipe.execute(), strict=True):
+    for (ind, _x), raw in zip(series, await live.read_stored(redis, series), strict=True):
         for ent, value in raw.items():
             if not everything and router.of_state(ind, ent.decode()).isdisjoint(topics):
                 continue
@@ -73,21 +70,3 @@ async def _states(redis: aioredis.Redis, router: TopicRouter, stale_grace: float
             states.append(value if seen is state else orjson.dumps(seen))
     return states
 
-
-def active_alerts(stored: dict[bytes, bytes], acks: dict[bytes, bytes]) -> list[bytes]:
-    """The pending and firing alerts as the update stream announces them, worst and oldest first."""
-    from situationroom.alerts.state import Alert
-
-    out = []
-    for fp, raw in stored.items():
-        alert = Alert.decode(raw)
-        if not alert.active:
-            continue
-        ack = acks.get(fp)
-        if ack is not None and alert.acked is None:
-            got = orjson.loads(ack)
-            if got.get("episode") == alert.episode:
-                alert.acked = {k: got.get(k) for k in ("by", "at", "comment")}
-        out.append((-alert.level, alert.since, alert))
-    out.sort(key=lambda x: (x[0], x[1]))
-    return [orjson.dumps({"type": "alert", **a.public()}) for *_, a in out]
