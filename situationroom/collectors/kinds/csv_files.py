@@ -19,7 +19,7 @@ from pydantic import Field, field_validator, model_validator
 
 from situationroom.collectors import base
 from situationroom.collectors.base import CollectError, CollectorContext, CollectorKind, CollectResult
-from situationroom.collectors.kinds.http_json import USER_AGENT, check_http_url, encoded_too, fetch
+from situationroom.collectors.http import USER_AGENT, check_http_url, encoded_too, fetch
 from situationroom.collectors.mapping import Mapping
 from situationroom.collectors.registry import register
 from situationroom.durations import Duration

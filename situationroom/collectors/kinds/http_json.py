@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
 from typing import Any, Literal
-from urllib.parse import quote, quote_plus, urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin
 
 import httpx
 import orjson
@@ -13,66 +11,10 @@ from pydantic import Field, field_validator, model_validator
 
 from situationroom.collectors import base
 from situationroom.collectors.base import CollectError, CollectorContext, CollectorKind, CollectResult
+from situationroom.collectors.http import USER_AGENT, check_http_url, encoded_too, excerpt, fetch, where
 from situationroom.collectors.mapping import Mapping, compile_path, search
 from situationroom.collectors.registry import register
 from situationroom.durations import Duration
-
-USER_AGENT = "situationroom-collector/1"
-EXCERPT = 200
-_TAG = re.compile(r"<[^>]*>")
-_DECL = re.compile(r"<\?xml[^>]*\?>|<!DOCTYPE[^>]*>|<!--.*?-->|<(script|style)\b.*?</\1>", re.S | re.I)
-"""Characters of a source's answer quoted in an error (enough to recognise an error page or envelope)."""
-
-
-def check_http_url(v: str) -> str:
-    parts = urlsplit(v)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError("must be an http:// or https:// URL")
-    return v
-
-
-def where(url: str) -> str:
-    """The URL without its query (where keys usually travel) for messages."""
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
-
-
-def excerpt(body: bytes | str, limit: int = EXCERPT) -> str:
-    """The start of an answer, on one line; of an XML or HTML answer (a gateway's error page), its text."""
-    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-    if text.lstrip().startswith("<"):
-        text = _TAG.sub(" ", _DECL.sub(" ", text))
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[:limit] + "…"
-
-
-def encoded_too(redact: Callable[[str], str]) -> Callable[[str], str]:
-    """The context's redactor, also masking the secrets as they look percent-encoded in a URL or an echo."""
-    values = [v for v in getattr(redact, "values", []) if v]
-    forms = sorted({f for v in values for f in (quote(v, safe=""), quote_plus(v, safe=""))} - set(values),
-                   key=len, reverse=True)
-
-    def masked(text: str) -> str:
-        text = redact(text)
-        for f in forms:
-            text = text.replace(f, "***")
-        return text
-
-    return masked
-
-
-async def fetch(client: httpx.AsyncClient, request: httpx.Request, redact: Callable[[str], str]) -> httpx.Response:
-    """Send a request; a transport failure or a non-2xx answer is a CollectError saying what happened."""
-    try:
-        response = await client.send(request)
-    except httpx.TimeoutException:
-        raise CollectError(redact(f"{where(str(request.url))} did not answer in time")) from None
-    except httpx.HTTPError as exc:
-        raise CollectError(redact(f"{where(str(request.url))}: {exc.__class__.__name__}: {exc}")) from None
-    if not 200 <= response.status_code < 300:
-        raise CollectError(redact(f"{where(str(request.url))} answered HTTP {response.status_code} "
-                                  f"{response.reason_phrase}: {excerpt(response.content)}"))
-    return response
 
 
 class Pagination(base.Params):

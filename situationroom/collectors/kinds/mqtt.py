@@ -15,7 +15,7 @@ from pydantic import Field, field_validator, model_validator
 from situationroom.aio import wait_event
 from situationroom.collectors import base
 from situationroom.collectors.base import CollectorContext, CollectorKind, CollectResult
-from situationroom.collectors.kinds.http_json import encoded_too, excerpt
+from situationroom.collectors.http import encoded_too, excerpt
 from situationroom.collectors.mapping import Mapping, compile_path, search
 from situationroom.collectors.registry import register
 from situationroom.durations import Duration

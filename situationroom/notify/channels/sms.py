@@ -13,8 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from situationroom import __version__
 from situationroom.notify.channels.base import Channel, ChannelConfig, Delivery, DeliveryError
+from situationroom.notify.channels.http import RETRYABLE, origin
 from situationroom.notify.channels.registry import register
-from situationroom.notify.channels.webhook import RETRYABLE, origin
 from situationroom.notify.message import render
 
 # Templates are written by operators, but sandboxed all the same: they see only the variables below.

@@ -6,7 +6,6 @@ import hashlib
 import hmac
 import time
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 import httpx
 import orjson
@@ -14,13 +13,13 @@ from pydantic import Field, SecretStr
 
 from situationroom import __version__, status
 from situationroom.notify.channels.base import Channel, ChannelConfig, Delivery, DeliveryError
+from situationroom.notify.channels.http import RETRYABLE, origin
 from situationroom.notify.channels.registry import register
 from situationroom.notify.message import render
 
 SIGNATURE_HEADER = "X-Situationroom-Signature-256"
 TIMESTAMP_HEADER = "X-Situationroom-Timestamp"
 # Statuses worth retrying: the receiver may recover (timeouts, rate limits, server errors).
-RETRYABLE = {408, 425, 429}
 SLACK_COLOURS = {0: status.BY_ID["normal"].colour, **{lv: s.colour for lv, s in status.BY_LEVEL.items() if lv}}
 """Attachment colour by crisis level (0: resolved), from the one status scale."""
 
@@ -37,12 +36,6 @@ class WebhookConfig(ChannelConfig):
 
 def sign(secret: bytes, body: bytes) -> str:
     return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
-
-
-def origin(url: str) -> str:
-    """Scheme and host of a URL, for messages: a webhook URL's path is often itself the secret (Slack)."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
 
 
 @register
