@@ -7,13 +7,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING
 
+import httpx
 import pytest
 import redis.asyncio as aioredis
 
 from situationroom.catalog import Catalog, load_catalog
 from situationroom.embedded import EmbeddedRedis
+from tests.api_support import serve_mini
 from tests.browser import chromium
 from tests.redis_support import SERVICE_URL, NotTheSuites, answers, empty_url
+from tests.servers_support import Served
 from tests.site_support import MINI, REPO
 
 if TYPE_CHECKING:
@@ -79,3 +82,15 @@ def browser() -> Iterator[Browser]:
     with chromium() as launched:
         yield launched
 
+
+@pytest.fixture
+def api(redis_url: str) -> Iterator[Served]:
+    """The mini site's HTTP API served by a real uvicorn server on a free port."""
+    yield from serve_mini(redis_url)
+
+
+@pytest.fixture
+def http(api: Served) -> Iterator[httpx.Client]:
+    """A client of the `api` fixture's server."""
+    with httpx.Client(base_url=api.url, timeout=10) as client:
+        yield client

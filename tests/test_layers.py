@@ -10,7 +10,7 @@ from pathlib import Path
 from tests.site_support import REPO
 
 MODULE_LINES = 500
-"""No module in situationroom/ is longer; one over ~400 lines is split when it is next touched (docs/architecture.md)."""
+"""No module in situationroom/ is longer; one over ~400 lines is split when next touched (docs/architecture.md)."""
 
 
 def test_every_import_contract_is_kept() -> None:

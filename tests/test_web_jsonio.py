@@ -56,7 +56,7 @@ def test_every_body_route_refuses_bad_bodies_with_a_4xx(admin: tuple[httpx.Clien
         assert_error(http.request(method, path, content=b"{\"\\ud800\": 1}", headers=as_json), 400, "body")
     for method, path in routes:
         if path == "/api/v1/samples":
-            continue  # its limit follows ingest_max_items (test_web_indicators_api)
+            continue  # its limit follows ingest_max_items (test_web_ingest_api)
         big = b'{"comment": "' + b"x" * BODY_LIMIT + b'"}'
         assert_error(http.request(method, path, content=big, headers=as_json), 413, "body")
         # A body without a content type is not guessed at.

@@ -21,6 +21,8 @@ from situationroom.web import (
     exercise_api,
     heartbeat,
     indicators_api,
+    ingest_api,
+    operations_api,
     ops,
     pages,
     session_api,
@@ -62,7 +64,9 @@ def create_app(client: aioredis.Redis, catalog: Catalog, settings: Settings) -> 
     app.include_router(heartbeat.router)  # says in Redis that a web role uses it (`tokens create` asks)
     app.include_router(session_api.router)  # sign in once with a token: the session cookie
     app.include_router(audit_api.router)  # the audit log (admins)
-    app.include_router(indicators_api.router)  # indicators, history, push ingest, health, metrics
+    app.include_router(indicators_api.router)  # indicators, their live state and history
+    app.include_router(ingest_api.router)  # push ingest of samples
+    app.include_router(operations_api.router)  # /healthz, /metrics
     app.include_router(alerts_api.router)  # alerts, silences, rules, the CAP feed
     app.include_router(collectors_api.router)  # collectors' health; run now, pause, resume (operators)
     app.include_router(exercise_api.router)  # the drill, exercise sources and simulated clock the pages mark

@@ -6,25 +6,18 @@ import time
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import PlainTextResponse, Response
 
-from situationroom import __version__, live
+from situationroom import live
 from situationroom import samples as samples_mod
 from situationroom.catalog import Indicator
-from situationroom.echo import cut, shown
-from situationroom.web import metrics, schemas
+from situationroom.web import schemas
 from situationroom.web.auth import require
-from situationroom.web.errors import ECHO_BYTES, ApiError, documented
-from situationroom.web.jsonio import JSON, JSONBodyRoute, read_json
+from situationroom.web.errors import ApiError, documented
+from situationroom.web.jsonio import JSON, JSONBodyRoute
 
 router = APIRouter(route_class=JSONBodyRoute)
 Reader = Annotated[Any, Depends(require("read"))]
-Ingester = Annotated[Any, Depends(require("ingest"))]
 READ_ERRORS = (401, 403, 422, 503)
-
-# A generous bound on the JSON of one sample; a body beyond items x this is refused unread.
-MAX_BYTES_PER_ITEM = 1024
-
 
 def _ctx(request: Request) -> Any:
     return request.app.state.ctx
@@ -157,80 +150,3 @@ def _parse_time(value: str | None, name: str, default: float) -> float:
         return samples_mod.parse_ts(value)
     except ValueError as exc:
         raise ApiError(422, str(exc), field=name, value=value) from None
-
-
-@router.post("/api/v1/samples", response_class=JSON, tags=["ingest"], response_model=schemas.PushOut,
-             responses=documented(400, 401, 403, 413, 415, 422, 503), openapi_extra=schemas.samples_body(),
-             summary="Push a batch of samples (token with the ingest scope)",
-             description="Body: `{\"samples\": [{\"indicator\", \"entity\", \"ts\", \"value\"}, ...]}` or a bare "
-                         "list, as JSON (Content-Type: application/json), at most `ingest_max_items` samples. "
-                         "Valid items are accepted; each invalid one is reported with its index, field and "
-                         "reason, and kept in the dead-letter stream. The samples' source is the token's "
-                         "(`push:<token name>`).")
-async def push_samples(request: Request, auth: Ingester) -> JSON:
-    ctx = _ctx(request)
-    # No Content-Type is read as JSON too: integrators' scripts that never set it keep working.
-    payload = await read_json(request, ctx.settings.ingest_max_items * MAX_BYTES_PER_ITEM, type_required=False)
-    items = payload.get("samples") if isinstance(payload, dict) else payload
-    if isinstance(payload, dict) and set(payload) - {"samples"}:
-        name = sorted(set(payload) - {"samples"})[0]
-        raise ApiError(422, "unknown key in body", field=name, value=payload[name])
-    if not isinstance(items, list):
-        raise ApiError(422, "expected {\"samples\": [...]} or a list of samples", field="samples",
-                       value=type(items).__name__)
-    if len(items) > ctx.settings.ingest_max_items:
-        raise ApiError(413, f"at most {ctx.settings.ingest_max_items} samples per request", field="samples",
-                       value=len(items))
-    source = f"push:{auth['name']}" if auth else "push"
-    good, bad = [], []
-    now = time.time()
-    for n, item in enumerate(items):
-        result = samples_mod.from_mapping(item, source=source, index=n, exercise=bool(auth and auth["exercise"]))
-        if isinstance(result, samples_mod.Rejection):
-            bad.append((result, item))
-            continue
-        problem = samples_mod.check(result, ctx.catalog, now=now, max_age=ctx.settings.late_limit)
-        if problem is not None:
-            # Report the value as it was sent (a "NaN" string, an ISO time), not as parsed.
-            value = item.get(problem.field, problem.value)
-            bad.append((samples_mod.Rejection(problem.field, problem.reason, value, n), item))
-        else:
-            good.append(result)
-    # The answer is made before anything is stored, so nothing in it can fail after part of the batch was.
-    answer = JSON({"accepted": len(good), "rejected": [_rejected(r) for r, _ in bad]})
-    await ctx.writer.write(good)
-    if bad:
-        await ctx.writer.reject(bad, source=source)
-    return answer
-
-
-def _rejected(r: samples_mod.Rejection) -> dict[str, Any]:
-    """One rejection as the answer carries it: the value echoed back cut to ECHO_BYTES, never megabytes."""
-    value, size = shown(r.value, ECHO_BYTES)
-    out = {"index": r.index, "field": cut(r.field, ECHO_BYTES), "reason": r.reason, "value": value}
-    if size is not None:
-        out["value_bytes"] = size
-    return out
-
-
-@router.get("/healthz", response_class=JSON, tags=["operations"], summary="Is the server up and Redis reachable",
-            response_model=schemas.HealthOut,
-            responses={503: {"model": schemas.HealthOut, "description": "Redis is unreachable"}})
-async def healthz(request: Request) -> JSON:
-    ctx = _ctx(request)
-    try:
-        await ctx.client.ping()
-        redis_ok = True
-    except Exception:  # any failure to reach Redis is reported, not raised
-        redis_ok = False
-    body = {"status": "ok" if redis_ok else "degraded", "redis": "ok" if redis_ok else "unreachable",
-            "version": __version__}
-    return JSON(body, status_code=200 if redis_ok else 503)
-
-
-@router.get("/metrics", response_class=PlainTextResponse, tags=["operations"], responses=documented(503),
-            summary="Prometheus metrics: samples in, aggregator lag, errors, collectors")
-async def get_metrics(request: Request) -> Response:
-    ctx = _ctx(request)
-    text = await metrics.render(ctx.client, ctx.settings)
-    return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")
