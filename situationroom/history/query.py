@@ -26,7 +26,8 @@ RETRIES = 3
 
 # The one dedup rule, at read and at compaction: one row per key; should a source ever have sent two values for one
 # key, the greater is kept, so every reader and every compaction keep the same one.
-_DEDUP = "SELECT indicator, entity, ts, source, max(value) AS value FROM {rows} {where} GROUP BY indicator, entity, ts, source"
+_DEDUP = ("SELECT indicator, entity, ts, source, max(value) AS value FROM {rows} {where} "
+          "GROUP BY indicator, entity, ts, source")
 
 
 @dataclass(frozen=True, slots=True)

@@ -200,6 +200,6 @@ class HistorySink:
             # start.
             try:
                 await self.flush()
-            except Exception as exc:  # noqa: BLE001 - stopping: the next start reads them again
+            except Exception as exc:  # stopping: the next start reads them again
                 log.warning("history: %d entries left for the next start: %s", len(self.buffer), exc)
 
