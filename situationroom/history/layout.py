@@ -1,4 +1,4 @@
-"""The history store's layout, one owner: datasets, Hive partitions, file names, the Parquet schema (docs/history.md)."""
+"""The history store's layout, its one owner: datasets, Hive partitions, file names, the Parquet schema."""
 
 from __future__ import annotations
 
