@@ -67,9 +67,12 @@ async def _pending(client: aioredis.Redis, settings: Settings) -> int:
 
 
 async def _until(predicate: Callable[[], Awaitable[bool]]) -> None:
-    async with asyncio.timeout(30):
-        while not await predicate():
-            await asyncio.sleep(0.05)
+    """Poll `predicate` for up to 30 s."""
+    for _ in range(600):
+        if await predicate():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("timed out")
 
 
 async def test_samples_written_to_the_streams_come_back_from_the_store(
