@@ -13,6 +13,8 @@ PREFIX = "sr"
 
 # Consumer group of the aggregators on every sample stream.
 AGGREGATOR_GROUP = "aggregators"
+# Consumer group of the history role on every sample stream: it sees every sample, whatever the aggregators do.
+HISTORY_GROUP = "historians"
 
 
 def partition_of(indicator: str, partitions: int) -> int:

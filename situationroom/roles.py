@@ -1,4 +1,4 @@
-"""Running the roles (collect, aggregate, web) alone or together in one process against one Redis."""
+"""Running the roles (collect, aggregate, web, alert, notify, history) alone or together against one Redis."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from situationroom.settings import Settings
 
 log = logging.getLogger(__name__)
 
-ROLES = ("collect", "aggregate", "web", "notify", "alert")
+ROLES = ("collect", "aggregate", "web", "notify", "alert", "history")
 T = TypeVar("T")
 SCHEMA_VERSION = "1"
 
@@ -193,6 +193,11 @@ async def run_roles(settings: Settings, roles: tuple[str, ...], url: str, *,
 
             alerter = AlertRole(client, catalog, settings)
             tasks[asyncio.create_task(alerter.run(stop), name="alert")] = "alert"
+        if "history" in roles:
+            from situationroom.history.sink import HistorySink
+
+            historian = HistorySink(client, catalog, settings)
+            tasks[asyncio.create_task(historian.run(stop), name="history")] = "history"
         if "web" in roles:
             tasks[asyncio.create_task(_web(client, catalog, settings, stop, on_ready), name="web")] = "web"
         elif on_ready is not None:

@@ -70,6 +70,16 @@ class Settings(BaseSettings):
     consumer: str | None = None
     """Consumer name in the aggregator group; default host-pid."""
 
+    history_dir: Path | None = None
+    """Where the history role keeps the Parquet history (docs/history.md); default <data dir>/history."""
+    history_flush_every: Duration = 10.0
+    """The history role writes what it has buffered at least this often (and acknowledges it only then)."""
+    history_flush_rows: int = Field(default=100_000, ge=1, le=10_000_000)
+    """...or as soon as it holds this many rows; it reads no more until they are written."""
+    history_compact_after: Duration = 300.0
+    """An hour (or a past day) of a partition whose newest file is this old is closed: its files are merged into
+    one, deduplicated and sorted."""
+
     scenario: str | None = None
     """Simulation scenario for every simulator collector (a name in seeds/scenarios/), overriding their files."""
     speed: float | None = Field(default=None, gt=0, le=10_000)
@@ -159,7 +169,7 @@ class Settings(BaseSettings):
     def _upper(cls, v: object) -> object:
         return v.upper() if isinstance(v, str) else v
 
-    @field_validator("site", "data_dir", "redis_server", "notify_channels", mode="after")
+    @field_validator("site", "data_dir", "redis_server", "notify_channels", "history_dir", mode="after")
     @classmethod
     def _absolute(cls, v: Path | None) -> Path | None:
         return v.expanduser().resolve() if v is not None else None
@@ -192,3 +202,7 @@ class Settings(BaseSettings):
             base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
             return base / "situationroom"
         return self.site / "var"
+
+    @property
+    def resolved_history_dir(self) -> Path:
+        return self.history_dir if self.history_dir is not None else self.resolved_data_dir / "history"

@@ -147,11 +147,11 @@ def deadletter_entry(r: Rejection, item: object, source: str) -> dict[str, str]:
     return entry
 
 
-async def ensure_groups(client: aioredis.Redis, partitions: int) -> None:
-    """Create the aggregators' consumer group on every sample stream (idempotent)."""
+async def ensure_groups(client: aioredis.Redis, partitions: int, group: str = keys.AGGREGATOR_GROUP) -> None:
+    """Create a consumer group (the aggregators' unless told) on every sample stream (idempotent)."""
     pipe = client.pipeline(transaction=False)
     for key in keys.all_samples(partitions):
-        pipe.xgroup_create(key, keys.AGGREGATOR_GROUP, id="0", mkstream=True)
+        pipe.xgroup_create(key, group, id="0", mkstream=True)
     for result in await pipe.execute(raise_on_error=False):
         if isinstance(result, ResponseError) and "BUSYGROUP" not in str(result):
             raise result

@@ -35,5 +35,8 @@ def test_one_service_per_role_against_a_persistent_redis() -> None:
         assert service["command"][:2] == ["run", role]
         assert service["environment"]["REDIS_URL"] == "redis://redis:6379/0"
         mounts = {v.split(":")[1] for v in service["volumes"]}
-        assert mounts == {"/site/collectors", "/site/dashboards", "/site/seeds", "/site/rules"}, \
-            "every role reads the same site"
+        site = {"/site/collectors", "/site/dashboards", "/site/seeds", "/site/rules"}
+        # The history role alone keeps files: the Parquet history, in a volume of its own.
+        expected = site | {"/history"} if role == "history" else site
+        assert mounts == expected, "every role reads the same site"
+    assert services["history"]["environment"]["SITUATIONROOM_HISTORY_DIR"] == "/history"

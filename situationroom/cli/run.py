@@ -26,13 +26,17 @@ SeedOpt = Annotated[int | None, typer.Option("--seed", help="Random seed of the 
 def up(site: SiteOpt = None, redis_url: RedisOpt = None, data_dir: DataOpt = None, host: HostOpt = None,
        port: PortOpt = None, scenario: ScenarioOpt = None, speed: SpeedOpt = None, seed: SeedOpt = None,
        log_level: LogOpt = None) -> None:
-    """Run everything in one process: embedded Redis, collectors, aggregator and the web server."""
+    """Run everything in one process: embedded Redis, collectors, aggregator, web server, alerts, notifications and
+    the history store."""
     settings = make_settings(site=site, redis_url=redis_url, data_dir=data_dir, host=host, port=port,
                              scenario=scenario, speed=speed, seed=seed, log_level=log_level)
-    _serve(settings, ("collect", "aggregate", "web", "notify", "alert"), start_embedded=True)
+    from situationroom.roles import ROLES
+
+    _serve(settings, ROLES, start_embedded=True)
 
 
-def run(role: Annotated[str, typer.Argument(help="collect, aggregate, web, notify or alert", show_default=False)],
+def run(role: Annotated[str, typer.Argument(help="collect, aggregate, web, notify, alert or history",
+                                            show_default=False)],
         site: SiteOpt = None, redis_url: RedisOpt = None, data_dir: DataOpt = None, host: HostOpt = None,
         port: PortOpt = None, scenario: ScenarioOpt = None, speed: SpeedOpt = None, seed: SeedOpt = None,
         log_level: LogOpt = None) -> None:
@@ -75,6 +79,8 @@ def _serve(settings: Settings, roles: tuple[str, ...], *, start_embedded: bool) 
                            f"{', '.join(roles)}")
                 typer.echo(f"  Redis:         {where}")
                 typer.echo(f"  Site:          {settings.site}")
+                if "history" in roles:
+                    typer.echo(f"  History:       {settings.resolved_history_dir} (docs/history.md)")
                 if web_url:
                     typer.echo(f"  Wall display:  {web_url}")
                     typer.echo(f"  Live API:      {web_url}api/v1/indicators   (API docs: {web_url}docs)")

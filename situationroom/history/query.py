@@ -1,0 +1,144 @@
+"""Reading the history: DuckDB in-process over the Parquet datasets, each sample once, as plain Python data.
+
+Files are found through the store (pyarrow.fs) and handed to DuckDB as a pyarrow dataset, so the same query runs
+over local files and, later, over an object store that DuckDB itself cannot reach here."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+import duckdb
+import pyarrow as pa
+import pyarrow.dataset as ds
+
+from situationroom.history import layout
+from situationroom.history.store import HistoryStore
+
+Resolution = Literal["1m", "1h", "1d"]
+STEP_MS: dict[str, int] = {"1m": 60_000, "1h": layout.HOUR_MS, "1d": layout.DAY_MS}
+"""Buckets start at multiples of their length since the epoch: UTC minutes, hours and days."""
+RETRIES = 3
+"""Tries of a query whose files a compaction replaced between listing and reading them."""
+
+# The one dedup rule, at read and at compaction: one row per key; should a source ever have sent two values for one
+# key, the greater is kept, so every reader and every compaction keep the same one.
+_DEDUP = ("SELECT indicator, entity, ts, source, max(value) AS value FROM {rows} {where} "
+          "GROUP BY indicator, entity, ts, source")
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    """One stored sample."""
+
+    entity: str
+    ts: int
+    """Event time, epoch ms."""
+    value: float
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    """The samples of one time bucket (of one entity, or of every entity asked for when `entity` is None)."""
+
+    entity: str | None
+    start: int
+    """Bucket start, epoch ms."""
+    count: int
+    sum: float
+    min: float
+    max: float
+    mean: float
+    last: float
+    """The value of the bucket's newest sample."""
+
+
+def deduplicated(table: pa.Table) -> pa.Table:
+    """`table`'s rows once per key (layout.KEY), sorted (layout.SORT), in the dataset's schema."""
+    con = duckdb.connect()
+    try:
+        con.register("rows", table)
+        out = con.sql(_DEDUP.format(rows="rows", where="") + " ORDER BY indicator, entity, ts").to_arrow_table()
+    finally:
+        con.close()
+    return pa.table({name: _column(out[name], layout.SCHEMA.field(name).type) for name in layout.SCHEMA.names},
+                    schema=layout.SCHEMA)
+
+
+def _column(column: pa.ChunkedArray, kind: pa.DataType) -> pa.ChunkedArray:
+    if pa.types.is_dictionary(kind):
+        return column.cast(pa.string()).dictionary_encode() if not pa.types.is_dictionary(column.type) else column
+    return column.cast(kind)
+
+
+class HistoryQuery:
+    """Queries over one store. Thread-safe: each query has its own DuckDB cursor."""
+
+    def __init__(self, store: HistoryStore) -> None:
+        self.store = store
+        self._con = duckdb.connect()
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self._con.close()
+
+    def samples(self, indicator: str, start_ms: int, end_ms: int, entities: Sequence[str] | None = None, *,
+                exercise: bool = False, domain: str | None = None) -> list[Point]:
+        """Every sample of `indicator` (of `entities`, all when None) with event time in [start_ms, end_ms), once
+        each, by entity then time."""
+        sql = ("SELECT entity::VARCHAR, epoch_ms(ts), value, source FROM ({rows}) "
+               "ORDER BY entity, ts, source")
+        return [Point(*row) for row in self._run(sql, indicator, start_ms, end_ms, entities, exercise, domain)]
+
+    def aggregate(self, indicator: str, start_ms: int, end_ms: int, entities: Sequence[str] | None = None, *,
+                  resolution: Resolution = "1h", by_entity: bool = True, exercise: bool = False,
+                  domain: str | None = None) -> list[Bucket]:
+        """Count, sum, min, max, mean and last of each `resolution` bucket in [start_ms, end_ms): per entity, or
+        over every entity asked for together (`by_entity=False`). Buckets without samples are absent."""
+        step = STEP_MS[resolution]
+        entity = "entity::VARCHAR" if by_entity else "NULL::VARCHAR"
+        sql = (f"SELECT {entity} AS e, (epoch_ms(ts) // {step}) * {step} AS start, count(*), sum(value), min(value), "
+               "max(value), avg(value), arg_max(value, ts) FROM ({rows}) GROUP BY e, start ORDER BY e, start")
+        return [Bucket(*row) for row in self._run(sql, indicator, start_ms, end_ms, entities, exercise, domain)]
+
+    def _run(self, sql: str, indicator: str, start_ms: int, end_ms: int, entities: Sequence[str] | None,
+             exercise: bool, domain: str | None) -> list[tuple]:
+        dataset = layout.dataset_of(exercise)
+        where = "WHERE indicator = ? AND ts >= ? AND ts < ?"
+        params: list[object] = [indicator, _instant(start_ms), _instant(end_ms)]
+        if entities is not None:
+            if not entities:
+                return []
+            where += f" AND entity IN ({', '.join('?' * len(entities))})"
+            params += list(entities)
+        text = sql.format(rows=_DEDUP.format(rows="history", where=where))
+        for attempt in range(RETRIES):
+            paths = self.store.files_for(dataset, layout.dates_between(start_ms, end_ms),
+                                         None if domain is None else [domain])
+            if not paths:
+                return []
+            try:
+                return self._execute(text, params, paths)
+            except (duckdb.Error, OSError):
+                # A compaction deleted a file listed a moment ago; its rows are in the merged file now.
+                if attempt == RETRIES - 1:
+                    raise
+        return []
+
+    def _execute(self, text: str, params: list[object], paths: list[str]) -> list[tuple]:
+        files = ds.dataset(paths, schema=layout.SCHEMA, format="parquet", filesystem=self.store.fs)
+        with self._lock:
+            cursor = self._con.cursor()
+        try:
+            cursor.register("history", files)
+            return cursor.execute(text, params).fetchall()
+        finally:
+            cursor.close()
+
+
+def _instant(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)

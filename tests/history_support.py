@@ -1,0 +1,42 @@
+"""What the history tests share: samples of the mini site as sample stream entries, written through a Buffer to a
+store (without Redis), and every row of a dataset as the query returns it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from situationroom.catalog import Catalog
+from situationroom.history.buffer import Buffer
+from situationroom.history.query import HistoryQuery
+from situationroom.history.store import HistoryStore
+from situationroom.samples import Sample
+from situationroom.streams import encode
+
+STREAM = b"sr:samples:{p0}"
+
+
+def fields_of(sample: Sample) -> dict[bytes, bytes]:
+    """The fields of a sample's stream entry, as Redis hands them back."""
+    return {k.encode(): v.encode() for k, v in encode(sample).items()}
+
+
+def write_batch(store: HistoryStore, catalog: Catalog, samples: Iterable[Sample], batch: str) -> int:
+    """Write samples as the sink writes one flush (entry ids `<batch>-<n>`); returns how many files it made."""
+    buffer = Buffer(catalog)
+    for n, sample in enumerate(samples):
+        buffer.add(STREAM, f"{batch}-{n}".encode(), fields_of(sample))
+    files = buffer.files()
+    for f in files:
+        store.write(f.partition, f.name, f.table)
+    return len(files)
+
+
+def every_row(store: HistoryStore, indicator: str, start: float, end: float, *,
+              exercise: bool = False) -> list[tuple[str, int, float, str]]:
+    """Every stored sample of an indicator in [start, end) (epoch seconds) as (entity, ms, value, source)."""
+    query = HistoryQuery(store)
+    try:
+        return [(p.entity, p.ts, p.value, p.source)
+                for p in query.samples(indicator, int(start * 1000), int(end * 1000), exercise=exercise)]
+    finally:
+        query.close()

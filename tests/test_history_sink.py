@@ -1,0 +1,196 @@
+"""history/sink.py, the history role: samples written to the streams come back from the store once each, late ones
+in their event date's partition, exercise ones apart; nothing acknowledged before it is on disk; a kill -9 of
+`situationroom run history` mid-write, then a restart, loses and doubles nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+import redis
+import redis.asyncio as aioredis
+
+from situationroom import keys
+from situationroom.catalog import Catalog
+from situationroom.history import layout
+from situationroom.history.sink import HistorySink
+from situationroom.samples import Sample
+from situationroom.settings import Settings
+from situationroom.streams import StreamWriter, ensure_groups
+from tests.history_support import every_row
+from tests.servers_support import Command, wait_for
+from tests.site_support import MINI, settings_for
+
+DAY = 86_400.0
+
+
+def _settings(url: str, tmp_path: Path, **more: object) -> Settings:
+    return settings_for(url, site=MINI, history_dir=tmp_path / "history", history_flush_every=0.2, claim_idle=1.0,
+                        batch_size=200, **more)
+
+
+def _samples(n: int, start: float, *, exercise: bool = False, seed: int = 1) -> list[Sample]:
+    rng = random.Random(seed)
+    series = [("air.pm10", "daesong"), ("air.pm10", "yeonil"), ("river.level", "hyeongsan"),
+              ("weather.visibility", "pohang")]
+    return [Sample(ind, ent, start + k, round(rng.uniform(0, 20), 2), "test", exercise=exercise)
+            for k in range(n) for ind, ent in series]
+
+
+async def _write(client: aioredis.Redis, settings: Settings, samples: list[Sample]) -> None:
+    await StreamWriter(client, partitions=settings.partitions, retention=86400 * 365,
+                       deadletter_maxlen=settings.deadletter_maxlen, batch_size=500).write(samples)
+
+
+def _stored(settings: Settings, start: float, end: float, *, exercise: bool = False) -> list[tuple]:
+    from situationroom.history.store import store_for
+
+    store = store_for(settings)
+    return [(ind, *row) for ind in ("air.pm10", "river.level", "weather.visibility")
+            for row in every_row(store, ind, start, end, exercise=exercise)]
+
+
+def _expected(samples: list[Sample]) -> list[tuple]:
+    return sorted((s.indicator, s.entity, round(s.ts * 1000), s.value, s.source) for s in samples)
+
+
+async def _pending(client: aioredis.Redis, settings: Settings) -> int:
+    total = 0
+    for stream in keys.all_samples(settings.partitions):
+        total += (await client.xpending(stream, keys.HISTORY_GROUP))["pending"]
+    return total
+
+
+async def _until(predicate: Callable[[], Awaitable[bool]]) -> None:
+    """Poll `predicate` for up to 30 s."""
+    for _ in range(600):
+        if await predicate():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("timed out")
+
+
+async def test_samples_written_to_the_streams_come_back_from_the_store(
+        aclient: aioredis.Redis, redis_url: str, mini_catalog: Catalog, tmp_path: Path) -> None:
+    settings = _settings(redis_url, tmp_path)
+    now = time.time()
+    real = _samples(300, now - 600)
+    late = _samples(20, now - 3 * DAY, seed=2)  # three days late: in its own date's partition
+    drill = _samples(50, now - 100, exercise=True, seed=3)
+    sink = HistorySink(aclient, mini_catalog, settings, consumer="h1")
+    stop = asyncio.Event()
+    task = asyncio.create_task(sink.run(stop))
+    await _write(aclient, settings, real + late + drill + [Sample("no.such", "x", now, 1.0, "test")])
+
+    async def done() -> bool:
+        return sink.rows_written == len(real) + len(late) + len(drill) and await _pending(aclient, settings) == 0
+
+    await _until(done)
+    stop.set()
+    await task
+    assert _stored(settings, now - 4 * DAY, now + 1) == _expected(real + late)
+    assert _stored(settings, now - 4 * DAY, now + 1, exercise=True) == _expected(drill)
+    root = tmp_path / "history"
+    late_date = layout.date_of(round(late[0].ts * 1000))
+    assert sorted(p.name for p in (root / "samples" / f"date={late_date}").iterdir()) == [
+        "domain=disaster", "domain=environment", "domain=weather"]
+    assert not list(root.rglob("*.tmp"))
+
+
+async def test_nothing_is_acknowledged_before_its_file_is_written(
+        aclient: aioredis.Redis, redis_url: str, mini_catalog: Catalog, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, "situationroom.history")
+    settings = _settings(redis_url, tmp_path)
+    await ensure_groups(aclient, settings.partitions, keys.HISTORY_GROUP)
+    samples = _samples(100, time.time() - 200)
+    await _write(aclient, settings, samples)
+    sink = HistorySink(aclient, mini_catalog, settings, consumer="h1")
+    while await sink.read(">", 10):
+        pass
+
+    def full(*_args: object, **_kwargs: object) -> str:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(sink.store, "write", full)
+    stop = asyncio.Event()
+    assert not await sink.flush_writing(stop)
+    assert not await sink.flush_writing(stop)
+    assert await _pending(aclient, settings) == len(samples)
+    assert [r.getMessage() for r in caplog.records].count(
+        f"history cannot write files under {sink.store.root}: [Errno 28] No space left on device; retrying") == 1
+    monkeypatch.undo()
+    assert await sink.flush_writing(stop)
+    assert "history: writing files again" in caplog.text
+    assert await _pending(aclient, settings) == 0
+    assert _stored(settings, 0, time.time()) == _expected(samples)
+
+
+async def test_a_restarted_historian_writes_what_it_had_read_but_not_written(
+        aclient: aioredis.Redis, redis_url: str, mini_catalog: Catalog, tmp_path: Path) -> None:
+    settings = _settings(redis_url, tmp_path)
+    await ensure_groups(aclient, settings.partitions, keys.HISTORY_GROUP)
+    samples = _samples(200, time.time() - 300)
+    await _write(aclient, settings, samples)
+    first = HistorySink(aclient, mini_catalog, settings, consumer="h1")
+    await first.read(">", 10)
+    await first.flush()  # one batch written and acknowledged
+    while await first.read(">", 10):
+        pass  # the rest read, then the process dies before writing them
+    assert 0 < await _pending(aclient, settings) < len(samples)
+    again = HistorySink(aclient, mini_catalog, settings, consumer="h1")
+    assert await again.recover_own() == await _pending(aclient, settings)
+    await again.flush()
+    assert await _pending(aclient, settings) == 0
+    assert _stored(settings, 0, time.time()) == _expected(samples)
+
+
+def test_kill_9_of_the_history_role_mid_write_then_a_restart_loses_and_doubles_nothing(
+        embedded_url: str, tmp_path: Path) -> None:
+    env = {"REDIS_URL": embedded_url, "SITUATIONROOM_SITE": str(MINI),
+           "SITUATIONROOM_HISTORY_DIR": str(tmp_path / "history"), "SITUATIONROOM_HISTORY_FLUSH_EVERY": "0.05",
+           "SITUATIONROOM_HISTORY_FLUSH_ROWS": "300", "SITUATIONROOM_BATCH_SIZE": "100",
+           "SITUATIONROOM_CLAIM_IDLE": "1"}
+    settings = _settings(embedded_url, tmp_path)
+    now = time.time()
+    samples = _samples(3000, now - 4000)
+    role = Command("run", "history", env=env, log=tmp_path / "history.log")
+    client = redis.Redis.from_url(embedded_url)
+
+    def files() -> int:
+        return len(list((tmp_path / "history").rglob("*.parquet")))
+
+    async def write(chunk: list[Sample]) -> None:
+        aclient = aioredis.Redis.from_url(embedded_url)
+        await _write(aclient, settings, chunk)
+        await aclient.aclose()
+
+    try:
+        role.start()
+        asyncio.run(write(samples[:6000]))
+        wait_for(lambda: files() >= 3, 60, "the history role to write files")
+        # Killed while it reads and writes: what it buffered is pending, perhaps a file is half written.
+        asyncio.run(write(samples[6000:9000]))
+        role.kill()
+        assert _unfinished(client) > 0, "the role was killed with work in hand"
+        asyncio.run(write(samples[9000:]))
+        role.start()
+        wait_for(lambda: _unfinished(client) == 0, 90, "the restarted history role to write everything")
+        assert "took over" in role.output_of_this_start
+    finally:
+        role.stop()
+        client.close()
+    assert _stored(settings, now - 5000, now) == _expected(samples)
+
+
+def _unfinished(client: redis.Redis) -> int:
+    """Entries of the historians' group not yet acknowledged: pending on a consumer, or not yet read (lag)."""
+    pending = sum(client.xpending(s, keys.HISTORY_GROUP)["pending"] for s in keys.all_samples(8))
+    lag = sum(g.get("lag") or 0 for s in keys.all_samples(8) for g in client.xinfo_groups(s)
+              if g["name"] == keys.HISTORY_GROUP.encode())
+    return pending + lag
