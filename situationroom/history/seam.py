@@ -124,7 +124,7 @@ def choose_seam(newest: Sequence[int], acknowledged: int | None, *, late_ms: int
     sample and still holds `keep_ms` behind it; the seam is the first multiple of `step` where Redis is complete,
     when the store reaches it; else where the store ends (Redis answers more), never before what Redis holds."""
     if not newest:
-        return NEVER if acknowledged is not None else 0
+        return NEVER  # Redis holds nothing of these series
     held = _ceil(max(n - keep_ms for n in newest), step)
     complete = max(_ceil(max(n - late_ms for n in newest), step), held)
     if acknowledged is not None and acknowledged >= complete:
