@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -22,6 +24,8 @@ STATE_FIELDS: dict[str, str] = {
 state, mark_stale.lua and restatus.lua change its status); tests/test_lua.py holds every script to these names."""
 
 RESOLUTIONS = ("raw", "1m", "1h")
+"""What Redis keeps of a series' past: raw samples, 1-minute and 1-hour buckets (docs/streams.md)."""
+BUCKET_S = {"1m": 60, "1h": 3600}
 MODES = ("shown", "real", "exercise")
 """Which data a reader wants: what the wall shows (an exercise series while it is fresh, else the real one),
 only real data, or only exercise data (docs/exercise.md)."""
@@ -98,23 +102,74 @@ def summarize(catalog: Catalog, indicator: str, states: dict[str, dict]) -> dict
             "updated_at": latest / 1000 if latest is not None else None}
 
 
-async def history(client: aioredis.Redis, indicator: str, entity: str, resolution: str,
-                  start: float, end: float, exercise: bool = False) -> list[dict[str, Any]]:
-    """Points between start and end (epoch seconds): raw samples, or 1-minute / 1-hour buckets."""
-    if resolution == "raw":
-        members = await client.zrangebyscore(keys.raw(indicator, entity, exercise), start * 1000, end * 1000)
-        out = []
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    """One bucket of a series' Redis history (lua/apply.lua's member `start:count:sum:min:max:last_ms:last`)."""
+
+    start: int
+    """Bucket start, epoch ms."""
+    count: int
+    sum: float
+    min: float
+    max: float
+    last_ms: int | None
+    """Event time (ms) of the bucket's newest sample; None in a member written before buckets kept it."""
+    last: float | None
+    """The newest sample's value; None as `last_ms`."""
+
+
+def parse_bucket(member: bytes | str) -> Bucket:
+    """A bucket member, in either format: `start:count:sum:min:max:last_ms:last`, or the older one without the
+    newest sample (`start:count:sum:min:max`), which buckets written before it still have until they age out."""
+    parts = (member.decode() if isinstance(member, bytes) else member).split(":")
+    last_ms, last = (int(float(parts[5])), float(parts[6])) if len(parts) >= 7 else (None, None)
+    return Bucket(int(float(parts[0])) * 1000, int(parts[1]), float(parts[2]), float(parts[3]), float(parts[4]),
+                  last_ms, last)
+
+
+async def newest_ms(client: aioredis.Redis, indicator: str, entities: Sequence[str],
+                    exercise: bool = False) -> list[int]:
+    """The event time (ms) of each entity's newest sample, for those Redis holds a live state of."""
+    if not entities:
+        return []
+    states = await client.hmget(keys.live(indicator, exercise), list(entities))
+    return [int(orjson.loads(raw)["t"]) for raw in states if raw is not None]
+
+
+async def raw_samples(client: aioredis.Redis, indicator: str, entities: Sequence[str], start_ms: float,
+                      end_ms: float, exercise: bool = False) -> dict[str, list[tuple[int, float]]]:
+    """Each entity's raw samples (event ms, value) with event time in [start_ms, end_ms], oldest first."""
+    pipe = client.pipeline(transaction=False)
+    for entity in entities:
+        pipe.zrangebyscore(keys.raw(indicator, entity, exercise), start_ms, end_ms)
+    out: dict[str, list[tuple[int, float]]] = {}
+    for entity, members in zip(entities, await pipe.execute(), strict=True):
+        points = out[entity] = []
         for m in members:
             ts, value = m.decode().split(":", 1)
-            out.append({"t": int(ts) / 1000, "value": float(value)})
-        return out
-    # A bucket is keyed by its start: include the one that was already running at `start`.
-    size = 60 if resolution == "1m" else 3600
-    members = await client.zrangebyscore(keys.history(indicator, entity, resolution, exercise),
-                                         start // size * size, end)
-    points = []
-    for m in members:
-        b, count, total, mn, mx = m.decode().split(":")
-        n = int(count)
-        points.append({"t": float(b), "count": n, "mean": float(total) / n, "min": float(mn), "max": float(mx)})
-    return points
+            points.append((int(ts), float(value)))
+    return out
+
+
+async def buckets(client: aioredis.Redis, indicator: str, entities: Sequence[str], resolution: str,
+                  start_ms: float, end_ms: float, exercise: bool = False) -> dict[str, list[Bucket]]:
+    """Each entity's 1-minute or 1-hour buckets that start in [start_ms, end_ms], oldest first."""
+    pipe = client.pipeline(transaction=False)
+    for entity in entities:
+        pipe.zrangebyscore(keys.history(indicator, entity, resolution, exercise), start_ms / 1000, end_ms / 1000)
+    return {entity: [parse_bucket(m) for m in members]
+            for entity, members in zip(entities, await pipe.execute(), strict=True)}
+
+
+async def history(client: aioredis.Redis, indicator: str, entity: str, resolution: str,
+                  start: float, end: float, exercise: bool = False) -> list[dict[str, Any]]:
+    """Points between start and end (epoch seconds) as Redis holds them: raw samples, or 1-minute / 1-hour
+    buckets (the one already running at `start` included)."""
+    if resolution == "raw":
+        found = await raw_samples(client, indicator, [entity], start * 1000, end * 1000, exercise)
+        return [{"t": ts / 1000, "value": value} for ts, value in found[entity]]
+    size = BUCKET_S[resolution]
+    found_buckets = await buckets(client, indicator, [entity], resolution, start // size * size * 1000, end * 1000,
+                                  exercise)
+    return [{"t": b.start / 1000, "count": b.count, "sum": b.sum, "mean": b.sum / b.count, "min": b.min,
+             "max": b.max, "last": b.last} for b in found_buckets[entity]]

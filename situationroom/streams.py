@@ -155,3 +155,46 @@ async def ensure_groups(client: aioredis.Redis, partitions: int, group: str = ke
     for result in await pipe.execute(raise_on_error=False):
         if isinstance(result, ResponseError) and "BUSYGROUP" not in str(result):
             raise result
+
+
+async def acknowledged_until(client: aioredis.Redis, partitions: int, group: str) -> int | None:
+    """A time (Redis' clock, epoch ms) before which the group has acknowledged every entry of every sample stream:
+    the oldest entry still pending, or not yet read, bounds it; a stream the group has read to its end bounds it
+    by now. None when the group is missing on some stream (its role never ran)."""
+    streams = keys.all_samples(partitions)
+    pipe = client.pipeline(transaction=False)
+    pipe.time()
+    for stream in streams:
+        pipe.xinfo_groups(stream)
+        pipe.xinfo_stream(stream)
+    replies = await pipe.execute(raise_on_error=False)
+    seconds, micros = replies[0]
+    until = seconds * 1000 + micros // 1000
+    pending_in: list[str] = []
+    for n, stream in enumerate(streams):
+        groups, info = replies[1 + 2 * n], replies[2 + 2 * n]
+        if isinstance(groups, Exception) or isinstance(info, Exception):
+            return None
+        found = next((g for g in groups if _text(g["name"]) == group), None)
+        if found is None:
+            return None
+        if found["pending"]:
+            pending_in.append(stream)
+        elif _text(found["last-delivered-id"]) != _text(info["last-generated-id"]):
+            # Entries after the last one delivered are not read yet.
+            until = min(until, _entry_ms(found["last-delivered-id"]))
+    if pending_in:
+        pipe = client.pipeline(transaction=False)
+        for stream in pending_in:
+            pipe.xpending(stream, group)
+        for summary in await pipe.execute():
+            until = min(until, _entry_ms(summary["min"]))
+    return until
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _entry_ms(entry_id: bytes | str) -> int:
+    return int(_text(entry_id).split("-", 1)[0])

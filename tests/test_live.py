@@ -53,7 +53,10 @@ async def test_read_and_history(aclient: aioredis.Redis) -> None:
     h1m = keys.history("river.level", "chaeun", "1m")
     await aclient.zadd(h1m, {"960:2:3:1:2": 960, "1020:1:-0.25:-0.25:-0.25": 1020})
     points = await live.history(aclient, "river.level", "chaeun", "1m", 1000, 2000)
-    assert points[0] == {"t": 960.0, "count": 2, "mean": 1.5, "min": 1.0, "max": 2.0}, \
-        "the bucket already running at `from` is included"
+    assert points[0] == {"t": 960.0, "count": 2, "sum": 3.0, "mean": 1.5, "min": 1.0, "max": 2.0, "last": None}, \
+        "the bucket already running at `from` is included (a member written before buckets kept their newest sample)"
     assert points[1]["mean"] == -0.25
+    await aclient.zadd(h1m, {"1080:2:3:1:2:1130000:1": 1080})
+    assert (await live.history(aclient, "river.level", "chaeun", "1m", 1080, 1080))[0]["last"] == 1.0
+    assert live.parse_bucket(b"1080:2:3:1:2:1130000:1") == live.Bucket(1_080_000, 2, 3.0, 1.0, 2.0, 1_130_000, 1.0)
     assert await live.history(aclient, "river.level", "chaeun", "1h", 0, 10**10) == []

@@ -77,3 +77,23 @@ def test_the_exercise_status_gives_the_pages_the_simulated_clock(api: Served, ht
     asyncio.run(report())
     status = http.get("/api/v1/exercise").json()
     assert status["sources"] == ["sim-safety"] and status["clock"] == clock
+
+
+def test_history_parameters_are_checked_and_areas_expand(http: httpx.Client) -> None:
+    base = "/api/v1/indicators/economy.spending/history"
+    assert_error(http.get(base, params={"entity": "4711325000", "resolution": "raw", "aggregate": "mean"}), 422,
+                 "aggregate", "mean")
+    assert_error(http.get(base, params={"entity": "4711325000", "aggregate": "median"}), 422, "aggregate", "median")
+    assert_error(http.get(base, params={"gu": "4711325000"}), 422, "gu", "4711325000")
+    assert_error(http.get(base, params={"district": "nowhere"}), 422, "district", "nowhere")
+    assert_error(http.get("/api/v1/indicators/air.pm10/history", params={"gu": "47113"}), 422, "gu", "47113")
+    assert_error(http.get(base, params={"entity": "4711325000", "resolution": "raw", "from": "0"}), 422, "from", "0")
+    assert_error(http.get(base, params={"entity": "4711325000", "resolution": "1m", "from": "0"}), 422, "from", "0")
+    year = http.get(base, params={"gu": "47113", "resolution": "1d", "aggregate": "sum",
+                                  "from": str(time.time() - 366 * 86_400)}).json()
+    assert year["entities"] == ["4711325000", "4711331000"] and year["entity"] is None
+    assert year["aggregate"] == "sum" and year["resolution"] == "1d" and year["points"] == []
+    several = http.get(base, params={"entity": ["4711125000", "4711325000"], "resolution": "1h"}).json()
+    assert [s["entity"] for s in several["series"]] == ["4711125000", "4711325000"]
+    nam = http.get(base, params={"district": "47111"}).json()
+    assert nam["entities"] == ["4711125000", "4711125300"]

@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 import redis.asyncio as aioredis
 
-from situationroom import keys
+from situationroom import keys, live
 from situationroom.alerts.measure import Baseline, Fetch
 
 
@@ -53,10 +53,9 @@ def baseline_of(members: list[bytes], hour: int) -> Baseline | None:
     """Mean and spread of the hourly means at the same hour of day in the 1-hour history read."""
     means = []
     for m in members:
-        b, count, total, _mn, _mx = m.decode().split(":")
-        start, n = int(float(b)), int(count)
-        if n and (start // 3600) % 24 == hour % 24:
-            means.append(float(total) / n)
+        bucket = live.parse_bucket(m)
+        if bucket.count and (bucket.start // 3_600_000) % 24 == hour % 24:
+            means.append(bucket.sum / bucket.count)
     if not means:
         return None
     mean = sum(means) / len(means)

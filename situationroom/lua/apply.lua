@@ -41,37 +41,45 @@ local function fmt(x)
   return string.format("%.17g", x)
 end
 
+-- A bucket member: start:count:sum:min:max:last_ms:last, where last is the value of the bucket's newest sample
+-- and last_ms its event time. Members written before buckets kept their newest sample lack the last two
+-- (start:count:sum:min:max): they parse with last_ms and last nil.
 local function parse_bucket(m)
-  local b, c, s, a, x = string.match(m, "^([^:]+):([^:]+):([^:]+):([^:]+):([^:]+)$")
-  return tonumber(b), tonumber(c), tonumber(s), tonumber(a), tonumber(x)
+  local b, c, s, a, x, rest = string.match(m, "^([^:]+):([^:]+):([^:]+):([^:]+):([^:]+)(.*)$")
+  local lt, lv = string.match(rest, "^:([^:]+):([^:]+)$")
+  return tonumber(b), tonumber(c), tonumber(s), tonumber(a), tonumber(x), tonumber(lt), tonumber(lv)
 end
 
 -- Merge the batch's per-bucket aggregates into the history zset: one read and one write per bucket.
 local function flush_buckets(key, buckets)
   for start, agg in pairs(buckets) do
     local found = redis.call("ZRANGEBYSCORE", key, start, start, "LIMIT", 0, 1)
-    local count, sum, mn, mx = agg[1], agg[2], agg[3], agg[4]
+    local count, sum, mn, mx, lt, lv = agg[1], agg[2], agg[3], agg[4], agg[5], agg[6]
     if found[1] then
-      local _, c, s, a, x = parse_bucket(found[1])
+      local _, c, s, a, x, flt, flv = parse_bucket(found[1])
       count = count + c
       sum = sum + s
       mn = math.min(mn, a)
       mx = math.max(mx, x)
+      -- The newest sample by event time, so a late sample never replaces it whatever the arrival order.
+      if flt ~= nil and flt > lt then lt, lv = flt, flv end
       redis.call("ZREM", key, found[1])
     end
-    redis.call("ZADD", key, start, string.format("%d:%d:%s:%s:%s", start, count, fmt(sum), fmt(mn), fmt(mx)))
+    redis.call("ZADD", key, start, string.format("%d:%d:%s:%s:%s:%d:%s", start, count, fmt(sum), fmt(mn), fmt(mx),
+      lt, fmt(lv)))
   end
 end
 
-local function bucket_acc(buckets, start, v)
+local function bucket_acc(buckets, start, v, ts)
   local agg = buckets[start]
   if agg then
     agg[1] = agg[1] + 1
     agg[2] = agg[2] + v
     if v < agg[3] then agg[3] = v end
     if v > agg[4] then agg[4] = v end
+    if ts > agg[5] then agg[5], agg[6] = ts, v end
   else
-    buckets[start] = {1, v, v, v}
+    buckets[start] = {1, v, v, v, ts, v}
   end
 end
 
@@ -154,8 +162,8 @@ for j = 1, n_entities do
       dups = dups + 1
     else
       redis.call("ZADD", kraw, ts, string.format("%d:%s", ts, fmt(v)))
-      bucket_acc(b1m, math.floor(ts / 60000) * 60, v)
-      bucket_acc(b1h, math.floor(ts / 3600000) * 3600, v)
+      bucket_acc(b1m, math.floor(ts / 60000) * 60, v, ts)
+      bucket_acc(b1h, math.floor(ts / 3600000) * 3600, v, ts)
       added = added + 1
       if ts > newest then
         local gap = newest >= 0 and ts - newest > (hint or default_interval) * 1000 * grace

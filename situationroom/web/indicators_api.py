@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Annotated, Any, Literal
 
@@ -9,7 +10,10 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from situationroom import live
 from situationroom import samples as samples_mod
-from situationroom.catalog import Indicator
+from situationroom.catalog import Catalog, Indicator
+from situationroom.history.query import HistoryQuery
+from situationroom.history.seam import NEVER, Ask, Past, SeriesPast
+from situationroom.history.store import store_for
 from situationroom.web import schemas
 from situationroom.web.auth import require
 from situationroom.web.errors import ApiError, documented
@@ -105,42 +109,124 @@ async def get_indicator(request: Request, indicator_id: str, _auth: Reader, mode
     return JSON({**_indicator_info(ind), **live.summarize(ctx.catalog, ind.id, st), "entities": entities})
 
 
+HISTORY_RAW_MAX_S = 7 * 86_400
+"""The longest range of raw samples one answer gives (a year of them would be millions of points)."""
+HISTORY_BUCKETS_MAX = 200_000
+"""The most buckets one series of an answer may span (a year at 1 minute is 525,600: ask 1h or 1d)."""
+BUCKET_S = {"raw": 1, "1m": 60, "1h": 3600, "1d": 86_400}
+
+
 @router.get("/api/v1/indicators/{indicator_id}/history", response_class=JSON, tags=["indicators"],
             response_model=schemas.HistoryOut, responses=documented(404, *READ_ERRORS),
-            summary="History of one series: raw samples (last hour) or 1-minute / 1-hour buckets")
+            summary="History of one or several series over any range: the history store, then Redis for the "
+                    "recent part, as one answer")
 async def get_history(
     request: Request,
     indicator_id: str,
     _auth: Reader,
-    entity: Annotated[str | None, Query(description="entity id; optional when the indicator has one")] = None,
+    entity: Annotated[list[str] | None, Query(description="entity id, repeatable; optional when the indicator "
+                                                          "has one, or with district or gu")] = None,
+    district: Annotated[str | None, Query(description="every entity of the indicator in this district (a "
+                                                      "행정동 or gu code)")] = None,
+    gu: Annotated[str | None, Query(description="every entity of the indicator in this gu")] = None,
     start: Annotated[str | None, Query(alias="from", description="epoch seconds or ISO 8601; default 1 h ago")] = None,
     end: Annotated[str | None, Query(alias="to", description="epoch seconds or ISO 8601; default now")] = None,
-    resolution: Annotated[Literal["raw", "1m", "1h"], Query()] = "1m",
+    resolution: Annotated[Literal["raw", "1m", "1h", "1d"],
+                          Query(description="raw samples, or buckets of a minute, an hour or a local day")] = "1m",
+    aggregate: Annotated[Literal["mean", "min", "max", "sum", "count", "last"] | None,
+                         Query(description="one value per bucket over every entity asked for")] = None,
     mode: Mode = "shown",
 ) -> JSON:
     ctx = _ctx(request)
     ind = _get_indicator(request, indicator_id)
-    entities = ctx.catalog.entities_of(ind.id)
-    if entity is None:
-        if len(entities) != 1:
-            raise ApiError(422, f"give an entity; {ind.id} is measured for {len(entities)}", field="entity",
-                           value=None)
-        entity = entities[0]
-    elif entity not in entities:
-        raise ApiError(422, f"entity is not measured for {ind.id}", field="entity", value=entity)
+    entities = _entities_asked(ctx.catalog, ind, entity or [], district, gu)
     now = time.time()
     t_end = _parse_time(end, "to", now)
     t_start = _parse_time(start, "from", t_end - 3600)
     if t_start > t_end:
         raise ApiError(422, "from must not be after to", field="from", value=start)
+    if resolution == "raw" and aggregate is not None:
+        raise ApiError(422, "raw samples are not aggregated: ask for 1m, 1h or 1d buckets", field="aggregate",
+                       value=aggregate)
+    if resolution == "raw" and t_end - t_start > HISTORY_RAW_MAX_S:
+        raise ApiError(422, f"raw samples are given for at most {HISTORY_RAW_MAX_S // 86_400} days: ask for "
+                            "buckets (1m, 1h, 1d) or a shorter range", field="from", value=start)
+    if resolution != "raw" and (t_end - t_start) / BUCKET_S[resolution] > HISTORY_BUCKETS_MAX:
+        raise ApiError(422, f"the range spans more than {HISTORY_BUCKETS_MAX} buckets of {resolution}: ask for a "
+                            "coarser resolution or a shorter range", field="from", value=start)
     if mode == "shown":
-        state = (await live.read(ctx.client, [ind.id], ctx.settings.stale_grace))[ind.id].get(entity)
-        exercise = bool(state and state.get("x"))
+        states = (await live.read(ctx.client, [ind.id], ctx.settings.stale_grace))[ind.id]
+        exercise = any(states.get(e, {}).get("x") for e in entities)
     else:
         exercise = mode == "exercise"
-    points = await live.history(ctx.client, ind.id, entity, resolution, t_start, t_end, exercise)
-    return JSON({"indicator": ind.id, "entity": entity, "resolution": resolution, "from": t_start, "to": t_end,
-                 "unit": ind.unit, "exercise": exercise, "points": points})
+    ask = Ask(ind.id, tuple(entities), int(t_start * 1000), int(t_end * 1000), resolution,
+              combined=aggregate is not None, exercise=exercise)
+    past = await _series_past(request).read(ask)
+    body: dict[str, Any] = {
+        "indicator": ind.id, "entity": entities[0] if len(entities) == 1 else None, "entities": entities,
+        "resolution": resolution, "aggregate": aggregate, "from": t_start, "to": t_end, "unit": ind.unit,
+        "exercise": exercise, "seam": past.seam_ms / 1000 if 0 < past.seam_ms < NEVER else None}
+    if aggregate is not None:
+        body["points"] = [{"t": b.start / 1000, "value": _finite(b.value(aggregate)), "count": b.count}
+                          for b in past.buckets.get(None, [])]
+        return JSON(body)
+    series = [{"entity": e, "points": _points(past, e)} for e in entities]
+    if len(entities) == 1:
+        body["points"] = series[0]["points"]
+    else:
+        body["points"] = []
+        body["series"] = series
+    return JSON(body)
+
+
+def _entities_asked(catalog: Catalog, ind: Indicator, given: list[str], district: str | None,
+                    gu: str | None) -> list[str]:
+    """The entities a history request names: each `entity`, and every entity of the indicator in `district` or
+    `gu`; the indicator's one entity when none is named."""
+    measured = catalog.entities_of(ind.id)
+    for e in given:
+        if e not in measured:
+            raise ApiError(422, f"entity is not measured for {ind.id}", field="entity", value=e)
+    chosen = list(given)
+    for name, area in (("district", district), ("gu", gu)):
+        if area is None:
+            continue
+        found = catalog.entities.get(area)
+        if found is None or (name == "gu" and found.kind != "gu"):
+            known = "a gu" if name == "gu" else "a district (행정동 or gu)"
+            raise ApiError(422, f"{name} is not {known} of the catalog", field=name, value=area)
+        inside = [e for e in measured
+                  if e == area or catalog.entities[e].district == area or catalog.gu_of(e) == area]
+        if not inside:
+            raise ApiError(422, f"no entity of {ind.id} lies in {area}", field=name, value=area)
+        chosen += inside
+    if not chosen:
+        if len(measured) != 1:
+            raise ApiError(422, f"give an entity; {ind.id} is measured for {len(measured)}", field="entity",
+                           value=None)
+        chosen = [measured[0]]
+    return list(dict.fromkeys(chosen))
+
+
+def _series_past(request: Request) -> SeriesPast:
+    """The app's reader of the past: one DuckDB connection over the history store, made at first use."""
+    found: SeriesPast | None = getattr(request.app.state, "series_past", None)
+    if found is None:
+        ctx = _ctx(request)
+        found = SeriesPast(ctx.client, HistoryQuery(store_for(ctx.settings)), ctx.settings, ctx.catalog.city.timezone)
+        request.app.state.series_past = found
+    return found
+
+
+def _points(past: Past, entity: str) -> list[dict[str, Any]]:
+    if entity in past.raw:
+        return [{"t": ts / 1000, "value": value} for ts, value in past.raw[entity]]
+    return [{"t": b.start / 1000, "count": b.count, "sum": b.sum, "mean": b.mean, "min": b.min, "max": b.max,
+             "last": b.last} for b in past.buckets.get(entity, [])]
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
 
 
 def _parse_time(value: str | None, name: str, default: float) -> float:

@@ -128,16 +128,31 @@ class IndicatorOut(IndicatorInfo):
     entities: list[EntityDetail]
 
 
-class HistoryOut(BaseModel):
-    indicator: str
+class HistorySeriesOut(BaseModel):
     entity: str
-    resolution: Literal["raw", "1m", "1h"]
+    points: list[dict[str, Any]]
+
+
+class HistoryOut(BaseModel):
+    """A series' past (docs/history.md): the history store before `seam`, Redis from it, as one answer."""
+
+    indicator: str
+    entity: str | None = Field(description="the entity, when one was asked for")
+    entities: list[str] = Field(description="every entity asked for (given, or in the district or gu)")
+    resolution: Literal["raw", "1m", "1h", "1d"]
+    aggregate: Literal["mean", "min", "max", "sum", "count", "last"] | None = None
     from_: float = Field(alias="from")
     to: float
     unit: str
     exercise: bool = Field(description="the points are of the exercise series (docs/exercise.md)")
-    points: list[dict[str, Any]] = Field(description="raw: {t, value}; buckets: {t, count, mean, min, max} "
-                                                     "(t: epoch seconds)")
+    seam: float | None = Field(default=None, description="epoch seconds: samples before it come from the history "
+                                                          "store, from it on from Redis")
+    points: list[dict[str, Any]] = Field(description="one entity: raw {t, value}; buckets {t, count, sum, mean, min, "
+                                                     "max, last}; with an aggregate {t, value, count} over every "
+                                                     "entity asked for (t: epoch seconds, a bucket's start; 1d: the "
+                                                     "city's local day)")
+    series: list[HistorySeriesOut] | None = Field(default=None, description="several entities without an "
+                                                                            "aggregate: each one's points")
 
 
 class HealthOut(BaseModel):
