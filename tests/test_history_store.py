@@ -4,6 +4,7 @@ deleting, all through pyarrow.fs."""
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pyarrow as pa
@@ -62,6 +63,11 @@ def test_readers_never_list_a_file_being_written(tmp_path: Path) -> None:
     try:
         for n in range(20):
             store.write(PART, f"part-00-{n:04x}.parquet", _table(20_000))
+        # The reader may not have had a turn while the files were written (the writes are quick): let it list
+        # at least once before it stops, so the assertion below always has something to judge.
+        deadline = time.monotonic() + 10
+        while not listed and time.monotonic() < deadline:
+            time.sleep(0.01)
     finally:
         stop.set()
         reader.join()
