@@ -53,10 +53,15 @@ def test_readers_never_list_a_file_being_written(tmp_path: Path) -> None:
     stop = threading.Event()
     listed: list[int] = []
 
+    failed: list[BaseException] = []
+
     def list_files() -> None:
-        while not stop.is_set():
-            for f in store.files(PART):
-                listed.append(pq.read_table(f.path).num_rows)  # every file listed is whole
+        try:
+            while not stop.is_set():
+                for f in store.files(PART):
+                    listed.append(pq.read_table(f.path).num_rows)  # every file listed is whole
+        except Exception as exc:  # reported by the assertion below, not lost with the thread
+            failed.append(exc)
 
     reader = threading.Thread(target=list_files)
     reader.start()
@@ -66,11 +71,12 @@ def test_readers_never_list_a_file_being_written(tmp_path: Path) -> None:
         # The reader may not have had a turn while the files were written (the writes are quick): let it list
         # at least once before it stops, so the assertion below always has something to judge.
         deadline = time.monotonic() + 10
-        while not listed and time.monotonic() < deadline:
+        while not listed and not failed and time.monotonic() < deadline:
             time.sleep(0.01)
     finally:
         stop.set()
         reader.join()
+    assert not failed, failed
     assert listed and set(listed) == {20_000}
 
 

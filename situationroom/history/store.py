@@ -29,6 +29,9 @@ class DataFile:
     mtime: float
 
 
+LIST_TRIES = 5
+"""Reads of a folder that changed while it was read, before the change is reported as an error."""
+
 class HistoryStore:
     """The datasets under one root of one filesystem."""
 
@@ -112,7 +115,15 @@ class HistoryStore:
                 self.fs.delete_file(path)
 
     def _list(self, base: str) -> list[pafs.FileInfo]:
-        return self.fs.get_file_info(pafs.FileSelector(base, allow_not_found=True, recursive=False))
+        selector = pafs.FileSelector(base, allow_not_found=True, recursive=False)
+        for _ in range(LIST_TRIES - 1):
+            try:
+                return self.fs.get_file_info(selector)
+            except FileNotFoundError:
+                # A file renamed or deleted between reading the folder and looking at the file (a flush's
+                # temporary file, a compaction's inputs): the folder is read again.
+                continue
+        return self.fs.get_file_info(selector)
 
 
 def store_for(settings: Settings) -> HistoryStore:
