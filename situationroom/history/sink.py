@@ -144,7 +144,7 @@ class HistorySink:
         try:
             await self._write_buffer()
         except OSError as exc:
-            self._disk.failed("history cannot write files under %s: %s; retrying", self.store.root, exc)
+            self._disk.failed("history cannot write files under %s: %s; retrying", self.store.url, exc)
             await aio.wait_event(stop, RETRY)
             return False
         self._disk.reached()
@@ -165,7 +165,7 @@ class HistorySink:
         recovered = await self.recover_own()
         if recovered:
             log.info("history: reading again %d entries left pending by this consumer", recovered)
-        log.info("history %s writing %s from %d partitions", self.consumer, self.store.root, len(self.streams))
+        log.info("history %s writing %s from %d partitions", self.consumer, self.store.url, len(self.streams))
         timers: dict[str, float] = defaultdict(float)
         compacting: asyncio.Task[int] | None = None
 

@@ -1,7 +1,8 @@
 """The history store's files through `pyarrow.fs`: atomic writes, listing partitions and files, reading, deleting.
 
-Everything goes through a `pyarrow.fs.FileSystem` and a root path in it, so the same code can later run on an
-S3FileSystem; only the atomic write differs (a local file is renamed into place, an object store's PUT is atomic)."""
+Everything goes through a `pyarrow.fs.FileSystem` and a root path in it, so the same code runs on the local disk and
+on an S3-compatible object store; only the atomic write differs (a local file is renamed into place, an object
+store's PUT is atomic by itself)."""
 
 from __future__ import annotations
 
@@ -40,6 +41,24 @@ class HistoryStore:
     def local(cls, root: Path) -> HistoryStore:
         return cls(pafs.LocalFileSystem(), str(root.resolve()))
 
+    @classmethod
+    def s3(cls, url: str, endpoint: str | None = None) -> HistoryStore:
+        """The store at s3://bucket/prefix; credentials and region from the AWS environment variables, `endpoint`
+        (http(s)://host:port) for an S3-compatible store other than AWS."""
+        options: dict[str, object] = {}
+        if endpoint is not None:
+            scheme, _, host = endpoint.partition("://")
+            options |= {"endpoint_override": host, "scheme": scheme}
+        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+        if region:
+            options["region"] = region
+        return cls(pafs.S3FileSystem(**options), url.removeprefix("s3://"))
+
+    @property
+    def url(self) -> str:
+        """Where the store is, as an operator reads it."""
+        return self.root if self.is_local else f"s3://{self.root}"
+
     @property
     def is_local(self) -> bool:
         return isinstance(self.fs, pafs.LocalFileSystem)
@@ -52,11 +71,11 @@ class HistoryStore:
         """Write `table` as the file `name` of `partition`, atomically: readers see the whole file or none of it.
         Returns its path."""
         final = self.path_of(partition, name)
-        self.fs.create_dir(self.path_of(partition), recursive=True)
         if not self.is_local:
-            # An object store's PUT is atomic by itself, and its "rename" is a copy.
+            # An object store's PUT is atomic by itself, its "rename" a copy, and its folders only key prefixes.
             _write_parquet(table, final, self.fs, compression_level)
             return final
+        self.fs.create_dir(self.path_of(partition), recursive=True)
         tmp = self.path_of(partition, layout.temporary_name(name))
         _write_parquet(table, tmp, self.fs, compression_level)
         # On disk before the rename and the rename on disk before the caller acknowledges the stream entries, so a
@@ -116,7 +135,10 @@ class HistoryStore:
 
 
 def store_for(settings: Settings) -> HistoryStore:
-    """The history store the settings name (today: the folder `history_dir`, default <data dir>/history)."""
+    """The history store the settings name: the object store at `history_url`, else the folder `history_dir`
+    (default <data dir>/history)."""
+    if settings.history_url is not None:
+        return HistoryStore.s3(settings.history_url, settings.history_s3_endpoint)
     return HistoryStore.local(settings.resolved_history_dir)
 
 
