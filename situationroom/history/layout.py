@@ -65,6 +65,11 @@ def date_of(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d")
 
 
+def day_start(date: str) -> int:
+    """Epoch ms of a UTC date's (partition's) midnight."""
+    return int(datetime.strptime(date, "%Y-%m-%d").replace(tzinfo=UTC).timestamp() * 1000)
+
+
 def hour_of(ms: int) -> int:
     """The UTC hour of day (0..23) of an event time in epoch ms."""
     return (ms % DAY_MS) // HOUR_MS

@@ -17,7 +17,7 @@ import redis.asyncio as aioredis
 
 from situationroom import aio, keys
 from situationroom.catalog import Catalog
-from situationroom.history import compact
+from situationroom.history import compact, retention
 from situationroom.history.buffer import Buffer
 from situationroom.history.store import HistoryStore, store_for
 from situationroom.outage import RETRY, Outage, run_stream_reader
@@ -38,6 +38,7 @@ class HistorySink:
         self.consumer = consumer or settings.consumer or f"{socket.gethostname()}-{os.getpid()}"
         self.streams = keys.all_samples(settings.partitions)
         self.buffer = Buffer(catalog)
+        self.retention = retention.load_retention(settings.seeds, catalog)
         self._unacked: dict[bytes, list[bytes]] = {}
         """Entries whose files are written but whose XACK has not gone through yet (Redis was lost meanwhile)."""
         self.files_written = 0
@@ -153,9 +154,15 @@ class HistorySink:
 
     # ------------------------------------------------------------------ the role
 
-    async def compact(self) -> int:
-        """Merge the closed hours and days (compact.py) off the event loop; returns the files merged away."""
-        return await asyncio.to_thread(compact.compact_closed, self.store, self.settings.history_compact_after)
+    async def maintain(self) -> int:
+        """Off the event loop: merge the closed hours and days (compact.py), then drop the days past their
+        retention (retention.py); returns the files merged away."""
+        def work() -> int:
+            merged = compact.compact_closed(self.store, self.settings.history_compact_after)
+            retention.enforce(self.store, self.retention, time.time())
+            return merged
+
+        return await asyncio.to_thread(work)
 
     async def run(self, stop: asyncio.Event) -> None:
         async def regroup() -> None:
@@ -178,10 +185,10 @@ class HistorySink:
             if compacting is not None and compacting.done():
                 exc = compacting.exception()
                 if exc is not None:
-                    log.error("history: compaction failed: %s", exc)
+                    log.error("history: compaction or retention failed: %s", exc)
                 compacting = None
             if compacting is None and now >= timers["compact"]:
-                compacting = asyncio.create_task(self.compact())
+                compacting = asyncio.create_task(self.maintain())
                 timers["compact"] = now + max(10.0, self.settings.history_compact_after / 5)
             if self.due() and not await self.flush_writing(stop):
                 return True

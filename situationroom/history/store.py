@@ -130,6 +130,14 @@ class HistoryStore:
             with contextlib.suppress(FileNotFoundError):
                 self.fs.delete_file(path)
 
+    def delete_partition(self, partition: Partition) -> None:
+        """Remove a whole partition (retention), and its date's folder once no domain is left in it."""
+        with contextlib.suppress(FileNotFoundError):  # another historian dropped it first
+            self.fs.delete_dir(self.path_of(partition))
+        date_dir = f"{self.root}/{partition.dataset}/date={partition.date}"
+        if self.is_local and not self._list(date_dir):
+            self.fs.delete_dir(date_dir)
+
     def _list(self, base: str) -> list[pafs.FileInfo]:
         return self.fs.get_file_info(pafs.FileSelector(base, allow_not_found=True, recursive=False))
 
