@@ -17,7 +17,7 @@ import redis.asyncio as aioredis
 
 from situationroom import aio, keys
 from situationroom.catalog import Catalog
-from situationroom.history import compact, retention
+from situationroom.history import compact, retention, status
 from situationroom.history.buffer import Buffer
 from situationroom.history.store import HistoryStore, store_for
 from situationroom.outage import RETRY, Outage, run_stream_reader
@@ -138,6 +138,7 @@ class HistorySink:
                 pipe.xack(stream, keys.HISTORY_GROUP, *ids[start:start + 10_000])
         await pipe.execute()
         self._unacked = {}
+        await status.record_flush(self.client)
 
     async def flush_writing(self, stop: asyncio.Event) -> bool:
         """Flush, saying once that files cannot be written (a full or read-only disk) and once that they can

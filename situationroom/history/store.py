@@ -23,11 +23,13 @@ from situationroom.settings import Settings
 
 @dataclass(frozen=True, slots=True)
 class DataFile:
-    """One file of a partition: its name, full path in the filesystem and when it was last written (epoch s)."""
+    """One file of a partition: its name, full path in the filesystem, when it was last written (epoch s) and its
+    size in bytes."""
 
     name: str
     path: str
     mtime: float
+    size: int = 0
 
 
 class HistoryStore:
@@ -102,7 +104,8 @@ class HistoryStore:
 
     def files(self, partition: Partition) -> list[DataFile]:
         """The data files of a partition (not the temporary ones being written)."""
-        return sorted((DataFile(info.base_name, info.path, info.mtime.timestamp() if info.mtime else 0.0)
+        return sorted((DataFile(info.base_name, info.path, info.mtime.timestamp() if info.mtime else 0.0,
+                                info.size or 0)
                        for info in self._list(self.path_of(partition))
                        if info.type == pafs.FileType.File and layout.is_data_file(info.base_name)),
                       key=lambda f: f.name)
