@@ -28,8 +28,10 @@ def _seeds(tmp_path: Path, text: str) -> Path:
 
 
 def test_a_domain_keeps_what_it_says_and_the_others_the_default(tmp_path: Path, mini_catalog: Catalog) -> None:
-    kept = load_retention(_seeds(tmp_path, "default: {raw: 1y}\ndomains:\n  weather: {raw: 30d}\n"
+    kept = load_retention(_seeds(tmp_path, "default: {raw: 1y, rollup_1m: 2y}\ndomains:\n  weather: {raw: 30d}\n"
                                            "  disaster: {raw: forever}\n  environment: {}\n"), mini_catalog)
+    assert kept.kept_for(layout.ROLLUPS["1m"], "weather") == 2 * 365 * DAY
+    assert kept.kept_for(layout.ROLLUPS["1d"], "weather") is None
     assert kept.kept_for(layout.SAMPLES, "environment") == 365 * DAY
     assert kept.kept_for(layout.EXERCISE, "weather") == 30 * DAY
     assert kept.kept_for(layout.SAMPLES, "disaster") is None

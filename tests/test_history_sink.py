@@ -19,6 +19,7 @@ import redis.asyncio as aioredis
 from situationroom import keys
 from situationroom.catalog import Catalog
 from situationroom.history import layout
+from situationroom.history.retention import HistoryFile, Keep, Retention
 from situationroom.history.sink import HistorySink
 from situationroom.history.store import store_for
 from situationroom.samples import Sample
@@ -204,3 +205,23 @@ def _unfinished(client: redis.Redis) -> int:
     lag = sum(g.get("lag") or 0 for s in keys.all_samples(8) for g in client.xinfo_groups(s)
               if g["name"] == keys.HISTORY_GROUP.encode())
     return pending + lag
+
+
+async def test_the_role_compacts_rolls_up_and_drops_what_is_past_retention(
+        aclient: aioredis.Redis, redis_url: str, mini_catalog: Catalog, tmp_path: Path) -> None:
+    settings = _settings(redis_url, tmp_path, history_compact_after=0.5)
+    await ensure_groups(aclient, settings.partitions, keys.HISTORY_GROUP)
+    now = time.time()
+    recent, old = _samples(50, now - 3 * DAY), _samples(50, now - 500 * DAY, seed=2)
+    await _write(aclient, settings, recent + old)
+    sink = HistorySink(aclient, mini_catalog, settings, consumer="h1")
+    sink.retention = Retention(HistoryFile(default=Keep(raw=100 * DAY)))
+    while await sink.read(">", 10):
+        await sink.flush()
+    await asyncio.sleep(1.1)
+    await sink.maintain()
+    recent_date, old_date = (layout.date_of(round(s[0].ts * 1000)) for s in (recent, old))
+    # The old day's samples are past their retention; its rollups, kept forever, remain.
+    assert {p.date for p in sink.store.partitions(layout.SAMPLES)} == {recent_date}
+    assert {p.date for p in sink.store.partitions(layout.ROLLUPS["1d"])} == {recent_date, old_date}
+    assert _stored(settings, now - 4 * DAY, now) == _expected(recent)

@@ -51,6 +51,9 @@ class Keep(Strict):
 
     raw: KeptFor = None
     """Every sample (and the exercise samples)."""
+    rollup_1m: KeptFor = None
+    rollup_1h: KeptFor = None
+    rollup_1d: KeptFor = None
 
 
 class HistoryFile(Strict):
@@ -62,7 +65,8 @@ class HistoryFile(Strict):
     """Per domain id of the catalog; a field a domain leaves out comes from `default`."""
 
 
-RETAINED_AS = {layout.SAMPLES: "raw", layout.EXERCISE: "raw"}
+RETAINED_AS = {layout.SAMPLES: "raw", layout.EXERCISE: "raw",
+               **{dataset: dataset for dataset in layout.ROLLUPS.values()}}
 """The field of `Keep` that says how long each dataset is kept."""
 
 

@@ -17,7 +17,7 @@ import redis.asyncio as aioredis
 
 from situationroom import aio, keys
 from situationroom.catalog import Catalog
-from situationroom.history import compact, retention, status
+from situationroom.history import compact, retention, rollups, status
 from situationroom.history.buffer import Buffer
 from situationroom.history.store import HistoryStore, store_for
 from situationroom.outage import RETRY, Outage, run_stream_reader
@@ -156,10 +156,12 @@ class HistorySink:
     # ------------------------------------------------------------------ the role
 
     async def maintain(self) -> int:
-        """Off the event loop: merge the closed hours and days (compact.py), then drop the days past their
-        retention (retention.py); returns the files merged away."""
+        """Off the event loop: merge the closed hours and days (compact.py), roll up the closed periods
+        (rollups.py), then drop the days past their retention (retention.py); returns the files merged away."""
         def work() -> int:
-            merged = compact.compact_closed(self.store, self.settings.history_compact_after)
+            quiet = self.settings.history_compact_after
+            merged = compact.compact_closed(self.store, quiet)
+            rollups.roll_closed(self.store, quiet)
             retention.enforce(self.store, self.retention, time.time())
             return merged
 

@@ -70,7 +70,7 @@ def datasets(store: HistoryStore, *, rows: bool = True) -> list[DatasetStatus]:
     """Every dataset and domain of the store. `rows` reads each file's footer (one small read per file); without it
     only the listing is read."""
     totals: dict[tuple[str, str], dict[str, Any]] = {}
-    for dataset in layout.DATASETS:
+    for dataset in (*layout.DATASETS, *layout.ROLLUPS.values()):
         for partition in store.partitions(dataset):
             files = store.files(partition)
             if not files:

@@ -69,17 +69,18 @@ class HistoryStore:
         base = f"{self.root}/{partition.path}"
         return f"{base}/{name}" if name else base
 
-    def write(self, partition: Partition, name: str, table: pa.Table, *, compression_level: int | None = None) -> str:
-        """Write `table` as the file `name` of `partition`, atomically: readers see the whole file or none of it.
-        Returns its path."""
+    def write(self, partition: Partition, name: str, table: pa.Table, *, compression_level: int | None = None,
+              schema: pa.Schema = layout.SCHEMA) -> str:
+        """Write `table` (in `schema`: the samples', or the rollups') as the file `name` of `partition`, atomically:
+        readers see the whole file or none of it, and a file of that name is replaced. Returns its path."""
         final = self.path_of(partition, name)
         if not self.is_local:
             # An object store's PUT is atomic by itself, its "rename" a copy, and its folders only key prefixes.
-            _write_parquet(table, final, self.fs, compression_level)
+            _write_parquet(table.cast(schema), final, self.fs, compression_level)
             return final
         self.fs.create_dir(self.path_of(partition), recursive=True)
         tmp = self.path_of(partition, layout.temporary_name(name))
-        _write_parquet(table, tmp, self.fs, compression_level)
+        _write_parquet(table.cast(schema), tmp, self.fs, compression_level)
         # On disk before the rename and the rename on disk before the caller acknowledges the stream entries, so a
         # power cut cannot lose rows Redis has forgotten.
         _fsync(tmp)
@@ -123,10 +124,10 @@ class HistoryStore:
                 out += [f.path for f in self.files(Partition(dataset, date, domain))]
         return out
 
-    def read(self, paths: Iterable[str]) -> pa.Table:
-        """Every row of the given files, in the dataset's schema."""
-        tables = [pq.read_table(path, filesystem=self.fs, schema=layout.SCHEMA) for path in paths]
-        return pa.concat_tables(tables) if tables else layout.SCHEMA.empty_table()
+    def read(self, paths: Iterable[str], schema: pa.Schema = layout.SCHEMA) -> pa.Table:
+        """Every row of the given files, in `schema` (the samples', or the rollups')."""
+        tables = [pq.read_table(path, filesystem=self.fs, schema=schema) for path in paths]
+        return pa.concat_tables(tables) if tables else schema.empty_table()
 
     def delete(self, paths: Iterable[str]) -> None:
         for path in paths:
@@ -154,7 +155,7 @@ def store_for(settings: Settings) -> HistoryStore:
 
 
 def _write_parquet(table: pa.Table, path: str, fs: pafs.FileSystem, compression_level: int | None) -> None:
-    pq.write_table(table.cast(layout.SCHEMA), path, filesystem=fs, compression="zstd",
+    pq.write_table(table, path, filesystem=fs, compression="zstd",
                    compression_level=compression_level, use_dictionary=True, write_statistics=True)
 
 
