@@ -121,3 +121,11 @@ def test_the_object_store_setting_is_checked() -> None:
             Settings(site=MINI, history_url=wrong)
     with pytest.raises(ValidationError, match="history_s3_endpoint"):
         Settings(site=MINI, history_s3_endpoint="127.0.0.1:9000")
+
+
+def test_the_object_store_endpoint_can_come_from_the_aws_environment(s3: S3Server,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3.endpoint)
+    store = store_for(Settings(site=MINI, history_url=s3.bucket()))
+    store.write(PART, "part-00-a.parquet", _table(3))
+    assert [f.name for f in store.files(PART)] == ["part-00-a.parquet"]

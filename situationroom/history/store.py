@@ -46,8 +46,12 @@ class HistoryStore:
     @classmethod
     def s3(cls, url: str, endpoint: str | None = None) -> HistoryStore:
         """The store at s3://bucket/prefix; credentials and region from the AWS environment variables, `endpoint`
-        (http(s)://host:port) for an S3-compatible store other than AWS."""
-        options: dict[str, object] = {}
+        (http(s)://host:port; else AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL) for an S3-compatible store other than
+        AWS."""
+        # A file small enough goes up as one PUT (with a delayed open); a larger one as a multipart upload, which
+        # is as atomic: the object appears only when the upload completes.
+        options: dict[str, object] = {"allow_delayed_open": True}
+        endpoint = endpoint or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
         if endpoint is not None:
             scheme, _, host = endpoint.partition("://")
             options |= {"endpoint_override": host, "scheme": scheme}
@@ -143,7 +147,12 @@ class HistoryStore:
             self.fs.delete_dir(date_dir)
 
     def _list(self, base: str) -> list[pafs.FileInfo]:
-        return self.fs.get_file_info(pafs.FileSelector(base, allow_not_found=True, recursive=False))
+        try:
+            return self.fs.get_file_info(pafs.FileSelector(base, allow_not_found=True, recursive=False))
+        except FileNotFoundError:
+            # The folder was created or removed (retention) while it was being listed: as good as not there yet,
+            # or no longer.
+            return []
 
 
 def store_for(settings: Settings) -> HistoryStore:
