@@ -171,6 +171,11 @@ def stale_lock() -> str:
     return f"{PREFIX}:lock:stale-sweep"
 
 
+def history_flushed() -> str:
+    """Epoch seconds of the last time a historian wrote its buffer to the history store."""
+    return f"{PREFIX}:history:flushed"
+
+
 def meta() -> str:
     """Hash with the schema version and site of the data in this Redis."""
     return f"{PREFIX}:meta"

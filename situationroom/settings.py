@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -72,6 +73,12 @@ class Settings(BaseSettings):
 
     history_dir: Path | None = None
     """Where the history role keeps the Parquet history (docs/history.md); default <data dir>/history."""
+    history_url: str | None = None
+    """s3://bucket/prefix: the same layout on an S3-compatible object store instead of `history_dir`; credentials
+    and region come from the usual AWS environment variables."""
+    history_s3_endpoint: str | None = None
+    """The endpoint of an S3-compatible store other than AWS (http://minio:9000); default AWS, or the endpoint
+    the environment's AWS_ENDPOINT_URL names."""
     history_flush_every: Duration = 10.0
     """The history role writes what it has buffered at least this often (and acknowledges it only then)."""
     history_flush_rows: int = Field(default=100_000, ge=1, le=10_000_000)
@@ -164,6 +171,20 @@ class Settings(BaseSettings):
             raise ValueError("must be at least 1s")
         return v
 
+    @field_validator("history_url")
+    @classmethod
+    def _an_s3_url(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^/]+)*/?", v):
+            raise ValueError("must be s3://bucket or s3://bucket/prefix")
+        return v.rstrip("/") if v is not None else None
+
+    @field_validator("history_s3_endpoint")
+    @classmethod
+    def _an_endpoint(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"https?://[^/\s]+/?", v):
+            raise ValueError("must be http(s)://host[:port]")
+        return v.rstrip("/") if v is not None else None
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper(cls, v: object) -> object:
@@ -206,3 +227,8 @@ class Settings(BaseSettings):
     @property
     def resolved_history_dir(self) -> Path:
         return self.history_dir if self.history_dir is not None else self.resolved_data_dir / "history"
+
+    @property
+    def history_location(self) -> str:
+        """Where the history is, as an operator reads it: the object store's URL, else the folder."""
+        return self.history_url or str(self.resolved_history_dir)

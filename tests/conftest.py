@@ -5,6 +5,7 @@ the suite's: tests/redis_support.py), the sites' catalogs, and a real headless C
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
@@ -13,10 +14,11 @@ import redis.asyncio as aioredis
 
 from situationroom.catalog import Catalog, load_catalog
 from situationroom.embedded import EmbeddedRedis
+from situationroom.history.store import HistoryStore
 from tests.api_support import serve_mini
 from tests.browser import chromium
 from tests.redis_support import SERVICE_URL, NotTheSuites, answers, empty_url
-from tests.servers_support import Served
+from tests.servers_support import S3Server, Served
 from tests.site_support import MINI, REPO
 
 if TYPE_CHECKING:
@@ -94,3 +96,30 @@ def http(api: Served) -> Iterator[httpx.Client]:
     """A client of the `api` fixture's server."""
     with httpx.Client(base_url=api.url, timeout=10) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """A local S3-compatible object store (moto's server) for the whole run."""
+    server = S3Server(tmp_path_factory.mktemp("moto") / "moto.log").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3(s3_server: S3Server) -> Iterator[S3Server]:
+    """The local object store, with this process's environment holding the credentials and region it takes (a
+    patch of its own, which a test's `monkeypatch.undo()` leaves alone)."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in S3Server.ENV.items():
+            patch.setenv(name, value)
+        yield s3_server
+
+
+@pytest.fixture(params=["local", "s3"])
+def history_store(request: pytest.FixtureRequest, tmp_path: Path) -> HistoryStore:
+    """An empty history store: in a folder, then in a new bucket of the local object store."""
+    if request.param == "local":
+        return HistoryStore.local(tmp_path / "history")
+    s3: S3Server = request.getfixturevalue("s3")
+    return HistoryStore.s3(s3.bucket() + "/city", s3.endpoint)

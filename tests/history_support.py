@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import pyarrow.fs as pafs
+
 from situationroom.catalog import Catalog
 from situationroom.history.buffer import Buffer
+from situationroom.history.layout import Partition
 from situationroom.history.query import HistoryQuery
 from situationroom.history.store import HistoryStore
 from situationroom.samples import Sample
@@ -40,3 +43,14 @@ def every_row(store: HistoryStore, indicator: str, start: float, end: float, *,
                 for p in query.samples(indicator, int(start * 1000), int(end * 1000), exercise=exercise)]
     finally:
         query.close()
+
+
+def names(store: HistoryStore, partition: Partition) -> list[str]:
+    """The data files of a partition, by name."""
+    return [f.name for f in store.files(partition)]
+
+
+def stored_bytes(store: HistoryStore) -> int:
+    """The size of every data file of the store."""
+    infos = store.fs.get_file_info(pafs.FileSelector(store.root, allow_not_found=True, recursive=True))
+    return sum(info.size or 0 for info in infos if info.type == pafs.FileType.File and info.path.endswith(".parquet"))

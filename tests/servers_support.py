@@ -21,7 +21,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 import httpx
 import redis.asyncio as aioredis
@@ -301,3 +301,55 @@ def site_copy(dest: Path, *, every: str = "1s", jitter: str | None = None,
             text = text.replace("\nparams:\n", f'\nparams:\n  start: "{start}"\n')
         path.write_text(text, encoding="utf-8")
     return dest
+
+
+class S3Server:
+    """moto's S3 server on 127.0.0.1 (a free port), as a child process: an S3-compatible object store for the
+    history store's tests. `bucket()` makes a new, empty bucket and returns its URL."""
+
+    ENV: ClassVar[dict[str, str]] = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                                     "AWS_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"}
+    """What a client of it needs in its environment (moto takes any credentials)."""
+
+    def __init__(self, log: Path) -> None:
+        self.port = free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.log = log
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._buckets = 0
+
+    def start(self) -> S3Server:
+        binary = Path(sys.executable).with_name("moto_server")
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen([str(binary), "-H", "127.0.0.1", "-p", str(self.port)],
+                                         stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+
+        def answers() -> bool:
+            assert self.proc is not None and self.proc.poll() is None, f"moto_server ended: {self.log.read_text()}"
+            try:
+                return httpx.get(self.endpoint + "/moto-api/", timeout=1).status_code < 500
+            except httpx.HTTPError:
+                return False
+
+        wait_for(answers, 30, "moto_server to answer", every=0.2)
+        return self
+
+    def bucket(self) -> str:
+        """A new, empty bucket: its s3:// URL."""
+        import pyarrow.fs as pafs
+
+        self._buckets += 1
+        name = f"history-{self._buckets}-{os.getpid()}"
+        fs = pafs.S3FileSystem(endpoint_override=f"127.0.0.1:{self.port}", scheme="http", region="us-east-1",
+                               access_key="testing", secret_key="testing", allow_bucket_creation=True)
+        fs.create_dir(name)
+        return f"s3://{name}"
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)

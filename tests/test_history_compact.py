@@ -1,4 +1,5 @@
-"""history/compact.py: a closed hour's and a past day's files merged into one, every sample kept once."""
+"""history/compact.py: a closed hour's and a past day's files merged into one, every sample kept once, in a folder
+and on an object store alike."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ import pytest
 
 from situationroom.catalog import Catalog
 from situationroom.history import compact, layout
+from situationroom.history.layout import Partition
 from situationroom.history.store import HistoryStore
 from situationroom.samples import Sample
-from tests.history_support import every_row, write_batch
+from tests.history_support import every_row, names, stored_bytes, write_batch
 
 T0 = 1_780_000_000.0 - 1_780_000_000.0 % 86_400  # a UTC midnight, in the past
 DATE = layout.date_of(int(T0 * 1000))
+PART = Partition(layout.SAMPLES, DATE, "environment")
 
 
 def _samples(n_hours: int, batch: int) -> list[Sample]:
@@ -25,40 +28,36 @@ def _samples(n_hours: int, batch: int) -> list[Sample]:
     return out[batch::10]
 
 
-def _files(root: Path) -> list[str]:
-    return sorted(p.name for p in (root / f"samples/date={DATE}/domain=environment").iterdir())
-
-
 @pytest.fixture
-def store(tmp_path: Path, mini_catalog: Catalog) -> HistoryStore:
-    store = HistoryStore.local(tmp_path)
+def store(history_store: HistoryStore, mini_catalog: Catalog) -> HistoryStore:
+    store = history_store
     for batch in range(10):
         write_batch(store, mini_catalog, _samples(3, batch), str(batch))
     write_batch(store, mini_catalog, _samples(3, 4), "again")  # one flush written twice
     return store
 
 
-def test_closed_hours_become_one_file_each_with_every_sample_once(store: HistoryStore, tmp_path: Path) -> None:
+def test_closed_hours_become_one_file_each_with_every_sample_once(store: HistoryStore) -> None:
     before = every_row(store, "air.pm10", T0, T0 + 86_400)
-    assert len(before) == 360 and len(_files(tmp_path)) == 33
-    size_before = sum(p.stat().st_size for p in tmp_path.rglob("*.parquet"))
+    assert len(before) == 360 and len(names(store, PART)) == 33
+    size_before = stored_bytes(store)
     partition = store.partitions("samples")[0]
     assert compact.compact_hours(store, partition, quiet=60, now=time.time() + 3600) == 30
-    assert [name[:8] for name in _files(tmp_path)] == ["hour-00-", "hour-01-", "hour-02-"]
+    assert [name[:8] for name in names(store, PART)] == ["hour-00-", "hour-01-", "hour-02-"]
     assert every_row(store, "air.pm10", T0, T0 + 86_400) == before
-    size = sum(p.stat().st_size for p in tmp_path.rglob("*.parquet"))
+    size = stored_bytes(store)
     assert size < size_before / 5, f"{size_before} bytes in 33 files, then {size} in 3"
 
 
-def test_an_hour_still_written_to_waits(store: HistoryStore, tmp_path: Path) -> None:
+def test_an_hour_still_written_to_waits(store: HistoryStore) -> None:
     assert compact.compact_closed(store, quiet=60, now=time.time()) == 0
-    assert len(_files(tmp_path)) == 33
+    assert len(names(store, PART)) == 33
 
 
-def test_a_past_day_becomes_one_file(store: HistoryStore, tmp_path: Path, mini_catalog: Catalog) -> None:
+def test_a_past_day_becomes_one_file(store: HistoryStore, mini_catalog: Catalog) -> None:
     before = every_row(store, "air.pm10", T0, T0 + 86_400)
     assert compact.compact_closed(store, quiet=60, now=time.time() + 3600) == 32
-    assert [name[:4] for name in _files(tmp_path)] == ["day-"]
+    assert [name[:4] for name in names(store, PART)] == ["day-"]
     # A late sample of that day, then the day merged again.
     write_batch(store, mini_catalog, [Sample("air.pm10", "daesong", T0 + 7, 1.0, "airkorea")], "late")
     assert compact.compact_closed(store, quiet=60, now=time.time() + 3600) == 1
@@ -66,7 +65,7 @@ def test_a_past_day_becomes_one_file(store: HistoryStore, tmp_path: Path, mini_c
                                                                                "airkorea")])
 
 
-def test_a_compaction_cut_short_is_redone_without_doubling(store: HistoryStore, tmp_path: Path,
+def test_a_compaction_cut_short_is_redone_without_doubling(store: HistoryStore,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     before = every_row(store, "air.pm10", T0, T0 + 86_400)
 
@@ -77,11 +76,11 @@ def test_a_compaction_cut_short_is_redone_without_doubling(store: HistoryStore, 
     with pytest.raises(KeyboardInterrupt):
         compact.compact_closed(store, quiet=60, now=time.time() + 3600)
     # The reader sees inputs and merged file both, and each sample once.
-    assert len(_files(tmp_path)) == 34
+    assert len(names(store, PART)) == 34
     assert every_row(store, "air.pm10", T0, T0 + 86_400) == before
     monkeypatch.undo()
     compact.compact_closed(store, quiet=60, now=time.time() + 3600)
-    assert [name[:4] for name in _files(tmp_path)] == ["day-"]
+    assert [name[:4] for name in names(store, PART)] == ["day-"]
     assert every_row(store, "air.pm10", T0, T0 + 86_400) == before
 
 

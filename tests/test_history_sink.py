@@ -1,6 +1,7 @@
 """history/sink.py, the history role: samples written to the streams come back from the store once each, late ones
 in their event date's partition, exercise ones apart; nothing acknowledged before it is on disk; a kill -9 of
-`situationroom run history` mid-write, then a restart, loses and doubles nothing."""
+`situationroom run history` mid-write, then a restart, loses and doubles nothing; in a folder and on an object store
+alike."""
 
 from __future__ import annotations
 
@@ -18,15 +19,26 @@ import redis.asyncio as aioredis
 from situationroom import keys
 from situationroom.catalog import Catalog
 from situationroom.history import layout
+from situationroom.history.retention import HistoryFile, Keep, Retention
 from situationroom.history.sink import HistorySink
+from situationroom.history.store import store_for
 from situationroom.samples import Sample
 from situationroom.settings import Settings
 from situationroom.streams import StreamWriter, ensure_groups
 from tests.history_support import every_row
-from tests.servers_support import Command, wait_for
+from tests.servers_support import Command, S3Server, wait_for
 from tests.site_support import MINI, settings_for
 
 DAY = 86_400.0
+
+
+@pytest.fixture(params=["local", "s3"])
+def where(request: pytest.FixtureRequest) -> dict[str, str]:
+    """Where the history goes, as settings: the default folder, or a new bucket of the local object store."""
+    if request.param == "local":
+        return {}
+    s3: S3Server = request.getfixturevalue("s3")
+    return {"history_url": s3.bucket() + "/pohang", "history_s3_endpoint": s3.endpoint}
 
 
 def _settings(url: str, tmp_path: Path, **more: object) -> Settings:
@@ -48,8 +60,6 @@ async def _write(client: aioredis.Redis, settings: Settings, samples: list[Sampl
 
 
 def _stored(settings: Settings, start: float, end: float, *, exercise: bool = False) -> list[tuple]:
-    from situationroom.history.store import store_for
-
     store = store_for(settings)
     return [(ind, *row) for ind in ("air.pm10", "river.level", "weather.visibility")
             for row in every_row(store, ind, start, end, exercise=exercise)]
@@ -76,8 +86,8 @@ async def _until(predicate: Callable[[], Awaitable[bool]]) -> None:
 
 
 async def test_samples_written_to_the_streams_come_back_from_the_store(
-        aclient: aioredis.Redis, redis_url: str, mini_catalog: Catalog, tmp_path: Path) -> None:
-    settings = _settings(redis_url, tmp_path)
+        aclient: aioredis.Redis, redis_url: str, mini_catalog: Catalog, tmp_path: Path, where: dict[str, str]) -> None:
+    settings = _settings(redis_url, tmp_path, **where)
     now = time.time()
     real = _samples(300, now - 600)
     late = _samples(20, now - 3 * DAY, seed=2)  # three days late: in its own date's partition
@@ -95,11 +105,11 @@ async def test_samples_written_to_the_streams_come_back_from_the_store(
     await task
     assert _stored(settings, now - 4 * DAY, now + 1) == _expected(real + late)
     assert _stored(settings, now - 4 * DAY, now + 1, exercise=True) == _expected(drill)
-    root = tmp_path / "history"
     late_date = layout.date_of(round(late[0].ts * 1000))
-    assert sorted(p.name for p in (root / "samples" / f"date={late_date}").iterdir()) == [
-        "domain=disaster", "domain=environment", "domain=weather"]
-    assert not list(root.rglob("*.tmp"))
+    assert [p.domain for p in sink.store.partitions(layout.SAMPLES) if p.date == late_date] == [
+        "disaster", "environment", "weather"]
+    assert not list((tmp_path / "history").rglob("*.tmp"))
+    assert (tmp_path / "history").exists() == (where == {})
 
 
 async def test_nothing_is_acknowledged_before_its_file_is_written(
@@ -123,7 +133,7 @@ async def test_nothing_is_acknowledged_before_its_file_is_written(
     assert not await sink.flush_writing(stop)
     assert await _pending(aclient, settings) == len(samples)
     assert [r.getMessage() for r in caplog.records].count(
-        f"history cannot write files under {sink.store.root}: [Errno 28] No space left on device; retrying") == 1
+        f"history cannot write files under {sink.store.url}: [Errno 28] No space left on device; retrying") == 1
     monkeypatch.undo()
     assert await sink.flush_writing(stop)
     assert "history: writing files again" in caplog.text
@@ -151,19 +161,20 @@ async def test_a_restarted_historian_writes_what_it_had_read_but_not_written(
 
 
 def test_kill_9_of_the_history_role_mid_write_then_a_restart_loses_and_doubles_nothing(
-        embedded_url: str, tmp_path: Path) -> None:
+        embedded_url: str, tmp_path: Path, where: dict[str, str]) -> None:
     env = {"REDIS_URL": embedded_url, "SITUATIONROOM_SITE": str(MINI),
            "SITUATIONROOM_HISTORY_DIR": str(tmp_path / "history"), "SITUATIONROOM_HISTORY_FLUSH_EVERY": "0.05",
            "SITUATIONROOM_HISTORY_FLUSH_ROWS": "300", "SITUATIONROOM_BATCH_SIZE": "100",
-           "SITUATIONROOM_CLAIM_IDLE": "1"}
-    settings = _settings(embedded_url, tmp_path)
+           "SITUATIONROOM_CLAIM_IDLE": "1", **{f"SITUATIONROOM_{k.upper()}": v for k, v in where.items()}}
+    settings = _settings(embedded_url, tmp_path, **where)
+    store = store_for(settings)
     now = time.time()
     samples = _samples(3000, now - 4000)
     role = Command("run", "history", env=env, log=tmp_path / "history.log")
     client = redis.Redis.from_url(embedded_url)
 
     def files() -> int:
-        return len(list((tmp_path / "history").rglob("*.parquet")))
+        return sum(len(store.files(p)) for p in store.partitions(layout.SAMPLES))
 
     async def write(chunk: list[Sample]) -> None:
         aclient = aioredis.Redis.from_url(embedded_url)
@@ -194,3 +205,23 @@ def _unfinished(client: redis.Redis) -> int:
     lag = sum(g.get("lag") or 0 for s in keys.all_samples(8) for g in client.xinfo_groups(s)
               if g["name"] == keys.HISTORY_GROUP.encode())
     return pending + lag
+
+
+async def test_the_role_compacts_rolls_up_and_drops_what_is_past_retention(
+        aclient: aioredis.Redis, redis_url: str, mini_catalog: Catalog, tmp_path: Path) -> None:
+    settings = _settings(redis_url, tmp_path, history_compact_after=0.5)
+    await ensure_groups(aclient, settings.partitions, keys.HISTORY_GROUP)
+    now = time.time()
+    recent, old = _samples(50, now - 3 * DAY), _samples(50, now - 500 * DAY, seed=2)
+    await _write(aclient, settings, recent + old)
+    sink = HistorySink(aclient, mini_catalog, settings, consumer="h1")
+    sink.retention = Retention(HistoryFile(default=Keep(raw=100 * DAY)))
+    while await sink.read(">", 10):
+        await sink.flush()
+    await asyncio.sleep(1.1)
+    await sink.maintain()
+    recent_date, old_date = (layout.date_of(round(s[0].ts * 1000)) for s in (recent, old))
+    # The old day's samples are past their retention; its rollups, kept forever, remain.
+    assert {p.date for p in sink.store.partitions(layout.SAMPLES)} == {recent_date}
+    assert {p.date for p in sink.store.partitions(layout.ROLLUPS["1d"])} == {recent_date, old_date}
+    assert _stored(settings, now - 4 * DAY, now) == _expected(recent)

@@ -1,5 +1,5 @@
 """history/store.py: files appear whole under their final name, partitions and files are listed, reading and
-deleting, all through pyarrow.fs."""
+deleting, all through pyarrow.fs, in a folder and on an S3-compatible object store."""
 
 from __future__ import annotations
 
@@ -8,12 +8,16 @@ import time
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.dataset as pads
 import pyarrow.parquet as pq
+import pytest
+from pydantic import ValidationError
 
 from situationroom.history import layout
 from situationroom.history.layout import Partition
 from situationroom.history.store import HistoryStore, store_for
 from situationroom.settings import Settings
+from tests.servers_support import S3Server
 from tests.site_support import MINI
 
 PART = Partition(layout.SAMPLES, "2026-03-01", "environment")
@@ -102,3 +106,38 @@ def test_partitions_files_read_and_delete(tmp_path: Path) -> None:
 def test_the_store_is_under_the_data_dir_unless_the_setting_says_where(tmp_path: Path) -> None:
     assert store_for(Settings(site=MINI, data_dir=tmp_path)).root == str(tmp_path / "history")
     assert store_for(Settings(site=MINI, data_dir=tmp_path, history_dir=tmp_path / "h")).root == str(tmp_path / "h")
+
+
+def test_the_same_layout_on_an_object_store(s3: S3Server) -> None:
+    url = s3.bucket() + "/pohang"
+    store = store_for(Settings(site=MINI, history_url=url + "/", history_s3_endpoint=s3.endpoint))
+    assert store.url == url and not store.is_local
+    other = Partition(layout.SAMPLES, "2026-03-02", "weather")
+    store.write(PART, "part-00-a.parquet", _table(3))
+    store.write(PART, "part-01-b.parquet", _table(4))
+    store.write(other, "day-c.parquet", _table(5))
+    assert store.partitions(layout.SAMPLES) == [PART, other]
+    assert [f.path for f in store.files(PART)] == [f"{url[5:]}/samples/date=2026-03-01/domain=environment/"
+                                                    f"part-0{n}-{c}.parquet" for n, c in ((0, "a"), (1, "b"))]
+    assert store.read(store.files_for(layout.SAMPLES, ["2026-03-01", "2026-03-02"])).num_rows == 12
+    # Any reader of the bucket sees the Hive layout, with no help from this project.
+    found = pads.dataset(f"{url[5:]}/samples", filesystem=store.fs, partitioning="hive", format="parquet")
+    assert found.to_table(filter=pads.field("domain") == "weather").num_rows == 5
+    store.delete([f.path for f in store.files(PART)])
+    assert store.files(PART) == []
+
+
+def test_the_object_store_setting_is_checked() -> None:
+    for wrong in ("http://bucket/x", "s3://", "s3://B_ad"):
+        with pytest.raises(ValidationError, match="history_url"):
+            Settings(site=MINI, history_url=wrong)
+    with pytest.raises(ValidationError, match="history_s3_endpoint"):
+        Settings(site=MINI, history_s3_endpoint="127.0.0.1:9000")
+
+
+def test_the_object_store_endpoint_can_come_from_the_aws_environment(s3: S3Server,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3.endpoint)
+    store = store_for(Settings(site=MINI, history_url=s3.bucket()))
+    store.write(PART, "part-00-a.parquet", _table(3))
+    assert [f.name for f in store.files(PART)] == ["part-00-a.parquet"]

@@ -1,14 +1,20 @@
-"""/healthz and /metrics over real HTTP: Redis reachable or not, and metrics a Prometheus server parses."""
+"""/healthz and /metrics over real HTTP: Redis reachable or not, and metrics a Prometheus server parses (the history
+store's among them)."""
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import httpx
 import redis
 from prometheus_client.parser import text_string_to_metric_families
 
 from situationroom import keys
+from situationroom.catalog import Catalog
+from situationroom.history.store import HistoryStore
+from situationroom.samples import Sample
+from tests.history_support import write_batch
 from tests.http_support import assert_error
 from tests.servers_support import free_port, serve
 from tests.site_support import MINI, settings_for
@@ -61,3 +67,26 @@ def test_metrics_parse_as_prometheus_text(http: httpx.Client, redis_url: str) ->
     assert ok.labels == {"collector": "airkorea"} and ok.value == 1
     age = families["situationroom_collector_last_success_age_seconds"].samples[0].value
     assert 4 <= age < 60
+
+
+def test_metrics_of_the_history_store_and_role(redis_url: str, tmp_path: Path, mini_catalog: Catalog) -> None:
+    store = HistoryStore.local(tmp_path / "history")
+    write_batch(store, mini_catalog, [Sample("air.pm10", "daesong", 1_780_000_000.0 + k, 1.0, "a")
+                                      for k in range(5)], "1")
+    client = redis.Redis.from_url(redis_url)
+    try:
+        client.xgroup_create(keys.samples(0), keys.HISTORY_GROUP, id="0", mkstream=True)
+        client.xadd(keys.samples(0), {"i": "air.pm10", "e": "daesong", "t": "1", "v": "1", "s": ""})
+        client.set(keys.history_flushed(), str(time.time() - 30))
+    finally:
+        client.close()
+    settings = settings_for(redis_url, site=MINI, partitions=2, history_dir=tmp_path / "history")
+    with serve(settings) as served:
+        text = httpx.get(served.url + "/metrics", timeout=10).text
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    (files,) = families["situationroom_history_files"].samples
+    assert files.labels == {"dataset": "samples", "domain": "environment"} and files.value == 1
+    assert families["situationroom_history_bytes"].samples[0].value > 0
+    assert {s.labels["stream"]: s.value for s in families["situationroom_history_lag"].samples} == {
+        keys.samples(0): 1}
+    assert 29 <= families["situationroom_history_seconds_since_flush"].samples[0].value < 60

@@ -80,7 +80,7 @@ def _serve(settings: Settings, roles: tuple[str, ...], *, start_embedded: bool) 
                 typer.echo(f"  Redis:         {where}")
                 typer.echo(f"  Site:          {settings.site}")
                 if "history" in roles:
-                    typer.echo(f"  History:       {settings.resolved_history_dir} (docs/history.md)")
+                    typer.echo(f"  History:       {settings.history_location} (docs/history.md)")
                 if web_url:
                     typer.echo(f"  Wall display:  {web_url}")
                     typer.echo(f"  Live API:      {web_url}api/v1/indicators   (API docs: {web_url}docs)")

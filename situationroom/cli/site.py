@@ -27,10 +27,11 @@ def init(directory: Annotated[Path, typer.Argument(help="New site folder", show_
 
 
 def check(site: SiteOpt = None) -> None:
-    """Validate the site: catalog, collectors, alert rules, people, channels, subscriptions (exit status 2 with
-    file:line:field on any error)."""
+    """Validate the site: catalog, collectors, alert rules, people, channels, subscriptions, history retention (exit
+    status 2 with file:line:field on any error)."""
     from situationroom.alerts.rules import load_rules
     from situationroom.collectors.runtime import check_collectors
+    from situationroom.history.retention import load_retention
     from situationroom.notify import sitecheck
 
     settings = make_settings(site=site)
@@ -51,6 +52,12 @@ def check(site: SiteOpt = None) -> None:
         problems = [*problems, *exc.problems]
     try:
         typer.echo(sitecheck.summary(settings, catalog))
+    except ConfigError as exc:
+        for problem in exc.problems:
+            typer.secho(f"error: {problem}", fg=typer.colors.RED, err=True)
+        problems = [*problems, *exc.problems]
+    try:
+        load_retention(settings.seeds, catalog)
     except ConfigError as exc:
         for problem in exc.problems:
             typer.secho(f"error: {problem}", fg=typer.colors.RED, err=True)

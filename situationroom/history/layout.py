@@ -15,6 +15,11 @@ SAMPLES = "samples"
 EXERCISE = "exercise"
 """Exercise samples (simulators, drills): a dataset of their own, so no query of the real history can meet them."""
 DATASETS = (SAMPLES, EXERCISE)
+"""The datasets of samples (compacted, deduplicated)."""
+ROLLUPS = {"1m": "rollup_1m", "1h": "rollup_1h", "1d": "rollup_1d"}
+"""Resolution -> the dataset of the real samples' rollups at it (count, sum, min, max, last per series and period)."""
+ROLLUP_STEP_MS = {"1m": 60_000, "1h": 3_600_000, "1d": 86_400_000}
+"""Periods start at multiples of their length since the epoch: UTC minutes, hours and days, as the date partitions."""
 
 SCHEMA = pa.schema([
     pa.field("indicator", pa.dictionary(pa.int32(), pa.string()), nullable=False),
@@ -25,6 +30,17 @@ SCHEMA = pa.schema([
     pa.field("value", pa.float64(), nullable=False),
     pa.field("source", pa.string(), nullable=False),
 ])
+ROLLUP_SCHEMA = pa.schema([
+    pa.field("indicator", pa.dictionary(pa.int32(), pa.string()), nullable=False),
+    pa.field("entity", pa.dictionary(pa.int32(), pa.string()), nullable=False),
+    pa.field("start", pa.timestamp("ms", tz="UTC"), nullable=False),
+    pa.field("count", pa.int64(), nullable=False),
+    pa.field("sum", pa.float64(), nullable=False),
+    pa.field("min", pa.float64(), nullable=False),
+    pa.field("max", pa.float64(), nullable=False),
+    pa.field("last", pa.float64(), nullable=False),
+])
+"""A rollup file's rows: one per series and period (`start`); `last` is the value of the period's newest sample."""
 KEY = ("indicator", "entity", "ts", "source")
 """Two rows equal on these are one sample written twice (a batch written again after a crash)."""
 SORT = [("indicator", "ascending"), ("entity", "ascending"), ("ts", "ascending")]
@@ -37,7 +53,8 @@ FLUSH_PREFIX = "part-"
 HOUR_PREFIX = "hour-"
 DAY_PREFIX = "day-"
 SUFFIX = ".parquet"
-_NAME = re.compile(r"^(part|hour)-(\d\d)-[0-9a-f]+\.parquet$|^day-[0-9a-f]+\.parquet$")
+ROLLUP_PREFIX = "rollup-"
+_NAME = re.compile(r"^(part|hour)-(\d\d)-[0-9a-f]+\.parquet$|^day-[0-9a-f]+\.parquet$|^rollup-(\d\d|day)\.parquet$")
 _PARTITION = re.compile(r"^date=(\d{4}-\d\d-\d\d)/domain=([^/]+)$")
 
 
@@ -63,6 +80,11 @@ def dataset_of(exercise: bool) -> str:
 def date_of(ms: int) -> str:
     """The UTC date (partition) of an event time in epoch ms."""
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d")
+
+
+def day_start(date: str) -> int:
+    """Epoch ms of a UTC date's (partition's) midnight."""
+    return int(datetime.strptime(date, "%Y-%m-%d").replace(tzinfo=UTC).timestamp() * 1000)
 
 
 def hour_of(ms: int) -> int:
@@ -105,6 +127,16 @@ def hour_name(hour: int, inputs: Iterable[str]) -> str:
 def day_name(inputs: Iterable[str]) -> str:
     """A compacted day, named from the files it replaces."""
     return f"{DAY_PREFIX}{digest(inputs)}{SUFFIX}"
+
+
+def rollup_hour_name(hour: int) -> str:
+    """The rollups of one closed UTC hour of a partition: named by the period alone, so computing them again (a late
+    sample) replaces the file."""
+    return f"{ROLLUP_PREFIX}{hour:02d}{SUFFIX}"
+
+
+ROLLUP_DAY_NAME = f"{ROLLUP_PREFIX}day{SUFFIX}"
+"""The rollups of a whole closed day of a partition; they replace its hour files."""
 
 
 def is_data_file(name: str) -> bool:

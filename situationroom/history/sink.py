@@ -17,7 +17,7 @@ import redis.asyncio as aioredis
 
 from situationroom import aio, keys
 from situationroom.catalog import Catalog
-from situationroom.history import compact
+from situationroom.history import compact, retention, rollups, status
 from situationroom.history.buffer import Buffer
 from situationroom.history.store import HistoryStore, store_for
 from situationroom.outage import RETRY, Outage, run_stream_reader
@@ -38,6 +38,7 @@ class HistorySink:
         self.consumer = consumer or settings.consumer or f"{socket.gethostname()}-{os.getpid()}"
         self.streams = keys.all_samples(settings.partitions)
         self.buffer = Buffer(catalog)
+        self.retention = retention.load_retention(settings.seeds, catalog)
         self._unacked: dict[bytes, list[bytes]] = {}
         """Entries whose files are written but whose XACK has not gone through yet (Redis was lost meanwhile)."""
         self.files_written = 0
@@ -137,6 +138,7 @@ class HistorySink:
                 pipe.xack(stream, keys.HISTORY_GROUP, *ids[start:start + 10_000])
         await pipe.execute()
         self._unacked = {}
+        await status.record_flush(self.client)
 
     async def flush_writing(self, stop: asyncio.Event) -> bool:
         """Flush, saying once that files cannot be written (a full or read-only disk) and once that they can
@@ -144,7 +146,7 @@ class HistorySink:
         try:
             await self._write_buffer()
         except OSError as exc:
-            self._disk.failed("history cannot write files under %s: %s; retrying", self.store.root, exc)
+            self._disk.failed("history cannot write files under %s: %s; retrying", self.store.url, exc)
             await aio.wait_event(stop, RETRY)
             return False
         self._disk.reached()
@@ -153,9 +155,17 @@ class HistorySink:
 
     # ------------------------------------------------------------------ the role
 
-    async def compact(self) -> int:
-        """Merge the closed hours and days (compact.py) off the event loop; returns the files merged away."""
-        return await asyncio.to_thread(compact.compact_closed, self.store, self.settings.history_compact_after)
+    async def maintain(self) -> int:
+        """Off the event loop: merge the closed hours and days (compact.py), roll up the closed periods
+        (rollups.py), then drop the days past their retention (retention.py); returns the files merged away."""
+        def work() -> int:
+            quiet = self.settings.history_compact_after
+            merged = compact.compact_closed(self.store, quiet)
+            rollups.roll_closed(self.store, quiet)
+            retention.enforce(self.store, self.retention, time.time())
+            return merged
+
+        return await asyncio.to_thread(work)
 
     async def run(self, stop: asyncio.Event) -> None:
         async def regroup() -> None:
@@ -165,7 +175,7 @@ class HistorySink:
         recovered = await self.recover_own()
         if recovered:
             log.info("history: reading again %d entries left pending by this consumer", recovered)
-        log.info("history %s writing %s from %d partitions", self.consumer, self.store.root, len(self.streams))
+        log.info("history %s writing %s from %d partitions", self.consumer, self.store.url, len(self.streams))
         timers: dict[str, float] = defaultdict(float)
         compacting: asyncio.Task[int] | None = None
 
@@ -178,10 +188,10 @@ class HistorySink:
             if compacting is not None and compacting.done():
                 exc = compacting.exception()
                 if exc is not None:
-                    log.error("history: compaction failed: %s", exc)
+                    log.error("history: compaction or retention failed: %s", exc)
                 compacting = None
             if compacting is None and now >= timers["compact"]:
-                compacting = asyncio.create_task(self.compact())
+                compacting = asyncio.create_task(self.maintain())
                 timers["compact"] = now + max(10.0, self.settings.history_compact_after / 5)
             if self.due() and not await self.flush_writing(stop):
                 return True

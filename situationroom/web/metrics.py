@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 
 import redis.asyncio as aioredis
@@ -11,7 +13,11 @@ from redis.exceptions import ResponseError
 
 from situationroom import counters, keys
 from situationroom.collectors import health
+from situationroom.history import status as history_status
+from situationroom.history.store import store_for
 from situationroom.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 class _Static:
@@ -67,7 +73,42 @@ async def render(client: aioredis.Redis, settings: Settings) -> bytes:
             age.add_metric([cid], now - h["last_success"])
         fails.add_metric([cid], h.get("failures", 0))
     families += [up, age, fails]
+    families += await _history(client, settings)
 
     registry = CollectorRegistry()
     registry.register(_Static(families))
     return generate_latest(registry)
+
+
+async def _history(client: aioredis.Redis, settings: Settings) -> list:
+    """The history store's files and bytes per dataset and domain (its listing only, no file read), the
+    historians' lag and pending entries per stream and the seconds since their last write."""
+    files = GaugeMetricFamily("situationroom_history_files", "Files of the history store",
+                              labels=["dataset", "domain"])
+    size = GaugeMetricFamily("situationroom_history_bytes", "Bytes of the history store's files",
+                             labels=["dataset", "domain"])
+    try:
+        found = await asyncio.to_thread(history_status.datasets, store_for(settings), rows=False)
+    except OSError as exc:  # the store unreachable must not take the rest of /metrics down
+        log.warning("metrics: cannot list the history store: %s", exc)
+        found = []
+    for d in found:
+        files.add_metric([d.dataset, d.domain], d.files)
+        size.add_metric([d.dataset, d.domain], d.bytes)
+    lag = GaugeMetricFamily("situationroom_history_lag", "Entries not yet read by the history role",
+                            labels=["stream"])
+    pending = GaugeMetricFamily("situationroom_history_pending",
+                                "Entries read by the history role and not yet written to the store", labels=["stream"])
+    group = await history_status.group(client, settings.partitions)
+    for s in group.streams:
+        if s.lag is not None:
+            lag.add_metric([s.stream], s.lag)
+        pending.add_metric([s.stream], s.pending)
+    out = [files, size, lag, pending]
+    since = group.seconds_since_flush()
+    if since is not None:
+        flushed = GaugeMetricFamily("situationroom_history_seconds_since_flush",
+                                    "Seconds since the history role last wrote to the store")
+        flushed.add_metric([], since)
+        out.append(flushed)
+    return out

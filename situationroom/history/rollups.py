@@ -1,0 +1,149 @@
+"""Rollups of the real samples at 1 minute, 1 hour and 1 day (count, sum, min, max, last), written as periods close.
+
+A closed hour of a partition gets its 1-minute and 1-hour rollups (`rollup-HH.parquet`); a closed day gets the
+1-minute, 1-hour and 1-day rollups of the whole day (`rollup-day.parquet`), which replace the hour files. A rollup
+is computed from the deduplicated samples of its period and named by the period alone, so computing it again
+replaces it: a late sample in a closed period makes the period's files newer than its rollup, and the next pass
+computes that rollup again. Periods are UTC, like the date partitions (docs/history.md says why)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+
+import duckdb
+import pyarrow as pa
+
+from situationroom.history import layout, query
+from situationroom.history.layout import Partition
+from situationroom.history.store import DataFile, HistoryStore
+
+log = logging.getLogger(__name__)
+
+HOURLY = ("1m", "1h")
+"""The resolutions a closed hour is rolled up to; a closed day adds 1d."""
+
+_ROLLUP = ("SELECT indicator::VARCHAR AS indicator, entity::VARCHAR AS entity, "
+           "(epoch_ms(ts) // {step}) * {step} AS start, count(*) AS count, "
+           "sum(value) AS sum, min(value) AS min, max(value) AS max, "
+           # The newest sample's value; two sources at one instant: the greater, so every computation agrees.
+           "max_by(value, (epoch_ms(ts), value)) AS last "
+           "FROM samples GROUP BY ALL ORDER BY indicator, entity, start")
+
+
+def roll_up(samples: pa.Table, resolution: str) -> pa.Table:
+    """The rollups of deduplicated samples at one resolution, in the rollup schema, sorted by series and start."""
+    step = layout.ROLLUP_STEP_MS[resolution]
+    con = duckdb.connect()
+    try:
+        con.register("samples", samples)
+        out = con.sql(_ROLLUP.format(step=step)).to_arrow_table()
+    finally:
+        con.close()
+    return pa.table({name: _column(out[name], layout.ROLLUP_SCHEMA.field(name).type)
+                     for name in layout.ROLLUP_SCHEMA.names}, schema=layout.ROLLUP_SCHEMA)
+
+
+def _column(column: pa.ChunkedArray, kind: pa.DataType) -> pa.ChunkedArray:
+    if pa.types.is_dictionary(kind):
+        return column.cast(pa.string()).dictionary_encode()
+    if pa.types.is_timestamp(kind):
+        return column.cast(pa.int64()).cast(kind)
+    return column.cast(kind)
+
+
+_DEDUP = ("SELECT indicator::VARCHAR AS indicator, entity::VARCHAR AS entity, epoch_ms(start) AS start, "
+          "max(count) AS count, max_by(sum, count) AS sum, max_by(min, count) AS min, max_by(max, count) AS max, "
+          "max_by(last, count) AS last FROM rollups GROUP BY ALL ORDER BY indicator, entity, start")
+
+
+def deduplicated(rollups: pa.Table) -> pa.Table:
+    """Rollup rows once per series and period: a reader meeting one period in two files (a day's rollups replacing
+    its hours) keeps the row with the greater count, the one computed from more samples."""
+    con = duckdb.connect()
+    try:
+        con.register("rollups", rollups)
+        out = con.sql(_DEDUP).to_arrow_table()
+    finally:
+        con.close()
+    return pa.table({name: _column(out[name], layout.ROLLUP_SCHEMA.field(name).type)
+                     for name in layout.ROLLUP_SCHEMA.names}, schema=layout.ROLLUP_SCHEMA)
+
+
+def rollup_partition(partition: Partition, resolution: str) -> Partition:
+    """The partition of the rollups at `resolution` of a partition of samples."""
+    return Partition(layout.ROLLUPS[resolution], partition.date, partition.domain)
+
+
+def _newest(files: list[DataFile]) -> float:
+    return max(f.mtime for f in files)
+
+
+def _fresh(store: HistoryStore, partition: Partition, name: str, inputs: list[DataFile]) -> bool:
+    """Whether the rollup file `name` was written after every one of its inputs."""
+    found = {f.name: f for f in store.files(rollup_partition(partition, "1h"))}.get(name)
+    return found is not None and found.mtime > _newest(inputs)
+
+
+def _write(store: HistoryStore, partition: Partition, name: str, inputs: list[DataFile],
+           resolutions: tuple[str, ...]) -> None:
+    samples = query.deduplicated(store.read(f.path for f in inputs))
+    # The 1-hour file last: its being newer than the inputs is what says the period's rollups are done.
+    for resolution in sorted(resolutions, key=lambda r: r == "1h"):
+        store.write(rollup_partition(partition, resolution), name, roll_up(samples, resolution),
+                    schema=layout.ROLLUP_SCHEMA)
+
+
+def roll_day(store: HistoryStore, partition: Partition, quiet: float, now: float | None = None) -> bool:
+    """Write a closed past day's 1-minute, 1-hour and 1-day rollups (once nothing has been written to it for
+    `quiet` seconds and its rollups are older than its files), then drop its hour rollups (until then a reader sees
+    the same rows twice: rollups are deduplicated on series and start); whether it did."""
+    now = time.time() if now is None else now
+    if partition.date >= layout.date_of(int(now * 1000)):
+        return False
+    files = store.files(partition)
+    if not files or _newest(files) > now - quiet or _fresh(store, partition, layout.ROLLUP_DAY_NAME, files):
+        return False
+    _write(store, partition, layout.ROLLUP_DAY_NAME, files, (*HOURLY, "1d"))
+    for resolution in HOURLY:
+        hours = [f.path for f in store.files(rollup_partition(partition, resolution))
+                 if f.name != layout.ROLLUP_DAY_NAME]
+        store.delete(hours)
+    return True
+
+
+def roll_hours(store: HistoryStore, partition: Partition, quiet: float, now: float | None = None) -> int:
+    """Write the 1-minute and 1-hour rollups of each closed hour of the partition whose rollups are missing or
+    older than its files; returns how many hours it rolled up."""
+    now = time.time() if now is None else now
+    by_hour: dict[int, list[DataFile]] = defaultdict(list)
+    for f in store.files(partition):
+        hour = layout.hour_of_file(f.name)
+        if hour is not None:
+            by_hour[hour].append(f)
+    done = 0
+    for hour, files in sorted(by_hour.items()):
+        name = layout.rollup_hour_name(hour)
+        if _newest(files) > now - quiet or _fresh(store, partition, name, files):
+            continue
+        _write(store, partition, name, files, HOURLY)
+        done += 1
+    return done
+
+
+def roll_closed(store: HistoryStore, quiet: float, now: float | None = None) -> int:
+    """Roll up every closed past day, and every closed hour of today, of the real samples; returns the periods
+    rolled up. A past day is rolled up whole, never by hours: its hours may be spread over a day file and late
+    flush files. Exercise samples get no rollups: a drill is reviewed from its samples."""
+    now = time.time() if now is None else now
+    today = layout.date_of(int(now * 1000))
+    done = 0
+    for partition in store.partitions(layout.SAMPLES):
+        if partition.date < today:
+            done += roll_day(store, partition, quiet, now)
+        else:
+            done += roll_hours(store, partition, quiet, now)
+    if done:
+        log.debug("history: %d periods rolled up", done)
+    return done
