@@ -141,3 +141,24 @@ def test_the_object_store_endpoint_can_come_from_the_aws_environment(s3: S3Serve
     store = store_for(Settings(site=MINI, history_url=s3.bucket()))
     store.write(PART, "part-00-a.parquet", _table(3))
     assert [f.name for f in store.files(PART)] == ["part-00-a.parquet"]
+
+
+def test_a_range_of_years_lists_only_the_dates_that_hold_data(history_store: HistoryStore) -> None:
+    # A query from long ago names thousands of dates; on an object store each listing is a request, so the
+    # store lists the dataset's dates once and only then the few that exist.
+    history_store.write(PART, "part-00-a.parquet", _table(3))
+    later = Partition(layout.SAMPLES, "2026-11-30", "weather")
+    history_store.write(later, "part-05-b.parquet", _table(4))
+    listed: list[str] = []
+    real_list = history_store._list
+
+    def counting(base: str) -> list:
+        listed.append(base)
+        return real_list(base)
+
+    history_store._list = counting  # type: ignore[method-assign]
+    dates = layout.dates_between(0, 1_800_000_000_000)  # 1970 to 2027: over 20,000 dates
+    paths = history_store.files_for(layout.SAMPLES, dates)
+    assert [p.rsplit("/", 1)[1] for p in paths] == ["part-00-a.parquet", "part-05-b.parquet"]
+    assert len(dates) > 20_000 and len(listed) == 5  # the dataset, two dates, two domains
+    assert history_store.files_for(layout.SAMPLES, dates, ["weather"])[0].endswith("part-05-b.parquet")

@@ -121,8 +121,12 @@ class HistoryStore:
     def files_for(self, dataset: str, dates: Iterable[str], domains: Iterable[str] | None = None) -> list[str]:
         """Paths of the data files of the given dates (and domains; every domain when None)."""
         wanted = set(domains) if domains is not None else None
+        # The dates that hold data, read with one listing: a range of years names thousands of dates, and
+        # listing each on an object store is a request each.
+        present = {info.base_name.removeprefix("date=") for info in self._list(f"{self.root}/{dataset}")
+                   if info.type == pafs.FileType.Directory and info.base_name.startswith("date=")}
         out: list[str] = []
-        for date in dates:
+        for date in sorted(present.intersection(dates)):
             base = f"{self.root}/{dataset}/date={date}"
             for domain_dir in self._list(base):
                 domain = domain_dir.base_name.removeprefix("domain=")
