@@ -13,6 +13,7 @@ from situationroom.aggregator import Aggregator
 from situationroom.catalog import Catalog
 from situationroom.settings import Settings
 from situationroom.streams import ensure_groups
+from tests.history_support import drain
 from tests.servers_support import Served, serve
 from tests.site_support import MINI, settings_for
 
@@ -36,7 +37,6 @@ async def aggregate(url: str, settings: Settings, catalog: Catalog) -> None:
     try:
         await ensure_groups(client, settings.partitions)
         agg = Aggregator(client, catalog, settings, consumer="test")
-        while await agg.step(None):
-            pass
+        await drain(lambda: agg.step(None))
     finally:
         await client.aclose()

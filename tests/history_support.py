@@ -3,7 +3,8 @@ store (without Redis), and every row of a dataset as the query returns it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 
 import pyarrow.fs as pafs
 
@@ -16,6 +17,14 @@ from situationroom.samples import Sample
 from situationroom.streams import encode
 
 STREAM = b"sr:samples:{p0}"
+
+
+async def drain(step: Callable[[], Awaitable[Any]]) -> int:
+    """Call a role's step (a read, an aggregation) until it finds nothing more to do; returns how many did work."""
+    steps = 0
+    while await step():
+        steps += 1
+    return steps
 
 
 def fields_of(sample: Sample) -> dict[bytes, bytes]:

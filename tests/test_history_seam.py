@@ -24,6 +24,7 @@ from situationroom.history.store import HistoryStore
 from situationroom.samples import Sample
 from situationroom.settings import Settings
 from situationroom.streams import StreamWriter, ensure_groups
+from tests.history_support import drain
 from tests.site_support import MINI, settings_for
 
 HOUR = 3_600_000
@@ -46,14 +47,12 @@ class City:
         """Write samples to the streams, let the aggregator apply them and, when `store`, the history role store
         them (read, write files, acknowledge)."""
         await self.writer.write(samples)
-        while await self.aggregator.step(None):
-            pass
+        await drain(lambda: self.aggregator.step(None))
         if store:
             await self.store()
 
     async def store(self) -> None:
-        while await self.sink.read(">", 10):
-            pass
+        await drain(lambda: self.sink.read(">", 10))
         await self.sink.flush()
 
 

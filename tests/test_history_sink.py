@@ -25,7 +25,7 @@ from situationroom.history.store import store_for
 from situationroom.samples import Sample
 from situationroom.settings import Settings
 from situationroom.streams import StreamWriter, ensure_groups
-from tests.history_support import every_row
+from tests.history_support import drain, every_row
 from tests.servers_support import Command, S3Server, wait_for
 from tests.site_support import MINI, settings_for
 
@@ -121,8 +121,7 @@ async def test_nothing_is_acknowledged_before_its_file_is_written(
     samples = _samples(100, time.time() - 200)
     await _write(aclient, settings, samples)
     sink = HistorySink(aclient, mini_catalog, settings, consumer="h1")
-    while await sink.read(">", 10):
-        pass
+    await drain(lambda: sink.read(">", 10))
 
     def full(*_args: object, **_kwargs: object) -> str:
         raise OSError(28, "No space left on device")
@@ -150,8 +149,7 @@ async def test_a_restarted_historian_writes_what_it_had_read_but_not_written(
     first = HistorySink(aclient, mini_catalog, settings, consumer="h1")
     await first.read(">", 10)
     await first.flush()  # one batch written and acknowledged
-    while await first.read(">", 10):
-        pass  # the rest read, then the process dies before writing them
+    await drain(lambda: first.read(">", 10))  # the rest read, then the process dies before writing them
     assert 0 < await _pending(aclient, settings) < len(samples)
     again = HistorySink(aclient, mini_catalog, settings, consumer="h1")
     assert await again.recover_own() == await _pending(aclient, settings)

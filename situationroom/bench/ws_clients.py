@@ -39,8 +39,10 @@ class _Session:
                            close_timeout=1) as ws:
             if subscribe is not None:
                 await ws.send(subscribe.decode())
-                while orjson.loads(await ws.recv())["type"] != "snapshot":
-                    pass
+                # Frames before the subscription's first picture belong to no measurement.
+                frame = await ws.recv()
+                while orjson.loads(frame)["type"] != "snapshot":
+                    frame = await ws.recv()
             self.ready.release()
             receiving = asyncio.ensure_future(ws.recv())
             stopping = asyncio.ensure_future(self.stop.wait())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated
 
 import typer
@@ -67,32 +68,32 @@ def _serve(settings: Settings, roles: tuple[str, ...], *, start_embedded: bool) 
 
     configure_logging(settings.log_level)
     _check_scenario(settings)
-    try:
-        catalog = roles_mod.load_site(settings)
-        with roles_mod.redis_for(settings, start_embedded=start_embedded) as url:
-            roles_mod.check_redis(url)
-            where = (f"embedded, data in {settings.resolved_data_dir}" if not settings.redis_url
-                     else describe(url))
+    # Ctrl-C ends the roles as a stop does.
+    with contextlib.suppress(KeyboardInterrupt):
+        try:
+            catalog = roles_mod.load_site(settings)
+            with roles_mod.redis_for(settings, start_embedded=start_embedded) as url:
+                roles_mod.check_redis(url)
+                where = (f"embedded, data in {settings.resolved_data_dir}" if not settings.redis_url
+                         else describe(url))
 
-            def ready(web_url: str) -> None:
-                typer.echo(f"situationroom {__version__} — {catalog.city.name_ko} ({catalog.city.name_en}): "
-                           f"{', '.join(roles)}")
-                typer.echo(f"  Redis:         {where}")
-                typer.echo(f"  Site:          {settings.site}")
-                if "history" in roles:
-                    typer.echo(f"  History:       {settings.history_location} (docs/history.md)")
-                if web_url:
-                    typer.echo(f"  Wall display:  {web_url}")
-                    typer.echo(f"  Live API:      {web_url}api/v1/indicators   (API docs: {web_url}docs)")
-                    typer.echo(f"  Dashboards:    {web_url}dashboards   (staff: {web_url}staff, "
-                               f"collectors: {web_url}ops)")
-                typer.echo("  Ctrl-C stops.")
+                def ready(web_url: str) -> None:
+                    typer.echo(f"situationroom {__version__} — {catalog.city.name_ko} ({catalog.city.name_en}): "
+                               f"{', '.join(roles)}")
+                    typer.echo(f"  Redis:         {where}")
+                    typer.echo(f"  Site:          {settings.site}")
+                    if "history" in roles:
+                        typer.echo(f"  History:       {settings.history_location} (docs/history.md)")
+                    if web_url:
+                        typer.echo(f"  Wall display:  {web_url}")
+                        typer.echo(f"  Live API:      {web_url}api/v1/indicators   (API docs: {web_url}docs)")
+                        typer.echo(f"  Dashboards:    {web_url}dashboards   (staff: {web_url}staff, "
+                                   f"collectors: {web_url}ops)")
+                    typer.echo("  Ctrl-C stops.")
 
-            roles_mod.run_async(roles_mod.run_roles(settings, roles, url, on_ready=ready))
-    except ConfigError as exc:
-        raise fail(f"the site's configuration is invalid:\n{exc}", 2) from None
-    except roles_mod.StartupError as exc:
-        raise fail(str(exc)) from None
-    except KeyboardInterrupt:
-        pass
+                roles_mod.run_async(roles_mod.run_roles(settings, roles, url, on_ready=ready))
+        except ConfigError as exc:
+            raise fail(f"the site's configuration is invalid:\n{exc}", 2) from None
+        except roles_mod.StartupError as exc:
+            raise fail(str(exc)) from None
     typer.echo("stopped.")

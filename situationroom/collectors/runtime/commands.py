@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from redis.exceptions import RedisError
@@ -22,11 +23,10 @@ class Commands(RunnerCore):
     async def _poll_controls(self) -> None:
         """Pause/resume and run-now from the control hashes (set by the API or by hand with HSET)."""
         while not self._stopping:
-            try:
+            # Redis down: the runs say so (once); the controls wait for it.
+            with contextlib.suppress(RedisError, OSError):
                 await self._write_unwritten()
                 await self.poll_controls()
-            except (RedisError, OSError):
-                pass  # Redis down: the runs say so; controls wait for it
             await asyncio.sleep(CONTROL_POLL)
 
     async def poll_controls(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC
@@ -64,7 +65,7 @@ class Running:
         return getattr(self.loaded, "redact", None) or Redactor()
 
 
-class RunnerCore:
+class RunnerCore(ABC):
     """The runner's state and the steps its parts (reconcile, schedule, supervise, commands, runs) share."""
 
     def __init__(self, client: aioredis.Redis, catalog: Catalog, settings: Settings, *, watch: bool = True) -> None:
@@ -96,28 +97,36 @@ class RunnerCore:
         self._poller: asyncio.Task[None] | None = None
         self._sync_lock = asyncio.Lock()
 
-    # Each implemented by one part of the runner (schedule, supervise, runs, commands) and used by another.
+    # Declared here, implemented by one part of the runner and called by another; `CollectorRunner` cannot be
+    # made without every part.
+    @abstractmethod
     def _activate(self, cid: str) -> None:
-        raise NotImplementedError
+        """Schedule or start a collector that is ready (schedule.py)."""
 
+    @abstractmethod
     def run_now(self, cid: str) -> None:
-        raise NotImplementedError
+        """Run a scheduled collector at once, as its next run (schedule.py)."""
 
+    @abstractmethod
     async def run_once(self, cid: str) -> RunOutcome:
-        raise NotImplementedError
+        """One run of a collector: collect, check, write, record health (runs.py)."""
 
+    @abstractmethod
     async def _live(self, cid: str, running: Running) -> None:
-        raise NotImplementedError
+        """Keep a live collector connected (supervise.py)."""
 
+    @abstractmethod
     def _set_state(self, cid: str, state: str, error: str | None = None) -> None:
-        raise NotImplementedError
+        """Record a collector's state in its health (runs.py)."""
 
+    @abstractmethod
     async def _deliver(self, running: Running, result: CollectResult, started: float, *,
                        attempts: int) -> RunOutcome:
-        raise NotImplementedError
+        """Write what a run produced and record its outcome (runs.py)."""
 
+    @abstractmethod
     async def _poll_controls(self) -> None:
-        raise NotImplementedError
+        """Take the operators' pause, resume and run-now requests (commands.py)."""
 
     # -- shared steps ---------------------------------------------------------------------------
 
