@@ -23,7 +23,7 @@ from situationroom.outage import run_stream_reader
 from situationroom.samples import Rejection, Sample
 from situationroom.settings import Settings
 from situationroom.status import LEVEL_NAMES
-from situationroom.streams import StreamWriter, decode, ensure_groups
+from situationroom.streams import StreamWriter, claim_idle, decode, ensure_groups
 
 log = logging.getLogger(__name__)
 
@@ -223,22 +223,10 @@ class Aggregator:
         total = 0
         idle_ms = int(self.settings.claim_idle * 1000)
         for stream in self.streams:
-            start = "0-0"
-            while True:
-                reply = await self.client.xautoclaim(stream, keys.AGGREGATOR_GROUP, self.consumer,
-                                                     idle_ms, start_id=start,
-                                                     count=self.settings.batch_size)
-                # Redis 6.2 answers [next, entries]; 7+ adds the deleted ids: never rely on the length.
-                start, messages = reply[0], reply[1]
-                entries = [(stream.encode(), i, f) for i, f in messages if f]
-                gone = [i for i, f in messages if not f and i is not None]
-                if gone:  # 6.2 hands back entries trimmed while pending; 7+ drops them itself
-                    await self.client.xack(stream, keys.AGGREGATOR_GROUP, *gone)
-                if entries:
-                    log.warning("reclaimed %d pending entries from %s", len(entries), stream)
-                    total += await self.process(entries, force=True)
-                if start in (b"0-0", "0-0"):
-                    break
+            async for taken in claim_idle(self.client, stream, keys.AGGREGATOR_GROUP, self.consumer, idle_ms,
+                                          self.settings.batch_size):
+                log.warning("reclaimed %d pending entries from %s", len(taken), stream)
+                total += await self.process([(stream.encode(), i, f) for i, f in taken], force=True)
         return total
 
     async def restatus(self) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
@@ -155,6 +155,25 @@ async def ensure_groups(client: aioredis.Redis, partitions: int, group: str = ke
     for result in await pipe.execute(raise_on_error=False):
         if isinstance(result, ResponseError) and "BUSYGROUP" not in str(result):
             raise result
+
+
+async def claim_idle(client: aioredis.Redis, stream: str, group: str, consumer: str, idle_ms: int,
+                     count: int) -> AsyncIterator[list[tuple[bytes, dict[bytes, bytes]]]]:
+    """Take over, batch by batch, the entries of `stream` another consumer of `group` left pending longer than
+    `idle_ms` (it died mid-batch). Entries trimmed while pending are acknowledged and not given."""
+    start: bytes | str = "0-0"
+    while True:
+        reply = await client.xautoclaim(stream, group, consumer, idle_ms, start_id=start, count=count)
+        # Redis 6.2 answers [next, entries]; 7+ adds the deleted ids: never rely on the length.
+        start, messages = reply[0], reply[1]
+        gone = [i for i, f in messages if not f and i is not None]
+        if gone:  # 6.2 hands back entries trimmed while pending; 7+ drops them itself
+            await client.xack(stream, group, *gone)
+        taken = [(i, f) for i, f in messages if f]
+        if taken:
+            yield taken
+        if start in (b"0-0", "0-0"):
+            return
 
 
 async def acknowledged_until(client: aioredis.Redis, partitions: int, group: str) -> int | None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import defaultdict
 
 from situationroom.history import layout
 from situationroom.history.layout import Partition
@@ -34,11 +33,7 @@ def compact_hours(store: HistoryStore, partition: Partition, quiet: float, now: 
     """Merge each hour of the partition that has several files, the newest older than `quiet` seconds (nothing
     has arrived for it since: the hour is closed); returns how many files were merged away."""
     now = time.time() if now is None else now
-    by_hour: dict[int, list[DataFile]] = defaultdict(list)
-    for f in store.files(partition):
-        hour = layout.hour_of_file(f.name)
-        if hour is not None:
-            by_hour[hour].append(f)
+    by_hour = store.files_by_hour(partition)
     merged = 0
     for hour, files in sorted(by_hour.items()):
         if len(files) < 2 or max(f.mtime for f in files) > now - quiet:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import defaultdict
 
 import duckdb
 import pyarrow as pa
@@ -117,11 +116,7 @@ def roll_hours(store: HistoryStore, partition: Partition, quiet: float, now: flo
     """Write the 1-minute and 1-hour rollups of each closed hour of the partition whose rollups are missing or
     older than its files; returns how many hours it rolled up."""
     now = time.time() if now is None else now
-    by_hour: dict[int, list[DataFile]] = defaultdict(list)
-    for f in store.files(partition):
-        hour = layout.hour_of_file(f.name)
-        if hour is not None:
-            by_hour[hour].append(f)
+    by_hour = store.files_by_hour(partition)
     done = 0
     for hour, files in sorted(by_hour.items()):
         name = layout.rollup_hour_name(hour)

@@ -22,7 +22,7 @@ from situationroom.history.buffer import Buffer
 from situationroom.history.store import HistoryStore, store_for
 from situationroom.outage import RETRY, Outage, run_stream_reader
 from situationroom.settings import Settings
-from situationroom.streams import ensure_groups
+from situationroom.streams import claim_idle, ensure_groups
 
 log = logging.getLogger(__name__)
 
@@ -79,19 +79,14 @@ class HistorySink:
         total = 0
         idle_ms = int(self.settings.claim_idle * 1000)
         for stream in self.streams:
-            start = "0-0"
-            while True:
-                reply = await self.client.xautoclaim(stream, keys.HISTORY_GROUP, self.consumer, idle_ms,
-                                                     start_id=start, count=self.settings.batch_size)
-                start, messages = reply[0], reply[1]
-                for entry_id, fields in messages:
-                    if entry_id is not None and not self.buffer.holds(stream.encode(), entry_id):
-                        self.buffer.add(stream.encode(), entry_id, fields or {})
+            async for taken in claim_idle(self.client, stream, keys.HISTORY_GROUP, self.consumer, idle_ms,
+                                          self.settings.batch_size):
+                for entry_id, fields in taken:
+                    if not self.buffer.holds(stream.encode(), entry_id):
+                        self.buffer.add(stream.encode(), entry_id, fields)
                         total += 1
                 if self.buffer.rows >= self.settings.history_flush_rows:
                     await self.flush()
-                if start in (b"0-0", "0-0"):
-                    break
         if total:
             log.warning("history: took over %d entries another historian left pending", total)
         return total

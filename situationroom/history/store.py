@@ -118,6 +118,15 @@ class HistoryStore:
                        if info.type == pafs.FileType.File and layout.is_data_file(info.base_name)),
                       key=lambda f: f.name)
 
+    def files_by_hour(self, partition: Partition) -> dict[int, list[DataFile]]:
+        """A partition's files of single event hours (flushes and compacted hours), by hour."""
+        by_hour: dict[int, list[DataFile]] = {}
+        for f in self.files(partition):
+            hour = layout.hour_of_file(f.name)
+            if hour is not None:
+                by_hour.setdefault(hour, []).append(f)
+        return by_hour
+
     def files_for(self, dataset: str, dates: Iterable[str], domains: Iterable[str] | None = None) -> list[str]:
         """Paths of the data files of the given dates (and domains; every domain when None)."""
         wanted = set(domains) if domains is not None else None
