@@ -70,10 +70,10 @@ class Settings(BaseSettings):
     late_limit: Duration = 3600.0
     """Samples whose event time is older than this (relative to the newest sample of their series
     and to now) cannot be de-duplicated any more and are rejected to the dead-letter stream."""
-    history_1m_retention: Duration = 3600.0 * 6
+    history_1m_retention: Duration = 3600.0 * 3
     """1-minute buckets kept per series in Redis; at least 61 minutes, since the 1 h window is built from them.
-    Older history is the history store's (docs/history.md); the default matches `stream_retention`, so Redis
-    answers what a history role behind by less than that has not written yet."""
+    Older history is the history store's (docs/history.md); Redis answers the recent hours the history role may
+    not have written yet, and a series sampled every minute stays under 60 KB of Redis."""
     stale_grace: float = Field(default=2.5, ge=1.0, le=10.0)
     """A series is stale when no sample arrived within interval x stale_grace. The default lets one
     delivery go missing (AirKorea often skips an hour) without calling the source down."""

@@ -382,8 +382,8 @@ async def test_history_retention(aclient: aioredis.Redis, redis_url: str, mini_c
     await writer.write([Sample("economy.spending", "4711125000", t, 1.0) for t in hours])
     await _drain(agg)
     minutes = await live.history(aclient, "economy.spending", "4711125000", "1m", now - 86400, now)
-    assert len(minutes) == 4, "the default 6-hour retention drops the bucket of 10 hours ago"
-    assert min(p["t"] for p in minutes) >= now - 6 * 3600 - 60
+    assert len(minutes) == 3, "the default 3-hour retention drops the buckets of 5 and 10 hours ago"
+    assert min(p["t"] for p in minutes) >= now - 3 * 3600 - 60
     raw = await aclient.zcard(keys.raw("economy.spending", "4711125000"))
     assert raw == 2, "raw samples are kept for the last hour only"
     assert not await aclient.keys("*h1h*"), "no 1-hour buckets: hours and days are the history store's"
@@ -610,3 +610,21 @@ async def test_a_stale_exercise_series_gives_the_screen_back_to_real_data(aclien
     assert shown["hyeongsan"]["v"] == 1.2 and "x" not in shown["hyeongsan"], "the drill is over: real data again"
     assert shown["chaeun"]["x"] == 1 and shown["chaeun"]["st"] == "stale", \
         "without real data the exercise series stays, shown as stale"
+
+
+async def test_history_keeps_every_value_exactly_in_short_members(aclient: aioredis.Redis, redis_url: str,
+                                                                  mini_catalog: Catalog) -> None:
+    """Raw samples and bucket members are written with as few digits as read back to the same number."""
+    agg, writer = await _setup(aclient, mini_catalog, _settings(redis_url))
+    now = _now_ms()
+    values = [0.1, 72.1, 1 / 3, 123456789.123456789, -2.5e-300, 1e22, 0.30000000000000004]
+    minute = now - now % 60_000 - 600_000
+    await writer.write([Sample("economy.spending", "4711125300", (minute + k * 60_000) / 1000, v)
+                        for k, v in enumerate(values)])
+    await _drain(agg)
+    raw = await live.history(aclient, "economy.spending", "4711125300", "raw", minute / 1000, now / 1000)
+    assert [p["value"] for p in raw] == values
+    buckets = await live.history(aclient, "economy.spending", "4711125300", "1m", minute / 1000, now / 1000)
+    assert [(b["sum"], b["min"], b["max"], b["last"]) for b in buckets] == [(v, v, v, v) for v in values]
+    member = (await aclient.zrange(keys.history("economy.spending", "4711125300", "1m"), 1, 1))[0]
+    assert member == b"%d:1:72.1:72.1:72.1:%d:72.1" % ((minute + 60_000) // 1000, minute + 60_000)

@@ -13,7 +13,6 @@ from pathlib import Path
 import redis
 
 from situationroom import drill as drill_mod
-from situationroom import keys
 from situationroom.alerts import engine as engine_mod
 from situationroom.alerts.engine import Engine
 from situationroom.alerts.rules import load_rules

@@ -36,7 +36,11 @@ local out_rejected = {}
 local dups = 0
 local accepted = 0
 
+-- The shortest of 15 or 17 significant digits that reads back as the same number: members stay short (a reading
+-- of 72.1 is "72.1", not "72.099999999999994"), which is most of what a series costs Redis (docs/history.md).
 local function fmt(x)
+  local short = string.format("%.15g", x)
+  if tonumber(short) == x then return short end
   return string.format("%.17g", x)
 end
 
