@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import textwrap
 import time
 import tracemalloc
 from pathlib import Path
 
+import pytest
 import redis
 
 from situationroom import drill as drill_mod
@@ -254,6 +256,35 @@ async def test_an_anomaly_rule_without_a_past_in_the_store_stays_quiet(redis_url
     _store_hours(city, {1: 100, 2: 100})
     await city.send("economy.spending", "4711125000", 100, 500)
     assert await city.notifications() == []
+    await city.close()
+
+
+async def test_an_unreadable_store_leaves_the_baseline_unknown_until_it_reads_again(
+        redis_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    city = await City.open(redis_url, tmp_path, """
+        rules:
+          - id: unusual-spending
+            kind: anomaly
+            indicator: economy.spending
+            entities: ["4711125000"]
+            z: 3
+            min_spread: 5
+            severity: 관심
+        """)
+    _store_hours(city, dict(enumerate((98, 102, 100, 101, 99, 100, 100), start=1)))
+    files = sorted(city.settings.resolved_history_dir.rglob("*.parquet"))
+    for f in files:
+        f.write_bytes(b"not parquet")  # a damaged store: the role goes on, the rule has nothing to compare with
+    with caplog.at_level(logging.WARNING, logger="situationroom.alerts.inputs"):
+        await city.send("economy.spending", "4711125000", 180)
+    assert await city.notifications() == []
+    assert "anomaly baselines unreadable from the history store" in caplog.text
+    for f in files:
+        f.unlink()
+    _store_hours(city, dict(enumerate((98, 102, 100, 101, 99, 100, 100), start=1)))
+    await city.send("economy.spending", "4711125000", 181)
+    assert summary(await city.notifications()) == [("firing", "관심", ["4711125000"])], \
+        "the baseline is read again once the store can be read"
     await city.close()
 
 
