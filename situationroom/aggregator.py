@@ -119,12 +119,11 @@ class Aggregator:
             script_keys = [keys.live(indicator, exercise), keys.due(indicator, exercise)]
             args: list[str | int | float | bytes] = [
                 indicator, int(s.late_limit * 1000), int(s.history_1m_retention),
-                int(s.history_1h_retention), self.catalog.indicators[indicator].interval,
+                self.catalog.indicators[indicator].interval,
                 "1" if force else "0", now, s.stale_grace, len(entities), "1" if exercise else "0",
             ]
             for entity, series in entities.items():
-                script_keys += [keys.raw(indicator, entity, exercise), keys.history(indicator, entity, "1m", exercise),
-                                keys.history(indicator, entity, "1h", exercise)]
+                script_keys += [keys.raw(indicator, entity, exercise), keys.history(indicator, entity, "1m", exercise)]
                 # Event-time order, so status changes inside one batch are seen as they happened.
                 series.sort(key=lambda row: row[0])
                 # One argument per series ("ms,value,interval;" each): packing the samples costs
@@ -244,6 +243,19 @@ class Aggregator:
             log.info("%d live states judged again against the catalog's thresholds", n)
         return n
 
+    async def drop_retired(self) -> int:
+        """Delete what earlier versions kept in Redis and this one no longer reads (the 1-hour bucket sets, now the
+        history store's); returns how many keys went."""
+        pipe = self.client.pipeline(transaction=False)
+        for ind in self.catalog.indicators:
+            for ent in self.catalog.entities_of(ind):
+                for x in (False, True):
+                    pipe.unlink(keys.retired_hourly(ind, ent, x))
+        n = sum(await pipe.execute())
+        if n:
+            log.info("deleted %d 1-hour bucket sets: hours and days come from the history store now", n)
+        return n
+
     async def _publish_changed(self, results: list[list[bytes]]) -> int:
         """Publish the states a script changed (one list per call); returns how many."""
         pipe = self.client.pipeline(transaction=False)
@@ -271,6 +283,7 @@ class Aggregator:
     async def run(self, stop: asyncio.Event) -> None:
         await ensure_groups(self.client, self.settings.partitions)
         await self.restatus()
+        await self.drop_retired()
         recovered = await self.recover_own()
         if recovered:
             log.info("re-processed %d entries left pending by this consumer", recovered)

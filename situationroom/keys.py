@@ -113,9 +113,15 @@ def raw(indicator: str, entity: str, exercise: bool = False) -> str:
     return f"{_series(indicator, exercise)}:raw:{entity}"
 
 
-def history(indicator: str, entity: str, resolution: str, exercise: bool = False) -> str:
-    """Sorted set of buckets (score = bucket start s, member = "start:count:sum:min:max")."""
+def history(indicator: str, entity: str, resolution: str = "1m", exercise: bool = False) -> str:
+    """Sorted set of the 1-minute buckets of the last hours (score = bucket start s, member =
+    "start:count:sum:min:max:last_ms:last"); "1m" is the one resolution Redis keeps (older: the history store)."""
     return f"{_series(indicator, exercise)}:h{resolution}:{entity}"
+
+
+def retired_hourly(indicator: str, entity: str, exercise: bool = False) -> str:
+    """Sorted set of 1-hour buckets that earlier versions kept; no longer written, deleted at the aggregator's start."""
+    return f"{_series(indicator, exercise)}:h1h:{entity}"
 
 
 def collector_health(collector: str) -> str:

@@ -23,9 +23,10 @@ STATE_FIELDS: dict[str, str] = {
 """The fields of a live state (docs/streams.md). The aggregator's Lua scripts write them (lua/apply.lua builds the
 state, mark_stale.lua and restatus.lua change its status); tests/test_lua.py holds every script to these names."""
 
-RESOLUTIONS = ("raw", "1m", "1h")
-"""What Redis keeps of a series' past: raw samples, 1-minute and 1-hour buckets (docs/streams.md)."""
-BUCKET_S = {"1m": 60, "1h": 3600}
+RESOLUTIONS = ("raw", "1m")
+"""What Redis keeps of a series' past: raw samples and 1-minute buckets of the last hours (docs/streams.md); hours,
+days and anything older come from the history store (history/seam.py)."""
+BUCKET_S = {"1m": 60}
 MODES = ("shown", "real", "exercise")
 """Which data a reader wants: what the wall shows (an exercise series while it is fresh, else the real one),
 only real data, or only exercise data (docs/exercise.md)."""
@@ -151,25 +152,27 @@ async def raw_samples(client: aioredis.Redis, indicator: str, entities: Sequence
     return out
 
 
-async def buckets(client: aioredis.Redis, indicator: str, entities: Sequence[str], resolution: str,
-                  start_ms: float, end_ms: float, exercise: bool = False) -> dict[str, list[Bucket]]:
-    """Each entity's 1-minute or 1-hour buckets that start in [start_ms, end_ms], oldest first."""
+async def buckets(client: aioredis.Redis, indicator: str, entities: Sequence[str], start_ms: float, end_ms: float,
+                  exercise: bool = False) -> dict[str, list[Bucket]]:
+    """Each entity's 1-minute buckets that start in [start_ms, end_ms], oldest first."""
     pipe = client.pipeline(transaction=False)
     for entity in entities:
-        pipe.zrangebyscore(keys.history(indicator, entity, resolution, exercise), start_ms / 1000, end_ms / 1000)
+        pipe.zrangebyscore(keys.history(indicator, entity, "1m", exercise), start_ms / 1000, end_ms / 1000)
     return {entity: [parse_bucket(m) for m in members]
             for entity, members in zip(entities, await pipe.execute(), strict=True)}
 
 
 async def history(client: aioredis.Redis, indicator: str, entity: str, resolution: str,
                   start: float, end: float, exercise: bool = False) -> list[dict[str, Any]]:
-    """Points between start and end (epoch seconds) as Redis holds them: raw samples, or 1-minute / 1-hour
-    buckets (the one already running at `start` included)."""
+    """Points between start and end (epoch seconds) as Redis holds them: raw samples, or 1-minute buckets (the one
+    already running at `start` included)."""
+    if resolution not in RESOLUTIONS:
+        raise ValueError(f"Redis keeps {' and '.join(RESOLUTIONS)} only, not {resolution!r}: older and coarser history "
+                         "is the history store's (history/seam.py)")
     if resolution == "raw":
         found = await raw_samples(client, indicator, [entity], start * 1000, end * 1000, exercise)
         return [{"t": ts / 1000, "value": value} for ts, value in found[entity]]
     size = BUCKET_S[resolution]
-    found_buckets = await buckets(client, indicator, [entity], resolution, start // size * size * 1000, end * 1000,
-                                  exercise)
+    found_buckets = await buckets(client, indicator, [entity], start // size * size * 1000, end * 1000, exercise)
     return [{"t": b.start / 1000, "count": b.count, "sum": b.sum, "mean": b.sum / b.count, "min": b.min,
              "max": b.max, "last": b.last} for b in found_buckets[entity]]

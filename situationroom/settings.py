@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -21,6 +22,20 @@ def default_site() -> Path:
     if (repo / "seeds" / "catalog.yaml").is_file() and (repo / "pyproject.toml").is_file():
         return repo
     return PACKAGE_DIR / "site"
+
+
+REMOVED: dict[str, str] = {
+    "history_1h_retention": "Redis no longer keeps 1-hour buckets: hours and days older than "
+                            "history_1m_retention come from the history store (docs/history.md)",
+}
+"""Settings that no longer exist, with why: one still set in the environment is an error, not silently ignored."""
+
+
+def removed_in(environ: Mapping[str, str]) -> list[str]:
+    """What is wrong with each removed setting still given in `environ`, naming its variable."""
+    names = {key.upper(): key for key in environ}
+    return [f"setting {name} ({names[env]}) was removed: {why}" for name, why in REMOVED.items()
+            if (env := f"SITUATIONROOM_{name.upper()}") in names]
 
 
 class Settings(BaseSettings):
@@ -55,9 +70,10 @@ class Settings(BaseSettings):
     late_limit: Duration = 3600.0
     """Samples whose event time is older than this (relative to the newest sample of their series
     and to now) cannot be de-duplicated any more and are rejected to the dead-letter stream."""
-    history_1m_retention: Duration = 86400.0 * 2
-    """1-minute buckets kept per series; at least 61 minutes, since the 1 h window is built from them."""
-    history_1h_retention: Duration = 86400.0 * 90
+    history_1m_retention: Duration = 3600.0 * 3
+    """1-minute buckets kept per series in Redis; at least 61 minutes, since the 1 h window is built from them.
+    Older history is the history store's (docs/history.md); Redis answers the recent hours the history role may
+    not have written yet, and a series sampled every minute stays under 60 KB of Redis."""
     stale_grace: float = Field(default=2.5, ge=1.0, le=10.0)
     """A series is stale when no sample arrived within interval x stale_grace. The default lets one
     delivery go missing (AirKorea often skips an hour) without calling the source down."""

@@ -204,7 +204,7 @@ async def test_random_order_matches_reference(aclient: aioredis.Redis, redis_url
     st = await _state(aclient, "economy.spending", "4711125300")
     assert st["t"] == max(points) and st["v"] == points[max(points)]
     _close(st["w"], _reference_windows(points))
-    hist = await live.history(aclient, "economy.spending", "4711125300", "1h", 0, now / 1000)
+    hist = await live.history(aclient, "economy.spending", "4711125300", "1m", 0, now / 1000)
     assert sum(p["count"] for p in hist) == len(points)
     assert sum(p["mean"] * p["count"] for p in hist) == pytest.approx(sum(points.values()))
 
@@ -375,20 +375,40 @@ async def test_catching_up_on_old_data_stays_stale(aclient: aioredis.Redis, redi
 
 
 async def test_history_retention(aclient: aioredis.Redis, redis_url: str, mini_catalog: Catalog) -> None:
-    settings = _settings(redis_url, history_1h_retention="3h", late_limit="1h")
+    settings = _settings(redis_url, late_limit="1h")
     agg, writer = await _setup(aclient, mini_catalog, settings)
     now = time.time()
     hours = [now - h * 3600 for h in (10, 5, 2, 1, 0)]
     await writer.write([Sample("economy.spending", "4711125000", t, 1.0) for t in hours])
     await _drain(agg)
-    hist = await live.history(aclient, "economy.spending", "4711125000", "1h", now - 86400, now)
-    assert len(hist) == 3, "buckets older than the 1-hour retention are dropped"
-    assert min(p["t"] for p in hist) >= now - 3 * 3600 - 3600
-    # The 1-minute history always keeps at least the hour the windows need.
     minutes = await live.history(aclient, "economy.spending", "4711125000", "1m", now - 86400, now)
-    assert len(minutes) == 5  # default 2-day retention keeps all of them
+    assert len(minutes) == 3, "the default 3-hour retention drops the buckets of 5 and 10 hours ago"
+    assert min(p["t"] for p in minutes) >= now - 3 * 3600 - 60
     raw = await aclient.zcard(keys.raw("economy.spending", "4711125000"))
     assert raw == 2, "raw samples are kept for the last hour only"
+    assert not await aclient.keys("*h1h*"), "no 1-hour buckets: hours and days are the history store's"
+    # A short 1-minute retention never goes below the hour the windows need.
+    await aclient.delete(keys.live("economy.spending"), keys.raw("economy.spending", "4711125000"),
+                         keys.history("economy.spending", "4711125000", "1m"))
+    short = _settings(redis_url, late_limit="1h", history_1m_retention="61m")
+    agg, writer = await _setup(aclient, mini_catalog, short)
+    await writer.write([Sample("economy.spending", "4711125000", t, 1.0) for t in hours])
+    await _drain(agg)
+    minutes = await live.history(aclient, "economy.spending", "4711125000", "1m", now - 86400, now)
+    assert len(minutes) == 2, "61 minutes keep the buckets of the last hour"
+
+
+async def test_the_aggregator_deletes_the_1_hour_sets_earlier_versions_kept(
+        aclient: aioredis.Redis, redis_url: str, mini_catalog: Catalog) -> None:
+    retired = [keys.retired_hourly("economy.spending", "4711125000"),
+               keys.retired_hourly("economy.spending", "4711125000", exercise=True)]
+    for key in retired:
+        await aclient.zadd(key, {"3600:1:1:1:1": 3600})
+    kept = keys.history("economy.spending", "4711125000", "1m")
+    await aclient.zadd(kept, {"60:1:1:1:1": 60})
+    agg, _writer = await _setup(aclient, mini_catalog, _settings(redis_url))
+    assert await agg.drop_retired() == 2
+    assert not await aclient.exists(*retired) and await aclient.exists(kept)
 
 
 async def test_rejects_unknown_and_malformed_entries(aclient: aioredis.Redis, redis_url: str,
@@ -590,3 +610,21 @@ async def test_a_stale_exercise_series_gives_the_screen_back_to_real_data(aclien
     assert shown["hyeongsan"]["v"] == 1.2 and "x" not in shown["hyeongsan"], "the drill is over: real data again"
     assert shown["chaeun"]["x"] == 1 and shown["chaeun"]["st"] == "stale", \
         "without real data the exercise series stays, shown as stale"
+
+
+async def test_history_keeps_every_value_exactly_in_short_members(aclient: aioredis.Redis, redis_url: str,
+                                                                  mini_catalog: Catalog) -> None:
+    """Raw samples and bucket members are written with as few digits as read back to the same number."""
+    agg, writer = await _setup(aclient, mini_catalog, _settings(redis_url))
+    now = _now_ms()
+    values = [0.1, 72.1, 1 / 3, 123456789.123456789, -2.5e-300, 1e22, 0.30000000000000004]
+    minute = now - now % 60_000 - 600_000
+    await writer.write([Sample("economy.spending", "4711125300", (minute + k * 60_000) / 1000, v)
+                        for k, v in enumerate(values)])
+    await _drain(agg)
+    raw = await live.history(aclient, "economy.spending", "4711125300", "raw", minute / 1000, now / 1000)
+    assert [p["value"] for p in raw] == values
+    buckets = await live.history(aclient, "economy.spending", "4711125300", "1m", minute / 1000, now / 1000)
+    assert [(b["sum"], b["min"], b["max"], b["last"]) for b in buckets] == [(v, v, v, v) for v in values]
+    member = (await aclient.zrange(keys.history("economy.spending", "4711125300", "1m"), 1, 1))[0]
+    assert member == b"%d:1:72.1:72.1:72.1:%d:72.1" % ((minute + 60_000) // 1000, minute + 60_000)

@@ -5,20 +5,25 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import textwrap
+import time
 import tracemalloc
 from pathlib import Path
 
+import pytest
 import redis
 
 from situationroom import drill as drill_mod
-from situationroom import keys
 from situationroom.alerts import engine as engine_mod
 from situationroom.alerts.engine import Engine
 from situationroom.alerts.rules import load_rules
 from situationroom.catalog import load_catalog
 from situationroom.collectors import health
+from situationroom.history.store import HistoryStore
+from situationroom.samples import Sample
 from tests.alerts_support import City, make_site, summary
+from tests.history_support import write_batch
 from tests.site_support import settings_for
 
 RIVER = """
@@ -197,6 +202,17 @@ async def test_an_absence_rule_fires_when_a_series_goes_quiet_and_resolves_on_ne
     await city.close()
 
 
+def _store_hours(city: City, days: dict[int, float], *, exercise: bool = False) -> None:
+    """Four samples averaging `mean` in this hour and the next of each day `days` ago (the store only: Redis has
+    none of it), through the history role's own buffer."""
+    hour = int(time.time()) // 3600
+    samples = [Sample("economy.spending", "4711125000", (hour + h - 24 * day) * 3600 + 60 * k, mean + d, "test",
+                      3600, exercise)
+               for day, mean in days.items() for h in (0, 1) for k, d in enumerate((-2, -1, 1, 2))]
+    write_batch(HistoryStore.local(city.settings.resolved_history_dir), city.catalog, samples,
+                "1-0" if not exercise else "2-0")
+
+
 async def test_an_anomaly_rule_compares_with_the_same_hour_of_past_days(redis_url: str, tmp_path: Path) -> None:
     city = await City.open(redis_url, tmp_path, """
         rules:
@@ -208,13 +224,12 @@ async def test_an_anomaly_rule_compares_with_the_same_hour_of_past_days(redis_ur
             min_spread: 5
             severity: 관심
         """)
-    # A week of hourly history at this hour of the day: 100 ± a little.
-    hour = int(__import__("time").time()) // 3600
-    pipe = city.client.pipeline()
-    for day, mean in enumerate((98, 102, 100, 101, 99, 100, 100), start=1):
-        start = (hour - 24 * day) * 3600
-        pipe.zadd(keys.history("economy.spending", "4711125000", "1h"), {f"{start}:4:{mean * 4}:90:110": start})
-    await pipe.execute()
+    # A week of this hour of the day in the history store: 100 ± a little; a drill's week at 180.
+    _store_hours(city, dict(enumerate((98, 102, 100, 101, 99, 100, 100), start=1)))
+    _store_hours(city, dict(enumerate((178, 182, 180, 181, 179, 180, 180), start=1)), exercise=True)
+    assert not await city.client.keys("*h1h*"), "Redis holds no hours of past days"
+    await city.send("economy.spending", "4711125000", 180, exercise=True)
+    assert await city.notifications() == [], "a drill's series is measured against the drill's own past"
     await city.send("economy.spending", "4711125000", 104)
     assert await city.notifications() == []
     await city.send("economy.spending", "4711125000", 180)
@@ -223,6 +238,53 @@ async def test_an_anomaly_rule_compares_with_the_same_hour_of_past_days(redis_ur
     assert "100" in notes[0]["alerts"][0]["message_ko"]
     await city.send("economy.spending", "4711125000", 101)
     assert summary(await city.notifications()) == [("resolved", "관심", ["4711125000"])]
+    await city.close()
+
+
+async def test_an_anomaly_rule_without_a_past_in_the_store_stays_quiet(redis_url: str, tmp_path: Path) -> None:
+    city = await City.open(redis_url, tmp_path, """
+        rules:
+          - id: unusual-spending
+            kind: anomaly
+            indicator: economy.spending
+            entities: ["4711125000"]
+            z: 3
+            min_spread: 5
+            severity: 관심
+        """)
+    # Only two days in the store, fewer than the rule's min_days: nothing to compare with yet.
+    _store_hours(city, {1: 100, 2: 100})
+    await city.send("economy.spending", "4711125000", 100, 500)
+    assert await city.notifications() == []
+    await city.close()
+
+
+async def test_an_unreadable_store_leaves_the_baseline_unknown_until_it_reads_again(
+        redis_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    city = await City.open(redis_url, tmp_path, """
+        rules:
+          - id: unusual-spending
+            kind: anomaly
+            indicator: economy.spending
+            entities: ["4711125000"]
+            z: 3
+            min_spread: 5
+            severity: 관심
+        """)
+    _store_hours(city, dict(enumerate((98, 102, 100, 101, 99, 100, 100), start=1)))
+    files = sorted(city.settings.resolved_history_dir.rglob("*.parquet"))
+    for f in files:
+        f.write_bytes(b"not parquet")  # a damaged store: the role goes on, the rule has nothing to compare with
+    with caplog.at_level(logging.WARNING, logger="situationroom.alerts.inputs"):
+        await city.send("economy.spending", "4711125000", 180)
+    assert await city.notifications() == []
+    assert "anomaly baselines unreadable from the history store" in caplog.text
+    for f in files:
+        f.unlink()
+    _store_hours(city, dict(enumerate((98, 102, 100, 101, 99, 100, 100), start=1)))
+    await city.send("economy.spending", "4711125000", 181)
+    assert summary(await city.notifications()) == [("firing", "관심", ["4711125000"])], \
+        "the baseline is read again once the store can be read"
     await city.close()
 
 

@@ -15,3 +15,10 @@ def test_bad_settings_name_the_setting_and_the_value(tmp_path: Path) -> None:
     result = cli("up", "--data-dir", str(tmp_path), env={"SITUATIONROOM_PARTITIONS": "many"})
     assert result.returncode == 2
     assert "SITUATIONROOM_PARTITIONS" in result.stderr and "'many'" in result.stderr
+
+
+def test_a_removed_setting_still_in_the_environment_is_named_with_why(tmp_path: Path) -> None:
+    result = cli("up", "--data-dir", str(tmp_path), env={"SITUATIONROOM_HISTORY_1H_RETENTION": "90d"})
+    assert result.returncode == 2
+    assert "SITUATIONROOM_HISTORY_1H_RETENTION" in result.stderr and "was removed" in result.stderr
+    assert "history store" in result.stderr and "Traceback" not in result.stderr

@@ -18,7 +18,7 @@ from situationroom.catalog import Catalog
 from situationroom.history import layout
 from situationroom.history.layout import Partition
 from situationroom.history.query import HistoryQuery
-from situationroom.history.seam import NEVER, Ask, Buckets, SeriesPast, choose_seam
+from situationroom.history.seam import NEVER, Ask, Buckets, Past, SeriesPast, choose_seam
 from situationroom.history.sink import HistorySink
 from situationroom.history.store import HistoryStore
 from situationroom.samples import Sample
@@ -215,3 +215,45 @@ def test_the_seam_is_where_both_sides_are_complete() -> None:
     # No history role: Redis answers what it holds. No Redis data: the store answers it all.
     assert choose_seam([10 * h], None, late_ms=h, keep_ms=5 * h, step=60_000) == 5 * h
     assert choose_seam([], 10 * h, late_ms=h, keep_ms=5 * h, step=60_000) == NEVER
+
+
+@pytest.mark.parametrize("resolution", ["1h", "1d"])
+async def test_hours_and_days_merge_redis_minutes_with_the_store_late_samples_either_side(
+        city: City, resolution: str) -> None:
+    now = int(time.time() * 1000)
+    start = now - now % 60_000 - 3 * HOUR
+    await city.send(_minutes("chaeun", start, 150))
+    # The last half hour is not in the store yet: Redis's 1-minute buckets answer it.
+    await city.send(_minutes("chaeun", start + 150 * 60_000, 31, offset=0.5), store=False)
+    ask = Ask("river.level", ("chaeun",), start, now, resolution, combined=True)
+    b = Buckets(resolution, "Asia/Seoul")
+    first = await city.past.read(ask)
+    seam = first.seam_ms
+    assert seam % HOUR == 0 and start < seam <= now
+    assert sum(x.count for x in first.buckets[None]) == 181, "no gap between the store and Redis"
+
+    def counts(past: Past) -> dict[int, int]:
+        return {x.start: x.count for x in past.buckets[None]}
+
+    # Before the seam (Redis refuses it as too late, or holds it where it is not read): it counts once the store has it.
+    old = seam - 20 * 60_000 + 30_000
+    await city.send([Sample("river.level", "chaeun", old / 1000, 11.0, "hrfco")], store=False)
+    before = await city.past.read(ask)
+    assert counts(before) == counts(first) and before.seam_ms == seam
+    await city.store()
+    after = await city.past.read(ask)
+    assert counts(after)[b.start_of(old)] == counts(first)[b.start_of(old)] + 1
+    assert max(x.max for x in after.buckets[None] if x.start == b.start_of(old)) == 11.0
+
+    # After the seam: counted at once from Redis's minutes, and still once when the store has it too.
+    recent = seam + (now - seam) // 2
+    recent += 1 if recent % 60_000 == 0 else 0  # not on a minute, where a sample already is
+    await city.send([Sample("river.level", "chaeun", recent / 1000, 12.0, "hrfco")], store=False)
+    fresh = await city.past.read(ask)
+    assert counts(fresh)[b.start_of(recent)] == counts(after)[b.start_of(recent)] + 1
+    await city.store()
+    final = await city.past.read(ask)
+    assert counts(final) == counts(fresh)
+    assert sum(x.count for x in final.buckets[None]) == 183
+    assert _answer(final.buckets[None]) == _store_only(city, ask)
+    assert not await city.client.keys("*h1h*"), "Redis keeps no hours: they are made of its minutes"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import orjson
+import pytest
 import redis.asyncio as aioredis
 
 from situationroom import keys, live
@@ -59,4 +60,5 @@ async def test_read_and_history(aclient: aioredis.Redis) -> None:
     await aclient.zadd(h1m, {"1080:2:3:1:2:1130000:1": 1080})
     assert (await live.history(aclient, "river.level", "chaeun", "1m", 1080, 1080))[0]["last"] == 1.0
     assert live.parse_bucket(b"1080:2:3:1:2:1130000:1") == live.Bucket(1_080_000, 2, 3.0, 1.0, 2.0, 1_130_000, 1.0)
-    assert await live.history(aclient, "river.level", "chaeun", "1h", 0, 10**10) == []
+    with pytest.raises(ValueError, match="history store"):
+        await live.history(aclient, "river.level", "chaeun", "1h", 0, 10**10)

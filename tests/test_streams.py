@@ -46,7 +46,7 @@ def test_key_names_and_hash_tags() -> None:
     # Every key the aggregator's script touches for one indicator lies in one Cluster slot.
     ind = "air.pm10"
     slots = {key_slot(k.encode()) for k in (keys.live(ind), keys.raw(ind, "a"), keys.raw(ind, "b"),
-                                            keys.history(ind, "a", "1m"), keys.history(ind, "b", "1h"))}
+                                            keys.history(ind, "a", "1m"), keys.history(ind, "b", "1m"))}
     assert len(slots) == 1
     assert key_slot(keys.live("air.pm10").encode()) != key_slot(keys.live("river.level").encode())
     # The partitions spread over different slots, so a Cluster shares the stream load.

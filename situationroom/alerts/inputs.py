@@ -1,15 +1,27 @@
 """What the alert role reads of the series for the engine: the live states (a snapshot at start), the first value
-of a rate rule's window and an anomaly rule's baseline."""
+of a rate rule's window from Redis, and an anomaly rule's baseline from the history store."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
+import duckdb
 import orjson
+import pyarrow as pa
 import redis.asyncio as aioredis
 
-from situationroom import keys, live
-from situationroom.alerts.measure import Baseline, Fetch
+from situationroom import keys
+from situationroom.alerts.measure import Baseline, BaselineKey, Fetch
+from situationroom.history.query import Bucket, HistoryQuery
+
+log = logging.getLogger(__name__)
+
+HOUR_MS = 3_600_000
 
 
 async def live_states(client: aioredis.Redis, indicators: list[str]) -> list[dict[str, Any]]:
@@ -24,38 +36,69 @@ async def live_states(client: aioredis.Redis, indicators: list[str]) -> list[dic
     return states
 
 
-async def fetch(client: aioredis.Redis, reads: list[tuple[str, tuple[Any, ...]]], exercise: bool) -> Fetch:
-    """Read what `Engine.reads_for` asked for, in one pipeline."""
+class BaselineReader:
+    """Reads anomaly baselines from the history store off the event loop. A store that cannot be read (an object
+    store down, a damaged file) leaves the baselines unknown, so they are asked for again with the next update, and
+    is logged once a minute rather than once per update."""
+
+    def __init__(self, query: HistoryQuery) -> None:
+        self.query = query
+        self._quiet_until = 0.0
+
+    async def read(self, asked: list[BaselineKey], exercise: bool) -> dict[BaselineKey, Baseline | None]:
+        try:
+            return await asyncio.to_thread(baselines, self.query, asked, exercise)
+        except (duckdb.Error, OSError, pa.ArrowException) as exc:
+            if time.monotonic() >= self._quiet_until:
+                self._quiet_until = time.monotonic() + 60
+                log.warning("anomaly baselines unreadable from the history store at %s: %s", self.query.store.url, exc)
+            return {}
+
+
+async def fetch(client: aioredis.Redis, reader: BaselineReader, reads: list[tuple[str, tuple[Any, ...]]],
+                exercise: bool) -> Fetch:
+    """Read what `Engine.reads_for` asked for: rate windows in one Redis pipeline, baselines from the history store
+    off the event loop."""
     out = Fetch()
-    if not reads:
-        return out
-    pipe = client.pipeline(transaction=False)
-    for kind, key in reads:
-        if kind == "rate":
-            ind, ent, t, window = key
+    rates = [key for kind, key in reads if kind == "rate"]
+    if rates:
+        pipe = client.pipeline(transaction=False)
+        for ind, ent, t, window in rates:
             pipe.zrangebyscore(keys.raw(ind, ent, exercise), f"({t - int(window * 1000)}", t, start=0, num=1)
-        else:
-            ind, ent, hour, days = key
-            pipe.zrangebyscore(keys.history(ind, ent, "1h", exercise), (hour - days * 24) * 3600, (hour - 1) * 3600)
-    for (kind, key), result in zip(reads, await pipe.execute(), strict=True):
-        if kind == "rate":
+        for key, result in zip(rates, await pipe.execute(), strict=True):
             if result:
                 ms, value = result[0].decode().split(":", 1)
                 out.rate_first[key] = (int(ms), float(value))  # type: ignore[index]
             else:
                 out.rate_first[key] = None  # type: ignore[index]
-        else:
-            out.baselines[key] = baseline_of(result, key[2])  # type: ignore[index]
+    asked: list[BaselineKey] = [key for kind, key in reads if kind == "baseline"]  # type: ignore[misc]
+    if asked:
+        out.baselines.update(await reader.read(asked, exercise))
     return out
 
 
-def baseline_of(members: list[bytes], hour: int) -> Baseline | None:
-    """Mean and spread of the hourly means at the same hour of day in the 1-hour history read."""
-    means = []
-    for m in members:
-        bucket = live.parse_bucket(m)
-        if bucket.count and (bucket.start // 3_600_000) % 24 == hour % 24:
-            means.append(bucket.sum / bucket.count)
+def baselines(query: HistoryQuery, asked: Sequence[BaselineKey], exercise: bool) -> dict[BaselineKey, Baseline | None]:
+    """Each baseline asked for, from the store's hourly buckets of the `days` days before its hour: one query per
+    indicator, hour and number of days, for every entity together. The newest of those hours is a day old, which
+    the history store holds; the hours Redis alone has are never part of a baseline."""
+    groups: dict[tuple[str, int, int], list[str]] = defaultdict(list)
+    for ind, ent, hour, days in asked:
+        groups[ind, hour, days].append(ent)
+    out: dict[BaselineKey, Baseline | None] = {}
+    for (ind, hour, days), entities in groups.items():
+        found: dict[str | None, list[Bucket]] = defaultdict(list)
+        for bucket in query.aggregate(ind, (hour - days * 24) * HOUR_MS, (hour - 23) * HOUR_MS, entities,
+                                      resolution="1h", exercise=exercise):
+            found[bucket.entity].append(bucket)
+        for ent in entities:
+            out[ind, ent, hour, days] = baseline_of(found[ent], hour)
+    return out
+
+
+def baseline_of(buckets: Sequence[Bucket], hour: int) -> Baseline | None:
+    """Mean and spread of the hourly means at the same hour of day (UTC hours; whole-hour offsets make them the city's
+    hours too) among these hourly buckets, with how many days had data."""
+    means = [b.mean for b in buckets if b.count and (b.start // HOUR_MS) % 24 == hour % 24]
     if not means:
         return None
     mean = sum(means) / len(means)

@@ -24,6 +24,8 @@ from situationroom.alerts.ruleset import RuleSet
 from situationroom.catalog import Catalog
 from situationroom.clock import now_ms
 from situationroom.collectors import health
+from situationroom.history.query import HistoryQuery
+from situationroom.history.store import store_for
 from situationroom.outage import run_stream_reader
 from situationroom.settings import Settings
 
@@ -38,8 +40,11 @@ class AlertRole:
     neither sends a notification twice nor loses one."""
 
     def __init__(self, client: aioredis.Redis, catalog: Catalog, settings: Settings, *,
-                 owner: str | None = None, clock: Callable[[], int] | None = None) -> None:
+                 owner: str | None = None, clock: Callable[[], int] | None = None,
+                 history: HistoryQuery | None = None) -> None:
         self.client = client
+        # Anomaly baselines are hours of past days: the history store has them (docs/alerts.md).
+        self.baselines = inputs.BaselineReader(history or HistoryQuery(store_for(settings)))
         self.group = store.update_group(client)
         self.catalog = catalog
         self.settings = settings
@@ -139,7 +144,7 @@ class AlertRole:
         return real
 
     async def _fetch(self, engine: Engine, states: list[dict[str, Any]]) -> Fetch:
-        fetch = await inputs.fetch(self.client, engine.reads_for(states), engine.exercise)
+        fetch = await inputs.fetch(self.client, self.baselines, engine.reads_for(states), engine.exercise)
         for key, base in fetch.baselines.items():
             engine.remember_baseline(key, base)
         return fetch

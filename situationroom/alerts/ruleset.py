@@ -126,7 +126,7 @@ class AnomalySpec(RuleSpec):
     """How many spreads from the baseline is far."""
     direction: Literal["above", "below", "both"] = "above"
     days: int = Field(default=7, ge=1, le=90)
-    """Baseline: the same hour of day over this many past days (1-hour history)."""
+    """Baseline: the same hour of day over this many past days (the history store's hourly buckets)."""
     min_days: int = Field(default=3, ge=1)
     """Fewer past days with data than this: no baseline yet, no alert."""
     min_spread: float | None = Field(default=None, gt=0)

@@ -7,6 +7,7 @@ a setting, the site's configuration).
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -15,7 +16,7 @@ import typer
 from pydantic import ValidationError
 
 from situationroom.errors import ConfigError
-from situationroom.settings import Settings
+from situationroom.settings import Settings, removed_in
 
 if TYPE_CHECKING:
     from situationroom.catalog import Catalog
@@ -39,6 +40,9 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 def make_settings(**given: Any) -> Settings:
     """Settings from the environment, overridden by the options given on the command line."""
     values = {k: v for k, v in given.items() if v is not None}
+    removed = removed_in(os.environ)
+    if removed:
+        raise fail("\n       ".join(removed), 2)
     try:
         return Settings(**values)
     except ValidationError as exc:

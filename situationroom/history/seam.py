@@ -142,13 +142,12 @@ class SeriesPast:
         self.timezone = timezone
 
     def keep_ms(self, resolution: str) -> int:
-        """How far behind a series' newest sample Redis still holds it at a resolution (lua/apply.lua)."""
+        """How far behind a series' newest sample Redis still holds it at a resolution (lua/apply.lua): raw samples,
+        else the 1-minute buckets, which make its hours and days too."""
         s = self.settings
         if resolution == "raw":
             return int(max(s.late_limit, 3600) * 1000)
-        if resolution == "1m":
-            return int(max(s.history_1m_retention, 3660) * 1000)
-        return int(s.history_1h_retention * 1000)
+        return int(max(s.history_1m_retention, 3660) * 1000)
 
     async def seam(self, ask: Ask, step: int) -> int:
         newest = await live.newest_ms(self.client, ask.indicator, ask.entities, ask.exercise)
@@ -174,9 +173,10 @@ class SeriesPast:
                 _add(out, b.entity, buckets.start_of(b.start),
                      Acc(b.start, b.count, b.sum, b.min, b.max, b.start, b.last))
         if seam < end:
-            kind = "1m" if ask.resolution == "1m" else "1h"
-            found_redis = await live.buckets(self.client, ask.indicator, ask.entities, kind, max(seam, first),
-                                             end - 1, ask.exercise)
+            # Redis keeps 1-minute buckets only: they are merged into hours and local days here. The seam falls on a
+            # whole hour for those, so no minute bucket straddles it.
+            found_redis = await live.buckets(self.client, ask.indicator, ask.entities, max(seam, first), end - 1,
+                                             ask.exercise)
             for entity, rows in found_redis.items():
                 for r in rows:
                     _add(out, None if ask.combined else entity, buckets.start_of(r.start),

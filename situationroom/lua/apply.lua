@@ -4,8 +4,8 @@
 -- order and get the same value, windows, change rate and status as one aggregator would.
 --
 -- KEYS[1] = live hash, KEYS[2] = due zset (entity -> ms when it turns stale);
---           then per entity: raw zset, 1m history zset, 1h history zset
--- ARGV: indicator, late_ms, h1m_ret_s, h1h_ret_s, default_interval_s, force, now_ms, grace,
+--           then per entity: raw zset, 1m history zset
+-- ARGV: indicator, late_ms, h1m_ret_s, default_interval_s, force, now_ms, grace,
 --       n_entities, exercise ("1": the keys are the exercise series, and states carry x = 1),
 --       then per entity: entity, direction, info, warning, critical, severe, source, samples
 --       where the four thresholds are the crisis levels 관심 주의 경계 심각 (empty when not given; all
@@ -16,13 +16,12 @@
 local indicator = ARGV[1]
 local late_ms = tonumber(ARGV[2])
 local h1m_ret = tonumber(ARGV[3])
-local h1h_ret = tonumber(ARGV[4])
-local default_interval = tonumber(ARGV[5])
-local force = ARGV[6] == "1"
-local now = tonumber(ARGV[7])
-local grace = tonumber(ARGV[8])
-local n_entities = tonumber(ARGV[9])
-local exercise = ARGV[10] == "1"
+local default_interval = tonumber(ARGV[4])
+local force = ARGV[5] == "1"
+local now = tonumber(ARGV[6])
+local grace = tonumber(ARGV[7])
+local n_entities = tonumber(ARGV[8])
+local exercise = ARGV[9] == "1"
 
 -- The 1 h window is computed from raw samples at its edge plus 1-minute buckets, so both must
 -- reach back at least that far whatever the configured retentions.
@@ -37,7 +36,11 @@ local out_rejected = {}
 local dups = 0
 local accepted = 0
 
+-- The shortest of 15 or 17 significant digits that reads back as the same number: members stay short (a reading
+-- of 72.1 is "72.1", not "72.099999999999994"), which is most of what a series costs Redis (docs/history.md).
 local function fmt(x)
+  local short = string.format("%.15g", x)
+  if tonumber(short) == x then return short end
   return string.format("%.17g", x)
 end
 
@@ -125,14 +128,14 @@ local function window(kraw, buckets, newest, span)
   return {acc[1], acc[2] / acc[1], acc[3], acc[4]}, acc
 end
 
-local a = 11
+local a = 10
 for j = 1, n_entities do
   local entity = ARGV[a]
   local th = {ARGV[a + 1], tonumber(ARGV[a + 5]), tonumber(ARGV[a + 4]), tonumber(ARGV[a + 3]), tonumber(ARGV[a + 2])}
   local source = ARGV[a + 6]
   local packed = ARGV[a + 7]
   a = a + 8
-  local kraw, kh1m, kh1h = KEYS[3 + (j - 1) * 3], KEYS[4 + (j - 1) * 3], KEYS[5 + (j - 1) * 3]
+  local kraw, kh1m = KEYS[3 + (j - 1) * 2], KEYS[4 + (j - 1) * 2]
 
   local prev_json = redis.call("HGET", live, entity)
   local prev = nil
@@ -149,7 +152,7 @@ for j = 1, n_entities do
   local src = prev and prev.s or nil
   local added = 0
   local late_added = false
-  local b1m, b1h = {}, {}
+  local b1m = {}
 
   for ts_s, v_s, hint_s in string.gmatch(packed, "([^,;]+),([^,;]+),([^,;]*);") do
     local ts = tonumber(ts_s)
@@ -163,7 +166,6 @@ for j = 1, n_entities do
     else
       redis.call("ZADD", kraw, ts, string.format("%d:%s", ts, fmt(v)))
       bucket_acc(b1m, math.floor(ts / 60000) * 60, v, ts)
-      bucket_acc(b1h, math.floor(ts / 3600000) * 3600, v, ts)
       added = added + 1
       if ts > newest then
         local gap = newest >= 0 and ts - newest > (hint or default_interval) * 1000 * grace
@@ -189,14 +191,12 @@ for j = 1, n_entities do
 
   if added > 0 then
     flush_buckets(kh1m, b1m)
-    flush_buckets(kh1h, b1h)
     -- Trimming moves by whole minutes: once per minute of event time is enough, and the
     -- windows below are bounded by range, not by what the sets still hold.
     if prev == nil or math.floor(newest / 60000) ~= math.floor(prev.t / 60000) then
       local newest_s = math.floor(newest / 1000)
       redis.call("ZREMRANGEBYSCORE", kraw, "-inf", "(" .. fmt(newest - raw_keep))
       redis.call("ZREMRANGEBYSCORE", kh1m, "-inf", "(" .. fmt(newest_s - h1m_ret))
-      redis.call("ZREMRANGEBYSCORE", kh1h, "-inf", "(" .. fmt(newest_s - h1h_ret))
     end
 
     -- Windows end at the newest event time of the series, so late samples count where they
