@@ -75,6 +75,11 @@ def _import(env: dict[str, str], *args: str | Path) -> tuple[int, str, str]:
     return done.returncode, done.stdout, done.stderr
 
 
+def _long_csv(path: Path, lines: list[str], encoding: str = "utf-8") -> Path:
+    path.write_bytes(("\n".join(lines) + "\n").encode(encoding))
+    return path
+
+
 def _snapshot(store: HistoryStore) -> dict[str, bytes]:
     out = {}
     for dataset in (*layout.DATASETS, *layout.ROLLUPS.values()):
@@ -86,12 +91,12 @@ def _snapshot(store: HistoryStore) -> dict[str, bytes]:
 
 
 def test_an_airkorea_year_file_in_cp949_imports_as_the_collectors_samples_once(
-        where: tuple[dict[str, str], HistoryStore]) -> None:
+        where: tuple[dict[str, str], HistoryStore], tmp_path: Path) -> None:
     env, store = where
     code, out, err = _import(env, AIRKOREA_CP949)
     assert code == 0, err
     assert ("download-2026-11-cp949.csv: airkorea (cp949), 6 rows read: 35 samples imported, 0 already in the "
-            "store, 0 refused (0 rows), 1 empty cells; 3 files written") in out
+            "store, 0 refused (0 rows), 1 empty cells; 1 files written") in out
     # 측정일시 is KST, hour 24 the next day's midnight; the source is the site's AirKorea collector's id, so an
     # hour the collector also delivered is the same sample (indicator, entity, ts, source).
     pm10 = every_row(store, "air.pm10", NOV1 / 1000, NOV1 / 1000 + 86400)
@@ -110,8 +115,14 @@ def test_an_airkorea_year_file_in_cp949_imports_as_the_collectors_samples_once(
     assert _snapshot(store) == before
     assert {ind: every_row(store, ind, 0, 2e9) for ind in rows} == rows
 
-    # Once the history role has compacted the day, the same file still finds every sample there.
-    assert compact_closed(store, quiet=0.0) > 0
+    # Once the history role has compacted the day (with a sample from elsewhere), the same file still finds every
+    # sample there.
+    other = _long_csv(tmp_path / "other.csv", ["indicator,entity,ts,value",
+                                               "air.pm10,airkorea-daesong,2026-11-01T03:00:00+00:00,60"])
+    assert _import(env, other)[0] == 0
+    rows["air.pm10"] = every_row(store, "air.pm10", 0, 2e9)
+    assert len(rows["air.pm10"]) == 6
+    assert compact_closed(store, quiet=0.0) == 1
     compacted = _snapshot(store)
     code, out, _ = _import(env, AIRKOREA_CP949)
     assert code == 0 and "0 samples imported, 35 already in the store" in out
@@ -140,11 +151,6 @@ def test_an_airkorea_api_table_in_utf8_with_a_bom_and_hrfco_levels_in_both_encod
                      ("hrfco-2101690", _ms("2026-11-01T12:00+09:00"), 0.95, "hrfco-hyeongsan")]
     # Flow only where the catalog measures it (형산교), as the collector sends it.
     assert {r[0] for r in every_row(store, "river.discharge", 0, 2e9)} == {"hrfco-2101690"}
-
-
-def _long_csv(path: Path, lines: list[str], encoding: str = "utf-8") -> Path:
-    path.write_bytes(("\n".join(lines) + "\n").encode(encoding))
-    return path
 
 
 def test_the_long_format_in_csv_with_korean_headers_and_in_parquet(

@@ -33,9 +33,10 @@ def _files(store: HistoryStore) -> dict[str, bytes]:
 def test_past_samples_are_written_once_per_partition_and_hour_and_again_changes_nothing(
         history_store: HistoryStore) -> None:
     first = write_past(history_store, _table([1.0, 1.0, 2.0, 3.0]), False, DOMAINS)
-    assert (first.rows, first.present, first.written, len(first.files)) == (3, 0, 3, 3)
-    names = sorted(p.rsplit("/", 1)[1][:8] for p in first.files)
-    assert names == ["part-22-", "part-22-", "part-23-"]
+    # A past day: one file per partition, as compaction would leave it.
+    assert (first.rows, first.present, first.written, len(first.files)) == (3, 0, 3, 2)
+    assert sorted(p.rsplit("/", 2)[1] + "/" + p.rsplit("/", 1)[1][:4] for p in first.files) == [
+        "domain=environment/day-", "domain=safety/day-"]
     files = _files(history_store)
     rows = every_row(history_store, "air.pm10", T0 / 1000 - 1, T0 / 1000 + 7200)
     assert rows == [("daesong", T0, 1.0, "airkorea"), ("yeonil", T0 + 3_600_000, 2.0, "airkorea")]
@@ -59,3 +60,13 @@ def test_a_changed_value_is_written_and_read_by_the_dedup_rule_and_exercise_goes
     assert every_row(history_store, "river.level", T0 / 1000 - 1, T0 / 1000 + 1, exercise=True) == [
         ("hyeongsan", T0, 7.0, "hrfco")]
     assert every_row(history_store, "river.level", T0 / 1000 - 1, T0 / 1000 + 1) == [("hyeongsan", T0, 3.0, "hrfco")]
+
+
+def test_samples_of_today_are_written_per_event_hour_once(history_store: HistoryStore) -> None:
+    today = T0 / 1000 + 1800  # the same UTC date, later
+    first = write_past(history_store, _table([1.0, 1.0, 2.0, 3.0]), False, DOMAINS, now=today)
+    assert sorted(p.rsplit("/", 1)[1][:8] for p in first.files) == ["part-22-", "part-22-", "part-23-"]
+    files = _files(history_store)
+    again = write_past(history_store, _table([1.0, 1.0, 2.0, 3.0]), False, DOMAINS, now=today)
+    assert (again.present, again.written, again.files) == (3, 0, [])
+    assert _files(history_store) == files
