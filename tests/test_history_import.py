@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import pyarrow as pa
@@ -19,6 +20,7 @@ from situationroom.history import layout
 from situationroom.history.compact import compact_closed
 from situationroom.history.query import HistoryQuery
 from situationroom.history.rollups import roll_closed, rollup_partition
+from situationroom.history.shapes import event_time
 from situationroom.history.store import HistoryStore
 from tests.history_support import every_row
 from tests.servers_support import S3Server, cli, serve
@@ -343,3 +345,16 @@ def test_bad_input_to_the_command_is_a_clear_error_without_a_traceback(tmp_path:
         code, out, err = _import(env, *args)
         assert code == 2, (args, out, err)
         assert message in err, (args, err)
+
+
+def test_times_as_files_write_them() -> None:
+    kst = ZoneInfo("Asia/Seoul")
+    assert event_time("2026-11-01 09:00", kst) == _ms("2026-11-01T00:00+00:00") / 1000
+    assert event_time("2026110109", kst) == event_time("202611010900", kst) == _ms("2026-11-01T09:00+09:00") / 1000
+    assert event_time("2026110124", kst) == event_time("2026-11-01 24:00", kst) == _ms("2026-11-02T00:00+09:00") / 1000
+    assert event_time("2026-11-01T09:00:00+00:00", kst) == _ms("2026-11-01T09:00+00:00") / 1000
+    assert event_time("1793491200", kst) == event_time(1793491200000, kst) == 1793491200.0  # epoch s, ms
+    assert event_time(datetime(2026, 11, 1, 9), kst) == _ms("2026-11-01T09:00+09:00") / 1000
+    for bad in ("2026-11-01 25:00", "yesterday", "", None):
+        with pytest.raises(ValueError, match="not a time like"):
+            event_time(bad, kst)

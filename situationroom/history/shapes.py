@@ -92,7 +92,10 @@ def event_time(value: Any, zone: ZoneInfo) -> float:
         text = value.strip()
         compact = _COMPACT.match(text)
         if compact:
-            return _local(text[:8], int(compact.group(1)), int(compact.group(2) or 0), zone)
+            try:
+                return _local(text[:8], int(compact.group(1)), int(compact.group(2) or 0), zone)
+            except ValueError:
+                pass  # not a calendar date: epoch seconds, below
         local = _naive(text)
         if local is not None:
             return local.replace(tzinfo=zone).timestamp()
