@@ -58,6 +58,8 @@ class Checked:
     empty: int = 0
     refusals: list[Refusal] = field(default_factory=list)
     columns: dict[str, list[Any]] = field(default_factory=lambda: {n: [] for n in layout.SCHEMA.names})
+    expired: dict[tuple[str, int], bool] = field(default_factory=dict)
+    """(domain, UTC day number) -> whether retention would drop that day."""
 
     @property
     def samples(self) -> int:
@@ -154,9 +156,13 @@ def _check(item: Item, row: dict[str, Any], catalog: Catalog, rules: Rules, wher
         return
     ms = round(got.ts * 1000)
     domain = catalog.indicators[got.indicator].domain
-    partition = Partition(layout.dataset_of(rules.exercise), layout.date_of(ms), domain)
-    if rules.retention.expired(partition, rules.now):
-        kept = rules.retention.kept_for(partition.dataset, domain) or 0.0
+    day = (domain, ms // layout.DAY_MS)
+    expired = out.expired.get(day)
+    if expired is None:  # once per domain and day: a year of hourly rows meets each day thousands of times
+        partition = Partition(layout.dataset_of(rules.exercise), layout.date_of(ms), domain)
+        expired = out.expired[day] = rules.retention.expired(partition, rules.now)
+    if expired:
+        kept = rules.retention.kept_for(layout.dataset_of(rules.exercise), domain) or 0.0
         refuse("ts", f"older than the site keeps {domain} samples ({kept / 86400:g} days, seeds/history.yaml): "
                      "retention would drop it", got.ts)
         return

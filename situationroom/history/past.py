@@ -60,7 +60,9 @@ def write_past(store: HistoryStore, table: pa.Table, exercise: bool, domains: Ma
     if missing:
         raise KeyError(f"no domain given for indicator(s) {', '.join(missing)}")
     ms = rows["ts"].cast(pa.int64()).to_pylist()
-    keyed = (rows.append_column("_date", pa.array([layout.date_of(t) for t in ms], pa.string()))
+    days = {t // layout.DAY_MS for t in ms}
+    date_of_day = {d: layout.date_of(d * layout.DAY_MS) for d in days}
+    keyed = (rows.append_column("_date", pa.array([date_of_day[t // layout.DAY_MS] for t in ms], pa.string()))
              .append_column("_domain", pa.array([domains[i] for i in rows["indicator"].to_pylist()], pa.string()))
              .append_column("_hour", pa.array([layout.hour_of(t) for t in ms], pa.int8())))
     dataset = layout.dataset_of(exercise)
