@@ -358,3 +358,14 @@ def test_times_as_files_write_them() -> None:
     for bad in ("2026-11-01 25:00", "yesterday", "", None):
         with pytest.raises(ValueError, match="not a time like"):
             event_time(bad, kst)
+
+
+def test_a_site_with_two_collectors_of_a_source_is_asked_whose_samples_these_are(tmp_path: Path, site: Path) -> None:
+    shutil.copy(site / "collectors" / "airkorea-pohang.yaml", site / "collectors" / "airkorea-backup.yaml")
+    env, store = _local(tmp_path, site)
+    code, _, err = _import(env, AIRKOREA_CP949)
+    assert code == 2
+    assert "error: the site has several airkorea collectors (airkorea-backup, airkorea-pohang): give --source" in err
+    code, _, err = _import(env, AIRKOREA_CP949, "--source", "airkorea-pohang")
+    assert code == 0, err
+    assert {r[3] for r in every_row(store, "air.pm10", 0, 2e9)} == {"airkorea-pohang"}
