@@ -5,16 +5,17 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from situationroom.cli.common import DataOpt, RedisOpt, SiteOpt, fail, make_settings, reachable_redis
+from situationroom.cli.common import DataOpt, RedisOpt, SiteOpt, fail, make_settings, reachable_redis, site_catalog
 
 if TYPE_CHECKING:
     from situationroom.history.status import GroupStatus
 
-app = typer.Typer(help="The Parquet history (docs/history.md): status.", no_args_is_help=True)
+app = typer.Typer(help="The Parquet history (docs/history.md): status, import.", no_args_is_help=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
@@ -59,6 +60,68 @@ def history_status(site: SiteOpt = None, redis_url: RedisOpt = None, data_dir: D
                f"last write {'never' if since is None else f'{since:.0f} s ago'}")
     for s in historians.streams:
         typer.echo(f"  {s.stream:<22} lag {'?' if s.lag is None else s.lag:>8}  pending {s.pending:>8}")
+
+
+@app.command("import")
+def history_import(
+        files: Annotated[list[Path], typer.Argument(help="CSV (UTF-8 or CP949) or Parquet files.", show_default=False)],
+        file_format: Annotated[str | None, typer.Option(
+            "--format", help="long, airkorea or hrfco [from the header].", show_default=False)] = None,
+        encoding: Annotated[str | None, typer.Option(
+            "--encoding", help="Of a CSV file [UTF-8, else CP949].", show_default=False)] = None,
+        source: Annotated[str | None, typer.Option(
+            "--source", help="The samples' source [the file's, the site's collector of the format, or the format].",
+            show_default=False)] = None,
+        strict: Annotated[bool, typer.Option("--strict", help="Import nothing when any sample is refused.")] = False,
+        exercise: Annotated[bool, typer.Option("--exercise", help="Into the exercise dataset.")] = False,
+        show: Annotated[int, typer.Option("--errors", help="Refusals shown per file.", min=0)] = 20,
+        site: SiteOpt = None, data_dir: DataOpt = None) -> None:
+    """Load past samples (a year of data.go.kr downloads, an export) into the history store, checked like pushed
+    samples; importing a file again changes nothing. Exit 1 when a sample was refused, 2 when a file cannot be
+    read."""
+    from situationroom.downloads import SourceChoice, shapes_for
+    from situationroom.errors import ConfigError
+    from situationroom.history import importer
+    from situationroom.history.importfile import FileProblem
+    from situationroom.history.retention import load_retention
+    from situationroom.history.store import store_for
+
+    settings = make_settings(site=site, data_dir=data_dir)
+    catalog = site_catalog(settings)
+    try:
+        retention = load_retention(settings.seeds, catalog)
+    except ConfigError as exc:
+        raise fail(str(exc), 2) from None
+    rules = importer.Rules(now=time.time(), late_limit=settings.late_limit, retention=retention, exercise=exercise)
+    shapes = shapes_for(catalog, settings.collectors_dir)
+    checked = []
+    for path in files:
+        try:
+            found = importer.check_file(path, catalog, rules, shapes, shape_name=file_format, encoding=encoding,
+                                        source=source)
+        except (FileProblem, SourceChoice) as exc:
+            raise fail(str(exc), 2) from None
+        for refusal in found.refusals[:show]:
+            typer.echo(f"  {refusal}", err=True)
+        if found.refused > show:
+            typer.echo(f"  … and {found.refused - show:,} more refused in {path.name} (--errors N shows more)",
+                       err=True)
+        checked.append(found)
+    refused = sum(c.refused for c in checked)
+    if strict and refused:
+        raise fail(f"{refused:,} samples refused (above): with --strict nothing was imported")
+    store = store_for(settings)
+    for c in checked:
+        try:
+            written = importer.write_checked(store, c, catalog, exercise)
+        except OSError as exc:
+            raise fail(f"cannot write to the history store at {store.url}: {exc}") from None
+        typer.echo(f"{c.path.name}: {c.shape}{f' ({c.encoding})' if c.encoding else ''}, {c.rows:,} rows read: "
+                   f"{written.written:,} samples imported, {written.present:,} already in the store, "
+                   f"{c.refused:,} refused ({c.refused_rows:,} rows), {c.empty:,} empty cells; "
+                   f"{len(written.files):,} files written to {store.url}")
+    if refused:
+        raise typer.Exit(1)
 
 
 async def _group(url: str, partitions: int) -> GroupStatus:
