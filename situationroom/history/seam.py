@@ -92,7 +92,12 @@ class Buckets:
         self.resolution = resolution
         self.zone = ZoneInfo(timezone)
         self.step = {"raw": 1, "1m": MINUTE_MS, "1h": layout.HOUR_MS, "1d": layout.HOUR_MS}[resolution]
-        """How finely each side can be cut: the seam falls on a multiple of it."""
+        """The length of a bucket (a local day is made of hours)."""
+        self.cut = 1 if resolution == "raw" else MINUTE_MS
+        """How finely both sides can be cut: the seam falls on a multiple of it. Redis's side is made of its 1-minute
+        buckets at every resolution, and a bucket cut by the seam is merged from both sides, so a minute is enough:
+        a coarser seam would leave samples of up to an hour that Redis accepted late, before the seam and not yet
+        in the store, out of the answer."""
         self._days: dict[int, int] = {}
 
     def start_of(self, ms: int) -> int:
@@ -157,7 +162,7 @@ class SeriesPast:
 
     async def read(self, ask: Ask) -> Past:
         buckets = Buckets(ask.resolution, self.timezone)
-        seam = await self.seam(ask, buckets.step)
+        seam = await self.seam(ask, buckets.cut)
         if ask.resolution == "raw":
             return Past(seam, await self._raw(ask, seam), {})
         first = buckets.start_of(ask.start_ms)
