@@ -14,6 +14,7 @@ import math
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -28,6 +29,7 @@ from situationroom.errors import ConfigError
 from situationroom.settings import Settings
 
 if TYPE_CHECKING:
+    from situationroom.catalog import Catalog
     from situationroom.collectors.kinds.simulator import Simulator
     from situationroom.history.store import HistoryStore
 
@@ -236,15 +238,21 @@ def write_days(store: HistoryStore, table: pa.Table, domains: dict[str, str], so
 
 @functools.lru_cache(maxsize=32)
 def _built(settings_json: str, path: Path) -> Simulator:
-    from situationroom.catalog import load_catalog
     from situationroom.collectors.definition import load_collector
     from situationroom.collectors.kinds.simulator import Simulator
     from situationroom.collectors.runtime.build import build_kind
 
     settings = Settings.model_validate_json(settings_json)
-    simulator = build_kind(load_collector(path), load_catalog(settings.seeds), settings)
+    simulator = build_kind(load_collector(path), _catalog(settings.seeds), settings)
     assert isinstance(simulator, Simulator)
     return simulator
+
+
+@functools.lru_cache(maxsize=4)
+def _catalog(seeds: Path) -> Catalog:
+    from situationroom.catalog import load_catalog
+
+    return load_catalog(seeds)
 
 
 def _simulator(settings: Settings, path: Path) -> Simulator:
@@ -270,3 +278,72 @@ def held_hours(store: HistoryStore, source: str, domains: list[str], first: int,
                    pc.and_(pc.greater_equal(ts, first * 1000), pc.less(ts, end * 1000)))
     hours = pc.multiply(pc.divide(ts.filter(mask), HOUR * 1000), HOUR)
     return set(pc.unique(hours).to_pylist())
+
+
+def progress_line(done: Backfill) -> str:
+    """How far a backfill is, on one line."""
+    return f"{done.share_done:.0%} of {done.days} days of simulated history ({done.series:,} series)…"
+
+
+def summary_line(done: Backfill) -> str | None:
+    """What a finished (or stopped) backfill did, on one line; None when the site has no simulator."""
+    if not done.simulators:
+        return None
+    skipped = "; ".join(f"{s.id}: {s.skipped}" for s in done.skipped)
+    if not done.real_time:
+        return f"none: every simulator replays a scenario, whose simulated time has no real past ({skipped})"
+    if not done.complete:
+        return f"stopped at {done.share_done:.0%}; the next start fills in the rest"
+    what = (f"{done.written:,} samples of {done.series:,} series written in {done.seconds:.1f} s" if done.written
+            else "already in the store")
+    return f"{done.days} days of simulated history, {what}" + (f" (skipped {skipped})" if skipped else "")
+
+
+class InBackground:
+    """`situationroom up`'s backfill: it starts with the roles and runs beside them, and prints its progress on one
+    line (updated in place on a terminal) once `up` has said where it serves."""
+
+    PREFIX = "  History fill:  "
+
+    def __init__(self, settings: Settings, days: int) -> None:
+        self.settings = settings
+        self.days = days
+        self.stopping = threading.Event()
+        self.shown = threading.Event()
+        self.result: Backfill | None = None
+        self._thread = threading.Thread(target=self._run, name="history-backfill", daemon=True)
+        self._tty = sys.stdout.isatty()
+
+    def start(self) -> InBackground:
+        self._thread.start()
+        return self
+
+    def banner_printed(self) -> None:
+        """`up` printed where it serves: the progress may follow."""
+        self.shown.set()
+
+    def stop(self, timeout: float = 10) -> None:
+        self.stopping.set()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        try:
+            self.result = backfill(self.settings, self.days, stop=self.stopping, on_progress=self._progress)
+        except Exception as exc:  # the demo's past is an extra: the roles go on without it, and say why
+            log.warning("history backfill failed: %s", exc)
+            return
+        line = summary_line(self.result)
+        while line is not None and not self.stopping.is_set():
+            if self.shown.wait(0.5):
+                self._print(line, end="\n")
+                return
+
+    def _progress(self, done: Backfill) -> None:
+        if self._tty and self.shown.is_set() and not done.complete:
+            self._print(progress_line(done), end="")
+
+    def _print(self, text: str, end: str) -> None:
+        # On a terminal the line is written over in place; elsewhere (a log file) only the outcome is.
+        prefix = "\r\x1b[2K" if self._tty else ""
+        sys.stdout.write(f"{prefix}{self.PREFIX}{text}{end}")
+        sys.stdout.flush()
