@@ -1439,6 +1439,8 @@
     get exercise() { return { ...exercise, shown: exerciseShown }; }, simTime: (ms) => simClock() ? simTime(ms) : null,
     get messages() { return messages; }, get updates() { return updates; },
     showPage: (n) => showPage(n),
+    // A time-series chart as Vega draws it (its axes' labels included), by panel id.
+    chartSVG: (id) => { const p = panels.find((q) => q.spec.id === id); return p && p.view ? p.view.toSVG() : null; },
     // Each time-series chart: its page, the changes waiting for a render, and whether the drawn dataset
     // holds what the rings hold (same points, same newest time and value).
     charts: () => panels.filter((p) => p instanceof TimeseriesPanel).map((p) => {
