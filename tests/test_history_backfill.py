@@ -10,6 +10,7 @@ import shutil
 import time
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 from playwright.sync_api import Browser, Page
@@ -126,9 +127,28 @@ def test_a_second_backfill_writes_nothing_and_one_cut_short_fills_in_only_what_i
     refill = bf.backfill(mine, DAYS, until=UNTIL)
     assert refill.written > 0
     assert {f.path: f.size for p in store.partitions(layout.EXERCISE) for f in store.files(p)} == before
-    # Hours the store holds samples of a source in (a run of `up` then) are not generated again for it.
     table = store.read(store.files_for(layout.EXERCISE, layout.dates_between(0, int(UNTIL * 1000) + 1)))
     assert table.num_rows == len(set(zip(*(table[c].to_pylist() for c in layout.KEY), strict=True)))
+
+
+def test_hours_a_running_simulator_delivered_are_not_generated_again(tmp_path: Path) -> None:
+    settings = Settings(site=REPO, data_dir=tmp_path)
+    store = store_for(settings)
+    # `up` ran for a while in the hour before the backfill's end: the history role wrote what sim-environment sent.
+    hour = int(UNTIL) // 3600 * 3600 - 3600
+    ran = pa.table({"indicator": ["air.pm10"], "entity": ["airkorea-songdo"], "ts": [(hour + 1234) * 1000],
+                    "value": [41.0], "source": ["sim-environment"]})
+    store.write(layout.Partition(layout.EXERCISE, layout.date_of(hour * 1000), "environment"),
+                layout.flush_name(layout.hour_of(hour * 1000), [b"1-0"]),
+                ran.set_column(2, "ts", ran["ts"].cast(pa.timestamp("ms", tz="UTC"))))
+    bf.backfill(settings, 1, until=UNTIL)
+    rows = exercise_rows(store)
+    in_hour = {s for s, ts in zip(rows["source"], rows["ts"], strict=True) if hour * 1000 <= ts < (hour + 3600) * 1000}
+    hours_of = {ts // 3_600_000 for s, ts in zip(rows["source"], rows["ts"], strict=True) if s == "sim-environment"}
+    assert "sim-environment" in in_hour and "sim-weather" in in_hour     # the row `up` wrote; weather filled in
+    assert len([ts for s, ts in zip(rows["source"], rows["ts"], strict=True)
+                if s == "sim-environment" and hour * 1000 <= ts < (hour + 3600) * 1000]) == 1
+    assert len(hours_of) == 25 and hour // 3600 - 1 in hours_of and hour // 3600 + 1 in hours_of
 
 
 def test_simulators_replaying_a_scenario_have_no_past_to_fill(tmp_path: Path) -> None:
