@@ -299,7 +299,10 @@ def summary_line(done: Backfill) -> str | None:
     """What a finished (or stopped) backfill did, on one line; None when the site has no simulator."""
     if not done.simulators:
         return None
-    skipped = "; ".join(f"{s.id}: {s.skipped}" for s in done.skipped)
+    why: dict[str, list[str]] = {}
+    for s in done.skipped:
+        why.setdefault(s.skipped or "", []).append(s.id)
+    skipped = "; ".join(f"{', '.join(ids)}: {reason}" for reason, ids in why.items())
     if not done.real_time:
         return f"none: every simulator replays a scenario, whose simulated time has no real past ({skipped})"
     if not done.complete:
