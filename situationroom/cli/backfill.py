@@ -23,7 +23,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pyarrow as pa
 import pyarrow.compute as pc
 
 from situationroom.errors import ConfigError
@@ -193,6 +192,7 @@ def fill(settings: Settings, collector_id: str, path: Path, until: float, first:
     """Backfill the simulator collector of the file at `path` over the hours [first, end) (epoch s, whole hours;
     instants before `until`): those the exercise dataset holds none of its samples in, written newest day first."""
     from situationroom.collectors.kinds.simulator.backfill import past_samples
+    from situationroom.history.past import write_past
     from situationroom.history.store import store_for
 
     simulator = _simulator(settings, path)
@@ -204,37 +204,15 @@ def fill(settings: Settings, collector_id: str, path: Path, until: float, first:
     present = held_hours(store, collector_id, mine, first, min(end, math.floor(until)))
     hours = [h for h in range(first, end, HOUR) if h not in present and h < until]
     table = past_samples(simulator, hours, until)
-    files = write_days(store, table, domains, collector_id)
-    log.debug("backfill %s: %d hours, %d rows in %d files", collector_id, len(hours), table.num_rows, files)
-    return Filled(collector_id, round((end - first) / DAY), len(hours), table.num_rows, files)
-
-
-def write_days(store: HistoryStore, table: pa.Table, domains: dict[str, str], source: str) -> int:
-    """Write generated past samples of `source` (rows the store holds none of) into the exercise dataset: one
-    file per UTC date and domain, newest date first, so a chart asking for the whole span finds it complete once
-    its oldest date is there. A file is named from what it holds (source, date, domain and hours), so writing
-    the same hours again replaces it. Returns the files written."""
-    from situationroom.history import layout
-    from situationroom.history.layout import Partition
-
-    if table.num_rows == 0:
-        return 0
-    domain = pa.array([domains[i] for i in table["indicator"].to_pylist()], pa.string())
-    day = pc.divide(table["ts"], DAY * 1000)
-    hour = pc.divide(table["ts"], HOUR * 1000)
-    files = 0
-    for date_ms in sorted(set(day.to_pylist()), reverse=True):
-        date = layout.date_of(date_ms * DAY * 1000)
-        on_date = pc.equal(day, date_ms)
-        for name in sorted(set(domain.filter(on_date).to_pylist())):
-            mask = pc.and_(on_date, pc.equal(domain, name))
-            hours = pc.unique(hour.filter(mask)).to_pylist()
-            rows = table.filter(mask).sort_by(layout.SORT)
-            rows = rows.set_column(2, "ts", rows["ts"].cast(pa.timestamp("ms", tz="UTC")))
-            store.write(Partition(layout.EXERCISE, date, name),
-                        layout.day_name(["backfill", source, *(str(h) for h in hours)]), rows)
-            files += 1
-    return files
+    days = pc.divide(table["ts"], DAY * 1000)
+    written = files = 0
+    for day in sorted(set(days.to_pylist()), reverse=True):
+        # Newest day first: a chart asking for the whole span finds it complete once its oldest day is there.
+        result = write_past(store, table.filter(pc.equal(days, day)), True, domains)
+        written += result.written
+        files += len(result.files)
+    log.debug("backfill %s: %d hours, %d rows in %d files", collector_id, len(hours), written, files)
+    return Filled(collector_id, round((end - first) / DAY), len(hours), written, files)
 
 
 @functools.lru_cache(maxsize=32)
