@@ -2,12 +2,17 @@
 
     .venv/bin/pip install -e '.[test]'            # Playwright; Debian's chromium at /usr/bin/chromium
     .venv/bin/python scripts/screenshots.py       # writes docs/screenshots/wall-{ko,en}-{1920x1080,3840x2160}.png
+    .venv/bin/python scripts/screenshots.py --history --out /tmp/shots   # the past 30 days: history-*.png
 
 It copies the repository's site to a temporary folder, starts `situationroom up` on it with an embedded Redis of
 its own, the simulators replaying Typhoon Hinnamnor from 6 September 2022 04:30 KST (the worst of the rain,
 the 냉천 evacuation text at 04:43, the 형산교 gauge rising) at 20x, waits until the wall shows the city, its
 alerts and a disaster text, and photographs the wall's first page in Korean and English at both sizes. The
 replay is exercise data, so the wall carries the 훈련 / EXERCISE band and shows the simulated time.
+
+With `--history` it photographs the overview's third page instead, the past 30 days, on an ordinary day in real
+time: `situationroom up` on a fresh data folder fills the 30 days (docs/history.md, "Backfill") and the pictures
+are taken once every 30-day chart holds them.
 """
 
 from __future__ import annotations
@@ -39,12 +44,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def site_copy(folder: Path, start: str) -> Path:
-    """The repository's site with every simulator starting at `start` (simulated KST)."""
+def site_copy(folder: Path, start: str | None) -> Path:
+    """The repository's site with every simulator starting at `start` (simulated KST; None: now, in real time)."""
     site = folder / "site"
     for part in ("collectors", "dashboards", "rules", "seeds"):
         shutil.copytree(REPO / part, site / part)
-    for path in (site / "collectors").glob("*.yaml"):
+    for path in (site / "collectors").glob("*.yaml") if start is not None else ():
         text = path.read_text(encoding="utf-8")
         if "kind: simulator" in text:
             path.write_text(text.replace("\nparams:\n", f'\nparams:\n  start: "{start}"\n'), encoding="utf-8")
@@ -52,11 +57,13 @@ def site_copy(folder: Path, start: str) -> Path:
 
 
 @contextlib.contextmanager
-def situationroom_up(site: Path, data: Path, speed: float) -> Iterator[str]:
+def situationroom_up(site: Path, data: Path, speed: float | None) -> Iterator[str]:
+    """`up` on `site`, replaying the typhoon at `speed`, or the ordinary day in real time when `speed` is None."""
     port = free_port()
+    replay = ["--scenario", "typhoon-hinnamnor", "--speed", str(speed)] if speed is not None else []
     proc = subprocess.Popen(
         [sys.executable, "-m", "situationroom", "up", "--site", str(site), "--data-dir", str(data),
-         "--port", str(port), "--scenario", "typhoon-hinnamnor", "--speed", str(speed), "--log-level", "WARNING"],
+         "--port", str(port), *replay, "--log-level", "WARNING"],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -103,17 +110,48 @@ def shoot(url: str, out: Path, warmup: float) -> list[Path]:
     return written
 
 
+def shoot_history(url: str, out: Path) -> list[Path]:
+    """The overview's third page, the past 30 days, once every 30-day chart spans them."""
+    from playwright.sync_api import sync_playwright
+
+    written = []
+    month = ("window.__wall && window.__wall.charts().filter((c) => c.window === 2592000 && c.oldest !== null && "
+             "c.newest - c.oldest >= 29 * 86400000).length === 4")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        for lang in ("ko", "en"):
+            for width, height in SIZES:
+                page = browser.new_context(viewport={"width": width, "height": height}).new_page()
+                page.goto(f"{url}/?lang={lang}&page=3&rotate=0")
+                page.wait_for_function(month, timeout=180_000, polling=1000)
+                page.wait_for_timeout(3000)   # drawn, a render tick or two
+                path = out / f"history-{lang}-{width}x{height}.png"
+                page.screenshot(path=path)
+                written.append(path)
+                page.context.close()
+        browser.close()
+    return written
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "screenshots", help="folder to write into")
     parser.add_argument("--start", default=START, help="simulated start, KST (default: %(default)s)")
     parser.add_argument("--speed", type=float, default=SPEED, help="replay speed (default: %(default)s)")
     parser.add_argument("--warmup", type=float, default=40, help="seconds of data before the first picture")
+    parser.add_argument("--history", action="store_true",
+                        help="the overview's past 30 days (an ordinary day, backfilled) instead of the typhoon")
     args = parser.parse_args()
     if not Path(CHROMIUM).exists():
         raise SystemExit(f"{CHROMIUM} is missing: apt-get install chromium")
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="sr-shots-") as tmp:
+        if args.history:
+            site = site_copy(Path(tmp), None)
+            with situationroom_up(site, Path(tmp) / "data", None) as url:
+                for path in shoot_history(url, args.out):
+                    print(path)
+            return
         site = site_copy(Path(tmp), args.start)
         with situationroom_up(site, Path(tmp) / "data", args.speed) as url:
             for path in shoot(url, args.out, args.warmup):

@@ -103,6 +103,10 @@ class Settings(BaseSettings):
     """An hour (or a past day) of a partition whose newest file is this old is closed: its files are merged into
     one, deduplicated and sorted."""
 
+    demo_backfill_days: int = Field(default=30, ge=0, le=3650)
+    """`situationroom up` writes this many days of the simulators' past into the exercise history at start, beside
+    the roles (days already there are skipped), so the demo's charts show a month at once; 0 does not. Only
+    simulators running in real time have a past to write (a replay's simulated time has none)."""
     scenario: str | None = None
     """Simulation scenario for every simulator collector (a name in seeds/scenarios/), overriding their files."""
     speed: float | None = Field(default=None, gt=0, le=10_000)

@@ -253,7 +253,8 @@ class Up(Command):
                               ("--scenario", scenario), ("--speed", speed)):
             if value is not None:
                 args += [option, str(value)]
-        super().__init__(*args, log=log, env=env, cwd=cwd)
+        # No backfill of the simulators' past unless a test asks for one: it would only load the machine.
+        super().__init__(*args, log=log, env={"SITUATIONROOM_DEMO_BACKFILL_DAYS": "0", **(env or {})}, cwd=cwd)
 
     def start(self, timeout: float = 60) -> Up:
         super().start()

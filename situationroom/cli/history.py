@@ -1,9 +1,11 @@
-"""`situationroom history status`: what the history store holds, and how far behind the history role is."""
+"""`situationroom history status`: what the history store holds, and how far behind the history role is;
+`history import`: past samples from files; `history backfill`: the simulators' past written into it."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -15,9 +17,10 @@ from situationroom.cli.common import DataOpt, RedisOpt, SiteOpt, fail, make_sett
 if TYPE_CHECKING:
     from situationroom.history.status import GroupStatus
 
-app = typer.Typer(help="The Parquet history (docs/history.md): status, import.", no_args_is_help=True)
+app = typer.Typer(help="The Parquet history (docs/history.md): status, import, backfill.", no_args_is_help=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+DaysOpt = Annotated[int, typer.Option("--days", min=1, max=3650, help="How many days before now to fill.")]
 
 
 @app.command("status")
@@ -122,6 +125,38 @@ def history_import(
                    f"{len(written.files):,} files written to {store.url}")
     if refused:
         raise typer.Exit(1)
+
+
+@app.command("backfill")
+def history_backfill(site: SiteOpt = None, data_dir: DataOpt = None, days: DaysOpt = 30) -> None:
+    """Write the last DAYS days of every simulator running in real time into the exercise history, as they would
+    have delivered them (docs/history.md, "Backfill"). Hours the store already holds are skipped: running it again
+    adds nothing."""
+    from situationroom.cli import backfill
+
+    settings = make_settings(site=site, data_dir=data_dir)
+    site_catalog(settings)
+    typer.echo(f"history store: {settings.history_location}")
+    tty = sys.stdout.isatty()
+
+    def progress(done: backfill.Backfill) -> None:
+        # One line, written over in place on a terminal; a log gets the outcome alone.
+        if tty:
+            typer.echo(f"\r\x1b[2K{backfill.progress_line(done)}", nl=False)
+
+    try:
+        done = backfill.backfill(settings, days, on_progress=progress)
+    except OSError as exc:
+        raise fail(f"cannot write the history store at {settings.history_location}: {exc}") from None
+    finally:
+        if tty:
+            typer.echo("\r\x1b[2K", nl=False)
+    line = backfill.summary_line(done)
+    if line is None:
+        raise fail(f"no simulator collector in {settings.collectors_dir}: nothing to backfill")
+    if not done.real_time:
+        raise fail(line)
+    typer.echo(line)
 
 
 async def _group(url: str, partitions: int) -> GroupStatus:

@@ -33,7 +33,7 @@ def up(site: SiteOpt = None, redis_url: RedisOpt = None, data_dir: DataOpt = Non
                              scenario=scenario, speed=speed, seed=seed, log_level=log_level)
     from situationroom.roles import ROLES
 
-    _serve(settings, ROLES, start_embedded=True)
+    _serve(settings, ROLES, start_embedded=True, backfill_days=settings.demo_backfill_days)
 
 
 def run(role: Annotated[str, typer.Argument(help="collect, aggregate, web, notify, alert or history",
@@ -61,9 +61,11 @@ def _check_scenario(settings: Settings) -> None:
                    f"(known: {', '.join(known) or 'none'})", 2)
 
 
-def _serve(settings: Settings, roles: tuple[str, ...], *, start_embedded: bool) -> None:
-    """Run `roles` until Ctrl-C, printing where everything is once they are ready."""
+def _serve(settings: Settings, roles: tuple[str, ...], *, start_embedded: bool, backfill_days: int = 0) -> None:
+    """Run `roles` until Ctrl-C, printing where everything is once they are ready; with `backfill_days`, the
+    simulators' past is written into the history beside them (cli/backfill.py)."""
     from situationroom import roles as roles_mod
+    from situationroom.cli.backfill import InBackground
     from situationroom.redisconn import describe
 
     configure_logging(settings.log_level)
@@ -90,8 +92,18 @@ def _serve(settings: Settings, roles: tuple[str, ...], *, start_embedded: bool) 
                         typer.echo(f"  Dashboards:    {web_url}dashboards   (staff: {web_url}staff, "
                                    f"collectors: {web_url}ops)")
                     typer.echo("  Ctrl-C stops.")
+                    if past is not None:
+                        past.banner_printed()
 
-                roles_mod.run_async(roles_mod.run_roles(settings, roles, url, on_ready=ready))
+                # The store fills beside the roles: the wall comes up at once and its charts ask again until their
+                # span is there.
+                past = InBackground(settings, backfill_days).start() if backfill_days and "history" in roles \
+                    else None
+                try:
+                    roles_mod.run_async(roles_mod.run_roles(settings, roles, url, on_ready=ready))
+                finally:
+                    if past is not None:
+                        past.stop()
         except ConfigError as exc:
             raise fail(f"the site's configuration is invalid:\n{exc}", 2) from None
         except roles_mod.StartupError as exc:

@@ -225,18 +225,30 @@ def _bbox(features: list[dict[str, Any]]) -> dict[str, Any]:
     return {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [ring]}}
 
 
-def timeseries(levels: list[dict[str, Any]], series: list[str], unit: str, time_title: str) -> dict[str, Any]:
+DATE_FORMAT = {"ko": "%-m월 %-d일", "en": "%-d %b"}
+"""A day on a time axis that spans days: 12월 6일, 6 Dec."""
+
+
+def _time_labels(lang: str) -> str:
+    """The x axis' labels, by the span the chart shows: seconds when it spans minutes (an accelerated simulation, a
+    fresh start), hours and minutes up to a day and a half, and beyond that the date at each midnight (the hour
+    between them)."""
+    span = "(domain('x')[1] - domain('x')[0])"
+    return (f"utcFormat(datum.value, {span} < 900000 ? '%H:%M:%S' : {span} < 129600000 || utchours(datum.value) "
+            f"|| utcminutes(datum.value) ? '%H:%M' : '{DATE_FORMAT.get(lang, DATE_FORMAT['en'])}')")
+
+
+def timeseries(levels: list[dict[str, Any]], series: list[str], unit: str, time_title: str,
+               lang: str = "en") -> dict[str, Any]:
     """Lines of dataset `points` (`t` city-local ms on a UTC scale, `v`, `s` series name), with the
     thresholds drawn as dashed rules labelled with their level, value and unit (`levels`: `y`, `level`,
     `label`; a threshold that holds for only some of the lines names them in its label). The y axis names
-    the unit, the x axis the time."""
+    the unit, the x axis the time (dates in `lang` when it spans days)."""
     colour = alt.Color("s:N", title=None, scale=alt.Scale(domain=series, range=SERIES_COLOURS[: len(series)]),
                        legend=alt.Legend(orient="top") if len(series) > 1 else None)
     lines = alt.Chart(alt.Data(name="points")).mark_line(interpolate="monotone").encode(
         x=alt.X("t:T", title=time_title, scale=alt.Scale(type="utc"),
-                # Seconds only when the chart spans minutes (an accelerated simulation, a fresh start).
-                axis=alt.Axis(labelExpr="utcFormat(datum.value, (domain('x')[1] - domain('x')[0]) < 900000 "
-                                        "? '%H:%M:%S' : '%H:%M')", labelOverlap=True, tickCount=6)),
+                axis=alt.Axis(labelExpr=_time_labels(lang), labelOverlap=True, tickCount=6)),
         y=alt.Y("v:Q", title=unit or None, scale=alt.Scale(zero=False, nice=True), axis=alt.Axis(tickCount=5)),
         color=colour,
     )

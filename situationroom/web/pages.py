@@ -154,6 +154,9 @@ def _title(panel: dash.PanelBase, default_ko: str, default_en: str) -> dict[str,
 
 TIME_TITLE = {"ko": "시각 ({tz})", "en": "time ({tz})"}
 """The x axis of every time series: the city's local time, by its zone's abbreviation (KST)."""
+DATE_TITLE = {"ko": "날짜 ({tz})", "en": "date ({tz})"}
+"""The x axis of a time series over days (`window` over a day and a half): its labels are dates."""
+DAYS_S = 36 * 3600.0
 PANEL_TITLES = {
     "map": ("구역별 상태", "Status by district"), "alerts": ("발령 중인 경보", "Alerts firing"),
     "ticker": ("재난문자", "Disaster messages"), "clock": ("현재 시각", "Time"),
@@ -232,7 +235,8 @@ def _panel(catalog: Catalog, seeds: Path, panel: dash.PanelBase, pid: str) -> tu
                    specs={lang: charts.timeseries(_levels(catalog, ind.id, entities, lang),
                                                   [getattr(catalog.entities[e], f"name_{lang}") for e in entities],
                                                   "" if ind.labels else (ind.unit if lang == "ko" else ind.unit_en),
-                                                  TIME_TITLE[lang].format(tz=_zone_name(catalog)))
+                                                  (DATE_TITLE if panel.window > DAYS_S else TIME_TITLE)[lang]
+                                                  .format(tz=_zone_name(catalog)), lang)
                           for lang in ("ko", "en")})
         topics.add(f"indicator:{ind.id}")
     elif isinstance(panel, dash.RankingPanel):

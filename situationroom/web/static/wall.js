@@ -110,6 +110,7 @@
   let topicsKey = "";
 
   const now = () => Date.now() + clockOffset;
+  const LONG_S = 12 * 3600;       // a line over a longer span is drawn from hourly or daily buckets
   const key = (i, e) => i + "\u0000" + e;
   const grace = () => (def && def.stale_grace) || 2.5;
   const isStale = (s, t) => s.st === "stale" || t - s.t > s.n * 1000 * grace();
@@ -162,12 +163,12 @@
   // ------------------------------------------------------------------------------------------ simulated time
   // During a replay the wall speaks the simulated time of its exercise data (docs/exercise.md): simulated =
   // start + (real − anchor) × speed, wrapped when the scenario loops. Real data keeps the real time.
-  function simClock() {
+  function replayClock() {
     const c = exercise.clock;
-    if (!c || !exerciseShown) return null;
-    if (c.speed === 1 && !c.loop && Math.abs(c.start - c.anchor) < 60) return null;   // the ordinary day, now
+    if (!c || (c.speed === 1 && !c.loop && Math.abs(c.start - c.anchor) < 60)) return null;   // the ordinary day, now
     return c;
   }
+  function simClock() { return exerciseShown ? replayClock() : null; }
   function simTime(ms) {
     const c = simClock();
     if (!c) return ms;
@@ -184,10 +185,27 @@
   // A fixed-length ring of (t, v) points per series: a new value either extends the line or, when it comes
   // sooner than the spacing, replaces the last point. Memory stays the same after hours.
   class Ring {
-    constructor(windowMs, size) { this.windowMs = windowMs; this.size = size; this.spacing = windowMs / size; this.points = []; }
+    constructor(windowMs, size, adaptive = true) {
+      this.windowMs = windowMs; this.size = size; this.spacing = windowMs / size; this.points = []; this.adaptive = adaptive;
+    }
     // A series delivered faster than window/size (an accelerated simulation) keeps each delivery, so the
-    // line shows its last `size` values instead of two points.
-    adapt(intervalMs) { if (intervalMs > 0) this.spacing = Math.min(this.windowMs / this.size, intervalMs / 2); }
+    // line shows its last `size` values instead of two points. Not a ring of days or months: it would then
+    // hold only the last `size` deliveries, hours of a month's line.
+    adapt(intervalMs) { if (intervalMs > 0 && this.adaptive) this.spacing = Math.min(this.windowMs / this.size, intervalMs / 2); }
+    // The past from the history API (oldest first) in place of what the ring held before its newest point;
+    // what came live since stays. At most one point per spacing is kept, so the whole window fits however
+    // fine its buckets were.
+    load(past) {
+      if (!past.length) return;
+      const kept = [];
+      for (const q of past) {
+        const last = kept[kept.length - 1];
+        if (!last || q.t - last.t >= this.spacing) kept.push({ t: q.t, v: q.v, x: q.x });
+      }
+      const newest = past[past.length - 1];
+      if (kept[kept.length - 1].t !== newest.t) kept.push({ t: newest.t, v: newest.v, x: newest.x });
+      this.points = kept.concat(this.points.filter((p) => p.t > newest.t)).slice(-this.size);
+    }
     add(t, v, x = false) {
       const p = this.points;
       const last = p[p.length - 1];
@@ -279,7 +297,7 @@
       this.hiEl = this.bodyEl.querySelector(".sparkbox .hi");
       this.loEl = this.bodyEl.querySelector(".sparkbox .lo");
       this.spanEl = this.bodyEl.querySelector(".sparkbox .span");
-      if (!sparks.has(this.k)) sparks.set(this.k, new Ring(spec.spark_s * 1000, 120));
+      if (!sparks.has(this.k)) sparks.set(this.k, new Ring(spec.spark_s * 1000, 120, spec.spark_s <= LONG_S));
       this.unitEl.textContent = unitOf(spec.indicator);
       this.last = "";
     }
@@ -376,7 +394,10 @@
   class TimeseriesPanel extends ChartPanel {
     constructor(spec, el) {
       super(spec, el);
-      this.rings = new Map(spec.entities.map((e) => [e, new Ring(spec.window_s * 1000, 240)]));
+      // A chart of days or months holds one point per hourly (or daily) bucket of its history, up to 720;
+      // one of hours, 240 points.
+      this.size = spec.window_s > LONG_S ? 720 : 240;
+      this.rings = new Map(spec.entities.map((e) => [e, new Ring(spec.window_s * 1000, this.size, spec.window_s <= LONG_S)]));
       this.pending = { insert: [], remove: [], modify: new Set() };
       this.names = new Map(spec.entities.map((e) => [e, entName(e)]));
       this.offset = def.city.utc_offset_ms;
@@ -403,7 +424,7 @@
         this.pending.insert.push(res.added);
       }
       for (const r of res.removed || []) this.pending.remove.push(r);
-      if (this.pending.insert.length + this.pending.remove.length + this.pending.modify.size > 2 * 240 * this.rings.size) {
+      if (this.pending.insert.length + this.pending.remove.length + this.pending.modify.size > 2 * this.size * this.rings.size) {
         this.synced = false;
         this.pending = { insert: [], remove: [], modify: new Set() };
       }
@@ -1069,37 +1090,87 @@
     messagesDirty = true;
   }
 
-  async function loadHistory() {
-    // Sparklines and charts start with the recent past from the HTTP API; afterwards only /ws feeds them.
-    const jobs = [];
-    const seen = new Set();
+  // What a line's past is asked for, by the span it shows: raw samples for the hour Redis keeps them, minute
+  // buckets up to half a day, hourly ones up to a season, (local) days beyond: a few hundred points a line.
+  function historyParts(windowS, from, to) {
+    if (windowS <= 3600) return [["raw", from, to]];
+    if (windowS <= LONG_S) return [[ "1m", from, Math.max(from, to - 3600)], ["raw", Math.max(from, to - 3600), to]];
+    return [[windowS <= 90 * 86400 ? "1h" : "1d", from, to]];
+  }
+  const BUCKET_S = { raw: 0, "1m": 60, "1h": 3600, "1d": 86400 };
+  // Whether a line's past covers what it was asked: it starts near `from`, ends near `to`, and has no hole
+  // longer than a few of its buckets (or deliveries). A store still filling (the demo's backfill at start, a
+  // history role catching up) or a series not yet known to be exercise data does not, and is asked again.
+  function covers(points, from, to, stepS, intervalS) {
+    if (!points.length) return false;
+    const slack = Math.max(2 * stepS, 3 * intervalS, (to - from) / 48);
+    if (points[0].t / 1000 - from > slack || to - points[points.length - 1].t / 1000 > slack) return false;
+    for (let n = 1; n < points.length; n++) if ((points[n].t - points[n - 1].t) / 1000 > slack) return false;
+    return true;
+  }
+  const historyAsks = new Map();   // series|window -> how often its past was asked again
+  const HISTORY_RETRY_S = [5, 10, 15, 30, 60, 120, 300, 300];
+
+  async function loadHistory(only = null) {
+    // Sparklines and charts start with their past from the HTTP API; afterwards /ws feeds them. A line whose
+    // past does not cover its window asks again (HISTORY_RETRY_S: soon at first, then every five minutes).
+    const lines = new Map();
     const want = (i, e, windowS) => {
-      const k = key(i, e) + "|" + windowS;
-      if (seen.has(k)) return;
-      seen.add(k);
+      const id = key(i, e) + "|" + windowS;
+      if (lines.has(id) || (only && !only.has(id))) return;
+      const s = live.get(key(i, e));
       const to = now() / 1000;
-      const from = to - windowS;
-      const parts = windowS > 3600 ? [["1m", from, to - 3600], ["raw", to - 3600, to]] : [["raw", from, to]];
-      for (const [res, a, b] of parts) {
-        const url = `/api/v1/indicators/${encodeURIComponent(i)}/history?entity=${encodeURIComponent(e)}&resolution=${res}&from=${a.toFixed(3)}&to=${b.toFixed(3)}`;
-        jobs.push(fetch(url).then((r) => (r.ok ? r.json() : null)).then((body) => ({ i, e, res, body })).catch(() => null));
-      }
+      let from = to - windowS;
+      // During a replay an exercise line shows simulated time: only the replay's own data has one.
+      const c = replayClock();
+      if (c && (!s || s.x)) from = Math.min(to, Math.max(from, c.anchor));
+      const mode = s ? `&mode=${s.x ? "exercise" : "real"}` : "";
+      const parts = historyParts(windowS, from, to).filter(([, a, b]) => b > a);
+      const jobs = parts.map(([res, a, b]) => {
+        const url = `/api/v1/indicators/${encodeURIComponent(i)}/history?entity=${encodeURIComponent(e)}&resolution=${res}&from=${a.toFixed(3)}&to=${b.toFixed(3)}${mode}`;
+        return fetch(url).then((r) => (r.ok ? r.json() : null)).catch(() => null);
+      });
+      lines.set(id, { i, e, windowS, from, to, step: BUCKET_S[parts[0] ? parts[0][0] : "raw"], jobs });
     };
     for (const p of panels) {
       if (p instanceof KpiPanel) want(p.spec.indicator, p.spec.entity, p.spec.spark_s);
       if (p instanceof TimeseriesPanel) for (const e of p.spec.entities) want(p.spec.indicator, e, p.spec.window_s);
     }
-    const results = (await Promise.all(jobs)).filter((r) => r && r.body);
-    results.sort((a, b) => (a.res === b.res ? 0 : a.res === "1m" ? -1 : 1));   // older (1m) part first
-    for (const { i, e, body } of results) {
-      for (const pt of body.points) {
-        const v = pt.value !== undefined ? pt.value : pt.mean;
-        const t = pt.t * 1000 + (pt.value !== undefined ? 0 : 30000);   // a minute bucket is drawn at its middle
-        feedSeries(key(i, e), { i, e, t, v, x: body.exercise ? 1 : 0 });
+    const again = new Set();
+    for (const [id, line] of lines) {
+      const points = [];
+      for (const body of await Promise.all(line.jobs)) {   // older part first
+        if (!body) continue;
+        const half = BUCKET_S[body.resolution] * 500;
+        for (const pt of body.points) {
+          const v = pt.value !== undefined ? pt.value : pt.mean;
+          // A bucket is drawn at its middle, the running one no later than now.
+          const t = pt.value !== undefined ? pt.t * 1000 : Math.min(pt.t * 1000 + half, line.to * 1000);
+          if (v !== null && v !== undefined) points.push({ t, v, x: body.exercise ? 1 : 0 });
+        }
       }
+      loadLine(line.i, line.e, line.windowS, points);
+      const meta = ind(line.i);
+      if (!covers(points, line.from, line.to, line.step, (meta && meta.interval_s) || 0)) again.add(id);
     }
-    for (const [k, s] of live) feedSeries(k, s);
+    for (const [k, s] of live) if (!only || [...only].some((id) => id.startsWith(k + "|"))) feedSeries(k, s);
     dirty.add("*");
+    if (!again.size) return;
+    const tries = Math.max(...[...again].map((id) => historyAsks.get(id) || 0));
+    for (const id of again) historyAsks.set(id, (historyAsks.get(id) || 0) + 1);
+    if (tries >= HISTORY_RETRY_S.length) return;
+    setTimeout(() => loadHistory(again), HISTORY_RETRY_S[tries] * 1000);
+  }
+
+  // A line's past into the rings drawn at that window: a KPI's sparkline, the charts of the series.
+  function loadLine(i, e, windowS, points) {
+    const spark = sparks.get(key(i, e));
+    if (spark && spark.windowMs === windowS * 1000) spark.load(points);
+    for (const p of panels) {
+      if (!(p instanceof TimeseriesPanel) || p.spec.indicator !== i || p.spec.window_s !== windowS) continue;
+      const ring = p.rings.get(e);
+      if (ring) { ring.load(points); p.synced = false; }
+    }
   }
 
   // ------------------------------------------------------------------------------------------ exercise
@@ -1360,7 +1431,7 @@
     if (!ev.isTrusted) return;   // our own nudge to the charts (the exercise band came or went)
     // The charts were sized for the old screen; a wall is rarely resized, so start over cleanly.
     clearTimeout(resizeTimer);
-    resizeTimer = setTimeout(() => { if (def) build(); }, 500);
+    resizeTimer = setTimeout(() => { if (def) { build(); loadHistory(); } }, 500);
   });
 
   // For the browser tests and the soak benchmark: what the page holds, read-only.
@@ -1368,6 +1439,8 @@
     get exercise() { return { ...exercise, shown: exerciseShown }; }, simTime: (ms) => simClock() ? simTime(ms) : null,
     get messages() { return messages; }, get updates() { return updates; },
     showPage: (n) => showPage(n),
+    // A time-series chart as Vega draws it (its axes' labels included), by panel id.
+    chartSVG: (id) => { const p = panels.find((q) => q.spec.id === id); return p && p.view ? p.view.toSVG() : null; },
     // Each time-series chart: its page, the changes waiting for a render, and whether the drawn dataset
     // holds what the rings hold (same points, same newest time and value).
     charts: () => panels.filter((p) => p instanceof TimeseriesPanel).map((p) => {
@@ -1376,8 +1449,10 @@
       const newest = ringPoints.reduce((a, q) => (!a || q.t > a.t ? q : a), null);
       const data = p.view ? p.view.data("points") : null;
       const drawn = data ? data.reduce((a, q) => (!a || q.t > a.t ? q : a), null) : null;
+      const times = ringPoints.map((q) => q.t);
       return { id: p.spec.id, page: p.page, visible: p.visible, backlog: insert.length + remove.length + modify.size,
-        points: ringPoints.length, drawn: data ? data.length : null,
+        points: ringPoints.length, drawn: data ? data.length : null, window: p.spec.window_s,
+        oldest: times.length ? Math.min(...times) : null, newest: times.length ? Math.max(...times) : null,
         inStep: !!(data && newest && drawn && data.length === ringPoints.length && drawn.t === shownTime(newest.t, newest.x) + p.offset && drawn.v === newest.v) };
     }) };
 

@@ -55,9 +55,10 @@ class Simulation:
         self.timeline = ScenarioTimeline(scenario, self.selectors)
         self._scratch: dict[tuple[str, str, float], float] = {}
         """Values of the evaluation under way (a rollup and its members, a derived series and its inputs)."""
-        self._grid: dict[float, dict[tuple[str, str], float]] = {}
-        """Values at the grid times accumulations sum over, by time: each is reused by every later run
-        whose window still reaches it, and dropped when none does (see _forget_grid)."""
+        self._grid: dict[tuple[str, str, float], tuple[int, list[float]]] = {}
+        """Values on the grid accumulations sum over, per (series, entity, grid step): the first grid index held
+        and the values from there on, one per step. Each is reused by every later run whose window still
+        reaches it, and dropped when none does (see _forget_grid)."""
         self._reach = self._lookback()
         # Every series asks the clock at the evaluation's time; the count buckets and the grid times an
         # accumulation adds are a few more. Grid values are kept, so a cold start's day of grid times asks
@@ -114,15 +115,21 @@ class Simulation:
             v = self._scratch[key] = self._compute(name, entity, t)
         return v
 
-    def _on_grid(self, name: str, entity: str, t: float) -> float:
-        """A value at a grid time of an accumulation, computed once for every run whose window covers it."""
-        at = self._grid.get(t)
-        if at is None:
-            at = self._grid[t] = {}
-        v = at.get((name, entity))
-        if v is None:
-            v = at[name, entity] = self._value(name, entity, t)
-        return v
+    def _on_grid(self, name: str, entity: str, step: float, first: int, last: int) -> list[float]:
+        """The values at grid times k x step, k from first to last, of an accumulation's series: each computed
+        once for every run whose window covers it, held side by side so a window is summed as one slice."""
+        if last < first:
+            return []
+        key = (name, entity, step)
+        k0, values = self._grid.get(key, (first, []))
+        if not values or first > k0 + len(values) or last < k0 - 1:
+            k0, values = first, []  # nothing held next to the window: start again from it
+        if first < k0:
+            values[:0] = [self._value(name, entity, k * step) for k in range(first, k0)]
+            k0 = first
+        values += [self._value(name, entity, k * step) for k in range(k0 + len(values), last + 1)]
+        self._grid[key] = (k0, values)
+        return values[first - k0:last - k0 + 1]
 
     def _lookback(self) -> tuple[float, float]:
         """How far before and after an evaluation's time accumulations read grid values (seconds)."""
@@ -141,8 +148,16 @@ class Simulation:
     def _forget_grid(self, t: float) -> None:
         """Drop the grid values no window reaching from `t` can use (time also jumps back when a scenario loops)."""
         before, after = self._reach
-        for at in [at for at in self._grid if not t - before <= at <= t + after]:
-            del self._grid[at]
+        for key, (k0, values) in list(self._grid.items()):
+            step = key[2]
+            if (k0 + len(values) - 1) * step > t + after:
+                del self._grid[key]  # time went back
+                continue
+            drop = min(len(values), max(0, math.ceil((t - before) / step) - k0))
+            if drop == len(values):
+                del self._grid[key]
+            elif drop:
+                self._grid[key] = (k0 + drop, values[drop:])
 
     def _base(self, spec: SeriesSpec, name: str, entity: str, t: float) -> float:
         hour, weekday, month_pos, _, _ = self._clock(t)
@@ -214,15 +229,15 @@ class Simulation:
             # Counts add up bucket by bucket; a bucket's events count from its start.
             b = of.bucket
             first = math.ceil(self._midnight(t) / b) if spec.reset else math.floor((t - (spec.window or 0)) / b) + 1
-            return sum(self._on_grid(spec.of, entity, k * b) for k in range(first, math.floor(t / b) + 1))
+            return sum(self._on_grid(spec.of, entity, b, first, math.floor(t / b)))
         # A rate (per hour) integrated on a grid: each grid point stands for the step that ends there.
         s = spec.step
         last = math.floor(t / s)
         first = math.floor(self._midnight(t) / s) + 1 if spec.reset else math.floor((t - (spec.window or 0)) / s) + 1
-        total = sum(self._on_grid(spec.of, entity, k * s) for k in range(first, last + 1)) * s / HOUR
+        total = sum(self._on_grid(spec.of, entity, s, first, last)) * s / HOUR
         if spec.reset:
             # The running step counts at the rate of its end, so the total never goes down within a day.
-            total += self._on_grid(spec.of, entity, (last + 1) * s) * (t - last * s) / HOUR
+            total += self._on_grid(spec.of, entity, s, last + 1, last + 1)[0] * (t - last * s) / HOUR
         return total
 
     def _rollup(self, spec: SeriesSpec, entity: str, t: float) -> float:
