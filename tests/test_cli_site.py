@@ -53,3 +53,22 @@ def test_check_reports_a_bad_collector_and_still_counts_the_good_ones(tmp_path: 
     assert result.returncode == 2
     assert "broken.yaml:2" in result.stderr and "schedule.interval" in result.stderr
     assert f"collectors: {_shipped_collectors()} valid, 1 invalid" in result.stdout
+
+
+def test_check_reads_every_dashboard_and_names_what_the_wall_would_not_show(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    for part in ("seeds", "collectors", "dashboards"):
+        shutil.copytree(REPO / part, site / part)
+    shipped = len(list((REPO / "dashboards").glob("*.yaml")))
+    result = cli("check", "--site", str(site))
+    assert result.returncode == 0, result.stderr
+    assert f"dashboards: {shipped} valid" in result.stdout
+    board = site / "dashboards" / "overview.yaml"
+    lines = board.read_text(encoding="utf-8").splitlines()
+    board.write_text("\n".join([*lines, "colour: red"]) + "\n", encoding="utf-8")
+    shutil.copy(REPO / "dashboards" / "traffic.yaml", site / "dashboards" / "Traffic Copy.yaml")
+    result = cli("check", "--site", str(site))
+    assert result.returncode == 2
+    assert f"overview.yaml:{len(lines) + 1}: colour" in result.stderr and "unknown key" in result.stderr
+    assert "Traffic Copy.yaml" in result.stderr and "lower-case" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from situationroom.cli.common import SiteOpt, fail, make_settings, site_catalog
-from situationroom.errors import ConfigError
+from situationroom.errors import ConfigError, Problem
 from situationroom.settings import default_site
 
 
@@ -27,10 +27,11 @@ def init(directory: Annotated[Path, typer.Argument(help="New site folder", show_
 
 
 def check(site: SiteOpt = None) -> None:
-    """Validate the site: catalog, collectors, alert rules, people, channels, subscriptions, history retention (exit
-    status 2 with file:line:field on any error)."""
+    """Validate the site: catalog, collectors, dashboards, alert rules, people, channels, subscriptions, history
+    retention (exit status 2 with file:line:field on any error)."""
     from situationroom.alerts.rules import load_rules
     from situationroom.collectors.runtime import check_collectors
+    from situationroom.dashboards import NAME_PATTERN, load_dashboard
     from situationroom.history.retention import load_retention
     from situationroom.notify import sitecheck
 
@@ -42,25 +43,37 @@ def check(site: SiteOpt = None) -> None:
     typer.echo(f"catalog: {len(catalog.indicators)} indicators, {len(catalog.entities)} entities, "
                f"{len(catalog.domains)} domains")
     typer.echo(f"collectors: {len(loaded)} valid, {len({p.file for p in problems})} invalid")
-    try:
-        rules = load_rules(settings.rules_dir, catalog, settings)
-        typer.echo(f"alert rules: {sum(r.spec.enabled for r in rules.rules.values())} enabled "
-                   f"({sum(r.builtin for r in rules.rules.values())} built in)")
-    except ConfigError as exc:
-        for problem in exc.problems:
-            typer.secho(f"error: {problem}", fg=typer.colors.RED, err=True)
-        problems = [*problems, *exc.problems]
-    try:
-        typer.echo(sitecheck.summary(settings, catalog))
-    except ConfigError as exc:
-        for problem in exc.problems:
-            typer.secho(f"error: {problem}", fg=typer.colors.RED, err=True)
-        problems = [*problems, *exc.problems]
-    try:
-        load_retention(settings.seeds, catalog)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            typer.secho(f"error: {problem}", fg=typer.colors.RED, err=True)
-        problems = [*problems, *exc.problems]
+
+    def dashboards() -> str:
+        found, wrong = sorted(settings.dashboards_dir.glob("*.yaml")), []
+        for path in found:
+            if not NAME_PATTERN.match(path.stem):
+                wrong.append(Problem("a dashboard's name is lower-case letters, digits, - and _; the wall ignores "
+                                     "this file", str(path)))
+                continue
+            try:
+                load_dashboard(path, catalog)
+            except ConfigError as exc:
+                wrong += exc.problems
+        if wrong:
+            raise ConfigError(wrong)
+        return f"dashboards: {len(found)} valid"
+
+    def rules() -> str:
+        found = load_rules(settings.rules_dir, catalog, settings).rules.values()
+        return f"alert rules: {sum(r.spec.enabled for r in found)} enabled ({sum(r.builtin for r in found)} built in)"
+
+    parts = (dashboards, rules, lambda: sitecheck.summary(settings, catalog),
+             lambda: load_retention(settings.seeds, catalog) and None)
+    for part in parts:
+        try:
+            summary = part()
+        except ConfigError as exc:
+            for problem in exc.problems:
+                typer.secho(f"error: {problem}", fg=typer.colors.RED, err=True)
+            problems = [*problems, *exc.problems]
+            continue
+        if summary:
+            typer.echo(summary)
     if problems:
         raise typer.Exit(2)
