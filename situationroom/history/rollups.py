@@ -127,7 +127,12 @@ def current(store: HistoryStore, partition: Partition, files: list[DataFile] | N
 
 def _write(store: HistoryStore, partition: Partition, name: str, inputs: list[DataFile],
            resolutions: tuple[str, ...]) -> None:
-    samples = query.deduplicated(store.read(f.path for f in inputs))
+    write_rollups(store, partition, name, query.deduplicated(store.read(f.path for f in inputs)), resolutions)
+
+
+def write_rollups(store: HistoryStore, partition: Partition, name: str, samples: pa.Table,
+                  resolutions: tuple[str, ...] = (*HOURLY, "1d")) -> None:
+    """Write the rollups `name` of a period of a partition from its deduplicated samples (all of the period's)."""
     # The 1-hour file last: its being newer than the inputs is what says the period's rollups are done.
     for resolution in sorted(resolutions, key=lambda r: r == "1h"):
         store.write(rollup_partition(partition, resolution), name, roll_up(samples, resolution),
