@@ -309,6 +309,8 @@ def bench_history(
     days: Annotated[int, typer.Option(help="Days of the generated year.", min=1)] = 365,
     query_series: Annotated[int, typer.Option(help="Series asked for in the many-series query.", min=1)] = 100,
     query_days: Annotated[int, typer.Option(help="Days of the many-series query.", min=1)] = 30,
+    redis_series: Annotated[int, typer.Option(help="Series filled in Redis (their shared keys split between "
+                                                   "them).", min=1)] = 1,
     workers: Annotated[int, typer.Option(help="Processes generating the history.", min=1)] = 2,
     scale: Annotated[bool, typer.Option("--scale", help="Also 100,000 series at one sample a minute for a week "
                                                         "(--scale-series, --scale-days).")] = False,
@@ -340,7 +342,8 @@ def bench_history(
     settings, catalog = _bench_site(site, redis_url)
     sizes = history_bench.Sizes(city_hours=city_hours, city_every=city_every, sink_samples=sink_samples,
                                 lag_rate=rate, lag_seconds=duration, year_series=series, year_days=days,
-                                query_series=query_series, query_days=query_days, workers=workers,
+                                query_series=query_series, query_days=query_days, redis_series=redis_series,
+                                workers=workers,
                                 scale_series=scale_series if scale else 0, scale_days=scale_days,
                                 scale_redis_series=scale_redis_series)
     with bench_redis(redis_url) as url:
