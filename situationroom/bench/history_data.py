@@ -12,7 +12,6 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.fs as pafs
@@ -23,7 +22,7 @@ from situationroom.collectors.kinds.simulator.model import Simulation
 from situationroom.history import compact, layout, rollups
 from situationroom.history.buffer import Buffer
 from situationroom.history.layout import Partition
-from situationroom.history.query import HistoryQuery
+from situationroom.history.query import HistoryQuery, connect
 from situationroom.history.store import HistoryStore
 from situationroom.streams import encode
 
@@ -230,7 +229,7 @@ def _raw_scan(store: HistoryStore, entities: list[str], start_ms: int, end_ms: i
     sql = (f"SELECT entity, (epoch_ms(ts) // {step}) * {step} AS b, count(*), sum(value), min(value), max(value), "
            f"arg_max(value, ts) FROM read_parquet([{files}]) WHERE indicator = '{INDICATOR}' AND entity IN ({names}) "
            f"AND epoch_ms(ts) >= {start_ms} AND epoch_ms(ts) < {end_ms} GROUP BY ALL")
-    con = duckdb.connect()
+    con = connect()
     try:
         start = time.perf_counter()
         con.sql(sql).fetchall()

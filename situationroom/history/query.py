@@ -5,7 +5,9 @@ over local files and, later, over an object store that DuckDB itself cannot reac
 
 from __future__ import annotations
 
+import re
 import threading
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -55,9 +57,20 @@ class Bucket:
     """The value of the bucket's newest sample."""
 
 
+def quiet(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """A connection (or cursor) that draws no progress bar on stdout, where a role writes its log."""
+    con.execute("SET enable_progress_bar = false")
+    return con
+
+
+def connect() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB for one computation."""
+    return quiet(duckdb.connect())
+
+
 def deduplicated(table: pa.Table) -> pa.Table:
     """`table`'s rows once per key (layout.KEY), sorted (layout.SORT), in the dataset's schema."""
-    con = duckdb.connect()
+    con = connect()
     try:
         con.register("rows", table)
         out = con.sql(_DEDUP.format(rows="rows", where="") + " ORDER BY indicator, entity, ts").to_arrow_table()
@@ -78,7 +91,7 @@ class HistoryQuery:
 
     def __init__(self, store: HistoryStore) -> None:
         self.store = store
-        self._con = duckdb.connect()
+        self._con = connect()
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -140,14 +153,26 @@ class HistoryQuery:
         return []
 
     def _execute(self, text: str, params: list[object], tables: dict[str, tuple[list[str], pa.Schema]]) -> list[tuple]:
-        """Run `text` with each table name bound to its files (in its schema) as a pyarrow dataset."""
+        """Run `text` with each table name bound to its files: read by DuckDB's own Parquet reader on a local disk
+        (it skips the row groups a filter rules out by their statistics), as a pyarrow dataset (in its schema)
+        anywhere else."""
         with self._lock:
-            cursor = self._con.cursor()
+            cursor = quiet(self._con.cursor())
+        views: list[str] = []
         try:
             for name, (paths, schema) in tables.items():
-                cursor.register(name, ds.dataset(paths, schema=schema, format="parquet", filesystem=self.store.fs))
+                if not self.store.is_local:
+                    cursor.register(name, ds.dataset(paths, schema=schema, format="parquet", filesystem=self.store.fs))
+                    continue
+                # Views are seen by every cursor of the database: each query's have names of their own.
+                view = f"{name}_{uuid.uuid4().hex}"
+                cursor.read_parquet(paths, hive_partitioning=False).create_view(view)
+                views.append(view)
+                text = re.sub(rf"\b{name}\b", view, text)
             return cursor.execute(text, params).fetchall()
         finally:
+            for view in views:
+                cursor.execute(f"DROP VIEW IF EXISTS {view}")
             cursor.close()
 
 

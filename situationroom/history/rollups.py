@@ -12,7 +12,6 @@ import logging
 import time
 from dataclasses import dataclass
 
-import duckdb
 import pyarrow as pa
 
 from situationroom.history import layout, query
@@ -35,7 +34,7 @@ _ROLLUP = ("SELECT indicator::VARCHAR AS indicator, entity::VARCHAR AS entity, "
 def roll_up(samples: pa.Table, resolution: str) -> pa.Table:
     """The rollups of deduplicated samples at one resolution, in the rollup schema, sorted by series and start."""
     step = layout.ROLLUP_STEP_MS[resolution]
-    con = duckdb.connect()
+    con = query.connect()
     try:
         con.register("samples", samples)
         out = con.sql(_ROLLUP.format(step=step)).to_arrow_table()
@@ -62,7 +61,7 @@ _DEDUP = ("SELECT indicator::VARCHAR AS indicator, entity::VARCHAR AS entity, ep
 def deduplicated(rollups: pa.Table) -> pa.Table:
     """Rollup rows once per series and period: a reader meeting one period in two files (a day's rollups replacing
     its hours) keeps the row with the greater count, the one computed from more samples."""
-    con = duckdb.connect()
+    con = query.connect()
     try:
         con.register("rollups", rollups)
         out = con.sql(_DEDUP).to_arrow_table()
