@@ -2,4 +2,5 @@
 
 from situationroom.cli import app
 
-app(prog_name="situationroom")
+if __name__ == "__main__":  # not when a benchmark's worker process (multiprocessing, spawn) imports it
+    app(prog_name="situationroom")

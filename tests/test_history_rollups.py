@@ -84,10 +84,12 @@ def test_a_late_sample_in_a_closed_hour_computes_its_rollups_again(history_store
 
 
 def test_rollups_read_twice_come_back_once_the_greater_count_kept() -> None:
-    row = {"indicator": "air.pm10", "entity": "daesong", "start": 0, "sum": 1.0, "min": 1.0, "max": 1.0, "last": 1.0}
+    row = {"indicator": "air.pm10", "entity": "daesong", "start": 0, "sum": 1.0, "min": 1.0, "max": 1.0, "last": 1.0,
+           "last_ts": 0}
     table = pa.Table.from_pylist([{**row, "count": 1}, {**row, "count": 2, "sum": 3.0, "max": 2.0, "last": 2.0},
                                   {**row, "count": 2, "sum": 3.0, "max": 2.0, "last": 2.0}],
-                                 schema=layout.ROLLUP_SCHEMA.remove(2).insert(2, pa.field("start", pa.int64())))
+                                 schema=pa.schema([pa.field(f.name, pa.int64()) if f.name in ("start", "last_ts") else f
+                                            for f in layout.ROLLUP_SCHEMA]))
     (once,) = rollups.deduplicated(table.cast(layout.ROLLUP_SCHEMA)).to_pylist()
     assert (once["count"], once["sum"], once["max"], once["last"]) == (2, 3.0, 2.0, 2.0)
 

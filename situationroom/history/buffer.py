@@ -51,6 +51,7 @@ class Buffer:
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
         self._files: dict[tuple[Partition, int], _Rows] = defaultdict(_Rows)
+        self._hours: dict[tuple[str, bool, int], _Rows] = {}
         self.entries: dict[bytes, list[bytes]] = defaultdict(list)
         """Stream -> entry ids to acknowledge once the files are written."""
         self._held: set[tuple[bytes, bytes]] = set()
@@ -82,9 +83,13 @@ class Buffer:
         if self.catalog.check_sample(sample.indicator, sample.entity, sample.value) is not None:
             self.skipped += 1
             return False
-        domain = self.catalog.indicators[sample.indicator].domain
-        rows = self._files[(Partition(layout.dataset_of(sample.exercise), layout.date_of(ms), domain),
-                            layout.hour_of(ms))]
+        # The file's rows by indicator and event hour: the partition's date and domain worked out once an hour.
+        hour = (sample.indicator, sample.exercise, ms // layout.HOUR_MS)
+        rows = self._hours.get(hour)
+        if rows is None:
+            domain = self.catalog.indicators[sample.indicator].domain
+            rows = self._hours[hour] = self._files[
+                (Partition(layout.dataset_of(sample.exercise), layout.date_of(ms), domain), layout.hour_of(ms))]
         rows.indicator.append(sample.indicator)
         rows.entity.append(sample.entity)
         rows.ts.append(ms)
@@ -105,6 +110,7 @@ class Buffer:
 
     def clear(self) -> None:
         self._files.clear()
+        self._hours.clear()
         self.entries = defaultdict(list)
         self._held.clear()
         self.rows = self.skipped = 0

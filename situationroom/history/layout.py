@@ -39,8 +39,10 @@ ROLLUP_SCHEMA = pa.schema([
     pa.field("min", pa.float64(), nullable=False),
     pa.field("max", pa.float64(), nullable=False),
     pa.field("last", pa.float64(), nullable=False),
+    pa.field("last_ts", pa.timestamp("ms", tz="UTC"), nullable=False),
 ])
-"""A rollup file's rows: one per series and period (`start`); `last` is the value of the period's newest sample."""
+"""A rollup file's rows: one per series and period (`start`); `last` is the value of the period's newest sample and
+`last_ts` its event time (rollups of several series or periods merge their `last` by it)."""
 KEY = ("indicator", "entity", "ts", "source")
 """Two rows equal on these are one sample written twice (a batch written again after a crash)."""
 SORT = [("indicator", "ascending"), ("entity", "ascending"), ("ts", "ascending")]

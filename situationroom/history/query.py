@@ -5,7 +5,9 @@ over local files and, later, over an object store that DuckDB itself cannot reac
 
 from __future__ import annotations
 
+import re
 import threading
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,12 +17,10 @@ import duckdb
 import pyarrow as pa
 import pyarrow.dataset as ds
 
-from situationroom.history import layout
+from situationroom.history import layout, rollup_query
 from situationroom.history.store import HistoryStore
 
 Resolution = Literal["1m", "1h", "1d"]
-STEP_MS: dict[str, int] = {"1m": 60_000, "1h": layout.HOUR_MS, "1d": layout.DAY_MS}
-"""Buckets start at multiples of their length since the epoch: UTC minutes, hours and days."""
 RETRIES = 3
 """Tries of a query whose files a compaction replaced between listing and reading them."""
 
@@ -57,9 +57,20 @@ class Bucket:
     """The value of the bucket's newest sample."""
 
 
+def quiet(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """A connection (or cursor) that draws no progress bar on stdout, where a role writes its log."""
+    con.execute("SET enable_progress_bar = false")
+    return con
+
+
+def connect() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB for one computation."""
+    return quiet(duckdb.connect())
+
+
 def deduplicated(table: pa.Table) -> pa.Table:
     """`table`'s rows once per key (layout.KEY), sorted (layout.SORT), in the dataset's schema."""
-    con = duckdb.connect()
+    con = connect()
     try:
         con.register("rows", table)
         out = con.sql(_DEDUP.format(rows="rows", where="") + " ORDER BY indicator, entity, ts").to_arrow_table()
@@ -80,7 +91,7 @@ class HistoryQuery:
 
     def __init__(self, store: HistoryStore) -> None:
         self.store = store
-        self._con = duckdb.connect()
+        self._con = connect()
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -99,11 +110,23 @@ class HistoryQuery:
                   domain: str | None = None) -> list[Bucket]:
         """Count, sum, min, max, mean and last of each `resolution` bucket in [start_ms, end_ms): per entity, or
         over every entity asked for together (`by_entity=False`). Buckets without samples are absent."""
-        step = STEP_MS[resolution]
-        entity = "entity::VARCHAR" if by_entity else "NULL::VARCHAR"
-        sql = (f"SELECT {entity} AS e, (epoch_ms(ts) // {step}) * {step} AS start, count(*), sum(value), min(value), "
-               "max(value), avg(value), arg_max(value, ts) FROM ({rows}) GROUP BY e, start ORDER BY e, start")
-        return [Bucket(*row) for row in self._run(sql, indicator, start_ms, end_ms, entities, exercise, domain)]
+        if entities is not None and not entities:
+            return []
+        for attempt in range(RETRIES):
+            found = rollup_query.plan(self.store, start_ms, end_ms, resolution, exercise=exercise, domain=domain)
+            if found.empty:
+                return []
+            text, params = rollup_query.sql(found, indicator, entities, resolution, by_entity, _DEDUP)
+            tables = {layout.ROLLUPS[r]: (paths, layout.ROLLUP_SCHEMA) for r, (paths, _) in found.rollups.items()}
+            if found.raw_paths:
+                tables["history"] = (found.raw_paths, layout.SCHEMA)
+            try:
+                return [Bucket(*row) for row in self._execute(text, params, tables)]
+            except (duckdb.Error, OSError):
+                # A compaction or a day's rollups replaced a file planned a moment ago: plan again.
+                if attempt == RETRIES - 1:
+                    raise
+        return []
 
     def _run(self, sql: str, indicator: str, start_ms: int, end_ms: int, entities: Sequence[str] | None,
              exercise: bool, domain: str | None) -> list[tuple]:
@@ -122,21 +145,34 @@ class HistoryQuery:
             if not paths:
                 return []
             try:
-                return self._execute(text, params, paths)
+                return self._execute(text, params, {"history": (paths, layout.SCHEMA)})
             except (duckdb.Error, OSError):
                 # A compaction deleted a file listed a moment ago; its rows are in the merged file now.
                 if attempt == RETRIES - 1:
                     raise
         return []
 
-    def _execute(self, text: str, params: list[object], paths: list[str]) -> list[tuple]:
-        files = ds.dataset(paths, schema=layout.SCHEMA, format="parquet", filesystem=self.store.fs)
+    def _execute(self, text: str, params: list[object], tables: dict[str, tuple[list[str], pa.Schema]]) -> list[tuple]:
+        """Run `text` with each table name bound to its files: read by DuckDB's own Parquet reader on a local disk
+        (it skips the row groups a filter rules out by their statistics), as a pyarrow dataset (in its schema)
+        anywhere else."""
         with self._lock:
-            cursor = self._con.cursor()
+            cursor = quiet(self._con.cursor())
+        views: list[str] = []
         try:
-            cursor.register("history", files)
+            for name, (paths, schema) in tables.items():
+                if not self.store.is_local:
+                    cursor.register(name, ds.dataset(paths, schema=schema, format="parquet", filesystem=self.store.fs))
+                    continue
+                # Views are seen by every cursor of the database: each query's have names of their own.
+                view = f"{name}_{uuid.uuid4().hex}"
+                cursor.read_parquet(paths, hive_partitioning=False).create_view(view)
+                views.append(view)
+                text = re.sub(rf"\b{name}\b", view, text)
             return cursor.execute(text, params).fetchall()
         finally:
+            for view in views:
+                cursor.execute(f"DROP VIEW IF EXISTS {view}")
             cursor.close()
 
 

@@ -118,10 +118,11 @@ class HistoryStore:
                        if info.type == pafs.FileType.File and layout.is_data_file(info.base_name)),
                       key=lambda f: f.name)
 
-    def files_by_hour(self, partition: Partition) -> dict[int, list[DataFile]]:
-        """A partition's files of single event hours (flushes and compacted hours), by hour."""
+    def files_by_hour(self, partition: Partition, files: list[DataFile] | None = None) -> dict[int, list[DataFile]]:
+        """A partition's files of single event hours (flushes and compacted hours), by hour (of `files` when the
+        caller listed them already)."""
         by_hour: dict[int, list[DataFile]] = {}
-        for f in self.files(partition):
+        for f in self.files(partition) if files is None else files:
             hour = layout.hour_of_file(f.name)
             if hour is not None:
                 by_hour.setdefault(hour, []).append(f)
@@ -129,19 +130,24 @@ class HistoryStore:
 
     def files_for(self, dataset: str, dates: Iterable[str], domains: Iterable[str] | None = None) -> list[str]:
         """Paths of the data files of the given dates (and domains; every domain when None)."""
+        return [f.path for partition in self.partitions_for(dataset, dates, domains) for f in self.files(partition)]
+
+    def partitions_for(self, dataset: str, dates: Iterable[str], domains: Iterable[str] | None = None
+                       ) -> list[Partition]:
+        """The partitions of the given dates (and domains; every domain when None) that hold a folder."""
         wanted = set(domains) if domains is not None else None
         # The dates that hold data, read with one listing: a range of years names thousands of dates, and
         # listing each on an object store is a request each.
         present = {info.base_name.removeprefix("date=") for info in self._list(f"{self.root}/{dataset}")
                    if info.type == pafs.FileType.Directory and info.base_name.startswith("date=")}
-        out: list[str] = []
+        out: list[Partition] = []
         for date in sorted(present.intersection(dates)):
             base = f"{self.root}/{dataset}/date={date}"
             for domain_dir in self._list(base):
                 domain = domain_dir.base_name.removeprefix("domain=")
                 if domain_dir.type != pafs.FileType.Directory or (wanted is not None and domain not in wanted):
                     continue
-                out += [f.path for f in self.files(Partition(dataset, date, domain))]
+                out.append(Partition(dataset, date, domain))
         return out
 
     def read(self, paths: Iterable[str], schema: pa.Schema = layout.SCHEMA) -> pa.Table:
