@@ -95,3 +95,15 @@ async def test_a_simulator_collector_writes_valid_samples_to_the_streams(redis_u
     finally:
         await runner.stop()
         await client.aclose()
+
+
+async def test_a_simulator_says_what_it_simulates_once_when_it_starts_collecting(
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    sim = simulator(start="2025-10-15 08:00", speed=60)
+    # Built but not run (a backfill, a check): nothing said, so `up`'s log names each simulator once.
+    assert not [r for r in caplog.records if "simulating" in r.getMessage()]
+    await sim.collect(NOW)
+    await sim.collect(NOW + 5)
+    said = [r.getMessage() for r in caplog.records if "simulating" in r.getMessage()]
+    assert len(said) == 1 and "speed 60x" in said[0] and "scenario ordinary" in said[0]

@@ -85,8 +85,9 @@ class Simulator(CollectorKind[SimulatorParams]):
         self.missing = p.missing
         self.min_interval = context.interval or 0.0
         self._last_sim: float | None = None
-        context.log.info("simulating %d indicators, scenario %s, speed %gx, seed %d", len(self.indicators),
-                         scenario_name, speed, seed)
+        self._started = f"simulating {len(self.indicators)} indicators, scenario {scenario_name}, speed {speed:g}x, " \
+                        f"seed {seed}"
+        """Said when it first collects: a backfill or a check builds the simulator without running it."""
 
     def _select(self, p: Simulator.Params) -> list[str]:
         catalog = self.context.catalog
@@ -125,6 +126,9 @@ class Simulator(CollectorKind[SimulatorParams]):
         return local_datetime(self.sim.sim_time(now), self.context.catalog.city.timezone)
 
     async def collect(self, now: float) -> CollectResult:
+        if self._started:
+            self.context.log.info(self._started)
+            self._started = ""
         samples = self.sim.samples(self.indicators, now, missing=self.missing, source=self.context.collector_id,
                                    min_interval=self.min_interval)
         return CollectResult(samples, messages=self._messages(now))
