@@ -93,19 +93,25 @@ class AirKoreaDownload:
                 ts = _airkorea_time(row.get(time_col), zone)
             except ValueError:
                 return [Problem(time_col, "not a time like 2024010101 or 2024-01-01 01:00 (KST)", row.get(time_col))]
-            out: list[Read] = []
-            for column, indicator in pollutants.items():
-                raw = row.get(column)
-                if is_blank(raw):
-                    out.append(Empty(column))
-                    continue
-                value = _number(column, raw)
-                out.append(value if isinstance(value, Problem) else Item(
-                    {"indicator": indicator, "entity": entity, "ts": ts, "value": value, "source": src},
-                    {"entity": station_col, "ts": time_col, "value": column}))
-            return out
+            return _values(row, pollutants.items(), entity, ts, src, station_col, time_col)
 
         return read
+
+
+def _values(row: Mapping[str, Any], columns: Iterable[tuple[str, str]], entity: str, ts: float, source: str,
+            entity_col: str, time_col: str) -> list[Read]:
+    """A wide row's samples: one per (column, indicator) of one entity at one time; a blank cell is no sample."""
+    out: list[Read] = []
+    for column, indicator in columns:
+        raw = row.get(column)
+        if is_blank(raw):
+            out.append(Empty(column))
+            continue
+        value = _number(column, raw)
+        out.append(value if isinstance(value, Problem) else Item(
+            {"indicator": indicator, "entity": entity, "ts": ts, "value": value, "source": source},
+            {"entity": entity_col, "ts": time_col, "value": column}))
+    return out
 
 
 def _airkorea_time(raw: Any, zone: ZoneInfo) -> float:
@@ -157,18 +163,8 @@ class HrfcoDownload:
             except ValueError:
                 return [Problem(time_col, "not a time like 202409060610 or 2024-09-06 06:10 (KST)",
                                 row.get(time_col))]
-            out: list[Read] = []
             wanted = [(level_col, level)] + ([(flow_col, flow)] if flow_col and flow and entity in measured else [])
-            for column, indicator in wanted:
-                raw = row.get(column)
-                if is_blank(raw):
-                    out.append(Empty(column))
-                    continue
-                value = _number(column, raw)
-                out.append(value if isinstance(value, Problem) else Item(
-                    {"indicator": indicator, "entity": entity, "ts": ts, "value": value, "source": src},
-                    {"entity": code_col, "ts": time_col, "value": column}))
-            return out
+            return _values(row, wanted, entity, ts, src, code_col, time_col)
 
         return read
 
