@@ -90,12 +90,9 @@ def event_time(value: Any, zone: ZoneInfo) -> float:
         return (value if value.tzinfo is not None else value.replace(tzinfo=zone)).timestamp()
     if isinstance(value, str):
         text = value.strip()
-        compact = _COMPACT.match(text)
-        if compact:
-            try:
-                return _local(text[:8], int(compact.group(1)), int(compact.group(2) or 0), zone)
-            except ValueError:
-                pass  # not a calendar date: epoch seconds, below
+        compact = _compact(text, zone)
+        if compact is not None:
+            return compact
         local = _naive(text)
         if local is not None:
             return local.replace(tzinfo=zone).timestamp()
@@ -105,6 +102,18 @@ def event_time(value: Any, zone: ZoneInfo) -> float:
         return parse_ts(value)
     except ValueError:
         raise ValueError("not a time like 2024-01-01 01:00 (local), 2024010101, or ISO 8601 with an offset") from None
+
+
+def _compact(text: str, zone: ZoneInfo) -> float | None:
+    """`2024010101` or `202401010110` as a local time; None when the digits are no calendar date (then they are
+    epoch seconds)."""
+    found = _COMPACT.match(text)
+    if found is None:
+        return None
+    try:
+        return _local(text[:8], int(found.group(1)), int(found.group(2) or 0), zone)
+    except ValueError:
+        return None
 
 
 def _naive(text: str) -> datetime | None:
