@@ -5,7 +5,7 @@ same samples."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -85,17 +85,27 @@ class AirKoreaDownload:
         src = source or (collector.id if collector is not None else self.name)
 
         def read(row: Mapping[str, Any]) -> Iterable[Read]:
-            station = str(row.get(station_col) or "").strip()
-            entity = stations.get(station)
-            if entity is None:
-                return [Problem(station_col, f"{publicdata.NOT_MAPPED} (an airkorea entity's source_id)", station)]
-            try:
-                ts = _airkorea_time(row.get(time_col), zone)
-            except ValueError:
-                return [Problem(time_col, "not a time like 2024010101 or 2024-01-01 01:00 (KST)", row.get(time_col))]
+            placed = _placed(row, stations, station_col, "airkorea", time_col, lambda t: _airkorea_time(t, zone),
+                             "2024010101 or 2024-01-01 01:00")
+            if isinstance(placed, Problem):
+                return [placed]
+            entity, ts = placed
             return _values(row, pollutants.items(), entity, ts, src, station_col, time_col)
 
         return read
+
+
+def _placed(row: Mapping[str, Any], ids: Mapping[str, str], id_col: str, source: str, time_col: str,
+            when: Callable[[Any], float], example: str) -> tuple[str, float] | Problem:
+    """A row's entity (by the source's station id) and event time, or what is wrong with them."""
+    raw_id = str(row.get(id_col) or "").strip()
+    entity = ids.get(raw_id)
+    if entity is None:
+        return Problem(id_col, f"{publicdata.NOT_MAPPED} (an {source} entity's source_id)", raw_id)
+    try:
+        return entity, when(row.get(time_col))
+    except ValueError:
+        return Problem(time_col, f"not a time like {example} (KST)", row.get(time_col))
 
 
 def _values(row: Mapping[str, Any], columns: Iterable[tuple[str, str]], entity: str, ts: float, source: str,
@@ -154,15 +164,11 @@ class HrfcoDownload:
         src = source or (collector.id if collector is not None else self.name)
 
         def read(row: Mapping[str, Any]) -> Iterable[Read]:
-            code = str(row.get(code_col) or "").strip()
-            entity = gauges.get(code)
-            if entity is None:
-                return [Problem(code_col, f"{publicdata.NOT_MAPPED} (an hrfco entity's source_id)", code)]
-            try:
-                ts = _hrfco_time(row.get(time_col), zone)
-            except ValueError:
-                return [Problem(time_col, "not a time like 202409060610 or 2024-09-06 06:10 (KST)",
-                                row.get(time_col))]
+            placed = _placed(row, gauges, code_col, "hrfco", time_col, lambda t: _hrfco_time(t, zone),
+                             "202409060610 or 2024-09-06 06:10")
+            if isinstance(placed, Problem):
+                return [placed]
+            entity, ts = placed
             wanted = [(level_col, level)] + ([(flow_col, flow)] if flow_col and flow and entity in measured else [])
             return _values(row, wanted, entity, ts, src, code_col, time_col)
 
