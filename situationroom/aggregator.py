@@ -20,10 +20,11 @@ from situationroom.clock import now_ms
 from situationroom.counters import Counter
 from situationroom.lua import Call, PipelinedScript, source
 from situationroom.outage import run_stream_reader
+from situationroom.sample_entries import MalformedEntry, entry_samples
 from situationroom.samples import Rejection, Sample
 from situationroom.settings import Settings
 from situationroom.status import LEVEL_NAMES
-from situationroom.streams import StreamWriter, claim_idle, decode, ensure_groups
+from situationroom.streams import EntryBudget, StreamWriter, claim_idle, ensure_groups
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,8 @@ class Applied:
     rejected: list[tuple[Rejection, object]] = field(default_factory=list)
     accepted: int = 0
     duplicates: int = 0
+    samples: int = 0
+    """Samples the entries carried (a malformed entry counts as one)."""
 
 
 class Aggregator:
@@ -62,6 +65,7 @@ class Aggregator:
         self._mark_stale = PipelinedScript(client, source("mark_stale.lua"))
         self._restatus = PipelinedScript(client, source("restatus.lua"))
         self._thresholds: dict[tuple[str, str], tuple[str, ...]] = {}
+        self._entries = EntryBudget(settings.batch_size)
         self.processed = 0
 
     def _threshold_args(self, indicator: str, entity: str) -> tuple[str, ...]:
@@ -77,7 +81,8 @@ class Aggregator:
         return cached
 
     async def process(self, entries: list[Entry], *, force: bool = False) -> int:
-        """Apply a batch of stream entries, publish the changes, then acknowledge the entries.
+        """Apply a batch of stream entries, publish the changes, then acknowledge the entries; returns how many
+        samples they carried.
 
         `force` (for re-delivered entries) republishes the state of every series touched, since
         the aggregator that first applied them may have died before publishing.
@@ -86,29 +91,32 @@ class Aggregator:
             return 0
         applied = await self.apply(entries, force=force)
         await self.publish_and_ack(entries, applied)
-        return len(entries)
+        return applied.samples
 
     async def apply(self, entries: list[Entry], *, force: bool = False) -> Applied:
         """Write the live state, windows and history of a batch (first half of `process`)."""
-        # Per series: (event ms, value, sample). The raw field bytes go to the script unchanged.
+        # Per series: (event ms, value and interval as the script reads them, sample).
         # Real and exercise samples of an indicator go to separate series (and script calls).
         by_series: dict[tuple[str, bool], dict[str, list[tuple[int, bytes, bytes, Sample]]]] = defaultdict(
             lambda: defaultdict(list))
         out = Applied()
         for _stream, _id, fields in entries:
             try:
-                sample = decode(fields)
-            except (KeyError, ValueError, UnicodeDecodeError) as exc:
+                samples = entry_samples(fields)
+            except MalformedEntry as exc:
                 raw = {k.decode(errors="replace"): v.decode(errors="replace") for k, v in fields.items()}
-                out.rejected.append((Rejection("entry", f"malformed stream entry: {exc!r}", None), raw))
+                out.rejected.append((Rejection("entry", str(exc), None), raw))
+                out.samples += 1
                 continue
-            problem = self.catalog.check_sample(sample.indicator, sample.entity, sample.value)
-            if problem is not None:
-                fld, reason = problem
-                out.rejected.append((Rejection(fld, reason, getattr(sample, fld)), _as_item(sample)))
-                continue
-            by_series[(sample.indicator, sample.exercise)][sample.entity].append(
-                (int(fields[b"t"]), fields[b"v"], fields.get(b"n", b""), sample))
+            out.samples += len(samples)
+            for ms, sample in samples:
+                problem = self.catalog.check_sample(sample.indicator, sample.entity, sample.value)
+                if problem is not None:
+                    fld, reason = problem
+                    out.rejected.append((Rejection(fld, reason, getattr(sample, fld)), _as_item(sample)))
+                    continue
+                by_series[(sample.indicator, sample.exercise)][sample.entity].append(
+                    (ms, b"%r" % sample.value, b"" if sample.interval is None else b"%g" % sample.interval, sample))
         if not by_series:
             return out
 
@@ -178,7 +186,7 @@ class Aggregator:
         if applied.changed:
             counters.add(pipe, Counter.UPDATES_PUBLISHED, len(applied.changed))
         await pipe.execute()
-        self.processed += len(entries)
+        self.processed += applied.samples
 
     async def _read(self, entry_id: str, block: int | None) -> list[Entry]:
         return (await self._read_counted(entry_id, block))[0]
@@ -187,7 +195,7 @@ class Aggregator:
         """Entries with their fields, and how many the reply held (trimmed ones are acknowledged)."""
         streams = dict.fromkeys(self.streams, entry_id)
         reply = await self.client.xreadgroup(keys.AGGREGATOR_GROUP, self.consumer, streams,
-                                             count=self.settings.batch_size, block=block)
+                                             count=self._entries.count(), block=block)
         out: list[Entry] = []
         gone: dict[bytes, list[bytes]] = defaultdict(list)
         for stream, messages in reply or []:
@@ -201,10 +209,11 @@ class Aggregator:
             for stream, ids in gone.items():
                 pipe.xack(stream, keys.AGGREGATOR_GROUP, *ids)
             await pipe.execute()
+        self._entries.saw(fields for _, _, fields in out)
         return out, len(out) + sum(len(ids) for ids in gone.values())
 
     async def step(self, block: int | None = None) -> int:
-        """Read one batch of new entries (waiting up to `block` ms) and apply it; returns the count."""
+        """Read one batch of new entries (waiting up to `block` ms) and apply it; returns how many samples it held."""
         return await self.process(await self._read(">", block))
 
     async def recover_own(self) -> int:
@@ -223,7 +232,7 @@ class Aggregator:
         idle_ms = int(self.settings.claim_idle * 1000)
         for stream in self.streams:
             async for taken in claim_idle(self.client, stream, keys.AGGREGATOR_GROUP, self.consumer, idle_ms,
-                                          self.settings.batch_size):
+                                          self._entries.count()):
                 log.warning("reclaimed %d pending entries from %s", len(taken), stream)
                 total += await self.process([(stream.encode(), i, f) for i, f in taken], force=True)
         return total

@@ -12,6 +12,7 @@ from situationroom import counters, keys, updates
 from situationroom.counters import Counter
 from situationroom.echo import cut, json_text, size_of
 from situationroom.messages import Message
+from situationroom.sample_entries import encode_batch
 from situationroom.samples import Rejection, Sample
 
 DEADLETTER_LIMITS = {"source": 128, "field": 128, "reason": 512, "value": 1024, "item": 1024}
@@ -28,33 +29,24 @@ def deadletter_cap(maxlen: int, max_bytes: int | None) -> int:
     return max(100, min(maxlen, max_bytes // DEADLETTER_ENTRY_BYTES))
 
 
-def encode(sample: Sample) -> dict[str, str]:
-    """Stream entry fields of a sample (docs/streams.md)."""
-    fields = {
-        "i": sample.indicator,
-        "e": sample.entity,
-        "t": str(round(sample.ts * 1000)),
-        "v": repr(float(sample.value)),  # float(): repr of a Decimal or numpy number is not a number to read back
-        "s": sample.source,
-    }
-    if sample.interval is not None:
-        fields["n"] = f"{sample.interval:g}"
-    if sample.exercise:
-        fields["x"] = "1"
-    return fields
+class EntryBudget:
+    """How many entries to ask a stream read for so that a reply holds about `samples` samples: an entry carries one
+    sample (a trickle of pushes, an older entry) or a whole batch (a collector's run), so a fixed count of entries
+    would bound neither a batch's work nor the time Redis spends on one script call."""
 
+    def __init__(self, samples: int) -> None:
+        self.samples = samples
+        self.per_entry = 100.0
+        """Samples per entry lately (a moving average); a first read assumes a collector's batch."""
 
-def decode(fields: dict[bytes, bytes]) -> Sample:
-    n = fields.get(b"n")
-    return Sample(
-        fields[b"i"].decode(),
-        fields[b"e"].decode(),
-        int(fields[b"t"]) / 1000.0,
-        float(fields[b"v"]),
-        fields.get(b"s", b"").decode(),
-        float(n) if n else None,
-        fields.get(b"x") == b"1",
-    )
+    def count(self) -> int:
+        return max(1, min(self.samples, int(self.samples / self.per_entry)))
+
+    def saw(self, entries: Iterable[dict[bytes, bytes]]) -> None:
+        """Learn from the entries a read returned."""
+        sizes = [int(c) if (c := f.get(b"c", b"1")).isdigit() else 1 for f in entries]
+        if sizes:
+            self.per_entry = max(1.0, 0.5 * self.per_entry + 0.5 * sum(sizes) / len(sizes))
 
 
 class StreamWriter:
@@ -77,14 +69,18 @@ class StreamWriter:
         return key
 
     async def write(self, samples: Sequence[Sample]) -> int:
-        """Append samples; returns how many were written. One round trip per batch."""
+        """Append samples; returns how many were written. One round trip per `batch_size` samples, which become one
+        entry per partition they fall in."""
         minid = f"{int((time.time() - self.retention) * 1000)}-0"
         written = 0
         for start in range(0, len(samples), self.batch_size):
             chunk = samples[start:start + self.batch_size]
-            pipe = self.client.pipeline(transaction=False)
+            by_stream: dict[str, list[Sample]] = {}
             for s in chunk:
-                pipe.xadd(self.stream_of(s.indicator), encode(s), minid=minid, approximate=True)
+                by_stream.setdefault(self.stream_of(s.indicator), []).append(s)
+            pipe = self.client.pipeline(transaction=False)
+            for stream, batch in by_stream.items():
+                pipe.xadd(stream, encode_batch(batch), minid=minid, approximate=True)
             counters.add(pipe, Counter.SAMPLES_IN, len(chunk))
             await pipe.execute()
             written += len(chunk)
@@ -209,6 +205,38 @@ async def acknowledged_until(client: aioredis.Redis, partitions: int, group: str
         for summary in await pipe.execute():
             until = min(until, _entry_ms(summary["min"]))
     return until
+
+
+async def unread_age(client: aioredis.Redis, partitions: int, group: str) -> float | None:
+    """Seconds (Redis' clock) since the oldest entry of any sample stream that the group has not been handed yet was
+    written: how far behind its readers are, whatever number of samples an entry carries. 0 when they are handed
+    everything; None when the group is missing on some stream (its role never ran)."""
+    streams = keys.all_samples(partitions)
+    pipe = client.pipeline(transaction=False)
+    pipe.time()
+    for stream in streams:
+        pipe.xinfo_groups(stream)
+        pipe.xinfo_stream(stream)
+    replies = await pipe.execute(raise_on_error=False)
+    seconds, micros = replies[0]
+    now = seconds * 1000 + micros // 1000
+    behind: list[tuple[str, str]] = []
+    for n, stream in enumerate(streams):
+        groups, info = replies[1 + 2 * n], replies[2 + 2 * n]
+        if isinstance(groups, Exception) or isinstance(info, Exception):
+            return None
+        found = next((g for g in groups if _text(g["name"]) == group), None)
+        if found is None:
+            return None
+        if _text(found["last-delivered-id"]) != _text(info["last-generated-id"]):
+            behind.append((stream, _text(found["last-delivered-id"])))
+    if not behind:
+        return 0.0
+    pipe = client.pipeline(transaction=False)
+    for stream, delivered in behind:
+        pipe.xrange(stream, min=f"({delivered}", count=1)
+    firsts = [reply[0][0] for reply in await pipe.execute() if reply]
+    return max(0.0, (now - min(_entry_ms(i) for i in firsts)) / 1000) if firsts else 0.0
 
 
 def _text(value: bytes | str) -> str:

@@ -13,8 +13,8 @@ from situationroom.history.buffer import Buffer
 from situationroom.history.layout import Partition
 from situationroom.history.query import HistoryQuery
 from situationroom.history.store import HistoryStore
+from situationroom.sample_entries import encode_batch
 from situationroom.samples import Sample
-from situationroom.streams import encode
 
 STREAM = b"sr:samples:{p0}"
 
@@ -27,16 +27,18 @@ async def drain(step: Callable[[], Awaitable[Any]]) -> int:
     return steps
 
 
-def fields_of(sample: Sample) -> dict[bytes, bytes]:
-    """The fields of a sample's stream entry, as Redis hands them back."""
-    return {k.encode(): v.encode() for k, v in encode(sample).items()}
+def fields_of(*samples: Sample) -> dict[bytes, bytes]:
+    """The fields of a stream entry carrying samples, as Redis hands them back."""
+    return {k.encode(): v for k, v in encode_batch(samples).items()}
 
 
 def write_batch(store: HistoryStore, catalog: Catalog, samples: Iterable[Sample], batch: str) -> int:
-    """Write samples as the sink writes one flush (entry ids `<batch>-<n>`); returns how many files it made."""
+    """Write samples as the sink writes one flush (entries `<batch>-<n>` of up to 100 samples, as collectors write
+    them); returns how many files it made."""
     buffer = Buffer(catalog)
-    for n, sample in enumerate(samples):
-        buffer.add(STREAM, f"{batch}-{n}".encode(), fields_of(sample))
+    held = list(samples)
+    for n in range(0, len(held), 100):
+        buffer.add(STREAM, f"{batch}-{n}".encode(), fields_of(*held[n:n + 100]))
     files = buffer.files()
     for f in files:
         store.write(f.partition, f.name, f.table)

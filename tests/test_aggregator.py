@@ -14,6 +14,7 @@ import redis.asyncio as aioredis
 from situationroom import keys, live
 from situationroom.aggregator import Aggregator
 from situationroom.catalog import Catalog, Thresholds
+from situationroom.sample_entries import entry_samples
 from situationroom.samples import Sample
 from situationroom.settings import Settings
 from situationroom.streams import StreamWriter, ensure_groups
@@ -456,6 +457,10 @@ async def _reference(aclient: aioredis.Redis, url: str, catalog: Catalog, sample
     return snap
 
 
+def _samples_in(entries: list[tuple[bytes, bytes, dict[bytes, bytes]]]) -> int:
+    return sum(len(entry_samples(fields)) for _, _, fields in entries)
+
+
 async def test_consumer_dies_mid_batch_and_is_reclaimed(aclient: aioredis.Redis, redis_url: str,
                                                         mini_catalog: Catalog) -> None:
     samples = _workload(_now_ms())
@@ -474,7 +479,7 @@ async def test_consumer_dies_mid_batch_and_is_reclaimed(aclient: aioredis.Redis,
     assert await _snapshot(aclient, mini_catalog) != expected
 
     await asyncio.sleep(0.1)  # longer than claim_idle
-    assert await survivor.reclaim() == len(taken)
+    assert await survivor.reclaim() == _samples_in(taken)
     assert await _snapshot(aclient, mini_catalog) == expected
     pending = await _pending(aclient, survivor)
     assert pending == 0
@@ -494,7 +499,7 @@ async def test_consumer_dies_after_writing_state_before_ack(aclient: aioredis.Re
     assert await aclient.xlen(keys.updates()) == 0
 
     await asyncio.sleep(0.1)
-    assert await survivor.reclaim() == len(taken)
+    assert await survivor.reclaim() == _samples_in(taken)
     assert await _snapshot(aclient, mini_catalog) == expected
     assert await aclient.hget(keys.counters(), "samples_aggregated") is None, "nothing counted twice"
     assert await aclient.hget(keys.counters(), "samples_duplicate") == str(len(samples)).encode()

@@ -24,6 +24,7 @@ from situationroom.collectors.mapping import MISSING_AT_SOURCE
 from situationroom.configfile import validate
 from situationroom.errors import ConfigError
 from situationroom.settings import Settings
+from tests.stream_support import stream_samples
 
 REPO = Path(__file__).resolve().parent.parent
 KST = ZoneInfo("Asia/Seoul")
@@ -219,7 +220,6 @@ def test_bad_params_name_the_field(tmp_path: Path) -> None:
 
 async def test_a_backlog_of_files_is_read_over_several_runs_each_file_once_and_only_when_written(
         aclient: aioredis.Redis, redis_url: str, mini_catalog: Catalog, tmp_path: Path) -> None:
-    from situationroom import keys
     from situationroom.collectors.runtime import CollectorRunner
     from tests.site_support import MINI, settings_for
 
@@ -245,10 +245,7 @@ async def test_a_backlog_of_files_is_read_over_several_runs_each_file_once_and_o
     await runner.load()
 
     async def written() -> list[float]:
-        out = []
-        for p in range(settings.partitions):
-            out += [float(f[b"v"]) for _, f in await aclient.xrange(keys.samples(p))]
-        return sorted(out)
+        return sorted(s.value for s in await stream_samples(aclient, partitions=settings.partitions))
 
     def read() -> list[str]:
         return sorted(orjson.loads(state.read_bytes())["files"]) if state.exists() else []

@@ -20,6 +20,7 @@ from situationroom.configfile import validate
 from situationroom.envref import Redactor
 from situationroom.errors import ConfigError
 from tests.servers_support import free_port
+from tests.stream_support import stream_samples
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "collectors" / "examples"
@@ -214,8 +215,7 @@ async def test_through_the_runtime_samples_and_dead_letters_reach_redis_and_the_
         failed = await runner.run_once("broken")
         await runner.stop()
     assert ok.ok and ok.written == 3 and ok.rejected == 2 and not failed.ok
-    entries = [f for p in range(8) for _, f in await aclient.xrange(keys.samples(p))]
-    assert sorted((e[b"i"].decode(), e[b"e"].decode(), float(e[b"v"])) for e in entries) == [
+    assert sorted((s.indicator, s.entity, s.value) for s in await stream_samples(aclient)) == [
         ("air.pm10", "airkorea-3gongdan", 72.0), ("air.pm10", "airkorea-jangnyang", 41.0),
         ("air.pm10", "airkorea-songdo", 55.0)]
     dead = [{k.decode(): v.decode() for k, v in f.items()} for _, f in await aclient.xrange(keys.deadletter())]

@@ -26,7 +26,9 @@ from situationroom.collectors.kinds.mqtt import Mqtt
 from situationroom.configfile import validate
 from situationroom.envref import Redactor
 from situationroom.errors import ConfigError
+from situationroom.samples import Sample
 from tests.servers_support import free_port
+from tests.stream_support import stream_samples
 
 REPO = Path(__file__).resolve().parent.parent
 BROKER = ("127.0.0.1", 1883)
@@ -320,8 +322,8 @@ async def test_through_the_runtime_messages_become_samples_in_redis(
     await runner.load()
     runner.start()
 
-    async def entries() -> list[dict[bytes, bytes]]:
-        return [f for p in range(8) for _, f in await aclient.xrange(keys.samples(p))]
+    async def entries() -> list[Sample]:
+        return await stream_samples(aclient)
 
     try:
         deadline = time.monotonic() + 10
@@ -335,6 +337,6 @@ async def test_through_the_runtime_messages_become_samples_in_redis(
     finally:
         await runner.stop()
     [entry] = await entries()
-    assert (entry[b"i"], entry[b"e"], float(entry[b"v"])) == (b"river.level", b"hrfco-2101690", 1.75)
+    assert (entry.indicator, entry.entity, entry.value) == ("river.level", "hrfco-2101690", 1.75)
     [(_, dead)] = await aclient.xrange(keys.deadletter())
     assert dead[b"field"] == b"payload" and dead[b"source"] == b"iot"

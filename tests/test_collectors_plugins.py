@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from situationroom import keys
 from situationroom.catalog import Catalog
 from situationroom.collectors import health, registry
 from situationroom.collectors.definition import load_collectors
 from situationroom.collectors.plugin import dry_run
 from situationroom.collectors.runtime import CollectorRunner
 from tests.site_support import MINI, REPO, settings_for
+from tests.stream_support import stream_samples
 
 FUNCTION_PLUGIN = '''"""Parking lots of a made-up city system."""
 from situationroom.collectors.plugin import CollectError, Context, Params, Sample, collector_kind
@@ -170,8 +170,8 @@ async def test_a_kind_from_an_installed_entry_point(installed: Path, aclient: ai
         assert (await runner.run_once("gauge")).written == 1
     finally:
         await runner.stop()
-    (_, fields), = [e for p in range(8) for e in await aclient.xrange(keys.samples(p))]
-    assert fields[b"v"] == b"1.25" and fields[b"s"] == b"gauge"
+    (sample,) = await stream_samples(aclient)
+    assert (sample.value, sample.source) == (1.25, "gauge")
 
 
 def test_a_fresh_process_finds_the_entry_point(tmp_path: Path) -> None:

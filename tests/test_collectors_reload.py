@@ -18,6 +18,7 @@ from situationroom.collectors.base import CollectorKind, Params
 from situationroom.collectors.runtime import CollectorRunner
 from situationroom.samples import Sample
 from tests.site_support import MINI, settings_for
+from tests.stream_support import stream_samples
 
 
 class ValueParams(Params):
@@ -48,12 +49,7 @@ async def collect(params: Params, ctx: Context, now: float) -> list[Sample]:
 
 
 async def _values(client: aioredis.Redis, source: str, since: float) -> list[float]:
-    out = []
-    for p in range(8):
-        for _, f in await client.xrange(keys.samples(p)):
-            if f[b"s"] == source.encode() and int(f[b"t"]) >= since * 1000:
-                out.append(float(f[b"v"]))
-    return out
+    return [s.value for s in await stream_samples(client) if s.source == source and s.ts >= since]
 
 
 async def _until(check: Callable[[], Awaitable[bool]], what: str, within: float = 10.0) -> None:

@@ -25,6 +25,7 @@ from situationroom.errors import ConfigError
 from situationroom.samples import Rejection, Sample
 from tests.publicdata_support import PAYLOADS, public_api
 from tests.site_support import MINI, REPO, settings_for
+from tests.stream_support import stream_samples
 
 CALLS: dict[str, int] = defaultdict(int)
 RUNNING: dict[str, int] = defaultdict(int)
@@ -143,11 +144,9 @@ def _reset_counts() -> None:
     MAX_RUNNING.clear()
 
 
-async def _entries(client: aioredis.Redis, partitions: int = 8) -> list[dict[bytes, bytes]]:
-    out = []
-    for p in range(partitions):
-        out += [f for _, f in await client.xrange(keys.samples(p))]
-    return out
+async def _entries(client: aioredis.Redis, partitions: int = 8) -> list[Sample]:
+    """Every sample the collectors wrote."""
+    return await stream_samples(client, partitions=partitions)
 
 
 async def test_failing_and_hanging_collectors_do_not_block_a_healthy_one(
@@ -179,7 +178,7 @@ async def test_failing_and_hanging_collectors_do_not_block_a_healthy_one(
     assert ok["last_success"] >= started and ok["next_run"] > ok["last_run"]
     assert ok["schedule"] == "every 0.2s" and ok["kind"] == "test-ok"
     entries = await _entries(aclient)
-    assert len(entries) == CALLS["healthy"] and all(e[b"s"] == b"healthy" for e in entries)
+    assert len(entries) == CALLS["healthy"] and all(e.source == "healthy" for e in entries)
 
     bad = states["broken"]
     assert bad["state"] == "failing" and bad["last_error"] == "RuntimeError: the source answered 500"
@@ -587,7 +586,7 @@ async def test_a_live_kind_writes_what_it_emits_and_restarts_after_a_crash(
     finally:
         await runner.stop()
     entries = await _entries(aclient)
-    assert len(entries) >= 10 and all(e[b"s"] == b"sensors" for e in entries)
+    assert len(entries) >= 10 and all(e.source == "sensors" for e in entries)
     dead = await aclient.xrange(keys.deadletter())
     assert len(dead) >= 10 and dead[0][1][b"reason"] == b"topic sensors/x has no mapping"
 
@@ -712,8 +711,8 @@ async def test_sample_fields_of_any_numeric_type_are_written_as_numbers_and_othe
     finally:
         await runner.stop()
     assert outcome.ok and outcome.written == 2 and outcome.rejected == 4
-    written = sorted((e[b"e"], e[b"v"]) for e in await _entries(aclient))
-    assert written == [(b"chaeun", b"1.5"), (b"hyeongsan", b"0.75")]
+    written = sorted((e.entity, e.value) for e in await _entries(aclient))
+    assert written == [("chaeun", 1.5), ("hyeongsan", 0.75)]
 
     dead = [{k.decode(): v.decode() for k, v in f.items()} for _, f in await aclient.xrange(keys.deadletter())]
     got = sorted((d["field"], d["reason"], d["value"]) for d in dead)
@@ -833,8 +832,8 @@ async def test_what_an_exercise_collector_delivers_is_exercise_data(
         await asyncio.sleep(0.8)
     finally:
         await runner.stop()
-    marks = {(e[b"s"].decode(), e.get(b"x")) for e in await _entries(aclient)}
-    assert marks == {("real", None), ("exercise-feed", b"1"), ("sim", b"1")}
+    marks = {(e.source, e.exercise) for e in await _entries(aclient)}
+    assert marks == {("real", False), ("exercise-feed", True), ("sim", True)}
     states = await health.read_all(aclient)
     assert not states["real"]["exercise"] and states["exercise-feed"]["exercise"] and states["sim"]["exercise"]
     clock = states["sim"]["clock"]

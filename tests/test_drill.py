@@ -15,9 +15,11 @@ from situationroom import drill_report, keys
 from situationroom.alerts import store
 from situationroom.catalog import load_catalog
 from situationroom.notify.people import load_people
+from situationroom.samples import Sample
 from tests.alerts_support import City
 from tests.servers_support import Command, cli
 from tests.site_support import REPO
+from tests.stream_support import stream_samples_sync
 
 
 def _until(check: object, within: float = 30.0) -> None:
@@ -27,11 +29,8 @@ def _until(check: object, within: float = 30.0) -> None:
         time.sleep(0.1)
 
 
-def _drill_samples(client: redis.Redis, collector: str) -> list[dict[bytes, bytes]]:
-    out = []
-    for stream in keys.all_samples(8):
-        out += [f for _, f in client.xrange(stream) if f.get(b"s") == collector.encode()]
-    return out
+def _drill_samples(client: redis.Redis, collector: str) -> list[Sample]:
+    return [s for s in stream_samples_sync(client) if s.source == collector]
 
 
 def test_a_drill_plays_its_scenario_as_exercise_data_and_its_end_writes_the_report(
@@ -53,7 +52,7 @@ def test_a_drill_plays_its_scenario_as_exercise_data_and_its_end_writes_the_repo
         assert sorted(current.held) == sorted(p.stem for p in (REPO / "collectors").glob("sim-*.yaml"))
         assert all(client.hget(keys.collector_control(c), "paused") == b"1" for c in current.held)
         _until(lambda: _drill_samples(client, current.collector))
-        assert all(f.get(b"x") == b"1" for f in _drill_samples(client, current.collector))
+        assert all(s.exercise for s in _drill_samples(client, current.collector))
         clock = orjson.loads(client.hget(keys.collector_health(current.collector), "clock") or b"null")
         assert clock is not None and clock["scenario"] == "typhoon-hinnamnor" and clock["speed"] == 600
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 
 from situationroom.catalog import Catalog
@@ -33,13 +34,21 @@ def test_rows_go_to_the_partition_and_hour_of_their_event_time(mini_catalog: Cat
 def test_entries_that_are_not_samples_are_acknowledged_but_not_stored(mini_catalog: Catalog) -> None:
     buffer = Buffer(mini_catalog)
     now = time.time()
-    assert buffer.add(STREAM, b"1-0", fields_of(Sample("air.pm10", "daesong", now, 30, "airkorea")))
+    assert buffer.add(STREAM, b"1-0", fields_of(Sample("air.pm10", "daesong", now, 30, "airkorea"))) == 1
     assert not buffer.add(STREAM, b"1-1", {b"i": b"air.pm10"})  # malformed
-    assert not buffer.add(STREAM, b"1-2", fields_of(Sample("no.such", "daesong", now, 30, "x")))
+    # The catalog's check is made for the whole flush at once: these are held until then.
+    assert buffer.add(STREAM, b"1-2", fields_of(Sample("no.such", "daesong", now, 30, "x"),
+                                                Sample("air.pm10", "nowhere", now, 30, "x"),
+                                                Sample("air.pm10", "daesong", now, math.inf, "x"),
+                                                Sample("air.pm10", "daesong", now, -5.0, "x"),  # outside its range
+                                                Sample("air.pm10", "yeonil", now, 31, "airkorea"))) == 5
     assert not buffer.add(STREAM, b"1-3", {})  # trimmed while pending
     assert not buffer.add(STREAM, b"1-0", fields_of(Sample("air.pm10", "daesong", now, 30, "airkorea")))  # again
-    assert (buffer.rows, buffer.skipped, len(buffer)) == (1, 3, 4)
+    assert (buffer.rows, buffer.skipped, len(buffer)) == (6, 2, 4)
     assert buffer.entries == {STREAM: [b"1-0", b"1-1", b"1-2", b"1-3"]}
+    stored = [(r["entity"], r["value"]) for f in buffer.files() for r in f.table.to_pylist()]
+    assert sorted(stored) == [("daesong", 30.0), ("yeonil", 31.0)]
+    assert buffer.skipped == 6
     buffer.clear()
     assert (len(buffer), buffer.rows, buffer.age()) == (0, 0, 0.0)
 
@@ -54,3 +63,18 @@ def test_a_file_is_sorted_by_series_and_time(mini_catalog: Catalog) -> None:
     assert [(r["entity"], r["value"]) for r in rows] == [("daesong", 2.0), ("daesong", 4.0), ("yeonil", 1.0),
                                                          ("yeonil", 3.0)]
     assert only.table.schema == layout.SCHEMA
+
+
+def test_a_file_is_named_from_the_entries_whose_samples_it_holds(mini_catalog: Catalog) -> None:
+    t = 1_780_000_000.0 - 1_780_000_000.0 % DAY
+    first, second = Buffer(mini_catalog), Buffer(mini_catalog)
+    pm10 = fields_of(Sample("air.pm10", "daesong", t + 5, 1.0, "a"))
+    both = fields_of(Sample("air.pm10", "yeonil", t + 6, 2.0, "a"), Sample("weather.visibility", "pohang", t, 9, "k"))
+    first.add(STREAM, b"1-0", pm10)
+    first.add(STREAM, b"1-1", both)
+    second.add(STREAM, b"1-1", both)  # the same entries read again after a crash, in another order
+    second.add(STREAM, b"1-0", pm10)
+    names = {f.partition.path: f.name for f in first.files()}
+    assert names == {f.partition.path: f.name for f in second.files()}
+    # The weather file holds samples of entry 1-1 alone, so its name differs from the same hour's environment file.
+    assert len(set(names.values())) == 2

@@ -15,12 +15,13 @@ from situationroom.samples import Rejection, Sample
 from situationroom.streams import (
     DEADLETTER_ENTRY_BYTES,
     DEADLETTER_LIMITS,
+    EntryBudget,
     StreamWriter,
     deadletter_cap,
-    decode,
-    encode,
     ensure_groups,
+    unread_age,
 )
+from tests.stream_support import stream_samples
 
 
 def _writer(client: aioredis.Redis, **overrides: float) -> StreamWriter:
@@ -28,16 +29,6 @@ def _writer(client: aioredis.Redis, **overrides: float) -> StreamWriter:
     values.update(overrides)
     return StreamWriter(client, partitions=int(values["partitions"]), retention=values["retention"],
                         deadletter_maxlen=int(values["deadletter_maxlen"]), batch_size=int(values["batch_size"]))
-
-
-def test_encode_decode_round_trip() -> None:
-    s = Sample("air.pm10", "daesong", 1_790_000_000.123, 42.5, "airkorea", 60.0)
-    fields = encode(s)
-    assert fields == {"i": "air.pm10", "e": "daesong", "t": "1790000000123", "v": "42.5", "s": "airkorea", "n": "60"}
-    back = decode({k.encode(): v.encode() for k, v in fields.items()})
-    assert back == s
-    plain = encode(Sample("air.pm10", "daesong", 1.0, 0.1))
-    assert "n" not in plain and float(plain["v"]) == 0.1
 
 
 def test_key_names_and_hash_tags() -> None:
@@ -62,27 +53,41 @@ def test_partitioning_is_stable_and_spread() -> None:
 
 async def test_write_goes_to_the_indicators_partition(aclient: aioredis.Redis) -> None:
     writer = _writer(aclient, batch_size=7)
-    now = time.time()
+    now = float(int(time.time()))  # whole seconds: the entries keep event times to the millisecond
     samples = [Sample(ind, "e1", now + k, float(k), "test") for k in range(20)
                for ind in ("air.pm10", "river.level", "weather.visibility")]
     assert await writer.write(samples) == 60
-    total = 0
+    used = {keys.partition_of(ind, 8) for ind in ("air.pm10", "river.level", "weather.visibility")}
+    entries = 0
     for p in range(8):
-        entries = await aclient.xrange(keys.samples(p))
-        total += len(entries)
-        for _, fields in entries:
-            assert keys.partition_of(fields[b"i"].decode(), 8) == p
-            assert set(fields) == {b"i", b"e", b"t", b"v", b"s"}
-    assert total == 60
+        for sample in await stream_samples(aclient, partitions=[p]):
+            assert keys.partition_of(sample.indicator, 8) == p
+        entries += await aclient.xlen(keys.samples(p))
+    # One entry per batch of 7 and partition it touches: never one per sample.
+    assert len(used) <= entries <= len(used) * -(-60 // 7)
+    assert sorted(await stream_samples(aclient), key=repr) == sorted(samples, key=repr)
     # Within a partition the order of one series is kept.
-    stream = keys.samples(keys.partition_of("river.level", 8))
-    values = [float(f[b"v"]) for _, f in await aclient.xrange(stream) if f[b"i"] == b"river.level"]
+    values = [s.value for s in await stream_samples(aclient) if s.indicator == "river.level"]
     assert values == [float(k) for k in range(20)]
     assert await aclient.hget(keys.counters(), "samples_in") == b"60"
 
 
+def test_a_read_asks_for_as_many_entries_as_make_a_batch_of_samples() -> None:
+    budget = EntryBudget(1000)
+    first = budget.count()
+    assert 1 <= first <= 1000
+    budget.saw([{b"c": b"500"}] * 4)
+    budget.saw([{b"c": b"500"}] * 4)
+    assert budget.count() <= 4  # entries of 500 samples: a couple of them make the batch
+    for _ in range(20):
+        budget.saw([{b"i": b"air.pm10"}] * 10)  # one-sample entries of the older form
+    assert budget.count() >= 900
+    budget.saw([{b"c": b"not a number"}])  # a malformed entry counts as one sample, and the read goes on
+    assert budget.count() >= 1
+
+
 async def test_trimming_by_age(aclient: aioredis.Redis) -> None:
-    writer = _writer(aclient, partitions=1, retention=0.2)
+    writer = _writer(aclient, partitions=1, retention=0.2, batch_size=1)  # one entry per sample
     old = [Sample("a.b", "e", time.time(), float(k)) for k in range(350)]
     await writer.write(old)
     assert await aclient.xlen(keys.samples(0)) == 350
@@ -165,3 +170,16 @@ async def test_ensure_groups_reports_a_wrong_key_type(aclient: aioredis.Redis) -
     await aclient.set(keys.samples(0), "not a stream")
     with pytest.raises(Exception, match="WRONGTYPE"):
         await ensure_groups(aclient, 2)
+
+
+async def test_unread_age_says_how_long_the_oldest_entry_not_handed_out_has_waited(aclient: aioredis.Redis) -> None:
+    assert await unread_age(aclient, 2, "readers") is None  # no group yet: its role never ran
+    await ensure_groups(aclient, 2, "readers")
+    assert await unread_age(aclient, 2, "readers") == 0.0
+    writer = _writer(aclient, partitions=2)
+    await writer.write([Sample("air.pm10", "e1", time.time(), 1.0), Sample("river.level", "e1", time.time(), 2.0)])
+    await asyncio.sleep(0.3)
+    await writer.write([Sample("air.pm10", "e1", time.time(), 3.0)])
+    assert 0.3 <= await unread_age(aclient, 2, "readers") < 5  # the first batch's entries, whatever they carry
+    await aclient.xreadgroup("readers", "r1", dict.fromkeys(keys.all_samples(2), ">"))
+    assert await unread_age(aclient, 2, "readers") == 0.0  # handed out; pending is another matter

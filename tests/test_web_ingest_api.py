@@ -14,15 +14,16 @@ import redis.asyncio as aioredis
 from prometheus_client.parser import text_string_to_metric_families
 
 from situationroom import keys, tokens
+from situationroom.samples import Sample
 from tests.api_support import aggregate, make_token
 from tests.http_support import assert_error
 from tests.servers_support import Served, serve
 from tests.site_support import MINI, settings_for
+from tests.stream_support import stream_samples_sync
 
 
-def _samples(client: redis.Redis) -> list[dict[str, str]]:
-    return [{k.decode(): v.decode() for k, v in f.items()}
-            for p in range(4) for _, f in client.xrange(keys.samples(p))]
+def _samples(client: redis.Redis) -> list[Sample]:
+    return stream_samples_sync(client, partitions=4)
 
 
 async def test_push_then_read_live_values(api: Served, redis_url: str) -> None:
@@ -197,8 +198,8 @@ def test_push_source_is_the_tokens(api: Served, http: httpx.Client, redis_url: s
     client = redis.Redis.from_url(redis_url)
     try:
         # Nothing was stamped as the collector: every stored sample names the token, and the spoof is on record.
-        assert sorted((s["v"], s["s"]) for s in _samples(client)) == [("10.0", "push:test-ingest"),
-                                                                     ("12.0", "push:test-ingest")]
+        assert sorted((s.value, s.source) for s in _samples(client)) == [(10.0, "push:test-ingest"),
+                                                                         (12.0, "push:test-ingest")]
         dead = [{k.decode(): v.decode() for k, v in f.items()} for _, f in client.xrange(keys.deadletter())]
         assert [(d["field"], d["value"], d["source"]) for d in dead] == [
             ("source", '"airkorea"', "push:test-ingest"), ("interval", "0.01", "push:test-ingest"),
@@ -225,7 +226,7 @@ def test_push_nested_item_is_rejected_alone(api: Served, http: httpx.Client, red
     assert all(r["value"].startswith("[[[") for r in answer["rejected"])
     client = redis.Redis.from_url(redis_url)
     try:
-        assert sorted(s["e"] for s in _samples(client)) == ["daesong", "yeonil"]
+        assert sorted(s.entity for s in _samples(client)) == ["daesong", "yeonil"]
         assert client.xlen(keys.deadletter()) == 2
     finally:
         client.close()

@@ -26,7 +26,7 @@ from situationroom.history.store import HistoryStore
 from situationroom.roles import run_async
 from situationroom.samples import Sample
 from situationroom.settings import Settings
-from situationroom.streams import StreamWriter, acknowledged_until, ensure_groups
+from situationroom.streams import StreamWriter, acknowledged_until, ensure_groups, unread_age
 
 
 @dataclass
@@ -206,12 +206,14 @@ async def _raw_read(client: aioredis.Redis, partitions: int) -> float:
 async def _offer(url: str, catalog: Catalog, settings: Settings, rate: float, seconds: float,
                  every: float = 0.25) -> dict[str, Any]:
     """Offer `rate` samples/s of live event times through the streams (10 ms batches) for `seconds`, reading the
-    historians' lag every `every` seconds: entries not read yet (`history status`), and in seconds at that rate."""
+    historians' lag every `every` seconds: entries not read yet (`history status`), and how long ago the oldest of them
+    was written (`streams.unread_age`)."""
     client = aioredis.Redis.from_url(url)
     writer = StreamWriter(client, partitions=settings.partitions, retention=settings.stream_retention,
                           deadletter_maxlen=settings.deadletter_maxlen)
     rng = random.Random(9)
     lags: list[int] = []
+    unread: list[float] = []
     behind: list[float] = []
     sending = True
 
@@ -219,6 +221,7 @@ async def _offer(url: str, catalog: Catalog, settings: Settings, rate: float, se
         while sending:
             found = await status.group(client, settings.partitions)
             lags.append(sum(int(s.lag or 0) for s in found.streams))
+            unread.append(await unread_age(client, settings.partitions, keys.HISTORY_GROUP) or 0.0)
             until = await acknowledged_until(client, settings.partitions, keys.HISTORY_GROUP)
             if until is not None:
                 behind.append(max(0.0, time.time() - until / 1000))
@@ -239,10 +242,9 @@ async def _offer(url: str, catalog: Catalog, settings: Settings, rate: float, se
         await watcher
         await client.aclose()
     elapsed = time.perf_counter() - start
-    lag_s = [n / rate for n in lags]
     return {"rate": rate, "offered_per_s": sent / elapsed, "seconds": elapsed, "readings": len(lags),
-            "lag_entries_max": max(lags, default=0), "lag_s_max": max(lag_s, default=0.0),
-            "lag_s_median": statistics.median(lag_s) if lag_s else 0.0,
+            "lag_entries_max": max(lags, default=0), "lag_s_max": max(unread, default=0.0),
+            "lag_s_median": statistics.median(unread) if unread else 0.0,
             "in_files_behind_s_max": max(behind, default=float("nan"))}
 
 

@@ -24,7 +24,7 @@ from situationroom.history.buffer import Buffer
 from situationroom.history.layout import Partition
 from situationroom.history.query import HistoryQuery, connect
 from situationroom.history.store import HistoryStore
-from situationroom.streams import encode
+from situationroom.sample_entries import encode_batch
 
 DAY_S = 86_400
 MINUTE_MS = 60_000
@@ -88,13 +88,17 @@ def simulated_city(store: HistoryStore, catalog: Catalog, seeds: Path, *, hours:
     steps = int(hours * 3600 / every)
     per_flush = max(1, round(flush_every / every))
     for k in range(steps):
-        for sample in sim.samples(indicators, t0 + k * every, source="sim-bench"):
+        # One entry per run of the simulator, as its collectors write them (one stream here: the partitions change
+        # which entries hold a sample, not the files).
+        tick = sim.samples(indicators, t0 + k * every, source="sim-bench")
+        for start in range(0, len(tick), 1000):
             entry += 1
-            fields = {key.encode(): value.encode() for key, value in encode(sample).items()}
-            samples += buffer.add(stream, f"{entry}-0".encode(), fields)
+            fields = {key.encode(): value for key, value in encode_batch(tick[start:start + 1000]).items()}
+            buffer.add(stream, f"{entry}-0".encode(), fields)
         if (k + 1) % per_flush == 0 or k == steps - 1:
             for f in buffer.files():
                 store.write(f.partition, f.name, f.table)
+                samples += f.table.num_rows
                 files += 1
             buffer.clear()
     flushed = dataset_bytes(store, layout.SAMPLES)

@@ -20,6 +20,7 @@ from situationroom.bench.ws_clients import Clients, bare_server
 from situationroom.catalog import Catalog
 from situationroom.redisconn import async_client, sync_client
 from situationroom.roles import run_async
+from situationroom.sample_entries import entry_samples
 from situationroom.settings import Settings
 
 T = TypeVar("T")
@@ -245,7 +246,8 @@ def _stages(url: str, settings: Settings, pushed: Pushed, updates: list[Update])
         at_sample: dict[tuple[str, int], int] = {}
         for key in keys.all_samples(settings.partitions):
             for eid, f in sync.xrange(key):
-                at_sample[(f[b"e"].decode(), int(f[b"t"]))] = int(eid.split(b"-", 1)[0])
+                for ms, sample in entry_samples(f):
+                    at_sample[(sample.entity, ms)] = int(eid.split(b"-", 1)[0])
     finally:
         sync.close()
     at_update: dict[tuple[str, int], int] = {}

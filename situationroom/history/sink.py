@@ -12,6 +12,7 @@ import os
 import socket
 import time
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 
 import redis.asyncio as aioredis
 
@@ -22,9 +23,12 @@ from situationroom.history.buffer import Buffer
 from situationroom.history.store import HistoryStore, store_for
 from situationroom.outage import RETRY, Outage, run_stream_reader
 from situationroom.settings import Settings
-from situationroom.streams import claim_idle, ensure_groups
+from situationroom.streams import EntryBudget, claim_idle, ensure_groups
 
 log = logging.getLogger(__name__)
+
+WRITERS = min(4, os.cpu_count() or 1)
+"""Files of a flush written at once."""
 
 
 class HistorySink:
@@ -38,6 +42,9 @@ class HistorySink:
         self.consumer = consumer or settings.consumer or f"{socket.gethostname()}-{os.getpid()}"
         self.streams = keys.all_samples(settings.partitions)
         self.buffer = Buffer(catalog)
+        # A read of up to a flush's worth of samples (at most 100,000: a reply of a few MB), however many entries
+        # carry them.
+        self._entries = EntryBudget(min(settings.history_flush_rows, 100_000))
         self.retention = retention.load_retention(settings.seeds, catalog)
         self._unacked: dict[bytes, list[bytes]] = {}
         """Entries whose files are written but whose XACK has not gone through yet (Redis was lost meanwhile)."""
@@ -53,9 +60,10 @@ class HistorySink:
         ids); returns how many entries the reply held."""
         streams = after if after is not None else dict.fromkeys(self.streams, entry_id)
         reply = await self.client.xreadgroup(keys.HISTORY_GROUP, self.consumer, streams,
-                                             count=self.settings.batch_size, block=block)
+                                             count=self._entries.count(), block=block)
         seen = 0
         for stream, messages in reply or []:
+            self._entries.saw(fields for _, fields in messages if fields)
             for entry_id_, fields in messages:
                 seen += 1
                 if after is not None:
@@ -80,7 +88,7 @@ class HistorySink:
         idle_ms = int(self.settings.claim_idle * 1000)
         for stream in self.streams:
             async for taken in claim_idle(self.client, stream, keys.HISTORY_GROUP, self.consumer, idle_ms,
-                                          self.settings.batch_size):
+                                          self._entries.count()):
                 for entry_id, fields in taken:
                     if not self.buffer.holds(stream.encode(), entry_id):
                         self.buffer.add(stream.encode(), entry_id, fields)
@@ -109,14 +117,18 @@ class HistorySink:
         if not len(self.buffer):
             return 0
         await self._ack_unacked()  # a batch written earlier first: `_unacked` holds one batch at a time
-        files = self.buffer.files()
-        rows = self.buffer.rows
+        # Making the files' tables and writing them are CPU and disk work: off the event loop the web role shares
+        # in `up` (the role reads nothing more meanwhile, so the buffer stays as it is).
+        files = await asyncio.to_thread(self.buffer.files)
+        rows = sum(f.table.num_rows for f in files)
 
         def write() -> None:
-            for f in files:
-                self.store.write(f.partition, f.name, f.table)
+            # Files of one flush are independent, and writing one (encoding, zstd, fsync) mostly runs outside the
+            # GIL: side by side they take the cores there are.
+            with ThreadPoolExecutor(max_workers=WRITERS) as pool:
+                # list(): waits for every file, and raises the first error.
+                list(pool.map(lambda f: self.store.write(f.partition, f.name, f.table), files))
 
-        # Writing Parquet is CPU and disk work: off the event loop the web role shares in `up`.
         await asyncio.to_thread(write)
         self.files_written += len(files)
         self.rows_written += rows
