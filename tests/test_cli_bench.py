@@ -16,5 +16,5 @@ def test_bench_ingest_measures_both_paths(tmp_path: Path) -> None:
     import json
 
     figures = json.loads(result.stdout)
-    assert figures["raw_xadd_per_s"] > 0 and figures["path_per_s"] > 0
+    assert figures["raw_xadd_per_s"] > 0 and figures["raw_xadd_batched_per_s"] > 0 and figures["path_per_s"] > 0
     assert figures["latency_samples"] > 0

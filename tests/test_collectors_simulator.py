@@ -9,17 +9,17 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from situationroom import keys, streams
+from situationroom import keys
 from situationroom.catalog import Catalog
 from situationroom.collectors.base import CollectorContext
 from situationroom.collectors.definition import load_collectors
 from situationroom.collectors.kinds.simulator import Simulator
 from situationroom.collectors.runtime import CollectorRunner
 from situationroom.errors import ConfigError
-from situationroom.samples import Sample
 from situationroom.settings import Settings
 from tests.simulator_support import NOW, simulator, site_seeds_copy
 from tests.site_support import REPO, settings_for
+from tests.stream_support import stream_samples
 
 
 async def test_at_speed_60_one_real_minute_is_one_simulated_hour() -> None:
@@ -83,9 +83,7 @@ async def test_a_simulator_collector_writes_valid_samples_to_the_streams(redis_u
         assert {"sim-environment", "sim-safety", "sim-traffic"} <= set(runner.collectors)
         outcome = await runner.run_once("sim-environment")
         assert outcome.ok and outcome.rejected == 0
-        written: list[Sample] = []
-        for key in keys.all_samples(settings.partitions):
-            written += [streams.decode(fields) for _, fields in await client.xrange(key)]
+        written = await stream_samples(client, partitions=settings.partitions)
         environment = {i for i, ind in site_catalog.indicators.items() if ind.domain == "environment"}
         expected = sum(len(site_catalog.entities_of(i)) for i in environment)
         assert len(written) == outcome.written >= 0.95 * expected  # a rare gap is allowed (missing: 0.002)
