@@ -30,7 +30,8 @@ async def _backlog(url: str, n: int) -> None:
     try:
         await ensure_groups(client, 2, keys.HISTORY_GROUP)
         samples = [Sample("air.pm10", "daesong", time.time() - 100 + k, 1.0, "a") for k in range(n)]
-        await StreamWriter(client, partitions=2, retention=86400, deadletter_maxlen=1000, batch_size=100).write(
+        # One entry per sample (a push of one at a time): the status counts entries, whatever each one carries.
+        await StreamWriter(client, partitions=2, retention=86400, deadletter_maxlen=1000, batch_size=1).write(
             samples)
     finally:
         await client.aclose()

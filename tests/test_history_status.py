@@ -47,26 +47,29 @@ def test_files_bytes_rows_and_dates_per_dataset_and_domain(history_store: Histor
 
 async def test_lag_pending_and_last_write_of_the_historians(aclient: aioredis.Redis, redis_url: str,
                                                             mini_catalog: Catalog, tmp_path: Path) -> None:
-    settings: Settings = settings_for(redis_url, site=MINI, history_dir=tmp_path, partitions=2, batch_size=10)
+    # Reads of about ten samples: one entry, as each entry below carries a batch of ten.
+    settings: Settings = settings_for(redis_url, site=MINI, history_dir=tmp_path, partitions=2,
+                                      history_flush_rows=10)
     before = await status.group(aclient, settings.partitions)
     assert before.streams == [] and before.lag is None and before.last_flush is None
     await ensure_groups(aclient, settings.partitions, keys.HISTORY_GROUP)
     now = time.time()
     samples = [Sample("air.pm10", "daesong", now - 100 + k, 1.0, "a") for k in range(30)]
     await StreamWriter(aclient, partitions=2, retention=86400, deadletter_maxlen=settings.deadletter_maxlen,
-                       batch_size=100).write(samples)
+                       batch_size=10).write(samples)
     group = await status.group(aclient, settings.partitions)
     stream = keys.samples(keys.partition_of("air.pm10", 2))
+    # Lag and pending count entries (three batches of ten), not samples.
     assert {s.stream: (s.lag, s.pending) for s in group.streams} == {
-        stream: (30, 0), keys.samples(1 - keys.partition_of("air.pm10", 2)): (0, 0)}
+        stream: (3, 0), keys.samples(1 - keys.partition_of("air.pm10", 2)): (0, 0)}
     sink = HistorySink(aclient, mini_catalog, settings, consumer="h1")
-    await sink.read(">", 10)  # ten read, not yet written
+    await sink.read(">", 10)  # one batch read, not yet written
     group = await status.group(aclient, settings.partitions)
-    assert (group.lag, group.pending, group.last_flush) == (20, 10, None)
+    assert (group.lag, group.pending, group.last_flush) == (2, 1, None)
     await sink.flush()
     group = await status.group(aclient, settings.partitions)
-    assert (group.lag, group.pending) == (20, 0)
+    assert (group.lag, group.pending) == (2, 0)
     since = group.seconds_since_flush()
     assert since is not None and 0 <= since < 5
     as_json = status.as_json(sink.store, status.datasets(sink.store), group)
-    assert as_json["historians"]["lag"] == 20 and as_json["datasets"][0]["rows"] == 10
+    assert as_json["historians"]["lag"] == 2 and as_json["datasets"][0]["rows"] == 10
