@@ -43,6 +43,9 @@ ROLLUP_SCHEMA = pa.schema([
 ])
 """A rollup file's rows: one per series and period (`start`); `last` is the value of the period's newest sample and
 `last_ts` its event time (rollups of several series or periods merge their `last` by it)."""
+PLAIN_SCHEMA = pa.schema([field.with_type(pa.string()) if pa.types.is_dictionary(field.type) else field
+                          for field in SCHEMA])
+"""The samples' columns with plain strings: what dedup and joins compare (values, not dictionary indices)."""
 KEY = ("indicator", "entity", "ts", "source")
 """Two rows equal on these are one sample written twice (a batch written again after a crash)."""
 SORT = [("indicator", "ascending"), ("entity", "ascending"), ("ts", "ascending")]
@@ -73,6 +76,21 @@ class Partition:
     def path(self) -> str:
         """Relative to the history root."""
         return f"{self.dataset}/date={self.date}/domain={self.domain}"
+
+
+def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """`table`'s columns of `schema` (in its order) in its types, however DuckDB or a caller gave them: strings or
+    dictionaries, timestamps of another unit or epoch ms as integers."""
+    return pa.table({field.name: _conform(table[field.name], field.type) for field in schema}, schema=schema)
+
+
+def _conform(column: pa.ChunkedArray, kind: pa.DataType) -> pa.ChunkedArray:
+    if pa.types.is_dictionary(kind) and not pa.types.is_dictionary(column.type):
+        return column.cast(kind.value_type).dictionary_encode()
+    if pa.types.is_timestamp(kind) and not pa.types.is_timestamp(column.type):
+        # Epoch ms as integers (DuckDB's epoch_ms, a caller's column): the number is the instant in milliseconds.
+        return column.cast(pa.int64()).cast(kind)
+    return column.cast(kind)
 
 
 def dataset_of(exercise: bool) -> str:

@@ -25,9 +25,6 @@ from situationroom.history.compact import COMPRESSION_LEVEL
 from situationroom.history.layout import Partition
 from situationroom.history.store import HistoryStore
 
-READ_TRIES = 3
-"""Reads of a partition whose files a compaction replaced between listing and reading them."""
-
 _NEW = ("SELECT n.* FROM new n ANTI JOIN old o ON n.indicator = o.indicator AND n.entity = o.entity "
         "AND n.ts = o.ts AND n.source = o.source AND n.value = o.value")
 
@@ -52,7 +49,7 @@ def write_past(store: HistoryStore, table: pa.Table, exercise: bool, domains: Ma
     Rows repeated in `table` count once (the dedup rule of every query); rows the store already holds, with the
     same value, are not written again. `now` (epoch s, default the clock) says which UTC date is today. Returns the
     counts and the files written."""
-    rows = _plain(query.deduplicated(_plain(table)))
+    rows = layout.conform(query.deduplicated(layout.conform(table, layout.PLAIN_SCHEMA)), layout.PLAIN_SCHEMA)
     out = PastWritten(rows=rows.num_rows)
     if rows.num_rows == 0:
         return out
@@ -63,24 +60,24 @@ def write_past(store: HistoryStore, table: pa.Table, exercise: bool, domains: Ma
     days = {t // layout.DAY_MS for t in ms}
     date_of_day = {d: layout.date_of(d * layout.DAY_MS) for d in days}
     keyed = (rows.append_column("_date", pa.array([date_of_day[t // layout.DAY_MS] for t in ms], pa.string()))
-             .append_column("_domain", pa.array([domains[i] for i in rows["indicator"].to_pylist()], pa.string()))
-             .append_column("_hour", pa.array([layout.hour_of(t) for t in ms], pa.int8())))
+             .append_column("_domain", pa.array([domains[i] for i in rows["indicator"].to_pylist()], pa.string())))
     dataset = layout.dataset_of(exercise)
     today = layout.date_of(int((time.time() if now is None else now) * 1000))
     for date, dom in sorted(set(zip(keyed["_date"].to_pylist(), keyed["_domain"].to_pylist(), strict=True))):
         partition = Partition(dataset, date, dom)
-        mine = keyed.filter(pc.and_(pc.equal(keyed["_date"], date), pc.equal(keyed["_domain"], dom)))
+        mine = (keyed.filter(pc.and_(pc.equal(keyed["_date"], date), pc.equal(keyed["_domain"], dom)))
+                .select(layout.PLAIN_SCHEMA.names))
         new = _not_held(store, partition, mine)
         out.present += mine.num_rows - new.num_rows
         if new.num_rows == 0:
             continue
         if date < today:
-            rows_of_day = new.select(layout.SCHEMA.names)
-            out.files.append(_write(store, partition, layout.day_name(_fingerprints(rows_of_day)), rows_of_day))
-            out.written += rows_of_day.num_rows
+            out.files.append(_write(store, partition, layout.day_name(_fingerprints(new)), new))
+            out.written += new.num_rows
             continue
-        for hour in sorted(set(new["_hour"].to_pylist())):
-            rows_of_hour = new.filter(pc.equal(new["_hour"], hour)).select(layout.SCHEMA.names)
+        hours = pa.array([layout.hour_of(t) for t in new["ts"].cast(pa.int64()).to_pylist()], pa.int8())
+        for hour in sorted(set(hours.to_pylist())):
+            rows_of_hour = new.filter(pc.equal(hours, hour))
             out.files.append(_write(store, partition, layout.flush_name(hour, _fingerprints(rows_of_hour)),
                                     rows_of_hour))
             out.written += rows_of_hour.num_rows
@@ -93,44 +90,20 @@ def _write(store: HistoryStore, partition: Partition, name: str, rows: pa.Table)
     return store.write(partition, name, rows.sort_by(layout.SORT), compression_level=level)
 
 
-def _plain(table: pa.Table) -> pa.Table:
-    """The samples' columns with plain strings (dedup and joins compare values, not dictionary indices)."""
-    columns = {}
-    for name in layout.SCHEMA.names:
-        column = table[name]
-        if pa.types.is_dictionary(column.type):
-            column = column.cast(pa.string())
-        if name == "ts" and not pa.types.is_timestamp(column.type):
-            column = column.cast(pa.int64()).cast(pa.timestamp("ms", tz="UTC"))
-        columns[name] = column
-    return pa.table(columns)
-
-
 def _not_held(store: HistoryStore, partition: Partition, rows: pa.Table) -> pa.Table:
     """The rows of `rows` the partition does not already hold with the same value."""
-    held = _read(store, partition)
+    held = store.read_listed(lambda: [f.path for f in store.files(partition)], store.read)
     if held.num_rows == 0:
         return rows
     con = duckdb.connect()
     try:
         con.register("new", rows)
-        con.register("old", _plain(held))
+        con.register("old", layout.conform(held, layout.PLAIN_SCHEMA))
         out = con.sql(_NEW).to_arrow_table()
     finally:
         con.close()
     # DuckDB answers its own time unit and zone: back to the layout's milliseconds, UTC.
-    at = out.schema.get_field_index("ts")
-    return out.set_column(at, "ts", out["ts"].cast(pa.timestamp("ms", tz="UTC")))
-
-
-def _read(store: HistoryStore, partition: Partition) -> pa.Table:
-    for _ in range(READ_TRIES - 1):
-        try:
-            return store.read(f.path for f in store.files(partition))
-        except OSError:
-            # A compaction replaced files listed a moment ago ; their rows are in the merged file now.
-            continue
-    return store.read(f.path for f in store.files(partition))
+    return layout.conform(out, layout.PLAIN_SCHEMA)
 
 
 def _fingerprints(rows: pa.Table) -> list[bytes]:

@@ -40,16 +40,7 @@ def roll_up(samples: pa.Table, resolution: str) -> pa.Table:
         out = con.sql(_ROLLUP.format(step=step)).to_arrow_table()
     finally:
         con.close()
-    return pa.table({name: _column(out[name], layout.ROLLUP_SCHEMA.field(name).type)
-                     for name in layout.ROLLUP_SCHEMA.names}, schema=layout.ROLLUP_SCHEMA)
-
-
-def _column(column: pa.ChunkedArray, kind: pa.DataType) -> pa.ChunkedArray:
-    if pa.types.is_dictionary(kind):
-        return column.cast(pa.string()).dictionary_encode()
-    if pa.types.is_timestamp(kind):
-        return column.cast(pa.int64()).cast(kind)
-    return column.cast(kind)
+    return layout.conform(out, layout.ROLLUP_SCHEMA)
 
 
 _DEDUP = ("SELECT indicator::VARCHAR AS indicator, entity::VARCHAR AS entity, epoch_ms(start) AS start, "
@@ -67,8 +58,7 @@ def deduplicated(rollups: pa.Table) -> pa.Table:
         out = con.sql(_DEDUP).to_arrow_table()
     finally:
         con.close()
-    return pa.table({name: _column(out[name], layout.ROLLUP_SCHEMA.field(name).type)
-                     for name in layout.ROLLUP_SCHEMA.names}, schema=layout.ROLLUP_SCHEMA)
+    return layout.conform(out, layout.ROLLUP_SCHEMA)
 
 
 def rollup_partition(partition: Partition, resolution: str) -> Partition:

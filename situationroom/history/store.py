@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
+import duckdb
 import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
@@ -34,6 +36,11 @@ class DataFile:
 
 LIST_TRIES = 5
 """Reads of a folder that changed while it was read, before the change is reported as an error."""
+READ_TRIES = 3
+"""Reads of files listed a moment before, when one of them vanished meanwhile, before the error is the caller's."""
+
+Listed = TypeVar("Listed")
+Read = TypeVar("Read")
 
 class HistoryStore:
     """The datasets under one root of one filesystem."""
@@ -154,6 +161,17 @@ class HistoryStore:
         """Every row of the given files, in `schema` (the samples', or the rollups')."""
         tables = [pq.read_table(path, filesystem=self.fs, schema=schema) for path in paths]
         return pa.concat_tables(tables) if tables else schema.empty_table()
+
+    def read_listed(self, listing: Callable[[], Listed], reading: Callable[[Listed], Read]) -> Read:
+        """`reading` (pyarrow or DuckDB) of the files `listing` found (paths, or a query's plan of them), listed and
+        read again when one of them vanished in between: a compaction, or a day's rollups, replaced it, and its rows
+        are in the file that replaced it, which the next listing finds. The last try's error is the caller's."""
+        for _ in range(READ_TRIES - 1):
+            try:
+                return reading(listing())
+            except (OSError, duckdb.Error):
+                continue
+        return reading(listing())
 
     def delete(self, paths: Iterable[str]) -> None:
         for path in paths:
