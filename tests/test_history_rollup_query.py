@@ -102,7 +102,7 @@ def _read_raw(plan: rollup_query.Plan, start: float, end: float) -> bool:
 
 
 def _whole(store: HistoryStore, resolution: str) -> rollup_query.Plan:
-    return rollup_query.plan(store, int(T0 * 1000), int((T0 + 3 * DAY) * 1000), resolution)
+    return rollup_query.plan(store, [(int(T0 * 1000), int((T0 + 3 * DAY) * 1000))], resolution)
 
 
 def test_aggregates_from_rollups_equal_those_from_every_sample(history_store: HistoryStore,
@@ -131,7 +131,7 @@ def test_aggregates_from_rollups_equal_those_from_every_sample(history_store: Hi
     assert all("/samples/" in p and f"date={_part(1).date}" in p for p in plan.raw_paths)
     daily = _whole(store, "1d")
     assert set(daily.rollups) == {"1d", "1h"}  # day 1's rolled-up hours count towards its day
-    assert rollup_query.plan(store, int(T0 * 1000), int((T0 + DAY) * 1000), "1h", exercise=True).rollups == {}
+    assert rollup_query.plan(store, [(int(T0 * 1000), int((T0 + DAY) * 1000))], "1h", exercise=True).rollups == {}
     _check(store, rng)
 
     # A late sample in a rolled-up day and in a rolled-up hour: those periods are read from the samples ...
@@ -164,7 +164,7 @@ def test_a_range_that_cuts_a_period_reads_its_edges_from_the_samples(tmp_path: P
     assert rollups.roll_day(store, _part(0), quiet=0, now=FAR)
     _settle(store)
     start, end = int((T0 + 3600 * 5.5 + 17) * 1000), int((T0 + 3600 * 20.25) * 1000)
-    plan = rollup_query.plan(store, start, end, resolution)
+    plan = rollup_query.plan(store, [(start, end)], resolution)
     # Whole rows of the coarsest resolution that fits, finer ones towards the edges (1 h, then 1 min), and the
     # samples only for the part of a minute the range cuts.
     coarsest = {"1m": "1m", "1h": "1h", "1d": "1h"}[resolution]

@@ -78,17 +78,18 @@ async def fetch(client: aioredis.Redis, reader: BaselineReader, reads: list[tupl
 
 
 def baselines(query: HistoryQuery, asked: Sequence[BaselineKey], exercise: bool) -> dict[BaselineKey, Baseline | None]:
-    """Each baseline asked for, from the store's hourly buckets of the `days` days before its hour: one query per
-    indicator, hour and number of days, for every entity together. The newest of those hours is a day old, which
-    the history store holds; the hours Redis alone has are never part of a baseline."""
+    """Each baseline asked for, from the store's hourly buckets of the same hour of day on the `days` days before
+    its hour: one query per indicator, hour and number of days, for every entity together, reading those hours alone.
+    The newest of them is a day old, which the history store holds; the hours Redis alone has are never part of a
+    baseline."""
     groups: dict[tuple[str, int, int], list[str]] = defaultdict(list)
     for ind, ent, hour, days in asked:
         groups[ind, hour, days].append(ent)
     out: dict[BaselineKey, Baseline | None] = {}
     for (ind, hour, days), entities in groups.items():
         found: dict[str | None, list[Bucket]] = defaultdict(list)
-        for bucket in query.aggregate(ind, (hour - days * 24) * HOUR_MS, (hour - 23) * HOUR_MS, entities,
-                                      resolution="1h", exercise=exercise):
+        spans = [((hour - 24 * day) * HOUR_MS, (hour - 24 * day + 1) * HOUR_MS) for day in range(days, 0, -1)]
+        for bucket in query.aggregate_spans(ind, spans, entities, resolution="1h", exercise=exercise):
             found[bucket.entity].append(bucket)
         for ent in entities:
             out[ind, ent, hour, days] = baseline_of(found[ent], hour)

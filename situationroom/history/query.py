@@ -21,8 +21,6 @@ from situationroom.history import layout, rollup_query
 from situationroom.history.store import HistoryStore
 
 Resolution = Literal["1m", "1h", "1d"]
-RETRIES = 3
-"""Tries of a query whose files a compaction replaced between listing and reading them."""
 
 # The one dedup rule, at read and at compaction: one row per key; should a source ever have sent two values for one
 # key, the greater is kept, so every reader and every compaction keep the same one.
@@ -76,14 +74,7 @@ def deduplicated(table: pa.Table) -> pa.Table:
         out = con.sql(_DEDUP.format(rows="rows", where="") + " ORDER BY indicator, entity, ts").to_arrow_table()
     finally:
         con.close()
-    return pa.table({name: _column(out[name], layout.SCHEMA.field(name).type) for name in layout.SCHEMA.names},
-                    schema=layout.SCHEMA)
-
-
-def _column(column: pa.ChunkedArray, kind: pa.DataType) -> pa.ChunkedArray:
-    if pa.types.is_dictionary(kind):
-        return column.cast(pa.string()).dictionary_encode() if not pa.types.is_dictionary(column.type) else column
-    return column.cast(kind)
+    return layout.conform(out, layout.SCHEMA)
 
 
 class HistoryQuery:
@@ -110,23 +101,30 @@ class HistoryQuery:
                   domain: str | None = None) -> list[Bucket]:
         """Count, sum, min, max, mean and last of each `resolution` bucket in [start_ms, end_ms): per entity, or
         over every entity asked for together (`by_entity=False`). Buckets without samples are absent."""
+        return self.aggregate_spans(indicator, [(start_ms, end_ms)], entities, resolution=resolution,
+                                    by_entity=by_entity, exercise=exercise, domain=domain)
+
+    def aggregate_spans(self, indicator: str, spans: Sequence[tuple[int, int]], entities: Sequence[str] | None = None,
+                        *, resolution: Resolution = "1h", by_entity: bool = True, exercise: bool = False,
+                        domain: str | None = None) -> list[Bucket]:
+        """`aggregate` of the samples with event time in any of `spans` ([start_ms, end_ms) each), in one query: the
+        same hour of many days reads those hours alone."""
         if entities is not None and not entities:
             return []
-        for attempt in range(RETRIES):
-            found = rollup_query.plan(self.store, start_ms, end_ms, resolution, exercise=exercise, domain=domain)
+
+        def plan() -> rollup_query.Plan:
+            return rollup_query.plan(self.store, spans, resolution, exercise=exercise, domain=domain)
+
+        def run(found: rollup_query.Plan) -> list[Bucket]:
             if found.empty:
                 return []
             text, params = rollup_query.sql(found, indicator, entities, resolution, by_entity, _DEDUP)
             tables = {layout.ROLLUPS[r]: (paths, layout.ROLLUP_SCHEMA) for r, (paths, _) in found.rollups.items()}
             if found.raw_paths:
                 tables["history"] = (found.raw_paths, layout.SCHEMA)
-            try:
-                return [Bucket(*row) for row in self._execute(text, params, tables)]
-            except (duckdb.Error, OSError):
-                # A compaction or a day's rollups replaced a file planned a moment ago: plan again.
-                if attempt == RETRIES - 1:
-                    raise
-        return []
+            return [Bucket(*row) for row in self._execute(text, params, tables)]
+
+        return self.store.read_listed(plan, run)
 
     def _run(self, sql: str, indicator: str, start_ms: int, end_ms: int, entities: Sequence[str] | None,
              exercise: bool, domain: str | None) -> list[tuple]:
@@ -139,18 +137,13 @@ class HistoryQuery:
             where += f" AND entity IN ({', '.join('?' * len(entities))})"
             params += list(entities)
         text = sql.format(rows=_DEDUP.format(rows="history", where=where))
-        for attempt in range(RETRIES):
-            paths = self.store.files_for(dataset, layout.dates_between(start_ms, end_ms),
-                                         None if domain is None else [domain])
-            if not paths:
-                return []
-            try:
-                return self._execute(text, params, {"history": (paths, layout.SCHEMA)})
-            except (duckdb.Error, OSError):
-                # A compaction deleted a file listed a moment ago; its rows are in the merged file now.
-                if attempt == RETRIES - 1:
-                    raise
-        return []
+
+        def run(paths: list[str]) -> list[tuple]:
+            return self._execute(text, params, {"history": (paths, layout.SCHEMA)}) if paths else []
+
+        return self.store.read_listed(
+            lambda: self.store.files_for(dataset, layout.dates_between(start_ms, end_ms),
+                                         None if domain is None else [domain]), run)
 
     def _execute(self, text: str, params: list[object], tables: dict[str, tuple[list[str], pa.Schema]]) -> list[tuple]:
         """Run `text` with each table name bound to its files: read by DuckDB's own Parquet reader on a local disk

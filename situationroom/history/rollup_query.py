@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from situationroom.history import layout, rollups
+from situationroom.history.layout import Partition
 from situationroom.history.store import HistoryStore
 
 Span = tuple[int, int]
@@ -69,36 +70,24 @@ def _merged(spans: list[Span]) -> list[Span]:
     return out
 
 
-def plan(store: HistoryStore, start_ms: int, end_ms: int, resolution: str, *, exercise: bool = False,
+def plan(store: HistoryStore, spans: Sequence[Span], resolution: str, *, exercise: bool = False,
          domain: str | None = None) -> Plan:
-    """The files and spans that answer `resolution` buckets of [start_ms, end_ms)."""
+    """The files and spans that answer `resolution` buckets of the event times in `spans` (one range, or several:
+    the same hour of many days)."""
     out = Plan()
     step = STEP_MS[resolution]
+    asked = _merged([(lo, hi) for lo, hi in spans if lo < hi])
+    dates = sorted({date for lo, hi in asked for date in layout.dates_between(lo, hi)})
     rolled: dict[str, tuple[list[str], list[Span]]] = {}
-    for partition in store.partitions_for(layout.dataset_of(exercise), layout.dates_between(start_ms, end_ms),
-                                          None if domain is None else [domain]):
+    for partition in store.partitions_for(layout.dataset_of(exercise), dates, None if domain is None else [domain]):
         day = layout.day_start(partition.date)
         files = store.files(partition)
-        left = [(max(day, start_ms), min(day + layout.DAY_MS, end_ms))]
+        left = [(max(day, lo), min(day + layout.DAY_MS, hi)) for lo, hi in asked
+                if day < hi and lo < day + layout.DAY_MS]
         # Exercise samples have no rollups (rollups.py): read from the samples, always.
         for period in [] if exercise else rollups.current(store, partition, files):
-            spans = [(max(period.start, start_ms), min(period.end, end_ms))]
-            usable = sorted((r for r in period.resolutions if STEP_MS[r] <= step), key=STEP_MS.__getitem__,
-                            reverse=True)
-            for r in usable:
-                # Whole rows of this resolution inside the range asked for; what is left goes to a finer one.
-                aligned = (_ceil(start_ms, STEP_MS[r]), _floor(end_ms, STEP_MS[r]))
-                for lo, hi in list(spans):
-                    piece = (max(lo, aligned[0]), min(hi, aligned[1]))
-                    if piece[0] >= piece[1]:
-                        continue
-                    paths, taken = rolled.setdefault(r, ([], []))
-                    path = store.path_of(rollups.rollup_partition(partition, r), period.name)
-                    if path not in paths:
-                        paths.append(path)
-                    taken.append(piece)
-                    spans = _minus(spans, piece)
-                    left = _minus(left, piece)
+            for start_ms, end_ms in asked:
+                left = _take(store, partition, period, start_ms, end_ms, step, rolled, left)
         left = [(lo, hi) for lo, hi in left if lo < hi]
         if not left:
             continue
@@ -111,6 +100,29 @@ def plan(store: HistoryStore, start_ms: int, end_ms: int, resolution: str, *, ex
     out.raw_spans = _merged(out.raw_spans)
     out.rollups = {r: (paths, _merged(spans)) for r, (paths, spans) in rolled.items()}
     return out
+
+
+def _take(store: HistoryStore, partition: Partition, period: rollups.Current, start_ms: int, end_ms: int, step: int,
+          rolled: dict[str, tuple[list[str], list[Span]]], left: list[Span]) -> list[Span]:
+    """Take the rows of a period with current rollups that answer [start_ms, end_ms) into `rolled`, the coarsest that
+    fit first; returns what is `left` for the samples."""
+    spans = [(max(period.start, start_ms), min(period.end, end_ms))]
+    usable = sorted((r for r in period.resolutions if STEP_MS[r] <= step), key=STEP_MS.__getitem__, reverse=True)
+    for r in usable:
+        # Whole rows of this resolution inside the range asked for; what is left goes to a finer one.
+        aligned = (_ceil(start_ms, STEP_MS[r]), _floor(end_ms, STEP_MS[r]))
+        for lo, hi in list(spans):
+            piece = (max(lo, aligned[0]), min(hi, aligned[1]))
+            if piece[0] >= piece[1]:
+                continue
+            paths, taken = rolled.setdefault(r, ([], []))
+            path = store.path_of(rollups.rollup_partition(partition, r), period.name)
+            if path not in paths:
+                paths.append(path)
+            taken.append(piece)
+            spans = _minus(spans, piece)
+            left = _minus(left, piece)
+    return left
 
 
 def _between(column: str, spans: list[Span], params: list[object]) -> str:
