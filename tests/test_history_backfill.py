@@ -15,8 +15,9 @@ import pyarrow.compute as pc
 import pytest
 from playwright.sync_api import Browser, Page
 
+from situationroom import backfill as bf
 from situationroom.catalog import load_catalog
-from situationroom.cli import backfill as bf
+from situationroom.cli.backfill import summary_line
 from situationroom.collectors.definition import load_collector
 from situationroom.collectors.kinds.simulator import Simulator
 from situationroom.collectors.kinds.simulator.backfill import OLD_SPACING
@@ -160,7 +161,7 @@ def test_simulators_replaying_a_scenario_have_no_past_to_fill(tmp_path: Path) ->
         path.write_text(text.replace("\nparams:\n", '\nparams:\n  start: "2022-09-06 04:30"\n'), encoding="utf-8")
     done = bf.backfill(Settings(site=site, data_dir=tmp_path / "data"), 3, until=UNTIL)
     assert done.parts == 0 and len(done.skipped) == 7
-    assert "scenario starts at a simulated time of its own" in (bf.summary_line(done) or "")
+    assert "scenario starts at a simulated time of its own" in (summary_line(done) or "")
     done = bf.backfill(Settings(site=REPO, data_dir=tmp_path / "data", speed=60), 3, until=UNTIL)
     assert done.parts == 0 and {s.skipped for s in done.skipped} == {"it runs at speed 60"}
     out = cli("history", "backfill", "--days", "3", "--site", str(site), "--data-dir", str(tmp_path / "data"))

@@ -132,26 +132,27 @@ def history_backfill(site: SiteOpt = None, data_dir: DataOpt = None, days: DaysO
     """Write the last DAYS days of every simulator running in real time into the exercise history, as they would
     have delivered them (docs/history.md, "Backfill"). Hours the store already holds are skipped: running it again
     adds nothing."""
-    from situationroom.cli import backfill
+    from situationroom.backfill import Backfill, backfill
+    from situationroom.cli.backfill import progress_line, summary_line
 
     settings = make_settings(site=site, data_dir=data_dir)
     site_catalog(settings)
     typer.echo(f"history store: {settings.history_location}")
     tty = sys.stdout.isatty()
 
-    def progress(done: backfill.Backfill) -> None:
+    def progress(done: Backfill) -> None:
         # One line, written over in place on a terminal; a log gets the outcome alone.
         if tty:
-            typer.echo(f"\r\x1b[2K{backfill.progress_line(done)}", nl=False)
+            typer.echo(f"\r\x1b[2K{progress_line(done)}", nl=False)
 
     try:
-        done = backfill.backfill(settings, days, on_progress=progress)
+        done = backfill(settings, days, on_progress=progress)
     except OSError as exc:
         raise fail(f"cannot write the history store at {settings.history_location}: {exc}") from None
     finally:
         if tty:
             typer.echo("\r\x1b[2K", nl=False)
-    line = backfill.summary_line(done)
+    line = summary_line(done)
     if line is None:
         raise fail(f"no simulator collector in {settings.collectors_dir}: nothing to backfill")
     if not done.real_time:

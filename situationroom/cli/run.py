@@ -63,7 +63,7 @@ def _check_scenario(settings: Settings) -> None:
 
 def _serve(settings: Settings, roles: tuple[str, ...], *, start_embedded: bool, backfill_days: int = 0) -> None:
     """Run `roles` until Ctrl-C, printing where everything is once they are ready; with `backfill_days`, the
-    simulators' past is written into the history beside them (cli/backfill.py)."""
+    simulators' past is written into the history beside them (backfill.py, shown by cli/backfill.py)."""
     from situationroom import roles as roles_mod
     from situationroom.cli.backfill import InBackground
     from situationroom.redisconn import describe
