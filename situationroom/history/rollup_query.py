@@ -87,7 +87,8 @@ def plan(store: HistoryStore, spans: Sequence[Span], resolution: str, *, exercis
         # Exercise samples have no rollups (rollups.py): read from the samples, always.
         for period in [] if exercise else rollups.current(store, partition, files):
             for start_ms, end_ms in asked:
-                left = _take(store, partition, period, start_ms, end_ms, step, rolled, left)
+                if start_ms < period.end and period.start < end_ms:
+                    left = _take(store, partition, period, start_ms, end_ms, step, rolled, left)
         left = [(lo, hi) for lo, hi in left if lo < hi]
         if not left:
             continue
@@ -126,8 +127,15 @@ def _take(store: HistoryStore, partition: Partition, period: rollups.Current, st
 
 
 def _between(column: str, spans: list[Span], params: list[object]) -> str:
-    params += [_instant(ms) for span in spans for ms in span]
-    return "(" + " OR ".join(f"({column} >= ? AND {column} < ?)" for _ in spans) + ")"
+    """The filter of `spans` (sorted, apart) on `column`."""
+    either = " OR ".join(f"({column} >= ? AND {column} < ?)" for _ in spans)
+    if len(spans) == 1:
+        params += [_instant(ms) for ms in spans[0]]
+        return f"({either})"
+    # Several spans (the same hour of many days) within their whole range: DuckDB's Parquet reader filters by the
+    # range as it reads, which it does not do with the spans' OR alone (half the time of a baseline's query).
+    params += [_instant(spans[0][0]), _instant(spans[-1][1]), *(_instant(ms) for span in spans for ms in span)]
+    return f"({column} >= ? AND {column} < ? AND ({either}))"
 
 
 def sql(found: Plan, indicator: str, entities: Sequence[str] | None, resolution: str, by_entity: bool,
