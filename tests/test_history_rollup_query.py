@@ -1,6 +1,7 @@
-"""history/rollup_query.py through HistoryQuery.aggregate: buckets read from the rollups of closed periods and the
-samples of the rest equal, exactly, the buckets computed from every stored sample, over a store with rolled-up
-days, rolled-up and open hours, late samples before and after their period is rolled up again, and exercise data."""
+"""history/rollup_query.py through HistoryQuery.aggregate and aggregate_spans: buckets read from the rollups of
+closed periods and the samples of the rest equal, exactly, the buckets computed from every stored sample, over a
+store with rolled-up days, rolled-up and open hours, late samples before and after their period is rolled up again,
+and exercise data."""
 
 from __future__ import annotations
 
@@ -96,6 +97,29 @@ def _check(store: HistoryStore, rng: random.Random) -> None:
         query.close()
 
 
+def _check_spans(store: HistoryStore, rng: random.Random) -> None:
+    """Several ranges in one query (the same minutes of an hour on some of the days, as an anomaly baseline asks):
+    the buckets of each range, as if each were asked for alone."""
+    query = HistoryQuery(store)
+    try:
+        for _ in range(12 if store.is_local else 3):
+            hour, days = rng.randrange(24), sorted(rng.sample(range(-1, 4), rng.randint(1, 4)))
+            minutes = rng.choice([(0, 60), tuple(sorted(rng.sample(range(61), 2)))])
+            spans = [(int((T0 + d * DAY + hour * 3600 + minutes[0] * 60) * 1000),
+                      int((T0 + d * DAY + hour * 3600 + minutes[1] * 60) * 1000)) for d in days]
+            resolution = "1h" if minutes == (0, 60) and rng.random() < 0.5 else "1m"
+            entities = rng.choice([None, list(ENTITIES), ["yeonil"]])
+            by_entity, exercise = rng.random() < 0.6, rng.random() < 0.15
+            got = query.aggregate_spans("air.pm10", spans, entities, resolution=resolution,  # type: ignore[arg-type]
+                                        by_entity=by_entity, exercise=exercise)
+            want = sorted((b for lo, hi in spans
+                           for b in _expected(query, lo, hi, entities, resolution, by_entity, exercise)),
+                          key=lambda b: (b.entity or "", b.start))
+            assert got == want, (resolution, spans, entities, by_entity, exercise)
+    finally:
+        query.close()
+
+
 def _read_raw(plan: rollup_query.Plan, start: float, end: float) -> bool:
     """Whether the plan reads [start, end) (epoch s) from the samples."""
     return any(lo <= int(start * 1000) and int(end * 1000) <= hi for lo, hi in plan.raw_spans)
@@ -132,7 +156,9 @@ def test_aggregates_from_rollups_equal_those_from_every_sample(history_store: Hi
     daily = _whole(store, "1d")
     assert set(daily.rollups) == {"1d", "1h"}  # day 1's rolled-up hours count towards its day
     assert rollup_query.plan(store, [(int(T0 * 1000), int((T0 + DAY) * 1000))], "1h", exercise=True).rollups == {}
+    spans_rng = random.Random(23)
     _check(store, rng)
+    _check_spans(store, spans_rng)
 
     # A late sample in a rolled-up day and in a rolled-up hour: those periods are read from the samples ...
     _settle(store)
@@ -143,6 +169,7 @@ def test_aggregates_from_rollups_equal_those_from_every_sample(history_store: Hi
     assert _read_raw(plan, T0 + DAY + 3 * 3600, T0 + DAY + 4 * 3600)
     assert not _read_raw(plan, T0 + DAY + 2 * 3600, T0 + DAY + 3 * 3600)
     _check(store, rng)
+    _check_spans(store, spans_rng)
 
     # ... until they are rolled up again, from all their samples.
     _settle(store)
@@ -152,6 +179,7 @@ def test_aggregates_from_rollups_equal_those_from_every_sample(history_store: Hi
     plan = _whole(store, "1h")
     assert plan.raw_paths == [] and plan.raw_spans == []
     _check(store, rng)
+    _check_spans(store, spans_rng)
 
 
 @pytest.mark.parametrize("resolution", ["1m", "1h", "1d"])
