@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
@@ -13,8 +14,9 @@ import pyarrow.parquet as pq
 import pytest
 from pydantic import ValidationError
 
-from situationroom.history import layout
+from situationroom.history import compact, layout
 from situationroom.history.layout import Partition
+from situationroom.history.query import HistoryQuery
 from situationroom.history.store import HistoryStore, store_for
 from situationroom.settings import Settings
 from tests.servers_support import S3Server
@@ -162,3 +164,46 @@ def test_a_range_of_years_lists_only_the_dates_that_hold_data(history_store: His
     assert [p.rsplit("/", 1)[1] for p in paths] == ["part-00-a.parquet", "part-05-b.parquet"]
     assert len(dates) > 20_000 and len(listed) == 5  # the dataset, two dates, two domains
     assert history_store.files_for(layout.SAMPLES, dates, ["weather"])[0].endswith("part-05-b.parquet")
+
+
+def _compacted_once_listed(store: HistoryStore, part: Partition, listings: list[list[str]]) -> Callable[[], list[str]]:
+    """Two flush files of hour 0 of `part`, and their listing, after which, the first time, a historian compacts the
+    hour: the paths it answered are gone. Each listing's file names go to `listings`."""
+    day = layout.day_start(part.date)
+    for name, lo, hi in ((b"a", 0, 6), (b"b", 6, 10)):
+        rows = _table(hi - lo).set_column(2, "ts", pa.array(range(day + lo, day + hi), pa.int64())
+                                          .cast(pa.timestamp("ms", tz="UTC")))
+        store.write(part, layout.flush_name(0, [name]), rows.cast(layout.SCHEMA))
+
+    def listing() -> list[str]:
+        files = store.files(part)
+        if not listings:
+            compact.merge(store, part, files, layout.hour_name(0, [f.name for f in files]))
+        listings.append([f.name for f in files])
+        return [f.path for f in files]
+
+    return listing
+
+
+@pytest.mark.parametrize("reader", ["pyarrow", "duckdb"])
+def test_a_read_lists_again_when_a_compaction_replaced_a_file_it_had_listed(history_store: HistoryStore,
+                                                                            reader: str) -> None:
+    """pyarrow's reads (import, backfill) and DuckDB's (queries) alike: the listed flush files are gone, their rows
+    are in the compacted file, which the second listing finds."""
+    store = history_store
+    listings: list[list[str]] = []
+    listing = _compacted_once_listed(store, PART, listings)
+    if reader == "pyarrow":
+        assert store.read_listed(listing, store.read).num_rows == 10
+    else:
+        query = HistoryQuery(store)
+        # The query's own listing of the dates' files, with the compaction after its first answer.
+        store.files_for = lambda *_args, **_kwargs: listing()  # type: ignore[method-assign]
+        try:
+            day = layout.day_start(PART.date)
+            assert len(query.samples("air.pm10", day, day + layout.DAY_MS)) == 10
+        finally:
+            query.close()
+    assert len(listings) == 2
+    assert all(name.startswith(layout.FLUSH_PREFIX) for name in listings[0]) and len(listings[0]) == 2
+    assert [name[:len(layout.HOUR_PREFIX)] for name in listings[1]] == [layout.HOUR_PREFIX]
