@@ -10,7 +10,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from situationroom import status
 from situationroom.configfile import Strict, read_yaml, validate
@@ -195,17 +195,22 @@ class Indicator(Strict):
             data = {**data, "licence": "kogl-1" if data.get("public") is True else "internal"}
         return data
 
-    @model_validator(mode="after")
-    def _consistent_access(self) -> Indicator:
-        licence = LICENCES[self.licence]
-        if self.public and self.restricted is not None:
+    @field_validator("restricted")
+    @classmethod
+    def _not_public(cls, v: Restriction | None, info: ValidationInfo) -> Restriction | None:
+        if v is not None and info.data.get("public"):
             raise ValueError("an indicator is either public or restricted, not both")
-        if self.public and not licence.open:
-            raise ValueError(f"a public indicator needs an open licence (kogl-1..kogl-4), not {self.licence}")
-        if self.restricted is not None and licence.open:
-            raise ValueError(f"a restricted indicator cannot carry an open licence ({self.licence}): "
-                             "use internal or third-party")
-        return self
+        return v
+
+    @field_validator("licence")
+    @classmethod
+    def _licence_fits_access(cls, v: str, info: ValidationInfo) -> str:
+        licence = LICENCES[v]
+        if info.data.get("public") and not licence.open:
+            raise ValueError(f"a public indicator needs an open licence (kogl-1..kogl-4), not {v}")
+        if info.data.get("restricted") is not None and licence.open:
+            raise ValueError(f"a restricted indicator cannot carry an open licence ({v}): use internal or third-party")
+        return v
 
     @property
     def audience(self) -> Audience:
