@@ -11,7 +11,6 @@ from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse
 
 from situationroom.catalog import Catalog
-from situationroom.durations import format_duration
 from situationroom.web import auth, catalog_api, shell
 from situationroom.web.errors import ApiError
 
@@ -56,6 +55,16 @@ def _when(value: str | None, exercise: bool, tz: ZoneInfo, t: dict[str, str]) ->
     return f'<time datetime="{escape(value)}">{local:%Y-%m-%d %H:%M}</time>{tag}'
 
 
+def _every(seconds: float, lang: str) -> str:
+    """An update interval as people say it: 10분, 1시간, 1일 / 10 min, 1 h, 1 day."""
+    units = (("일", "day"), 86400), (("시간", "h"), 3600), (("분", "min"), 60), (("초", "s"), 1)
+    for (ko, en), size in units:
+        if seconds >= size and seconds % size == 0:
+            n = int(seconds // size)
+            return f"{n}{ko}" if lang == "ko" else f"{n} {en}{'s' if en == 'day' and n > 1 else ''}"
+    return f"{seconds:g}초" if lang == "ko" else f"{seconds:g} s"
+
+
 def _access(ds: dict[str, Any], lang: str, t: dict[str, str]) -> str:
     kind = ds["dct:accessRights"]
     label = f'<span class="tag {kind}">{t[kind]}</span>'
@@ -68,7 +77,10 @@ def _access(ds: dict[str, Any], lang: str, t: dict[str, str]) -> str:
 
 
 def _row(ds: dict[str, Any], lang: str, tz: ZoneInfo, t: dict[str, str]) -> str:
-    title, desc = ds["dct:title"][lang], ds["dct:description"][lang] or ds["dct:description"]["ko"] or ""
+    title = ds["dct:title"][lang]
+    # A description written in one language only is shown in it, marked so a screen reader reads it right.
+    desc_lang = lang if ds["dct:description"][lang] else ("en" if lang == "ko" else "ko")
+    desc = ds["dct:description"][desc_lang] or ""
     lic = ds["dct:license"]
     licence = (f'<a href="{escape(lic["url"])}">{escape(lic[lang])}</a>' if lic["url"] else escape(lic[lang]))
     if ds["withheld"]:
@@ -77,11 +89,11 @@ def _row(ds: dict[str, Any], lang: str, tz: ZoneInfo, t: dict[str, str]) -> str:
         span = ds["dct:temporal"]
         dates = (f'<td>{_when(span["dcat:startDate"], span["start_exercise"], tz, t)}</td>'
                  f'<td>{_when(span["dcat:endDate"], span["end_exercise"], tz, t)}</td>')
-    interval = format_duration(ds["interval_s"])
+    interval = _every(ds["interval_s"], lang)
     words = f'{title} {ds["dct:identifier"]} {ds["dct:source"]} {desc}'.lower()
     return (f'<tr id="{escape(ds["dct:identifier"])}" data-words="{escape(words)}">'
             f'<th scope="row"><div class="name">{escape(title)}</div><code>{escape(ds["dct:identifier"])}</code>'
-            f'{f"<p>{escape(desc)}</p>" if desc else ""}</th>'
+            f'{f"<p lang={desc_lang!r}>{escape(desc)}</p>" if desc else ""}</th>'
             f'<td>{escape(ds["unit"][lang])}</td><td>{escape(ds["dct:source"])}</td>'
             f'<td><abbr title="{escape(ds["dcat:temporalResolution"])}">{escape(interval)}</abbr></td>'
             f"<td>{licence}</td><td>{_access(ds, lang, t)}</td>{dates}</tr>")
