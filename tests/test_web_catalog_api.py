@@ -17,6 +17,7 @@ import redis
 from situationroom import keys
 from situationroom.history.store import store_for
 from situationroom.samples import Sample
+from situationroom.web import catalog_api
 from tests.history_support import write_batch
 from tests.http_support import bearer
 from tests.servers_support import Served, serve
@@ -120,3 +121,16 @@ def test_reads_need_a_token_when_the_server_says_so(redis_url: str) -> None:
             httpx.Client(base_url=served.url, timeout=20) as http:
         assert http.get("/api/v1/catalog").status_code == 401
         assert http.get("/api/v1/catalog", headers=bearer(redis_url, "viewer")).status_code == 200
+
+
+def test_first_data_arriving_after_the_first_look_is_found_soon(redis_url: str, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(catalog_api, "FIRST_RETRY", 0.2)
+    settings = settings_for(redis_url, history_dir=tmp_path / "history")
+    with serve(settings) as served, httpx.Client(base_url=served.url, timeout=20) as http:
+        live_state(redis_url, "air.pm10", "airkorea-3gongdan", time.time())
+        assert datasets(http)["air.pm10"]["dct:temporal"]["dcat:startDate"] is None
+        write_batch(store_for(settings), served.catalog, [Sample("air.pm10", "airkorea-3gongdan", T0, 1.0, "a")],
+                    "1")
+        time.sleep(0.3)
+        assert datasets(http)["air.pm10"]["dct:temporal"]["dcat:startDate"] == iso(T0)

@@ -29,6 +29,9 @@ Reader = Annotated[Any, Depends(require("read"))]
 
 FIRST_TTL = 600.0
 """Seconds the oldest samples are remembered: they change only when retention drops a day, or data is imported."""
+FIRST_RETRY = 30.0
+"""Seconds after which they are read again while an indicator with live data has none yet (a new site, a store
+being filled): its first data is on its way into the history store."""
 CONTEXT = {"dcat": "http://www.w3.org/ns/dcat#", "dct": "http://purl.org/dc/terms/",
            "foaf": "http://xmlns.com/foaf/0.1/"}
 
@@ -111,9 +114,13 @@ class FirstData:
     read_at: float = -FIRST_TTL
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
-    async def get(self, conn: HTTPConnection) -> FirstData:
+    async def get(self, conn: HTTPConnection, live_now: set[str]) -> FirstData:
+        """The oldest samples, read again when remembered too long, or a while ago with one of `live_now` (the
+        indicators with live data) still missing."""
         async with self.lock:
-            if time.monotonic() - self.read_at >= FIRST_TTL:
+            age = time.monotonic() - self.read_at
+            missing = any(i not in self.real and i not in self.exercise for i in live_now)
+            if age >= FIRST_TTL or (missing and age >= FIRST_RETRY):
                 ctx = conn.app.state.ctx
                 wanted: dict[str, list[str]] = {}
                 for ind in ctx.catalog.indicators.values():
@@ -187,8 +194,8 @@ async def build(conn: HTTPConnection, record: dict[str, Any] | None) -> dict[str
     people = conn.app.state.notify.people
     hidden = clearance.hidden(conn, record)
     readable = [i for i in catalog.indicators if i not in hidden]
-    states, first = await asyncio.gather(live.read(ctx.client, readable, ctx.settings.stale_grace),
-                                         _first_data(conn).get(conn))
+    states = await live.read(ctx.client, readable, ctx.settings.stale_grace)
+    first = await _first_data(conn).get(conn, {i for i, st in states.items() if st})
     base = str(conn.base_url)
     datasets = []
     for ind in catalog.indicators.values():

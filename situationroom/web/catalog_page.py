@@ -42,6 +42,11 @@ TEXT = {
 }
 
 
+COLUMNS = "<colgroup>" + "".join(f'<col class="c-{c}">' for c in (
+    "indicator", "unit", "source", "interval", "licence", "access", "first", "last")) + "</colgroup>"
+"""The same column widths in every domain's table (catalog.css), so the columns line up down the page."""
+
+
 def install(app: FastAPI) -> None:
     """Add `/catalog` (its style and script come from the wall's asset route, under the same build)."""
     app.include_router(router)
@@ -123,7 +128,8 @@ async def catalog_page(request: Request, lang: Lang = "ko") -> HTMLResponse:
         head = "".join(f'<th scope="col">{t[k]}</th>' for k in ("indicator", "unit", "source", "interval",
                                                                 "licence", "access", "first", "last"))
         sections.append(f'<section aria-labelledby="d-{domain.id}"><h2 id="d-{domain.id}">{escape(name)}</h2>'
-                        f'<table><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></section>')
+                        f'<table>{COLUMNS}<thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+                        "</section>")
     who = (t["signed_in"].format(name=escape(str(record.get("staff") or record.get("name"))),
                                  role=escape(str(record.get("role"))))
            if record is not None else t["signed_out"])
