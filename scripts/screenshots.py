@@ -15,8 +15,9 @@ With `--history` it photographs the overview's third page instead, the past 30 d
 time: `situationroom up` on a fresh data folder fills the 30 days (docs/history.md, "Backfill") and the pictures
 are taken once every 30-day chart holds them.
 
-With `--catalog` it photographs the data catalogue `/catalog` at 1920x1080, on an ordinary day in real time once the
-30 days are filled (so every indicator has its first and last data), as a browser without a token sees it.
+With `--catalog` it photographs the data catalogue `/catalog` at 1920x1080 (Korean: its top; English: the
+administration domain with its restricted indicator), on an ordinary day in real time once the history fill has
+given the indicators their first data, as a browser without a token sees it.
 """
 
 from __future__ import annotations
@@ -155,7 +156,9 @@ def shoot_catalog(url: str, out: Path) -> list[Path]:
             page = browser.new_context(viewport={"width": 1920, "height": 1080}).new_page()
             page.goto(f"{url}/catalog?lang={lang}")
             page.wait_for_selector("main table")
-            page.evaluate("document.getElementById('d-environment').scrollIntoView()")
+            if lang == "en":
+                # The administration domain: the restricted complaint caseload beside open indicators.
+                page.evaluate("window.scrollTo(0, document.getElementById('d-administration').offsetTop - 80)")
             page.wait_for_timeout(500)
             path = out / f"catalog-{lang}.png"
             page.screenshot(path=path)

@@ -76,9 +76,13 @@ def _access(ds: dict[str, Any], lang: str, t: dict[str, str]) -> str:
     if kind != "departments":
         return label
     names = ", ".join(escape(d[lang] or d["id"]) for d in ds["restricted_to"])
+    return f'{label}<div class="readers">{names}, {t["operators"]}</div>'
+
+
+def _reason(ds: dict[str, Any], lang: str) -> str:
+    """Why an indicator is restricted, under its name, where a reader looks for what it is."""
     reason = (ds.get("restriction_reason") or {}).get(lang)
-    more = f'<div class="reason">{escape(reason)}</div>' if reason else ""
-    return f'{label}<div>{names}, {t["operators"]}</div>{more}'
+    return f'<p class="reason">{escape(reason)}</p>' if reason else ""
 
 
 def _row(ds: dict[str, Any], lang: str, tz: ZoneInfo, t: dict[str, str]) -> str:
@@ -98,7 +102,7 @@ def _row(ds: dict[str, Any], lang: str, tz: ZoneInfo, t: dict[str, str]) -> str:
     words = f'{title} {ds["dct:identifier"]} {ds["dct:source"]} {desc}'.lower()
     return (f'<tr id="{escape(ds["dct:identifier"])}" data-words="{escape(words)}">'
             f'<th scope="row"><div class="name">{escape(title)}</div><code>{escape(ds["dct:identifier"])}</code>'
-            f'{f"<p lang={desc_lang!r}>{escape(desc)}</p>" if desc else ""}</th>'
+            f'{f"<p lang={desc_lang!r}>{escape(desc)}</p>" if desc else ""}{_reason(ds, lang)}</th>'
             f'<td>{escape(ds["unit"][lang])}</td><td>{escape(ds["dct:source"])}</td>'
             f'<td><abbr title="{escape(ds["dcat:temporalResolution"])}">{escape(interval)}</abbr></td>'
             f"<td>{licence}</td><td>{_access(ds, lang, t)}</td>{dates}</tr>")
