@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import itertools
 import math
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -16,6 +15,7 @@ from situationroom import status
 from situationroom.configfile import Strict, read_yaml, validate
 from situationroom.durations import Duration
 from situationroom.errors import ConfigError, Problem
+from situationroom.licences import LICENCES, Audience, LicenceId, Restriction
 from situationroom.status import LEVEL_NAMES, StatusId
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_.\-]*$"
@@ -108,50 +108,6 @@ class Thresholds(Strict):
             if sign * (value - threshold) >= 0:
                 return name  # type: ignore[return-value]
         return "normal"
-
-
-LicenceId = Literal["kogl-1", "kogl-2", "kogl-3", "kogl-4", "internal", "third-party"]
-
-
-@dataclass(frozen=True)
-class Licence:
-    """Terms under which an indicator's data may be reused; `open` licences let anyone reuse it."""
-
-    id: str
-    name_ko: str
-    name_en: str
-    url: str | None
-    open: bool
-
-
-LICENCES: dict[str, Licence] = {lic.id: lic for lic in (
-    Licence("kogl-1", "공공누리 제1유형 (출처표시)", "KOGL Type 1 (attribution)",
-            "https://www.kogl.or.kr/info/licenseType1.do", True),
-    Licence("kogl-2", "공공누리 제2유형 (출처표시, 상업적 이용금지)", "KOGL Type 2 (attribution, non-commercial)",
-            "https://www.kogl.or.kr/info/licenseType2.do", True),
-    Licence("kogl-3", "공공누리 제3유형 (출처표시, 변경금지)", "KOGL Type 3 (attribution, no derivatives)",
-            "https://www.kogl.or.kr/info/licenseType3.do", True),
-    Licence("kogl-4", "공공누리 제4유형 (출처표시, 상업적 이용금지, 변경금지)",
-            "KOGL Type 4 (attribution, non-commercial, no derivatives)",
-            "https://www.kogl.or.kr/info/licenseType4.do", True),
-    Licence("internal", "행정 내부자료 (외부 제공 불가)", "Internal administrative data (not for release)",
-            None, False),
-    Licence("third-party", "제3자 제공자료 (이용 약정, 재배포 불가)",
-            "Third-party data under agreement (no redistribution)", None, False),
-)}
-"""The licences an indicator may name: the four 공공누리 (Korea Open Government Licence) types, the city's internal
-data, and data a company provides under an agreement."""
-
-Audience = Literal["public", "officials", "departments"]
-
-
-class Restriction(Strict):
-    """Who besides operators and admins may read a restricted indicator: the staff of these departments."""
-
-    departments: list[str] = Field(min_length=1)
-    """Department ids of seeds/departments.yaml."""
-    reason_ko: str | None = None
-    reason_en: str | None = None
 
 
 class Indicator(Strict):

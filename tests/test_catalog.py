@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from situationroom.catalog import LICENCES, Catalog, load_catalog
+from situationroom.catalog import Catalog, load_catalog
 from situationroom.errors import ConfigError
+from situationroom.licences import LICENCES
 from situationroom.notify.people import check_restricted, load_people
 from tests.site_support import REPO
 

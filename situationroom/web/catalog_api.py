@@ -14,11 +14,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import HTTPConnection
 
 from situationroom import live
-from situationroom.catalog import LICENCES, Catalog, Indicator
+from situationroom.catalog import Catalog, Indicator
 from situationroom.durations import iso8601
 from situationroom.history import layout
 from situationroom.history.status import first_samples
 from situationroom.history.store import store_for
+from situationroom.licences import LICENCES
 from situationroom.web import clearance
 from situationroom.web.auth import require
 from situationroom.web.errors import documented
