@@ -228,7 +228,7 @@ def may_read(w: Who | None, indicator: Indicator) -> bool:
         return True
     if w is None:
         return False
-    return w.any_alert or (w.department is not None and w.department in indicator.restricted.departments)
+    return w.any_alert or indicator.restricted.admits(w.department)
 
 
 def check_read(w: Who | None, indicator: Indicator, people: People) -> None:

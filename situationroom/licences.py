@@ -51,3 +51,7 @@ class Restriction(Strict):
     """Department ids of seeds/departments.yaml."""
     reason_ko: str | None = None
     reason_en: str | None = None
+
+    def admits(self, department: str | None) -> bool:
+        """Whether the staff of `department` may read the indicator (operators and admins always may)."""
+        return department is not None and department in self.departments
