@@ -134,3 +134,17 @@ def test_first_data_arriving_after_the_first_look_is_found_soon(redis_url: str, 
                     "1")
         time.sleep(0.3)
         assert datasets(http)["air.pm10"]["dct:temporal"]["dcat:startDate"] == iso(T0)
+
+
+def test_an_older_day_written_later_moves_the_first_data_back(redis_url: str, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A backfill or an import writes days older than what the catalogue saw: it is noticed from the listing."""
+    monkeypatch.setattr(catalog_api, "FIRST_RETRY", 0.2)
+    settings = settings_for(redis_url, history_dir=tmp_path / "history")
+    with serve(settings) as served, httpx.Client(base_url=served.url, timeout=20) as http:
+        store = store_for(settings)
+        write_batch(store, served.catalog, [Sample("air.pm10", "airkorea-3gongdan", T0 + 3 * DAY, 1.0, "a")], "1")
+        assert datasets(http)["air.pm10"]["dct:temporal"]["dcat:startDate"] == iso(T0 + 3 * DAY)
+        write_batch(store, served.catalog, [Sample("air.pm10", "airkorea-3gongdan", T0, 1.0, "a")], "2")
+        time.sleep(0.3)
+        assert datasets(http)["air.pm10"]["dct:temporal"]["dcat:startDate"] == iso(T0)

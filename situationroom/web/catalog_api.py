@@ -18,7 +18,7 @@ from situationroom.catalog import Catalog, Indicator
 from situationroom.durations import iso8601
 from situationroom.history import layout
 from situationroom.history.status import first_samples
-from situationroom.history.store import store_for
+from situationroom.history.store import HistoryStore, store_for
 from situationroom.licences import LICENCES
 from situationroom.web import clearance
 from situationroom.web.auth import require
@@ -31,8 +31,9 @@ Reader = Annotated[Any, Depends(require("read"))]
 FIRST_TTL = 600.0
 """Seconds the oldest samples are remembered: they change only when retention drops a day, or data is imported."""
 FIRST_RETRY = 30.0
-"""Seconds after which they are read again while an indicator with live data has none yet (a new site, a store
-being filled): its first data is on its way into the history store."""
+"""Seconds after which they are read again when an indicator with live data has none yet (a new site: its first
+data is on its way into the history store), or the store's oldest date changed (a backfill, an import, retention):
+its listing is looked at, one request per dataset."""
 CONTEXT = {"dcat": "http://www.w3.org/ns/dcat#", "dct": "http://purl.org/dc/terms/",
            "foaf": "http://xmlns.com/foaf/0.1/"}
 
@@ -112,27 +113,37 @@ class FirstData:
 
     real: dict[str, float] = field(default_factory=dict)
     exercise: dict[str, float] = field(default_factory=dict)
+    oldest: tuple[str | None, ...] = ()
+    """The oldest date of each dataset when they were read."""
     read_at: float = -FIRST_TTL
+    checked_at: float = -FIRST_TTL
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def get(self, conn: HTTPConnection, live_now: set[str]) -> FirstData:
-        """The oldest samples, read again when remembered too long, or a while ago with one of `live_now` (the
-        indicators with live data) still missing."""
+        """The oldest samples, read again when remembered too long, or a while ago and one of `live_now` (the
+        indicators with live data) is still missing or the store holds an older date than then."""
         async with self.lock:
-            age = time.monotonic() - self.read_at
+            if time.monotonic() - self.checked_at < FIRST_RETRY:
+                return self
+            ctx = conn.app.state.ctx
+            store = store_for(ctx.settings)
+            # Listings and file reads block: off the event loop.
+            oldest = await asyncio.to_thread(_oldest_dates, store)
             missing = any(i not in self.real and i not in self.exercise for i in live_now)
-            if age >= FIRST_TTL or (missing and age >= FIRST_RETRY):
-                ctx = conn.app.state.ctx
+            if time.monotonic() - self.read_at >= FIRST_TTL or missing or oldest != self.oldest:
                 wanted: dict[str, list[str]] = {}
                 for ind in ctx.catalog.indicators.values():
                     wanted.setdefault(ind.domain, []).append(ind.id)
-                store = store_for(ctx.settings)
-                # Parquet footers and two columns of the oldest dates: blocking file reads, off the event loop.
                 self.real, self.exercise = await asyncio.gather(
                     asyncio.to_thread(first_samples, store, wanted, layout.SAMPLES),
                     asyncio.to_thread(first_samples, store, wanted, layout.EXERCISE))
-                self.read_at = time.monotonic()
+                self.oldest, self.read_at = oldest, time.monotonic()
+            self.checked_at = time.monotonic()
         return self
+
+
+def _oldest_dates(store: HistoryStore) -> tuple[str | None, ...]:
+    return tuple(next(iter(store.dates(dataset)), None) for dataset in (layout.SAMPLES, layout.EXERCISE))
 
 
 def _first_data(conn: HTTPConnection) -> FirstData:
