@@ -17,7 +17,7 @@ are taken once every 30-day chart holds them.
 
 With `--catalog` it photographs the data catalogue `/catalog` at 1920x1080 (Korean: its top; English: the
 administration domain with its restricted indicator), on an ordinary day in real time once the history fill has
-given nine in ten indicators 20 days of it, as a browser without a token sees it.
+given nine in ten indicators 20 days of it (five minutes at most), as a browser without a token sees it.
 """
 
 from __future__ import annotations
