@@ -3,6 +3,7 @@
     .venv/bin/pip install -e '.[test]'            # Playwright; Debian's chromium at /usr/bin/chromium
     .venv/bin/python scripts/screenshots.py       # writes docs/screenshots/wall-{ko,en}-{1920x1080,3840x2160}.png
     .venv/bin/python scripts/screenshots.py --history --out /tmp/shots   # the past 30 days: history-*.png
+    .venv/bin/python scripts/screenshots.py --catalog   # the data catalogue: docs/screenshots/catalog-{ko,en}.png
 
 It copies the repository's site to a temporary folder, starts `situationroom up` on it with an embedded Redis of
 its own, the simulators replaying Typhoon Hinnamnor from 6 September 2022 04:30 KST (the worst of the rain,
@@ -13,6 +14,10 @@ replay is exercise data, so the wall carries the 훈련 / EXERCISE band and show
 With `--history` it photographs the overview's third page instead, the past 30 days, on an ordinary day in real
 time: `situationroom up` on a fresh data folder fills the 30 days (docs/history.md, "Backfill") and the pictures
 are taken once every 30-day chart holds them.
+
+With `--catalog` it photographs the data catalogue `/catalog` at 1920x1080 (Korean: its top; English: the
+administration domain with its restricted indicator), on an ordinary day in real time once the history fill has
+given nine in ten indicators 20 days of it (five minutes at most), as a browser without a token sees it.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -133,6 +139,40 @@ def shoot_history(url: str, out: Path) -> list[Path]:
     return written
 
 
+def shoot_catalog(url: str, out: Path) -> list[Path]:
+    """The catalogue in both languages, once the history fill has given the indicators their first data."""
+    import httpx
+    from playwright.sync_api import sync_playwright
+
+    def filled(entry: dict) -> bool:
+        start = (entry["dct:temporal"] or {}).get("dcat:startDate")
+        return start is not None and time.time() - datetime.fromisoformat(start).timestamp() > 20 * 86400
+
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        entries = httpx.get(f"{url}/api/v1/catalog", timeout=10).json()["dcat:dataset"]
+        if sum(map(filled, entries)) >= 0.9 * len(entries):
+            break
+        time.sleep(10)
+    written = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        for lang in ("ko", "en"):
+            page = browser.new_context(viewport={"width": 1920, "height": 1080}).new_page()
+            page.goto(f"{url}/catalog?lang={lang}")
+            page.wait_for_selector("main table")
+            if lang == "en":
+                # The administration domain: the restricted complaint caseload beside open indicators.
+                page.evaluate("window.scrollTo(0, document.getElementById('d-administration').offsetTop - 80)")
+            page.wait_for_timeout(500)
+            path = out / f"catalog-{lang}.png"
+            page.screenshot(path=path)
+            written.append(path)
+            page.context.close()
+        browser.close()
+    return written
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "screenshots", help="folder to write into")
@@ -141,15 +181,16 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=40, help="seconds of data before the first picture")
     parser.add_argument("--history", action="store_true",
                         help="the overview's past 30 days (an ordinary day, backfilled) instead of the typhoon")
+    parser.add_argument("--catalog", action="store_true", help="the data catalogue /catalog instead of the wall")
     args = parser.parse_args()
     if not Path(CHROMIUM).exists():
         raise SystemExit(f"{CHROMIUM} is missing: apt-get install chromium")
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="sr-shots-") as tmp:
-        if args.history:
+        if args.history or args.catalog:
             site = site_copy(Path(tmp), None)
             with situationroom_up(site, Path(tmp) / "data", None) as url:
-                for path in shoot_history(url, args.out):
+                for path in (shoot_catalog if args.catalog else shoot_history)(url, args.out):
                     print(path)
             return
         site = site_copy(Path(tmp), args.start)

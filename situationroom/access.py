@@ -1,7 +1,8 @@
-"""Who may do what: acknowledge, silence and expire silences of which alerts, for how long (docs/access.md).
+"""Who may do what: acknowledge, silence and expire silences of which alerts, for how long, and read which
+restricted indicators (docs/access.md).
 
-Every rule of access to alerts and subscriptions lives here; handlers gather the facts (the token, the people,
-the subscriptions, the alerts) and ask. A refusal says what is wrong in which field, with the value.
+Every rule of access to alerts, subscriptions and restricted indicators lives here; handlers gather the facts (the
+token, the people, the subscriptions, the alerts) and ask. A refusal says what is wrong in which field, with the value.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from situationroom.alerts.silences import SilenceIn
-from situationroom.catalog import Catalog
+from situationroom.catalog import Catalog, Indicator
 from situationroom.durations import format_duration
 from situationroom.notify.people import People
 from situationroom.notify.routing import matches as routing_matches
@@ -216,3 +217,37 @@ def may_manage_subscription(record: Mapping[str, Any], owner: str, people: Peopl
         return True
     dept = people.departments.get(owner)
     return dept is not None and dept.head == me
+
+
+# ------------------------------------------------------------------------------------------ reading indicators
+
+def may_read(w: Who | None, indicator: Indicator) -> bool:
+    """Whether `w` (None: a caller without a token) may read the figures of `indicator`: anyone unless it is
+    restricted; then the staff of its departments, operators and admins."""
+    if indicator.restricted is None:
+        return True
+    if w is None:
+        return False
+    return w.any_alert or indicator.restricted.admits(w.department)
+
+
+def check_read(w: Who | None, indicator: Indicator, people: People) -> None:
+    """Refused (403) naming the indicator and who may read it, unless `w` may."""
+    if may_read(w, indicator):
+        return
+    assert indicator.restricted is not None  # may_read admits every unrestricted indicator
+    names = ", ".join(f"{people.departments[d].name_ko} ({d})" if d in people.departments else d
+                      for d in indicator.restricted.departments)
+    if w is None:
+        caller = "this request carries no token"
+    elif w.department:
+        caller = f"the token belongs to a staff member of {w.department}"
+    else:
+        caller = f"the token's role is {w.role}"
+    raise Refused(403, f"{indicator.id} is restricted: only staff of {names}, operators and admins may read it; "
+                       f"{caller}", "indicator", indicator.id)
+
+
+def hidden_from(w: Who | None, catalog: Catalog) -> frozenset[str]:
+    """The restricted indicators whose figures `w` may not read: what every read path leaves out for them."""
+    return frozenset(i.id for i in catalog.indicators.values() if not may_read(w, i))

@@ -9,12 +9,13 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from situationroom import status
 from situationroom.configfile import Strict, read_yaml, validate
 from situationroom.durations import Duration
 from situationroom.errors import ConfigError, Problem
+from situationroom.licences import LICENCES, Audience, LicenceId, Restriction
 from situationroom.status import LEVEL_NAMES, StatusId
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_.\-]*$"
@@ -131,13 +132,48 @@ class Indicator(Strict):
     """Meaning of coded values (advisory levels); empty for ordinary measurements."""
     description_ko: str | None = None
     description_en: str | None = None
+    public: bool = False
+    """Open to citizens: shown without any token on the public pages (air, weather, rivers, disaster texts)."""
+    restricted: Restriction | None = None
+    """Readable only by the staff of these departments, operators and admins (docs/access.md)."""
+    licence: LicenceId
+    """Terms of reuse (LICENCES); when not given, 공공누리 제1유형 for a public indicator, else internal data."""
 
     @model_validator(mode="before")
     @classmethod
-    def _unit_en_defaults_to_unit(cls, data: object) -> object:
-        if isinstance(data, dict) and "unit_en" not in data and isinstance(data.get("unit"), str):
-            return {**data, "unit_en": data["unit"]}
+    def _defaults(cls, data: object) -> object:
+        if not isinstance(data, dict):
+            return data
+        if "unit_en" not in data and isinstance(data.get("unit"), str):
+            data = {**data, "unit_en": data["unit"]}
+        if "licence" not in data:
+            # Open data from a public source is reused under 공공누리 제1유형; anything else stays in the city.
+            data = {**data, "licence": "kogl-1" if data.get("public") is True else "internal"}
         return data
+
+    @field_validator("restricted")
+    @classmethod
+    def _not_public(cls, v: Restriction | None, info: ValidationInfo) -> Restriction | None:
+        if v is not None and info.data.get("public"):
+            raise ValueError("an indicator is either public or restricted, not both")
+        return v
+
+    @field_validator("licence")
+    @classmethod
+    def _licence_fits_access(cls, v: str, info: ValidationInfo) -> str:
+        licence = LICENCES[v]
+        if info.data.get("public") and not licence.open:
+            raise ValueError(f"a public indicator needs an open licence (kogl-1..kogl-4), not {v}")
+        if info.data.get("restricted") is not None and licence.open:
+            raise ValueError(f"a restricted indicator cannot carry an open licence ({v}): use internal or third-party")
+        return v
+
+    @property
+    def audience(self) -> Audience:
+        """Who may see the figures: citizens, any official, or the listed departments (with operators, admins)."""
+        if self.public:
+            return "public"
+        return "departments" if self.restricted is not None else "officials"
 
     @field_validator("interval")
     @classmethod
@@ -166,8 +202,12 @@ class Catalog:
     """The validated catalog with lookups; built once at start, read everywhere."""
 
     def __init__(self, city: City, domains: list[Domain], entities: list[Entity],
-                 indicators: list[Indicator], entity_kinds: list[EntityKind] | None = None) -> None:
+                 indicators: list[Indicator], entity_kinds: list[EntityKind] | None = None,
+                 department_refs: list[tuple[str, str, int | None, str]] | None = None) -> None:
         self.city = city
+        self.department_refs = department_refs or []
+        """(department id, file, line, field) of every department a restricted indicator names, checked against
+        the site's departments by whoever loads them (situationroom.notify.people)."""
         self.domains = {d.id: d for d in domains}
         self.entity_kinds = {k.id: k for k in entity_kinds or []}
         self.entities = {e.id: e for e in entities}
@@ -181,6 +221,12 @@ class Catalog:
                 else:
                     ids.extend(e.id for e in entities if e.kind == ref)
             self._entities_of[ind.id] = tuple(dict.fromkeys(ids))
+
+    def department_problems(self, known: set[str]) -> list[Problem]:
+        """Each department a restricted indicator names that is not one of `known` (the site's departments)."""
+        hint = f"departments: {', '.join(sorted(known))}" if known else "the site has no seeds/departments.yaml"
+        return [Problem(f"unknown department; {hint}", file, line, fld, dep, True)
+                for dep, file, line, fld in self.department_refs if dep not in known]
 
     def entities_of(self, indicator: str) -> tuple[str, ...]:
         return self._entities_of.get(indicator, ())
@@ -294,6 +340,7 @@ def load_catalog(seeds: Path) -> Catalog:
 
     domain_ids = {d.id for d in catalog_file.domains}
     seen: set[str] = set()
+    department_refs: list[tuple[str, str, int | None, str]] = []
     for i, ind in enumerate(catalog_file.indicators):
         where = ("indicators", i)
 
@@ -313,7 +360,11 @@ def load_catalog(seeds: Path) -> Catalog:
         for ent in ind.thresholds_by_entity:
             if ent not in entities:
                 problem("unknown entity", "thresholds_by_entity", ent)
+        for j, dep in enumerate(ind.restricted.departments if ind.restricted else []):
+            loc = (*where, "restricted", "departments", j)
+            department_refs.append((dep, str(cat_path), pos.line_of(loc),
+                                    f"indicators[{i}].restricted.departments[{j}]"))
     if problems:
         raise ConfigError(problems)
     return Catalog(catalog_file.city, catalog_file.domains, list(entities.values()), catalog_file.indicators,
-                   catalog_file.entity_kinds)
+                   catalog_file.entity_kinds, department_refs)

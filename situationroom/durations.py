@@ -55,6 +55,17 @@ def format_duration(seconds: float) -> str:
     return f"{seconds:g}s"
 
 
+def iso8601(seconds: float) -> str:
+    """The ISO 8601 duration (P1D, PT1H30M, PT10S) data catalogues use, e.g. for dcat:temporalResolution."""
+    whole = round(seconds)
+    days, rest = divmod(whole, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    time_part = "".join(f"{n}{u}" for n, u in ((hours, "H"), (minutes, "M"), (secs, "S")) if n)
+    out = "P" + (f"{days}D" if days else "") + (f"T{time_part}" if time_part else "")
+    return out if out != "P" else "PT0S"
+
+
 Duration = Annotated[
     float, BeforeValidator(parse_duration), PlainSerializer(format_duration, return_type=str)
 ]

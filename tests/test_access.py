@@ -9,11 +9,18 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
+from situationroom import access, tokens
+from situationroom.catalog import Catalog
+from situationroom.notify.people import load_people
 from situationroom.notify.subscriptions import Store, Subscription
 from tests.alerts_support import City, open_city
 from tests.http_support import bearer
 from tests.servers_support import serve
+from tests.site_support import REPO
+
+SEEDS = REPO / "seeds"
 
 
 async def _river_alerts(redis_url: str, tmp_path: Path) -> City:
@@ -163,3 +170,25 @@ async def test_ending_a_silence_early_is_for_its_creator_its_department_and_oper
             assert (await http.delete(f"/api/v1/silences/{third}", headers=ops)).status_code == 200
             assert (await http.delete("/api/v1/silences/nope", headers=ops)).status_code == 404
     await city.close()
+
+
+def test_who_reads_a_restricted_indicator(site_catalog: Catalog) -> None:
+    people = load_people(SEEDS)
+    secret, open_one = site_catalog.indicators["admin.complaints_open"], site_catalog.indicators["air.pm10"]
+
+    def w(role: str, staff: str | None = None) -> access.Who:
+        return access.who({"name": staff or role, "role": role, "scopes": sorted(tokens.ROLES[role]),
+                           "staff": staff}, people)
+
+    readers = [w("admin"), w("operator"), w("staff", "ca-seo"), w("staff", "sr-hwang")]
+    others = [w("staff", "env-lee"), w("staff", "ds-kim"), w("viewer"), w("ingest"), None]
+    assert all(access.may_read(x, secret) for x in readers)
+    assert not any(access.may_read(x, secret) for x in others)
+    assert all(access.may_read(x, open_one) for x in readers + others)
+    assert access.hidden_from(None, site_catalog) == frozenset({"admin.complaints_open"})
+    assert access.hidden_from(w("staff", "ca-seo"), site_catalog) == frozenset()
+    with pytest.raises(access.Refused) as refused:
+        access.check_read(w("viewer"), secret, people)
+    assert refused.value.status == 403 and refused.value.field == "indicator"
+    message = refused.value.message
+    assert "the token's role is viewer" in message and "민원봉사과 (civil-affairs)" in message

@@ -11,6 +11,8 @@ import pytest
 
 from situationroom.catalog import Catalog, load_catalog
 from situationroom.errors import ConfigError
+from situationroom.licences import LICENCES
+from situationroom.notify.people import check_restricted, load_people
 from tests.site_support import REPO
 
 SEEDS = REPO / "seeds"
@@ -201,3 +203,55 @@ def test_every_problem_is_reported_at_once(seeds_copy: Path) -> None:
         load_catalog(seeds_copy)
     fields = [p.field or "" for p in exc.value.problems]
     assert any(f.endswith(".domain") for f in fields) and any(f.endswith(".district") for f in fields)
+
+
+# ---------------------------------------------------------------- licences and who may read
+
+def test_open_sources_are_public_under_kogl_1_and_the_complaint_caseload_is_restricted(site_catalog: Catalog) -> None:
+    inds = site_catalog.indicators
+    for ind in ("air.pm10", "air.pm25", "weather.temperature", "river.level", "rain.hourly",
+                "safety.disaster_messages", "advisory.typhoon"):
+        assert inds[ind].public and inds[ind].licence == "kogl-1" and inds[ind].audience == "public", ind
+        assert LICENCES[inds[ind].licence].name_ko == "공공누리 제1유형 (출처표시)"
+    # Not public and no licence given: the city's internal data, for officials.
+    assert (inds["traffic.speed"].public, inds["traffic.speed"].licence) == (False, "internal")
+    assert inds["traffic.speed"].audience == "officials"
+    # A company's data under agreement.
+    assert inds["population.floating"].licence == "third-party"
+    secret = inds["admin.complaints_open"]
+    assert secret.restricted is not None and secret.restricted.departments == ["civil-affairs", "situation-room"]
+    assert secret.audience == "departments" and not LICENCES[secret.licence].open
+    assert [i.id for i in inds.values() if i.restricted] == ["admin.complaints_open"]
+
+
+@pytest.mark.parametrize(("old", "new", "words"), [
+    ("    source: KMA\n    public: true\n", "    source: KMA\n    public: true\n    licence: internal\n",
+     "a public indicator needs an open licence"),
+    ("    source: KMA\n    public: true\n", "    source: KMA\n    public: true\n    restricted: {departments: [x]}\n",
+     "either public or restricted"),
+    ("    source: KMA\n    public: true\n", "    source: KMA\n    public: true\n    licence: cc0\n",
+     "kogl-1"),
+    ("    source: KMA\n    public: true\n", "    source: KMA\n    public: yes please\n", "public"),
+    ("      departments: [civil-affairs, situation-room]\n",
+     "      departments: [civil-affairs, situation-room]\n      readers: [everyone]\n", "unknown key"),
+    ("      departments: [civil-affairs, situation-room]\n", "      departments: []\n", "at least 1"),
+])
+def test_a_bad_licence_or_access_names_file_line_and_field(seeds_copy: Path, old: str, new: str, words: str) -> None:
+    line = _replace(seeds_copy / "catalog.yaml", old, new)
+    message = _error(seeds_copy)
+    assert "catalog.yaml:" in message and words in message, message
+    at = int(message.split("catalog.yaml:")[1].split(":")[0])
+    assert line <= at <= line + 2, f"line {at} is not the changed one (from {line}): {message}"
+
+
+def test_a_restricted_indicators_departments_must_be_the_sites(seeds_copy: Path) -> None:
+    line = _replace(seeds_copy / "catalog.yaml", "      departments: [civil-affairs, situation-room]\n",
+                    "      departments: [civil-affairs, situation-rooms]\n")
+    for name in ("departments.yaml", "staff.yaml"):
+        shutil.copy(SEEDS / name, seeds_copy / name)
+    catalog = load_catalog(seeds_copy)
+    with pytest.raises(ConfigError) as exc:
+        check_restricted(load_people(seeds_copy), catalog)
+    message = str(exc.value)
+    assert f"catalog.yaml:{line}" in message and "restricted.departments[1]" in message
+    assert "'situation-rooms'" in message and "unknown department" in message and "civil-affairs" in message

@@ -72,3 +72,18 @@ def test_check_reads_every_dashboard_and_names_what_the_wall_would_not_show(tmp_
     assert f"overview.yaml:{len(lines) + 1}: colour" in result.stderr and "unknown key" in result.stderr
     assert "Traffic Copy.yaml" in result.stderr and "lower-case" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_check_names_a_restricted_indicators_unknown_department(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    shutil.copytree(REPO / "seeds", site / "seeds")
+    shutil.copytree(REPO / "collectors", site / "collectors")
+    catalog = site / "seeds" / "catalog.yaml"
+    text = catalog.read_text(encoding="utf-8")
+    old = "      departments: [civil-affairs, situation-room]\n"
+    catalog.write_text(text.replace(old, "      departments: [civil-affair]\n"), encoding="utf-8")
+    line = text[:text.index(old)].count("\n") + 1
+    result = cli("check", "--site", str(site))
+    assert result.returncode == 2, result.stdout
+    assert f"catalog.yaml:{line}" in result.stderr and "'civil-affair'" in result.stderr
+    assert "unknown department" in result.stderr and "Traceback" not in result.stderr

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from situationroom.durations import Duration, format_duration, parse_duration
+from situationroom.durations import Duration, format_duration, iso8601, parse_duration
 
 
 @pytest.mark.parametrize(("text", "seconds"), [
@@ -42,3 +42,9 @@ def test_as_a_pydantic_field() -> None:
         M(every="often")
     assert err.value.errors()[0]["loc"] == ("every",)
     assert "30s, 5m or 1h" in str(err.value)
+
+
+@pytest.mark.parametrize(("seconds", "text"), [(600, "PT10M"), (3600, "PT1H"), (86400, "P1D"), (5400, "PT1H30M"),
+                                               (90061, "P1DT1H1M1S"), (30, "PT30S"), (0, "PT0S")])
+def test_iso8601_durations_for_data_catalogues(seconds: float, text: str) -> None:
+    assert iso8601(seconds) == text

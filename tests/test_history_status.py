@@ -73,3 +73,17 @@ async def test_lag_pending_and_last_write_of_the_historians(aclient: aioredis.Re
     assert since is not None and 0 <= since < 5
     as_json = status.as_json(sink.store, status.datasets(sink.store), group)
     assert as_json["historians"]["lag"] == 2 and as_json["datasets"][0]["rows"] == 10
+
+
+def test_the_oldest_sample_of_each_indicator_from_the_oldest_dates_only(history_store: HistoryStore,
+                                                                       mini_catalog: Catalog) -> None:
+    wanted = {"environment": ["air.pm10"], "weather": ["weather.visibility"], "disaster": ["river.level"]}
+    assert status.first_samples(history_store, wanted) == {}
+    # The oldest PM10 is in the second file of its date; visibility begins a day later than PM10.
+    write_batch(history_store, mini_catalog, [Sample("air.pm10", "daesong", T0 + 900, 1.0, "a"),
+                                              Sample("air.pm10", "daesong", T0 + 2 * DAY, 1.0, "a")], "1")
+    write_batch(history_store, mini_catalog, [Sample("air.pm10", "yeonil", T0 + 30, 1.0, "a")], "2")
+    write_batch(history_store, mini_catalog, [Sample("weather.visibility", "pohang", T0 + DAY + 7, 9.0, "a")], "3")
+    write_batch(history_store, mini_catalog, [Sample("air.pm10", "daesong", T0 - DAY, 1.0, "a", exercise=True)], "4")
+    assert status.first_samples(history_store, wanted) == {"air.pm10": T0 + 30, "weather.visibility": T0 + DAY + 7}
+    assert status.first_samples(history_store, wanted, layout.EXERCISE) == {"air.pm10": T0 - DAY}

@@ -108,3 +108,23 @@ def test_a_drill_reaches_a_persons_mail_or_phone_only_where_the_channel_allows_e
                                                        channels(site_catalog, KAKAO_ALIMTALK_URL="https://kakao.example"),
                                                        site_catalog, NOON)}
     assert real["kakao"] == "send", "real alerts are not held back"
+
+
+def test_a_restricted_indicators_alert_reaches_only_those_who_may_read_it(site_catalog: Catalog) -> None:
+    """admin.complaints_open is for 민원봉사과 and 상황실 (docs/access.md): other subscriptions get nothing of it."""
+    secret = alert("admin.complaints_open", "dept-roads", department="civil-affairs", domain="administration",
+                   fingerprint="open-roads", value=320.0, threshold=300.0)
+    river = alert()
+    subs = [sub("env-lee", ["inapp", "email"]), sub("ca-seo", ["inapp"]), sub("situation-room", ["email"])]
+    planned = plan(notification("c1", secret, river), subs, PEOPLE, channels(site_catalog), site_catalog, NOON)
+    got = {(p.delivery.recipient.id, p.delivery.channel): [a["fingerprint"] for a in p.delivery.alerts]
+           for p in planned}
+    assert got[("env-lee", "inapp")] == got[("env-lee", "email")] == ["fp-river.level-hrfco-2101690"]
+    assert got[("ca-seo", "inapp")] == ["open-roads", "fp-river.level-hrfco-2101690"]
+    assert got[("situation-room", "email")] == ["open-roads", "fp-river.level-hrfco-2101690"]
+    only = plan(notification("c2", secret), [sub("env-lee", ["inapp"])], PEOPLE, channels(site_catalog),
+                site_catalog, NOON)
+    assert only == []
+    # An escalation of it goes to its department's head, who may read it; never past someone who may not.
+    up = plan(notification("c3", secret, tier=1), [], PEOPLE, channels(site_catalog), site_catalog, NOON)
+    assert {p.delivery.recipient.id for p in up} == {"ca-seo"}

@@ -1,9 +1,12 @@
 """What the history holds and how far behind its writers are: per dataset and domain, files, bytes, rows and dates;
-the historians' lag per sample stream and the time of their last write (the one owner of `sr:history:flushed`)."""
+the historians' lag per sample stream and the time of their last write (the one owner of `sr:history:flushed`); the
+oldest sample of each indicator (the data catalogue's "first data")."""
 
 from __future__ import annotations
 
+import math
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -13,6 +16,7 @@ from redis.exceptions import ResponseError
 
 from situationroom import keys
 from situationroom.history import layout
+from situationroom.history.layout import Partition
 from situationroom.history.store import HistoryStore
 
 
@@ -84,6 +88,35 @@ def datasets(store: HistoryStore, *, rows: bool = True) -> list[DatasetStatus]:
                 entry["rows"] += sum(pq.read_metadata(f.path, filesystem=store.fs).num_rows for f in files)
     return [DatasetStatus(dataset, domain, t["files"], t["bytes"], t["rows"], min(t["dates"]), max(t["dates"]))
             for (dataset, domain), t in sorted(totals.items())]
+
+
+def first_samples(store: HistoryStore, wanted: Mapping[str, Iterable[str]], dataset: str = layout.SAMPLES
+                  ) -> dict[str, float]:
+    """The event time (epoch seconds) of the oldest sample of each indicator of `wanted` (domain -> indicators) in
+    `dataset`. Cheap: per domain it reads only the indicator and time columns of its oldest dates, and stops at the
+    first date that leaves none of the domain's indicators unfound (usually the first one)."""
+    out: dict[str, float] = {}
+    by_domain: dict[str, list[Partition]] = {}
+    for partition in store.partitions(dataset):
+        by_domain.setdefault(partition.domain, []).append(partition)
+    for domain, indicators in wanted.items():
+        missing = set(indicators)
+        for partition in sorted(by_domain.get(domain, [])):
+            if not missing:
+                break
+            for f in store.files(partition):
+                table = pq.read_table(f.path, columns=["indicator", "ts"], filesystem=store.fs)
+                if table.num_rows == 0:
+                    continue
+                grouped = table.group_by("indicator").aggregate([("ts", "min")])
+                for ind, ts in zip(grouped.column("indicator").to_pylist(), grouped.column("ts_min").to_pylist(),
+                                   strict=True):
+                    if ind in missing:
+                        out[ind] = min(ts.timestamp(), out.get(ind, math.inf))
+            # A date's files are in no time order: its indicators count as found once all of them are read (a date
+            # holds only samples of that date, so a later date cannot hold an older one).
+            missing -= out.keys()
+    return out
 
 
 async def record_flush(client: aioredis.Redis, now: float | None = None) -> None:

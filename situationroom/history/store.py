@@ -139,14 +139,18 @@ class HistoryStore:
         """Paths of the data files of the given dates (and domains; every domain when None)."""
         return [f.path for partition in self.partitions_for(dataset, dates, domains) for f in self.files(partition)]
 
+    def dates(self, dataset: str) -> list[str]:
+        """The dates (YYYY-MM-DD, UTC) a dataset holds a folder of, oldest first: one listing."""
+        return sorted(info.base_name.removeprefix("date=") for info in self._list(f"{self.root}/{dataset}")
+                      if info.type == pafs.FileType.Directory and info.base_name.startswith("date="))
+
     def partitions_for(self, dataset: str, dates: Iterable[str], domains: Iterable[str] | None = None
                        ) -> list[Partition]:
         """The partitions of the given dates (and domains; every domain when None) that hold a folder."""
         wanted = set(domains) if domains is not None else None
         # The dates that hold data, read with one listing: a range of years names thousands of dates, and
         # listing each on an object store is a request each.
-        present = {info.base_name.removeprefix("date=") for info in self._list(f"{self.root}/{dataset}")
-                   if info.type == pafs.FileType.Directory and info.base_name.startswith("date=")}
+        present = set(self.dates(dataset))
         out: list[Partition] = []
         for date in sorted(present.intersection(dates)):
             base = f"{self.root}/{dataset}/date={date}"

@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
+from situationroom.catalog import Catalog
 from situationroom.configfile import Strict, read_yaml, validate
 from situationroom.errors import ConfigError, Problem
 
@@ -189,3 +190,11 @@ def load_people(seeds: Path) -> People:
     if problems:
         raise ConfigError(problems)
     return People(departments, members, list(deps.escalation))
+
+
+def check_restricted(people: People, catalog: Catalog) -> None:
+    """Every department a restricted indicator of the catalog names is one of the site's (ConfigError naming the
+    catalog's file:line otherwise): a misspelt department would lock its own staff out."""
+    problems = catalog.department_problems(set(people.departments))
+    if problems:
+        raise ConfigError(problems)

@@ -61,6 +61,18 @@ def matches(sub: Subscription, alert: dict[str, Any], catalog: Catalog) -> bool:
     return not (sub.districts and places_of(alert, catalog).isdisjoint(sub.districts))
 
 
+def readable_by(alert: dict[str, Any], department: str | None, catalog: Catalog) -> bool:
+    """Whether a person of `department` may be told of this alert: its indicator is not restricted, or restricted to
+    their department (docs/access.md); a notification carries the figures the wall would."""
+    ind = catalog.indicators.get(str(alert.get("indicator") or ""))
+    return ind is None or ind.restricted is None or ind.restricted.admits(department)
+
+
+def _department_of(people: People, recipient: str) -> str | None:
+    who = people.recipient(recipient)
+    return who.department if who else None
+
+
 def _delivery(notification: dict[str, Any], alerts: list[dict[str, Any]], people: People, recipient: str,
               channel_id: str, channels: dict[str, Channel]) -> Planned | None:
     who = people.recipient(recipient)
@@ -103,6 +115,9 @@ def plan(notification: dict[str, Any], subscriptions: list[Subscription], people
         member = people.staff.get(target or "")
         if member is None:
             return []
+        alerts = [a for a in alerts if readable_by(a, member.department, catalog)]
+        if not alerts:
+            return []
         # An escalation is critical by definition: quiet hours do not apply.
         for ch in member.escalation_channels:
             p = _delivery(notification, alerts, people, member.id, ch, channels)
@@ -116,7 +131,8 @@ def plan(notification: dict[str, Any], subscriptions: list[Subscription], people
     for sub in subscriptions:
         if kind == "resolved" and not sub.resolved:
             continue
-        matched = [a for a in alerts if matches(sub, a, catalog)]
+        department = _department_of(people, sub.owner)
+        matched = [a for a in alerts if matches(sub, a, catalog) and readable_by(a, department, catalog)]
         if not matched:
             continue
         quiet = sub.quiet_hours is not None and sub.quiet_hours.active(local)

@@ -6,7 +6,7 @@ from situationroom.catalog import Catalog
 from situationroom.errors import ConfigError
 from situationroom.notify.channels.base import ChannelContext
 from situationroom.notify.channels.config import load_channels
-from situationroom.notify.people import load_people
+from situationroom.notify.people import check_restricted, load_people
 from situationroom.notify.subscriptions import load_seed
 from situationroom.settings import Settings
 
@@ -15,6 +15,10 @@ def summary(settings: Settings, catalog: Catalog) -> str:
     """One line on what the site's notification files hold; ConfigError with every problem when they are invalid."""
     problems = []
     people = load_people(settings.seeds)  # the others refer to it: its errors come alone
+    try:
+        check_restricted(people, catalog)
+    except ConfigError as exc:
+        problems.extend(exc.problems)
     channels = {}
     if settings.channels_file.is_file():
         try:

@@ -17,7 +17,7 @@ from situationroom.alerts.severity import HELP as SEVERITY_HELP
 from situationroom.alerts.severity import parse as parse_severity
 from situationroom.alerts.state import Alert
 from situationroom.notify.subscriptions import Store as Subscriptions
-from situationroom.web import schemas
+from situationroom.web import clearance, schemas
 from situationroom.web.auth import audited, require
 from situationroom.web.errors import ApiError, documented
 from situationroom.web.jsonio import JSON, JSONBodyRoute
@@ -66,7 +66,7 @@ def _order(alerts: list[Alert]) -> list[Alert]:
             responses=documented(*READ_ERRORS),
             summary="Alerts, worst first; by default the active (pending and firing) ones")
 async def list_alerts(
-    request: Request, _: Reader,
+    request: Request, caller: Reader,
     state: Annotated[Literal["active", "firing", "pending", "resolved", "all"],
                      Query(description="active = pending or firing")] = "active",
     severity: Annotated[str | None, Query(description=f"minimum severity: {SEVERITY_HELP}")] = None,
@@ -87,7 +87,10 @@ async def list_alerts(
     if domain is not None and domain not in catalog.domains:
         raise ApiError(422, f"unknown domain; domains: {', '.join(catalog.domains)}", field="domain", value=domain)
     out = []
+    hidden = clearance.hidden(request, caller)
     for a in _order(await _alerts(request)):
+        if a.indicator in hidden:
+            continue  # the figures of a restricted indicator, for its readers only (docs/access.md)
         if not _wanted(a, state, min_level, {"department": department, "domain": domain, "indicator": indicator,
                                              "rule": rule}):
             continue
@@ -102,10 +105,11 @@ async def list_alerts(
 @router.get("/api/v1/alerts/{fingerprint}", response_class=JSON, tags=["alerts"],
             response_model=schemas.AlertDetailOut, responses=documented(404, *READ_ERRORS),
             summary="One alert with its history and the notify role's deliveries")
-async def get_alert(request: Request, fingerprint: str, _: Reader) -> JSON:
+async def get_alert(request: Request, fingerprint: str, caller: Reader) -> JSON:
     detail = await store.read_detail(_ctx(request).client, fingerprint)
     if detail is None:
         raise ApiError(404, "no such alert", field="fingerprint", value=fingerprint)
+    _check_indicator(request, caller, detail.alert.indicator)
     return JSON({"alert": detail.alert.public(), "history": detail.history, "deliveries": detail.deliveries})
 
 
@@ -189,6 +193,13 @@ async def expire_silence(request: Request, silence_id: str, record: Staff) -> JS
                   detail={"matchers": silence["matchers"], "by": silence.get("by"),
                           "department": silence.get("department")})
     return JSON({"silence": silences_mod.public(silence, time.time(), _tz(ctx))})
+
+
+def _check_indicator(request: Request, record: dict[str, Any] | None, indicator: str | None) -> None:
+    """403 for an alert of a restricted indicator the caller may not read."""
+    ind = _ctx(request).catalog.indicators.get(indicator or "")
+    if ind is not None:
+        clearance.check_read(request, record, ind)
 
 
 def _who(request: Request, record: dict[str, Any]) -> access.Who:
@@ -277,9 +288,10 @@ async def _categories(request: Request) -> dict[str, str | None]:
 @router.get("/api/v1/cap.xml", response_class=Atom, tags=["alerts"],
             responses=documented(*READ_ERRORS, answers_json=False),
             summary="CAP 1.2: an Atom feed of the city's firing alerts, each entry carrying its CAP message")
-async def cap_feed(request: Request, _: Reader) -> Response:
+async def cap_feed(request: Request, caller: Reader) -> Response:
     sender, status, base = _cap_args(request)
-    alerts = [a for a in _order(await _alerts(request)) if a.state == "firing"]
+    hidden = clearance.hidden(request, caller)
+    alerts = [a for a in _order(await _alerts(request)) if a.state == "firing" and a.indicator not in hidden]
     body = cap.feed(alerts, _ctx(request).catalog, sender=sender, status=status, base=base,
                     categories=await _categories(request))
     return Response(body, media_type="application/atom+xml; charset=utf-8")
@@ -288,10 +300,11 @@ async def cap_feed(request: Request, _: Reader) -> Response:
 @router.get("/api/v1/cap/{fingerprint}.xml", response_class=CapXML, tags=["alerts"],
             responses=documented(404, *READ_ERRORS, answers_json=False),
             summary="CAP 1.2 message of one alert (Alert, Update after a change of severity, Cancel once resolved)")
-async def cap_alert(request: Request, fingerprint: str, _: Reader) -> Response:
+async def cap_alert(request: Request, fingerprint: str, caller: Reader) -> Response:
     alert = await store.read_alert(_ctx(request).client, fingerprint)
     if alert is None or alert.fired is None:
         raise ApiError(404, "no such alert (or it never fired)", field="fingerprint", value=fingerprint)
+    _check_indicator(request, caller, alert.indicator)
     sender, status, base = _cap_args(request)
     root = cap.document(alert, _ctx(request).catalog, sender=sender, status=status,
                         category=(await _categories(request)).get(alert.rule),

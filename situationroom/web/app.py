@@ -16,6 +16,8 @@ from situationroom.web import (
     alerts_api,
     audit_api,
     audit_page,
+    catalog_api,
+    catalog_page,
     collectors_api,
     errors,
     exercise_api,
@@ -65,6 +67,7 @@ def create_app(client: aioredis.Redis, catalog: Catalog, settings: Settings) -> 
     app.include_router(session_api.router)  # sign in once with a token: the session cookie
     app.include_router(audit_api.router)  # the audit log (admins)
     app.include_router(indicators_api.router)  # indicators, their live state and history
+    app.include_router(catalog_api.router)  # the data catalogue (DCAT-like)
     app.include_router(ingest_api.router)  # push ingest of samples
     app.include_router(operations_api.router)  # /healthz, /metrics
     app.include_router(alerts_api.router)  # alerts, silences, rules, the CAP feed
@@ -76,4 +79,5 @@ def create_app(client: aioredis.Redis, catalog: Catalog, settings: Settings) -> 
     staff.install(app)  # the staff page /staff
     ops.install(app)  # the operator page /ops
     audit_page.install(app)  # the audit log's page /audit (admins)
+    catalog_page.install(app)  # the data catalogue's page /catalog
     return app

@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import Request
+from starlette.requests import HTTPConnection
 
 from situationroom import audit, tokens
 from situationroom.web import session
@@ -22,12 +23,12 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_HEADER = "X-CSRF-Token"
 
 
-def address(request: Request) -> str:
+def address(request: HTTPConnection) -> str:
     """The client's address (uvicorn puts a trusted local proxy's X-Forwarded-For here)."""
     return request.client.host if request.client else "unknown"
 
 
-async def check_token(request: Request, token: str) -> dict[str, Any]:
+async def check_token(request: HTTPConnection, token: str) -> dict[str, Any]:
     """The record of a bearer token, or 401; an address past its failed checks gets 429 with Retry-After, and its
     tokens are not even looked at until then (a right guess must not be told from a wrong one)."""
     ctx = request.app.state.ctx
@@ -49,7 +50,7 @@ async def check_token(request: Request, token: str) -> dict[str, Any]:
     return record
 
 
-async def identify(request: Request) -> dict[str, Any] | None:
+async def identify(request: HTTPConnection) -> dict[str, Any] | None:
     """The token record behind a request (bearer header first, else the session cookie), None when it has neither.
 
     A request that changes something on the strength of a cookie must come from the product's own page: its
@@ -70,7 +71,10 @@ async def identify(request: Request) -> dict[str, Any] | None:
         raise ApiError(401, "this sign-in has ended (signed out, expired, or its token was revoked); sign in again",
                        headers={"WWW-Authenticate": "Bearer"})
     record, csrf = found
-    if request.method not in SAFE_METHODS:
+    if request.scope["type"] == "websocket":
+        # A socket changes nothing, but what it reads may be restricted: another site's page must not ride the cookie.
+        check_same_origin(request)
+    elif request.scope.get("method") not in SAFE_METHODS:
         check_same_origin(request)
         if not hmac.compare_digest(request.headers.get(CSRF_HEADER, ""), csrf):
             raise ApiError(403, f"a change made with a signed-in browser needs the {CSRF_HEADER} header its page "
@@ -78,7 +82,7 @@ async def identify(request: Request) -> dict[str, Any] | None:
     return record
 
 
-def check_same_origin(request: Request) -> None:
+def check_same_origin(request: HTTPConnection) -> None:
     """Refuse a browser request sent from another site's page (the Origin header names the page's site)."""
     origin = request.headers.get("origin")
     if origin is not None and urlsplit(origin).netloc != request.headers.get("host"):
@@ -89,14 +93,16 @@ def require(scope: str) -> Callable[[Request], Awaitable[dict[str, Any] | None]]
     """A dependency that admits requests whose token (or signed-in session) has `scope`; reads may be public.
 
     It returns the token record: `name`, `role`, `scopes` and `staff` (the staff id a staff token is
-    bound to, else None), so handlers know who acts; None only for a public read without a token.
+    bound to, else None), so handlers know who acts; None only for a public read without a token (a public read
+    with a token or a signed-in session gets its record, so restricted indicators open to those who may read them).
     """
 
     async def check(request: Request) -> dict[str, Any] | None:
         ctx = request.app.state.ctx
-        if scope == "read" and ctx.settings.public_read:
-            return None
         record = await identify(request)
+        if scope == "read" and ctx.settings.public_read and record is None:
+            # Reads are open, but a caller who shows a token is still known: restricted indicators ask who it is.
+            return None
         if record is None:
             raise ApiError(401, "a bearer token is required (Authorization: Bearer <token>), or sign in on the page",
                            headers={"WWW-Authenticate": "Bearer"})

@@ -14,7 +14,7 @@ from situationroom.catalog import Catalog, Indicator
 from situationroom.history.query import HistoryQuery
 from situationroom.history.seam import NEVER, Ask, Past, SeriesPast
 from situationroom.history.store import store_for
-from situationroom.web import schemas
+from situationroom.web import clearance, schemas
 from situationroom.web.auth import require
 from situationroom.web.errors import ApiError, documented
 from situationroom.web.jsonio import JSON, JSONBodyRoute
@@ -32,6 +32,8 @@ def _indicator_info(ind: Indicator) -> dict[str, Any]:
         "id": ind.id, "name_ko": ind.name_ko, "name_en": ind.name_en, "unit": ind.unit,
         "domain": ind.domain, "interval_s": ind.interval, "source": ind.source, "decimals": ind.decimals,
         "thresholds": ind.thresholds.model_dump() if ind.thresholds else None,
+        "public": ind.public, "licence": ind.licence, "access": ind.audience,
+        "restricted_to": list(ind.restricted.departments) if ind.restricted else None,
     }
 
 
@@ -49,7 +51,7 @@ Mode = Annotated[Literal["shown", "real", "exercise"],
             responses=documented(*READ_ERRORS), summary="The catalog with live values and statuses")
 async def list_indicators(
     request: Request,
-    _auth: Reader,
+    caller: Reader,
     domain: Annotated[str | None, Query(description="only this domain (e.g. environment)")] = None,
     mode: Mode = "shown",
 ) -> JSON:
@@ -58,11 +60,14 @@ async def list_indicators(
     if domain is not None and domain not in catalog.domains:
         raise ApiError(422, f"unknown domain; known: {', '.join(catalog.domains)}", field="domain", value=domain)
     inds = [i for i in catalog.indicators.values() if domain is None or i.domain == domain]
-    states = await live.read(ctx.client, [i.id for i in inds], ctx.settings.stale_grace, mode)
+    hidden = clearance.hidden(request, caller)
+    states = await live.read(ctx.client, [i.id for i in inds if i.id not in hidden], ctx.settings.stale_grace, mode)
     out = []
     for ind in inds:
-        st = states[ind.id]
+        # A restricted indicator is listed to everyone (that it exists is no secret); its figures only to its readers.
+        st = states.get(ind.id, {})
         item = _indicator_info(ind)
+        item["withheld"] = ind.id in hidden
         item.update(live.summarize(catalog, ind.id, st))
         item["entities"] = [
             {"id": e, **(_public_state(st[e]) if e in st else {"value": None, "ts": None, "status": "unknown"})}
@@ -83,9 +88,10 @@ def _get_indicator(request: Request, indicator_id: str) -> Indicator:
 @router.get("/api/v1/indicators/{indicator_id}", response_class=JSON, tags=["indicators"],
             response_model=schemas.IndicatorOut, responses=documented(404, *READ_ERRORS),
             summary="One indicator, per entity: value, windows, change rate, status")
-async def get_indicator(request: Request, indicator_id: str, _auth: Reader, mode: Mode = "shown") -> JSON:
+async def get_indicator(request: Request, indicator_id: str, caller: Reader, mode: Mode = "shown") -> JSON:
     ctx = _ctx(request)
     ind = _get_indicator(request, indicator_id)
+    clearance.check_read(request, caller, ind)
     st = (await live.read(ctx.client, [ind.id], ctx.settings.stale_grace, mode))[ind.id]
     entities = []
     for eid in ctx.catalog.entities_of(ind.id):
@@ -123,7 +129,7 @@ BUCKET_S = {"raw": 1, "1m": 60, "1h": 3600, "1d": 86_400}
 async def get_history(
     request: Request,
     indicator_id: str,
-    _auth: Reader,
+    caller: Reader,
     entity: Annotated[list[str] | None, Query(description="entity id, repeatable; optional when the indicator "
                                                           "has one, or with district or gu")] = None,
     district: Annotated[str | None, Query(description="every entity of the indicator in this district (a "
@@ -139,6 +145,7 @@ async def get_history(
 ) -> JSON:
     ctx = _ctx(request)
     ind = _get_indicator(request, indicator_id)
+    clearance.check_read(request, caller, ind)
     entities = _entities_asked(ctx.catalog, ind, entity or [], district, gu)
     now = time.time()
     t_end = _parse_time(end, "to", now)

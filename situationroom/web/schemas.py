@@ -90,12 +90,20 @@ class IndicatorInfo(BaseModel):
     source: str | None
     decimals: int | None
     thresholds: dict[str, Any] | None
+    public: bool = Field(description="open to citizens (docs/data-sharing.md)")
+    licence: str = Field(description="terms of reuse: kogl-1..kogl-4 (공공누리), internal or third-party")
+    access: Literal["public", "officials", "departments"] = Field(
+        description="who may read its figures: citizens, any official, or the departments in restricted_to")
+    restricted_to: list[str] | None = Field(description="the departments whose staff (with operators and admins) "
+                                                        "may read a restricted indicator")
     status: Status = Field(description="the worst status of its entities")
     counts: dict[str, int] = Field(description="entities per status")
     updated_at: float | None = Field(description="event time of its newest sample, epoch seconds")
 
 
 class IndicatorNow(IndicatorInfo):
+    withheld: bool = Field(default=False, description="a restricted indicator the caller may not read: listed, "
+                                                      "with no figures")
     entities: list[EntityNow]
 
 

@@ -18,7 +18,7 @@ from situationroom.notify import deadletter as deadletter_mod
 from situationroom.notify import inbox as inbox_mod
 from situationroom.notify.channels.base import Channel, ChannelContext
 from situationroom.notify.channels.config import describe, load_channels
-from situationroom.notify.people import People, load_people
+from situationroom.notify.people import People, check_restricted, load_people
 from situationroom.notify.subscriptions import Store, Subscription, SubscriptionIn, check, new_id, seed_once
 from situationroom.web import schemas
 from situationroom.web.auth import audited, require
@@ -61,6 +61,7 @@ def install(app: FastAPI) -> None:
     """Load people and channels of the site (errors stop the start, naming file and line) and add the API."""
     ctx = app.state.ctx
     people = load_people(ctx.settings.seeds)
+    check_restricted(people, ctx.catalog)  # who may read a restricted indicator must name real departments
     channels: dict[str, Channel] = {}
     if ctx.settings.channels_file.is_file():
         channels = load_channels(ctx.settings.channels_file, ChannelContext(ctx.client, ctx.catalog, ctx.settings))

@@ -13,6 +13,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from situationroom import __version__
 from situationroom.clock import now_ms
+from situationroom.web import auth, clearance
+from situationroom.web.errors import ApiError
 from situationroom.web.fanout import Client, Fanout, Frame, TopicError
 
 RAW_SEND = "situationroom.raw_send"
@@ -85,7 +87,10 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     if not fanout.running:
         await websocket.close(code=1011, reason="live updates are not running on this server")
         return
-    client = fanout.connect(websocket, websocket.scope.get(RAW_SEND))
+    hidden = await _hidden_from_caller(websocket, fanout)
+    if hidden is None:
+        return
+    client = fanout.connect(websocket, websocket.scope.get(RAW_SEND), hidden)
     try:
         build = getattr(websocket.app.state, "build", __version__)
         await client.send(Frame.of({"type": "hello", "version": __version__, "build": build,
@@ -105,6 +110,21 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
             raise
     finally:
         fanout.disconnect(client)
+
+
+async def _hidden_from_caller(websocket: WebSocket, fanout: Fanout) -> frozenset[str] | None:
+    """The restricted indicators the caller may not read (docs/access.md): who it is comes from the handshake's
+    `Authorization: Bearer` header or the browser's signed-in session, as for the HTTP API. None when the caller
+    is refused: the socket is then closed with 1008 and the reason (an error frame says it first)."""
+    try:
+        record = await auth.identify(websocket)
+        if record is None and not fanout.settings.public_read:
+            raise ApiError(401, "a bearer token is required (Authorization: Bearer <token>), or sign in on a page")
+    except ApiError as exc:
+        await websocket.send_text(error_frame(exc.message, exc.field or "Authorization", exc.value, {}).text)
+        await websocket.close(code=1008, reason=exc.message[:120])
+        return None
+    return clearance.hidden(websocket, record)
 
 
 async def _handle(fanout: Fanout, client: Client, message: dict[str, Any]) -> None:

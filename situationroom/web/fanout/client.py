@@ -67,11 +67,14 @@ class Pending:
 class Client:
     """One websocket connection as the fan-out sees it."""
 
-    __slots__ = ("_flusher", "audience", "caught_up_to", "closed", "fanout", "id", "last_heard", "next_ping",
-                 "pending", "sink", "websocket")
+    __slots__ = ("_flusher", "audience", "caught_up_to", "closed", "fanout", "hidden", "id", "last_heard",
+                 "next_ping", "pending", "sink", "websocket")
 
-    def __init__(self, fanout: Fanout, websocket: Any, sink: Sink, cid: int) -> None:
+    def __init__(self, fanout: Fanout, websocket: Any, sink: Sink, cid: int,
+                 hidden: frozenset[str] = frozenset()) -> None:
         self.fanout = fanout
+        self.hidden = hidden
+        """The restricted indicators whose figures this connection's caller may not read (docs/access.md)."""
         self.websocket = websocket
         self.sink = sink
         self.id = cid
@@ -133,7 +136,7 @@ class Client:
         if self.audience is not None:
             self.audience.clients.discard(self)
             if not self.audience.clients:
-                self.fanout.audiences.pop(self.audience.topics, None)
+                self.fanout.audiences.pop(self.audience.key, None)
             self.audience = None
         self.caught_up_to = None
         self.pending = None
@@ -159,12 +162,28 @@ class Client:
             self.sink.abort()
 
 
+AudienceKey = tuple[frozenset[str], frozenset[str]]
+"""An audience's topics, and the restricted indicators its clients may not read."""
+
+
 class Audience:
-    """All clients with the same topics: they share one encoded frame per batch."""
+    """All clients with the same topics and the same restricted indicators hidden: they share one encoded frame
+    per batch."""
 
-    __slots__ = ("clients", "everything", "topics")
+    __slots__ = ("clients", "everything", "hidden", "key", "topics")
 
-    def __init__(self, topics: frozenset[str]) -> None:
+    def __init__(self, topics: frozenset[str], hidden: frozenset[str] = frozenset()) -> None:
         self.topics = topics
-        self.everything = "all" in topics
+        self.hidden = hidden
+        self.key: AudienceKey = (topics, hidden)
+        self.everything = "all" in topics and not hidden
         self.clients: set[Client] = set()
+
+    def matching(self, entries: list[Entry]) -> list[Entry]:
+        """The entries this audience gets."""
+        if self.everything:
+            return entries
+        topics, hidden = self.topics, self.hidden
+        if "all" in topics:
+            return [en for en in entries if en.shown_to(hidden)]
+        return [en for en in entries if not en.topics.isdisjoint(topics) and en.shown_to(hidden)]

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from situationroom.updates import Kind, Update
 from situationroom.web.fanout.topics import ALERT_TOPICS, MESSAGE_TOPICS, TopicRouter
@@ -37,6 +38,12 @@ class Entry:
     entity, "x") of an exercise one), ("alert", fingerprint) of an alert; None for a message or inbox item."""
     section: int
     """The delta list it goes in: STATES, MESSAGES or ALERTS."""
+    indicators: tuple[str, ...] = ()
+    """The indicators whose figures it carries (a state's, an alert's, an inbox item's alerts'): a client that may
+    not read one of them (a restricted indicator, docs/access.md) does not get it."""
+
+    def shown_to(self, hidden: frozenset[str]) -> bool:
+        return not hidden or hidden.isdisjoint(self.indicators)
 
 
 def entries_of(updates: Iterable[Update], router: TopicRouter) -> list[Entry]:
@@ -52,10 +59,20 @@ def entries_of(updates: Iterable[Update], router: TopicRouter) -> list[Entry]:
             # An exercise series is a series of its own: a slow client's coalescing keeps both.
             coalesce_key: tuple[str, ...] = (indicator, entity, "x") if data.get("x") else (indicator, entity)
             out.append(Entry(update.id, parse_id(update.id), update.body, of_state(indicator, entity), coalesce_key,
-                             STATES))
+                             STATES, (indicator,)))
         elif kind is Kind.MESSAGE:
             out.append(Entry(update.id, parse_id(update.id), update.body, MESSAGE_TOPICS, None, MESSAGES))
         else:
             alert = ("alert", data["fingerprint"]) if kind is Kind.ALERT and data is not None else None
-            out.append(Entry(update.id, parse_id(update.id), update.body, ALERT_TOPICS, alert, ALERTS))
+            out.append(Entry(update.id, parse_id(update.id), update.body, ALERT_TOPICS, alert, ALERTS,
+                             indicators_of(data)))
     return out
+
+
+def indicators_of(announcement: Mapping[str, Any] | None) -> tuple[str, ...]:
+    """The indicators an alert (its `indicator`) or an inbox item (its `alerts`' indicators) tells figures of."""
+    if not announcement:
+        return ()
+    found = [announcement.get("indicator")]
+    found += [a.get("indicator") for a in announcement.get("alerts") or () if isinstance(a, Mapping)]
+    return tuple(i for i in found if isinstance(i, str))

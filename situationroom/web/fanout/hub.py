@@ -15,7 +15,7 @@ from situationroom import aio, updates
 from situationroom.catalog import Catalog
 from situationroom.clock import now_ms
 from situationroom.settings import Settings
-from situationroom.web.fanout.client import Audience, Client
+from situationroom.web.fanout.client import Audience, AudienceKey, Client
 from situationroom.web.fanout.entries import ID_PATTERN, ZERO_ID, Entry, StreamId, entries_of, parse_id
 from situationroom.web.fanout.frames import Chunk, Frame, chunked, delta_of
 from situationroom.web.fanout.sinks import QueueSink, Sink, TransportSink
@@ -38,7 +38,7 @@ class Fanout:
         self.catalog = catalog
         self.settings = settings
         self.router = TopicRouter(catalog)
-        self.audiences: dict[frozenset[str], Audience] = {}
+        self.audiences: dict[AudienceKey, Audience] = {}
         self.clients: set[Client] = set()
         self.position = ZERO_ID
         """Id of the last update-stream entry the shared reader has dispatched."""
@@ -78,13 +78,14 @@ class Fanout:
 
     # -- connections -------------------------------------------------------------------------------------
 
-    def connect(self, websocket: Any, send: Any = None) -> Client:
-        """Register a connection; `send` is the server's raw ASGI send, used to share frames when possible."""
+    def connect(self, websocket: Any, send: Any = None, hidden: frozenset[str] = frozenset()) -> Client:
+        """Register a connection; `send` is the server's raw ASGI send, used to share frames when possible; `hidden`
+        the restricted indicators its caller may not read (never sent to it)."""
         sink: Sink | None = TransportSink.find(send) if send is not None else None
         if sink is None:
             sink = QueueSink(websocket, self.settings.ws_queue_frames)
         self._next_id += 1
-        client = Client(self, websocket, sink, self._next_id)
+        client = Client(self, websocket, sink, self._next_id, hidden)
         self.clients.add(client)
         return client
 
@@ -130,14 +131,16 @@ class Fanout:
                 cursor, resumed = resume, True
         if not resumed:
             cursor, payload = await read_snapshot(self.redis, self.router, self.settings.stale_grace, topics, echo,
-                                                  failure)
+                                                  failure, client.hidden)
             await client.send(Frame(payload))
             self.frames_encoded += 1
         held: tuple[list[Entry], str] | None = None
+        key: AudienceKey = (topics, client.hidden)
+        audience = self.audiences.get(key) or Audience(topics, client.hidden)
         while True:
             if batch is not None and batch.last is not None:
                 cursor = batch.last
-                matched = self._matching(topics, entries_of(batch.updates, self.router))
+                matched = audience.matching(entries_of(batch.updates, self.router))
                 for piece in chunked(matched, cursor) if matched else []:
                     # One piece is held back: the last frame of a resume carries the ref.
                     if held is not None:
@@ -160,9 +163,8 @@ class Fanout:
         if reached < self.parsed_position:
             # Only when the stream lost entries under the catch-up (deleted or trimmed); continue live.
             reached = self.parsed_position
-        audience = self.audiences.get(topics)
-        if audience is None:
-            audience = self.audiences[topics] = Audience(topics)
+        # The same audience may have been made by another subscription meanwhile (the awaits above).
+        audience = self.audiences.setdefault(key, audience)
         audience.clients.add(client)
         client.audience = audience
         client.caught_up_to = reached if reached > self.parsed_position else None
@@ -170,12 +172,6 @@ class Fanout:
     def _catch_up_frame(self, entries: list[Entry], stream_id: str, resumed: bool) -> Frame:
         self.frames_encoded += 1
         return Frame(delta_of(stream_id, entries, resumed=True) if resumed else delta_of(stream_id, entries))
-
-    @staticmethod
-    def _matching(topics: frozenset[str], entries: list[Entry]) -> list[Entry]:
-        if "all" in topics:
-            return entries
-        return [en for en in entries if not en.topics.isdisjoint(topics)]
 
     async def _resume_from(self, resume: str) -> tuple[updates.Batch | None, str | None]:
         """The entries after `resume` (first read), or why the client needs a snapshot instead."""
@@ -211,8 +207,7 @@ class Fanout:
             return
         first = entries[0].parsed_id
         for audience in list(self.audiences.values()):
-            matched = entries if audience.everything else [
-                en for en in entries if not en.topics.isdisjoint(audience.topics)]
+            matched = audience.matching(entries)
             if not matched:
                 continue
             chunks: list[Chunk] | None = None

@@ -10,12 +10,13 @@ import redis.asyncio as aioredis
 from situationroom import live, updates
 from situationroom.alerts import store
 from situationroom.clock import now_ms
-from situationroom.web.fanout.entries import ZERO_ID
+from situationroom.web.fanout.entries import ZERO_ID, indicators_of
 from situationroom.web.fanout.topics import ALERT_TOPICS, MESSAGE_TOPICS, TopicRouter
 
 
 async def read_snapshot(redis: aioredis.Redis, router: TopicRouter, stale_grace: float, topics: frozenset[str],
-                        echo: dict[str, Any], failure: str | None) -> tuple[str, bytes]:
+                        echo: dict[str, Any], failure: str | None,
+                        hidden: frozenset[str] = frozenset()) -> tuple[str, bytes]:
     """The snapshot frame for `topics` and the update-stream id it is consistent with.
 
     The newest id and the recent messages are read in one transaction (they share a slot), then the
@@ -23,7 +24,8 @@ async def read_snapshot(redis: aioredis.Redis, router: TopicRouter, stale_grace:
     published, so the hashes hold it or something newer; anything newer is also published after the
     id and comes again as a delta. So a state may arrive twice (in the snapshot and a delta) but is
     never missing, and messages are exact. `failure` says why a resume was answered with a snapshot;
-    `echo` holds the subscription's `ref`, if it had one.
+    `echo` holds the subscription's `ref`, if it had one; `hidden` names the restricted indicators the client may
+    not read: their states and alerts are left out.
     """
     with_alerts = not ALERT_TOPICS.isdisjoint(topics)
     pipe = redis.pipeline(transaction=True)
@@ -36,9 +38,11 @@ async def read_snapshot(redis: aioredis.Redis, router: TopicRouter, stale_grace:
         store.queue_active_alerts(pipe)
     newest, recent, *alert_data = await pipe.execute()
     snapshot_id = updates.newest_id_of(newest) or ZERO_ID
-    states = await _states(redis, router, stale_grace, topics)
+    states = await _states(redis, router, stale_grace, topics, hidden)
     messages = list(recent) if not MESSAGE_TOPICS.isdisjoint(topics) else []
     alerts = store.active_alerts(*alert_data) if with_alerts else []
+    if hidden:
+        alerts = [a for a in alerts if hidden.isdisjoint(indicators_of(orjson.loads(a)))]
     parts = [b'{"type":"snapshot","id":', orjson.dumps(snapshot_id), b',"states":[', b",".join(states),
              b'],"messages":[', b",".join(messages), b'],"alerts":[', b",".join(alerts), b"]"]
     if failure is not None:
@@ -50,9 +54,9 @@ async def read_snapshot(redis: aioredis.Redis, router: TopicRouter, stale_grace:
 
 
 async def _states(redis: aioredis.Redis, router: TopicRouter, stale_grace: float,
-                  topics: frozenset[str]) -> list[bytes]:
+                  topics: frozenset[str], hidden: frozenset[str]) -> list[bytes]:
     """The live states the topics reach, as stored (or as read-time staleness shows them)."""
-    indicators = router.indicators_for(topics)
+    indicators = [i for i in router.indicators_for(topics) if i not in hidden]
     states: list[bytes] = []
     if not indicators:
         return states
