@@ -130,9 +130,12 @@ def history_import(
 @app.command("backfill")
 def history_backfill(site: SiteOpt = None, data_dir: DataOpt = None, days: DaysOpt = 30) -> None:
     """Write the last DAYS days of every simulator running in real time into the exercise history, as they would
-    have delivered them (docs/history.md, "Backfill"). Hours the store already holds are skipped: running it again
-    adds nothing."""
+    have delivered them (docs/history.md, "Backfill"), and the recorded scenario of each named event of
+    seeds/events.yaml at its own dates. Hours the store already holds are skipped: running it again adds nothing."""
     from situationroom.cli import backfill
+    from situationroom.cli.event_history import record_events
+    from situationroom.cli.event_history import summary_line as event_line
+    from situationroom.events import load_events
 
     settings = make_settings(site=site, data_dir=data_dir)
     site_catalog(settings)
@@ -154,6 +157,10 @@ def history_backfill(site: SiteOpt = None, data_dir: DataOpt = None, days: DaysO
     line = backfill.summary_line(done)
     if line is None:
         raise fail(f"no simulator collector in {settings.collectors_dir}: nothing to backfill")
+    # The named events the dashboards compare with: their recorded scenarios, as exercise history at their dates.
+    names = {e.id: e.name_en for e in load_events(settings.seeds)}
+    for recorded in record_events(settings):
+        typer.echo(event_line(recorded, names))
     if not done.real_time:
         raise fail(line)
     typer.echo(line)
