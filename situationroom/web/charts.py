@@ -260,10 +260,13 @@ def timeseries(levels: list[dict[str, Any]], series: list[str], unit: str, time_
     )
     layers: list[alt.Chart] = []
     if compare is not None:
-        dashed = alt.Chart(alt.Data(name="compare")).transform_calculate(c=f"{json.dumps(compare)}").mark_line(
-            interpolate="monotone", strokeWidth=2.5, opacity=0.95).encode(
+        dashed = alt.Chart(alt.Data(name="compare")).transform_calculate(
+            c=json.dumps(compare, ensure_ascii=False)).mark_line(interpolate="monotone", strokeWidth=2.5,
+                                                                 opacity=0.95).encode(
             x="t:T", y="v:Q", detail="s:N",
-            color=alt.Color("s:N", scale=alt.Scale(domain=series, range=SERIES_COLOURS[: len(series)]), legend=None),
+            # The same colour scale and legend as the lines (one legend: a second setting would conflict).
+            color=alt.Color("s:N", title=None, scale=alt.Scale(domain=series, range=SERIES_COLOURS[: len(series)]),
+                            legend=alt.Legend(orient="top") if len(series) > 1 else None),
             strokeDash=alt.StrokeDash("c:N", title=None, scale=alt.Scale(domain=[compare], range=[COMPARE_DASH]),
                                       legend=alt.Legend(orient="top", labelLimit=0, symbolType="stroke",
                                                         symbolStrokeColor=TEXT, symbolSize=500)))

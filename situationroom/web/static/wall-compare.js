@@ -10,7 +10,8 @@
   let env = null;
   let state = new WeakMap();         // panel -> { at, tries, busy, value, drawn }: a rebuilt page starts afresh
 
-  function init(e) { env = e; state = new WeakMap(); }
+  const drawn = new Map();          // panel id -> the tuples drawn last (one panel's comparison, for the tests)
+  function init(e) { env = e; state = new WeakMap(); drawn.clear(); }
 
   function entry(p) {
     let s = state.get(p);
@@ -54,6 +55,7 @@
         }
       }
       p.view.change("compare", vega.changeset().remove(vega.truthy).insert(tuples)).run();
+      drawn.set(p.spec.id, tuples.map(({ t, v, s: name }) => ({ t, v, s: name })));
       s.drawn = tuples.length;
       s.tries = tuples.length ? 0 : s.tries + 1;
     } finally {
@@ -116,5 +118,6 @@
     el.hidden = !text;
   }
 
-  window.WallCompare = { init, tick, kpi };
+  // drawn(id): what a chart's comparison drew last, read-only (the browser tests compare it with the history).
+  window.WallCompare = { init, tick, kpi, drawn: (id) => drawn.get(id) || [] };
 })();
