@@ -7,8 +7,10 @@ import asyncio
 import math
 import shutil
 import threading
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import redis.asyncio as aioredis
@@ -119,7 +121,29 @@ def deliver(site: CompareSite, samples: list[Sample]) -> None:
         finally:
             await client.aclose()
 
-    # A thread of its own: the caller may hold a running event loop (Playwright's sync API does).
+    in_thread(run)
+
+
+def replay_clock(site: CompareSite, start: float, anchor: float) -> None:
+    """Say in Redis, as a replaying simulator does, that exercise data of a simulated clock is delivered: simulated
+    time = start + (real - anchor) at speed 1."""
+    from situationroom.collectors import health
+
+    async def run() -> None:
+        client = aioredis.Redis.from_url(site.settings.redis_url or "")
+        try:
+            await health.record(client, "sim-safety", {"state": "ok", "exercise": True, "clock": {
+                "scenario": "typhoon-hinnamnor", "speed": 1.0, "start": start, "anchor": anchor,
+                "duration": 108000.0, "loop": False}})
+        finally:
+            await client.aclose()
+
+    in_thread(run)
+
+
+def in_thread(run: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Run a coroutine to its end in a thread of its own: the caller may hold a running event loop (Playwright's
+    sync API does)."""
     worker = threading.Thread(target=asyncio.run, args=(run(),))
     worker.start()
     worker.join(30)

@@ -12,9 +12,10 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from situationroom.embedded import EmbeddedRedis
+from situationroom.events import load_events
 from situationroom.samples import Sample
 from tests.browser import needs_chromium, signed_in_page
-from tests.compare_support import WEEK, CompareSite, compare_site, deliver
+from tests.compare_support import WEEK, CompareSite, compare_site, deliver, replay_clock
 from tests.redis_support import empty_url
 from tests.servers_support import Served, serve
 
@@ -91,3 +92,32 @@ def test_a_kpi_says_its_difference_to_last_week_with_sign_and_unit_or_nothing(
         page.screenshot(path=str(tmp_path / f"compare-{lang}.png"))
         assert page.errors == []  # type: ignore[attr-defined]
         page.context.close()
+
+
+def test_on_a_replays_simulated_axis_the_event_is_drawn_at_its_own_dates(browser: Browser,
+                                                                         site: tuple[CompareSite, Served]) -> None:
+    # Last in this module: from here on the page shows exercise data on a simulated clock.
+    built, served = site
+    event = load_events(built.root / "seeds").get("hinnamnor-2022")
+    assert event is not None
+    simulated = event.start_s + 11 * 3600   # 2022-09-06 05:00 KST
+    now = time.time()
+    replay_clock(built, simulated, now)
+    deliver(built, [Sample("river.level", "hrfco-2101690", now, 2.2, "sim-safety", exercise=True)])
+    page = _open(browser, served, "ko")
+    page.wait_for_function("window.__wall.exercise.shown && window.WallCompare.drawn('p0-3').length > 0",
+                           timeout=30000)
+    page.wait_for_timeout(1500)   # a first draw on the real axis, if any, is replaced
+    offset = 9 * 3600 * 1000
+    drawn = {round((tup["t"] - offset) / 1000): tup["v"] for tup in page.evaluate("window.WallCompare.drawn('p0-3')")}
+    # Shift 0: each point at its own 2022 time, the record's value there, over the chart's 6 simulated hours.
+    assert min(drawn) >= simulated - 6 * 3600 - 60 and max(drawn) <= simulated + 120
+    newest = max(drawn)
+    for t, v in drawn.items():
+        # 1-minute buckets drawn at their middle; the running one at the axis' end.
+        stored = t - 30 if t != newest else max(s for s in built.event if s <= t)
+        assert built.event[stored] == v
+    assert len(drawn) >= 70
+    assert page.evaluate("window.__wall.simTime(Date.now())") == pytest.approx(simulated * 1000, abs=120_000)
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()

@@ -318,7 +318,7 @@ class InBackground:
         self._thread.join(timeout)
 
     def _run(self) -> None:
-        from situationroom.cli.event_history import record_events
+        from situationroom.cli.event_history import record_apart
         from situationroom.cli.event_history import summary_line as event_line
         from situationroom.events import load_events
 
@@ -329,7 +329,7 @@ class InBackground:
             if not self.stopping.is_set():
                 # The named events the dashboards compare with: their recorded scenarios, as exercise history.
                 names = {e.id: e.name_en for e in load_events(self.settings.seeds)}
-                lines += [event_line(done, names) for done in record_events(self.settings)]
+                lines += [event_line(done, names) for done in record_apart(self.settings, self.stopping)]
         except Exception as exc:  # the demo's past is an extra: the roles go on without it, and say why
             log.warning("history backfill failed: %s", exc)
         while lines and not self.stopping.is_set():

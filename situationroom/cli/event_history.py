@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import math
+import multiprocessing
+import threading
 import time
 from dataclasses import dataclass
 
@@ -74,6 +76,24 @@ def record_events(settings: Settings) -> list[Recorded]:
         out.append(Recorded(event.id, len(paths), written, time.monotonic() - began))
         log.debug("event %s: %d rows of exercise history written", event.id, written)
     return out
+
+
+def record_apart(settings: Settings, stop: threading.Event | None = None) -> list[Recorded]:
+    """`record_events` in a process of its own: generating the values is pure Python, which in a thread would hold
+    the GIL the roles of a running `situationroom up` need (their Redis connections time out). `stop` ends it early
+    (what was written stays; the next start writes the rest)."""
+    from situationroom.cli.backfill import _worker_start
+
+    with multiprocessing.get_context("spawn").Pool(1, initializer=_worker_start) as pool:
+        result = pool.apply_async(record_events, (settings,))
+        while True:
+            if stop is not None and stop.is_set():
+                pool.terminate()
+                return []
+            try:
+                return result.get(timeout=0.5)
+            except multiprocessing.TimeoutError:
+                continue
 
 
 def summary_line(done: Recorded, names: dict[str, str]) -> str:

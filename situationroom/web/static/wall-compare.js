@@ -34,9 +34,17 @@
     return r && r.ok ? r.json() : null;
   }
 
-  function due(s, t) {
+  // What a comparison was drawn for: the axis (real time, or a replay's simulated clock) and the lines' dataset. When
+  // either changes (the exercise status arrives after the first draw, a replay starts or ends), it is asked again at
+  // once, never left on an axis it does not belong to.
+  function frame(spec) { return `${env.axis().key}|${modeOf(spec)}`; }
+
+  function due(p, s, t) {
     if (s.busy) return false;
-    const wait = s.drawn ? REFRESH_MS : RETRY_MS[Math.min(s.tries, RETRY_MS.length - 1)];
+    if (s.frame !== frame(p.spec)) return true;
+    // During a replay the axis moves `speed` times faster: so does the refresh (at most every 5 s).
+    const refresh = Math.max(5000, REFRESH_MS / env.axis().speed);
+    const wait = s.drawn ? refresh : RETRY_MS[Math.min(s.tries, RETRY_MS.length - 1)];
     return t - s.at >= wait;
   }
 
@@ -44,9 +52,10 @@
     const s = entry(p);
     s.busy = true;
     s.at = Date.now();
+    s.frame = frame(p.spec);
     try {
       const body = await ask(p.spec, modeOf(p.spec));
-      if (!body || !p.view) return;
+      if (!body || !p.view || s.frame !== frame(p.spec)) return;   // the axis changed meanwhile: asked again
       const tuples = [];
       for (const line of body.series) {
         const name = env.entName(line.entity);
@@ -67,6 +76,7 @@
     const s = entry(p);
     s.busy = true;
     s.at = Date.now();
+    s.frame = frame(p.spec);
     try {
       const body = await ask(p.spec, modeOf(p.spec));
       if (!body) return;
@@ -85,7 +95,7 @@
     for (const p of panels) {
       if (!p.spec.compare || p.page !== page) continue;
       const s = entry(p);
-      if (!due(s, t)) continue;
+      if (!due(p, s, t)) continue;
       if (p.spec.kind === "timeseries" && p.view) refreshChart(p);
       else if (p.spec.kind === "kpi") refreshKpi(p);
     }

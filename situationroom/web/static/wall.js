@@ -1420,7 +1420,9 @@
       useScale(def.scale);
       makeFormats();
       WallCompare.init({ name: NAME, lang: LANG, live, key, entName, fmtValue, unitOf,
-        axisNow: (x) => shownTime(now(), x), offset: () => def.city.utc_offset_ms });
+        axisNow: (x) => shownTime(now(), x), offset: () => def.city.utc_offset_ms,
+        // What the time axis is: real time, or a replay's simulated time (its clock); a change redraws comparisons.
+        axis: () => { const c = simClock(); return c ? { key: `${c.start}|${c.anchor}|${c.speed}`, speed: c.speed } : { key: "real", speed: 1 }; } });
       build();
       subscribe();
       await loadExercise();
