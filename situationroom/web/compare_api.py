@@ -8,6 +8,7 @@ import time
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel
 
 from situationroom import compare
 from situationroom import dashboards as dash
@@ -18,6 +19,38 @@ from situationroom.web.indicators_api import READ_ERRORS, Reader, _parse_time, _
 from situationroom.web.jsonio import JSON
 
 router = APIRouter()
+
+
+class ComparePointOut(BaseModel):
+    t: float
+    """Where it is drawn on the chart's axis (epoch s)."""
+    stored_t: float
+    """When it was measured (a bucket: its start)."""
+    value: float | None
+
+
+class CompareSeriesOut(BaseModel):
+    entity: str
+    points: list[ComparePointOut]
+
+
+class CompareOut(BaseModel):
+    """A panel's comparison: a chart's lines (`shift`, `start`, `end`, `resolution`, `series`) or a KPI's value at
+    the same time (`entity`, `at`, `value`, `value_t`; `value` null when the past holds none)."""
+
+    panel: str
+    compare: str | dict[str, str]
+    exercise: bool
+    label: dict[str, str]
+    shift: float | None = None
+    start: float | None = None
+    end: float | None = None
+    resolution: str | None = None
+    series: list[CompareSeriesOut] | None = None
+    entity: str | None = None
+    at: float | None = None
+    value: float | None = None
+    value_t: float | None = None
 LONG_S = 12 * 3600
 """Up to this span a comparison is read in 1-minute buckets (the wall's own rule for a line's past)."""
 BUCKET_S = {"raw": 0, "1m": 60, "1h": 3600, "1d": 86_400}
@@ -71,7 +104,7 @@ def _events(request: Request) -> Events:
 
 
 @router.get("/api/v1/dashboards/{name}/compare/{panel_id}", response_class=JSON, tags=["dashboards"],
-            responses=documented(404, *READ_ERRORS),
+            response_model=CompareOut, responses=documented(404, *READ_ERRORS),
             summary="A panel's comparison with the past: a chart's dashed lines on its time axis, or the value a "
                     "KPI's difference is taken to")
 async def get_compare(
