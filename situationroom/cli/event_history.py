@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import multiprocessing
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -81,9 +82,7 @@ def record_events(settings: Settings) -> list[Recorded]:
 def record_apart(settings: Settings, stop: threading.Event | None = None) -> list[Recorded]:
     """`record_events` in a process of its own: generating the values is pure Python, which in a thread would hold
     the GIL the roles of a running `situationroom up` need (their Redis connections time out). `stop` ends it early
-    (what was written stays; the next start writes the rest)."""
-    from situationroom.cli.backfill import _worker_start
-
+    (what was written stays; the next start writes the rest). The process runs at a lower priority."""
     with multiprocessing.get_context("spawn").Pool(1, initializer=_worker_start) as pool:
         result = pool.apply_async(record_events, (settings,))
         while True:
@@ -94,6 +93,14 @@ def record_apart(settings: Settings, stop: threading.Event | None = None) -> lis
                 return result.get(timeout=0.5)
             except multiprocessing.TimeoutError:
                 continue
+
+
+def _worker_start() -> None:
+    from situationroom.cli.backfill import _worker_start as backfill_worker
+
+    backfill_worker()
+    # An extra beside the roles: on a busy machine the roles (and Redis) come first.
+    os.nice(10)
 
 
 def summary_line(done: Recorded, names: dict[str, str]) -> str:
