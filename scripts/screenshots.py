@@ -4,6 +4,7 @@
     .venv/bin/python scripts/screenshots.py       # writes docs/screenshots/wall-{ko,en}-{1920x1080,3840x2160}.png
     .venv/bin/python scripts/screenshots.py --history --out /tmp/shots   # the past 30 days: history-*.png
     .venv/bin/python scripts/screenshots.py --catalog   # the data catalogue: docs/screenshots/catalog-{ko,en}.png
+    .venv/bin/python scripts/screenshots.py --dashboard typhoon --out /tmp/shots   # typhoon-*.png: vs Hinnamnor
 
 It copies the repository's site to a temporary folder, starts `situationroom up` on it with an embedded Redis of
 its own, the simulators replaying Typhoon Hinnamnor from 6 September 2022 04:30 KST (the worst of the rain,
@@ -92,7 +93,7 @@ def situationroom_up(site: Path, data: Path, speed: float | None) -> Iterator[st
             proc.kill()
 
 
-def shoot(url: str, out: Path, warmup: float) -> list[Path]:
+def shoot(url: str, out: Path, warmup: float, dashboard: str | None = None) -> list[Path]:
     from playwright.sync_api import sync_playwright
 
     written = []
@@ -101,14 +102,15 @@ def shoot(url: str, out: Path, warmup: float) -> list[Path]:
         for lang in ("ko", "en"):
             for width, height in SIZES:
                 page = browser.new_context(viewport={"width": width, "height": height}).new_page()
-                page.goto(f"{url}/?lang={lang}&rotate=0")
-                page.wait_for_function("window.__wall && window.__wall.connected && window.__wall.live.size > 300",
-                                       timeout=120_000)
+                page.goto(f"{url}/{'dashboards/' + dashboard if dashboard else ''}?lang={lang}&rotate=0")
+                # The wall follows every series; another dashboard only those of its panels.
+                page.wait_for_function("window.__wall && window.__wall.connected && window.__wall.live.size > "
+                                       f"{3 if dashboard else 300}", timeout=120_000)
                 page.wait_for_function("document.querySelectorAll('.kind-alerts li[data-rule]').length > 0 && "
                                        "window.__wall.messages.length > 0 && window.__wall.exercise.shown",
                                        timeout=180_000)
                 page.wait_for_timeout(warmup * 1000)   # charts filled, a render tick or two
-                path = out / f"wall-{lang}-{width}x{height}.png"
+                path = out / f"{dashboard or 'wall'}-{lang}-{width}x{height}.png"
                 page.screenshot(path=str(path))
                 written.append(path)
                 page.context.close()
@@ -179,6 +181,8 @@ def main() -> None:
     parser.add_argument("--start", default=START, help="simulated start, KST (default: %(default)s)")
     parser.add_argument("--speed", type=float, default=SPEED, help="replay speed (default: %(default)s)")
     parser.add_argument("--warmup", type=float, default=40, help="seconds of data before the first picture")
+    parser.add_argument("--dashboard", help="another dashboard than the wall's (e.g. typhoon: the replay compared "
+                                            "with Hinnamnor's record); pictures named after it")
     parser.add_argument("--history", action="store_true",
                         help="the overview's past 30 days (an ordinary day, backfilled) instead of the typhoon")
     parser.add_argument("--catalog", action="store_true", help="the data catalogue /catalog instead of the wall")
@@ -195,7 +199,7 @@ def main() -> None:
             return
         site = site_copy(Path(tmp), args.start)
         with situationroom_up(site, Path(tmp) / "data", args.speed) as url:
-            for path in shoot(url, args.out, args.warmup):
+            for path in shoot(url, args.out, args.warmup, args.dashboard):
                 print(path)
 
 

@@ -15,10 +15,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 
+from situationroom import compare
 from situationroom.catalog import Catalog
 from situationroom.configfile import Strict, read_yaml, validate
 from situationroom.durations import Duration
 from situationroom.errors import ConfigError, Problem
+from situationroom.events import NONE, Events
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +71,8 @@ class KpiPanel(PanelBase):
     """Which series; may be left out when the indicator has one entity or is measured for the city."""
     spark: Duration = 3 * 3600.0
     """Time the sparkline covers."""
+    compare: str | dict[str, Any] | None = None
+    """The difference to the same time of a past period (situationroom/compare.py)."""
 
 
 class TimeseriesPanel(PanelBase):
@@ -79,6 +83,8 @@ class TimeseriesPanel(PanelBase):
     entities: list[str] = Field(default_factory=list)
     """Entity ids or kinds; none means every entity of the indicator (at most 12 lines)."""
     window: Duration = 3 * 3600.0
+    compare: str | dict[str, Any] | None = None
+    """A past period or named event drawn as dashed lines (situationroom/compare.py)."""
 
 
 class RankingPanel(PanelBase):
@@ -173,8 +179,9 @@ class _DashboardFile(Strict):
     pages: list[_PageFile] = Field(min_length=1)
 
 
-def load_dashboard(path: Path, catalog: Catalog) -> Dashboard:
-    """Read and check one dashboard file; every problem is raised at once, each with file:line and field."""
+def load_dashboard(path: Path, catalog: Catalog, events: Events = NONE) -> Dashboard:
+    """Read and check one dashboard file against the catalog and the site's named events; every problem is raised
+    at once, each with file:line and field."""
     data, pos = read_yaml(path)
     if data is None:
         raise ConfigError.single("file is empty", file=path)
@@ -204,8 +211,8 @@ def load_dashboard(path: Path, catalog: Catalog) -> Dashboard:
             except ConfigError as exc:
                 problems.extend(exc.problems)
                 continue
-            for message, fld, value in _check_panel(panel, catalog):
-                problem(message, (*loc, fld), value)
+            for message, fld, value in _check_panel(panel, catalog) + compare.check(panel, catalog, events):
+                problem(message, (*loc, *fld.split(".")), value)
             col, row, width, height = panel.at
             if col + width - 1 > raw.grid.columns or row + height - 1 > raw.grid.rows:
                 problem(f"the panel reaches beyond the grid of {raw.grid.columns} columns × {raw.grid.rows} rows",
@@ -311,9 +318,10 @@ class Entry:
 class DashboardStore:
     """Every dashboard of a site, loaded at start and reloaded when a file changes."""
 
-    def __init__(self, folder: Path, catalog: Catalog) -> None:
+    def __init__(self, folder: Path, catalog: Catalog, events: Events = NONE) -> None:
         self.folder = folder
         self.catalog = catalog
+        self.events = events
         self.entries: dict[str, Entry] = {}
 
     def load_all(self) -> None:
@@ -357,7 +365,7 @@ class DashboardStore:
         entry.version = version
         entry.loaded_at = time.time()
         try:
-            entry.dashboard = load_dashboard(path, self.catalog)
+            entry.dashboard = load_dashboard(path, self.catalog, self.events)
             if entry.error is not None:
                 log.info("dashboard %s is valid again", name)
             entry.error = None

@@ -20,6 +20,7 @@ from situationroom.dashboards import (
     resolve_entities,
 )
 from situationroom.errors import ConfigError
+from situationroom.events import load_events
 from situationroom.web.pages import resolve
 from tests.site_support import REPO
 
@@ -51,7 +52,7 @@ def _problems(path: Path, catalog: Catalog) -> list[str]:
 
 
 def test_every_shipped_dashboard_loads_and_the_domains_are_covered(site_catalog: Catalog) -> None:
-    store = DashboardStore(REPO / "dashboards", site_catalog)
+    store = DashboardStore(REPO / "dashboards", site_catalog, load_events(REPO / "seeds"))
     store.load_all()
     assert {name: entry.error for name, entry in store.entries.items() if entry.error} == {}
     assert {"overview", "safety", "environment", "traffic", "economy", "administration"} <= set(store.entries)

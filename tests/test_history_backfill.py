@@ -8,6 +8,7 @@ import itertools
 import re
 import shutil
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -18,14 +19,17 @@ from playwright.sync_api import Browser, Page
 from situationroom import backfill as bf
 from situationroom.catalog import load_catalog
 from situationroom.cli.backfill import summary_line
+from situationroom.cli.event_history import record_events
 from situationroom.collectors.definition import load_collector
 from situationroom.collectors.kinds.simulator import Simulator
 from situationroom.collectors.kinds.simulator.backfill import OLD_SPACING
 from situationroom.collectors.runtime.build import build_kind
+from situationroom.events import load_events
 from situationroom.history import layout
 from situationroom.history.store import HistoryStore, store_for
 from situationroom.settings import Settings
 from tests.browser import needs_chromium
+from tests.history_support import every_row
 from tests.servers_support import Up, cli, wait_for
 from tests.site_support import REPO
 
@@ -166,7 +170,29 @@ def test_simulators_replaying_a_scenario_have_no_past_to_fill(tmp_path: Path) ->
     assert done.parts == 0 and {s.skipped for s in done.skipped} == {"it runs at speed 60"}
     out = cli("history", "backfill", "--days", "3", "--site", str(site), "--data-dir", str(tmp_path / "data"))
     assert out.returncode == 1 and "every simulator replays a scenario" in out.stderr
-    assert not (tmp_path / "data" / "history" / layout.EXERCISE).exists()
+    # No day of the simulators' own; only the named event's recorded scenario, at its 2022 dates.
+    assert "Typhoon Hinnamnor (2022): the recorded scenario written as exercise history" in out.stdout
+    dates = {p.name for p in (tmp_path / "data" / "history" / layout.EXERCISE).iterdir()}
+    assert dates == {"date=2022-09-05", "date=2022-09-06"}
+
+
+def test_a_named_events_recorded_scenario_is_written_once_at_its_own_dates(tmp_path: Path) -> None:
+    settings = Settings(site=REPO, data_dir=tmp_path / "data")
+    event = load_events(REPO / "seeds").get("hinnamnor-2022")
+    assert event is not None
+    [done] = record_events(settings)
+    assert done.event == "hinnamnor-2022" and done.collectors == 7 and done.written > 50_000
+    store = HistoryStore.local(tmp_path / "data" / "history")
+    assert not (tmp_path / "data" / "history" / layout.SAMPLES).exists()   # exercise data only
+    rows = every_row(store, "river.level", event.start_s - 86400, event.end_s + 86400, exercise=True)
+    gauge = [(ts, v) for e, ts, v, _ in rows if e == "hrfco-2101690"]
+    assert all(event.start_s * 1000 <= ts < event.end_s * 1000 for _, ts, _, _ in rows)
+    assert {source for *_, source in rows} == {"sim-safety@typhoon-hinnamnor"}
+    # The scenario's record: the 형산교 gauge peaked at 3.61 m at 07:30 KST on the 6th.
+    peak = max(gauge, key=lambda p: p[1])
+    assert peak == (datetime(2022, 9, 5, 22, 30, tzinfo=UTC).timestamp() * 1000, 3.61)
+    again = record_events(settings)
+    assert again[0].written == 0
 
 
 def test_the_command_fills_the_days_asked_once_and_refuses_what_is_not_a_number_of_days(tmp_path: Path) -> None:

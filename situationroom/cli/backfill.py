@@ -63,15 +63,24 @@ class InBackground:
         self._thread.join(timeout)
 
     def _run(self) -> None:
+        from situationroom.cli.event_history import record_apart
+        from situationroom.cli.event_history import summary_line as event_line
+        from situationroom.events import load_events
+
+        lines: list[str] = []
         try:
             self.result = backfill(self.settings, self.days, stop=self.stopping, on_progress=self._progress)
+            lines += [line] if (line := summary_line(self.result)) is not None else []
+            if not self.stopping.is_set():
+                # The named events the dashboards compare with: their recorded scenarios, as exercise history.
+                names = {e.id: e.name_en for e in load_events(self.settings.seeds)}
+                lines += [event_line(done, names) for done in record_apart(self.settings, self.stopping)]
         except Exception as exc:  # the demo's past is an extra: the roles go on without it, and say why
             log.warning("history backfill failed: %s", exc)
-            return
-        line = summary_line(self.result)
-        while line is not None and not self.stopping.is_set():
+        while lines and not self.stopping.is_set():
             if self.shown.wait(0.5):
-                self._print(line, end="\n")
+                for line in lines:
+                    self._print(line, end="\n")
                 return
 
     def _progress(self, done: Backfill) -> None:

@@ -134,6 +134,9 @@ def history_backfill(site: SiteOpt = None, data_dir: DataOpt = None, days: DaysO
     adds nothing."""
     from situationroom.backfill import Backfill, backfill
     from situationroom.cli.backfill import progress_line, summary_line
+    from situationroom.cli.event_history import record_events
+    from situationroom.cli.event_history import summary_line as event_line
+    from situationroom.events import load_events
 
     settings = make_settings(site=site, data_dir=data_dir)
     site_catalog(settings)
@@ -155,6 +158,10 @@ def history_backfill(site: SiteOpt = None, data_dir: DataOpt = None, days: DaysO
     line = summary_line(done)
     if line is None:
         raise fail(f"no simulator collector in {settings.collectors_dir}: nothing to backfill")
+    # The named events the dashboards compare with: their recorded scenarios, as exercise history at their dates.
+    names = {e.id: e.name_en for e in load_events(settings.seeds)}
+    for recorded in record_events(settings):
+        typer.echo(event_line(recorded, names))
     if not done.real_time:
         raise fail(line)
     typer.echo(line)

@@ -27,11 +27,12 @@ def init(directory: Annotated[Path, typer.Argument(help="New site folder", show_
 
 
 def check(site: SiteOpt = None) -> None:
-    """Validate the site: catalog, collectors, dashboards, alert rules, people, channels, subscriptions, history
-    retention (exit status 2 with file:line:field on any error)."""
+    """Validate the site: catalog, collectors, named events, dashboards, alert rules, people, channels,
+    subscriptions, history retention (exit status 2 with file:line:field on any error)."""
     from situationroom.alerts.rules import load_rules
     from situationroom.collectors.runtime import check_collectors
     from situationroom.dashboards import NAME_PATTERN, load_dashboard
+    from situationroom.events import NONE, load_events
     from situationroom.history.retention import load_retention
     from situationroom.notify import sitecheck
 
@@ -44,6 +45,13 @@ def check(site: SiteOpt = None) -> None:
                f"{len(catalog.domains)} domains")
     typer.echo(f"collectors: {len(loaded)} valid, {len({p.file for p in problems})} invalid")
 
+    events = NONE
+
+    def named_events() -> str:
+        nonlocal events
+        events = load_events(settings.seeds)
+        return f"events: {len(events.by_id)} named"
+
     def dashboards() -> str:
         found, wrong = sorted(settings.dashboards_dir.glob("*.yaml")), []
         for path in found:
@@ -52,7 +60,7 @@ def check(site: SiteOpt = None) -> None:
                                      "this file", str(path)))
                 continue
             try:
-                load_dashboard(path, catalog)
+                load_dashboard(path, catalog, events)
             except ConfigError as exc:
                 wrong += exc.problems
         if wrong:
@@ -63,7 +71,7 @@ def check(site: SiteOpt = None) -> None:
         found = load_rules(settings.rules_dir, catalog, settings).rules.values()
         return f"alert rules: {sum(r.spec.enabled for r in found)} enabled ({sum(r.builtin for r in found)} built in)"
 
-    parts = (dashboards, rules, lambda: sitecheck.summary(settings, catalog),
+    parts = (named_events, dashboards, rules, lambda: sitecheck.summary(settings, catalog),
              lambda: load_retention(settings.seeds, catalog) and None)
     for part in parts:
         try:

@@ -75,6 +75,9 @@ class Retention:
     """The site's retention, resolved per dataset and domain."""
 
     history: HistoryFile
+    event_dates: frozenset[str] = frozenset()
+    """The UTC dates of the site's named events (seeds/events.yaml): kept whatever their domain's retention, since
+    the wall compares the present with them."""
 
     def kept_for(self, dataset: str, domain: str) -> float | None:
         """Seconds a dataset's data of a domain is kept; None when forever."""
@@ -89,7 +92,7 @@ class Retention:
     def expired(self, partition: Partition, now: float) -> bool:
         """Whether the whole of the partition's date is older than its domain keeps."""
         keep = self.kept_for(partition.dataset, partition.domain)
-        if keep is None:
+        if keep is None or partition.date in self.event_dates:
             return False
         day_end = layout.day_start(partition.date) + layout.DAY_MS
         return day_end <= (now - keep) * 1000
@@ -99,9 +102,13 @@ KEEP_ALL = Retention(HistoryFile())
 
 
 def load_retention(seeds: Path, catalog: Catalog) -> Retention:
-    """The site's retention from seeds/history.yaml (everything kept when there is none); ConfigError naming
-    file:line, field and value for anything wrong, a domain the catalog does not know included."""
+    """The site's retention from seeds/history.yaml (everything kept when there is none), the days of its named events
+    kept in any case; ConfigError naming file:line, field and value for anything wrong in either file, a domain the
+    catalog does not know included."""
+    from situationroom.events import load_events
+
     path = seeds / FILE
+    event_dates = load_events(seeds).protected_dates()
     if not path.is_file():
         return KEEP_ALL
     data, pos = read_yaml(path)
@@ -111,7 +118,7 @@ def load_retention(seeds: Path, catalog: Catalog) -> Retention:
                for domain in history.domains if domain not in catalog.domains]
     if unknown:
         raise ConfigError(unknown)
-    return Retention(history)
+    return Retention(history, event_dates)
 
 
 def enforce(store: HistoryStore, retention: Retention, now: float) -> list[Partition]:

@@ -238,12 +238,18 @@ def _time_labels(lang: str) -> str:
             f"|| utcminutes(datum.value) ? '%H:%M' : '{DATE_FORMAT.get(lang, DATE_FORMAT['en'])}')")
 
 
+COMPARE_DASH = [10, 5]
+"""The dash of a comparison's lines: longer than the thresholds' [8, 6] rules, and in the line's own colour."""
+
+
 def timeseries(levels: list[dict[str, Any]], series: list[str], unit: str, time_title: str,
-               lang: str = "en") -> dict[str, Any]:
+               lang: str = "en", compare: str | None = None) -> dict[str, Any]:
     """Lines of dataset `points` (`t` city-local ms on a UTC scale, `v`, `s` series name), with the
     thresholds drawn as dashed rules labelled with their level, value and unit (`levels`: `y`, `level`,
     `label`; a threshold that holds for only some of the lines names them in its label). The y axis names
-    the unit, the x axis the time (dates in `lang` when it spans days)."""
+    the unit, the x axis the time (dates in `lang` when it spans days). With `compare` (its legend entry), the
+    dataset `compare` (`t`, `v`, `s` as `points`) is drawn as a dashed line per series in the series' colour, with
+    one legend entry of its own."""
     colour = alt.Color("s:N", title=None, scale=alt.Scale(domain=series, range=SERIES_COLOURS[: len(series)]),
                        legend=alt.Legend(orient="top") if len(series) > 1 else None)
     lines = alt.Chart(alt.Data(name="points")).mark_line(interpolate="monotone").encode(
@@ -253,6 +259,18 @@ def timeseries(levels: list[dict[str, Any]], series: list[str], unit: str, time_
         color=colour,
     )
     layers: list[alt.Chart] = []
+    if compare is not None:
+        dashed = alt.Chart(alt.Data(name="compare")).transform_calculate(
+            c=json.dumps(compare, ensure_ascii=False)).mark_line(interpolate="monotone", strokeWidth=2.5,
+                                                                 opacity=0.95).encode(
+            x="t:T", y="v:Q", detail="s:N",
+            # The same colour scale and legend as the lines (one legend: a second setting would conflict).
+            color=alt.Color("s:N", title=None, scale=alt.Scale(domain=series, range=SERIES_COLOURS[: len(series)]),
+                            legend=alt.Legend(orient="top") if len(series) > 1 else None),
+            strokeDash=alt.StrokeDash("c:N", title=None, scale=alt.Scale(domain=[compare], range=[COMPARE_DASH]),
+                                      legend=alt.Legend(orient="top", labelLimit=0, symbolType="stroke",
+                                                        symbolStrokeColor=TEXT, symbolSize=500)))
+        lines = alt.layer(lines, dashed)
     if levels:
         level_colour = alt.Color("level:N", scale=_status_scale(), legend=None)
         rules = alt.Chart(alt.Data(name="levels"))

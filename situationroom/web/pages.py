@@ -20,8 +20,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from situationroom import audit, status
 from situationroom import dashboards as dash
 from situationroom.catalog import Catalog
-from situationroom.errors import site_relative
-from situationroom.web import charts, schemas, shell
+from situationroom.errors import ConfigError, site_relative
+from situationroom.events import NONE, Events, load_events
+from situationroom.web import charts, compare_api, schemas, shell
 from situationroom.web.errors import ApiError, documented
 from situationroom.web.jsonio import JSON
 
@@ -79,11 +80,19 @@ router = APIRouter(lifespan=_watching)
 def install(app: FastAPI) -> None:
     """Load the site's dashboards, fix the asset build, and add the pages (with the file watcher)."""
     ctx = app.state.ctx
-    store = dash.DashboardStore(ctx.settings.dashboards_dir, ctx.catalog)
+    try:
+        events = load_events(ctx.settings.seeds)
+    except ConfigError as exc:
+        # The dashboards that compare with an event then say the event is unknown; the file's own problems are here.
+        log.error("seeds/events.yaml is invalid; the wall knows no named event:\n%s", exc)
+        events = NONE
+    app.state.events = events
+    store = dash.DashboardStore(ctx.settings.dashboards_dir, ctx.catalog, events)
     store.load_all()
     app.state.dashboards = store
     app.state.build = asset_build()
     app.include_router(router)
+    app.include_router(compare_api.router)
 
 
 # ---------------------------------------------------------------------------------------------- assets
@@ -141,7 +150,8 @@ async def list_dashboards(request: Request) -> JSON:
 async def get_dashboard(request: Request, name: str) -> JSON:
     entry = _entry(request, name)
     ctx = request.app.state.ctx
-    return JSON(resolve(entry, ctx.catalog, ctx.settings.seeds, ctx.settings.stale_grace))
+    return JSON(resolve(entry, ctx.catalog, ctx.settings.seeds, ctx.settings.stale_grace,
+                        getattr(request.app.state, "events", NONE)))
 
 
 def _names(obj: Any) -> dict[str, str]:
@@ -214,10 +224,14 @@ def _cells(catalog: Catalog) -> dict[str, list[str]]:
     return out
 
 
-def _panel(catalog: Catalog, seeds: Path, panel: dash.PanelBase, pid: str) -> tuple[dict[str, Any], set[str]]:
+def _panel(catalog: Catalog, seeds: Path, panel: dash.PanelBase, pid: str,
+           events: Events = NONE) -> tuple[dict[str, Any], set[str]]:
     """The page's view of one panel, and the websocket topics it needs."""
     out: dict[str, Any] = {"id": pid, "kind": getattr(panel, "kind", ""), "at": list(panel.at)}
     topics: set[str] = set()
+    versus = compare_api.view(panel, events)
+    if versus is not None:
+        out["compare"] = versus
     if isinstance(panel, dash.KpiPanel):
         ind = catalog.indicators[panel.indicator]
         entity = panel.entity or dash.default_entity(catalog, panel.indicator) or ""
@@ -236,7 +250,8 @@ def _panel(catalog: Catalog, seeds: Path, panel: dash.PanelBase, pid: str) -> tu
                                                   [getattr(catalog.entities[e], f"name_{lang}") for e in entities],
                                                   "" if ind.labels else (ind.unit if lang == "ko" else ind.unit_en),
                                                   (DATE_TITLE if panel.window > DAYS_S else TIME_TITLE)[lang]
-                                                  .format(tz=_zone_name(catalog)), lang)
+                                                  .format(tz=_zone_name(catalog)), lang,
+                                                  versus["label"][lang] if versus else None)
                           for lang in ("ko", "en")})
         topics.add(f"indicator:{ind.id}")
     elif isinstance(panel, dash.RankingPanel):
@@ -284,7 +299,8 @@ def _topics(catalog: Catalog, wanted: set[str]) -> list[str]:
     return [*domains, *indicators, *messages]
 
 
-def resolve(entry: dash.Entry, catalog: Catalog, seeds: Path, stale_grace: float) -> dict[str, Any]:
+def resolve(entry: dash.Entry, catalog: Catalog, seeds: Path, stale_grace: float,
+            events: Events = NONE) -> dict[str, Any]:
     """Everything a page needs to draw a dashboard, with names, units and thresholds from the catalog."""
     out: dict[str, Any] = {"name": entry.name, "version": entry.version, "error": entry.error_info(),
                            "stale_grace": stale_grace}
@@ -301,7 +317,7 @@ def resolve(entry: dash.Entry, catalog: Catalog, seeds: Path, stale_grace: float
     for p, page in enumerate(d.pages):
         panels = []
         for n, panel in enumerate(page.panels):
-            view, topics = _panel(catalog, seeds, panel, f"p{p}-{n}")
+            view, topics = _panel(catalog, seeds, panel, f"p{p}-{n}", events)
             panels.append(view)
             wanted |= topics
         pages.append({"title": {"ko": page.title_ko, "en": page.title_en},
@@ -329,7 +345,8 @@ def resolve(entry: dash.Entry, catalog: Catalog, seeds: Path, stale_grace: float
 
 def _shell(request: Request, name: str, lang: str, title: str) -> HTMLResponse:
     return shell.page(request, lang=lang, title=title, styles=["wall.css"], inline_style=status.css(),
-                      scripts=["vendor/vega.min.js", "vendor/vega-lite.min.js", "vendor/vega-embed.min.js", "wall.js"],
+                      scripts=["vendor/vega.min.js", "vendor/vega-lite.min.js", "vendor/vega-embed.min.js",
+                               "wall-compare.js", "wall.js"],
                       body='<div id="wall" aria-live="polite"></div>', attrs={"dashboard": name})
 
 

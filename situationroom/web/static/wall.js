@@ -327,6 +327,7 @@
       const statusHtml = `${chip(status)}<span>${esc(when)}</span>`;
       if (this.statusEl.dataset.html !== statusHtml) { this.statusEl.innerHTML = statusHtml; this.statusEl.dataset.html = statusHtml; }
       this.drawSpark();
+      if (this.spec.compare) WallCompare.kpi(this, s);
       this.fit();
     }
     // Make the value smaller, a step at a time, while the tile's content does not fit it (a long value in a
@@ -1252,6 +1253,7 @@
       const txt = fresh.querySelector(".txt");
       if (txt.innerHTML !== text) txt.innerHTML = text;
     }
+    WallCompare.tick(panels, current);
     for (const p of panels) {
       if (p.page !== current) continue;
       if (p.wants(dirty) || p instanceof ClockPanel || p instanceof AlertsPanel) p.render();
@@ -1417,6 +1419,10 @@
       }
       useScale(def.scale);
       makeFormats();
+      WallCompare.init({ name: NAME, lang: LANG, live, key, entName, fmtValue, unitOf,
+        axisNow: (x) => shownTime(now(), x), offset: () => def.city.utc_offset_ms,
+        // What the time axis is: real time, or a replay's simulated time (its clock); a change redraws comparisons.
+        axis: () => { const c = simClock(); return c ? { key: `${c.start}|${c.anchor}|${c.speed}`, speed: c.speed } : { key: "real", speed: 1 }; } });
       build();
       subscribe();
       await loadExercise();

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from typing import Any
 
 import pyarrow as pa
 
 from situationroom.collectors.kinds.simulator import Simulator
 from situationroom.collectors.kinds.simulator.model import Simulation
+from situationroom.collectors.kinds.simulator.spec import Scenario
 
 HOUR = 3600
 RECENT = 86_400.0
@@ -84,3 +86,40 @@ def rows_per_day(simulator: Simulator) -> int:
     catalog = simulator.context.catalog
     return sum(len(catalog.entities_of(i)) * round(RECENT / max(catalog.indicators[i].interval, OLD_SPACING))
                for i in simulator.indicators if i in simulator.sim.series)
+
+
+def recorded_samples(simulator: Simulator, scenario: Scenario, first: float, end: float, source: str) -> pa.Table:
+    """The samples `simulator`'s slice of the city would have delivered while `scenario` happened at its own dates:
+    simulated time is the scenario's time (the scenario placed at its `start`), sampled as old backfilled days are
+    (each series at least every OLD_SPACING) over [first, end) (epoch s), in COLUMNS, with `source` as the source.
+    The same seed, baseline, rounding and missing values as the collector's, so a replay of the scenario at any
+    speed delivers these values at the same simulated instants."""
+    catalog = simulator.context.catalog
+    live = simulator.sim
+    # Placed at its own start when it has one (its keyframes' dates are absolute), else at `first`; anchored there,
+    # so simulated time is the instant itself.
+    sim = Simulation(catalog, live.baseline, scenario, seed=live.seed, start=None if scenario.start else first,
+                     speed=1.0)
+    assert sim.start is not None
+    sim.sim_time(sim.start)
+    by_every: dict[int, list[str]] = {}
+    for ind in simulator.indicators:
+        if ind in live.series:
+            by_every.setdefault(spacing(catalog.indicators[ind].interval, first, math.inf), []).append(ind)
+    columns: dict[str, list[Any]] = {name: [] for name in COLUMNS}
+    if not by_every:
+        return pa.table({name: pa.array([], pa.int64() if name == "ts" else pa.float64() if name == "value"
+                                         else pa.string()) for name in COLUMNS})
+    step = math.gcd(*by_every)
+    for t in range(-(-int(first) // step) * step, math.ceil(end), step):
+        due = [i for every, inds in by_every.items() if t % every == 0 for i in inds]
+        for s in sim.samples(due, float(t), missing=simulator.missing, source=source):
+            columns["indicator"].append(s.indicator)
+            columns["entity"].append(s.entity)
+            columns["ts"].append(t * 1000)
+            columns["value"].append(s.value)
+            columns["source"].append(source)
+    return pa.table({"indicator": pa.array(columns["indicator"], pa.string()),
+                     "entity": pa.array(columns["entity"], pa.string()), "ts": pa.array(columns["ts"], pa.int64()),
+                     "value": pa.array(columns["value"], pa.float64()),
+                     "source": pa.array(columns["source"], pa.string())})
