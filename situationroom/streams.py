@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
@@ -172,10 +173,21 @@ async def claim_idle(client: aioredis.Redis, stream: str, group: str, consumer: 
             return
 
 
-async def acknowledged_until(client: aioredis.Redis, partitions: int, group: str) -> int | None:
-    """A time (Redis' clock, epoch ms) before which the group has acknowledged every entry of every sample stream:
-    the oldest entry still pending, or not yet read, bounds it; a stream the group has read to its end bounds it
-    by now. None when the group is missing on some stream (its role never ran)."""
+@dataclass(frozen=True, slots=True)
+class _Position:
+    """Where a consumer group stands on one sample stream."""
+
+    stream: str
+    pending: int
+    delivered: str
+    """The id of the last entry handed to one of its consumers."""
+    unread: bool
+    """Whether entries came after that one."""
+
+
+async def _positions(client: aioredis.Redis, partitions: int, group: str) -> tuple[int, list[_Position]] | None:
+    """Redis' clock (epoch ms) and the group's position on every sample stream; None when the group is missing on
+    some stream (its role never ran)."""
     streams = keys.all_samples(partitions)
     pipe = client.pipeline(transaction=False)
     pipe.time()
@@ -184,8 +196,7 @@ async def acknowledged_until(client: aioredis.Redis, partitions: int, group: str
         pipe.xinfo_stream(stream)
     replies = await pipe.execute(raise_on_error=False)
     seconds, micros = replies[0]
-    until = seconds * 1000 + micros // 1000
-    pending_in: list[str] = []
+    out = []
     for n, stream in enumerate(streams):
         groups, info = replies[1 + 2 * n], replies[2 + 2 * n]
         if isinstance(groups, Exception) or isinstance(info, Exception):
@@ -193,11 +204,26 @@ async def acknowledged_until(client: aioredis.Redis, partitions: int, group: str
         found = next((g for g in groups if _text(g["name"]) == group), None)
         if found is None:
             return None
-        if found["pending"]:
-            pending_in.append(stream)
-        elif _text(found["last-delivered-id"]) != _text(info["last-generated-id"]):
+        delivered = _text(found["last-delivered-id"])
+        out.append(_Position(stream, int(found["pending"]), delivered, delivered != _text(info["last-generated-id"])))
+    return seconds * 1000 + micros // 1000, out
+
+
+async def acknowledged_until(client: aioredis.Redis, partitions: int, group: str) -> int | None:
+    """A time (Redis' clock, epoch ms) before which the group has acknowledged every entry of every sample stream:
+    the oldest entry still pending, or not yet read, bounds it; a stream the group has read to its end bounds it
+    by now. None when the group is missing on some stream (its role never ran)."""
+    found = await _positions(client, partitions, group)
+    if found is None:
+        return None
+    until, positions = found
+    pending_in: list[str] = []
+    for at in positions:
+        if at.pending:
+            pending_in.append(at.stream)
+        elif at.unread:
             # Entries after the last one delivered are not read yet.
-            until = min(until, _entry_ms(found["last-delivered-id"]))
+            until = min(until, _entry_ms(at.delivered))
     if pending_in:
         pipe = client.pipeline(transaction=False)
         for stream in pending_in:
@@ -211,30 +237,16 @@ async def unread_age(client: aioredis.Redis, partitions: int, group: str) -> flo
     """Seconds (Redis' clock) since the oldest entry of any sample stream that the group has not been handed yet was
     written: how far behind its readers are, whatever number of samples an entry carries. 0 when they are handed
     everything; None when the group is missing on some stream (its role never ran)."""
-    streams = keys.all_samples(partitions)
-    pipe = client.pipeline(transaction=False)
-    pipe.time()
-    for stream in streams:
-        pipe.xinfo_groups(stream)
-        pipe.xinfo_stream(stream)
-    replies = await pipe.execute(raise_on_error=False)
-    seconds, micros = replies[0]
-    now = seconds * 1000 + micros // 1000
-    behind: list[tuple[str, str]] = []
-    for n, stream in enumerate(streams):
-        groups, info = replies[1 + 2 * n], replies[2 + 2 * n]
-        if isinstance(groups, Exception) or isinstance(info, Exception):
-            return None
-        found = next((g for g in groups if _text(g["name"]) == group), None)
-        if found is None:
-            return None
-        if _text(found["last-delivered-id"]) != _text(info["last-generated-id"]):
-            behind.append((stream, _text(found["last-delivered-id"])))
+    found = await _positions(client, partitions, group)
+    if found is None:
+        return None
+    now, positions = found
+    behind = [at for at in positions if at.unread]
     if not behind:
         return 0.0
     pipe = client.pipeline(transaction=False)
-    for stream, delivered in behind:
-        pipe.xrange(stream, min=f"({delivered}", count=1)
+    for at in behind:
+        pipe.xrange(at.stream, min=f"({at.delivered}", count=1)
     firsts = [reply[0][0] for reply in await pipe.execute() if reply]
     return max(0.0, (now - min(_entry_ms(i) for i in firsts)) / 1000) if firsts else 0.0
 
