@@ -145,6 +145,11 @@ def test_aggregates_from_rollups_equal_those_from_every_sample(history_store: Hi
         _settle(store)
         assert rollups.roll_day(store, _part(day), quiet=0, now=FAR)
     assert rollups.roll_hours(store, _part(1), quiet=0, now=FAR) == 12
+    # The exercise samples' day 0 too, into the exercise rollups: exercise queries read those.
+    drill = Partition(layout.EXERCISE, _part(0).date, "environment")
+    assert compact.compact_day(store, drill, quiet=0, now=FAR)
+    _settle(store)
+    assert rollups.roll_day(store, drill, quiet=0, now=FAR)
     _settle(store)
     _write(store, mini_catalog, _samples(rng, T0 + 1.5 * DAY, T0 + 2 * DAY), "d1pm")
 
@@ -155,7 +160,9 @@ def test_aggregates_from_rollups_equal_those_from_every_sample(history_store: Hi
     assert all("/samples/" in p and f"date={_part(1).date}" in p for p in plan.raw_paths)
     daily = _whole(store, "1d")
     assert set(daily.rollups) == {"1d", "1h"}  # day 1's rolled-up hours count towards its day
-    assert rollup_query.plan(store, [(int(T0 * 1000), int((T0 + DAY) * 1000))], "1h", exercise=True).rollups == {}
+    drilled = rollup_query.plan(store, [(int(T0 * 1000), int((T0 + DAY) * 1000))], "1h", exercise=True)
+    assert set(drilled.rollups) == {"1h"} and drilled.raw_spans == []
+    assert all("/exercise_rollup_1h/" in p for p in drilled.rollups["1h"][0])
     spans_rng = random.Random(23)
     _check(store, rng)
     _check_spans(store, spans_rng)

@@ -105,14 +105,20 @@ def test_a_closed_day_is_rolled_up_whole_and_replaces_its_hours(history_store: H
     compact.compact_closed(history_store, quiet=60, now=LATER)
     assert rollups.roll_closed(history_store, quiet=60, now=time.time()) == 0  # the day file is new: not yet quiet
     _tick()
-    assert rollups.roll_closed(history_store, quiet=60, now=LATER + 3600) == 1
+    assert rollups.roll_closed(history_store, quiet=60, now=LATER + 3600) == 2  # the city's day, the drill's
     for resolution in ("1m", "1h", "1d"):
         assert names(history_store, rollups.rollup_partition(PART, resolution)) == ["rollup-day.parquet"]
         assert _rollups(history_store, resolution) == _queried(history_store, resolution)
     assert [row[2:] for row in _rollups(history_store, "1d")] == [
         (540, *_queried(history_store, "1d")[0][3:]), (540, *_queried(history_store, "1d")[1][3:])]
     assert rollups.roll_closed(history_store, quiet=60, now=LATER + 3600) == 0
-    assert history_store.partitions("rollup_1m") == [rollups.rollup_partition(PART, "1m")]  # no exercise rollups
+    # The drill's sample is rolled up apart: no real rollup counts it.
+    drill = Partition(layout.EXERCISE, PART.date, PART.domain)
+    assert history_store.partitions("rollup_1m") == [rollups.rollup_partition(PART, "1m")]
+    assert history_store.partitions("exercise_rollup_1m") == [rollups.rollup_partition(drill, "1m")]
+    assert [r["count"] for r in history_store.read(
+        [f.path for f in history_store.files(rollups.rollup_partition(drill, "1d"))], layout.ROLLUP_SCHEMA
+    ).to_pylist()] == [1]
     # A late sample of that day: the day is rolled up again once quiet.
     _tick()
     write_batch(history_store, mini_catalog, [Sample("air.pm10", "daesong", T0 + 7 * 3600, 5.0, "late")], "late")

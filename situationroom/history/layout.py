@@ -18,6 +18,8 @@ DATASETS = (SAMPLES, EXERCISE)
 """The datasets of samples (compacted, deduplicated)."""
 ROLLUPS = {"1m": "rollup_1m", "1h": "rollup_1h", "1d": "rollup_1d"}
 """Resolution -> the dataset of the real samples' rollups at it (count, sum, min, max, last per series and period)."""
+EXERCISE_ROLLUPS = {"1m": "exercise_rollup_1m", "1h": "exercise_rollup_1h", "1d": "exercise_rollup_1d"}
+"""Resolution -> the dataset of the exercise samples' rollups: apart from the real ones, as the samples are."""
 ROLLUP_STEP_MS = {"1m": 60_000, "1h": 3_600_000, "1d": 86_400_000}
 """Periods start at multiples of their length since the epoch: UTC minutes, hours and days, as the date partitions."""
 
@@ -95,6 +97,11 @@ def _conform(column: pa.ChunkedArray, kind: pa.DataType) -> pa.ChunkedArray:
 
 def dataset_of(exercise: bool) -> str:
     return EXERCISE if exercise else SAMPLES
+
+
+def rollups_of(dataset: str) -> dict[str, str]:
+    """Resolution -> the dataset of the rollups of a dataset of samples."""
+    return EXERCISE_ROLLUPS if dataset == EXERCISE else ROLLUPS
 
 
 def date_of(ms: int) -> str:

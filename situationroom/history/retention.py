@@ -66,7 +66,8 @@ class HistoryFile(Strict):
 
 
 RETAINED_AS = {layout.SAMPLES: "raw", layout.EXERCISE: "raw",
-               **{dataset: dataset for dataset in layout.ROLLUPS.values()}}
+               **{dataset: dataset for dataset in layout.ROLLUPS.values()},
+               **{layout.EXERCISE_ROLLUPS[r]: dataset for r, dataset in layout.ROLLUPS.items()}}
 """The field of `Keep` that says how long each dataset is kept."""
 
 

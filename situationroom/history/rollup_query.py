@@ -3,8 +3,9 @@
 A bucket is put together from parts that never overlap in event time: rollup rows (at the coarsest resolution that
 fits both the bucket and the range asked for) of the periods `rollups.current` vouches for, and the deduplicated
 samples of everything else (open hours, a period with a late sample not rolled up again yet, the edges of a range
-that cut a period, exercise data, which has no rollups). Count, sum, min and max add up; `last` is the last of the
-part with the newest sample (`last_ts`), the greater value on a tie, the rule the rollups themselves follow."""
+that cut a period). Exercise data is answered the same way from its own rollups. Count, sum, min and max add up;
+`last` is the last of the part with the newest sample (`last_ts`), the greater value on a tie, the rule the rollups
+themselves follow."""
 
 from __future__ import annotations
 
@@ -84,8 +85,7 @@ def plan(store: HistoryStore, spans: Sequence[Span], resolution: str, *, exercis
         files = store.files(partition)
         left = [(max(day, lo), min(day + layout.DAY_MS, hi)) for lo, hi in asked
                 if day < hi and lo < day + layout.DAY_MS]
-        # Exercise samples have no rollups (rollups.py): read from the samples, always.
-        for period in [] if exercise else rollups.current(store, partition, files):
+        for period in rollups.current(store, partition, files):
             for start_ms, end_ms in asked:
                 if start_ms < period.end and period.start < end_ms:
                     left = _take(store, partition, period, start_ms, end_ms, step, rolled, left)

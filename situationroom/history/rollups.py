@@ -1,10 +1,11 @@
-"""Rollups of the real samples at 1 minute, 1 hour and 1 day (count, sum, min, max, last), written as periods close.
+"""Rollups of the samples at 1 minute, 1 hour and 1 day (count, sum, min, max, last), written as periods close.
 
 A closed hour of a partition gets its 1-minute and 1-hour rollups (`rollup-HH.parquet`); a closed day gets the
 1-minute, 1-hour and 1-day rollups of the whole day (`rollup-day.parquet`), which replace the hour files. A rollup
 is computed from the deduplicated samples of its period and named by the period alone, so computing it again
 replaces it: a late sample in a closed period makes the period's files newer than its rollup, and the next pass
-computes that rollup again. Periods are UTC, like the date partitions (docs/history.md says why)."""
+computes that rollup again. Periods are UTC, like the date partitions (docs/history.md says why). Exercise samples
+get rollups of their own (`layout.EXERCISE_ROLLUPS`), so the demo's and a drill's long charts read them too."""
 
 from __future__ import annotations
 
@@ -62,8 +63,8 @@ def deduplicated(rollups: pa.Table) -> pa.Table:
 
 
 def rollup_partition(partition: Partition, resolution: str) -> Partition:
-    """The partition of the rollups at `resolution` of a partition of samples."""
-    return Partition(layout.ROLLUPS[resolution], partition.date, partition.domain)
+    """The partition of the rollups at `resolution` of a partition of samples (real or exercise)."""
+    return Partition(layout.rollups_of(partition.dataset)[resolution], partition.date, partition.domain)
 
 
 def _newest(files: list[DataFile]) -> float:
@@ -163,17 +164,18 @@ def roll_hours(store: HistoryStore, partition: Partition, quiet: float, now: flo
 
 
 def roll_closed(store: HistoryStore, quiet: float, now: float | None = None) -> int:
-    """Roll up every closed past day, and every closed hour of today, of the real samples; returns the periods
-    rolled up. A past day is rolled up whole, never by hours: its hours may be spread over a day file and late
-    flush files. Exercise samples get no rollups: a drill is reviewed from its samples."""
+    """Roll up every closed past day, and every closed hour of today, of the real and of the exercise samples;
+    returns the periods rolled up. A past day is rolled up whole, never by hours: its hours may be spread over a day
+    file and late flush files."""
     now = time.time() if now is None else now
     today = layout.date_of(int(now * 1000))
     done = 0
-    for partition in store.partitions(layout.SAMPLES):
-        if partition.date < today:
-            done += roll_day(store, partition, quiet, now)
-        else:
-            done += roll_hours(store, partition, quiet, now)
+    for dataset in layout.DATASETS:
+        for partition in store.partitions(dataset):
+            if partition.date < today:
+                done += roll_day(store, partition, quiet, now)
+            else:
+                done += roll_hours(store, partition, quiet, now)
     if done:
         log.debug("history: %d periods rolled up", done)
     return done

@@ -74,7 +74,7 @@ def datasets(store: HistoryStore, *, rows: bool = True) -> list[DatasetStatus]:
     """Every dataset and domain of the store. `rows` reads each file's footer (one small read per file); without it
     only the listing is read."""
     totals: dict[tuple[str, str], dict[str, Any]] = {}
-    for dataset in (*layout.DATASETS, *layout.ROLLUPS.values()):
+    for dataset in (*layout.DATASETS, *layout.ROLLUPS.values(), *layout.EXERCISE_ROLLUPS.values()):
         for partition in store.partitions(dataset):
             files = store.files(partition)
             if not files:
