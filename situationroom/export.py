@@ -129,8 +129,9 @@ class CsvWriter:
 
     def feed(self, rows: Sequence[Row]) -> Iterator[bytes]:
         local = self.layout.local
-        yield self._text([local(t).isoformat(), ind, ent, _num(v), _num(lo), _num(hi), _num(n), self.units[ind]]
-                         for t, ind, ent, v, lo, hi, n in rows)
+        times: dict[int, str] = {}  # the series of a piece share their bucket times: each is formatted once
+        yield self._text([times.get(t) or times.setdefault(t, local(t).isoformat()), ind, ent, _num(v), _num(lo),
+                          _num(hi), _num(n), self.units[ind]] for t, ind, ent, v, lo, hi, n in rows)
 
     def end(self) -> Iterator[bytes]:
         return iter(())

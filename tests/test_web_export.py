@@ -216,11 +216,9 @@ SERIES = 30
 YEAR_DAYS = 365
 
 
-def write_year(root: Path, served: Served, entities: tuple[str, ...], last_day: int) -> int:
+def write_year(served: Served, entities: tuple[str, ...], last_day: int) -> int:
     """A year of 1-minute samples of `entities` of air.pm10, one compacted file per UTC day, as import leaves it."""
-    from situationroom.history.store import HistoryStore
-
-    store = HistoryStore(str(root))
+    store = store_for(served.settings)
     domain = served.catalog.indicators[PM10].domain
     minutes = pa.array(range(1440), pa.int64())
     for d in range(YEAR_DAYS):
@@ -235,7 +233,7 @@ def write_year(root: Path, served: Served, entities: tuple[str, ...], last_day: 
             "source": pa.array(["a"] * (n * len(entities))),
         }).cast(layout.SCHEMA)
         date = datetime.fromtimestamp(day, UTC).strftime("%Y-%m-%d")
-        store.write(Partition(layout.SAMPLES, date, domain), f"day-{date}", table)
+        store.write(Partition(layout.SAMPLES, date, domain), layout.day_name([date]), table)
     return SERIES * YEAR_DAYS * 1440
 
 
@@ -248,7 +246,7 @@ def test_a_year_of_minutes_for_30_series_streams_in_flat_memory(embedded_url: st
     with serve(settings) as served:
         entities = served.catalog.entities_of(PM10)[:SERIES]
         last_day = int(time.time() // 86_400 - 2) * 86_400
-        rows = write_year(tmp_path / "history", served, entities, last_day)
+        rows = write_year(served, entities, last_day)
         me = psutil.Process()
         base = me.memory_info().rss
         peak = [base]
@@ -276,4 +274,5 @@ def test_a_year_of_minutes_for_30_series_streams_in_flat_memory(embedded_url: st
             watcher.join()
     assert lines == rows + 1
     growth = peak[0] - base
+    print(f"export of {lines - 1} rows, {size / 2**20:.0f} MB: peak RSS growth {growth / 2**20:.0f} MB")
     assert growth < 150 * 2**20, f"peak RSS grew {growth / 2**20:.0f} MB over a {size / 2**20:.0f} MB file"
