@@ -207,6 +207,7 @@ def test_bad_parameters_are_refused_naming_parameter_and_value(http: httpx.Clien
     assert_error(http.get("/api/v1/export", params=query(resolution="raw", aggregate="mean")), 422, "aggregate",
                  "mean")
     assert http.get("/api/v1/export", params=query(format="docx")).status_code == 422
+    assert_error(http.get("/api/v1/export", params=query(**{"from": "0"})), 422, "from", "0")
     assert_error(http.get("/api/v1/export", params=query(format="xlsx", resolution="1m",
                                                          **{"from": str(START - 3 * 365 * 86_400)})),
                  422, "format", "xlsx")

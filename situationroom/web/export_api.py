@@ -26,6 +26,9 @@ CHUNK_MS = {"raw": 86_400_000, "1m": 86_400_000, "1h": 31 * 86_400_000, "1d": 2*
 43,200 rows), a month of hours, every local day at once (a year of 30 series is 11,000 rows). Each is a multiple
 of its bucket, so a piece starts on a bucket's start and no bucket is read twice."""
 
+EXPORT_MAX_S = 10 * 366 * 86_400
+"""The longest range one export covers: ten years (3,660 pieces of a day, each read even when empty)."""
+
 _FILE = {"csv": "text/csv", "xlsx": export.MEDIA["xlsx"], "parquet": export.MEDIA["parquet"]}
 
 
@@ -53,6 +56,9 @@ class Asked:
             clearance.check_read(request, caller, ind)
             parts.append(Part(ind, tuple(entities_asked(catalog, ind, entity or [], district, gu))))
         t_start, t_end = checked_range(start, end, resolution, aggregate, capped=False)
+        if t_end - t_start > EXPORT_MAX_S:
+            raise ApiError(422, "an export covers at most ten years: ask for a shorter range", field="from",
+                           value=start)
         self.layout = Layout(parts, t_start, t_end, resolution, aggregate, mode, lang, catalog.city.timezone)
 
     def estimate(self) -> int:
