@@ -108,10 +108,6 @@ class Writer(Protocol):
     def end(self) -> Iterator[bytes]: ...
 
 
-def _num(v: float | int | None) -> str:
-    return "" if v is None else repr(v)
-
-
 class CsvWriter:
     """UTF-8 with a byte-order mark (Excel then reads Hangul right), times ISO 8601 in the city's zone."""
 
@@ -130,8 +126,9 @@ class CsvWriter:
     def feed(self, rows: Sequence[Row]) -> Iterator[bytes]:
         local = self.layout.local
         times: dict[int, str] = {}  # the series of a piece share their bucket times: each is formatted once
-        yield self._text([times.get(t) or times.setdefault(t, local(t).isoformat()), ind, ent, _num(v), _num(lo),
-                          _num(hi), _num(n), self.units[ind]] for t, ind, ent, v, lo, hi, n in rows)
+        # The csv module writes None as an empty cell and a float as its shortest exact form (repr).
+        yield self._text([times.get(t) or times.setdefault(t, local(t).isoformat()), ind, ent, v, lo, hi, n,
+                          self.units[ind]] for t, ind, ent, v, lo, hi, n in rows)
 
     def end(self) -> Iterator[bytes]:
         return iter(())
