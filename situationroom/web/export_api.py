@@ -172,7 +172,9 @@ async def _stream(request: Request, caller: Any, layout: Layout, fmt: str) -> As
                 # Formatting a piece is CPU work: off the event loop, so other requests are answered meanwhile.
                 for out in await asyncio.to_thread(lambda r=rows: list(writer.feed(r))):
                     yield out
-        for piece in await asyncio.to_thread(lambda: list(writer.end())) if fmt != "xlsx" else writer.end():
+        # The end is read a piece at a time off the event loop: an XLSX is saved, then sent, from a temporary file.
+        ending = writer.end()
+        while (piece := await asyncio.to_thread(next, ending, None)) is not None:
             yield piece
         complete = True
     finally:
