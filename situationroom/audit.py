@@ -38,6 +38,7 @@ ACTIONS: dict[str, str] = {
     "rules.reload": "the alert rules were reloaded after their files changed",
     "dashboards.reload": "a dashboard was reloaded after its file changed",
     "drill.start": "a drill was started: its scenario plays as exercise data (CLI)",
+    "data.export": "history was exported as a file (indicators, period, format, rows sent)",
     "drill.stop": "a drill was stopped and its report written (CLI)",
 }
 """The actions recorded today, with what each means."""

@@ -21,6 +21,7 @@ from situationroom.web import (
     collectors_api,
     errors,
     exercise_api,
+    export_api,
     heartbeat,
     indicators_api,
     ingest_api,
@@ -68,6 +69,7 @@ def create_app(client: aioredis.Redis, catalog: Catalog, settings: Settings) -> 
     app.include_router(audit_api.router)  # the audit log (admins)
     app.include_router(indicators_api.router)  # indicators, their live state and history
     app.include_router(catalog_api.router)  # the data catalogue (DCAT-like)
+    app.include_router(export_api.router)  # history as CSV, XLSX or Parquet files
     app.include_router(ingest_api.router)  # push ingest of samples
     app.include_router(operations_api.router)  # /healthz, /metrics
     app.include_router(alerts_api.router)  # alerts, silences, rules, the CAP feed

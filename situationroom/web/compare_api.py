@@ -16,7 +16,7 @@ from situationroom.events import NONE, Events
 from situationroom.history.seam import Ask
 from situationroom.web import clearance
 from situationroom.web.errors import ApiError, documented
-from situationroom.web.indicators_api import READ_ERRORS, Reader, _parse_time, _series_past
+from situationroom.web.indicators_api import READ_ERRORS, Reader, _parse_time, series_past
 from situationroom.web.jsonio import JSON
 
 router = APIRouter()
@@ -136,7 +136,7 @@ async def get_compare(
         at = axis_to - back
         # The last sample at or before the same instant, if there is one close enough to stand for it.
         tolerance = max(3 * ctx.catalog.indicators[indicator].interval, 900.0)
-        past = await _series_past(request).read(Ask(indicator, (entity,), int((at - tolerance) * 1000),
+        past = await series_past(request).read(Ask(indicator, (entity,), int((at - tolerance) * 1000),
                                                     int(at * 1000), "raw", exercise=exercise))
         points = past.raw.get(entity, [])
         body.update(entity=entity, at=at, value=points[-1][1] if points else None,
@@ -150,7 +150,7 @@ async def get_compare(
     if period.empty:
         body["series"] = [{"entity": e, "points": []} for e in entities]
         return JSON(body)
-    past = await _series_past(request).read(Ask(indicator, tuple(entities), int(period.start * 1000),
+    past = await series_past(request).read(Ask(indicator, tuple(entities), int(period.start * 1000),
                                                 int(period.end * 1000), resolution, exercise=exercise))
     half = BUCKET_S[resolution] / 2
     series = []

@@ -146,21 +146,8 @@ async def get_history(
     ctx = _ctx(request)
     ind = _get_indicator(request, indicator_id)
     clearance.check_read(request, caller, ind)
-    entities = _entities_asked(ctx.catalog, ind, entity or [], district, gu)
-    now = time.time()
-    t_end = _parse_time(end, "to", now)
-    t_start = _parse_time(start, "from", t_end - 3600)
-    if t_start > t_end:
-        raise ApiError(422, "from must not be after to", field="from", value=start)
-    if resolution == "raw" and aggregate is not None:
-        raise ApiError(422, "raw samples are not aggregated: ask for 1m, 1h or 1d buckets", field="aggregate",
-                       value=aggregate)
-    if resolution == "raw" and t_end - t_start > HISTORY_RAW_MAX_S:
-        raise ApiError(422, f"raw samples are given for at most {HISTORY_RAW_MAX_S // 86_400} days: ask for "
-                            "buckets (1m, 1h, 1d) or a shorter range", field="from", value=start)
-    if resolution != "raw" and (t_end - t_start) / BUCKET_S[resolution] > HISTORY_BUCKETS_MAX:
-        raise ApiError(422, f"the range spans more than {HISTORY_BUCKETS_MAX} buckets of {resolution}: ask for a "
-                            "coarser resolution or a shorter range", field="from", value=start)
+    entities = entities_asked(ctx.catalog, ind, entity or [], district, gu)
+    t_start, t_end = checked_range(start, end, resolution, aggregate, capped=True)
     if mode == "shown":
         states = (await live.read(ctx.client, [ind.id], ctx.settings.stale_grace))[ind.id]
         exercise = any(states.get(e, {}).get("x") for e in entities)
@@ -168,7 +155,7 @@ async def get_history(
         exercise = mode == "exercise"
     ask = Ask(ind.id, tuple(entities), int(t_start * 1000), int(t_end * 1000), resolution,
               combined=aggregate is not None, exercise=exercise)
-    past = await _series_past(request).read(ask)
+    past = await series_past(request).read(ask)
     body: dict[str, Any] = {
         "indicator": ind.id, "entity": entities[0] if len(entities) == 1 else None, "entities": entities,
         "resolution": resolution, "aggregate": aggregate, "from": t_start, "to": t_end, "unit": ind.unit,
@@ -186,7 +173,28 @@ async def get_history(
     return JSON(body)
 
 
-def _entities_asked(catalog: Catalog, ind: Indicator, given: list[str], district: str | None,
+def checked_range(start: str | None, end: str | None, resolution: str, aggregate: str | None, *,
+                  capped: bool) -> tuple[float, float]:
+    """The range (epoch seconds) a history request asks for, `from` defaulting to an hour before `to` and `to` to
+    now; 422 naming the parameter when it is not one. `capped`: within what one JSON answer may hold (an export
+    streams any range)."""
+    t_end = _parse_time(end, "to", time.time())
+    t_start = _parse_time(start, "from", t_end - 3600)
+    if t_start > t_end:
+        raise ApiError(422, "from must not be after to", field="from", value=start)
+    if resolution == "raw" and aggregate is not None:
+        raise ApiError(422, "raw samples are not aggregated: ask for 1m, 1h or 1d buckets", field="aggregate",
+                       value=aggregate)
+    if capped and resolution == "raw" and t_end - t_start > HISTORY_RAW_MAX_S:
+        raise ApiError(422, f"raw samples are given for at most {HISTORY_RAW_MAX_S // 86_400} days: ask for "
+                            "buckets (1m, 1h, 1d) or a shorter range", field="from", value=start)
+    if capped and resolution != "raw" and (t_end - t_start) / BUCKET_S[resolution] > HISTORY_BUCKETS_MAX:
+        raise ApiError(422, f"the range spans more than {HISTORY_BUCKETS_MAX} buckets of {resolution}: ask for a "
+                            "coarser resolution or a shorter range", field="from", value=start)
+    return t_start, t_end
+
+
+def entities_asked(catalog: Catalog, ind: Indicator, given: list[str], district: str | None,
                     gu: str | None) -> list[str]:
     """The entities a history request names: each `entity`, and every entity of the indicator in `district` or
     `gu`; the indicator's one entity when none is named."""
@@ -215,7 +223,7 @@ def _entities_asked(catalog: Catalog, ind: Indicator, given: list[str], district
     return list(dict.fromkeys(chosen))
 
 
-def _series_past(request: Request) -> SeriesPast:
+def series_past(request: Request) -> SeriesPast:
     """The app's reader of the past: one DuckDB connection over the history store, made at first use."""
     found: SeriesPast | None = getattr(request.app.state, "series_past", None)
     if found is None:
