@@ -83,6 +83,15 @@ class SoakResult:
         return out
 
 
+def _is_redis(proc: Any) -> bool:
+    import psutil
+
+    try:
+        return any(name in proc.name() for name in ("valkey-server", "redis-server"))
+    except psutil.Error:
+        return False
+
+
 def _rss(processes: dict[str, Any]) -> dict[str, float]:
     import psutil
 
@@ -201,8 +210,12 @@ def _soak(result: SoakResult, site: Path, *, every: float, port: int, log: Path 
         try:
             wait_http(f"http://127.0.0.1:{port}/healthz", role, timeout=60)
             up = psutil.Process(proc.pid)
-            processes = {"up": up, **{("redis" if i == 0 else f"child-{i}"): child
-                                      for i, child in enumerate(up.children(recursive=True))}}
+            # `up` and its Redis live as long as it does; other children (the history fill's workers, the named
+            # events' recording) end within its first minutes and cannot grow over hours.
+            redis_proc = next((c for c in up.children(recursive=True) if _is_redis(c)), None)
+            if redis_proc is None:
+                raise RuntimeError("situationroom up answers but runs no embedded Redis server")
+            processes = {"up": up, "redis": redis_proc}
             result.processes = {label: " ".join(p.cmdline()).strip() for label, p in processes.items()}
             if on_start is not None:
                 on_start(result.processes)
