@@ -5,6 +5,7 @@ may read it, or a list that leaves its figures out."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -132,17 +133,15 @@ async def _seen_on_the_socket(site: Served, extra: dict[str, str]) -> tuple[set[
         alerts = {a["indicator"] for a in snap["alerts"]}
         await publish(site.settings.redis_url)
         live: set[str] = set()
-        try:
+        # Reading stops at the first second with no delta: the alert is published after both states.
+        with contextlib.suppress(TimeoutError):
             while OPEN[0] not in live:
                 delta = await recv(conn, "delta", timeout=3)
                 live |= {s["i"] for s in delta.get("states", [])}
                 alerts |= {a.get("indicator") for a in delta.get("alerts", [])}
-            # The alert is published after both states: wait for it to arrive or not.
             while True:
                 delta = await recv(conn, "delta", timeout=1)
                 alerts |= {a.get("indicator") for a in delta.get("alerts", [])}
-        except TimeoutError:
-            pass
         return states, live, alerts
 
 

@@ -48,14 +48,23 @@
     return t - s.at >= wait;
   }
 
-  async function refreshChart(p) {
+  // One request at a time per panel, its time and axis noted, whatever the panel does with the answer.
+  async function refreshing(p, apply) {
     const s = entry(p);
     s.busy = true;
     s.at = Date.now();
     s.frame = frame(p.spec);
     try {
       const body = await ask(p.spec, modeOf(p.spec));
-      if (!body || !p.view || s.frame !== frame(p.spec)) return;   // the axis changed meanwhile: asked again
+      if (body) apply(s, body);
+    } finally {
+      s.busy = false;
+    }
+  }
+
+  function refreshChart(p) {
+    return refreshing(p, (s, body) => {
+      if (!p.view || s.frame !== frame(p.spec)) return;   // the axis changed meanwhile: asked again
       const tuples = [];
       for (const line of body.series) {
         const name = env.entName(line.entity);
@@ -67,26 +76,16 @@
       drawn.set(p.spec.id, tuples.map(({ t, v, s: name }) => ({ t, v, s: name })));
       s.drawn = tuples.length;
       s.tries = tuples.length ? 0 : s.tries + 1;
-    } finally {
-      s.busy = false;
-    }
+    });
   }
 
-  async function refreshKpi(p) {
-    const s = entry(p);
-    s.busy = true;
-    s.at = Date.now();
-    s.frame = frame(p.spec);
-    try {
-      const body = await ask(p.spec, modeOf(p.spec));
-      if (!body) return;
+  function refreshKpi(p) {
+    return refreshing(p, (s, body) => {
       s.value = body.value;
       s.drawn = 1;
       s.tries = body.value === null ? s.tries + 1 : 0;
       kpi(p, env.live.get(env.key(p.spec.indicator, p.spec.entity)));
-    } finally {
-      s.busy = false;
-    }
+    });
   }
 
   function tick(panels, page) {
