@@ -27,5 +27,5 @@ async def audit_page(request: Request, lang: Lang = "ko") -> HTMLResponse:
              else f"{catalog.city.name_en} situation room — audit log")
     data = {"city": {"ko": catalog.city.name_ko, "en": catalog.city.name_en, "timezone": catalog.city.timezone},
             "actions": list(audit.ACTIONS)}
-    return shell.page(request, lang=lang, title=title, styles=["ops.css", "audit.css"],
+    return shell.page(request, lang=lang, title=title, styles=["desk.css", "ops.css", "audit.css"],
                       scripts=["session.js", "audit.js"], data=data, body=shell.APP)

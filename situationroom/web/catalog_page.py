@@ -150,5 +150,5 @@ async def catalog_page(request: Request, lang: Lang = "ko") -> HTMLResponse:
               f'<span class="count">{t["count"].format(n=len(data["dcat:dataset"]))}</span></div>'
             + "".join(sections) + "</main>")
     labels = {k: t[k] for k in ("sign_in", "sign_out")}
-    return shell.page(request, lang=lang, title=f"{city} — {t['title']}", styles=["catalog.css"],
+    return shell.page(request, lang=lang, title=f"{city} — {t['title']}", styles=["desk.css", "catalog.css"],
                       scripts=["session.js", "catalog.js"], body=body, data={"labels": labels})

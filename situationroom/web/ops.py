@@ -29,5 +29,5 @@ async def ops_page(request: Request, lang: Lang = "ko") -> HTMLResponse:
         "city": {"ko": catalog.city.name_ko, "en": catalog.city.name_en, "timezone": catalog.city.timezone},
         "public_read": request.app.state.ctx.settings.public_read,
     }
-    return shell.page(request, lang=lang, title=title, styles=["ops.css"], scripts=["session.js", "ops.js"],
+    return shell.page(request, lang=lang, title=title, styles=["desk.css", "ops.css"], scripts=["session.js", "ops.js"],
                       data=data, body=shell.APP + shell.TOASTS)

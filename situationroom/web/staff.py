@@ -47,7 +47,7 @@ async def staff_page(request: Request, lang: Lang = "ko") -> HTMLResponse:
     ko = lang == "ko"
     catalog: Catalog = request.app.state.ctx.catalog
     title = f"{catalog.city.name_ko} 상황실 — 직원" if ko else f"{catalog.city.name_en} situation room — staff"
-    return shell.page(request, lang=lang, title=title, styles=["staff.css"], inline_style=status.css(),
+    return shell.page(request, lang=lang, title=title, styles=["desk.css", "staff.css"], inline_style=status.css(),
                       scripts=["session.js", "staff.js"], data=page_data(catalog, request),
                       body=shell.APP + shell.TOASTS,
                       attrs={"assets": f"/assets/{request.app.state.build}"})
