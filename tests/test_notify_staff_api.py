@@ -90,6 +90,27 @@ def test_a_subscription_is_created_checked_changed_and_deleted(site: Served, red
         assert http.get(f"/api/v1/subscriptions/{sub['id']}", headers=lee).status_code == 404
 
 
+def test_a_restricted_indicator_is_watched_only_by_those_its_alerts_reach(site: Served, redis_url: str) -> None:
+    """admin.complaints_open is 민원봉사과's and 상황실's: a subscription naming it is refused to anyone else, who
+    would never hear of its alerts, and to an admin making it for them; its departments' staff subscribe."""
+    lee, oh = bearer(redis_url, "staff", staff="ds-lee"), bearer(redis_url, "staff", staff="ca-oh")
+    asked = {"indicators": ["rain.hourly", "admin.complaints_open"], "channels": ["inapp"]}
+    with httpx.Client(base_url=site.url, timeout=10) as http:
+        refused = http.post("/api/v1/subscriptions", headers=lee, json=asked)
+        assert refused.status_code == 403
+        error = refused.json()["error"]
+        assert (error["field"], error["value"]) == ("indicators[1]", "admin.complaints_open")
+        assert "민원봉사과 (civil-affairs)" in error["message"] and "ds-lee is of disaster-safety" in error["message"]
+        admin = bearer(redis_url, "admin")
+        assert http.post("/api/v1/subscriptions", headers=admin, json={**asked, "owner": "ds-lee"}).status_code == 403
+        # Changing an existing subscription to name it is refused the same way, and leaves it as it was.
+        changed = http.put("/api/v1/subscriptions/ds-lee-nam-gu", headers=lee, json=asked)
+        assert changed.status_code == 403
+        kept = http.get("/api/v1/subscriptions/ds-lee-nam-gu", headers=lee).json()
+        assert kept["indicators"] == ["river.level", "rain.hourly", "rain.3h"]
+        assert http.post("/api/v1/subscriptions", headers=oh, json=asked).status_code == 201
+
+
 def test_who_am_i_my_inbox_and_people_without_contacts(site: Served, redis_url: str) -> None:
     client = redis.Redis.from_url(redis_url)
     client.xadd(keys.inbox("ds-lee"), {"n": b'{"type":"inbox","id":"k1/ds-lee/inapp","at":2,"alerts":[]}'})

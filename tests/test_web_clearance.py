@@ -124,10 +124,11 @@ async def test_everyone_else_gets_403_naming_the_indicator_and_its_readers(site:
         assert entry["dct:accessRights"] == "departments"
 
 
-async def _seen_on_the_socket(site: Served, extra: dict[str, str]) -> tuple[set[str], set[str], set[str]]:
-    """Indicators in the snapshot, in the next deltas and alerts in both, for a client subscribed to `all`."""
+async def _seen_on_the_socket(site: Served, extra: dict[str, str]) -> tuple[set[str], set[str], set[str], set[str]]:
+    """Indicators in the snapshot, in the next deltas and alerts in both, for a client subscribed to `all`; and
+    those its hello frame says it will never be sent."""
     async with connect(site.ws, additional_headers=extra, ping_interval=None, open_timeout=5) as conn:
-        await recv(conn, "hello")
+        withheld = set((await recv(conn, "hello"))["withheld"])
         snap = await subscribe(conn, ["all"])
         states = {s["i"] for s in snap["states"]}
         alerts = {a["indicator"] for a in snap["alerts"]}
@@ -142,16 +143,17 @@ async def _seen_on_the_socket(site: Served, extra: dict[str, str]) -> tuple[set[
             while True:
                 delta = await recv(conn, "delta", timeout=1)
                 alerts |= {a.get("indicator") for a in delta.get("alerts", [])}
-        return states, live, alerts
+        return states, live, alerts, withheld
 
 
 @pytest.mark.parametrize(("who", "may"), [("admin", True), ("operator", True), ("ca-seo", True),
                                           ("env-lee", False), ("viewer", False), (None, False)])
 async def test_the_websocket_sends_restricted_figures_only_to_their_readers(
         site: Served, redis_url: str, alert_fp: str, who: str | None, may: bool) -> None:
-    states, live, alerts = await _seen_on_the_socket(site, headers(redis_url, who))
+    states, live, alerts, withheld = await _seen_on_the_socket(site, headers(redis_url, who))
     assert OPEN[0] in states and OPEN[0] in live
     assert (SECRET in states, SECRET in live, SECRET in alerts) == (may, may, may)
+    assert withheld == (set() if may else {SECRET}), "the hello frame names what the screen will never be sent"
 
 
 async def test_readers_and_others_on_the_same_topics_share_no_frame(site: Served, redis_url: str,
@@ -193,7 +195,7 @@ async def test_a_signed_in_browser_reads_on_the_socket_with_its_session(site: Se
         assert (await http.post("/api/v1/session", json={"token": token})).status_code == 200
         cookie = "; ".join(f"{k}={v}" for k, v in http.cookies.items())
     origin = site.url
-    states, _, _ = await _seen_on_the_socket(site, {"Cookie": cookie, "Origin": origin})
+    states, _, _, _ = await _seen_on_the_socket(site, {"Cookie": cookie, "Origin": origin})
     assert SECRET in states
     # Another site's page cannot ride the cookie.
     async with connect(site.ws, additional_headers={"Cookie": cookie, "Origin": "http://evil.example"},

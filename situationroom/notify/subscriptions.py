@@ -144,6 +144,24 @@ def check(sub: SubscriptionIn, people: People, catalog: Catalog, channels: set[s
     for i, c in enumerate(sub.channels):
         if c not in channels:
             out.append((f"channels[{i}]", c, f"unknown channel; channels: {', '.join(sorted(channels))}"))
+    return out + not_told(sub, people, catalog)
+
+
+def not_told(sub: SubscriptionIn, people: People, catalog: Catalog) -> list[tuple[str, Any, str]]:
+    """The restricted indicators a subscription names whose alerts its owner would never be told of (the routing's
+    rule, docs/access.md): (field, value, message) for each. Refused up front, so no one believes they are
+    watching an indicator they never hear about."""
+    owner = people.recipient(sub.owner) if sub.owner is not None else None
+    department = owner.department if owner is not None else None
+    out: list[tuple[str, Any, str]] = []
+    for i, iid in enumerate(sub.indicators):
+        ind = catalog.indicators.get(iid)
+        if ind is None or ind.restricted is None or ind.restricted.admits(department):
+            continue
+        names = ", ".join(f"{people.departments[d].name_ko} ({d})" if d in people.departments else d
+                          for d in ind.restricted.departments)
+        out.append((f"indicators[{i}]", iid, f"{iid} is restricted: its alerts reach only staff of {names}; "
+                                             f"{sub.owner} is of {department or 'no department'}"))
     return out
 
 

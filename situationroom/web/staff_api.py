@@ -19,7 +19,15 @@ from situationroom.notify import inbox as inbox_mod
 from situationroom.notify.channels.base import Channel, ChannelContext
 from situationroom.notify.channels.config import describe, load_channels
 from situationroom.notify.people import People, check_restricted, load_people
-from situationroom.notify.subscriptions import Store, Subscription, SubscriptionIn, check, new_id, seed_once
+from situationroom.notify.subscriptions import (
+    Store,
+    Subscription,
+    SubscriptionIn,
+    check,
+    new_id,
+    not_told,
+    seed_once,
+)
 from situationroom.web import schemas
 from situationroom.web.auth import audited, require
 from situationroom.web.errors import ApiError, documented
@@ -85,10 +93,12 @@ def _owned(record: dict[str, Any], sub: Subscription, people: People) -> Subscri
 
 def _checked(request: Request, sub: SubscriptionIn) -> None:
     ctx, info = request.app.state.ctx, _info(request)
-    problems = check(sub, info.people, ctx.catalog, set(info.channels))
-    if problems:
-        fld, value, message = problems[0]
-        raise ApiError(422, message, field=fld, value=value)
+    # A restricted indicator the owner may not be told of is not theirs to watch (403); anything else unknown, 422.
+    for status, problems in ((403, not_told(sub, info.people, ctx.catalog)),
+                             (422, check(sub, info.people, ctx.catalog, set(info.channels)))):
+        if problems:
+            fld, value, message = problems[0]
+            raise ApiError(status, message, field=fld, value=value)
 
 
 async def _get(request: Request, sid: str) -> Subscription:

@@ -25,6 +25,7 @@
       last: "최근", range: "범위",
       exercise: "훈련", exerciseBand: "훈련 상황 · 실제 상황이 아닙니다", exerciseOther: "EXERCISE — not a real situation",
       drill: "훈련", simulated: "모의 시각", sim: "모의", speed: "배속",
+      withheld: "열람 권한 없음", withheldWhy: "부서 한정 지표: 이 화면의 로그인으로는 볼 수 없습니다",
       // A disaster text's own class (행정안전부): 위급재난, 긴급재난, 안전안내 — not a status of the city.
       msg: { critical: "위급재난", warning: "긴급재난", info: "안전안내" },
     },
@@ -38,6 +39,7 @@
       last: "last", range: "range",
       exercise: "EXERCISE", exerciseBand: "EXERCISE · not a real situation", exerciseOther: "훈련 상황 — 실제 상황이 아닙니다",
       drill: "Drill", simulated: "simulated time", sim: "simulated", speed: "speed",
+      withheld: "Not yours to read", withheldWhy: "restricted to departments: this screen's sign-in may not read it",
       msg: { critical: "extreme", warning: "emergency", info: "safety notice" },
     },
   }[LANG];
@@ -55,6 +57,7 @@
     stale: '<circle cx="12" cy="12" r="9.5" fill="none" stroke="currentColor" stroke-width="2.4"/><path d="M12 6.5V12l4 2.5" stroke="currentColor" stroke-width="2.4" fill="none" stroke-linecap="round"/>',
     unknown: '<circle cx="12" cy="12" r="9" fill="none" stroke="currentColor" stroke-width="2.4" stroke-dasharray="4 3"/>',
     up: '<path d="M12 3l8 9h-5v9H9v-9H4z" fill="currentColor"/>',
+    lock: '<rect x="4.5" y="10.5" width="15" height="11" rx="2" fill="currentColor"/><path d="M8 10.5V7a4 4 0 0 1 8 0v3.5" fill="none" stroke="currentColor" stroke-width="2.4"/>',
     down: '<path d="M12 21l8-9h-5V3H9v9H4z" fill="currentColor"/>',
     flat: '<path d="M21 12l-9-8v5H3v6h9v5z" fill="currentColor"/>',
     plug: '<path d="M7 2v6M17 2v6M5 8h14v4a7 7 0 0 1-14 0zM12 19v3" stroke="currentColor" stroke-width="2.4" fill="none" stroke-linecap="round"/><path d="M3 3l18 18" stroke="currentColor" stroke-width="2.6" stroke-linecap="round"/>',
@@ -99,6 +102,7 @@
   let lastFrameAt = 0;            // when (our clock) the last data frame arrived
   let updates = 0;                // states received in deltas since the page loaded (a counter, for the soak)
   const dirty = new Set();        // indicator ids changed since the last render; "*" for everything
+  let withheld = new Set();       // restricted indicators this screen's sign-in may not read (the hello frame says)
   let messagesDirty = true;
   let panels = [];                // Panel objects of every page
   let pageEls = [];
@@ -270,6 +274,21 @@
         const text = `${icon("stale")}${WORDS.staleSince} ${f.newest ? hmFmt.format(shownTime(f.newest, f.x)) : "–"}`;
         if (badge && badge.dataset.text !== text) { badge.innerHTML = text; badge.dataset.text = text; }
       }
+    }
+  }
+
+  // A panel all of whose indicators are withheld from this screen says so, rather than look like a panel without
+  // data (the server sends it nothing of them; docs/access.md).
+  function markWithheld() {
+    for (const p of panels) {
+      const ids = p.indicators();
+      const hide = ids.length > 0 && ids.every((i) => withheld.has(i));
+      p.el.classList.toggle("is-withheld", hide);
+      let note = p.el.querySelector(".withheld-note");
+      if (hide && !note) {
+        p.el.insertAdjacentHTML("beforeend", `<div class="withheld-note" role="note">${icon("lock")}` +
+          `<b>${esc(WORDS.withheld)}</b><span>${esc(WORDS.withheldWhy)}</span></div>`);
+      } else if (!hide && note) note.remove();
     }
   }
 
@@ -981,6 +1000,7 @@
     });
     header.querySelector(".dots").innerHTML = d.pages.length > 1 ? d.pages.map(() => "<i></i>").join("") : "";
     for (const [k, s] of live) feedSeries(k, s);
+    markWithheld();
     showPage(Math.min(current, d.pages.length - 1));
   }
 
@@ -1301,6 +1321,8 @@
       case "hello":
         if (f.build && f.build !== BUILD) { reloadSoon(); return; }
         clockOffset = typeof f.server_time === "number" ? f.server_time - Date.now() : 0;
+        withheld = new Set(f.withheld || []);
+        markWithheld();
         connected = true;
         attempt = 0;
         missed = 0;
