@@ -49,6 +49,26 @@ def test_a_bad_subscription_names_file_line_field_and_value(tmp_path: Path, site
     assert f"{path}:7: subscriptions[1].owner: no staff member or department with this id (got 'nobody')" in text
 
 
+def test_a_seed_subscription_to_a_restricted_indicator_outside_its_departments_is_refused(
+        tmp_path: Path, site_catalog: Catalog) -> None:
+    path = tmp_path / "subscriptions.yaml"
+    path.write_text("""subscriptions:
+  - id: complaints-for-roads
+    owner: ds-lee
+    indicators: [admin.complaints_open]
+    channels: [inapp]
+  - id: complaints-for-civil-affairs
+    owner: civil-affairs
+    indicators: [admin.complaints_open]
+    channels: [inapp]
+""", encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_seed(path, load_people(REPO / "seeds"), site_catalog, CHANNELS)
+    text = str(err.value)
+    assert f"{path}:4: subscriptions[0].indicators[0]: admin.complaints_open is restricted" in text
+    assert "ds-lee is of disaster-safety" in text and "subscriptions[1]" not in text
+
+
 def test_severity_is_written_by_its_korean_or_english_name() -> None:
     assert [level_of(s) for s in ("관심", "info", "주의", "WARNING", "경계", "critical", "심각", "severe")] == [
         1, 1, 2, 2, 3, 3, 4, 4]
