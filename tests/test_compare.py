@@ -12,7 +12,8 @@ import pytest
 
 from situationroom import compare
 from situationroom.catalog import Catalog
-from situationroom.dashboards import DashboardStore, load_dashboard
+from situationroom.dashboard_store import DashboardStore
+from situationroom.dashboards import load_dashboard
 from situationroom.errors import ConfigError
 from situationroom.events import Events, load_events
 from situationroom.history.layout import EXERCISE, SAMPLES, Partition

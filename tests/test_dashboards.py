@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from situationroom.catalog import Catalog
+from situationroom.dashboard_store import DashboardStore
 from situationroom.dashboards import (
     ClockPanel,
-    DashboardStore,
     KpiPanel,
     MapPanel,
     load_dashboard,
@@ -21,7 +21,7 @@ from situationroom.dashboards import (
 )
 from situationroom.errors import ConfigError
 from situationroom.events import load_events
-from situationroom.web.pages import resolve
+from situationroom.web.dashboard_view import resolve
 from tests.site_support import REPO
 
 GOOD = """\
