@@ -117,7 +117,8 @@ def test_a_panel_turns_stale_when_its_collector_stops(page: Page, site: WallSite
                                  f"{client.hget(keys.live('economy.gift_card_transactions'), 'pohang')}; page "
                                  f"{shown}") from None
         assert "지연" in economy.locator(".stale-badge").inner_text()
-        assert traffic.get_attribute("data-stale") == "false"  # the other source still delivers
+        # The other source still delivers (on a loaded machine its next sample may be a moment late).
+        wait_for(lambda: traffic.get_attribute("data-stale") == "false", timeout=20, what="traffic still fresh")
     finally:
         site.pause("sim-economy", False)
     wait_for(lambda: economy.get_attribute("data-stale") == "false", timeout=20, what="the panel to recover")
