@@ -1,0 +1,83 @@
+"""Every word of the data page `/data`, in Korean and English (the page's script reads them from its page data)."""
+
+from __future__ import annotations
+
+TEXT: dict[str, dict[str, str]] = {
+    "ko": {
+        "title": "자료 보기", "lang": "English",
+        "intro": "분야와 지표, 지역, 기간을 골라 과거 자료를 그래프와 표로 보고 내려받습니다. 주소(URL)에 조회 조건이 "
+                 "모두 담기므로 링크를 복사해 메시지로 보내면 받는 사람도 같은 자료를 봅니다.",
+        "no_read": "이 서버는 읽기에 토큰이 필요합니다: 로그인하면 자료가 보입니다.",
+        "signed_in": "로그인: {name} ({role})", "signed_out": "로그인하지 않음", "sign_in": "로그인",
+        "sign_out": "로그아웃", "token": "토큰",
+        "form": "조회 조건", "domain": "분야", "indicators": "지표 (여러 개 선택)", "area": "지역", "period": "기간",
+        "from": "시작일", "to": "종료일", "resolution": "시간 단위", "aggregate": "지점 합치기", "mode": "자료",
+        "show": "보기", "result": "결과", "chart": "그래프", "table": "표", "download": "내려받기",
+        "res_raw": "원자료", "res_1m": "1분", "res_1h": "1시간", "res_1d": "1일",
+        "agg_none": "지점별로", "agg_mean": "평균", "agg_min": "최솟값", "agg_max": "최댓값", "agg_sum": "합계",
+        "mode_real": "실제 자료", "mode_exercise": "훈련 자료",
+        "city": "{city} 전체", "gu_group": "구", "dong_group": "행정동",
+        "p_today": "오늘", "p_today_sim": "오늘 (모의 시각)", "p_7d": "최근 7일", "p_30d": "최근 30일",
+        "p_year": "올해", "p_last_year": "작년 같은 기간", "p_custom": "직접 입력", "p_events": "지난 사건",
+        "withheld": "열람 권한 없음", "readers": "{readers}·운영자·관리자만 열람",
+        "time_axis": "시각 ({zone})", "col_time": "시각 ({zone})", "col_series": "지표 · 지점", "col_value": "값",
+        "col_unit": "단위", "aggregated": "{area} {agg}",
+        "summary": "{period} · {from} ~ {to} ({zone}) · {resolution}",
+        "rows_cut": "표에는 처음 {shown}행만 보입니다 (모두 {total}행). 전체는 내려받으세요.",
+        "no_data": "이 기간에는 자료가 없습니다.", "loading": "불러오는 중…",
+        "pick_indicator": "지표를 하나 이상 고르세요.",
+        "exercise": "훈련 자료입니다: 실제로 측정된 값이 아닙니다.",
+        "exercise_event": "{event}: 훈련 자료로 재현한 모의 자료입니다 (실제 측정값이 아닙니다).",
+        "sim_clock": "훈련 재현 중 · 모의 시각 {time} (×{speed}) · '오늘'은 모의 시각의 오늘이며, 그래프와 표의 시각도 "
+                     "모의 시각입니다.",
+        "bad_indicator": "주소의 지표 '{value}'를 알 수 없습니다: 목록에서 다시 고르세요.",
+        "bad_withheld": "주소의 지표 '{value}'는 열람 권한이 없습니다: {reason}",
+        "bad_date": "주소의 {field} 값 '{value}'는 날짜가 아닙니다 (예: 2026-01-31 또는 2026-01-31T09:00:00+09:00).",
+        "bad_area": "주소의 지역 '{value}'를 알 수 없거나 고른 지표의 지점이 없습니다: 도시 전체를 보여 줍니다.",
+        "bad_param": "주소의 {field} 값 '{value}'는 쓸 수 없습니다: 기본값으로 바꿨습니다.",
+        "refused": "서버가 이 조회를 거절했습니다 ({indicator}): {message}",
+        "copy": "링크 복사", "copied": "링크를 복사했습니다.", "manifest": "출처·이용 조건 (CSV)",
+        "csv": "CSV (엑셀)", "xlsx": "XLSX", "parquet": "Parquet", "download_for": "{names}",
+    },
+    "en": {
+        "title": "Data", "lang": "한국어",
+        "intro": "Choose a domain, indicators, an area and a period to see their history as a chart and a table, "
+                 "and download it. The address (URL) holds the whole query: copy the link into a message and the "
+                 "reader sees the same data.",
+        "no_read": "This server needs a token to read: sign in to see the data.",
+        "signed_in": "Signed in: {name} ({role})", "signed_out": "Not signed in", "sign_in": "Sign in",
+        "sign_out": "Sign out", "token": "Token",
+        "form": "Query", "domain": "Domain", "indicators": "Indicators (choose one or more)", "area": "Area",
+        "period": "Period", "from": "From", "to": "To", "resolution": "Resolution", "aggregate": "Combine places",
+        "mode": "Data", "show": "Show", "result": "Result", "chart": "Chart", "table": "Table",
+        "download": "Download",
+        "res_raw": "raw samples", "res_1m": "1 minute", "res_1h": "1 hour", "res_1d": "1 day",
+        "agg_none": "each place", "agg_mean": "mean", "agg_min": "minimum", "agg_max": "maximum", "agg_sum": "sum",
+        "mode_real": "real data", "mode_exercise": "exercise data",
+        "city": "All of {city}", "gu_group": "Gu", "dong_group": "Districts (행정동)",
+        "p_today": "Today", "p_today_sim": "Today (simulated time)", "p_7d": "Last 7 days", "p_30d": "Last 30 days",
+        "p_year": "This year", "p_last_year": "Same period last year", "p_custom": "Custom",
+        "p_events": "Past events",
+        "withheld": "not yours to read", "readers": "only {readers}, operators and admins",
+        "time_axis": "Time ({zone})", "col_time": "Time ({zone})", "col_series": "Indicator · place",
+        "col_value": "Value", "col_unit": "Unit", "aggregated": "{area} {agg}",
+        "summary": "{period} · {from} – {to} ({zone}) · {resolution}",
+        "rows_cut": "The table shows the first {shown} rows (of {total}). Download for all of them.",
+        "no_data": "No data in this period.", "loading": "Loading…",
+        "pick_indicator": "Choose at least one indicator.",
+        "exercise": "Exercise data: not measured values.",
+        "exercise_event": "{event}: a re-enactment in exercise data (simulated, not measured values).",
+        "sim_clock": "Exercise replay · simulated time {time} (×{speed}) · 'today' is the simulated today, and the "
+                     "chart's and table's times are simulated.",
+        "bad_indicator": "The address names an unknown indicator '{value}': choose again from the list.",
+        "bad_withheld": "The address names '{value}', which is not yours to read: {reason}",
+        "bad_date": "The address's {field} '{value}' is not a date (e.g. 2026-01-31 or "
+                    "2026-01-31T09:00:00+09:00).",
+        "bad_area": "The address's area '{value}' is unknown or has no place of the chosen indicators: showing the "
+                    "whole city.",
+        "bad_param": "The address's {field} '{value}' cannot be used: set to the default.",
+        "refused": "The server refused this query ({indicator}): {message}",
+        "copy": "Copy link", "copied": "Link copied.", "manifest": "Sources and terms (CSV)",
+        "csv": "CSV (Excel)", "xlsx": "XLSX", "parquet": "Parquet", "download_for": "{names}",
+    },
+}
