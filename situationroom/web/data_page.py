@@ -13,9 +13,8 @@ from fastapi.responses import HTMLResponse
 
 from situationroom.catalog import Catalog, Indicator
 from situationroom.events import NONE, Events
-from situationroom.web import auth, clearance, data_charts, shell
+from situationroom.web import clearance, data_charts, desk, shell
 from situationroom.web.data_text import TEXT
-from situationroom.web.errors import ApiError
 
 router = APIRouter()
 Lang = Annotated[Literal["ko", "en"], Query(description="language of the page: ko (default) or en")]
@@ -125,24 +124,13 @@ async def data_page(request: Request, lang: Lang = "ko") -> HTMLResponse:
     ctx = request.app.state.ctx
     catalog: Catalog = ctx.catalog
     t = TEXT[lang]
-    try:
-        record = await auth.identify(request)
-    except ApiError:
-        record = None  # a dead sign-in reads as none; the page offers to sign in again
+    record = await desk.caller(request)
     may_read = record is not None or ctx.settings.public_read
     city = _name(catalog.city, lang)
-    who = (t["signed_in"].format(name=escape(str(record.get("staff") or record.get("name"))),
-                                 role=escape(str(record.get("role"))))
-           if record is not None else t["signed_out"])
-    other = "en" if lang == "ko" else "ko"
-    body = (f'<header class="top"><h1>{escape(city)} — {t["title"]}</h1>'
-            f'<span class="who" id="who" data-signed-in="{str(record is not None).lower()}">{who}</span>'
-            f'<a class="lang" id="lang" href="/data?lang={other}" lang="{other}">{t["lang"]}</a></header>'
-            f'<main><p class="intro">{t["intro"]}</p>'
+    body = (desk.title_bar("/data", f"{city} — {t['title']}", record, lang, t)
+            + f'<main><p class="intro">{t["intro"]}</p>'
             + (f'<p class="notice">{t["no_read"]}</p>' if not may_read else "")
-            + f'<form class="login" id="login" hidden><label>{t["token"]} <input type="password" name="token" '
-              f'autocomplete="off" required></label><button type="submit">{t["sign_in"]}</button>'
-              f'<span class="error" role="alert"></span></form>'
+            + desk.login_form(t)
             + '<div class="layout">' + _form(t)
             + '<section class="result" aria-labelledby="r-title"><h2 id="r-title">' + t["result"] + "</h2>"
               '<p id="problem" class="problem" role="alert" hidden></p>'
