@@ -253,6 +253,17 @@ def test_english_with_lang_en(browser: Browser, site: Served) -> None:
     assert "Time (KST)" in (page.locator("figure.chart svg").text_content() or "")
     assert page.locator("#downloads a[data-format=csv]").inner_text() == "CSV (Excel)"
     assert "lang=en" in (page.locator("#downloads a[data-format=csv]").get_attribute("href") or "")
+    # The same period a year before the one shown.
+    before = parse_qs(urlsplit(page.url).query)
+    page.select_option("#f-preset", "last-year")
+    page.evaluate("document.body.removeAttribute('data-shown')")
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_selector(SHOWN)
+    after = parse_qs(urlsplit(page.url).query)
+    assert after["preset"] == ["last-year"] and after["indicator"] == [PM10]
+    for k in ("from", "to"):
+        assert after[k][0] == str(int(before[k][0][:4]) - 1) + before[k][0][4:]
+    assert page.inner_text("#charts") == "No data in this period." and page.locator("#table-box").is_hidden()
     lang = page.get_by_role("link", name="한국어").get_attribute("href") or ""
     assert "lang=ko" in lang and f"indicator={PM10}" in lang, "the other language keeps the query"
     page.screenshot(path=str(SHOTS / "data-1920-en.png"))
