@@ -172,7 +172,7 @@ def test_a_query_shows_the_history_apis_figures_keeps_them_in_the_url_and_downlo
 def test_the_hinnamnor_preset_reads_its_exercise_re_enactment_and_says_so(browser: Browser, site: Served) -> None:
     page = open_data(browser, f"{site.url}/data")
     label = page.locator("#f-preset option[value='event:hinnamnor-2022']").inner_text()
-    assert "태풍 힌남노" in label and "2022-09-05" in label
+    assert label == "태풍 힌남노(2022) · 훈련 재현", "named, and marked as a re-enactment in exercise data"
     ask(page, "weather", [PRESSURE], preset="event:hinnamnor-2022")
     q = parse_qs(urlsplit(page.url).query)
     assert q["mode"] == ["exercise"] and q["preset"] == ["event:hinnamnor-2022"]

@@ -87,7 +87,7 @@
       ["last-year", L.p_last_year], ["custom", L.p_custom]];
     presetSel.innerHTML = own.map(([v, t]) => `<option value="${v}">${esc(t)}</option>`).join("") +
       (D.events.length ? `<optgroup label="${esc(L.p_events)}">${D.events.map((e) =>
-        `<option value="event:${esc(e.id)}">${esc(e.label)} (${esc(e.from.slice(0, 10))} ~ ${esc(e.to.slice(0, 10))})</option>`).join("")}</optgroup>` : "");
+        `<option value="event:${esc(e.id)}" title="${esc(e.label)}">${esc(e.name)}${e.dataset === "exercise" ? ` · ${esc(L.exercise_tag)}` : ""}</option>`).join("")}</optgroup>` : "");
     if (keep) presetSel.value = keep;
   }
 
@@ -195,6 +195,9 @@
     }
     if (wanted.length) domainSel.value = byId[wanted[0]].domain;
     drawIndicators(wanted);
+    // The first chosen indicator in sight within its scrolling list.
+    const first = boxes.querySelector("input:checked");
+    if (first) boxes.scrollTop += first.closest("label").getBoundingClientRect().top - boxes.getBoundingClientRect().top - 4;
     drawAreas();
     const area = q.get("gu") ? `gu:${q.get("gu")}` : q.get("district") ? `district:${q.get("district")}` : "";
     if (area) {
@@ -260,13 +263,18 @@
       const el = document.createElement("figure");
       el.className = "chart";
       box.append(el);
-      // A narrow screen: one legend entry a line, as long as the chart is wide (no name cut off at its edge).
-      const wide = el.clientWidth >= 720;
-      spec.encoding.color.legend = { ...spec.encoding.color.legend, columns: wide ? 2 : 1,
-        labelLimit: Math.max(120, (wide ? el.clientWidth / 2 : el.clientWidth) - 60) };
+      // A narrow screen: one legend entry a line, as long as the chart is wide (no name cut off at its edge); many
+      // lines: more columns, and the chart grows by the legend's rows so its plot keeps its height.
+      const named = new Set(spec.datasets.points.map((p) => p.s)).size;
+      const columns = el.clientWidth < 720 ? 1 : named > 8 ? 3 : 2;
+      spec.encoding.color.legend = { ...spec.encoding.color.legend, columns,
+        labelLimit: Math.max(120, el.clientWidth / columns - 60) };
+      el.style.height = `${el.clientHeight + Math.max(0, Math.ceil(named / columns) - 1) * 22}px`;
       el.setAttribute("role", "img");
       el.setAttribute("aria-label", `${L.chart}: ${series.filter((s) => s.ind.unit === unit).map((s) => s.name).join(", ")} (${unit})`);
-      return vegaEmbed(el, spec, { actions: false, renderer: "svg", tooltip: false, defaultStyle: false })
+      // SVG up to a few thousand points; beyond, a canvas draws them without thousands of elements.
+      const renderer = spec.datasets.points.length > 4000 ? "canvas" : "svg";
+      return vegaEmbed(el, spec, { actions: false, renderer, tooltip: false, defaultStyle: false })
         .catch((err) => say($("problem"), String(err)));
     }));
   }
