@@ -34,7 +34,7 @@ def timeseries(time_title: str, lang: str) -> dict[str, Any]:
     series with a legend on top; the y axis' title is UNIT until the page sets it, the x axis names the time zone."""
     chart = alt.Chart(alt.Data(name="points")).mark_line(point=False).encode(
         x=alt.X("t:T", title=time_title, scale=alt.Scale(type="utc"),
-                axis=alt.Axis(labelExpr=charts._time_labels(lang), labelOverlap=True, labelFlush=True,
+                axis=alt.Axis(labelExpr=charts._time_labels(lang), labelOverlap=True, labelFlush=True, labelBound=4,
                               tickCount=8)),
         y=alt.Y("v:Q", title=UNIT, scale=alt.Scale(zero=False, nice=True), axis=alt.Axis(tickCount=6)),
         color=alt.Color("s:N", title=None, scale=alt.Scale(range=SERIES_COLOURS),
