@@ -253,6 +253,7 @@ def test_english_with_lang_en(browser: Browser, site: Served) -> None:
     assert "Time (KST)" in (page.locator("figure.chart svg").text_content() or "")
     assert page.locator("#downloads a[data-format=csv]").inner_text() == "CSV (Excel)"
     assert "lang=en" in (page.locator("#downloads a[data-format=csv]").get_attribute("href") or "")
+    page.screenshot(path=str(SHOTS / "data-1920-en.png"))
     # The same period a year before the one shown.
     before = parse_qs(urlsplit(page.url).query)
     page.select_option("#f-preset", "last-year")
@@ -266,7 +267,6 @@ def test_english_with_lang_en(browser: Browser, site: Served) -> None:
     assert page.inner_text("#charts") == "No data in this period." and page.locator("#table-box").is_hidden()
     lang = page.get_by_role("link", name="한국어").get_attribute("href") or ""
     assert "lang=ko" in lang and f"indicator={PM10}" in lang, "the other language keeps the query"
-    page.screenshot(path=str(SHOTS / "data-1920-en.png"))
     assert page.errors == []  # type: ignore[attr-defined]
     page.context.close()
 
