@@ -142,5 +142,5 @@ async def data_page(request: Request, lang: Lang = "ko") -> HTMLResponse:
               "</section></div></main>")
     return shell.page(request, lang=lang, title=f"{city} — {t['title']}", styles=["desk.css", "data.css"],
                       scripts=["vendor/vega.min.js", "vendor/vega-lite.min.js", "vendor/vega-embed.min.js",
-                               "session.js", "data.js"],
+                               "session.js", "citytime.js", "data.js"],
                       body=body, data=page_data(request, record, lang))
