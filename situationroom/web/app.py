@@ -19,6 +19,7 @@ from situationroom.web import (
     catalog_api,
     catalog_page,
     collectors_api,
+    data_page,
     errors,
     exercise_api,
     export_api,
@@ -82,4 +83,5 @@ def create_app(client: aioredis.Redis, catalog: Catalog, settings: Settings) -> 
     ops.install(app)  # the operator page /ops
     audit_page.install(app)  # the audit log's page /audit (admins)
     catalog_page.install(app)  # the data catalogue's page /catalog
+    data_page.install(app)  # the data page for officials /data
     return app

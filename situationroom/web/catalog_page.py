@@ -11,8 +11,7 @@ from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse
 
 from situationroom.catalog import Catalog
-from situationroom.web import auth, catalog_api, shell
-from situationroom.web.errors import ApiError
+from situationroom.web import catalog_api, desk, shell
 
 router = APIRouter()
 Lang = Annotated[Literal["ko", "en"], Query(description="language of the page: ko (default) or en")]
@@ -113,10 +112,7 @@ async def catalog_page(request: Request, lang: Lang = "ko") -> HTMLResponse:
     ctx = request.app.state.ctx
     catalog: Catalog = ctx.catalog
     t = TEXT[lang]
-    try:
-        record = await auth.identify(request)
-    except ApiError:
-        record = None  # a dead sign-in reads as none; the page offers to sign in again
+    record = await desk.caller(request)
     may_read = record is not None or ctx.settings.public_read
     data = await catalog_api.build(request, record)
     if not may_read:
@@ -134,18 +130,10 @@ async def catalog_page(request: Request, lang: Lang = "ko") -> HTMLResponse:
         sections.append(f'<section aria-labelledby="d-{domain.id}"><h2 id="d-{domain.id}">{escape(name)}</h2>'
                         f'<table>{COLUMNS}<thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
                         "</section>")
-    who = (t["signed_in"].format(name=escape(str(record.get("staff") or record.get("name"))),
-                                 role=escape(str(record.get("role"))))
-           if record is not None else t["signed_out"])
-    other = "en" if lang == "ko" else "ko"
-    body = (f'<header class="top"><h1>{escape(city)} — {t["title"]}</h1>'
-            f'<span class="who" id="who" data-signed-in="{str(record is not None).lower()}">{who}</span>'
-            f'<a class="lang" href="/catalog?lang={other}" lang="{other}">{t["lang"]}</a></header>'
-            f'<main><p class="intro">{t["intro"]}</p>'
+    body = (desk.title_bar("/catalog", f"{city} — {t['title']}", record, lang, t)
+            + f'<main><p class="intro">{t["intro"]}</p>'
             + (f'<p class="notice">{t["no_read"]}</p>' if not may_read else "")
-            + f'<form class="login" id="login" hidden><label>{t["token"]} <input type="password" name="token" '
-              f'autocomplete="off" required></label><button type="submit">{t["sign_in"]}</button>'
-              f'<span class="error" role="alert"></span></form>'
+            + desk.login_form(t)
             + f'<div class="tools"><label>{t["filter"]} <input type="search" id="filter"></label>'
               f'<span class="count">{t["count"].format(n=len(data["dcat:dataset"]))}</span></div>'
             + "".join(sections) + "</main>")

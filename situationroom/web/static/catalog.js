@@ -18,29 +18,5 @@
     }
   });
 
-  const who = document.getElementById("who");
-  const form = document.getElementById("login");
-  const button = document.createElement("button");
-  button.type = "button";
-  const signedIn = who.dataset.signedIn === "true";
-  button.textContent = signedIn ? labels.sign_out : labels.sign_in;
-  who.after(button);
-  button.addEventListener("click", async () => {
-    if (signedIn) {
-      await window.SRSession.signOut();
-      window.location.reload();
-    } else {
-      form.hidden = !form.hidden;
-      if (!form.hidden) form.querySelector("input").focus();
-    }
-  });
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    try {
-      await window.SRSession.signIn(form.elements.token.value);
-      window.location.reload();
-    } catch (err) {
-      form.querySelector(".error").textContent = err.message;
-    }
-  });
+  window.SRSession.mountButton(labels);
 })();

@@ -1,4 +1,4 @@
-// Signing in on the product's pages (/staff, /ops, /audit): the token is posted once, the server answers with an
+// Signing in on the product's pages (/staff, /ops, /audit, /catalog, /data): the token is posted once, the server answers with an
 // HTTP-only, SameSite=Strict session cookie the page never sees, and every change the page asks for carries the
 // session's anti-CSRF token (X-CSRF-Token). The token itself is kept nowhere in the browser.
 "use strict";
@@ -51,5 +51,35 @@ window.SRSession = (() => {
     try { return await signIn(old); } catch (_) { return null; }
   }
 
-  return { current, signIn, signOut, adopt, api: call };
+  // The sign-in of a desk page drawn by the server (/catalog, /data): a button after `#who` that signs out, or opens
+  // the token form `#login`; either way the page is loaded again, drawn for who is signed in now.
+  function mountButton(labels) {
+    const who = document.getElementById("who");
+    const form = document.getElementById("login");
+    const button = document.createElement("button");
+    button.type = "button";
+    const signedIn = who.dataset.signedIn === "true";
+    button.textContent = signedIn ? labels.sign_out : labels.sign_in;
+    who.after(button);
+    button.addEventListener("click", async () => {
+      if (signedIn) {
+        await signOut();
+        window.location.reload();
+      } else {
+        form.hidden = !form.hidden;
+        if (!form.hidden) form.querySelector("input").focus();
+      }
+    });
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      try {
+        await signIn(form.elements.token.value);
+        window.location.reload();
+      } catch (err) {
+        form.querySelector(".error").textContent = err.message;
+      }
+    });
+  }
+
+  return { current, signIn, signOut, adopt, mountButton, api: call };
 })();
