@@ -124,16 +124,17 @@ def deliver(site: CompareSite, samples: list[Sample]) -> None:
     in_thread(run)
 
 
-def replay_clock(site: CompareSite, start: float, anchor: float) -> None:
+def replay_clock(redis_url: str, start: float, anchor: float, *, speed: float = 1.0,
+                 collector: str = "sim-safety") -> None:
     """Say in Redis, as a replaying simulator does, that exercise data of a simulated clock is delivered: simulated
-    time = start + (real - anchor) at speed 1."""
+    time = start + (real - anchor) × speed."""
     from situationroom.collectors import health
 
     async def run() -> None:
-        client = aioredis.Redis.from_url(site.settings.redis_url or "")
+        client = aioredis.Redis.from_url(redis_url)
         try:
-            await health.record(client, "sim-safety", {"state": "ok", "exercise": True, "clock": {
-                "scenario": "typhoon-hinnamnor", "speed": 1.0, "start": start, "anchor": anchor,
+            await health.record(client, collector, {"state": "ok", "exercise": True, "clock": {
+                "scenario": "typhoon-hinnamnor", "speed": speed, "start": start, "anchor": anchor,
                 "duration": 108000.0, "loop": False}})
         finally:
             await client.aclose()

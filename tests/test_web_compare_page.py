@@ -102,7 +102,7 @@ def test_on_a_replays_simulated_axis_the_event_is_drawn_at_its_own_dates(browser
     assert event is not None
     simulated = event.start_s + 11 * 3600   # 2022-09-06 05:00 KST
     now = time.time()
-    replay_clock(built, simulated, now)
+    replay_clock(built.settings.redis_url or "", simulated, now)
     deliver(built, [Sample("river.level", "hrfco-2101690", now, 2.2, "sim-safety", exercise=True)])
     page = _open(browser, served, "ko")
     page.wait_for_function("window.__wall.exercise.shown && window.WallCompare.drawn('p0-3').length > 0",

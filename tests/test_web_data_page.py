@@ -14,15 +14,13 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 import redis
-import redis.asyncio as aioredis
 from playwright.sync_api import Browser, Page
 
 from situationroom import keys, tokens
-from situationroom.collectors import health
 from situationroom.history.store import store_for
 from situationroom.samples import Sample
 from tests.browser import needs_chromium, signed_in_page
-from tests.compare_support import in_thread
+from tests.compare_support import replay_clock
 from tests.history_support import write_batch
 from tests.servers_support import Served, serve
 from tests.site_support import REPO, settings_for
@@ -279,16 +277,7 @@ def test_during_a_replay_today_is_the_simulated_day_and_says_so(browser: Browser
                 [Sample(PRESSURE, "kma-asos-138", anchor + k * 60, 990.0 + k, "sim", exercise=True)
                  for k in range(9)], "2")
 
-    async def replaying() -> None:
-        client = aioredis.Redis.from_url(site.settings.redis_url or "")
-        try:
-            await health.record(client, "sim-replay", {"state": "ok", "exercise": True, "clock": {
-                "scenario": "typhoon-hinnamnor", "speed": 60.0, "start": SIM_START, "anchor": anchor,
-                "duration": 108000.0, "loop": False}})
-        finally:
-            await client.aclose()
-
-    in_thread(replaying)
+    replay_clock(site.settings.redis_url or "", SIM_START, anchor, speed=60.0, collector="sim-replay")
     try:
         page = open_data(browser, f"{site.url}/data")
         assert "모의 시각 2022-09-06" in page.inner_text("#simclock") and "×60" in page.inner_text("#simclock")
