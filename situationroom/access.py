@@ -204,6 +204,15 @@ def check_expire(w: Who, silence: Mapping[str, Any]) -> None:
                        "may end this silence", "silence_id", silence.get("id"))
 
 
+# ------------------------------------------------------------------------------------------ incidents
+
+def check_declare(w: Who) -> None:
+    """Declaring, raising, lowering and ending a situation level: operators and admins (staff add notes)."""
+    if not w.any_alert:
+        raise Refused(403, f"declaring, changing and ending a situation level is for operators and admins; the "
+                           f"token's role is {w.role} (staff may add notes)", "role", w.role)
+
+
 # ------------------------------------------------------------------------------------------ subscriptions
 
 def may_manage_subscription(record: Mapping[str, Any], owner: str, people: People) -> bool:
