@@ -44,16 +44,10 @@ class Follower:
         await audit.create_group(self.client, keys.INCIDENT_GROUP)
 
     async def step(self, block: int | None = None) -> bool:
-        """Read and record one batch of each stream; False when both were empty."""
-        pending = self._pending["updates"]
-        batch = await self.group.read(pending=pending, count=READ_COUNT, block=None if pending else block)
-        if not batch.ids:
-            self._pending["updates"] = False
-        audit_ids, audit_entries = await audit.read_group(self.client, keys.INCIDENT_GROUP, CONSUMER,
-                                                          pending=self._pending["audit"], count=READ_COUNT,
-                                                          block=None)
-        if not audit_ids:
-            self._pending["audit"] = False
+        """Read and record one batch of each stream (waiting up to `block` ms for updates when the audit log has
+        nothing new); False when both were empty."""
+        audit_ids, audit_entries = await self._read_audit()
+        batch = await self._read_updates(None if audit_ids else block)
         if not batch.ids and not audit_ids:
             return False
         opened = [i for i in await incident_store.read_open(self.client) if i.hazard in self.hazards.by_id]
@@ -78,6 +72,25 @@ class Follower:
         audit.ack_group(pipe, keys.INCIDENT_GROUP, audit_ids)
         await pipe.execute()
         return True
+
+    async def _read_updates(self, block: int | None) -> updates.Batch:
+        # After a restart, first what this consumer read but did not get to record.
+        if self._pending["updates"]:
+            batch = await self.group.read(pending=True, count=READ_COUNT, block=None)
+            if batch.ids:
+                return batch
+            self._pending["updates"] = False
+        return await self.group.read(pending=False, count=READ_COUNT, block=block)
+
+    async def _read_audit(self) -> tuple[list[bytes], list[dict[str, Any]]]:
+        if self._pending["audit"]:
+            found = await audit.read_group(self.client, keys.INCIDENT_GROUP, CONSUMER, pending=True,
+                                           count=READ_COUNT, block=None)
+            if found[0]:
+                return found
+            self._pending["audit"] = False
+        return await audit.read_group(self.client, keys.INCIDENT_GROUP, CONSUMER, pending=False, count=READ_COUNT,
+                                      block=None)
 
     def _alert(self, opened: list[Incident], alert: dict[str, Any], seen: dict[str, dict[str, str]],
                entries: dict[str, list[dict[str, Any]]], changed: dict[str, dict[str, str]]) -> None:

@@ -15,8 +15,10 @@ from situationroom.incidents.gather import area_names
 from situationroom.incidents.hazards import Hazards
 from situationroom.incidents.store import Incident
 
-CSV_COLUMNS = ("time", "kind", "event", "by", "level", "severity", "indicator", "entity", "text_ko", "text_en",
-               "pinned", "exercise")
+CSV_COLUMNS = ("time", "kind", "event", "by", "level", "severity", "indicator", "entity", "text", "text_ko",
+               "text_en", "pinned", "exercise")
+"""`text` is what a person wrote (a reason, a note, an acknowledgement's comment); `text_ko`/`text_en` what an alert
+or a message said."""
 
 
 def describe(incident: Incident, hazards: Hazards, catalog: Catalog) -> dict[str, Any]:
@@ -63,8 +65,8 @@ def to_csv(entries: Iterable[dict[str, Any]], tz: ZoneInfo) -> str:
     for e in entries:
         pinned = e.get("pinned")
         row = [_when(e.get("at"), tz), e.get("kind"), e.get("event"), e.get("by"), e.get("level_ko") or e.get("level"),
-               e.get("severity"), e.get("indicator"), e.get("entity"), e.get("text_ko") or e.get("text"),
-               e.get("text_en") or e.get("text"), _when(pinned, tz) if pinned else "",
+               e.get("severity"), e.get("indicator"), e.get("entity"), e.get("text"), e.get("text_ko"),
+               e.get("text_en"), _when(pinned, tz) if pinned else "",
                "훈련" if e.get("exercise") else ""]
         out.writerow([csv_cell("" if v is None else str(v)) for v in row])
     return buf.getvalue()
