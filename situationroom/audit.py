@@ -141,8 +141,8 @@ async def read(client: aioredis.Redis, *, action: str | None = None, actor: str 
         older = _previous(before)
         if older is None:
             return []
-        high = older if high == "+" else min(older, high, key=_id_key)
-    if high != "+" and low != "-" and _id_key(low) > _id_key(high):
+        high = older if high == "+" else min(older, high, key=entry_order)
+    if high != "+" and low != "-" and entry_order(low) > entry_order(high):
         return []
     out: list[dict[str, Any]] = []
     while len(out) < limit:
@@ -188,14 +188,15 @@ MAX_MS = 2**64 - 1
 """The largest millisecond part of a stream id."""
 
 
-def _id_key(entry_id: str) -> tuple[int, int]:
+def entry_order(entry_id: str) -> tuple[int, int]:
+    """The order of a stream entry id ("ms-seq", of this log or any Redis stream), as numbers."""
     ms, _, seq = entry_id.partition("-")
     return int(ms), int(seq or 0)
 
 
 def _previous(entry_id: str) -> str | None:
     """The id just before `entry_id` (XREVRANGE's end is inclusive), or None when nothing can be older."""
-    ms, seq = _id_key(entry_id)
+    ms, seq = entry_order(entry_id)
     if ms > MAX_MS:
         return f"{MAX_MS}-{MAX_MS}"
     if seq > 0:

@@ -27,6 +27,7 @@ READ_COUNT = 500
 BLOCK_MS = 1000
 
 
+
 class Follower:
     """Each batch's timeline entries, what the incidents have now seen of each alert and the acknowledgement of the
     batch go in one transaction: a restart neither loses an entry nor records one twice."""
@@ -54,14 +55,16 @@ class Follower:
         seen = await incident_store.read_seen(self.client, [i.id for i in opened]) if opened else {}
         entries: dict[str, list[dict[str, Any]]] = {}
         changed: dict[str, dict[str, str]] = {}
-        for update in batch.updates:
-            if update.kind is updates.Kind.ALERT and update.data is not None:
-                self._alert(opened, update.data, seen, entries, changed)
-            elif update.kind is updates.Kind.MESSAGE:
-                self._message(opened, orjson.loads(update.body), entries)
-        for entry in audit_entries:
-            if entry["action"] == "silence.create":
-                self._silence(opened, entry, entries)
+        # Both streams' ids come from the one Redis clock: merged by id, the timeline keeps the order things happened.
+        for _, item in sorted([(audit.entry_order(u.id), u) for u in batch.updates]
+                              + [(audit.entry_order(e["id"]), e) for e in audit_entries], key=lambda x: x[0]):
+            if isinstance(item, dict):
+                if item["action"] == "silence.create":
+                    self._silence(opened, item, entries)
+            elif item.kind is updates.Kind.ALERT and item.data is not None:
+                self._alert(opened, item.data, seen, entries, changed)
+            elif item.kind is updates.Kind.MESSAGE:
+                self._message(opened, orjson.loads(item.body), entries)
         pipe = self.client.pipeline(transaction=True)
         for incident_id, found in entries.items():
             incident_store.queue_entries(pipe, incident_id, found)

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from situationroom import audit
 from situationroom.audit import csv_cell, csv_writer
 from situationroom.catalog import Catalog
 from situationroom.incidents.gather import area_names
@@ -49,13 +50,9 @@ def ordered(entries: Iterable[dict[str, Any]], hidden: frozenset[str]) -> tuple[
             withheld += 1
             continue
         shown.append(e)
-    shown.sort(key=lambda e: (e.get("at") or 0, _order(e.get("id", "0-0"))))
+    shown.sort(key=lambda e: (e.get("at") or 0, audit.entry_order(e.get("id", "0-0"))))
     return shown, withheld
 
-
-def _order(entry_id: str) -> tuple[int, int]:
-    ms, _, seq = entry_id.partition("-")
-    return int(ms or 0), int(seq or 0)
 
 
 def to_csv(entries: Iterable[dict[str, Any]], tz: ZoneInfo) -> str:
