@@ -63,9 +63,9 @@ async def open_incident_city(redis_url: str, tmp_path: Path, **overrides: object
         shutil.copy(REPO / "seeds" / name, seeds / name)
     (seeds / "hazards.yaml").write_text(textwrap.dedent(HAZARDS), encoding="utf-8")
     catalog = seeds / "catalog.yaml"
+    spending = "    source: simulator\n    decimals: 0"
     catalog.write_text(catalog.read_text(encoding="utf-8").replace(
-        "    source: simulator\n    decimals: 0",
-        "    source: simulator\n    decimals: 0\n    restricted: {departments: [disaster-safety]}", 1), encoding="utf-8")
+        spending, spending + "\n    restricted: {departments: [disaster-safety]}", 1), encoding="utf-8")
     city = await City.open(redis_url, tmp_path, RIVER_AND_DUST, **overrides)
     hazards = site_hazards(city.settings.seeds, city.settings.dashboards_dir, city.catalog)
     follower = Follower(city.client, city.catalog, hazards)
