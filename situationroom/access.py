@@ -14,19 +14,12 @@ from typing import Any
 from situationroom.alerts.silences import SilenceIn
 from situationroom.catalog import Catalog, Indicator
 from situationroom.durations import format_duration
+from situationroom.errors import Refused
 from situationroom.notify.people import People
 from situationroom.notify.routing import matches as routing_matches
 from situationroom.notify.routing import places_of
 from situationroom.notify.subscriptions import Subscription
 from situationroom.settings import Settings
-
-
-class Refused(Exception):
-    """A request the policy turns down: 403 (not yours to do) or 422 (not a value anyone may give)."""
-
-    def __init__(self, status: int, message: str, field: str | None = None, value: Any = None) -> None:
-        super().__init__(message)
-        self.status, self.message, self.field, self.value = status, message, field, value
 
 
 @dataclass(frozen=True)

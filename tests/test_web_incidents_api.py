@@ -202,3 +202,19 @@ async def test_entries_about_a_restricted_indicator_are_withheld(redis_url: str,
             csv = (await http.get(path, params={"format": "csv"})).text
             assert "결제액" not in csv
     await town.city.close()
+
+
+def test_the_incidents_api_is_documented_and_a_site_without_hazards_says_so(redis_url: str,
+                                                                            http: httpx.Client) -> None:
+    spec = http.get("/openapi.json").json()
+    ops = {(path, method): op for path, item in spec["paths"].items() if path.startswith("/api/v1/incidents")
+           for method, op in item.items()}
+    assert len(ops) == 7
+    for op in ops.values():
+        assert op["summary"] and op["tags"] == ["incidents"] and "422" in op["responses"]
+    timeline = ops[("/api/v1/incidents/{incident_id}/timeline", "get")]["responses"]
+    assert "404" in timeline and "text/csv" in timeline["200"]["content"]
+    assert "409" in ops[("/api/v1/incidents", "post")]["responses"]
+    # The mini site has no seeds/hazards.yaml: nothing can be declared, and the answer says why.
+    refused = http.post("/api/v1/incidents", json=FLOOD, headers=bearer(redis_url, "operator", "duty-officer"))
+    assert "the site has no seeds/hazards.yaml" in assert_error(refused, 422, "hazard", "flood")["message"]

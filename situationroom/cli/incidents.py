@@ -11,7 +11,7 @@ import typer
 from pydantic import BaseModel, ValidationError
 
 from situationroom.cli.common import DataOpt, RedisOpt, SiteOpt, fail, make_settings, running_redis_url, site_catalog
-from situationroom.errors import ConfigError
+from situationroom.errors import ConfigError, Refused
 
 if TYPE_CHECKING:
     from situationroom.incidents.actions import Site
@@ -34,7 +34,6 @@ def _run(settings_opts: dict[str, Any], act: Callable[[Site, Any, str], Awaitabl
     from situationroom import audit
     from situationroom.incidents.actions import Site
     from situationroom.incidents.hazards import site_hazards
-    from situationroom.incidents.store import Refused
     from situationroom.redisconn import async_client
 
     settings = make_settings(**settings_opts)

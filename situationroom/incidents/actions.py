@@ -15,10 +15,11 @@ from situationroom import drill as drill_mod
 from situationroom.alerts import store as alert_store
 from situationroom.catalog import Catalog
 from situationroom.clock import WHEN_HELP, now_ms, parse_when
+from situationroom.errors import Refused
 from situationroom.incidents import gather
 from situationroom.incidents import store as incident_store
 from situationroom.incidents.hazards import Hazards
-from situationroom.incidents.store import Incident, Refused
+from situationroom.incidents.store import Incident
 from situationroom.settings import Settings
 
 REASON = Field(min_length=1, max_length=1000, description="why, in a sentence (shown in the timeline)")

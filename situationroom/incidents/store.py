@@ -15,18 +15,10 @@ from redis.asyncio.client import Pipeline
 from redis.exceptions import WatchError
 
 from situationroom import keys
+from situationroom.errors import Refused
 
 ENTRY = "e"
 """Field of a timeline entry: its JSON."""
-
-
-class Refused(Exception):
-    """A change the incident rules turn down: 404 (no such incident), 409 (not now), 422 (not a value anyone may
-    give), 403 (not yours to make); it names the field and the value."""
-
-    def __init__(self, status: int, message: str, field: str | None = None, value: Any = None) -> None:
-        super().__init__(message)
-        self.status, self.message, self.field, self.value = status, message, field, value
 
 
 @dataclass

@@ -5,18 +5,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from situationroom import access, audit
 from situationroom.errors import ConfigError
 from situationroom.incidents import actions, present
 from situationroom.incidents import store as incident_store
 from situationroom.incidents.hazards import site_hazards
-from situationroom.incidents.store import Refused
 from situationroom.web import clearance
 from situationroom.web.auth import address, require
 from situationroom.web.errors import ApiError, documented
@@ -28,7 +27,6 @@ Reader = Annotated[Any, Depends(require("read"))]
 Staff = Annotated[Any, Depends(require("staff"))]
 READ_ERRORS = (401, 403, 422, 503)
 CHANGE_ERRORS = (400, 401, 403, 404, 409, 413, 415, 422, 503)
-T = TypeVar("T")
 
 
 class IncidentOut(BaseModel):
@@ -63,7 +61,7 @@ class IncidentsOut(BaseModel):
 
 
 class EntryOut(BaseModel):
-    model_config = {"extra": "allow"}
+    model_config = ConfigDict(extra="allow")
     id: str = Field(description="the order it was recorded in (a stream id)")
     at: int = Field(description="epoch ms of what it says happened")
     kind: Literal["declared", "level", "ended", "note", "alert", "silence", "message"]
@@ -99,14 +97,6 @@ def _public(site: actions.Site, incident: incident_store.Incident) -> dict[str, 
     return present.describe(incident, site.hazards, site.catalog)
 
 
-async def _refusals(call: Awaitable[T]) -> T:
-    """Await an action; its refusal becomes the API's error."""
-    try:
-        return await call
-    except Refused as exc:
-        raise ApiError(exc.status, exc.message, field=exc.field, value=exc.value) from None
-
-
 def _acting(request: Request, record: dict[str, Any]) -> tuple[audit.Actor, str, access.Who]:
     w = access.who(record, request.app.state.notify.people)
     return audit.Actor.of_token(record, address(request)), w.actor, w
@@ -114,10 +104,7 @@ def _acting(request: Request, record: dict[str, Any]) -> tuple[audit.Actor, str,
 
 def _operator(request: Request, record: dict[str, Any]) -> tuple[audit.Actor, str]:
     actor, by, w = _acting(request, record)
-    try:
-        access.check_declare(w)
-    except access.Refused as exc:
-        raise ApiError(exc.status, exc.message, field=exc.field, value=exc.value) from None
+    access.check_declare(w)  # its refusal is answered by the app's handler (web/errors.py)
     return actor, by
 
 
@@ -155,7 +142,7 @@ async def list_incidents(
 async def declare(request: Request, record: Staff, data: actions.DeclareIn) -> JSON:
     site = _site(request)
     actor, by = _operator(request, record)
-    incident = await _refusals(actions.declare(site, actor, by, data))
+    incident = await actions.declare(site, actor, by, data)
     return JSON(_public(site, incident), status_code=201)
 
 
@@ -170,7 +157,7 @@ async def _change(request: Request, record: dict[str, Any], incident_id: str,
                   act: Callable[..., Awaitable[incident_store.Incident]], data: BaseModel) -> JSON:
     site = _site(request)
     actor, by = _operator(request, record)
-    return JSON(_public(site, await _refusals(act(site, actor, by, incident_id, data))))
+    return JSON(_public(site, await act(site, actor, by, incident_id, data)))
 
 
 @router.post("/api/v1/incidents/{incident_id}/level", response_class=JSON, response_model=IncidentOut,
@@ -196,7 +183,7 @@ async def add_note(request: Request, incident_id: str, record: Staff, data: acti
     ind = site.catalog.indicators.get(data.indicator or "")
     if ind is not None:
         clearance.check_read(request, record, ind)  # a note about figures the writer may not read is not theirs
-    entry = await _refusals(actions.note(site, actor, by, incident_id, data))
+    entry = await actions.note(site, actor, by, incident_id, data)
     incident = await _found(site, incident_id)
     return JSON({"incident": _public(site, incident), "entry": entry}, status_code=201)
 
