@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from situationroom import access, audit
 from situationroom.errors import ConfigError
-from situationroom.incidents import actions, present
+from situationroom.incidents import actions, gather, present
 from situationroom.incidents import store as incident_store
 from situationroom.incidents.hazards import site_hazards
 from situationroom.web import clearance
@@ -128,6 +128,9 @@ async def list_incidents(
     site = _site(request)
     if hazard is not None and hazard not in site.hazards.by_id:
         raise ApiError(422, f"unknown hazard; hazards: {', '.join(site.hazards.by_id)}", field="hazard", value=hazard)
+    problem = gather.area_problem(site.catalog, area) if area is not None else None
+    if problem:
+        raise ApiError(422, problem, field="area", value=area)
     found = [i for i in await incident_store.read_all(site.client)
              if (state == "all" or i.state == state) and (hazard is None or i.hazard == hazard)
              and (area is None or i.area == area) and (mode == "all" or i.exercise == (mode == "exercise"))]
