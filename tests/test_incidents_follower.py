@@ -98,3 +98,24 @@ async def test_what_was_read_before_a_restart_is_recorded_once(redis_url: str, t
         pass
     assert await _kinds(town, iid) == [("declared", None), ("alert", "fired")]
     await town.city.close()
+
+
+async def test_alerts_firing_at_the_declaration_start_it_and_escalations_follow(redis_url: str,
+                                                                                tmp_path: Path) -> None:
+    town = await open_incident_city(redis_url, tmp_path)
+    city = town.city
+    await city.send("river.level", "hyeongsan", 3.3)  # fires before anyone declares
+    await town.follow()
+    with serve(city.settings) as srv:
+        async with httpx.AsyncClient(base_url=srv.url) as http:
+            iid = await _declare(town, http, redis_url)
+    await city.send("river.level", "hyeongsan", 3.4)  # the same alert again: nothing new to tell
+    await city.later(16 * 60)  # 경계 unacknowledged past escalate_after (15 min): tier 1
+    await town.follow()
+    entries = await store.read_timeline(city.client, iid)
+    assert [(e["kind"], e.get("event")) for e in entries] == [
+        ("declared", None), ("alert", "fired"), ("alert", "escalated")]
+    fired = entries[1]
+    assert fired["at"] < entries[0]["at"] and fired["entity"] == "hyeongsan"  # it fired before the declaration
+    assert entries[2]["tier"] == 1
+    await city.close()
