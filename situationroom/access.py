@@ -14,19 +14,12 @@ from typing import Any
 from situationroom.alerts.silences import SilenceIn
 from situationroom.catalog import Catalog, Indicator
 from situationroom.durations import format_duration
+from situationroom.errors import Refused
 from situationroom.notify.people import People
 from situationroom.notify.routing import matches as routing_matches
 from situationroom.notify.routing import places_of
 from situationroom.notify.subscriptions import Subscription
 from situationroom.settings import Settings
-
-
-class Refused(Exception):
-    """A request the policy turns down: 403 (not yours to do) or 422 (not a value anyone may give)."""
-
-    def __init__(self, status: int, message: str, field: str | None = None, value: Any = None) -> None:
-        super().__init__(message)
-        self.status, self.message, self.field, self.value = status, message, field, value
 
 
 @dataclass(frozen=True)
@@ -202,6 +195,15 @@ def check_expire(w: Who, silence: Mapping[str, Any]) -> None:
         return
     raise Refused(403, f"only its creator ({silence.get('by')}), staff of {dept or 'its department'} and operators "
                        "may end this silence", "silence_id", silence.get("id"))
+
+
+# ------------------------------------------------------------------------------------------ incidents
+
+def check_declare(w: Who) -> None:
+    """Declaring, raising, lowering and ending a situation level: operators and admins (staff add notes)."""
+    if not w.any_alert:
+        raise Refused(403, f"declaring, changing and ending a situation level is for operators and admins; the "
+                           f"token's role is {w.role} (staff may add notes)", "role", w.role)
 
 
 # ------------------------------------------------------------------------------------------ subscriptions

@@ -40,6 +40,10 @@ ACTIONS: dict[str, str] = {
     "drill.start": "a drill was started: its scenario plays as exercise data (CLI)",
     "data.export": "history was exported as a file (indicators, period, format, rows sent)",
     "drill.stop": "a drill was stopped and its report written (CLI)",
+    "incident.declare": "a situation level was declared for a hazard and area: an incident opened",
+    "incident.level": "an incident's situation level was raised or lowered",
+    "incident.end": "an incident's situation level was ended: the incident closed",
+    "incident.note": "a note was added to an incident's timeline",
 }
 """The actions recorded today, with what each means."""
 
@@ -137,8 +141,8 @@ async def read(client: aioredis.Redis, *, action: str | None = None, actor: str 
         older = _previous(before)
         if older is None:
             return []
-        high = older if high == "+" else min(older, high, key=_id_key)
-    if high != "+" and low != "-" and _id_key(low) > _id_key(high):
+        high = older if high == "+" else min(older, high, key=entry_order)
+    if high != "+" and low != "-" and entry_order(low) > entry_order(high):
         return []
     out: list[dict[str, Any]] = []
     while len(out) < limit:
@@ -155,18 +159,44 @@ async def read(client: aioredis.Redis, *, action: str | None = None, actor: str 
     return out
 
 
+async def create_group(client: aioredis.Redis, group: str) -> None:
+    """A consumer group on the log at its end (what is recorded from now on), unless it exists: a role that follows
+    what people do (the incidents follower) reads each entry once and resumes after a restart."""
+    try:
+        await client.xgroup_create(keys.audit(), group, id="$", mkstream=True)
+    except redis.ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
+
+
+async def read_group(client: aioredis.Redis, group: str, consumer: str, *, pending: bool, count: int,
+                     block: int | None) -> tuple[list[bytes], list[dict[str, Any]]]:
+    """The next entries for the group (with `pending`: this consumer's read but unacknowledged ones): their ids, to
+    acknowledge, and the entries as `read` gives them."""
+    reply = await client.xreadgroup(group, consumer, {keys.audit(): "0" if pending else ">"}, count=count, block=block)
+    entries = reply[0][1] if reply else []
+    return [e[0] for e in entries], [_decode(eid, fields) for eid, fields in entries if fields]
+
+
+def ack_group(pipe: Any, group: str, ids: list[bytes]) -> None:
+    """Queue the acknowledgement of entries a group read, after the writes that act on them."""
+    if ids:
+        pipe.xack(keys.audit(), group, *ids)
+
+
 MAX_MS = 2**64 - 1
 """The largest millisecond part of a stream id."""
 
 
-def _id_key(entry_id: str) -> tuple[int, int]:
+def entry_order(entry_id: str) -> tuple[int, int]:
+    """The order of a stream entry id ("ms-seq", of this log or any Redis stream), as numbers."""
     ms, _, seq = entry_id.partition("-")
     return int(ms), int(seq or 0)
 
 
 def _previous(entry_id: str) -> str | None:
     """The id just before `entry_id` (XREVRANGE's end is inclusive), or None when nothing can be older."""
-    ms, seq = _id_key(entry_id)
+    ms, seq = entry_order(entry_id)
     if ms > MAX_MS:
         return f"{MAX_MS}-{MAX_MS}"
     if seq > 0:
@@ -176,18 +206,23 @@ def _previous(entry_id: str) -> str | None:
 
 def to_csv(entries: Iterable[dict[str, Any]], tz: ZoneInfo) -> str:
     """The entries as CSV (UTF-8 with a byte-order mark, so spreadsheet programs read Hangul right)."""
-    buf = io.StringIO()
-    buf.write("\ufeff")
-    out = csv.writer(buf)
+    buf, out = csv_writer()
     out.writerow(["time", "id", *FIELDS[1:]])
     for e in entries:
         when = datetime.fromtimestamp(e["at"], tz).isoformat(timespec="seconds")
         row = [when, e["id"], e["actor"], e["role"], e["staff"] or "", e["action"], e["target"], e["address"],
                orjson.dumps(e["detail"]).decode()]
-        out.writerow([_cell(v) for v in row])
+        out.writerow([csv_cell(v) for v in row])
     return buf.getvalue()
 
 
-def _cell(value: str) -> str:
+def csv_writer() -> tuple[io.StringIO, Any]:
+    """A CSV writer into a buffer that starts with the byte-order mark spreadsheet programs need for Hangul."""
+    buf = io.StringIO()
+    buf.write("\ufeff")
+    return buf, csv.writer(buf)
+
+
+def csv_cell(value: str) -> str:
     # A cell a spreadsheet would run as a formula (a token name such as "=HYPERLINK(...)") is kept as text.
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value

@@ -83,3 +83,12 @@ def site_relative(path: str | Path, root: Path) -> str:
         return str(Path(path).resolve().relative_to(root.resolve()))
     except ValueError:
         return str(path)
+
+
+class Refused(Exception):
+    """A request a rule turns down: 403 (not yours to do), 404 (no such thing), 409 (not now) or 422 (not a value
+    anyone may give), naming the field and the value; the API answers it as it is, the CLI exits 2 with it."""
+
+    def __init__(self, status: int, message: str, field: str | None = None, value: Any = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.field, self.value = status, message, field, value

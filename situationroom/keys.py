@@ -248,3 +248,38 @@ def drill() -> str:
 def drills() -> str:
     """Hash drill id -> JSON of the drill (scenario, speed, who started and stopped it, when, its report)."""
     return f"{PREFIX}:drills"
+
+
+# --------------------------------------------------------------------- incidents (docs/incidents.md)
+# An incident's records share the tag {incidents}: a declaration writes the incident, the open index and the first
+# timeline entry in one MULTI.
+
+# Consumer group of the incidents follower on the update stream and on the audit stream.
+INCIDENT_GROUP = "incidents"
+
+
+def incidents() -> str:
+    """Hash incident id -> JSON of the incident (open or closed; closed ones stay readable)."""
+    return f"{PREFIX}:{{incidents}}:all"
+
+
+def incidents_open() -> str:
+    """Hash "<hazard>|<area>|<r or x>" -> id of the open incident there: one open incident per hazard, area and kind
+    (real or exercise), claimed with HSETNX."""
+    return f"{PREFIX}:{{incidents}}:open"
+
+
+def incident_seq() -> str:
+    """Counter of incidents declared, the number in each new incident's id."""
+    return f"{PREFIX}:{{incidents}}:seq"
+
+
+def incident_timeline(incident: str) -> str:
+    """Stream of one incident's timeline, oldest first (field e, JSON); never trimmed, so it outlives what it cites."""
+    return f"{PREFIX}:{{incidents}}:timeline:{incident}"
+
+
+def incident_seen(incident: str) -> str:
+    """Hash alert fingerprint -> what the incident's timeline last said of the alert (episode, state, level, tier,
+    acknowledged by, muted by), so each change is recorded once."""
+    return f"{PREFIX}:{{incidents}}:seen:{incident}"

@@ -9,7 +9,7 @@ import os
 import signal
 import socket
 from collections.abc import Callable, Coroutine, Iterator
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import redis
 import redis.asyncio as aioredis
@@ -20,8 +20,12 @@ from situationroom.aggregator import Aggregator
 from situationroom.catalog import Catalog, load_catalog
 from situationroom.collectors.runtime import CollectorRunner
 from situationroom.embedded import EmbeddedRedis
+from situationroom.errors import ConfigError
 from situationroom.redisconn import async_client, describe, sync_client
 from situationroom.settings import Settings
+
+if TYPE_CHECKING:
+    from situationroom.incidents.follower import Follower
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +152,20 @@ async def _web(client: aioredis.Redis, catalog: Catalog, settings: Settings, sto
                            "(is the port in use? choose another with --port)")
 
 
+def _incidents_follower(client: aioredis.Redis, catalog: Catalog, settings: Settings) -> Follower:
+    """The incidents follower with the site's hazards; a hazards file that does not load is logged (`check` names
+    its problems) and no timeline gathers until it is fixed and the role restarted."""
+    from situationroom.incidents.follower import Follower
+    from situationroom.incidents.hazards import Hazards, site_hazards
+
+    try:
+        hazards = site_hazards(settings.seeds, settings.dashboards_dir, catalog)
+    except ConfigError as exc:
+        log.error("hazards: %s; incident timelines gather nothing until it is fixed", exc)
+        hazards = Hazards()
+    return Follower(client, catalog, hazards)
+
+
 def public_url(settings: Settings, server: uvicorn.Server | None = None) -> str:
     port = settings.port
     if server is not None and server.servers:
@@ -193,6 +211,9 @@ async def run_roles(settings: Settings, roles: tuple[str, ...], url: str, *,
 
             alerter = AlertRole(client, catalog, settings)
             tasks[asyncio.create_task(alerter.run(stop), name="alert")] = "alert"
+            # Beside the alert role, not in its path: the open incidents' timelines follow what it publishes.
+            follower = _incidents_follower(client, catalog, settings)
+            tasks[asyncio.create_task(follower.run(stop), name="incidents")] = "alert (incident timelines)"
         if "history" in roles:
             from situationroom.history.sink import HistorySink
 

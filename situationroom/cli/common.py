@@ -93,3 +93,14 @@ def reachable_redis(settings: Settings) -> str | None:
     except Exception:  # unreachable: the caller goes on without Redis or says so
         return None
     return url
+
+
+def running_redis_url(settings: Settings) -> str:
+    """The running site's Redis (what drills and incidents need: the roles of a running `up`, or `run`), or exit 1
+    saying how to start it."""
+    url = reachable_redis(settings)
+    if url is None:
+        where = settings.redis_url or f"the embedded Redis of {settings.resolved_data_dir}"
+        raise fail(f"no running situationroom answers at {where}: start `situationroom up` first "
+                   "(with the same --site, --data-dir or --redis-url)")
+    return url

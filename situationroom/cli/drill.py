@@ -6,7 +6,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from situationroom.cli.common import DataOpt, RedisOpt, SiteOpt, fail, make_settings, reachable_redis, site_catalog
+from situationroom.cli.common import (
+    DataOpt,
+    RedisOpt,
+    SiteOpt,
+    fail,
+    make_settings,
+    running_redis_url,
+    site_catalog,
+)
 from situationroom.errors import ConfigError
 from situationroom.settings import Settings
 
@@ -148,9 +156,4 @@ def _drill_redis(settings: Settings) -> redis.Redis:
     """A client of the running site's Redis: a drill needs the roles of a running `up` (or `run`) to play it."""
     from situationroom.redisconn import sync_client
 
-    url = reachable_redis(settings)
-    if url is None:
-        where = settings.redis_url or f"the embedded Redis of {settings.resolved_data_dir}"
-        raise fail(f"no running situationroom answers at {where}: start `situationroom up` first "
-                   "(with the same --site, --data-dir or --redis-url)")
-    return sync_client(url)
+    return sync_client(running_redis_url(settings))

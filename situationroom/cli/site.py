@@ -27,13 +27,14 @@ def init(directory: Annotated[Path, typer.Argument(help="New site folder", show_
 
 
 def check(site: SiteOpt = None) -> None:
-    """Validate the site: catalog, collectors, named events, dashboards, alert rules, people, channels,
+    """Validate the site: catalog, collectors, named events, dashboards, hazards, alert rules, people, channels,
     subscriptions, history retention (exit status 2 with file:line:field on any error)."""
     from situationroom.alerts.rules import load_rules
     from situationroom.collectors.runtime import check_collectors
     from situationroom.dashboards import NAME_PATTERN, load_dashboard
     from situationroom.events import NONE, load_events
     from situationroom.history.retention import load_retention
+    from situationroom.incidents.hazards import site_hazards
     from situationroom.notify import sitecheck
 
     settings = make_settings(site=site)
@@ -67,11 +68,15 @@ def check(site: SiteOpt = None) -> None:
             raise ConfigError(wrong)
         return f"dashboards: {len(found)} valid"
 
+    def hazards() -> str:
+        found = site_hazards(settings.seeds, settings.dashboards_dir, catalog)
+        return f"hazards: {len(found.by_id)} ({', '.join(found.by_id)})" if found.by_id else ""
+
     def rules() -> str:
         found = load_rules(settings.rules_dir, catalog, settings).rules.values()
         return f"alert rules: {sum(r.spec.enabled for r in found)} enabled ({sum(r.builtin for r in found)} built in)"
 
-    parts = (named_events, dashboards, rules, lambda: sitecheck.summary(settings, catalog),
+    parts = (named_events, dashboards, hazards, rules, lambda: sitecheck.summary(settings, catalog),
              lambda: load_retention(settings.seeds, catalog) and None)
     for part in parts:
         try:

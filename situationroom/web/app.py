@@ -24,6 +24,7 @@ from situationroom.web import (
     exercise_api,
     export_api,
     heartbeat,
+    incidents_api,
     indicators_api,
     ingest_api,
     operations_api,
@@ -76,6 +77,7 @@ def create_app(client: aioredis.Redis, catalog: Catalog, settings: Settings) -> 
     app.include_router(alerts_api.router)  # alerts, silences, rules, the CAP feed
     app.include_router(collectors_api.router)  # collectors' health; run now, pause, resume (operators)
     app.include_router(exercise_api.router)  # the drill, exercise sources and simulated clock the pages mark
+    incidents_api.install(app)  # incidents: situation levels declared, their timelines (with the hazards file)
     ws.install(app)  # /ws and app.state.fanout, the live updates
     pages.install(app)  # the wall, dashboards and their assets (with the dashboard file watcher)
     staff_api.install(app)  # subscriptions, my inbox, people and channels (seeds the subscriptions)

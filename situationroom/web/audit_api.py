@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
@@ -11,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from situationroom import audit
+from situationroom.clock import parse_when
 from situationroom.web import schemas
 from situationroom.web.auth import require
 from situationroom.web.errors import ApiError, documented
@@ -29,19 +29,9 @@ def _when(text: str | None, name: str, tz: ZoneInfo) -> float | None:
     if text is None or not text.strip():
         return None
     try:
-        value = float(text)
-    except ValueError:
-        pass
-    else:
-        if not math.isfinite(value):
-            raise ApiError(422, "a time is a finite number of epoch seconds", field=name, value=text)
-        return value
-    try:
-        t = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise ApiError(422, "a time is epoch seconds or ISO 8601 (2026-12-05T09:30, city time unless a zone is "
-                            "given)", field=name, value=text) from None
-    return (t if t.tzinfo else t.replace(tzinfo=tz)).timestamp()
+        return parse_when(text, tz)
+    except ValueError as exc:
+        raise ApiError(422, str(exc), field=name, value=text) from None
 
 
 @router.get("/api/v1/audit", response_class=JSON, response_model=schemas.AuditOut,

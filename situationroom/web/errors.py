@@ -15,6 +15,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from situationroom.echo import cut, shown
+from situationroom.errors import Refused
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +110,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> Response:
         return _answer(error_body(exc.message, exc.field, exc.value), exc.status, exc.headers)
+
+    @app.exception_handler(Refused)
+    async def _refused(_: Request, exc: Refused) -> Response:
+        # A rule's refusal (access, incidents) is answered as it stands: status, message, field and value.
+        return _answer(error_body(exc.message, exc.field, exc.value), exc.status)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> Response:
