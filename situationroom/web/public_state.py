@@ -179,7 +179,7 @@ async def messages(ctx: Any, hours: int) -> dict[str, Any]:
                     "step_ko": ko, "step_en": en, "text_ko": m["text_ko"], "text_en": m["text_en"],
                     "areas_ko": [a.name_ko for a in areas] or [catalog.city.name_ko],
                     "areas_en": [a.name_en for a in areas] or [catalog.city.name_en], "exercise": exercise})
-        if len(out) == MESSAGES_MAX:
-            break
+    # Newest issued first: the list is in the order they were published, which a late collector may not keep.
+    out = sorted(out, key=lambda m: -m["ts"])[:MESSAGES_MAX]
     return {"generated_at": time.time(), "published": True, "messages": out,
             "clock": clock if any(m["exercise"] for m in out) else None}
