@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -77,5 +78,7 @@ def public_site(redis_url: str, tmp: Path, *, exercise: bool = False) -> Iterato
             finally:
                 await client.aclose()
 
-        asyncio.run(publish())
+        # In a thread of its own: a Playwright test's thread already runs an event loop.
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, publish()).result()
         yield served

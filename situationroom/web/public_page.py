@@ -118,7 +118,9 @@ def _page(request: Request, lang: str) -> HTMLResponse:
         f'<div id="overall"><p>{t["loading"]}</p></div><p class="updated" id="updated" aria-live="polite"></p>'
         '</section>'
         f'<section id="map" aria-labelledby="h-map"><h2 id="h-map">{t["map"]}</h2>'
-        f'<figure><div id="map-view" class="map" role="img" aria-label="{escape(t["map_alt"])}"></div>'
+        f'<figure><div id="map-view" class="map" role="img" aria-label="{escape(t["map_alt"])}">'
+        # Vega sets a role and a label of its own on the box it draws in: it draws inside, the label stays ours.
+        '<div class="target" aria-hidden="true"></div></div>'
         f'<figcaption><span class="visually-hidden">{t["legend"]}: </span>{_legend(lang)}</figcaption></figure>'
         '</section>'
         f'<section id="districts" aria-labelledby="h-districts"><h2 id="h-districts">{t["districts"]}</h2>'

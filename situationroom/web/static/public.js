@@ -83,7 +83,7 @@
       l.status = s.id; l.text = s.mark;
     }
     if (mapView) mapView.finalize();
-    mapView = (await vegaEmbed($("map-view"), spec, { actions: false, renderer: "svg", tooltip: false, defaultStyle: false })).view;
+    mapView = (await vegaEmbed($("map-view").querySelector(".target"), spec, { actions: false, renderer: "svg", tooltip: false, defaultStyle: false })).view;
   }
   function drawDistricts(st) {
     const inds = new Map(st.indicators.map((i) => [i.id, i]));
@@ -123,7 +123,7 @@
           `<p class="meta">${W.where} ${esc(LANG === "ko" ? i.now.entity_ko : i.now.entity_en)} · <time>${when(i.now.ts)}</time>${simTag(i.now.exercise)}` +
           ` · ${esc(W.places.replace("{n}", i.places).replace("{k}", i.reporting))}</p>` : `<p class="value">${chip("unknown")}</p>`;
         return `<article class="card" id="card-${esc(i.id)}" data-indicator="${esc(i.id)}"><h4>${esc(name(i))}${i.labels ? "" : ` <span class="unit">(${esc(unitOf(i))})</span>`}</h4>${reading}` +
-          `<figure>${chart ? `<div class="line" aria-hidden="true"></div>` : ""}<figcaption>${esc(caption(i, s))}</figcaption></figure></article>`;
+          `<figure>${chart ? `<div class="line" aria-hidden="true"><div class="target"></div></div>` : ""}<figcaption>${esc(caption(i, s))}</figcaption></figure></article>`;
       }).join("");
       parts.push(`<section class="domain" aria-labelledby="dom-${esc(dom.id)}"><h3 id="dom-${esc(dom.id)}">${esc(name(dom))}</h3><div class="cards">${cards}</div></section>`);
     }
@@ -134,7 +134,7 @@
       const id = el.closest(".card").dataset.indicator;
       const spec = structuredClone(PAGE.line);
       spec.datasets = { points: bySeries.get(id).points.map((p) => ({ t: p.t * 1000 + offset, v: p.value })) };
-      const { view } = await vegaEmbed(el, spec, { actions: false, renderer: "svg", tooltip: false, defaultStyle: false });
+      const { view } = await vegaEmbed(el.querySelector(".target"), spec, { actions: false, renderer: "svg", tooltip: false, defaultStyle: false });
       views.set(id, view);
     }
   }
