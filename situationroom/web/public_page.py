@@ -40,23 +40,24 @@ TEXT = {
 }
 WORDS = {
     "ko": {"exercise": "모의 자료 — 실제 상황이 아닙니다", "exercise_more": "훈련·시연용으로 만든 자료입니다.",
-           "sim_time": "모의 시각", "speed": "배속", "updated": "갱신", "district": "행정동", "status": "상태",
+           "sim_time": "모의 시각", "speed": "배속", "updated": "갱신",
+           "updated_real": "갱신 (실제 시각)", "district": "행정동", "status": "상태",
            "why": "내용", "all_ok": "공개 지표에 이상 없음", "no_data": "이 동네를 재는 공개 지표의 자료가 없습니다",
            "now": "지금", "high": "24시간 최고", "low": "24시간 최저", "highest_place": "지역 중 가장 높은 값",
            "lowest_place": "지역 중 가장 낮은 값", "where": "측정 위치", "no_history": "지난 24시간 자료 없음",
-           "no_messages": "지난 24시간 동안 발송된 재난문자가 없습니다.", "hours": "시각", "worst": "가장 나쁜 상태",
+           "no_messages": "지난 24시간 동안 발송된 재난문자가 없습니다.", "hours": "시각",
            "places": "{n}곳 중 {k}곳 보고", "areas": "대상 지역", "sim": "모의", "error": "자료를 불러오지 못했습니다. "
-           "잠시 후 다시 시도합니다.", "city_status": "포항시 전체", "indicators_at": "상태가 {w}인 지표"},
+           "잠시 후 다시 시도합니다.", "city_status": "포항시 전체"},
     "en": {"exercise": "Simulated data — not the real situation",
            "exercise_more": "Made for exercises and demonstrations.", "sim_time": "simulated time", "speed": "speed",
-           "updated": "Updated", "district": "Neighbourhood", "status": "Status", "why": "Details",
+           "updated": "Updated", "updated_real": "Updated (real time)", "district": "Neighbourhood",
+           "status": "Status", "why": "Details",
            "all_ok": "nothing wrong in the public indicators", "no_data": "no public indicator reports here",
            "now": "now", "high": "24 h high", "low": "24 h low", "highest_place": "highest place each hour",
            "lowest_place": "lowest place each hour", "where": "at", "no_history": "no data in the past 24 hours",
-           "no_messages": "No disaster text message in the past 24 hours.", "hours": "time", "worst": "worst status",
+           "no_messages": "No disaster text message in the past 24 hours.", "hours": "time",
            "places": "{k} of {n} places reporting", "areas": "Areas", "sim": "simulated",
-           "error": "Could not load the data; trying again shortly.", "city_status": "All of Pohang",
-           "indicators_at": "Indicators at {w}"},
+           "error": "Could not load the data; trying again shortly.", "city_status": "All of Pohang"},
 }
 
 

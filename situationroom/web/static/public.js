@@ -167,7 +167,8 @@
       drawMessages(msgs);
       await drawMap(st);
       await drawCards(st, hist);
-      $("updated").textContent = `${W.updated} ${when(st.generated_at, true)}`;
+      // During a replay the page's times are simulated; when it was computed is not: said so.
+      $("updated").textContent = `${clock ? W.updated_real : W.updated} ${when(st.generated_at, true)}`;
       document.body.dataset.ready = "true";
     } catch (err) {
       $("updated").textContent = W.error;
