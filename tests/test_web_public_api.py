@@ -171,3 +171,16 @@ def test_documented_in_openapi(http: httpx.Client) -> None:
         assert op["tags"] == ["public"] and op["summary"]
         assert "$ref" in op["responses"]["200"]["content"]["application/json"]["schema"]
         assert "422" in op["responses"]
+
+
+def test_a_city_wide_advisory_holds_in_every_district(http: httpx.Client, site: Served, redis_url: str) -> None:
+    city = site.catalog.city.id
+    assert city in site.catalog.entities_of("advisory.heavy_rain")
+    r = redis.Redis.from_url(redis_url)
+    r.hset(keys.live("advisory.heavy_rain"), city, state("advisory.heavy_rain", city, 1.0, "warning"))
+    r.close()
+    time.sleep(PERIOD + 0.3)
+    districts = http.get("/api/v1/public/status").json()["districts"]
+    assert {d["status"] for d in districts} == {"warning"}
+    assert all(any(x["indicator"] == "advisory.heavy_rain" and x["entity"] == city for x in d["readings"])
+               for d in districts)

@@ -81,13 +81,18 @@ def _worst(readings: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
     return max(readings, key=lambda r: (status.ORDER.get(r["status"], 0), r["ts"]), default=None)
 
 
-def _district_of(catalog: Catalog, entity: str) -> str | None:
-    """The 행정동 an entity lies in (itself for a dong), or None (the city, a gu, a station without one)."""
+def _districts_of(catalog: Catalog, entity: str) -> list[str]:
+    """The 행정동 a reading of an entity speaks for: a dong itself, the dong a station lies in, every dong of a gu or of
+    the city (an advisory for the city holds in each of its districts); none for a station outside any (the sea)."""
     ent = catalog.entities[entity]
     if ent.kind == "dong":
-        return ent.id
+        return [ent.id]
+    if ent.kind == "city":
+        return [d.id for d in catalog.entities_of_kind("dong")]
+    if ent.kind == "gu":
+        return [d.id for d in catalog.entities_of_kind("dong") if d.parent == ent.id]
     found = catalog.entities.get(ent.district or "")
-    return found.id if found is not None and found.kind == "dong" else None
+    return [found.id] if found is not None and found.kind == "dong" else []
 
 
 async def exercise_clock(ctx: Any) -> dict[str, Any] | None:
@@ -110,8 +115,7 @@ async def current(ctx: Any) -> dict[str, Any]:
                 continue
             reading = _reading(catalog, ind, entity, state, clock)
             readings.append(reading)
-            district = _district_of(catalog, entity)
-            if district is not None:
+            for district in _districts_of(catalog, entity):
                 by_district.setdefault(district, {}).setdefault(ind.id, []).append(reading)
         worst = _worst(readings)
         indicators.append({**_meta(ind), "status": worst["status"] if worst else "unknown", "now": worst,
