@@ -98,9 +98,10 @@ def test_disaster_texts_of_the_last_hours_only_no_cap_alerts(http: httpx.Client)
 
 def test_history_is_hourly_the_worst_place_and_filters_by_public_indicator(http: httpx.Client) -> None:
     answer = http.get("/api/v1/public/history", params={"indicator": "air.pm10", "hours": 6}).json()
-    assert answer["hours"] == 6 and answer["resolution"] == "1h"
+    assert answer["hours"] == 6 and answer["clock"] is None
     assert [s["indicator"] for s in answer["series"]] == ["air.pm10"]
-    assert answer["series"][0]["aggregate"] == "max" and answer["series"][0]["unit"] == "µg/m³"
+    series = answer["series"][0]
+    assert series["aggregate"] == "max" and series["unit"] == "µg/m³" and series["resolution"] == "1h"
 
 
 def test_etag_304_and_cache_control(http: httpx.Client) -> None:

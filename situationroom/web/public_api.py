@@ -90,8 +90,8 @@ class StatusOut(BaseModel):
 
 
 class Point(BaseModel):
-    t: float = Field(description="start of the hour, epoch seconds (simulated during a replay when `exercise`)")
-    value: float = Field(description="the value of the worst place within the hour (`aggregate` of the series)")
+    t: float = Field(description="start of the bucket, epoch seconds (simulated during a replay when `exercise`)")
+    value: float = Field(description="the value of the worst place within the bucket (`aggregate` of the series)")
     count: int
 
 
@@ -99,17 +99,17 @@ class Series(BaseModel):
     indicator: str
     unit: str
     unit_en: str
-    aggregate: Literal["max", "min"] = Field(description="max: the highest place each hour; min where low is bad")
+    aggregate: Literal["max", "min"] = Field(description="max: the highest place each bucket; min where low is bad")
+    resolution: Literal["1m", "1h"] = Field(description="hours; minutes during a replay, whose simulated day passes "
+                                                        "in real minutes")
     exercise: bool
     points: list[Point]
 
 
 class HistoryOut(BaseModel):
     generated_at: float
-    from_: float = Field(alias="from")
     to: float
-    hours: int
-    resolution: Literal["1h"]
+    hours: int = Field(description="hours shown (simulated hours during a replay)")
     utc_offset_s: float = Field(description="the city's offset from UTC now, for local hours on an axis")
     clock: Clock | None
     series: list[Series]
@@ -172,7 +172,7 @@ async def public_status(request: Request) -> Response:
 
 
 @router.get("/api/v1/public/history", response_model=HistoryOut, responses=documented(*ERRORS),
-            summary="Citizens: the last hours of the public indicators, hourly, the worst place each hour (no token)")
+            summary="Citizens: the last hours of the public indicators, the worst place each hour (no token)")
 async def public_history(
     request: Request,
     indicator: Annotated[list[str] | None, Query(description="a public indicator's id, repeatable; default all")]

@@ -27,7 +27,7 @@ TEXT = {
            "footer_note": "이 화면은 공개 지표만 보여 줍니다. 값은 약 {s}초마다 새로 계산됩니다. 위급할 때는 "
                           "119(화재·구조), 112(범죄)에 신고하고 재난문자와 방송 안내를 따르십시오.",
            "intro": "대기질, 날씨, 강수, 하천 수위, 재난문자 등 시민에게 공개된 지표의 현재 상태입니다."},
-    "en": {"title": "Public safety information", "skip": "Skip to content", "lang": "한국어", "nav": "On this page",
+    "en": {"title": "public safety information", "skip": "Skip to content", "lang": "한국어", "nav": "On this page",
            "now": "Now", "map": "Status by neighbourhood (map)", "districts": "Status by neighbourhood",
            "trends": "Each indicator now and over the past 24 hours", "messages": "Latest disaster text messages",
            "map_alt": "A map of Pohang's neighbourhoods (행정동) coloured by status. The table 'Status by "

@@ -134,12 +134,22 @@ async def current(ctx: Any) -> dict[str, Any]:
                         if any(i.domain == d.id for i in inds)]}
 
 
+FINE_BELOW_S = 6 * 3600
+"""A span of real time shorter than this is read in minutes, not hours: a replay's day passes in minutes."""
+
+
+def span_of(hours: int, exercise: bool, clock: dict[str, Any] | None) -> tuple[float, str]:
+    """The real seconds and the resolution that cover `hours` as they are shown: simulated hours during a replay (a
+    day at 120x is 12 real minutes, read in 1-minute buckets), else real hours in hourly buckets."""
+    span = hours * 3600 / clock["speed"] if exercise and clock is not None else hours * 3600.0
+    return span, "1m" if span < FINE_BELOW_S else "1h"
+
+
 async def history(ctx: Any, past: SeriesPast, indicators: list[Indicator], hours: int) -> dict[str, Any]:
-    """The last `hours` of each indicator in hourly buckets, city-wide: per hour the value of the worst place (the
-    highest, or the lowest where low is bad), so the line ends where the city's worst reading stands now."""
+    """The last `hours` of each indicator, city-wide: per bucket the value of the worst place (the highest, or the
+    lowest where low is bad), so the line ends where the city's worst reading stands now."""
     catalog: Catalog = ctx.catalog
     end = time.time()
-    start = end - hours * 3600
     states = await live.read(ctx.client, [i.id for i in indicators], ctx.settings.stale_grace)
     clock = await exercise_clock(ctx)
     tz = ZoneInfo(catalog.city.timezone)
@@ -147,19 +157,19 @@ async def history(ctx: Any, past: SeriesPast, indicators: list[Indicator], hours
     async def one(ind: Indicator) -> dict[str, Any]:
         entities = catalog.entities_of(ind.id)
         exercise = any(states[ind.id].get(e, {}).get("x") for e in entities)
-        got = await past.read(Ask(ind.id, tuple(entities), int(start * 1000), int(end * 1000), "1h", combined=True,
-                                  exercise=exercise))
+        span, resolution = span_of(hours, exercise, clock)
+        got = await past.read(Ask(ind.id, tuple(entities), int((end - span) * 1000), int(end * 1000), resolution,
+                                  combined=True, exercise=exercise))
         pick = "min" if _meta(ind)["direction"] == "below" else "max"
         points = [{"t": shown_time(b.start / 1000, exercise, clock), "value": b.value(pick), "count": b.count}
                   for b in got.buckets.get(None, [])]
         return {"indicator": ind.id, "unit": ind.unit, "unit_en": ind.unit_en, "aggregate": pick,
-                "exercise": exercise, "points": points}
+                "resolution": resolution, "exercise": exercise, "points": points}
 
     # Each series' store query runs in a thread of its own (the store is read off the event loop): side by side.
     out = list(await asyncio.gather(*(one(ind) for ind in indicators)))
     offset = datetime.now(tz).utcoffset()
-    return {"generated_at": end, "from": start, "to": end, "hours": hours, "resolution": "1h",
-            "utc_offset_s": offset.total_seconds() if offset else 0.0,
+    return {"generated_at": end, "to": end, "hours": hours, "utc_offset_s": offset.total_seconds() if offset else 0.0,
             "clock": clock if any(s["exercise"] for s in out) else None, "series": out}
 
 

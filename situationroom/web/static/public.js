@@ -104,6 +104,7 @@
   const views = new Map();
   function caption(ind, series) {
     if (!ind.now) return W.no_history;
+    if (ind.labels) return `${W.now} ${num(ind, ind.now.value)}`;   // a level (advisory) has no high and low
     const values = series ? series.points.map((p) => p.value).filter(Number.isFinite) : [];
     values.push(ind.now.value);
     const hi = Math.max(...values), lo = Math.min(...values);
