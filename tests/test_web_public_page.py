@@ -110,3 +110,12 @@ def test_the_page_is_served_from_memory_with_an_etag(site: Served) -> None:
         assert english.headers["etag"] != first.headers["etag"]
         bad = http.get("/public", params={"lang": "fr"})
         assert bad.status_code == 422 and bad.json()["error"]["field"] == "lang"
+
+
+def test_real_data_carries_no_simulation_mark(browser: Browser, embedded_url: str, tmp_path: Path) -> None:
+    with public_site(embedded_url, tmp_path, exercise=False) as served:
+        page = _open(browser, f"{served.url}/public", (375, 812))
+        assert page.locator("#exercise").is_hidden() and page.locator(".tag.sim").count() == 0
+        assert "모의" not in page.locator("main").inner_text()
+        assert page.locator("#updated").inner_text().startswith("갱신 2")
+        page.context.close()
