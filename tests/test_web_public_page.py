@@ -69,7 +69,9 @@ def test_the_public_page_on_a_phone_in_korean(browser: Browser, site: Served, tm
     # The latest disaster text, marked as simulated.
     first = page.locator("#message-list li").first.inner_text()
     assert "포항시 호우경보 발효" in first and "모의" in first and "긴급재난" in first
-    # Nothing of an indicator that is not public, in what is shown or in the page's source.
+    # Every indicator shown is public, each of them is shown, and nothing of one that is not public is anywhere.
+    shown = set(page.eval_on_selector_all("[data-indicator]", "els => els.map(e => e.dataset.indicator)"))
+    assert shown == {i.id for i in site.catalog.indicators.values() if i.public}
     text, html = page.locator("body").inner_text(), page.content()
     for secret in non_public(site.catalog):
         assert secret not in text and secret not in html, secret
