@@ -158,6 +158,10 @@ class Settings(BaseSettings):
 
     public_read: bool = True
     """Whether reading the API needs no token (the wall display on a closed city network)."""
+    public_cache: Duration = 15.0
+    """How long an answer of the citizens' view (/public, /api/v1/public/...) is computed once and served from memory,
+    and how long browsers and proxies may keep it (max-age): a typhoon's crowd of citizens costs one computation per
+    period, not one per request."""
 
     silence_max_staff: Duration = 86400.0
     """Longest silence (or recurring window) a staff token may set (docs/access.md)."""

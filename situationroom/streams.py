@@ -229,7 +229,9 @@ async def acknowledged_until(client: aioredis.Redis, partitions: int, group: str
         for stream in pending_in:
             pipe.xpending(stream, group)
         for summary in await pipe.execute():
-            until = min(until, _entry_ms(summary["min"]))
+            # Acknowledged between the two reads: nothing is pending there any more.
+            if summary["min"] is not None:
+                until = min(until, _entry_ms(summary["min"]))
     return until
 
 

@@ -30,6 +30,8 @@ from situationroom.web import (
     operations_api,
     ops,
     pages,
+    public_api,
+    public_page,
     session_api,
     staff,
     staff_api,
@@ -86,4 +88,6 @@ def create_app(client: aioredis.Redis, catalog: Catalog, settings: Settings) -> 
     audit_page.install(app)  # the audit log's page /audit (admins)
     catalog_page.install(app)  # the data catalogue's page /catalog
     data_page.install(app)  # the data page for officials /data
+    public_api.install(app)  # the citizens' API /api/v1/public/... (no token, public indicators only, cached)
+    public_page.install(app)  # the citizens' page /public
     return app

@@ -6,7 +6,7 @@ import math
 import time
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 
 from situationroom import live
 from situationroom import samples as samples_mod
@@ -225,11 +225,16 @@ def entities_asked(catalog: Catalog, ind: Indicator, given: list[str], district:
 
 def series_past(request: Request) -> SeriesPast:
     """The app's reader of the past: one DuckDB connection over the history store, made at first use."""
-    found: SeriesPast | None = getattr(request.app.state, "series_past", None)
+    return app_series_past(request.app)
+
+
+def app_series_past(app: FastAPI) -> SeriesPast:
+    """`series_past` for what has the app but no request (an answer computed once for many requests)."""
+    found: SeriesPast | None = getattr(app.state, "series_past", None)
     if found is None:
-        ctx = _ctx(request)
+        ctx = app.state.ctx
         found = SeriesPast(ctx.client, HistoryQuery(store_for(ctx.settings)), ctx.settings, ctx.catalog.city.timezone)
-        request.app.state.series_past = found
+        app.state.series_past = found
     return found
 
 
