@@ -16,6 +16,7 @@ import pytest
 import redis
 
 from situationroom import keys
+from situationroom.web.public_cache import GZIP_MIN
 from tests.public_support import PERIOD, non_public, public_site, state, station_in_a_dong
 from tests.servers_support import Served
 
@@ -115,6 +116,27 @@ def test_etag_304_and_cache_control(http: httpx.Client) -> None:
         assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == etag
         assert http.get(route, headers={"If-None-Match": f'"other", W/{etag}'}).status_code == 304
         assert http.get(route, headers={"If-None-Match": '"other"'}).status_code == 200
+
+
+def test_answers_are_gzipped_for_those_who_take_it_with_a_validator_of_their_own(http: httpx.Client) -> None:
+    zipped_routes = []
+    for route in (*ROUTES, "/public"):
+        plain = http.get(route, headers={"Accept-Encoding": "identity"})
+        zipped = http.get(route, headers={"Accept-Encoding": "gzip"})
+        assert zipped.headers["vary"] == plain.headers["vary"] == "Accept-Encoding"
+        if len(plain.content) < GZIP_MIN:
+            assert "content-encoding" not in zipped.headers and zipped.headers["etag"] == plain.headers["etag"]
+            continue
+        assert "content-encoding" not in plain.headers and zipped.headers["content-encoding"] == "gzip"
+        assert zipped.content == plain.content, "the same answer once unzipped"
+        assert int(zipped.headers["content-length"]) < len(plain.content) / 2
+        assert zipped.headers["etag"] != plain.headers["etag"], "a strong ETag names exact bytes"
+        refused = http.get(route, headers={"Accept-Encoding": "gzip;q=0"})
+        assert "content-encoding" not in refused.headers
+        again = http.get(route, headers={"Accept-Encoding": "gzip", "If-None-Match": zipped.headers["etag"]})
+        assert again.status_code == 304
+        zipped_routes.append(route)
+    assert {"/public", "/api/v1/public/status"} <= set(zipped_routes), "the map's geometry: the big answers"
 
 
 def test_computed_once_per_period_even_for_a_burst(http: httpx.Client, site: Served, redis_url: str) -> None:
