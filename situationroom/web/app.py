@@ -25,6 +25,7 @@ from situationroom.web import (
     export_api,
     heartbeat,
     incidents_api,
+    incidents_page,
     indicators_api,
     ingest_api,
     operations_api,
@@ -86,4 +87,5 @@ def create_app(client: aioredis.Redis, catalog: Catalog, settings: Settings) -> 
     audit_page.install(app)  # the audit log's page /audit (admins)
     catalog_page.install(app)  # the data catalogue's page /catalog
     data_page.install(app)  # the data page for officials /data
+    incidents_page.install(app)  # the incident pages /incidents and /incidents/{id}
     return app
