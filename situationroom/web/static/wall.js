@@ -1535,7 +1535,7 @@
 
   // For the browser tests and the soak benchmark: what the page holds, read-only.
   window.__wall = { live, get lastId() { return lastId; }, get connected() { return connected; },
-    get exercise() { return { ...exercise, shown: exerciseShown }; }, get board() { return NAME; },
+    get exercise() { return { ...exercise, shown: exerciseShown }; }, get board() { return def && def.dashboard ? def.name : null; },   // the board drawn now
     get incidents() { return incidents; }, get plan() { return plan; }, simTime: (ms) => simClock() ? simTime(ms) : null,
     get messages() { return messages; }, get updates() { return updates; },
     showPage: (n) => showPage(n),
