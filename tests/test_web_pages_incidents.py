@@ -97,7 +97,7 @@ def test_an_exercise_declaration_is_marked_and_the_higher_level_leads(browser: B
                           token=None)
     wall.wait_for_function("window.__wall.incidents.length === 2", timeout=SWITCH_S)
     chip = wall.locator("[data-testid=incident]")
-    # 심각 (severe) of the crisis scale outranks 비상 1단계 (warning): dust leads, its boards first, the typhoon's after.
+    # 심각 (severe) of the crisis scale outranks 비상 1단계 (warning): dust leads, its boards first, typhoon's after.
     assert chip.get_attribute("data-st") == "severe"
     assert "Fine dust" in chip.inner_text() and "since" in chip.inner_text() and "+1" in chip.inner_text()
     assert wall.evaluate("window.__wall.plan") == ["environment", "typhoon", "safety", "weather"]

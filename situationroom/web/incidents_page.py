@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse
 
-from situationroom import access
+from situationroom import access, status
 from situationroom.catalog import Catalog
 from situationroom.incidents import store as incident_store
 from situationroom.incidents.hazards import Hazards
@@ -44,10 +44,11 @@ async def _page(request: Request, lang: str, path: str, view: dict[str, Any]) ->
     title = f"{city} — {t['detail' if view.get('id') else 'list']}"
     data = {**view, "labels": {k: t[k] for k in ("sign_in", "sign_out")}, "poll_s": POLL_S,
             "city": {"id": catalog.city.id, "timezone": catalog.city.timezone},
+            "marks": {s.id: s.mark for s in status.SCALE},
             "indicators": {i.id: {"ko": i.name_ko, "en": i.name_en} for i in catalog.indicators.values()},
             "may": {"note": w is not None and "staff" in w.scopes, "level": w is not None and w.any_alert}}
     body = desk.title_bar(path, title, record, lang, t) + desk.login_form(t) + shell.APP
-    return shell.page(request, lang=lang, title=title, styles=["desk.css", "incidents.css"],
+    return shell.page(request, lang=lang, title=title, styles=["desk.css", "incidents.css"], inline_style=status.css(),
                       scripts=["session.js", "incidents.js"], body=body, data=data)
 
 

@@ -77,7 +77,8 @@
     if (e.kind === "message") return ["message", T.kinds[e.event] || T.kinds.message];
     return [e.kind, T.kinds[e.kind] || e.kind];
   }
-  const levelChip = (inc) => `<span class="level ${esc(inc.status)}" data-st="${esc(inc.status)}">${esc(nm(inc, "level"))}</span>`;
+  // The level in its status colour, with the status's mark (● ▲ ◆ ■) and the level's words: never colour alone.
+  const levelChip = (inc) => `<span class="level ${esc(inc.status)}" data-st="${esc(inc.status)}">${esc(DATA.marks[inc.status] || "")} ${esc(nm(inc, "level"))}</span>`;
   const xtag = (on) => (on ? `<span class="xtag">${T.exercise}</span>` : "");
   const stateTag = (inc) => `<span class="state ${inc.state}">${inc.state === "open" ? T.open : T.closed}</span>`;
 
