@@ -4,6 +4,7 @@ declaration is marked, and ending the level brings the wall back to its rotation
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -60,6 +61,15 @@ def test_a_declaration_switches_the_wall_and_its_end_brings_the_rotation_back(br
     assert chip.evaluate("e => getComputedStyle(e).backgroundColor") != "rgba(0, 0, 0, 0)"
     assert "훈련" not in text and not wall.evaluate("window.__wall.exercise.shown")
     wall.wait_for_selector("main.page:not([hidden]) .panel")
+    # A note pinned ten minutes back to the river level shows on that indicator's chart as a labelled rule.
+    note = httpx.post(f"{site.url}/api/v1/incidents/{iid}/notes", headers=bearer(redis_url, "operator", "duty"),
+                      json={"text": "형산교 통제", "at": time.time() - 600, "indicator": "river.level"})
+    assert note.status_code == 201, note.text
+    wall.wait_for_function("""window.__wall.charts().some(c => (window.__wall.notes(c.id) || []).length === 1)""",
+                           timeout=SWITCH_S)
+    drawn = wall.evaluate("""window.__wall.charts().flatMap(c => (window.__wall.notes(c.id) || [])
+                             .map(n => [document.getElementById(c.id).dataset.kind, n.label]))""")
+    assert drawn == [["timeseries", "형산교 통제"]], drawn
     assert wall.evaluate(OVERFLOWING) == [], "nothing in the header or the panels is cut"
     wall.wait_for_timeout(1500)
     SHOTS.mkdir(parents=True, exist_ok=True)

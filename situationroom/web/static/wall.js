@@ -101,6 +101,10 @@
   // order, each once (its own board when none is open).
   let incidents = [];
   let plan = [HOME];
+  // Notes of the open incidents pinned to a time and an indicator: indicator -> [{t, label}] (read with this
+  // screen's sign-in, so a restricted indicator's notes reach only a screen that may read it).
+  let notes = new Map();
+  let notesFrom = "";             // the incidents (id and last change) the notes were read for
   let messages = [];              // newest first, at most 50
   const alerts = new Map();       // fingerprint -> the alert role's pending or firing alert (bounded: rules × entities)
   let alertsDirty = true;
@@ -469,6 +473,8 @@
       const worst = this.series().reduce((acc, [i, e]) => { const s = live.get(key(i, e)); return s ? worse(acc, statusOf(s, now())) : acc; }, "unknown");
       this.setStatus(worst);
       if (!this.view || !this.visible) return;
+      if (!this.synced) this.notesKey = null;
+      this.syncNotes();
       const cs = vega.changeset();
       if (!this.synced) {
         // First draw (or a backlog too long to replay): the dataset becomes what the rings hold now.
@@ -494,6 +500,18 @@
       }
       this.pending = { insert: [], remove: [], modify: new Set() };
       this.view.change("points", cs).run();
+    }
+    // The open incidents' notes pinned to this indicator within the chart's window, drawn as labelled rules; the
+    // dataset changes only when which notes fall in the window changes.
+    syncNotes() {
+      const t = now();
+      const rows = (notes.get(this.spec.indicator) || [])
+        .filter((n) => n.t >= t - this.spec.window_s * 1000 && n.t <= t + 60000)
+        .map((n) => ({ t: n.t + this.offset, label: n.label }));
+      const k = rows.map((r) => `${r.t}|${r.label}`).join("\n");
+      if (k === this.notesKey) return;
+      this.notesKey = k;
+      this.view.change("notes", vega.changeset().remove(vega.truthy).insert(rows)).run();
     }
     // The chart's tuple of a ring point, made once per point (times shifted to the city's clock on a UTC scale).
     tuple(p) {
@@ -1040,6 +1058,7 @@
     incidents = [...(list || [])].sort((a, b) => rankOf(b) - rankOf(a) || (a.exercise - b.exercise) || a.opened - b.opened);
     renderIncident();
     exerciseKey = "";
+    loadNotes();
     if (!FOLLOW) return;
     const boards = [...new Set(incidents.flatMap((i) => i.dashboards || []))];
     const next = boards.length ? boards : [HOME];
@@ -1072,6 +1091,27 @@
     el.dataset.incident = top.id;
     el.innerHTML = `${icon(top.status)}${tag}<span class="what">${esc(what + area)}</span>` +
       `<span class="since">· ${esc(WORDS.incidentSince(sinceFmt.format(top.opened)))}</span>${more}`;
+  }
+  // A note changes its incident's `updated`, so the `incidents` frame tells when to read the notes again.
+  async function loadNotes() {
+    const k = incidents.map((i) => `${i.id}@${i.updated}`).join(",");
+    if (k === notesFrom) return;
+    notesFrom = k;
+    const found = new Map();
+    for (const inc of incidents) {
+      try {
+        const r = await fetch(`/api/v1/incidents/${encodeURIComponent(inc.id)}/timeline`, { cache: "no-store" });
+        if (!r.ok) continue;
+        for (const e of (await r.json()).entries) {
+          if (e.kind !== "note" || !e.pinned || !e.indicator) continue;
+          const text = e.text.length > 24 ? `${e.text.slice(0, 23)}…` : e.text;
+          if (!found.has(e.indicator)) found.set(e.indicator, []);
+          found.get(e.indicator).push({ t: e.pinned, label: `${inc.exercise ? `[${WORDS.exercise}] ` : ""}${text}` });
+        }
+      } catch (err) { notesFrom = ""; }   // asked again with the next frame
+    }
+    notes = found;
+    for (const p of panels) if (p instanceof TimeseriesPanel && p.view && p.visible) p.syncNotes();
   }
   async function loadIncidents() {
     try {
@@ -1536,7 +1576,9 @@
   // For the browser tests and the soak benchmark: what the page holds, read-only.
   window.__wall = { live, get lastId() { return lastId; }, get connected() { return connected; },
     get exercise() { return { ...exercise, shown: exerciseShown }; }, get board() { return def && def.dashboard ? def.name : null; },   // the board drawn now
-    get incidents() { return incidents; }, get plan() { return plan; }, simTime: (ms) => simClock() ? simTime(ms) : null,
+    get incidents() { return incidents; }, get plan() { return plan; },
+    notes: (id) => { const p = panels.find((q) => q.spec.id === id); return p && p.view ? p.view.data("notes") : null; },
+    simTime: (ms) => simClock() ? simTime(ms) : null,
     get messages() { return messages; }, get updates() { return updates; },
     showPage: (n) => showPage(n),
     // A time-series chart as Vega draws it (its axes' labels included), by panel id.
