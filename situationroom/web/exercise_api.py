@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Annotated, Any
 
 import redis.asyncio as aioredis
@@ -14,8 +13,6 @@ from situationroom.web import pushwatch, schemas
 from situationroom.web.auth import require
 from situationroom.web.errors import documented
 from situationroom.web.jsonio import JSON
-
-log = logging.getLogger(__name__)
 
 OFF = frozenset({"disabled", "invalid", "paused"})
 
