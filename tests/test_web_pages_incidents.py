@@ -118,6 +118,8 @@ def test_an_exercise_declaration_is_marked_and_the_higher_level_leads(browser: B
     assert "EXERCISE" in text and "Typhoon · Emergency level 1" in text, text
     wall.wait_for_function("window.__wall.exercise.shown")
     assert "EXERCISE" in wall.inner_text("[data-testid=exercise-band]")
+    wall.wait_for_selector("main.page:not([hidden]) .panel")
+    assert wall.evaluate(OVERFLOWING) == [], "the English level, its EXERCISE mark and the title all fit"
     _end(site, redis_url, drill)
     wall.wait_for_function("window.__wall.board === 'overview'", timeout=SWITCH_S)
     assert wall.errors == []  # type: ignore[attr-defined]

@@ -1079,6 +1079,9 @@
     const el = header.querySelector(".incident");
     const top = incidents[0];
     el.hidden = !top;
+    // The level takes the place of the page's name (the dots still say which page): both do not fit beside a long
+    // title on 1920 pixels, and the level must not be cut.
+    header.classList.toggle("declared", !!top);
     if (!top) { el.innerHTML = ""; el.className = "incident"; delete el.dataset.st; delete el.dataset.incident; return; }
     sinceFmt = sinceFmt || new Intl.DateTimeFormat(LOCALE, { timeZone: tz(), month: LANG === "ko" ? "long" : "short",
       day: "numeric", hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
@@ -1089,8 +1092,8 @@
     el.className = `incident chip ${top.status}${top.exercise ? " exercise" : ""}`;
     el.dataset.st = top.status;
     el.dataset.incident = top.id;
-    el.innerHTML = `${icon(top.status)}${tag}<span class="what">${esc(what + area)}</span>` +
-      `<span class="since">· ${esc(WORDS.incidentSince(sinceFmt.format(top.opened)))}</span>${more}`;
+    el.innerHTML = `${icon(top.status)}${tag}<span class="lines"><span class="what">${esc(what + area)}</span>` +
+      `<span class="since">${esc(WORDS.incidentSince(sinceFmt.format(top.opened)))}</span></span>${more}`;
   }
   // A note changes its incident's `updated`, so the `incidents` frame tells when to read the notes again.
   async function loadNotes() {
