@@ -100,15 +100,24 @@ def test_the_timeline_is_in_order_and_a_note_added_on_the_page_joins_it(browser:
     page.context.close()
 
 
-def test_staff_add_notes_but_get_no_level_controls(browser: Browser, site: Served, redis_url: str) -> None:
+def test_staff_add_notes_get_no_level_controls_and_see_notes_made_elsewhere(browser: Browser, site: Served,
+                                                                          redis_url: str) -> None:
     iid = _typhoon(site, redis_url)
     page = signed_in_page(browser, f"{site.url}/incidents/{iid}", "ol.timeline li.entry",
                           token=_token(redis_url, "staff", "ds-kim"))
     assert page.locator("#note").count() == 1 and page.locator("#level").count() == 0
+    # A note added elsewhere (the command line, another desk) shows within a poll, without a reload.
+    answer = httpx.post(f"{site.url}/api/v1/incidents/{iid}/notes", json={"text": "대피소 3곳 개방"},
+                        headers=bearer(redis_url, "operator", "duty-officer"))
+    assert answer.status_code == 201
+    page.wait_for_function("document.querySelectorAll('ol.timeline li.entry').length === 4", timeout=12_000)
+    assert "대피소 3곳 개방" in page.locator("ol.timeline li.entry").nth(3).inner_text()
     page.context.close()
 
 
-def test_an_unknown_incident_is_404_naming_it(site: Served) -> None:
+def test_an_unknown_incident_or_language_is_refused_naming_it(site: Served) -> None:
     answer = httpx.get(f"{site.url}/incidents/20260101-typhoon-999")
     assert answer.status_code == 404
     assert answer.json()["error"]["value"] == "20260101-typhoon-999"
+    wrong = httpx.get(f"{site.url}/incidents?lang=fr")
+    assert wrong.status_code == 422 and "lang" in wrong.text and "fr" in wrong.text
