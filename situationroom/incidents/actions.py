@@ -17,6 +17,7 @@ from situationroom.catalog import Catalog
 from situationroom.clock import WHEN_HELP, now_ms, parse_when
 from situationroom.errors import Refused
 from situationroom.incidents import gather
+from situationroom.incidents import notify as incident_notify
 from situationroom.incidents import store as incident_store
 from situationroom.incidents.hazards import Hazards
 from situationroom.incidents.store import Incident
@@ -84,6 +85,11 @@ async def _audit(site: Site, actor: audit.Actor, action: str, incident: Incident
                                **detail}, maxlen=site.settings.audit_maxlen)
 
 
+async def _tell(site: Site, incident: Incident, event: str, entry: dict[str, Any]) -> None:
+    """Notify the staff (the notify role routes it; docs/notifications.md)."""
+    await incident_notify.queue(site.client, incident, event, entry, site.hazards, site.catalog)
+
+
 async def declare(site: Site, actor: audit.Actor, by: str, data: DeclareIn) -> Incident:
     """Open an incident: 422 for an unknown hazard, area or level; 409 while the hazard and area have an open one,
     or for a real declaration while a drill runs."""
@@ -116,6 +122,7 @@ async def declare(site: Site, actor: audit.Actor, by: str, data: DeclareIn) -> I
     await incident_store.open_incident(site.client, incident, entries, seen)
     await _audit(site, actor, "incident.declare", incident,
                  {"level": level, "reason": data.reason, "drill": incident.drill})
+    await _tell(site, incident, "declared", first)
     return incident
 
 
@@ -134,9 +141,10 @@ async def set_level(site: Site, actor: audit.Actor, by: str, incident_id: str, d
         incident.level = level
         return entry
 
-    incident, _ = await incident_store.change(site.client, incident_id, apply)
+    incident, entry = await incident_store.change(site.client, incident_id, apply)
     await _audit(site, actor, "incident.level", incident,
                  {"from": before[-1], "level": incident.level, "reason": data.reason})
+    await _tell(site, incident, entry["event"], entry)
     return incident
 
 
@@ -150,8 +158,9 @@ async def end(site: Site, actor: audit.Actor, by: str, incident_id: str, data: E
             data.reason
         return entry
 
-    incident, _ = await incident_store.change(site.client, incident_id, apply)
+    incident, entry = await incident_store.change(site.client, incident_id, apply)
     await _audit(site, actor, "incident.end", incident, {"level": incident.level, "reason": data.reason})
+    await _tell(site, incident, "ended", entry)
     return incident
 
 

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from situationroom import audit
+from situationroom import audit, status
 from situationroom.audit import csv_cell, csv_writer
 from situationroom.catalog import Catalog
 from situationroom.incidents.gather import area_names
@@ -34,11 +34,20 @@ def describe(incident: Incident, hazards: Hazards, catalog: Catalog) -> dict[str
         out["scale_ko"], out["scale_en"] = scale.name_ko, scale.name_en
         out["level_ko"], out["level_en"] = hazards.level_names(incident.hazard, incident.level)
         out["dashboards"] = list(hazard.dashboards)
+        out["status"] = level_status(incident.level, len(scale.levels))
     else:
         out["scale_ko"] = out["scale_en"] = None
         out["level_ko"] = out["level_en"] = str(incident.level)
         out["dashboards"] = []
+        out["status"] = level_status(incident.level, incident.level)
     return out
+
+
+def level_status(level: int, levels: int) -> str:
+    """The status (of the one scale) a level is coloured with: a scale's top level is 심각 (severe) and each level
+    below one step lower, down to 관심 (info): 비상 1·2·3단계 read 주의·경계·심각, 관심…심각 read as themselves."""
+    top = max(status.BY_LEVEL)
+    return status.BY_LEVEL[max(1, min(top, top - (levels - level)))].id
 
 
 def ordered(entries: Iterable[dict[str, Any]], hidden: frozenset[str]) -> tuple[list[dict[str, Any]], int]:

@@ -14,6 +14,10 @@ from situationroom.notify.subscriptions import NAMES_EN, NAMES_KO, level_of
 KIND_KO = {"firing": "발생", "repeat": "지속", "resolved": "해제", "escalation": "미확인 상향"}
 KIND_EN = {"firing": "firing", "repeat": "still firing", "resolved": "resolved",
            "escalation": "escalated, unacknowledged"}
+EVENT_KO = {"declared": "상황 선포", "raised": "단계 상향", "lowered": "단계 하향", "ended": "상황 종료"}
+EVENT_EN = {"declared": "level declared", "raised": "level raised", "lowered": "level lowered",
+            "ended": "level ended"}
+"""What an incident notification (kind `incident`) says happened (docs/incidents.md)."""
 
 
 @dataclass(frozen=True)
@@ -90,8 +94,10 @@ def render(notification: dict[str, Any], alerts: list[dict[str, Any]], catalog: 
         ind = catalog.indicators.get(str(a.get("indicator")))
         ent = catalog.entities.get(str(a.get("entity")))
         district = catalog.entities.get(str(a.get("district") or "")) if a.get("district") else None
-        what = (ind.name_ko if ko else ind.name_en) if ind else str(a.get("rule") or a.get("indicator") or "")
-        where = (ent.name_ko if ko else ent.name_en) if ent else str(a.get("entity") or "")
+        what = (ind.name_ko if ko else ind.name_en) if ind else \
+            str(a.get("name_ko" if ko else "name_en") or a.get("rule") or a.get("indicator") or "")
+        where = (ent.name_ko if ko else ent.name_en) if ent else \
+            str(a.get("entity_ko" if ko else "entity_en") or a.get("entity") or "")
         if district is not None and ent is not None and district.id != ent.id:
             where += f" ({district.name_ko if ko else district.name_en})"
         unit = (ind.unit if ko else ind.unit_en) if ind else str(a.get("unit") or "")
@@ -113,11 +119,13 @@ def render(notification: dict[str, Any], alerts: list[dict[str, Any]], catalog: 
                           str(a.get("state") or "")))
     top = lines[0] if lines else None
     kind_word = (KIND_KO if ko else KIND_EN).get(kind, kind)
+    if kind == "incident":
+        kind_word = (EVENT_KO if ko else EVENT_EN).get(str(notification.get("event")), kind)
     city = catalog.city.name_ko if ko else catalog.city.name_en
     if top is None:
         subject = f"[{city}] {kind_word}"
     else:
-        tag = ("해제" if ko else "RESOLVED") if kind == "resolved" else top.severity
+        tag = {"resolved": "해제" if ko else "RESOLVED", "incident": kind_word}.get(kind, top.severity)
         more = ""
         if len(lines) > 1:
             more = f" 외 {len(lines) - 1}곳" if ko else f" and {len(lines) - 1} more"

@@ -102,11 +102,57 @@ def _delivery(notification: dict[str, Any], alerts: list[dict[str, Any]], people
     return Planned(d, "send")
 
 
+def _within(catalog: Catalog, area: str, districts: list[str]) -> bool:
+    """Whether a subscription's districts lie in (or are) the declared area: the city takes every part."""
+    if area == catalog.city.id:
+        return True
+    for d in districts:
+        ent = catalog.entities.get(d)
+        if d == area or catalog.gu_of(d) == area or (ent is not None and ent.district == area):
+            return True
+    return False
+
+
+def incident_matches(sub: Subscription, notification: dict[str, Any], people: People, catalog: Catalog) -> bool:
+    """Whether a declaration, change of level or end is for this subscription: one of the hazard's indicators (its
+    own and those of its domains) would send the subscription an alert of that level in the area, and the owner may
+    read it. The notification carries them as `incident` (`area`, `level` 1-4, `indicators`)."""
+    inc = notification.get("incident") or {}
+    area = str(inc.get("area") or catalog.city.id)
+    if sub.districts and _within(catalog, area, sub.districts):
+        sub = sub.model_copy(update={"districts": []})
+    department = _department_of(people, sub.owner)
+    probes = ({"indicator": i, "entity": area, "level": inc.get("level")} for i in inc.get("indicators") or [])
+    return any(matches(sub, p, catalog) and readable_by(p, department, catalog) for p in probes)
+
+
+def _incident_plan(notification: dict[str, Any], alerts: list[dict[str, Any]], subscriptions: list[Subscription],
+                   people: People, channels: dict[str, Channel], catalog: Catalog) -> list[Planned]:
+    """A declaration's deliveries: every matching subscription's channels (quiet hours do not hold a declaration
+    back), and the in-app inbox of the department that runs the room (`incident.room`)."""
+    pairs: dict[tuple[str, str], None] = {}
+    room = (notification.get("incident") or {}).get("room")
+    if room:
+        pairs[(str(room), INAPP)] = None
+    for sub in subscriptions:
+        if incident_matches(sub, notification, people, catalog):
+            for ch in sub.channels:
+                pairs[(sub.owner, ch)] = None
+    out = []
+    for recipient, ch in pairs:
+        p = _delivery(notification, alerts, people, recipient, ch, channels)
+        if p is not None:
+            out.append(p)
+    return out
+
+
 def plan(notification: dict[str, Any], subscriptions: list[Subscription], people: People,
          channels: dict[str, Channel], catalog: Catalog, now: float) -> list[Planned]:
     """Every delivery of one notification: one per (recipient, channel), with the alerts that concern it."""
     alerts: list[dict[str, Any]] = [a for a in notification.get("alerts") or [] if isinstance(a, dict)]
     kind = str(notification.get("kind") or "firing")
+    if kind == "incident":
+        return _incident_plan(notification, alerts, subscriptions, people, channels, catalog)
     tier = int(notification.get("tier") or 0)
     out: list[Planned] = []
     if kind == "escalation" or tier >= 1:

@@ -25,6 +25,7 @@ from situationroom.web import (
     export_api,
     heartbeat,
     incidents_api,
+    incidents_page,
     indicators_api,
     ingest_api,
     operations_api,
@@ -90,4 +91,5 @@ def create_app(client: aioredis.Redis, catalog: Catalog, settings: Settings) -> 
     data_page.install(app)  # the data page for officials /data
     public_api.install(app)  # the citizens' API /api/v1/public/... (no token, public indicators only, cached)
     public_page.install(app)  # the citizens' page /public
+    incidents_page.install(app)  # the incident pages /incidents and /incidents/{id}
     return app

@@ -285,8 +285,24 @@ def timeseries(levels: list[dict[str, Any]], series: list[str], unit: str, time_
             y="y:Q", x=alt.value("width"), text="label:N", color=level_colour))
     else:
         layers.append(lines)
+    layers.extend(_notes())
     chart = alt.layer(*layers).resolve_scale(color="independent")
     return _finish(chart, levels=levels)
+
+
+NOTE = "#f0abfc"
+"""The colour of an incident note on a chart: apart from the status colours and the lines."""
+
+
+def _notes() -> list[alt.Chart]:
+    """Notes of the open incidents pinned to this indicator (dataset `notes`: `t` city-local ms, `label`): a vertical
+    rule at the time with a short label at the top, haloed like the thresholds' labels (docs/incidents.md)."""
+    notes = alt.Chart(alt.Data(name="notes"))
+    text = {"align": "left", "baseline": "top", "dx": 4, "dy": 2, "fontSize": 16, "fontWeight": 700}
+    return [notes.mark_rule(strokeWidth=2, color=NOTE).encode(x="t:T"),
+            notes.mark_text(**text, stroke="#111923", strokeWidth=4, strokeOpacity=0.9).encode(
+                x="t:T", y=alt.value(0), text="label:N"),
+            notes.mark_text(**text, color=NOTE).encode(x="t:T", y=alt.value(0), text="label:N")]
 
 
 def ranking(unit: str) -> dict[str, Any]:

@@ -2,30 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import inspect
-import logging
-from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import redis.asyncio as aioredis
 from fastapi import APIRouter, Depends, FastAPI, Request
-from redis.exceptions import RedisError
 
 from situationroom import drill as drill_mod
-from situationroom.aio import wait_event
 from situationroom.collectors import health
-from situationroom.web import schemas
+from situationroom.web import pushwatch, schemas
 from situationroom.web.auth import require
 from situationroom.web.errors import documented
 from situationroom.web.jsonio import JSON
 
-log = logging.getLogger(__name__)
-
-WATCH_EVERY = 2.0
-"""Seconds between two looks at the collectors' health and the drill record: a page learns of a new drill
-or simulated clock within about this (its data itself arrives over the websocket at once)."""
 OFF = frozenset({"disabled", "invalid", "paused"})
 
 
@@ -45,38 +33,12 @@ async def status(client: aioredis.Redis) -> dict[str, Any]:
             "clock": clock}
 
 
-@contextlib.asynccontextmanager
-async def _watching(app: FastAPI) -> AsyncIterator[None]:
-    """Tell the open pages when the exercise status changes (a drill starts or ends, a replay's clock)."""
-    stop = asyncio.Event()
-
-    async def watch() -> None:
-        last: dict[str, Any] | None = None
-        client = app.state.ctx.client
-        while not stop.is_set():
-            try:
-                now = await status(client)
-                fanout = getattr(app.state, "fanout", None)
-                if now != last and fanout is not None:
-                    result = fanout.send_control(now)
-                    if inspect.isawaitable(result):
-                        await result
-                    last = now
-            except (RedisError, OSError):
-                pass  # Redis down: the pages say so themselves; the status waits for it
-            await wait_event(stop, WATCH_EVERY)
-
-    task = asyncio.create_task(watch(), name="exercise-watcher")
-    try:
-        yield
-    finally:
-        stop.set()
-        with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError, Exception):
-            await asyncio.wait_for(task, 2)
-        task.cancel()
+async def _frame(app: FastAPI, client: aioredis.Redis) -> dict[str, Any]:
+    return await status(client)
 
 
-router = APIRouter(lifespan=_watching)
+# Tell the open pages when the exercise status changes (a drill starts or ends, a replay's clock).
+router = APIRouter(lifespan=pushwatch.watching("exercise-watcher", _frame))
 Reader = Annotated[Any, Depends(require("read"))]
 
 

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 
+import redis.asyncio as aioredis
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -16,13 +17,27 @@ from situationroom.errors import ConfigError
 from situationroom.incidents import actions, gather, present
 from situationroom.incidents import store as incident_store
 from situationroom.incidents.hazards import site_hazards
-from situationroom.web import clearance
+from situationroom.web import clearance, pushwatch
 from situationroom.web.auth import address, require
 from situationroom.web.errors import ApiError, documented
 from situationroom.web.jsonio import JSON, JSONBodyRoute
 
 log = logging.getLogger(__name__)
-router = APIRouter(route_class=JSONBodyRoute, tags=["incidents"])
+
+
+async def open_frame(app: FastAPI, client: aioredis.Redis) -> dict[str, Any]:
+    """The `incidents` control frame: the open incidents as `GET /api/v1/incidents?state=open` lists them (the wall
+    follows them; docs/websocket.md)."""
+    hazards = app.state.hazards
+    if isinstance(hazards, ConfigError):
+        return {"type": "incidents", "incidents": []}
+    found = sorted(await incident_store.read_open(client), key=lambda i: i.opened, reverse=True)
+    return {"type": "incidents", "incidents": [present.describe(i, hazards, app.state.ctx.catalog) for i in found]}
+
+
+# The open pages learn of a declaration, a change of level and an end within a look (pushwatch.WATCH_EVERY).
+router = APIRouter(route_class=JSONBodyRoute, tags=["incidents"],
+                   lifespan=pushwatch.watching("incidents-watcher", open_frame))
 Reader = Annotated[Any, Depends(require("read"))]
 Staff = Annotated[Any, Depends(require("staff"))]
 READ_ERRORS = (401, 403, 422, 503)
@@ -53,6 +68,9 @@ class IncidentOut(BaseModel):
     closed_reason: str | None
     updated: int
     dashboards: list[str] = Field(description="the dashboards the wall shows for the hazard")
+    status: Literal["info", "warning", "critical", "severe"] = Field(
+        description="the status of the one scale the level is coloured with: a scale's top level is severe (심각), "
+                    "each level below one step lower, down to info (관심)")
 
 
 class IncidentsOut(BaseModel):

@@ -153,11 +153,13 @@ async def get_dashboard(request: Request, name: str) -> JSON:
 
 # ---------------------------------------------------------------------------------------------- pages
 
-def _shell(request: Request, name: str, lang: str, title: str) -> HTMLResponse:
+def _shell(request: Request, name: str, lang: str, title: str, follow: bool = False) -> HTMLResponse:
+    # `follow`: the wall at `/` switches to the open incidents' boards (docs/incidents.md); a fixed board does not.
+    attrs = {"dashboard": name, "follow": "1"} if follow else {"dashboard": name}
     return shell.page(request, lang=lang, title=title, styles=["wall.css"], inline_style=status.css(),
                       scripts=["vendor/vega.min.js", "vendor/vega-lite.min.js", "vendor/vega-embed.min.js",
                                "wall-compare.js", "wall.js"],
-                      body='<div id="wall" aria-live="polite"></div>', attrs={"dashboard": name})
+                      body='<div id="wall" aria-live="polite"></div>', attrs=attrs)
 
 
 def _page_title(request: Request, name: str, lang: str) -> str:
@@ -169,7 +171,7 @@ def _page_title(request: Request, name: str, lang: str) -> str:
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
 async def wall(request: Request, lang: Lang = "ko") -> HTMLResponse:
-    return _shell(request, WALL, lang, _page_title(request, WALL, lang))
+    return _shell(request, WALL, lang, _page_title(request, WALL, lang), follow=True)
 
 
 @router.get("/dashboards/{name}", response_class=HTMLResponse, include_in_schema=False)

@@ -5,7 +5,11 @@
 
 (() => {
   const body = document.body;
-  const NAME = body.dataset.dashboard;
+  // The dashboard shown; the wall at `/` (data-follow) switches it to the boards of the open incidents' hazards and
+  // back to its own (HOME) when they end (docs/incidents.md).
+  const HOME = body.dataset.dashboard;
+  const FOLLOW = body.dataset.follow === "1";
+  let NAME = HOME;
   const LANG = body.dataset.lang === "en" ? "en" : "ko";
   const BUILD = body.dataset.build;
   const LOCALE = LANG === "ko" ? "ko-KR" : "en-GB";
@@ -24,7 +28,7 @@
       noDashboard: "표시할 대시보드가 없습니다", acked: "확인", now: "현재", peak: "최고", centre: "시내",
       last: "최근", range: "범위",
       exercise: "훈련", exerciseBand: "훈련 상황 · 실제 상황이 아닙니다", exerciseOther: "EXERCISE — not a real situation",
-      drill: "훈련", simulated: "모의 시각", sim: "모의", speed: "배속",
+      drill: "훈련", simulated: "모의 시각", sim: "모의", speed: "배속", incidentSince: (t) => `${t}부터`,
       withheld: "열람 권한 없음", withheldWhy: "부서 한정 지표: 이 화면의 로그인으로는 볼 수 없습니다",
       // A disaster text's own class (행정안전부): 위급재난, 긴급재난, 안전안내 — not a status of the city.
       msg: { critical: "위급재난", warning: "긴급재난", info: "안전안내" },
@@ -38,7 +42,7 @@
       noDashboard: "No dashboard to show", acked: "acknowledged", now: "now", peak: "peak", centre: "City centre",
       last: "last", range: "range",
       exercise: "EXERCISE", exerciseBand: "EXERCISE · not a real situation", exerciseOther: "훈련 상황 — 실제 상황이 아닙니다",
-      drill: "Drill", simulated: "simulated time", sim: "simulated", speed: "speed",
+      drill: "Drill", simulated: "simulated time", sim: "simulated", speed: "speed", incidentSince: (t) => `since ${t}`,
       withheld: "Not yours to read", withheldWhy: "restricted to departments: this screen's sign-in may not read it",
       msg: { critical: "extreme", warning: "emergency", info: "safety notice" },
     },
@@ -92,6 +96,15 @@
   // (GET /api/v1/exercise, then the websocket's `exercise` frames).
   let exercise = { drill: null, sources: [], clock: null };
   let exerciseShown = false;      // any exercise value, alert or message on the screen now (the band is up)
+  // The open incidents (GET /api/v1/incidents?state=open, then the websocket's `incidents` frames), highest level
+  // first; `plan` the boards the wall at `/` goes through while they are open: their hazards' dashboards in that
+  // order, each once (its own board when none is open).
+  let incidents = [];
+  let plan = [HOME];
+  // Notes of the open incidents pinned to a time and an indicator: indicator -> [{t, label}] (read with this
+  // screen's sign-in, so a restricted indicator's notes reach only a screen that may read it).
+  let notes = new Map();
+  let notesFrom = "";             // the incidents (id and last change) the notes were read for
   let messages = [];              // newest first, at most 50
   const alerts = new Map();       // fingerprint -> the alert role's pending or firing alert (bounded: rules × entities)
   let alertsDirty = true;
@@ -460,6 +473,8 @@
       const worst = this.series().reduce((acc, [i, e]) => { const s = live.get(key(i, e)); return s ? worse(acc, statusOf(s, now())) : acc; }, "unknown");
       this.setStatus(worst);
       if (!this.view || !this.visible) return;
+      if (!this.synced) this.notesKey = null;
+      this.syncNotes();
       const cs = vega.changeset();
       if (!this.synced) {
         // First draw (or a backlog too long to replay): the dataset becomes what the rings hold now.
@@ -485,6 +500,18 @@
       }
       this.pending = { insert: [], remove: [], modify: new Set() };
       this.view.change("points", cs).run();
+    }
+    // The open incidents' notes pinned to this indicator within the chart's window, drawn as labelled rules; the
+    // dataset changes only when which notes fall in the window changes.
+    syncNotes() {
+      const t = now();
+      const rows = (notes.get(this.spec.indicator) || [])
+        .filter((n) => n.t >= t - this.spec.window_s * 1000 && n.t <= t + 60000)
+        .map((n) => ({ t: n.t + this.offset, label: n.label }));
+      const k = rows.map((r) => `${r.t}|${r.label}`).join("\n");
+      if (k === this.notesKey) return;
+      this.notesKey = k;
+      this.view.change("notes", vega.changeset().remove(vega.truthy).insert(rows)).run();
     }
     // The chart's tuple of a ring point, made once per point (times shifted to the city's clock on a UTC scale).
     tuple(p) {
@@ -951,10 +978,12 @@
     header = document.createElement("header");
     header.className = "top";
     const d = def.dashboard;
-    header.innerHTML = `<h1>${esc(d ? d.title[LANG] : NAME)}</h1><span class="page"></span><span class="dots"></span><span class="spacer"></span>` +
+    header.innerHTML = `<h1>${esc(d ? d.title[LANG] : NAME)}</h1><span class="page"></span><span class="dots"></span>` +
+      `<span class="incident" role="status" data-testid="incident" hidden></span><span class="spacer"></span>` +
       `<span class="fresh"><span class="dot">${icon("normal")}</span><span class="txt">${WORDS.connecting}</span></span>` +
       `<span class="simchip" hidden></span><div class="clock"><div class="time"></div><div class="date"></div></div>`;
     wall.appendChild(header);
+    renderIncident();
     bandEl = document.createElement("div");
     bandEl.className = "exercise-band";
     bandEl.setAttribute("role", "status");
@@ -1014,7 +1043,84 @@
     for (const p of panels) if (p.page === n) p.show();
     tick();
     clearTimeout(rotateTimer);
-    if (d.pages.length > 1 && ROTATE) rotateTimer = setTimeout(() => showPage((current + 1) % d.pages.length), d.pages[n].duration_s * 1000);
+    if (!ROTATE) return;
+    // Following incidents over several boards: after a board's last page comes the next board's first.
+    const nextBoard = FOLLOW && plan.length > 1 && n === d.pages.length - 1;
+    if (nextBoard) rotateTimer = setTimeout(() => switchTo(plan[(plan.indexOf(NAME) + 1) % plan.length]), d.pages[n].duration_s * 1000);
+    else if (d.pages.length > 1) rotateTimer = setTimeout(() => showPage((current + 1) % d.pages.length), d.pages[n].duration_s * 1000);
+  }
+
+  // ------------------------------------------------------------------------------------------ incidents
+  // Several open incidents: the highest level first (on the one status scale), real before exercise, then the
+  // earliest declared; the header names the first and counts the others.
+  const rankOf = (i) => ORDER[i.status] || 0;
+  function applyIncidents(list) {
+    incidents = [...(list || [])].sort((a, b) => rankOf(b) - rankOf(a) || (a.exercise - b.exercise) || a.opened - b.opened);
+    renderIncident();
+    exerciseKey = "";
+    loadNotes();
+    if (!FOLLOW) return;
+    const boards = [...new Set(incidents.flatMap((i) => i.dashboards || []))];
+    const next = boards.length ? boards : [HOME];
+    if (next.join(",") === plan.join(",")) return;
+    plan = next;
+    if (!plan.includes(NAME)) switchTo(plan[0]);
+    else if (def && def.dashboard) showPage(current);   // the board stays; its rotation now leads on to the others
+  }
+  function switchTo(name) {
+    if (name === NAME && def && def.name === name) { showPage(0); return; }
+    NAME = name;
+    current = 0;
+    loadDefinition();
+  }
+  let sinceFmt = null;
+  function renderIncident() {
+    if (!header) return;
+    const el = header.querySelector(".incident");
+    const top = incidents[0];
+    el.hidden = !top;
+    // The level takes the place of the page's name (the dots still say which page): both do not fit beside a long
+    // title on 1920 pixels, and the level must not be cut.
+    header.classList.toggle("declared", !!top);
+    if (!top) { el.innerHTML = ""; el.className = "incident"; delete el.dataset.st; delete el.dataset.incident; return; }
+    sinceFmt = sinceFmt || new Intl.DateTimeFormat(LOCALE, { timeZone: tz(), month: LANG === "ko" ? "long" : "short",
+      day: "numeric", hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+    const what = LANG === "ko" ? `${top.hazard_ko} ${top.level_ko}` : `${top.hazard_en} · ${top.level_en}`;
+    const area = def && top.area !== def.city.id ? ` · ${LANG === "ko" ? top.area_ko : top.area_en}` : "";
+    const tag = top.exercise ? `<b class="xtag">${WORDS.exercise}</b>` : "";
+    const more = incidents.length > 1 ? `<span class="more">+${incidents.length - 1}</span>` : "";
+    el.className = `incident chip ${top.status}${top.exercise ? " exercise" : ""}`;
+    el.dataset.st = top.status;
+    el.dataset.incident = top.id;
+    el.innerHTML = `${icon(top.status)}${tag}<span class="lines"><span class="what">${esc(what + area)}</span>` +
+      `<span class="since">${esc(WORDS.incidentSince(sinceFmt.format(top.opened)))}</span></span>${more}`;
+  }
+  // A note changes its incident's `updated`, so the `incidents` frame tells when to read the notes again.
+  async function loadNotes() {
+    const k = incidents.map((i) => `${i.id}@${i.updated}`).join(",");
+    if (k === notesFrom) return;
+    notesFrom = k;
+    const found = new Map();
+    for (const inc of incidents) {
+      try {
+        const r = await fetch(`/api/v1/incidents/${encodeURIComponent(inc.id)}/timeline`, { cache: "no-store" });
+        if (!r.ok) continue;
+        for (const e of (await r.json()).entries) {
+          if (e.kind !== "note" || !e.pinned || !e.indicator) continue;
+          const text = e.text.length > 24 ? `${e.text.slice(0, 23)}…` : e.text;
+          if (!found.has(e.indicator)) found.set(e.indicator, []);
+          found.get(e.indicator).push({ t: e.pinned, label: `${inc.exercise ? `[${WORDS.exercise}] ` : ""}${text}` });
+        }
+      } catch (err) { notesFrom = ""; }   // asked again with the next frame
+    }
+    notes = found;
+    for (const p of panels) if (p instanceof TimeseriesPanel && p.view && p.visible) p.syncNotes();
+  }
+  async function loadIncidents() {
+    try {
+      const r = await fetch("/api/v1/incidents?state=open", { cache: "no-store" });
+      if (r.ok) applyIncidents((await r.json()).incidents);
+    } catch (e) { /* the server is not up: the websocket's frame brings them later */ }
   }
 
   // ------------------------------------------------------------------------------------------ data in
@@ -1203,6 +1309,7 @@
     for (const s of live.values()) if (s.x) { on = true; break; }
     if (!on) for (const a of alerts.values()) if (a.exercise) { on = true; break; }
     if (!on) on = messages.some((m) => m.x && (!m.expires || m.expires > t));
+    if (!on) on = incidents.some((i) => i.exercise);
     const changed = on !== exerciseShown;
     exerciseShown = on;
     body.classList.toggle("exercise", on);
@@ -1334,6 +1441,7 @@
         }, Math.max(2, f.heartbeat_s || 15) * 1000);
         subscribe();
         loadExercise();   // a drill may have started or ended while the page was away
+        loadIncidents();  // and a level been declared or ended
         tick();
         break;
       case "snapshot":
@@ -1372,6 +1480,9 @@
         exercise = { drill: f.drill, sources: f.sources || [], clock: f.clock };
         exerciseKey = "";
         tick();
+        break;
+      case "incidents":
+        applyIncidents(f.incidents);
         break;
       case "error":
         console.warn("server refused a frame:", f.message, f.field, f.value);
@@ -1433,7 +1544,9 @@
     loading = (async () => {
       for (let n = 0; ; n++) {
         try {
-          const r = await fetch(`/api/v1/dashboards/${encodeURIComponent(NAME)}`, { cache: "no-store" });
+          const wanted = NAME;
+          const r = await fetch(`/api/v1/dashboards/${encodeURIComponent(wanted)}`, { cache: "no-store" });
+          if (wanted !== NAME) { n = -1; continue; }   // switched while it loaded: load the board now wanted
           if (r.ok) { def = await r.json(); break; }
           if (r.status === 404) { def = { error: (await r.json()).error && { problems: [{ text: `dashboards/${NAME}.yaml: not found` }] }, dashboard: null, city: { timezone: "Asia/Seoul", utc_offset_ms: 32400000 }, stale_grace: 2.5 }; break; }
         } catch (e) { /* the server is not up yet: try again */ }
@@ -1452,6 +1565,7 @@
       tick();
     })();
     try { await loading; } finally { loading = null; }
+    if (def.name && def.name !== NAME) await loadDefinition();   // switched while it was being drawn
   }
 
   let resizeTimer = null;
@@ -1464,7 +1578,10 @@
 
   // For the browser tests and the soak benchmark: what the page holds, read-only.
   window.__wall = { live, get lastId() { return lastId; }, get connected() { return connected; },
-    get exercise() { return { ...exercise, shown: exerciseShown }; }, simTime: (ms) => simClock() ? simTime(ms) : null,
+    get exercise() { return { ...exercise, shown: exerciseShown }; }, get board() { return def && def.dashboard ? def.name : null; },   // the board drawn now
+    get incidents() { return incidents; }, get plan() { return plan; },
+    notes: (id) => { const p = panels.find((q) => q.spec.id === id); return p && p.view ? p.view.data("notes") : null; },
+    simTime: (ms) => simClock() ? simTime(ms) : null,
     get messages() { return messages; }, get updates() { return updates; },
     showPage: (n) => showPage(n),
     // A time-series chart as Vega draws it (its axes' labels included), by panel id.
