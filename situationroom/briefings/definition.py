@@ -14,6 +14,8 @@ from pydantic import Field, field_validator
 from situationroom.catalog import Catalog
 from situationroom.configfile import Strict, _dotted, read_yaml, validate
 from situationroom.errors import ConfigError, Problem
+from situationroom.notify.people import has_people, load_people
+from situationroom.settings import Settings
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 """A briefing's name is its file name without `.yaml`; it appears in URLs and on the command line."""
@@ -161,3 +163,10 @@ def load_briefings(folder: Path, catalog: Catalog, known_people: set[str] | None
     if problems:
         raise ConfigError(problems)
     return found
+
+
+def site_briefings(settings: Settings, catalog: Catalog) -> dict[str, Briefing]:
+    """The site's briefings, their audiences checked against its departments and staff when it has them."""
+    people = load_people(settings.seeds) if has_people(settings.seeds) else None
+    known = set(people.departments) | set(people.staff) if people is not None else None
+    return load_briefings(settings.briefings_dir, catalog, known)
