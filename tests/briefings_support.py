@@ -36,8 +36,13 @@ class BriefingCity:
 
 
 def spending(entity: str, ts: int) -> float:
-    """A gu's or sector's spending per hour: differs by entity, weekday and hour, so a wrong range shows."""
-    return round(1.0 + (sum(map(ord, entity)) % 7) * 0.37 + (ts // HOUR % 24) * 0.05 + (ts // 86_400 % 7) * 0.11, 2)
+    """A gu's or sector's spending per hour: differs by entity, hour and week (it grows), so a wrong range shows."""
+    return round(1.0 + (sum(map(ord, entity)) % 7) * 0.37 + (ts // HOUR % 24) * 0.05 + ts / WEEK % 1000 * 0.02, 2)
+
+
+def river(ts: int, at: int) -> float:
+    """The Hyeongsan River at Hyeongsan Bridge rising through the period towards its live 4.2 m."""
+    return round(4.2 - (at - ts) / 86_400 * 2.5, 2)
 
 
 async def briefing_city(url: str, tmp_path: Path) -> BriefingCity:
@@ -52,6 +57,7 @@ async def briefing_city(url: str, tmp_path: Path) -> BriefingCity:
             span = 2 * WEEK if start > at - 3 * WEEK else WEEK
             rows += [Sample(ind, e, t + 1800, spending(e, t), "test")
                      for e in entities for t in range(start, start + span + HOUR, HOUR)]
+    rows += [Sample("river.level", "hrfco-2101690", t, river(t, at), "test") for t in range(at - 86_400, at, 600)]
     write_batch(store, catalog, rows, "1700000000000")
     client = aioredis.Redis.from_url(url)
     try:
