@@ -7,6 +7,7 @@ COPY collectors ./collectors
 COPY dashboards ./dashboards
 COPY seeds ./seeds
 COPY rules ./rules
+COPY briefings ./briefings
 RUN pip install --no-cache-dir . && useradd --system --uid 10001 situationroom
 USER situationroom
 # The site is the copy inside the package unless a site folder is mounted and named here.
