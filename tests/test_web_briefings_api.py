@@ -4,22 +4,29 @@ for operators (a viewer gets 403) and audited; bad input is a 4xx naming what.""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from playwright.sync_api import Browser
 from pypdf import PdfReader
 
 from situationroom import status
 from situationroom.briefings.layout import number
 from tests.api_support import make_token
 from tests.briefings_support import ACK_AFTER_S, WEEK, briefing_city
+from tests.browser import needs_chromium, signed_in_page
 from tests.servers_support import serve
+from tests.site_support import REPO
 
 pytestmark = pytest.mark.timeout(600)
+SHOTS = REPO / "docs" / "screenshots"
 
 
 def _text(pdf: bytes) -> str:
@@ -37,8 +44,10 @@ def _spent(http: httpx.Client, ind: str, entity: str, start: int, end: int) -> s
 
 
 @pytest.fixture
-async def city(redis_url: str, tmp_path: Path) -> Any:
-    return await briefing_city(redis_url, tmp_path)
+def city(redis_url: str, tmp_path: Path) -> Any:
+    # In a thread of its own: the browser tests' Playwright holds this thread's event loop.
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, briefing_city(redis_url, tmp_path)).result()
 
 
 def test_a_briefing_pdf_holds_each_section_with_the_apis_numbers(city: Any, redis_url: str) -> None:
@@ -121,3 +130,29 @@ def test_running_is_for_operators_audited_and_bad_input_names_what(city: Any, re
                          headers={"Authorization": f"Bearer {make_token(redis_url, 'admin')}"}).json()
         entry = audit["entries"][0]
         assert (entry["target"], entry["actor"]) == ("shift-20261207-0900", "test-operator")
+
+
+@needs_chromium
+def test_an_operator_makes_one_on_the_page_and_reads_it(city: Any, redis_url: str, browser: Browser) -> None:
+    operator = make_token(redis_url, "operator")
+    with serve(city.settings) as served:
+        page = signed_in_page(browser, f"{served.url}/briefings", "ul.defs button", token=operator,
+                              size=(1280, 900), locale="ko-KR")
+        assert "아침 상황 보고" in page.inner_text("ul.defs") and "30 8 * * *" in page.inner_text("ul.defs")
+        page.locator("button[data-run=morning]").click()
+        page.wait_for_selector("table.archive tbody tr", timeout=240_000)
+        row = page.locator("table.archive tbody tr").first.inner_text()
+        assert "훈련" in row and "아침 상황 보고" in row and "test-operator" in row
+        assert "작성했습니다: morning-" in page.inner_text("p.notice")
+        page.screenshot(path=str(SHOTS / "briefings-page.png"))
+        page.get_by_role("link", name="보기").first.click()
+        page.wait_for_selector("main.briefing h1")
+        assert page.inner_text("p.briefing-mark") == "[훈련] 훈련 자료가 포함된 보고입니다"
+        assert page.locator("main.briefing h2").count() == 6 and page.locator("main.briefing figure img").count() >= 1
+        page.screenshot(path=str(SHOTS / "briefing-html.png"))
+        page.goto(f"{served.url}/briefings?lang=en")
+        page.wait_for_selector("ul.defs button")
+        assert page.locator("button[data-run=shift]").inner_text() == "Make now"
+        assert page.errors == []  # type: ignore[attr-defined]
+        assert {urlsplit(u).hostname for u in page.urls} <= {"127.0.0.1"}  # type: ignore[attr-defined]
+        page.context.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from html import escape
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -132,8 +133,17 @@ async def briefing_html(request: Request, briefing_id: str, _: Reader) -> HTMLRe
     path = archive.path_of(request.app.state.ctx.settings.briefings_archive, rec["id"], "html")
     body = await asyncio.to_thread(path.read_text, encoding="utf-8")
     lang = rec["language"]
-    return shell.page(request, lang=lang, title=rec["title_ko" if lang == "ko" else "title_en"], styles=STYLES,
-                      scripts=[], body=body, inline_style=status.css())
+    ko = lang == "ko"
+    city = request.app.state.ctx.catalog.city
+    links = _links(rec)["links"]
+    # The desk's title bar, with the way back to the archive and the same briefing as PDF.
+    top = (f'<header class="top"><h1>{escape(city.name_ko if ko else city.name_en)} '
+           f'{"상황실 · 상황 보고" if ko else "situation room · briefing"}</h1>'
+           f'<a class="lang" href="{links["pdf"]}">PDF</a>'
+           f'<a class="lang" href="/briefings{"" if ko else "?lang=en"}">{"보고 목록" if ko else "All briefings"}</a>'
+           "</header>")
+    return shell.page(request, lang=lang, title=rec["title_ko" if ko else "title_en"], styles=STYLES,
+                      scripts=[], body=top + body, inline_style=status.css())
 
 
 @router.get("/api/v1/briefings/{briefing_id}", response_class=JSON, response_model=BriefingOut,
