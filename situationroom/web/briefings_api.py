@@ -109,8 +109,9 @@ async def list_briefings(request: Request, _: Reader,
                          name: Annotated[str | None, Query(description="only this briefing's")] = None,
                          limit: Annotated[int, Query(ge=1, le=1000, description="at most this many")] = 100) -> JSON:
     site = _site(request)
-    if name is not None:
-        site.get(name)
+    if name is not None and name not in site.briefings:
+        raise ApiError(422, f"not a briefing of the site; its briefings: {', '.join(site.briefings) or 'none'}",
+                       field="name", value=name)
     found = await archive.listing(request.app.state.ctx.client, name=name, limit=limit)
     defs = [{"name": b.name, "name_ko": b.spec.name_ko, "name_en": b.spec.name_en, "schedule": b.spec.schedule,
              "audience": b.spec.audience.model_dump(), "sections": [s.kind for s in b.spec.sections]}
@@ -118,7 +119,8 @@ async def list_briefings(request: Request, _: Reader,
     return JSON({"briefings": [_links(r) for r in found], "definitions": defs})
 
 
-@router.get("/api/v1/briefings/{briefing_id}.pdf", response_class=FileResponse, responses=documented(404, 401, 403),
+@router.get("/api/v1/briefings/{briefing_id}.pdf", response_class=FileResponse,
+            responses=documented(404, 401, 403, answers_json=False),
             summary="A briefing as PDF")
 async def briefing_pdf(request: Request, briefing_id: str, _: Reader) -> FileResponse:
     rec = await _record(request, briefing_id)
@@ -126,7 +128,8 @@ async def briefing_pdf(request: Request, briefing_id: str, _: Reader) -> FileRes
     return FileResponse(path, media_type="application/pdf", filename=f"{rec['id']}.pdf")
 
 
-@router.get("/api/v1/briefings/{briefing_id}.html", response_class=HTMLResponse, responses=documented(404, 401, 403),
+@router.get("/api/v1/briefings/{briefing_id}.html", response_class=HTMLResponse,
+            responses=documented(404, 401, 403, answers_json=False),
             summary="A briefing as an HTML page (the same content as its PDF)")
 async def briefing_html(request: Request, briefing_id: str, _: Reader) -> HTMLResponse:
     rec = await _record(request, briefing_id)
