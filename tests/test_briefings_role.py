@@ -4,16 +4,23 @@ for the same occurrence, and not for one missed long ago; it sleeps until the ne
 from __future__ import annotations
 
 import asyncio
+import io
+import re
+import time
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 import redis.asyncio as aioredis
+from pypdf import PdfReader
 
 from situationroom.briefings import archive
 from situationroom.briefings.role import BriefingRole
 from situationroom.briefings.run import Site
+from situationroom.samples import Sample
+from situationroom.streams import StreamWriter
+from tests.api_support import aggregate
 from tests.briefings_support import briefing_city
 
 pytestmark = pytest.mark.timeout(600)
@@ -43,8 +50,20 @@ async def test_a_scheduled_briefing_is_made_once_across_two_roles(redis_url: str
         assert roles[0].sleep_s(sites[0]) == 60.0
         now["t"] = _at("2026-12-07T17:59:58")
         assert roles[0].sleep_s(sites[0]) == pytest.approx(2.0)
+        # The river falls back below its levels before the evening shift: that briefing says what changed since.
+        writer = StreamWriter(clients[0], partitions=city.settings.partitions,
+                              retention=city.settings.stream_retention, deadletter_maxlen=1000)
+        await writer.write([Sample("river.level", "hrfco-2101690", time.time(), 0.5, "test")])
+        await aggregate(redis_url, city.settings, city.catalog)
         now["t"] = _at("2026-12-07T18:00:01")
         assert await roles[1].tick(sites[1]) == ["shift-20261207-1800"]
+        evening = await archive.read(clients[0], "shift-20261207-1800")
+        changes = evening["sections"][0]["changes"]
+        assert evening["sections"][0]["previous"] == "shift-20261207-0900"
+        assert [(c["domain"], c["was"], c["now"]) for c in changes] == [("safety", "critical", "normal")]
+        pdf = archive.path_of(city.settings.briefings_archive, evening["id"], "pdf").read_bytes()
+        text = re.sub(r"\s+", " ", " ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages))
+        assert "이전 보고(shift-20261207-0900) 이후 변화: 재난·안전 경계 → 정상" in text
     finally:
         for c in clients:
             await c.aclose()

@@ -58,8 +58,6 @@ async def status_section(r: Reads, previous: dict[str, Any] | None) -> dict[str,
             counts[st] = counts.get(st, 0) + 1
         domains.append({"id": d.id, "name_ko": d.name_ko, "name_en": d.name_en,
                         "status": live.worst(list(per.values())), "counts": counts,
-                        "worst": sorted((i for i in per if per[i] == live.worst(list(per.values())) and
-                                         status.of(per[i]).level), key=str)[:3],
                         "exercise": any(_exercise(states[i]) for i in mine)})
     before = {d["id"]: d["status"] for d in (previous or {}).get("domains", [])}
     changes = [{"domain": d["id"], "name_ko": d["name_ko"], "name_en": d["name_en"], "was": before[d["id"]],
