@@ -20,6 +20,7 @@ from situationroom.collectors import health
 log = logging.getLogger(__name__)
 
 DAY_MS = 86_400_000
+OFF = frozenset({"disabled", "invalid", "paused"})
 
 
 def period(briefing: Briefing, at_ms: int, tz: ZoneInfo) -> tuple[int, int]:
@@ -33,7 +34,9 @@ async def simulated_clock(client: aioredis.Redis) -> str | None:
     """The simulator clock the exercise data runs on, as the briefing names it (scenario and speed), or None."""
     for h in (await health.read_all(client)).values():
         clock = h.get("clock")
-        if h.get("exercise") and isinstance(clock, dict) and not h.get("paused"):
+        # As the pages find it (web/exercise_api.py): a running exercise source's clock.
+        running = h.get("state") not in OFF and not h.get("paused")
+        if h.get("exercise") and isinstance(clock, dict) and running:
             return f"{clock.get('scenario', '?')} ×{clock.get('speed', 1)}"
     return None
 
