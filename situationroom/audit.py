@@ -44,6 +44,7 @@ ACTIONS: dict[str, str] = {
     "incident.level": "an incident's situation level was raised or lowered",
     "incident.end": "an incident's situation level was ended: the incident closed",
     "incident.note": "a note was added to an incident's timeline",
+    "briefing.run": "a briefing was made on demand and sent to its audience (API or CLI)",
 }
 """The actions recorded today, with what each means."""
 

@@ -30,12 +30,13 @@ class _Positions:
         self.lines: dict[Loc, int] = {}
 
     def line_of(self, loc: Sequence[str | int]) -> int | None:
-        loc = tuple(loc)
-        while loc:
-            if loc in self.lines:
-                return self.lines[loc]
-            loc = loc[:-1]
-        return self.lines.get((), None)
+        # Parts that name no key of the file (the `kind` tag pydantic puts in a discriminated union's path) are
+        # stepped over, so the line is the deepest key's that the file has.
+        kept: Loc = ()
+        for part in loc:
+            if (*kept, part) in self.lines:
+                kept = (*kept, part)
+        return self.lines.get(kept, None)
 
 
 def _construct(node: yaml.Node, loc: Loc, pos: _Positions, loader: yaml.SafeLoader) -> Any:

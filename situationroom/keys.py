@@ -283,3 +283,18 @@ def incident_seen(incident: str) -> str:
     """Hash alert fingerprint -> what the incident's timeline last said of the alert (episode, state, level, tier,
     acknowledged by, muted by), so each change is recorded once."""
     return f"{PREFIX}:{{incidents}}:seen:{incident}"
+
+
+def briefings() -> str:
+    """Sorted set of made briefings: member the briefing's id, score when it was made (epoch ms)."""
+    return f"{PREFIX}:{{briefings}}:index"
+
+
+def briefing_records() -> str:
+    """Hash briefing id -> JSON of its record and content (the archive's files hold its PDF and HTML)."""
+    return f"{PREFIX}:{{briefings}}:records"
+
+
+def briefing_claim(name: str, at_ms: int) -> str:
+    """Claimed (SET NX) by the one process that makes the scheduled briefing `name` due at `at_ms`."""
+    return f"{PREFIX}:{{briefings}}:claim:{name}:{at_ms}"

@@ -1,4 +1,5 @@
-"""Running the roles (collect, aggregate, web, alert, notify, history) alone or together against one Redis."""
+"""Running the roles (collect, aggregate, web, alert, notify, history, briefing) alone or together against one
+Redis."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ROLES = ("collect", "aggregate", "web", "notify", "alert", "history")
+ROLES = ("collect", "aggregate", "web", "notify", "alert", "history", "briefing")
 T = TypeVar("T")
 SCHEMA_VERSION = "1"
 
@@ -219,6 +220,11 @@ async def run_roles(settings: Settings, roles: tuple[str, ...], url: str, *,
 
             historian = HistorySink(client, catalog, settings)
             tasks[asyncio.create_task(historian.run(stop), name="history")] = "history"
+        if "briefing" in roles:
+            from situationroom.briefings.role import BriefingRole
+
+            briefer = BriefingRole(client, catalog, settings)
+            tasks[asyncio.create_task(briefer.run(stop), name="briefing")] = "briefing"
         if "web" in roles:
             tasks[asyncio.create_task(_web(client, catalog, settings, stop, on_ready), name="web")] = "web"
         elif on_ready is not None:

@@ -126,6 +126,8 @@ class Settings(BaseSettings):
     """A 경계/심각 alert not acknowledged within this goes to the next tier (rules may set `escalate_after`)."""
     alert_group_wait: Duration = 0.0
     """How long the first alert of a group waits for others of the same rule and severity (rules: `group_wait`)."""
+    briefing_retention: Duration = 86400.0 * 90
+    """How long briefings (their PDF, HTML and record) are kept in the archive."""
     alert_retention: Duration = 86400.0 * 7
     """Resolved alerts (and their history) are kept this long."""
     alert_source_grace: Duration = 60.0
@@ -230,6 +232,20 @@ class Settings(BaseSettings):
     @property
     def dashboards_dir(self) -> Path:
         return self.site / "dashboards"
+
+    @property
+    def briefings_dir(self) -> Path:
+        return self.site / "briefings"
+
+    @property
+    def font_cache(self) -> Path:
+        """Static instances of the served variable font, made once per machine (docs/briefings.md)."""
+        return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "situationroom" / "fonts"
+
+    @property
+    def briefings_archive(self) -> Path:
+        """Where made briefings' PDF, HTML and fonts are kept: beside the site's other data."""
+        return self.resolved_data_dir / "briefings"
 
     @property
     def rules_dir(self) -> Path:

@@ -35,8 +35,14 @@ def test_one_service_per_role_against_a_persistent_redis() -> None:
         assert service["command"][:2] == ["run", role]
         assert service["environment"]["REDIS_URL"] == "redis://redis:6379/0"
         mounts = {v.split(":")[1] for v in service["volumes"]}
-        site = {"/site/collectors", "/site/dashboards", "/site/seeds", "/site/rules"}
-        # The history role alone keeps files: the Parquet history, in a volume of its own.
-        expected = site | {"/history"} if role == "history" else site
+        site = {"/site/collectors", "/site/dashboards", "/site/seeds", "/site/rules", "/site/briefings"}
+        # The history role keeps the Parquet history in a volume of its own; the briefing role (and the web role,
+        # which makes briefings on demand and serves the archive) read it and keep the briefings in theirs.
+        expected = {"history": site | {"/history"}, "briefing": site | {"/history", "/data"},
+                    "web": site | {"/history", "/data"}}.get(role, site)
         assert mounts == expected, "every role reads the same site"
     assert services["history"]["environment"]["SITUATIONROOM_HISTORY_DIR"] == "/history"
+    for role in ("briefing", "web"):
+        assert services[role]["environment"]["SITUATIONROOM_HISTORY_DIR"] == "/history"
+        assert services[role]["environment"]["SITUATIONROOM_DATA_DIR"] == "/data"
+        assert "history-data:/history:ro" in services[role]["volumes"]

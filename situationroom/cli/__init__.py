@@ -1,5 +1,5 @@
-"""The `situationroom` command: up, run ROLE, init, check, and the tokens, collectors, drill, incident, history and
-bench groups."""
+"""The `situationroom` command: up, run ROLE, init, check, and the tokens, collectors, drill, incident, briefing,
+history and bench groups."""
 
 from __future__ import annotations
 
@@ -8,7 +8,18 @@ from typing import Annotated
 import typer
 
 from situationroom import __version__
-from situationroom.cli import bench, bench_public, collectors, drill, history, incidents, run, site, tokens
+from situationroom.cli import (
+    bench,
+    bench_public,
+    briefings,
+    collectors,
+    drill,
+    history,
+    incidents,
+    run,
+    site,
+    tokens,
+)
 
 app = typer.Typer(
     help="A city's digital situation room: collectors → Redis streams → live metrics, wall display, alerts.",
@@ -22,6 +33,7 @@ app.add_typer(tokens.app, name="tokens")
 app.add_typer(collectors.app, name="collectors")
 app.add_typer(drill.app, name="drill")
 app.add_typer(incidents.app, name="incident")
+app.add_typer(briefings.app, name="briefing")
 app.add_typer(history.app, name="history")
 bench.app.command("public")(bench_public.bench_public)  # its own module: bench.py is full
 app.add_typer(bench.app, name="bench")

@@ -20,7 +20,7 @@ def init(directory: Annotated[Path, typer.Argument(help="New site folder", show_
         raise fail(f"{target} exists and is not an empty folder; choose a new one", 2)
     source = default_site()
     target.mkdir(parents=True, exist_ok=True)
-    for part in ("collectors", "dashboards", "seeds", "rules"):
+    for part in ("collectors", "dashboards", "seeds", "rules", "briefings"):
         if (source / part).is_dir():
             shutil.copytree(source / part, target / part, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     typer.echo(f"new site in {target}; run it with: situationroom up --site {target}")
@@ -28,8 +28,9 @@ def init(directory: Annotated[Path, typer.Argument(help="New site folder", show_
 
 def check(site: SiteOpt = None) -> None:
     """Validate the site: catalog, collectors, named events, dashboards, hazards, alert rules, people, channels,
-    subscriptions, history retention (exit status 2 with file:line:field on any error)."""
+    subscriptions, history retention, briefings (exit status 2 with file:line:field on any error)."""
     from situationroom.alerts.rules import load_rules
+    from situationroom.briefings.definition import site_briefings
     from situationroom.collectors.runtime import check_collectors
     from situationroom.dashboards import NAME_PATTERN, load_dashboard
     from situationroom.events import NONE, load_events
@@ -76,8 +77,12 @@ def check(site: SiteOpt = None) -> None:
         found = load_rules(settings.rules_dir, catalog, settings).rules.values()
         return f"alert rules: {sum(r.spec.enabled for r in found)} enabled ({sum(r.builtin for r in found)} built in)"
 
+    def briefings() -> str:
+        found = site_briefings(settings, catalog)
+        return f"briefings: {len(found)} valid ({', '.join(found)})" if found else ""
+
     parts = (named_events, dashboards, hazards, rules, lambda: sitecheck.summary(settings, catalog),
-             lambda: load_retention(settings.seeds, catalog) and None)
+             lambda: load_retention(settings.seeds, catalog) and None, briefings)
     for part in parts:
         try:
             summary = part()

@@ -16,6 +16,7 @@ from situationroom.web import (
     alerts_api,
     audit_api,
     audit_page,
+    briefings_api,
     catalog_api,
     catalog_page,
     collectors_api,
@@ -80,6 +81,7 @@ def create_app(client: aioredis.Redis, catalog: Catalog, settings: Settings) -> 
     app.include_router(alerts_api.router)  # alerts, silences, rules, the CAP feed
     app.include_router(collectors_api.router)  # collectors' health; run now, pause, resume (operators)
     app.include_router(exercise_api.router)  # the drill, exercise sources and simulated clock the pages mark
+    briefings_api.install(app)  # briefings: run now, the archive, /briefings
     incidents_api.install(app)  # incidents: situation levels declared, their timelines (with the hazards file)
     ws.install(app)  # /ws and app.state.fanout, the live updates
     pages.install(app)  # the wall, dashboards and their assets (with the dashboard file watcher)

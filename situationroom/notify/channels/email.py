@@ -1,13 +1,18 @@
-"""E-mail over SMTP (aiosmtplib): plain text and HTML, subjects RFC 2047-encoded, a chart of the last hour."""
+"""E-mail over SMTP (aiosmtplib): plain text and HTML, subjects RFC 2047-encoded, a chart of the last hour; a
+briefing with its PDF attached."""
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 import hashlib
 import logging
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import formataddr, formatdate
+from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 import aiosmtplib
 import jinja2
@@ -71,14 +76,12 @@ class Email(Channel):
     Config = EmailConfig
     contact = "email"
 
-    async def build(self, delivery: Delivery) -> EmailMessage:
+    def _headed(self, delivery: Delivery, subject: str) -> EmailMessage:
         cfg = self.config
         assert isinstance(cfg, EmailConfig)
         lang = delivery.recipient.lang
-        text = render(delivery.notification, delivery.alerts, self.ctx.catalog, lang)
-        other: Text = render(delivery.notification, delivery.alerts, self.ctx.catalog, "en" if lang == "ko" else "ko")
         msg = EmailMessage(policy=SMTP)
-        msg["Subject"] = text.subject
+        msg["Subject"] = subject
         msg["From"] = cfg.sender
         name = delivery.recipient.name_ko if lang == "ko" else delivery.recipient.name_en
         msg["To"] = formataddr((name, delivery.address or ""))
@@ -86,6 +89,32 @@ class Email(Channel):
         msg["Message-ID"] = message_id(delivery.key, cfg.sender)
         msg["X-Idempotency-Key"] = delivery.header_key
         msg["Auto-Submitted"] = "auto-generated"
+        return msg
+
+    async def build_briefing(self, delivery: Delivery) -> EmailMessage:
+        """A briefing: its title and period, the link to its page, the PDF attached."""
+        b = delivery.notification["briefing"]
+        ko = delivery.recipient.lang == "ko"
+        title = b["title_ko"] if ko else b["title_en"]
+        msg = self._headed(delivery, title)
+        tz = ZoneInfo(self.ctx.catalog.city.timezone)
+        period = " ~ ".join(dt.datetime.fromtimestamp(b[k] / 1000, tz).strftime("%Y-%m-%d %H:%M")
+                            for k in ("from", "to"))
+        msg.set_content(f"{title}\n기간 {period}\n\n보고서 PDF를 첨부했습니다. 상황실 화면: {b['link']}" if ko
+                         else f"{title}\nPeriod {period}\n\nThe briefing is attached as PDF. On the desk: {b['link']}")
+        pdf = await asyncio.to_thread(Path(b["pdf"]).read_bytes)
+        msg.add_attachment(pdf, maintype="application", subtype="pdf", filename=f"{b['id']}.pdf")
+        return msg
+
+    async def build(self, delivery: Delivery) -> EmailMessage:
+        cfg = self.config
+        assert isinstance(cfg, EmailConfig)
+        if delivery.kind == "briefing":
+            return await self.build_briefing(delivery)
+        lang = delivery.recipient.lang
+        text = render(delivery.notification, delivery.alerts, self.ctx.catalog, lang)
+        other: Text = render(delivery.notification, delivery.alerts, self.ctx.catalog, "en" if lang == "ko" else "ko")
+        msg = self._headed(delivery, text.subject)
         msg.set_content(text.plain() + "\n\n" + "-" * 40 + "\n" + other.plain())
         pngs: list[bytes] = []
         if cfg.chart != "none" and cfg.charts and delivery.kind != "resolved":

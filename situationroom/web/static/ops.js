@@ -11,7 +11,7 @@
   const REFRESH_MS = 3000;
   const T = {
     ko: {
-      title: "상황실 · 수집기 운영", signin: "운영자 로그인", signout: "로그아웃", token: "토큰", apply: "로그인", cancel: "취소",
+      title: "상황실 · 수집기 운영", briefings: "상황 보고", signin: "운영자 로그인", signout: "로그아웃", token: "토큰", apply: "로그인", cancel: "취소",
       tokenHelp: "situationroom tokens create --role operator --name 이름 으로 만든 토큰을 붙여 넣으세요. 로그아웃할 때까지 로그인이 유지되며, 토큰은 브라우저에 저장되지 않습니다.",
       badToken: "토큰이 맞지 않습니다", readOnly: "보기 전용입니다. 실행·일시정지·재개는 운영자(operator)나 관리자(admin) 토큰으로 로그인해야 쓸 수 있습니다.",
       roleOnly: (r) => `지금 토큰의 역할(${r})로는 수집기를 조작할 수 없습니다. 운영자(operator)나 관리자(admin) 토큰이 필요합니다.`,
@@ -32,7 +32,7 @@
       summary: "요약", configError: "파일 오류 — 마지막 정상 설정으로 계속 실행 중:", needsEnv: "켜려면 환경 변수 필요:",
     },
     en: {
-      title: "situation room · collectors", signin: "Operator sign-in", signout: "Sign out", token: "Token", apply: "Sign in", cancel: "Cancel",
+      title: "situation room · collectors", briefings: "Briefings", signin: "Operator sign-in", signout: "Sign out", token: "Token", apply: "Sign in", cancel: "Cancel",
       tokenHelp: "Paste a token made with situationroom tokens create --role operator --name NAME. You stay signed in until you sign out; the token itself is not kept in the browser.",
       badToken: "That token is not valid", readOnly: "Read only. Run now, pause and resume need an operator or admin token: sign in.",
       roleOnly: (r) => `This token's role (${r}) cannot operate collectors; an operator or admin token is needed.`,
@@ -190,7 +190,8 @@
       `${esc(T.exerciseBand(drilling.map((c) => c.id).join(", ")))}</div>` : "";
     app.innerHTML = `${band}<header class="top"><h1>${esc(DATA.city[LANG])} ${esc(T.title)}</h1>
         <span class="updated${state.error ? " down" : ""}">${state.error ? esc(T.offline) : state.updated ? `${esc(T.updated)} ${esc(clock(state.updated))}` : ""}</span>
-        ${who}<a href="?lang=${LANG === "ko" ? "en" : "ko"}" class="lang">${esc(T.other)}</a></header>
+        ${who}<a href="/briefings${LANG === "en" ? "?lang=en" : ""}" class="lang">${esc(T.briefings)}</a>
+        <a href="?lang=${LANG === "ko" ? "en" : "ko"}" class="lang">${esc(T.other)}</a></header>
       <main>${notice}
         <div class="summary" aria-label="${esc(T.summary)}">${summary()}</div>
         ${state.rows.length ? `<table class="collectors"><thead><tr>${T.cols.map((c) => `<th>${esc(c)}</th>`).join("")}</tr></thead>

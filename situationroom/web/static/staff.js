@@ -21,7 +21,7 @@
       resolved: "해제도 알림", enabled: "사용", any: "전체", noSubs: "구독이 없습니다.",
       history: "받은 알림", noHistory: "아직 받은 알림이 없습니다.", deliveries: "전달 기록",
       enableNotif: "브라우저 알림 켜기", notifOn: "브라우저 알림 켜짐", notifBlocked: "브라우저 알림이 차단됨",
-      kinds: { firing: "발생", repeat: "지속", resolved: "해제", escalation: "미확인 상향", incident: "상황 단계" },
+      kinds: { firing: "발생", repeat: "지속", resolved: "해제", escalation: "미확인 상향", incident: "상황 단계", briefing: "상황 보고" },
       states: { pending: "대기", firing: "발생", resolved: "해제", inactive: "종료" },
       durations: [["1h", "1시간"], ["4h", "4시간"], ["12h", "12시간"], ["1d", "1일"], ["7d", "7일"]],
       exercise: "훈련", exerciseBand: "훈련 경보가 있습니다 — [훈련] 표시는 실제 상황이 아닙니다",
@@ -39,7 +39,7 @@
       resolved: "Tell me when resolved", enabled: "Enabled", any: "any", noSubs: "No subscriptions.",
       history: "Received", noHistory: "Nothing received yet.", deliveries: "Deliveries",
       enableNotif: "Turn on browser notifications", notifOn: "Browser notifications on", notifBlocked: "Browser notifications blocked",
-      kinds: { firing: "firing", repeat: "still firing", resolved: "resolved", escalation: "escalated", incident: "situation level" },
+      kinds: { firing: "firing", repeat: "still firing", resolved: "resolved", escalation: "escalated", incident: "situation level", briefing: "briefing" },
       states: { pending: "pending", firing: "firing", resolved: "resolved", inactive: "ended" },
       durations: [["1h", "1 hour"], ["4h", "4 hours"], ["12h", "12 hours"], ["1d", "1 day"], ["7d", "7 days"]],
       exercise: "EXERCISE", exerciseBand: "Exercise alerts are shown — those marked [EXERCISE] are not real",
@@ -319,6 +319,12 @@
   }
 
   function historyItem(it) {
+    if (it.kind === "briefing" && it.briefing) {
+      // A briefing is a link to its page, its title already tagged [훈련] when it cites exercise data.
+      const b = it.briefing;
+      return `<li><time>${esc(fmtTime(it.at))}</time><span class="badge resolved state">${esc(T.kinds.briefing)}</span>
+        <span class="txt"><a href="${esc(b.link)}">${esc(LANG === "ko" ? b.title_ko : b.title_en)}</a></span></li>`;
+    }
     const alerts = it.alerts || [];
     const top = alerts[0] || {};
     const kind = T.kinds[it.kind] || it.kind;

@@ -1,0 +1,1 @@
+"""Briefings: written reports of the city's situation on schedule and on demand (docs/briefings.md)."""
