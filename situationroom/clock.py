@@ -20,11 +20,8 @@ WHEN_HELP = "epoch seconds or ISO 8601 (2026-12-05T09:30, city time unless a zon
 def parse_when(text: str, tz: ZoneInfo) -> float:
     """Epoch seconds from epoch seconds or an ISO 8601 time (without a zone: `tz`, the city's); ValueError saying
     what a time may be."""
-    try:
-        value = float(text)
-    except ValueError:
-        pass
-    else:
+    value = _number(text)
+    if value is not None:
         if not math.isfinite(value):
             raise ValueError("a time is a finite number of epoch seconds")
         return value
@@ -33,3 +30,10 @@ def parse_when(text: str, tz: ZoneInfo) -> float:
     except ValueError:
         raise ValueError(f"a time is {WHEN_HELP}") from None
     return (t if t.tzinfo else t.replace(tzinfo=tz)).timestamp()
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None

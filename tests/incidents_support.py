@@ -11,6 +11,7 @@ from pathlib import Path
 from situationroom.incidents.follower import Follower
 from situationroom.incidents.hazards import Hazards, site_hazards
 from tests.alerts_support import RIVER_AND_DUST, City, make_site
+from tests.history_support import drain
 from tests.site_support import REPO
 
 HAZARDS = """
@@ -51,8 +52,7 @@ class IncidentCity:
 
     async def follow(self) -> None:
         """Let the follower record everything published so far."""
-        while await self.follower.step():
-            pass
+        await drain(self.follower.step)
 
 
 async def open_incident_city(redis_url: str, tmp_path: Path, **overrides: object) -> IncidentCity:

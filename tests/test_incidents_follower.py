@@ -13,6 +13,7 @@ from situationroom.incidents import store
 from situationroom.incidents.follower import Follower
 from situationroom.messages import Message
 from situationroom.updates import MessagePublisher
+from tests.history_support import drain
 from tests.http_support import bearer
 from tests.incidents_support import IncidentCity, open_incident_city
 from tests.servers_support import serve
@@ -92,10 +93,8 @@ async def test_what_was_read_before_a_restart_is_recorded_once(redis_url: str, t
     await town.follower.group.read(pending=False, count=100, block=None)
     restarted = Follower(town.city.client, town.city.catalog, town.hazards)
     await restarted.start()
-    while await restarted.step():
-        pass
-    while await restarted.step():
-        pass
+    await drain(restarted.step)
+    await drain(restarted.step)
     assert await _kinds(town, iid) == [("declared", None), ("alert", "fired")]
     await town.city.close()
 
