@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import redis.asyncio as aioredis
 from pypdf import PdfReader
@@ -22,8 +23,10 @@ from situationroom.notify import inbox
 from situationroom.notify.deliver import Notifier
 from situationroom.notify.log import read_deliveries
 from situationroom.notify.people import load_people
+from tests.api_support import make_token
 from tests.briefings_support import BriefingCity, briefing_city
 from tests.notify_support import Mailbox, smtp_server
+from tests.servers_support import serve
 
 pytestmark = pytest.mark.timeout(600)
 FAST = {"notify_backoff": 0.05, "notify_backoff_max": 0.2, "block_ms": 50}
@@ -107,6 +110,12 @@ async def test_an_email_the_server_turns_away_arrives_on_the_retry(redis_url: st
                 outcomes = await delivered(client, record, 2 * len(people))
                 mails = await asyncio.to_thread(box.wait_for, len(people))
             log = await read_deliveries(client, f"briefing:{record['id']}")
+        # The API (and so /briefings) says the same of each delivery, read from the same log.
+        with serve(city.settings) as served:
+            async with httpx.AsyncClient(base_url=served.url, timeout=60, headers={
+                    "Authorization": f"Bearer {make_token(redis_url, 'viewer')}"}) as http:
+                listed = (await http.get("/api/v1/briefings")).json()["briefings"]
+                one = (await http.get(f"/api/v1/briefings/{record['id']}")).json()
     finally:
         await client.aclose()
     assert len(people) >= 2 and sorted(m["To"].addresses[0].username for m in mails) == sorted(people)
@@ -116,3 +125,4 @@ async def test_an_email_the_server_turns_away_arrives_on_the_retry(redis_url: st
     retried = [e for e in log if e["status"] == "retrying"]
     assert len(retried) == 1 and "451" in retried[0]["error"]
     assert all(m.get_content_type() == "multipart/mixed" for m in mails)  # each with its PDF
+    assert listed[0]["id"] == record["id"] and listed[0]["deliveries"] == one["deliveries"] == outcomes
