@@ -1,6 +1,7 @@
 """Delivering a briefing through the notify role: each staff member of the audience gets an e-mail with the PDF
 attached on a real SMTP server (aiosmtpd) and an in-app item linking to its page; an exercise briefing says [훈련]
-first; an e-mail the server turns away is sent again; each delivery's outcome is read back from the delivery log."""
+first; an e-mail the server turns away is sent again, one whose PDF is gone is a dead letter; each delivery's outcome
+is read back from the delivery log."""
 
 from __future__ import annotations
 
@@ -17,9 +18,9 @@ import redis.asyncio as aioredis
 from pypdf import PdfReader
 
 from situationroom import keys
-from situationroom.briefings import deliver
+from situationroom.briefings import archive, deliver
 from situationroom.briefings.run import Site
-from situationroom.notify import inbox
+from situationroom.notify import deadletter, inbox
 from situationroom.notify.deliver import Notifier
 from situationroom.notify.log import read_deliveries
 from situationroom.notify.people import load_people
@@ -126,3 +127,27 @@ async def test_an_email_the_server_turns_away_arrives_on_the_retry(redis_url: st
     assert len(retried) == 1 and "451" in retried[0]["error"]
     assert all(m.get_content_type() == "multipart/mixed" for m in mails)  # each with its PDF
     assert listed[0]["id"] == record["id"] and listed[0]["deliveries"] == one["deliveries"] == outcomes
+
+
+async def test_a_pdf_gone_from_the_archive_is_a_dead_letter_saying_where(redis_url: str, tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    city = await briefing_city(redis_url, tmp_path)
+    people = audience(city, "situation-room")
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        record, _ = await Site.load(client, city.catalog, city.settings).run("shift", city.at * 1000, "test")
+        # Pruned (or a notify role that does not see the archive): no retry would find it.
+        pdf = archive.path_of(city.settings.briefings_archive, record["id"], "pdf")
+        pdf.unlink()
+        with smtp_server() as box:
+            async with notify_role(client, city, box, monkeypatch):
+                outcomes = await delivered(client, record, 2 * len(people))
+        dead = await deadletter.newest(client, 10)
+    finally:
+        await client.aclose()
+    assert box.messages == []
+    assert {(d["channel"], d["status"]) for d in outcomes} == {("email", "dead"), ("inapp", "sent")}
+    emails = [d for d in outcomes if d["channel"] == "email"]
+    assert all(d["attempt"] == 1 and str(pdf) in d["error"] for d in emails)
+    assert sorted(d["recipient"] for d in dead) == sorted(people)
+    assert all("not in the archive" in d["reason"] and "permanent" in d["reason"] for d in dead)
