@@ -219,7 +219,8 @@ def notify_done() -> str:
 
 
 def alert_deliveries(fingerprint: str) -> str:
-    """List (newest first) of delivery events of one alert: sent, retrying, dead, quiet, skipped."""
+    """List (newest first) of delivery events of one alert (or of `incident:<id>`, `briefing:<id>`): sent, retrying,
+    dead, quiet, skipped."""
     return f"{PREFIX}:alert:{fingerprint}:deliveries"
 
 

@@ -37,12 +37,15 @@ def test_one_service_per_role_against_a_persistent_redis() -> None:
         mounts = {v.split(":")[1] for v in service["volumes"]}
         site = {"/site/collectors", "/site/dashboards", "/site/seeds", "/site/rules", "/site/briefings"}
         # The history role keeps the Parquet history in a volume of its own; the briefing role (and the web role,
-        # which makes briefings on demand and serves the archive) read it and keep the briefings in theirs.
+        # which makes briefings on demand and serves the archive) read it and keep the briefings in theirs, which
+        # the notify role reads to attach a briefing's PDF.
         expected = {"history": site | {"/history"}, "briefing": site | {"/history", "/data"},
-                    "web": site | {"/history", "/data"}}.get(role, site)
+                    "web": site | {"/history", "/data"}, "notify": site | {"/data"}}.get(role, site)
         assert mounts == expected, "every role reads the same site"
     assert services["history"]["environment"]["SITUATIONROOM_HISTORY_DIR"] == "/history"
     for role in ("briefing", "web"):
         assert services[role]["environment"]["SITUATIONROOM_HISTORY_DIR"] == "/history"
         assert services[role]["environment"]["SITUATIONROOM_DATA_DIR"] == "/data"
         assert "history-data:/history:ro" in services[role]["volumes"]
+    assert services["notify"]["environment"]["SITUATIONROOM_DATA_DIR"] == "/data"
+    assert "briefings-data:/data:ro" in services["notify"]["volumes"]

@@ -128,3 +128,24 @@ def test_a_restricted_indicators_alert_reaches_only_those_who_may_read_it(site_c
     # An escalation of it goes to its department's head, who may read it; never past someone who may not.
     up = plan(notification("c3", secret, tier=1), [], PEOPLE, channels(site_catalog), site_catalog, NOON)
     assert {p.delivery.recipient.id for p in up} == {"ca-seo"}
+
+
+def test_a_briefing_goes_to_its_audience_on_its_channels_not_to_subscribers(site_catalog: Catalog) -> None:
+    """Every staff member of the audience's departments and each one named, once each; quiet hours and subscriptions
+    play no part; an exercise briefing stays off a channel that takes no exercises, saying so."""
+    n = {"key": "briefing/shift-20261207-0900/1", "kind": "briefing", "tier": 0, "exercise": True, "alerts": [],
+         "audience": {"departments": ["situation-room"], "staff": ["ds-kim", "sr-shin"],
+                      "channels": ["inapp", "email", "kakao"]},
+         "briefing": {"id": "shift-20261207-0900"}}
+    quiet = sub("ds-kim", ["sms"], quiet_hours={"start": "00:00", "end": "23:59"})
+    got = plan(n, [quiet], PEOPLE, channels(site_catalog, KAKAO_ALIMTALK_URL="https://kakao.example"), site_catalog,
+               NOON)
+    room = sorted(s.id for s in PEOPLE.staff.values() if s.department == "situation-room")
+    assert sorted({p.delivery.recipient.id for p in got}) == sorted([*room, "ds-kim"])
+    assert len(got) == 3 * len({*room, "ds-kim"})  # sr-shin named and in the department: once
+    by = {(p.delivery.recipient.id, p.delivery.channel): p for p in got}
+    assert by[("ds-kim", "inapp")].status == by[("ds-kim", "email")].status == "send"
+    assert by[("ds-kim", "inapp")].delivery.key == "briefing/shift-20261207-0900/1/ds-kim/inapp"
+    assert by[("ds-kim", "kakao")].status == "skipped"
+    assert "exercise briefing: channel kakao does not take exercises" in (by[("ds-kim", "kakao")].reason or "")
+    assert not any(p.delivery.channel == "sms" for p in got)

@@ -143,6 +143,7 @@ def test_an_operator_makes_one_on_the_page_and_reads_it(city: Any, redis_url: st
         page.wait_for_selector("table.archive tbody tr", timeout=240_000)
         row = page.locator("table.archive tbody tr").first.inner_text()
         assert "훈련" in row and "아침 상황 보고" in row and "test-operator" in row
+        assert "전달 대기 중" in row  # no notify role runs here: queued, nothing logged yet
         assert "작성했습니다: morning-" in page.inner_text("p.notice")
         page.screenshot(path=str(SHOTS / "briefings-page.png"))
         page.get_by_role("link", name="보기").first.click()

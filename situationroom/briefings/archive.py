@@ -29,11 +29,6 @@ async def store(client: aioredis.Redis, folder: Path, record: dict[str, Any], pd
     await pipe.execute()
 
 
-async def update(client: aioredis.Redis, record: dict[str, Any]) -> None:
-    """Record what happened after storing (the deliveries)."""
-    await client.hset(keys.briefing_records(), record["id"], orjson.dumps(record))
-
-
 async def read(client: aioredis.Redis, briefing_id: str) -> dict[str, Any] | None:
     raw = await client.hget(keys.briefing_records(), briefing_id)
     return orjson.loads(raw) if raw is not None else None

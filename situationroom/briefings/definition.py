@@ -165,8 +165,12 @@ def load_briefings(folder: Path, catalog: Catalog, known_people: set[str] | None
     return found
 
 
+def known_people(settings: Settings) -> set[str] | None:
+    """The department and staff ids an audience may name, or None when the site has no people files."""
+    people = load_people(settings.seeds) if has_people(settings.seeds) else None
+    return set(people.departments) | set(people.staff) if people is not None else None
+
+
 def site_briefings(settings: Settings, catalog: Catalog) -> dict[str, Briefing]:
     """The site's briefings, their audiences checked against its departments and staff when it has them."""
-    people = load_people(settings.seeds) if has_people(settings.seeds) else None
-    known = set(people.departments) | set(people.staff) if people is not None else None
-    return load_briefings(settings.briefings_dir, catalog, known)
+    return load_briefings(settings.briefings_dir, catalog, known_people(settings))

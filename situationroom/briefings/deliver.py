@@ -1,64 +1,54 @@
-"""Sending a made briefing to its audience through the notify channels: the PDF by e-mail, a link in the in-app
-inbox (and whatever other channel the definition names)."""
+"""Handing a made briefing to the notify role: one entry on the notifications stream naming its audience, and what
+each delivery came to, read back from the delivery log the notify role writes (docs/notifications.md)."""
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
-from situationroom import exercise
+import orjson
+import redis.asyncio as aioredis
+
+from situationroom import exercise, keys
+from situationroom.alerts.store import NOTIFY_MAXLEN
 from situationroom.briefings.definition import Briefing
-from situationroom.notify.channels.base import Channel, Delivery, DeliveryError
-from situationroom.notify.people import People, Recipient
-
-log = logging.getLogger(__name__)
+from situationroom.notify import log as dlog
 
 
-def audience(briefing: Briefing, people: People) -> list[Recipient]:
-    """Every staff member of the audience's departments and every staff member it names, once each."""
-    a = briefing.spec.audience
-    ids = [s.id for s in people.staff.values() if s.department in a.departments] + list(a.staff)
-    found = (people.recipient(i) for i in dict.fromkeys(ids))
-    return [r for r in found if r is not None]
-
-
-def notification(record: dict[str, Any], pdf_path: str) -> dict[str, Any]:
-    """What the channels are given: the briefing's title (tagged when it holds exercise data), period, link, PDF."""
+def notification(briefing: Briefing, record: dict[str, Any]) -> dict[str, Any]:
+    """What the notify role routes and the channels say: the audience, the title (tagged when it holds exercise data),
+    the period and the link. The PDF stays in the archive: the e-mail channel reads it there by the briefing's id."""
     x = bool(record["exercise"])
-    return {"key": f"briefing:{record['id']}", "kind": "briefing", "exercise": x, "tier": 0,
+    return {"key": key_of(record), "kind": "briefing", "exercise": x, "tier": 0, "alerts": [],
+            "audience": briefing.spec.audience.model_dump(),
             "briefing": {"id": record["id"], "name": record["name"],
                          "title_ko": exercise.tagged(record["title_ko"], "ko") if x else record["title_ko"],
                          "title_en": exercise.tagged(record["title_en"], "en") if x else record["title_en"],
-                         "from": record["from"], "to": record["to"], "link": f"/briefings/{record['id']}",
-                         "pdf": pdf_path}}
+                         "from": record["from"], "to": record["to"], "link": f"/briefings/{record['id']}"}}
 
 
-async def send(briefing: Briefing, record: dict[str, Any], pdf_path: str, people: People,
-               channels: dict[str, Channel]) -> list[dict[str, Any]]:
-    """Deliver once to each recipient on each of the audience's channels; what happened to each, for the record.
-    A channel that is missing or disabled, a recipient without the contact it needs, and exercise briefings on a
-    channel that takes no exercise are recorded as skipped, with why."""
-    note = notification(record, pdf_path)
-    out = []
-    for recipient in audience(briefing, people):
-        for cid in briefing.spec.audience.channels:
-            channel = channels.get(cid)
-            result = {"recipient": recipient.id, "channel": cid}
-            contact = channel.contact_kind() if channel is not None else None
-            address = recipient.contacts.get(contact) if contact else None
-            why = ("no such channel" if channel is None else channel.disabled
-                   or ("no " + str(contact) if contact and not address else None)
-                   or ("the channel takes no exercise" if note["exercise"] and not channel.config.exercise
-                       and channel.kind != "inapp" else None))
-            if why or channel is None:
-                out.append({**result, "status": "skipped", "note": why})
-                continue
-            delivery = Delivery(f"{note['key']}/{recipient.id}/{cid}", note, [], recipient, cid, address=address)
-            try:
-                sent = await channel.send(delivery)
-            except DeliveryError as exc:
-                log.warning("briefing %s to %s on %s failed: %s", record["id"], recipient.id, cid, exc)
-                out.append({**result, "status": "failed", "note": str(exc)})
-            else:
-                out.append({**result, "status": "sent", "note": sent})
-    return out
+def key_of(record: dict[str, Any]) -> str:
+    # With when it was made: a briefing made again for the same period is a new notification, sent again.
+    return f"briefing/{record['id']}/{record['made']}"
+
+
+async def queue(client: aioredis.Redis, briefing: Briefing, record: dict[str, Any]) -> None:
+    """Put the briefing on the notifications stream, where the notify role picks it up."""
+    n = notification(briefing, record)
+    await client.xadd(keys.notifications(), {"n": orjson.dumps(n)}, maxlen=NOTIFY_MAXLEN, approximate=True)
+
+
+def outcomes(events: list[dict[str, Any]], record: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each delivery of this making of the briefing, as its latest event says (sent, retrying, dead, skipped), one per
+    recipient and channel; `events` newest first, as the log keeps them."""
+    latest: dict[tuple[Any, Any], dict[str, Any]] = {}
+    for e in events:
+        if e.get("notification") == key_of(record):
+            latest.setdefault((e.get("recipient"), e.get("channel")), e)
+    return [{k: e.get(k) for k in ("recipient", "channel", "status", "attempt", "at", "next", "note", "error")}
+            for e in sorted(latest.values(), key=lambda e: (str(e.get("recipient")), str(e.get("channel"))))]
+
+
+async def with_deliveries(client: aioredis.Redis, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The records with their `deliveries` from the notify role's log (empty until it took the briefing)."""
+    logs = await dlog.read_many(client, [dlog.briefing_subject(r["id"]) for r in records])
+    return [{**r, "deliveries": outcomes(events, r)} for r, events in zip(records, logs, strict=True)]

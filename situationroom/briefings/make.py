@@ -1,5 +1,5 @@
-"""Making one briefing: its period, its sections read from the live state and the history, its PDF and HTML, the
-archive, and the delivery to its audience."""
+"""Making one briefing: its period, its sections read from the live state and the history, its PDF and HTML, and
+the archive."""
 
 from __future__ import annotations
 
@@ -67,8 +67,7 @@ async def content(r: Reads, briefing: Briefing, at_ms: int, by: str) -> dict[str
     return {"id": f"{briefing.name}-{stamp}", "name": briefing.name, "title_ko": briefing.spec.name_ko,
             "title_en": briefing.spec.name_en, "language": briefing.spec.language, "from": start, "to": end,
             "made": now_ms(), "by": by, "city_ko": r.catalog.city.name_ko, "city_en": r.catalog.city.name_en,
-            "exercise": any(s["exercise"] for s in out) or clock is not None, "clock": clock, "sections": out,
-            "deliveries": []}
+            "exercise": any(s["exercise"] for s in out) or clock is not None, "clock": clock, "sections": out}
 
 
 async def render(r: Reads, record: dict[str, Any]) -> tuple[bytes, str]:

@@ -68,11 +68,26 @@ class BriefingRole:
     async def run(self, stop: asyncio.Event) -> None:
         try:
             site = Site.load(self.client, self.catalog, self.settings)
-        except ConfigError as exc:
+        except ConfigError as exc:  # the people files: an audience cannot be checked without them
             log.error("briefings: %s; no briefing is made on schedule until it is fixed and the role restarted", exc)
             await stop.wait()
             return
         log.info("briefing role: %s", ", ".join(site.briefings) or "no briefings in the site")
-        while not stop.is_set():
-            await self.tick(site)
-            await wait_event(stop, self.sleep_s(site))
+        # A changed file may move the next occurrence earlier: wake and sleep again by the new schedules.
+        wake = asyncio.Event()
+
+        async def relay_stop() -> None:
+            await stop.wait()
+            wake.set()
+
+        helpers = [asyncio.create_task(site.store.watch(wake.set, stop), name="briefings-watcher"),
+                   asyncio.create_task(relay_stop(), name="briefings-stop")]
+        try:
+            while not stop.is_set():
+                await self.tick(site)
+                wake.clear()
+                await wait_event(wake, self.sleep_s(site))
+        finally:
+            for task in helpers:
+                task.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)

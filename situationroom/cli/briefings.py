@@ -1,5 +1,5 @@
-"""`situationroom briefing run NAME [--at TIME] [--out FILE]`: make a briefing now, archive and send it like the
-schedule does, and write its PDF (docs/briefings.md)."""
+"""`situationroom briefing run NAME [--at TIME] [--out FILE]`: make a briefing now, archive it and queue it for the
+notify role like the schedule does, and write its PDF (docs/briefings.md)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def run(name: Annotated[str, typer.Argument(help="The briefing's name (its file 
                                                show_default=False)] = None,
         out: Annotated[Path | None, typer.Option("--out", help="Also write the PDF here", show_default=False)] = None,
         site: SiteOpt = None, redis_url: RedisOpt = None, data_dir: DataOpt = None) -> None:
-    """Make briefing NAME for the period ending at --at, archive it, send it to its audience, and write its PDF to
+    """Make briefing NAME for the period ending at --at, archive it, queue it for its audience, and write its PDF to
     --out. Exit 2 when the name, time or file is wrong, 1 when it could not be made."""
     from situationroom import audit
     from situationroom.briefings.run import Site
@@ -64,7 +64,6 @@ def run(name: Annotated[str, typer.Argument(help="The briefing's name (its file 
         raise fail(str(exc), 2) from None
     if out is not None:
         out.expanduser().write_bytes(pdf)
-    sent = sum(d["status"] == "sent" for d in record["deliveries"])
     mark = " [훈련 exercise]" if record["exercise"] else ""
-    typer.echo(f"{record['id']}{mark}: {len(pdf)} bytes of PDF, sent {sent} of {len(record['deliveries'])} deliveries"
+    typer.echo(f"{record['id']}{mark}: {len(pdf)} bytes of PDF, queued for the notify role to deliver"
                + (f"; written to {out}" if out is not None else ""))

@@ -209,10 +209,12 @@ class Notifier:
         for _, n, planned in routed:
             if not planned:
                 # Nobody subscribed: say so on the alerts' logs, or an empty log would look like a lost delivery.
-                dlog.add(pipe, [str(a.get("fingerprint")) for a in n["alerts"] if isinstance(a, dict)],
+                why = ("nobody in the audience (its departments have no staff, its staff are not in staff.yaml)"
+                       if n.get("kind") == "briefing" else "no subscription (or escalation tier) matches")
+                dlog.add(pipe, dlog.subjects(n, n["alerts"]),
                          {"at": now_ms(), "key": None, "notification": n.get("key"), "kind": n.get("kind"),
                           "tier": n.get("tier") or 0, "recipient": None, "channel": None, "status": "unrouted",
-                          "attempt": 0, "note": None, "error": "no subscription (or escalation tier) matches"})
+                          "attempt": 0, "note": None, "error": why}, self._log_ttl(n))
         for entry_id, reason, raw in bad:
             deadletter.add_malformed(pipe, entry_id, reason, raw, now_ms())
             pipe.xack(keys.notifications(), keys.NOTIFY_GROUP, entry_id)
@@ -284,6 +286,12 @@ class Notifier:
             return
         await self._record(d, Outcome("retrying", error=error), final=False)
 
+    def _log_ttl(self, notification: dict[str, Any]) -> float:
+        # A briefing's log is what /briefings shows of its deliveries: kept as long as the briefing is.
+        if notification.get("kind") == "briefing":
+            return max(dlog.TTL_S, self.settings.briefing_retention)
+        return dlog.TTL_S
+
     def _job(self, d: Delivery) -> bytes:
         return orjson.dumps({"notification": d.notification, "alerts": d.alerts, "recipient": d.recipient.id,
                              "channel": d.channel, "address": d.address, "attempt": d.attempt})
@@ -309,7 +317,7 @@ class Notifier:
                                 recipient=d.recipient.id, notification=str(d.notification.get("key")),
                                 job=self._job(d), at=at)
         counters.add(pipe, OUTCOME_COUNTERS[outcome.status])
-        dlog.add(pipe, [str(a.get("fingerprint")) for a in d.alerts if a.get("fingerprint")], event)
+        dlog.add(pipe, dlog.subjects(d.notification, d.alerts), event, self._log_ttl(d.notification))
         await pipe.execute()
         if not final:
             self.wake.set()

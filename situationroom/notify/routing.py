@@ -73,6 +73,10 @@ def _department_of(people: People, recipient: str) -> str | None:
     return who.department if who else None
 
 
+def _what(notification: dict[str, Any]) -> str:
+    return {"briefing": "briefing", "incident": "declaration"}.get(str(notification.get("kind")), "alert")
+
+
 def _delivery(notification: dict[str, Any], alerts: list[dict[str, Any]], people: People, recipient: str,
               channel_id: str, channels: dict[str, Channel]) -> Planned | None:
     who = people.recipient(recipient)
@@ -85,7 +89,7 @@ def _delivery(notification: dict[str, Any], alerts: list[dict[str, Any]], people
         return Planned(d, "skipped", f"no channel {channel_id!r} in the channel file")
     if notification.get("exercise") and channel_id != INAPP and not channel.config.exercise:
         # A drill reaches a real person's mail or phone only where the site allowed it for that channel.
-        return Planned(d, "skipped", f"exercise alert: channel {channel_id} does not take exercises "
+        return Planned(d, "skipped", f"exercise {_what(notification)}: channel {channel_id} does not take exercises "
                                      "(exercise: true in channels.yaml)")
     if channel.disabled:
         # A disabled messenger still sends through its fallback, unless that cannot send either.
@@ -146,6 +150,28 @@ def _incident_plan(notification: dict[str, Any], alerts: list[dict[str, Any]], s
     return out
 
 
+def audience(notification: dict[str, Any], people: People) -> list[str]:
+    """A briefing's recipients: every staff member of its audience's departments and every one it names, once each
+    (docs/briefings.md); the notification carries the audience as the definition said when it was made."""
+    a = notification.get("audience") or {}
+    departments = set(a.get("departments") or [])
+    ids = [s.id for s in people.staff.values() if s.department in departments] + list(a.get("staff") or [])
+    return list(dict.fromkeys(ids))
+
+
+def _briefing_plan(notification: dict[str, Any], people: People, channels: dict[str, Channel]) -> list[Planned]:
+    """A briefing's deliveries: each of the audience on each of its channels. Not subscriptions: the definition
+    names who reads it; quiet hours do not hold it back (the e-mail waits in the mailbox)."""
+    wanted = list((notification.get("audience") or {}).get("channels") or [])
+    out = []
+    for recipient in audience(notification, people):
+        for ch in wanted:
+            p = _delivery(notification, [], people, recipient, ch, channels)
+            if p is not None:
+                out.append(p)
+    return out
+
+
 def plan(notification: dict[str, Any], subscriptions: list[Subscription], people: People,
          channels: dict[str, Channel], catalog: Catalog, now: float) -> list[Planned]:
     """Every delivery of one notification: one per (recipient, channel), with the alerts that concern it."""
@@ -153,6 +179,8 @@ def plan(notification: dict[str, Any], subscriptions: list[Subscription], people
     kind = str(notification.get("kind") or "firing")
     if kind == "incident":
         return _incident_plan(notification, alerts, subscriptions, people, channels, catalog)
+    if kind == "briefing":
+        return _briefing_plan(notification, people, channels)
     tier = int(notification.get("tier") or 0)
     out: list[Planned] = []
     if kind == "escalation" or tier >= 1:

@@ -14,7 +14,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from situationroom import status
-from situationroom.briefings import archive
+from situationroom.briefings import archive, deliver
 from situationroom.briefings.run import Site
 from situationroom.clock import WHEN_HELP, parse_when
 from situationroom.errors import ConfigError
@@ -47,7 +47,10 @@ class BriefingOut(BaseModel):
     by: str
     exercise: bool = Field(description="true when it cites exercise data or a simulated clock (marked 훈련)")
     clock: str | None = Field(description="the simulated clock the exercise data runs on, if any")
-    deliveries: list[dict[str, Any]] = Field(description="each recipient and channel: sent, failed or skipped")
+    deliveries: list[dict[str, Any]] = Field(
+        description="each recipient and channel as the notify role's delivery log last says: sent, retrying (with "
+                    "`next`, when the next attempt is due), dead, skipped or unrouted, with `attempt`, `note` and "
+                    "`error`; empty until the notify role has taken the briefing")
     links: dict[str, str]
 
 
@@ -56,15 +59,18 @@ class BriefingsOut(BaseModel):
     definitions: list[dict[str, Any]]
 
 
-def _site(request: Request) -> Site:
+async def _site(request: Request) -> Site:
     found: Site | None = getattr(request.app.state, "briefings", None)
     if found is None:
         ctx = request.app.state.ctx
         try:
             found = Site.load(ctx.client, ctx.catalog, ctx.settings, past=series_past(request))
         except ConfigError as exc:
-            raise ApiError(503, f"the site's briefing files do not load: {exc}") from None
+            raise ApiError(503, f"the site's people files do not load: {exc}") from None
         request.app.state.briefings = found
+    else:
+        # As the briefing role's watcher does: a changed file is read again (an unchanged one is only hashed).
+        await asyncio.to_thread(found.store.load_all)
     return found
 
 
@@ -75,20 +81,21 @@ def _links(record: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _record(request: Request, briefing_id: str) -> dict[str, Any]:
-    found = await archive.read(request.app.state.ctx.client, briefing_id)
+    client = request.app.state.ctx.client
+    found = await archive.read(client, briefing_id)
     if found is None:
         raise ApiError(404, "no such briefing in the archive (it may be past the retention)", field="briefing_id",
                        value=briefing_id)
-    return found
+    return (await deliver.with_deliveries(client, [found]))[0]
 
 
 @router.post("/api/v1/briefings/{name}/run", response_class=JSON, status_code=201, response_model=BriefingOut,
              responses=documented(400, 401, 403, 404, 422, 503),
-             summary="Make a briefing now for the period ending at `at` (default now), archive it and send it to its "
-                     "audience (operators and admins; audited)")
+             summary="Make a briefing now for the period ending at `at` (default now), archive it and hand it to the "
+                     "notify role for its audience (operators and admins; audited)")
 async def run_briefing(request: Request, name: str, record: Operator,
                        at: Annotated[str | None, Query(description=WHEN_HELP + "; default now")] = None) -> JSON:
-    site = _site(request)
+    site = await _site(request)
     site.get(name)  # an unknown name is a 404 naming it, before anything is read
     tz = ZoneInfo(request.app.state.ctx.catalog.city.timezone)
     try:
@@ -97,10 +104,9 @@ async def run_briefing(request: Request, name: str, record: Operator,
         raise ApiError(422, str(exc), field="at", value=at) from None
     who = actor(record) or "?"
     made, _ = await site.run(name, int(at_s * 1000), who)
-    await audited(request, record, "briefing.run", made["id"],
-                  {"name": name, "from": made["from"], "to": made["to"],
-                   "sent": sum(d["status"] == "sent" for d in made["deliveries"])})
-    return JSON({k: v for k, v in _links(made).items() if k != "sections"}, status_code=201)
+    await audited(request, record, "briefing.run", made["id"], {"name": name, "from": made["from"], "to": made["to"]})
+    # Just handed to the notify role: no delivery is logged yet.
+    return JSON({k: v for k, v in _links({**made, "deliveries": []}).items() if k != "sections"}, status_code=201)
 
 
 @router.get("/api/v1/briefings", response_class=JSON, response_model=BriefingsOut, responses=documented(*READ_ERRORS),
@@ -108,11 +114,12 @@ async def run_briefing(request: Request, name: str, record: Operator,
 async def list_briefings(request: Request, _: Reader,
                          name: Annotated[str | None, Query(description="only this briefing's")] = None,
                          limit: Annotated[int, Query(ge=1, le=1000, description="at most this many")] = 100) -> JSON:
-    site = _site(request)
+    site = await _site(request)
     if name is not None and name not in site.briefings:
         raise ApiError(422, f"not a briefing of the site; its briefings: {', '.join(site.briefings) or 'none'}",
                        field="name", value=name)
-    found = await archive.listing(request.app.state.ctx.client, name=name, limit=limit)
+    client = request.app.state.ctx.client
+    found = await deliver.with_deliveries(client, await archive.listing(client, name=name, limit=limit))
     defs = [{"name": b.name, "name_ko": b.spec.name_ko, "name_en": b.spec.name_en, "schedule": b.spec.schedule,
              "audience": b.spec.audience.model_dump(), "sections": [s.kind for s in b.spec.sections]}
             for b in site.briefings.values()]

@@ -10,7 +10,6 @@ import logging
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import formataddr, formatdate
-from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -19,6 +18,7 @@ import jinja2
 from pydantic import Field, SecretStr
 
 from situationroom import status
+from situationroom.briefings import archive
 from situationroom.notify import chart
 from situationroom.notify.channels.base import Channel, ChannelConfig, Delivery, DeliveryError
 from situationroom.notify.channels.registry import register
@@ -102,7 +102,13 @@ class Email(Channel):
                             for k in ("from", "to"))
         msg.set_content(f"{title}\n기간 {period}\n\n보고서 PDF를 첨부했습니다. 상황실 화면: {b['link']}" if ko
                          else f"{title}\nPeriod {period}\n\nThe briefing is attached as PDF. On the desk: {b['link']}")
-        pdf = await asyncio.to_thread(Path(b["pdf"]).read_bytes)
+        where = archive.path_of(self.ctx.settings.briefings_archive, b["id"], "pdf")
+        try:
+            pdf = await asyncio.to_thread(where.read_bytes)
+        except FileNotFoundError:
+            # Not there now, not there on a retry: past the retention, or this role does not see the archive.
+            raise DeliveryError(f"briefing {b['id']}: its PDF is not in the archive ({where}); the notify role "
+                                "needs the briefings folder of the data dir", permanent=True) from None
         msg.add_attachment(pdf, maintype="application", subtype="pdf", filename=f"{b['id']}.pdf")
         return msg
 

@@ -27,7 +27,7 @@ class Inapp(Channel):
                 "notification": delivery.notification.get("key"), "kind": delivery.kind, "tier": delivery.tier,
                 "at": now_ms(), "alerts": delivery.alerts}
         if delivery.kind == "briefing":
-            item["briefing"] = {k: v for k, v in delivery.notification["briefing"].items() if k != "pdf"}
+            item["briefing"] = delivery.notification["briefing"]
         async with self.ctx.client.pipeline(transaction=False) as pipe:
             inbox.put(pipe, item, keep=cfg.keep, updates_maxlen=self.ctx.settings.updates_maxlen)
             await pipe.execute()

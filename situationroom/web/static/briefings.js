@@ -13,6 +13,7 @@
       badToken: "토큰이 맞지 않습니다", archive: "작성된 보고", defs: "보고 종류", schedule: "일정", none: "아직 작성된 보고가 없습니다.",
       cols: ["보고", "기간", "작성", "전달", ""], view: "보기", pdf: "PDF", run: "지금 작성", running: "작성 중…",
       onDemand: "요청 시에만", exercise: "훈련", sent: (n, all) => `${n}/${all} 전달`, other: "English",
+      queued: "전달 대기 중", retrying: (n) => `${n}건 재시도 중`, dead: (n) => `${n}건 실패`,
       made: (id) => `작성했습니다: ${id}`,
     },
     en: {
@@ -22,6 +23,7 @@
       none: "No briefing made yet.", cols: ["Briefing", "Period", "Made", "Delivered", ""], view: "Open", pdf: "PDF",
       run: "Make now", running: "Making…", onDemand: "on demand only", exercise: "EXERCISE",
       sent: (n, all) => `${n}/${all} sent`, other: "한국어", made: (id) => `Made: ${id}`,
+      queued: "queued for delivery", retrying: (n) => `${n} retrying`, dead: (n) => `${n} failed`,
     },
   }[LANG];
   const state = { session: null, data: null, error: null, notice: null, busy: null };
@@ -39,12 +41,21 @@
       ${state.error ? `<div class="bad-text">${esc(state.error)}</div>` : ""}</form>`;
   }
 
+  // What the notify role's delivery log says of a briefing: sent of all, and what is being retried or gave up.
+  function delivered(b) {
+    const count = (status) => b.deliveries.filter((d) => d.status === status).length;
+    if (!b.deliveries.length) return esc(T.queued);
+    const parts = [T.sent(count("sent"), b.deliveries.length)];
+    if (count("retrying")) parts.push(T.retrying(count("retrying")));
+    if (count("dead")) parts.push(T.dead(count("dead")));
+    return parts.map(esc).join(" · ");
+  }
+
   function row(b) {
-    const sent = b.deliveries.filter((d) => d.status === "sent").length;
     const mark = b.exercise ? `<span class="x-badge">${esc(T.exercise)}</span> ` : "";
     return `<tr><td>${mark}<a href="${esc(b.links.page)}">${esc(nm(b))}</a></td>
       <td>${esc(stamp(b.from))} ~ ${esc(stamp(b.to))}</td><td>${esc(stamp(b.made))} · ${esc(b.by)}</td>
-      <td>${esc(T.sent(sent, b.deliveries.length))}</td>
+      <td class="delivered">${delivered(b)}</td>
       <td><a href="${esc(b.links.page)}">${esc(T.view)}</a> · <a href="${esc(b.links.pdf)}">${esc(T.pdf)}</a></td></tr>`;
   }
 
