@@ -60,7 +60,7 @@ class IngestResult:
         out.append(f"push ingest → live state:      {self.path_per_s:>10,.0f} samples/s")
         out.append(f"  {self.share:.0%} of the raw ceiling, {self.raw_ceiling_per_s:,.0f}/s "
                    f"({self.raw_ceiling_client}, an entry per sample; target ≥ 35%)")
-        out.append(f"  {self.share_batched:.0%} of the batched ceiling, {self.raw_batched_ceiling_per_s:,.0f}/s "
+        out.append(f"  {self.share_batched:.1%} of the batched ceiling, {self.raw_batched_ceiling_per_s:,.0f}/s "
                    f"({self.raw_batched_ceiling_client}, the entries ingest writes)")
         out.append(f"latency at {self.rate:,.0f} samples/s ({self.latency_samples} samples): "
                    f"p50 {lat['p50']:.1f} ms, p95 {lat['p95']:.1f} ms, p99 {lat['p99']:.1f} ms, "
