@@ -71,7 +71,7 @@ class IngestResult:
         return out
 
 
-def _series(catalog: Catalog) -> list[tuple[str, str, float, float]]:
+def catalog_series(catalog: Catalog) -> list[tuple[str, str, float, float]]:
     """Every (indicator, entity) of the catalog with a value range to draw plausible values from."""
     out = []
     for ind in catalog.indicators.values():
@@ -81,7 +81,7 @@ def _series(catalog: Catalog) -> list[tuple[str, str, float, float]]:
     return out
 
 
-def _samples(series: list[tuple[str, str, float, float]], n: int, rng: random.Random) -> list[dict]:
+def backlog_samples(series: list[tuple[str, str, float, float]], n: int, rng: random.Random) -> list[dict]:
     """n samples over the series in turn, their event times spread over the last 50 minutes as a
     real backlog would be (none late, none a duplicate)."""
     per_series = -(-n // len(series))
@@ -194,8 +194,8 @@ async def latency(base: str, url: str, token: str, series: list[tuple[str, str, 
 def run(settings: Settings, catalog: Catalog, url: str, *, samples: int, rate: float, seconds: float,
         port: int, log: Path | None) -> IngestResult:
     rng = random.Random(7)
-    series = _series(catalog)
-    items = _samples(series, samples, rng)
+    series = catalog_series(catalog)
+    items = backlog_samples(series, samples, rng)
     baselines = measure(url, items, settings.partitions)
     ceiling, batched_ceiling = strongest(baselines, PER_SAMPLE), strongest(baselines, BATCHED)
 
@@ -210,7 +210,7 @@ def run(settings: Settings, catalog: Catalog, url: str, *, samples: int, rate: f
     try:
         wait_http(f"{base}/healthz", web)
         # Fresh timestamps, so the path run is not mistaken for late or duplicate data.
-        items = _samples(series, samples, rng)
+        items = backlog_samples(series, samples, rng)
         pids = {"web": web.proc.pid, "aggregate": aggregate.proc.pid, "redis": redis_pid}
         before = {name: cpu_seconds(pid) for name, pid in pids.items()} | {"bench client": time.process_time()}
         path = run_async(path_throughput(base, url, token, items))
