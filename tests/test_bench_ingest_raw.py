@@ -57,6 +57,8 @@ def test_every_client_is_measured_and_leaves_redis_empty(embedded_url: str, mini
     assert {(b.client, b.entries) for b in baselines} == {(c, e) for c in (raw.ASYNCIO, raw.SYNC)
                                                            for e in (raw.PER_SAMPLE, raw.BATCHED)}
     assert all(b.per_s > 0 for b in baselines)
+    # hiredis is installed with the product, and both clients' connections parsed with it.
+    assert {b.parser for b in baselines} == {"_HiredisParser", "_AsyncHiredisParser"}
     assert redis.Redis.from_url(embedded_url).dbsize() == 0
 
 

@@ -21,7 +21,7 @@ def test_bench_ingest_measures_every_raw_client_and_the_path(tmp_path: Path) -> 
     assert {(b["client"], b["entries"]) for b in baselines} == {
         (client, entries) for client in ("redis.asyncio", "redis-py sync + hiredis")
         for entries in ("per-sample", "batched")}
-    assert all(b["per_s"] > 0 for b in baselines) and figures["path_per_s"] > 0
+    assert all(b["per_s"] > 0 and "Hiredis" in b["parser"] for b in baselines) and figures["path_per_s"] > 0
     for entries, ceiling, client, share in (("per-sample", "raw_ceiling_per_s", "raw_ceiling_client", "share"),
                                             ("batched", "raw_batched_ceiling_per_s", "raw_batched_ceiling_client",
                                              "share_batched")):

@@ -55,7 +55,7 @@ class IngestResult:
         """The result as the command prints it."""
         lat = self.latency_ms
         out = [f"series: {self.series}, samples: {self.samples}, hiredis: {'yes' if self.hiredis else 'NO'}"]
-        out += [f"raw pipelined XADD, {b.client:<24} {b.entries:<10} {b.per_s:>10,.0f} samples/s"
+        out += [f"raw pipelined XADD, {b.client:<24} {b.entries:<10} {b.per_s:>10,.0f} samples/s  ({b.parser})"
                 for b in self.baselines]
         out.append(f"push ingest → live state:      {self.path_per_s:>10,.0f} samples/s")
         out.append(f"  {self.share:.0%} of the raw ceiling, {self.raw_ceiling_per_s:,.0f}/s "

@@ -35,6 +35,8 @@ class Baseline:
     client: str
     entries: str
     per_s: float
+    parser: str = ""
+    """The reply parser the client's connection used (`_HiredisParser` / `_AsyncHiredisParser` with hiredis)."""
 
 
 def rounds(items: Sequence[dict], partitions: int, *, batched: bool) -> list[Round]:
@@ -52,7 +54,7 @@ def rounds(items: Sequence[dict], partitions: int, *, batched: bool) -> list[Rou
     return out
 
 
-async def _asyncio_seconds(url: str, pipelines: list[Round]) -> float:
+async def _asyncio_seconds(url: str, pipelines: list[Round]) -> tuple[float, str]:
     client = aioredis.Redis.from_url(url)
     try:
         start = time.perf_counter()
@@ -63,12 +65,16 @@ async def _asyncio_seconds(url: str, pipelines: list[Round]) -> float:
             await pipe.execute()
         elapsed = time.perf_counter() - start
         await client.flushdb()
-        return elapsed
+        conn = await client.connection_pool.get_connection()
+        # The connection's own parser, not HIREDIS_AVAILABLE: proof the timed client parsed with hiredis.
+        parser = type(conn._parser).__name__
+        await client.connection_pool.release(conn)
+        return elapsed, parser
     finally:
         await client.aclose()
 
 
-def _sync_seconds(url: str, pipelines: list[Round]) -> float:
+def _sync_seconds(url: str, pipelines: list[Round]) -> tuple[float, str]:
     # Called outside any event loop, so no loop's bookkeeping is on the clock: the plain blocking client alone.
     client = redis.Redis.from_url(url)
     try:
@@ -80,7 +86,10 @@ def _sync_seconds(url: str, pipelines: list[Round]) -> float:
             pipe.execute()
         elapsed = time.perf_counter() - start
         client.flushdb()
-        return elapsed
+        conn = client.connection_pool.get_connection()
+        parser = type(conn._parser).__name__
+        client.connection_pool.release(conn)
+        return elapsed, parser
     finally:
         client.close()
 
@@ -91,8 +100,9 @@ def measure(url: str, items: Sequence[dict], partitions: int) -> list[Baseline]:
     out = []
     for entries in (PER_SAMPLE, BATCHED):
         pipelines = rounds(items, partitions, batched=entries == BATCHED)
-        out.append(Baseline(ASYNCIO, entries, len(items) / run_async(_asyncio_seconds(url, pipelines))))
-        out.append(Baseline(SYNC, entries, len(items) / _sync_seconds(url, pipelines)))
+        for client, (seconds, parser) in ((ASYNCIO, run_async(_asyncio_seconds(url, pipelines))),
+                                          (SYNC, _sync_seconds(url, pipelines))):
+            out.append(Baseline(client, entries, len(items) / seconds, parser))
     return out
 
 
