@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from tests.servers_support import cli, free_port
 from tests.site_support import REPO
 
 
-def test_bench_ingest_measures_both_paths(tmp_path: Path) -> None:
-    """The benchmark itself runs end to end (its figures are recorded in docs/benchmarks.md, not asserted)."""
+def test_bench_ingest_measures_every_raw_client_and_the_path(tmp_path: Path) -> None:
+    """One run reports every raw baseline, picks the strongest per entry form as the ceiling and takes the
+    path's shares of those very figures; hiredis is in use."""
     result = cli("bench", "ingest", "--site", str(REPO / "tests/sites/mini"), "--samples", "2000",
                  "--seconds", "1", "--rate", "200", "--port", str(free_port()), "--json", timeout=300)
     assert result.returncode == 0, result.stderr
-    import json
-
     figures = json.loads(result.stdout)
-    assert figures["raw_xadd_per_s"] > 0 and figures["raw_xadd_batched_per_s"] > 0 and figures["path_per_s"] > 0
-    assert figures["latency_samples"] > 0
+    assert figures["hiredis"] is True
+    baselines = figures["baselines"]
+    assert {(b["client"], b["entries"]) for b in baselines} == {
+        (client, entries) for client in ("redis.asyncio", "redis-py sync + hiredis")
+        for entries in ("per-sample", "batched")}
+    assert all(b["per_s"] > 0 and "Hiredis" in b["parser"] for b in baselines) and figures["path_per_s"] > 0
+    for entries, ceiling, client, share in (("per-sample", "raw_ceiling_per_s", "raw_ceiling_client", "share"),
+                                            ("batched", "raw_batched_ceiling_per_s", "raw_batched_ceiling_client",
+                                             "share_batched")):
+        best = max((b for b in baselines if b["entries"] == entries), key=lambda b: b["per_s"])
+        assert (figures[ceiling], figures[client]) == (best["per_s"], best["client"])
+        assert figures[share] == figures["path_per_s"] / best["per_s"]
+    assert figures["latency_samples"] > 0 and figures["latency_ms"]["p99"] > 0

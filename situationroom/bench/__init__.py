@@ -28,6 +28,12 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[rank]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (from /proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextlib.contextmanager
 def bench_redis(url: str | None) -> Iterator[str]:
     """A Redis to measure on: the given one (must be empty), or a fresh embedded one in a temp folder."""

@@ -1,4 +1,4 @@
-"""Benchmark of the ingest path: push ingest → streams → aggregator → live state, beside raw XADD."""
+"""Benchmark of the ingest path: push ingest → streams → aggregator → live state, beside every raw XADD client."""
 
 from __future__ import annotations
 
@@ -7,46 +7,71 @@ import bisect
 import random
 import time
 from collections import defaultdict
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import httpx
 import orjson
 import redis.asyncio as aioredis
+from redis.utils import HIREDIS_AVAILABLE
 
-from situationroom import counters, keys, tokens, updates
-from situationroom.bench import percentile, start_role, wait_http
+from situationroom import counters, tokens, updates
+from situationroom.bench import cpu_seconds, percentile, start_role, wait_http
+from situationroom.bench.ingest_raw import BATCH, BATCHED, PER_SAMPLE, Baseline, measure, strongest
 from situationroom.catalog import Catalog
 from situationroom.counters import Counter
 from situationroom.redisconn import sync_client
 from situationroom.roles import run_async
-from situationroom.sample_entries import encode, encode_batch
-from situationroom.samples import Sample
 from situationroom.settings import Settings
-
-BATCH = 1000
 
 
 @dataclass
 class IngestResult:
     samples: int
-    raw_xadd_per_s: float
-    """One entry per sample: the ceiling the path's target is a share of."""
     path_per_s: float
-    ratio: float
     rate: float
     latency_samples: int
     latency_ms: dict[str, float] = field(default_factory=dict)
     series: int = 0
-    raw_xadd_batched_per_s: float = 0.0
-    """The entries ingest writes (a batch per partition): what Redis takes when nothing is done per sample."""
+    hiredis: bool = HIREDIS_AVAILABLE
+    baselines: list[Baseline] = field(default_factory=list)
+    """Every raw client in both entry forms, measured in this run on this Redis."""
+    raw_ceiling_per_s: float = 0.0
+    """The strongest client writing an entry per sample: the ceiling the path's target is a share of."""
+    raw_ceiling_client: str = ""
+    share: float = 0.0
+    raw_batched_ceiling_per_s: float = 0.0
+    """The strongest client writing the entries ingest writes (a batch per partition): Redis doing nothing per
+    sample, so the path's share of it is what the work per sample costs, reported beside the target's."""
+    raw_batched_ceiling_client: str = ""
+    share_batched: float = 0.0
+    path_cpu_s: dict[str, float] = field(default_factory=dict)
+    """CPU seconds each process spent during the path run: where its time goes."""
 
     def as_dict(self) -> dict:
         return asdict(self)
 
+    def lines(self) -> list[str]:
+        """The result as the command prints it."""
+        lat = self.latency_ms
+        out = [f"series: {self.series}, samples: {self.samples}, hiredis: {'yes' if self.hiredis else 'NO'}"]
+        out += [f"raw pipelined XADD, {b.client:<24} {b.entries:<10} {b.per_s:>10,.0f} samples/s  ({b.parser})"
+                for b in self.baselines]
+        out.append(f"push ingest → live state:      {self.path_per_s:>10,.0f} samples/s")
+        out.append(f"  {self.share:.0%} of the raw ceiling, {self.raw_ceiling_per_s:,.0f}/s "
+                   f"({self.raw_ceiling_client}, an entry per sample; target ≥ 35%)")
+        out.append(f"  {self.share_batched:.1%} of the batched ceiling, {self.raw_batched_ceiling_per_s:,.0f}/s "
+                   f"({self.raw_batched_ceiling_client}, the entries ingest writes)")
+        out.append(f"latency at {self.rate:,.0f} samples/s ({self.latency_samples} samples): "
+                   f"p50 {lat['p50']:.1f} ms, p95 {lat['p95']:.1f} ms, p99 {lat['p99']:.1f} ms, "
+                   f"max {lat['max']:.1f} ms (target p99 ≤ 20 ms)")
+        if self.path_cpu_s:
+            out.append("CPU during the path run: " + ", ".join(f"{name} {cpu:.2f} s"
+                                                            for name, cpu in self.path_cpu_s.items()))
+        return out
 
-def _series(catalog: Catalog) -> list[tuple[str, str, float, float]]:
+
+def catalog_series(catalog: Catalog) -> list[tuple[str, str, float, float]]:
     """Every (indicator, entity) of the catalog with a value range to draw plausible values from."""
     out = []
     for ind in catalog.indicators.values():
@@ -56,7 +81,7 @@ def _series(catalog: Catalog) -> list[tuple[str, str, float, float]]:
     return out
 
 
-def _samples(series: list[tuple[str, str, float, float]], n: int, rng: random.Random) -> list[dict]:
+def backlog_samples(series: list[tuple[str, str, float, float]], n: int, rng: random.Random) -> list[dict]:
     """n samples over the series in turn, their event times spread over the last 50 minutes as a
     real backlog would be (none late, none a duplicate)."""
     per_series = -(-n // len(series))
@@ -68,36 +93,6 @@ def _samples(series: list[tuple[str, str, float, float]], n: int, rng: random.Ra
         ts = t0 + (k // len(series)) * step
         out.append({"indicator": ind, "entity": ent, "ts": round(ts, 3), "value": round(rng.uniform(lo, hi), 2)})
     return out
-
-
-async def raw_xadd(url: str, items: list[dict], partitions: int, *, batched: bool = False) -> float:
-    """Samples/s of pipelined XADD (`BATCH` samples per round trip) of the items into the partition streams, the
-    entries encoded before the clock starts: one entry per sample (the older entry form: what a plain client writing
-    samples to streams does, the ceiling the targets were set against), or with `batched` the entries ingest writes
-    now (a batch as one entry per partition)."""
-    client = aioredis.Redis.from_url(url)
-    try:
-        rounds: list[list[tuple[str, Mapping[str, bytes | str]]]] = []
-        for k in range(0, len(items), BATCH):
-            by_stream: dict[str, list[Sample]] = {}
-            for i in items[k:k + BATCH]:
-                by_stream.setdefault(keys.samples(keys.partition_of(i["indicator"], partitions)), []).append(
-                    Sample(i["indicator"], i["entity"], i["ts"], i["value"], "bench"))
-            if batched:
-                rounds.append([(stream, encode_batch(batch)) for stream, batch in by_stream.items()])
-            else:
-                rounds.append([(stream, encode(s)) for stream, batch in by_stream.items() for s in batch])
-        start = time.perf_counter()
-        for entries in rounds:
-            pipe = client.pipeline(transaction=False)
-            for stream, f in entries:
-                pipe.xadd(stream, f)
-            await pipe.execute()
-        elapsed = time.perf_counter() - start
-        await client.flushdb()
-        return len(items) / elapsed
-    finally:
-        await client.aclose()
 
 
 async def _wait_aggregated(client: aioredis.Redis, target: int) -> None:
@@ -199,13 +194,14 @@ async def latency(base: str, url: str, token: str, series: list[tuple[str, str, 
 def run(settings: Settings, catalog: Catalog, url: str, *, samples: int, rate: float, seconds: float,
         port: int, log: Path | None) -> IngestResult:
     rng = random.Random(7)
-    series = _series(catalog)
-    items = _samples(series, samples, rng)
-    raw = run_async(raw_xadd(url, items, settings.partitions))
-    raw_batched = run_async(raw_xadd(url, items, settings.partitions, batched=True))
+    series = catalog_series(catalog)
+    items = backlog_samples(series, samples, rng)
+    baselines = measure(url, items, settings.partitions)
+    ceiling, batched_ceiling = strongest(baselines, PER_SAMPLE), strongest(baselines, BATCHED)
 
     sync = sync_client(url)
     token = tokens.create(sync, "ingest", "bench")
+    redis_pid = int(sync.info("server")["process_id"])
     sync.close()
     base = f"http://127.0.0.1:{port}"
     env = {"SITUATIONROOM_PARTITIONS": str(settings.partitions)}
@@ -214,15 +210,21 @@ def run(settings: Settings, catalog: Catalog, url: str, *, samples: int, rate: f
     try:
         wait_http(f"{base}/healthz", web)
         # Fresh timestamps, so the path run is not mistaken for late or duplicate data.
-        items = _samples(series, samples, rng)
+        items = backlog_samples(series, samples, rng)
+        pids = {"web": web.proc.pid, "aggregate": aggregate.proc.pid, "redis": redis_pid}
+        before = {name: cpu_seconds(pid) for name, pid in pids.items()} | {"bench client": time.process_time()}
         path = run_async(path_throughput(base, url, token, items))
+        after = {name: cpu_seconds(pid) for name, pid in pids.items()} | {"bench client": time.process_time()}
         lat = run_async(latency(base, url, token, series, rate, seconds, rng))
     finally:
         web.stop()
         aggregate.stop()
     return IngestResult(
-        samples=samples, raw_xadd_per_s=raw, path_per_s=path, ratio=path / raw, rate=rate,
-        latency_samples=len(lat), series=len(series), raw_xadd_batched_per_s=raw_batched,
+        samples=samples, path_per_s=path, rate=rate, latency_samples=len(lat), series=len(series),
+        baselines=baselines, raw_ceiling_per_s=ceiling.per_s, raw_ceiling_client=ceiling.client,
+        share=path / ceiling.per_s, raw_batched_ceiling_per_s=batched_ceiling.per_s,
+        raw_batched_ceiling_client=batched_ceiling.client, share_batched=path / batched_ceiling.per_s,
+        path_cpu_s={name: after[name] - before[name] for name in after},
         latency_ms={"p50": percentile(lat, 50), "p95": percentile(lat, 95), "p99": percentile(lat, 99),
                     "max": max(lat) if lat else float("nan")},
     )

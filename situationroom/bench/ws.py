@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing as mp
-import os
 import resource
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -15,7 +14,7 @@ from typing import Any, TypeVar
 import orjson
 
 from situationroom import keys, tokens, updates
-from situationroom.bench import Pusher, Role, percentile, start_role, wait_http
+from situationroom.bench import Pusher, Role, cpu_seconds, percentile, start_role, wait_http
 from situationroom.bench.ws_clients import Clients, bare_server
 from situationroom.catalog import Catalog
 from situationroom.redisconn import async_client, sync_client
@@ -59,12 +58,6 @@ class WsResult:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (from /proc/<pid>/stat)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # -- the runs -----------------------------------------------------------------------------------------------

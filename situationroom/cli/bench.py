@@ -51,7 +51,7 @@ def bench_ingest(
     log: RolesLogOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Push ingest → streams → aggregator → live state, beside raw pipelined XADD on the same Redis."""
+    """Push ingest → streams → aggregator → live state, beside every raw pipelined XADD client on the same Redis."""
     import json
 
     from situationroom.bench import bench_redis
@@ -64,16 +64,8 @@ def bench_ingest(
     if as_json:
         typer.echo(json.dumps(result.as_dict(), indent=2))
         return
-    lat = result.latency_ms
-    typer.echo(f"series: {result.series}, samples: {result.samples}")
-    typer.echo(f"raw pipelined XADD:            {result.raw_xadd_per_s:>10,.0f} samples/s  (an entry per sample)")
-    typer.echo(f"raw pipelined XADD, batched:   {result.raw_xadd_batched_per_s:>10,.0f} samples/s  "
-               f"(the entries ingest writes: a batch per partition)")
-    typer.echo(f"push ingest → live state:      {result.path_per_s:>10,.0f} samples/s  "
-               f"({result.ratio:.0%} of raw XADD; target ≥ 30%)")
-    typer.echo(f"latency at {result.rate:,.0f} samples/s ({result.latency_samples} samples): "
-               f"p50 {lat['p50']:.1f} ms, p95 {lat['p95']:.1f} ms, p99 {lat['p99']:.1f} ms, max {lat['max']:.1f} ms "
-               f"(target p99 ≤ 20 ms)")
+    for line in result.lines():
+        typer.echo(line)
 
 
 @app.command("alerts")
