@@ -17,8 +17,9 @@ import pytest
 import redis.asyncio as aioredis
 from pypdf import PdfReader
 
+from situationroom import briefing_archive as archive
 from situationroom import keys
-from situationroom.briefings import archive, deliver
+from situationroom.briefings import deliver
 from situationroom.briefings.run import Site
 from situationroom.notify import deadletter, inbox
 from situationroom.notify.deliver import Notifier

@@ -18,7 +18,7 @@ import pytest
 import redis.asyncio as aioredis
 from pypdf import PdfReader
 
-from situationroom.briefings import archive
+from situationroom import briefing_archive as archive
 from situationroom.briefings import role as role_mod
 from situationroom.briefings.role import BriefingRole
 from situationroom.briefings.run import Site

@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 
 import redis.asyncio as aioredis
 
-from situationroom.briefings import archive, charts, fonts, html, layout, pdf, sections
+from situationroom import briefing_archive as archive
+from situationroom.briefings import charts, fonts, html, layout, pdf, sections
 from situationroom.briefings.definition import Briefing
 from situationroom.briefings.sections import Reads
 from situationroom.clock import now_ms

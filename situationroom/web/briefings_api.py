@@ -13,8 +13,9 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from situationroom import briefing_archive as archive
 from situationroom import status
-from situationroom.briefings import archive, deliver
+from situationroom.briefings import deliver
 from situationroom.briefings.run import Site
 from situationroom.clock import WHEN_HELP, parse_when
 from situationroom.errors import ConfigError

@@ -17,8 +17,8 @@ import aiosmtplib
 import jinja2
 from pydantic import Field, SecretStr
 
+from situationroom import briefing_archive as archive
 from situationroom import status
-from situationroom.briefings import archive
 from situationroom.notify import chart
 from situationroom.notify.channels.base import Channel, ChannelConfig, Delivery, DeliveryError
 from situationroom.notify.channels.registry import register

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 
-from situationroom.briefings import archive
+from situationroom import briefing_archive as archive
 
 
 def _record(bid: str, made: int, to: int, name: str = "shift") -> dict:
