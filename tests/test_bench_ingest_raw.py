@@ -13,6 +13,7 @@ from situationroom.bench import ingest_raw as raw
 from situationroom.bench.ingest import backlog_samples, catalog_series
 from situationroom.catalog import Catalog
 from situationroom.sample_entries import entry_samples
+from tests.redis_support import empty_url
 
 PARTITIONS = 4
 
@@ -31,10 +32,10 @@ def _written(url: str, pipelines: list) -> tuple[int, list[tuple[str, str, int, 
             for _, fields in client.xrange(keys.samples(p)):
                 count += 1
                 out += [(s.indicator, s.entity, ms, s.value) for ms, s in entry_samples(fields)]
-        client.flushdb()
         return count, sorted(out)
     finally:
         client.close()
+        empty_url(url)
 
 
 def test_both_entry_forms_carry_the_same_samples(embedded_url: str, mini_catalog: Catalog) -> None:
