@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import orjson
 import pytest
 import redis
 from playwright.sync_api import Browser, Page
@@ -294,4 +295,30 @@ def test_during_a_replay_today_is_the_simulated_day_and_says_so(browser: Browser
         r = redis.Redis.from_url(site.settings.redis_url or "")
         r.delete(keys.collector_health("sim-replay"))
         r.srem(keys.collectors_index(), "sim-replay")
+        r.close()
+
+
+def test_the_form_starts_on_exercise_data_where_an_indicator_has_no_other(browser: Browser, site: Served) -> None:
+    """A demo site, or a city before its first real collector, holds exercise data only: a 7-day query of such an
+    indicator reads the exercise data; one that has real data reads the real data."""
+    r = redis.Redis.from_url(site.settings.redis_url or "")
+    now = int(time.time() * 1000)
+    live = {"v": 1.0, "t": now, "st": "normal", "ps": "normal", "since": now, "n": 3600, "w": {}, "r": None}
+    r.hset(keys.live(PRESSURE, exercise=True), "kma-asos-138",
+           orjson.dumps({**live, "i": PRESSURE, "e": "kma-asos-138", "x": 1}))
+    r.hset(keys.live(PM10), STATIONS[0], orjson.dumps({**live, "i": PM10, "e": STATIONS[0]}))
+    try:
+        page = open_data(browser, f"{site.url}/data?indicator={PRESSURE}&preset=7d")
+        assert page.input_value("#f-mode") == "exercise"
+        page.context.close()
+        page = open_data(browser, f"{site.url}/data?indicator={PM10}&preset=7d")
+        assert page.input_value("#f-mode") == "real"
+        # Picking the exercise-only indicator alone on the form turns the choice to exercise data too.
+        page.uncheck(f"#f-indicators input[value='{PM10}']")
+        page.select_option("#f-domain", "weather")
+        page.check(f"#f-indicators input[value='{PRESSURE}']")
+        assert page.input_value("#f-mode") == "exercise"
+        page.context.close()
+    finally:
+        r.delete(keys.live(PRESSURE, exercise=True), keys.live(PM10))
         r.close()

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse
 
+from situationroom import keys
 from situationroom.catalog import Catalog, Indicator
 from situationroom.events import NONE, Events
 from situationroom.web import clearance, data_charts, desk, shell
@@ -49,9 +50,22 @@ def city_entities(catalog: Catalog, indicator: str) -> list[str]:
     return own[:1] or list(measured)
 
 
-def _indicator(catalog: Catalog, people: Any, ind: Indicator, withheld: bool, lang: str) -> dict[str, Any]:
+async def data_kinds(client: Any, catalog: Catalog) -> dict[str, tuple[bool, bool]]:
+    """Per indicator, whether it has real and exercise data live now: the form then starts on the data there is (a
+    demo site, or a city before its first real collector, holds exercise data only)."""
+    pipe = client.pipeline(transaction=False)
+    for iid in catalog.indicators:
+        pipe.exists(keys.live(iid))
+        pipe.exists(keys.live(iid, exercise=True))
+    found = await pipe.execute()
+    return {iid: (bool(found[2 * n]), bool(found[2 * n + 1])) for n, iid in enumerate(catalog.indicators)}
+
+
+def _indicator(catalog: Catalog, people: Any, ind: Indicator, withheld: bool, lang: str,
+               kinds: tuple[bool, bool] = (False, False)) -> dict[str, Any]:
     out: dict[str, Any] = {"id": ind.id, "name": _name(ind, lang), "unit": ind.unit if lang == "ko" else ind.unit_en,
-                           "decimals": ind.decimals, "withheld": withheld, "reason": None, "readers": None}
+                           "decimals": ind.decimals, "withheld": withheld, "reason": None, "readers": None,
+                           "real": kinds[0], "exercise": kinds[1]}
     if ind.restricted is not None:
         depts = [people.departments.get(d) for d in ind.restricted.departments]
         out["readers"] = ", ".join(_name(d, lang) if d is not None else dept
@@ -68,7 +82,8 @@ def _event(event: Any, lang: str) -> dict[str, Any]:
             "from": event.start.isoformat(), "to": event.end.isoformat()}
 
 
-def page_data(request: Request, record: Any, lang: str) -> dict[str, Any]:
+def page_data(request: Request, record: Any, lang: str,
+              kinds: dict[str, tuple[bool, bool]] | None = None) -> dict[str, Any]:
     """What data.js needs: the domains with their indicators as this caller may use them, the areas, the named
     events, the chart's spec and the words."""
     catalog: Catalog = request.app.state.ctx.catalog
@@ -78,8 +93,8 @@ def page_data(request: Request, record: Any, lang: str) -> dict[str, Any]:
     tz = ZoneInfo(catalog.city.timezone)
     domains = []
     for domain in catalog.domains.values():
-        inds = [_indicator(catalog, people, i, i.id in hidden, lang) for i in catalog.indicators.values()
-                if i.domain == domain.id]
+        inds = [_indicator(catalog, people, i, i.id in hidden, lang, (kinds or {}).get(i.id, (False, False)))
+                for i in catalog.indicators.values() if i.domain == domain.id]
         if inds:
             domains.append({"id": domain.id, "name": _name(domain, lang), "indicators": inds})
     gus = [{"id": g.id, "name": _name(g, lang)} for g in catalog.entities_of_kind("gu")]
@@ -143,4 +158,4 @@ async def data_page(request: Request, lang: Lang = "ko") -> HTMLResponse:
     return shell.page(request, lang=lang, title=f"{city} — {t['title']}", styles=["desk.css", "data.css"],
                       scripts=["vendor/vega.min.js", "vendor/vega-lite.min.js", "vendor/vega-embed.min.js",
                                "session.js", "citytime.js", "data.js"],
-                      body=body, data=page_data(request, record, lang))
+                      body=body, data=page_data(request, record, lang, await data_kinds(ctx.client, catalog)))

@@ -111,12 +111,18 @@
     $("f-from").value = dateOf(from);
     $("f-to").value = dateOf(to);
   }
+  // Real data unless every chosen indicator has exercise data only (a demo site, or a city before its first real
+  // collector): then the form starts on the data there is.
+  const defaultMode = () => {
+    const ids = chosen();
+    return ids.length && ids.every((id) => !byId[id].real && byId[id].exercise) ? "exercise" : "real";
+  };
   function applyPreset() {
     const found = presetRange(presetSel.value, range);
     if (!found) return;
     setRange(found[0], found[1]);
     form.elements.resolution.value = resolutionFor(found[1] - found[0]);
-    form.elements.mode.value = found[2] || "real";
+    form.elements.mode.value = found[2] || defaultMode();
   }
 
   // ----------------------------------------------------------------------------------------- the URL
@@ -354,7 +360,11 @@
 
   // ------------------------------------------------------------------------------------------ wiring
   domainSel.addEventListener("change", () => { drawIndicators([]); drawAreas(); });
-  boxes.addEventListener("change", drawAreas);
+  boxes.addEventListener("change", () => {
+    drawAreas();
+    const found = presetRange(presetSel.value, range);
+    if (found && !found[2]) form.elements.mode.value = defaultMode();   // an event or a replay keeps its own
+  });
   presetSel.addEventListener("change", applyPreset);
   for (const [id, isEnd] of [["f-from", false], ["f-to", true]]) {
     $(id).addEventListener("change", () => {
