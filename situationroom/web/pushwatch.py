@@ -34,7 +34,8 @@ def watching(name: str, read: Callable[[FastAPI, aioredis.Redis], Awaitable[dict
             last: dict[str, Any] | None = None
             client = app.state.ctx.client
             while not stop.is_set():
-                try:
+                # Redis down: the pages say so themselves; the frame waits for it.
+                with contextlib.suppress(RedisError, OSError):
                     now = await read(app, client)
                     fanout = getattr(app.state, "fanout", None)
                     if now != last and fanout is not None:
@@ -42,8 +43,6 @@ def watching(name: str, read: Callable[[FastAPI, aioredis.Redis], Awaitable[dict
                         if inspect.isawaitable(result):
                             await result
                         last = now
-                except (RedisError, OSError):
-                    pass  # Redis down: the pages say so themselves; the frame waits for it
                 await wait_event(stop, every)
 
         task = asyncio.create_task(watch(), name=name)
