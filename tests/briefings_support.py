@@ -7,9 +7,12 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import redis.asyncio as aioredis
 
+from situationroom.briefings.definition import site_briefings
+from situationroom.briefings.make import period
 from situationroom.catalog import Catalog, load_catalog
 from situationroom.history.store import store_for
 from situationroom.incidents import store as incident_store
@@ -22,7 +25,9 @@ from tests.site_support import settings_for
 
 HOUR = 3600
 WEEK = 7 * 86_400
-FIRED_AGO_S = 3 * HOUR
+FIRED_INTO_PERIOD_S = 300
+"""The alert fires five minutes into the latest-starting period of the site's briefings, so every briefing made at
+`at` holds it whatever the hour the tests run (a fixed offset before `at` fell before 08:30 from 09:00 to 11:00)."""
 ACK_AFTER_S = 450
 """7.5 minutes: the briefing says 7.5분 후."""
 
@@ -72,7 +77,10 @@ async def briefing_city(url: str, tmp_path: Path) -> BriefingCity:
             Sample("air.pm10", "4711125300", now - 60, 180.0, "drill", exercise=True),
         ])
         await aggregate(url, settings, catalog)
-        fired = (at - FIRED_AGO_S) * 1000
+        tz = ZoneInfo(catalog.city.timezone)
+        starts = [period(b, at * 1000, tz)[0] for b in site_briefings(settings, catalog).values()]
+        fired = max(starts) + FIRED_INTO_PERIOD_S * 1000
+        assert fired + ACK_AFTER_S * 1000 < at * 1000, "the acknowledgement must fall inside every period"
         alert = {"kind": "alert", "fingerprint": "fp-river", "indicator": "river.level", "entity": "hrfco-2101690",
                  "level": 3, "severity": "경계", "exercise": False}
         incident = incident_store.Incident("20261207-typhoon-1", "typhoon", catalog.city.id, 2, False,

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, Route
 
 from tests.browser import needs_chromium, signed_in_page
 from tests.public_support import non_public, public_site
@@ -121,3 +121,27 @@ def test_real_data_carries_no_simulation_mark(browser: Browser, embedded_url: st
         assert "모의" not in page.locator("main").inner_text()
         assert page.locator("#updated").inner_text().startswith("갱신 2")
         page.context.close()
+
+
+def test_a_page_that_failed_to_load_tries_again_soon(browser: Browser, site: Served) -> None:
+    # The first two answers of the status API are lost (a blip of the city network); the page says it could not
+    # load, then tries again after 2 and 4 s instead of waiting out its half-minute refresh.
+    context = browser.new_context(viewport={"width": 375, "height": 812}, locale="ko-KR")
+    lost: list[str] = []
+
+    def blip(route: Route) -> None:
+        if len(lost) < 2:
+            lost.append(route.request.url)
+            route.fulfill(status=503, body="")
+        else:
+            route.continue_()
+
+    context.route("**/api/v1/public/status", blip)
+    page = context.new_page()
+    page.goto(f"{site.url}/public")
+    page.wait_for_function("document.getElementById('updated').textContent.length > 0")
+    assert page.locator("body[data-ready=true]").count() == 0
+    page.wait_for_selector(READY, timeout=15_000)
+    assert len(lost) == 2
+    assert page.locator("#district-table tbody tr").count() == len(site.catalog.entities_of_kind("dong"))
+    context.close()

@@ -171,12 +171,18 @@
       // During a replay the page's times are simulated; when it was computed is not: said so.
       $("updated").textContent = `${clock ? W.updated_real : W.updated} ${when(st.generated_at, true)}`;
       document.body.dataset.ready = "true";
+      failures = 0;
     } catch (err) {
       $("updated").textContent = W.error;
       console.warn(err);
+      failures += 1;
     }
+    // After a failure (a server restarting, a blip of the city network) try again soon, backing off to the usual
+    // pace, so a citizen who opened the page at the wrong moment is not left with an error for the whole interval.
+    const every = Math.max(30, PAGE.every_s * 2);
+    setTimeout(refresh, (failures ? Math.min(every, 2 ** failures) : every) * 1000);
   }
+  let failures = 0;
   refresh();
-  setInterval(refresh, Math.max(30, PAGE.every_s * 2) * 1000);
   setInterval(tick, 1000);
 })();
