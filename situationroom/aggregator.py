@@ -18,6 +18,7 @@ from situationroom import counters, keys, updates
 from situationroom.catalog import Catalog
 from situationroom.clock import now_ms
 from situationroom.counters import Counter
+from situationroom.group_reads import GroupReader
 from situationroom.lua import Call, PipelinedScript, source
 from situationroom.outage import run_stream_reader
 from situationroom.sample_entries import MalformedEntry, entry_samples
@@ -66,6 +67,7 @@ class Aggregator:
         self._restatus = PipelinedScript(client, source("restatus.lua"))
         self._thresholds: dict[tuple[str, str], tuple[str, ...]] = {}
         self._entries = EntryBudget(settings.batch_size)
+        self._reader = GroupReader(client, keys.AGGREGATOR_GROUP, self.consumer)
         self.processed = 0
 
     def _threshold_args(self, indicator: str, entity: str) -> tuple[str, ...]:
@@ -193,9 +195,7 @@ class Aggregator:
 
     async def _read_counted(self, entry_id: str, block: int | None) -> tuple[list[Entry], int]:
         """Entries with their fields, and how many the reply held (trimmed ones are acknowledged)."""
-        streams = dict.fromkeys(self.streams, entry_id)
-        reply = await self.client.xreadgroup(keys.AGGREGATOR_GROUP, self.consumer, streams,
-                                             count=self._entries.count(), block=block)
+        reply = await self._reader.read(dict.fromkeys(self.streams, entry_id), self._entries.count(), block)
         out: list[Entry] = []
         gone: dict[bytes, list[bytes]] = defaultdict(list)
         for stream, messages in reply or []:
@@ -259,7 +259,8 @@ class Aggregator:
         for ind in self.catalog.indicators:
             for ent in self.catalog.entities_of(ind):
                 for x in (False, True):
-                    pipe.unlink(keys.retired_hourly(ind, ent, x))
+                    # DEL, not UNLINK: a cluster client's pipeline runs UNLINK at once instead of queuing it.
+                    pipe.delete(keys.retired_hourly(ind, ent, x))
         n = sum(await pipe.execute())
         if n:
             log.info("deleted %d 1-hour bucket sets: hours and days come from the history store now", n)
@@ -312,8 +313,11 @@ class Aggregator:
             await self.process(await self._read(">", block))
             return True
 
-        await run_stream_reader("aggregator", once, stop, log=log,
-                                regroup=lambda: ensure_groups(self.client, self.settings.partitions))
+        try:
+            await run_stream_reader("aggregator", once, stop, log=log,
+                                    regroup=lambda: ensure_groups(self.client, self.settings.partitions))
+        finally:
+            await self._reader.close()
 
 def _transient(exc: Exception) -> bool:
     """Errors that go away by themselves (memory, a busy or loading server, connections)."""

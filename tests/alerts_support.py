@@ -16,6 +16,7 @@ from situationroom.aggregator import Aggregator
 from situationroom.alerts.role import AlertRole
 from situationroom.alerts.state import Alert, fingerprint
 from situationroom.catalog import load_catalog
+from situationroom.redisconn import async_client
 from situationroom.samples import Sample
 from situationroom.settings import Settings
 from situationroom.streams import StreamWriter, ensure_groups
@@ -87,7 +88,7 @@ class City:
     async def open(cls, url: str, tmp: Path, rules: str, *, site: Path = MINI, **overrides: Any) -> City:
         values: dict[str, Any] = {"site": make_site(tmp, rules, site), "partitions": 2, "alert_min_interval": 0}
         values.update(overrides)
-        city = cls(aioredis.Redis.from_url(url), settings_for(url, **values))
+        city = cls(async_client(url), settings_for(url, **values))
         await ensure_groups(city.client, city.settings.partitions)
         await city.role.start()
         return city

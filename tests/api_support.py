@@ -5,12 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import redis
-import redis.asyncio as aioredis
-
 from situationroom import tokens
 from situationroom.aggregator import Aggregator
 from situationroom.catalog import Catalog
+from situationroom.redisconn import async_client, sync_client
 from situationroom.settings import Settings
 from situationroom.streams import ensure_groups
 from tests.history_support import drain
@@ -25,7 +23,7 @@ def serve_mini(redis_url: str) -> Iterator[Served]:
 
 
 def make_token(url: str, role: str) -> str:
-    client = redis.Redis.from_url(url)
+    client = sync_client(url)
     try:
         return tokens.create(client, role, f"test-{role}")
     finally:
@@ -33,7 +31,7 @@ def make_token(url: str, role: str) -> str:
 
 
 async def aggregate(url: str, settings: Settings, catalog: Catalog) -> None:
-    client = aioredis.Redis.from_url(url)
+    client = async_client(url)
     try:
         await ensure_groups(client, settings.partitions)
         agg = Aggregator(client, catalog, settings, consumer="test")

@@ -9,13 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import redis.asyncio as aioredis
-
 from situationroom.briefings.definition import site_briefings
 from situationroom.briefings.make import period
 from situationroom.catalog import Catalog, load_catalog
 from situationroom.history.store import store_for
 from situationroom.incidents import store as incident_store
+from situationroom.redisconn import async_client
 from situationroom.samples import Sample
 from situationroom.settings import Settings
 from situationroom.streams import StreamWriter
@@ -64,7 +63,7 @@ async def briefing_city(url: str, tmp_path: Path) -> BriefingCity:
                      for e in entities for t in range(start, start + span + HOUR, HOUR)]
     rows += [Sample("river.level", "hrfco-2101690", t, river(t, at), "test") for t in range(at - 86_400, at, 600)]
     write_batch(store, catalog, rows, "1700000000000")
-    client = aioredis.Redis.from_url(url)
+    client = async_client(url)
     try:
         writer = StreamWriter(client, partitions=settings.partitions, retention=settings.stream_retention,
                               deadletter_maxlen=settings.deadletter_maxlen)

@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import redis.asyncio as aioredis
 
 from situationroom.aggregator import Aggregator
 from situationroom.catalog import Catalog, load_catalog
 from situationroom.events import load_events
 from situationroom.history.past import write_past
 from situationroom.history.store import HistoryStore
+from situationroom.redisconn import async_client
 from situationroom.samples import Sample
 from situationroom.settings import Settings
 from situationroom.streams import StreamWriter, ensure_groups
@@ -108,7 +108,7 @@ def deliver(site: CompareSite, samples: list[Sample]) -> None:
     """Samples through the streams and an aggregator into the live state, as a collector's would arrive."""
 
     async def run() -> None:
-        client = aioredis.Redis.from_url(site.settings.redis_url or "")
+        client = async_client(site.settings.redis_url or "")
         try:
             await ensure_groups(client, site.settings.partitions)
             writer = StreamWriter(client, partitions=site.settings.partitions,
@@ -131,7 +131,7 @@ def replay_clock(redis_url: str, start: float, anchor: float, *, speed: float = 
     from situationroom.collectors import health
 
     async def run() -> None:
-        client = aioredis.Redis.from_url(redis_url)
+        client = async_client(redis_url)
         try:
             await health.record(client, collector, {"state": "ok", "exercise": True, "clock": {
                 "scenario": "typhoon-hinnamnor", "speed": speed, "start": start, "anchor": anchor,

@@ -4,19 +4,22 @@ the suite's: tests/redis_support.py), the sites' catalogs, and a real headless C
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
 import pytest
-import redis.asyncio as aioredis
 
 from situationroom.catalog import Catalog, load_catalog
 from situationroom.embedded import EmbeddedRedis
 from situationroom.history.store import HistoryStore
+from situationroom.redisconn import AsyncClient, async_client
 from tests.api_support import serve_mini
 from tests.browser import chromium
+from tests.cluster_support import ClusterServers
+from tests.cluster_support import tools as cluster_tools
 from tests.redis_support import SERVICE_URL, NotTheSuites, answers, empty_url
 from tests.servers_support import S3Server, Served
 from tests.site_support import MINI, REPO
@@ -35,10 +38,40 @@ def embedded_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embedde
     server.stop()
 
 
-@pytest.fixture(params=["embedded", "service"])
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterServers]:
+    """One Redis Cluster (3 masters, 3 replicas) from the machine's redis-server for the whole run."""
+    if cluster_tools() is None:
+        pytest.skip("no redis-server/redis-cli on this machine for a Redis Cluster (.ci/run installs them)")
+    cluster = ClusterServers(tmp_path_factory.mktemp("redis-cluster")).start()
+    yield cluster
+    cluster.stop()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # A test runs on the cluster when its module is marked `cluster` (verified there), or for every test when
+    # SITUATIONROOM_TEST_CLUSTER=all: how the rest of the suite is brought to the cluster.
+    if os.environ.get("SITUATIONROOM_TEST_CLUSTER") == "all":
+        return
+    kept, dropped = [], []
+    for item in items:
+        spec = getattr(item, "callspec", None)
+        on_cluster = spec is not None and spec.params.get("redis_url") == "cluster"
+        (dropped if on_cluster and item.get_closest_marker("cluster") is None else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+@pytest.fixture(params=["embedded", "service", "cluster"])
 def redis_url(request: pytest.FixtureRequest) -> str:
-    """URL of an empty Redis: the embedded server, then the service at 127.0.0.1:6379 when it answers and the
-    database there is empty or the suite's own (tests/redis_support.py)."""
+    """URL of an empty Redis: the embedded server, the service at 127.0.0.1:6379 when it answers and the
+    database there is empty or the suite's own (tests/redis_support.py), and the suite's Redis Cluster for tests
+    marked `cluster`."""
+    if request.param == "cluster":
+        cluster: ClusterServers = request.getfixturevalue("redis_cluster")
+        cluster.empty()
+        return cluster.url
     if request.param == "embedded":
         url = request.getfixturevalue("embedded_redis").url
         empty_url(url)
@@ -60,8 +93,8 @@ def embedded_url(embedded_redis: EmbeddedRedis) -> str:
 
 
 @pytest.fixture
-async def aclient(redis_url: str) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.Redis.from_url(redis_url)
+async def aclient(redis_url: str) -> AsyncIterator[AsyncClient]:
+    client = async_client(redis_url)
     yield client
     await client.aclose()
 

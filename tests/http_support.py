@@ -5,15 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-import redis
 
 from situationroom import tokens
+from situationroom.redisconn import sync_client
 
 
 def bearer(url: str, role: str, name: str | None = None, *, staff: str | None = None) -> dict[str, str]:
     """The Authorization header of a new token of `role` in the Redis at `url`, named `name` (default: the staff
     member it signs in, else the role)."""
-    client = redis.Redis.from_url(url)
+    client = sync_client(url)
     try:
         return {"Authorization": f"Bearer {tokens.create(client, role, name or staff or role, staff=staff)}"}
     finally:

@@ -16,7 +16,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import orjson
-import redis.asyncio as aioredis
 from aiosmtpd.controller import Controller
 
 from situationroom.catalog import load_catalog
@@ -24,6 +23,7 @@ from situationroom.notify.channels.base import ChannelContext
 from situationroom.notify.channels.config import load_channels
 from situationroom.notify.people import load_people
 from situationroom.notify.subscriptions import seed_once
+from situationroom.redisconn import async_client
 from tests.servers_support import free_port
 from tests.site_support import settings_for
 
@@ -193,7 +193,7 @@ def seed(url: str) -> None:
     catalog = load_catalog(settings.seeds)
 
     async def go() -> None:
-        client = aioredis.Redis.from_url(url)
+        client = async_client(url)
         channels = load_channels(settings.channels_file, ChannelContext(client, catalog, settings), env={})
         await seed_once(client, settings.seeds / "subscriptions.yaml", load_people(settings.seeds), catalog,
                         set(channels))

@@ -12,12 +12,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import orjson
-import redis
-import redis.asyncio as aioredis
 
 from situationroom import keys
 from situationroom.catalog import Catalog
 from situationroom.messages import Message
+from situationroom.redisconn import async_client, sync_client
 from situationroom.updates import MessagePublisher
 from tests.servers_support import Served, serve
 from tests.site_support import settings_for
@@ -56,7 +55,7 @@ def public_site(redis_url: str, tmp: Path, *, exercise: bool = False) -> Iterato
     settings = settings_for(redis_url, history_dir=tmp / "history", public_read=False, public_cache=PERIOD)
     with serve(settings) as served:
         catalog = served.catalog
-        r = redis.Redis.from_url(redis_url)
+        r = sync_client(redis_url)
         for ind in catalog.indicators.values():
             for e in catalog.entities_of(ind.id):
                 r.hset(keys.live(ind.id, exercise), e, state(ind.id, e, 1.0, "normal", exercise=exercise))
@@ -72,7 +71,7 @@ def public_site(redis_url: str, tmp: Path, *, exercise: bool = False) -> Iterato
                  Message("m-cap", now - 30, "test", "cap", "critical", "CAP 내부 경보", "CAP internal")]
 
         async def publish() -> None:
-            client = aioredis.Redis.from_url(redis_url)
+            client = async_client(redis_url)
             try:
                 await MessagePublisher(client).publish(texts, maxlen=1000)
             finally:

@@ -13,6 +13,8 @@ from urllib.parse import urlsplit, urlunsplit
 import redis
 import redis.asyncio as aioredis
 
+from situationroom.redisconn import is_cluster
+
 SERVICE_URL = os.environ.get("SITUATIONROOM_TEST_REDIS", "redis://127.0.0.1:6379/15")
 """The machine's Redis service, used beside the embedded server when it answers and the database is the suite's."""
 MARKER = "situationroom-test-suite"
@@ -55,6 +57,8 @@ def _refuse(where: str, keys: int) -> NotTheSuites:
 
 
 def _where(client: redis.Redis | aioredis.Redis) -> str:
+    if is_cluster(client):
+        return "the Redis Cluster"
     kwargs = client.connection_pool.connection_kwargs
     place = kwargs.get("path") or f"{kwargs.get('host')}:{kwargs.get('port')}"
     return f"{place} db {kwargs.get('db', 0)}"
@@ -69,7 +73,14 @@ def empty(client: redis.Redis) -> None:
 
 
 async def aempty(client: aioredis.Redis) -> None:
-    """`empty` for an asyncio client."""
+    """`empty` for an asyncio client; on a cluster, every master, if the suite's marker is there (the suite made
+    that cluster: tests/cluster_support.py)."""
+    if is_cluster(client):
+        if not await client.exists(MARKER):
+            raise _refuse(_where(client), await client.dbsize())
+        await client.flushall(target_nodes="primaries")
+        await client.set(MARKER, MARKED)
+        return
     keys = int(await client.eval(_EMPTY, 1, MARKER, MARKED))
     if keys >= 0:
         raise _refuse(_where(client), keys)

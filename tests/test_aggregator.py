@@ -14,12 +14,15 @@ import redis.asyncio as aioredis
 from situationroom import keys, live
 from situationroom.aggregator import Aggregator
 from situationroom.catalog import Catalog, Thresholds
+from situationroom.redisconn import async_client
 from situationroom.sample_entries import entry_samples
 from situationroom.samples import Sample
 from situationroom.settings import Settings
 from situationroom.streams import StreamWriter, ensure_groups
 from tests.redis_support import aempty
 from tests.site_support import MINI, REPO, settings_for
+
+pytestmark = pytest.mark.cluster  # also run on the suite's Redis Cluster
 
 
 def _settings(url: str, **overrides: Any) -> Settings:
@@ -528,7 +531,7 @@ async def test_two_aggregators_share_the_partitions(aclient: aioredis.Redis, red
     settings = _settings(redis_url, batch_size=9)
     one, writer = await _setup(aclient, mini_catalog, settings, consumer="one")
     two = Aggregator(aclient, mini_catalog, settings, consumer="two")
-    other = aioredis.Redis.from_url(redis_url)
+    other = async_client(redis_url)
     try:
         # The second one on its own connection, so the two really interleave on the server.
         three = Aggregator(other, mini_catalog, settings, consumer="three")

@@ -12,7 +12,6 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
-import redis
 
 from situationroom import drill as drill_mod
 from situationroom.alerts import engine as engine_mod
@@ -21,6 +20,7 @@ from situationroom.alerts.rules import load_rules
 from situationroom.catalog import load_catalog
 from situationroom.collectors import health
 from situationroom.history.store import HistoryStore
+from situationroom.redisconn import sync_client
 from situationroom.samples import Sample
 from tests.alerts_support import City, make_site, summary
 from tests.history_support import write_batch
@@ -434,7 +434,7 @@ async def test_real_and_exercise_alerts_never_group_together(redis_url: str, tmp
 
 async def test_the_alerts_of_a_drill_end_with_the_drill(redis_url: str, tmp_path: Path) -> None:
     city = await City.open(redis_url, tmp_path, RIVER)
-    client = redis.Redis.from_url(redis_url)
+    client = sync_client(redis_url)
     try:
         started = drill_mod.start(client, "typhoon-hinnamnor", 60, 0, "test", [])
         await city.send("river.level", "hyeongsan", 3.4, source=started.collector, exercise=True)

@@ -7,9 +7,9 @@ import time
 from pathlib import Path
 
 import orjson
-import redis
 
 from situationroom import keys
+from situationroom.redisconn import sync_client
 from tests.servers_support import Up
 from tests.site_support import REPO
 
@@ -22,7 +22,7 @@ def test_the_typhoon_fires_river_and_rain_alerts_and_resolves_them(embedded_url:
            "SITUATIONROOM_ALERT_MIN_INTERVAL": "1s"}
     up = Up(site=REPO, redis_url=embedded_url, scenario="typhoon-hinnamnor", speed=1800, env=env,
             log=tmp_path / "up.log").start()
-    client = redis.Redis.from_url(embedded_url)
+    client = sync_client(embedded_url)
     told: dict[str, list[str]] = {}
     departments: set[str] = set()
     try:

@@ -14,11 +14,11 @@ from zoneinfo import ZoneInfo
 import httpx
 import orjson
 import pytest
-import redis
 import redis.asyncio as aioredis
 
 from situationroom import audit, keys, tokens
 from situationroom.alerts.state import Alert
+from situationroom.redisconn import async_client, sync_client
 from tests.collectors_support import collector
 from tests.http_support import bearer
 from tests.notify_support import alert, seed
@@ -80,7 +80,7 @@ def test_csv_export_reads_in_a_spreadsheet_and_runs_no_formula() -> None:
 
 def test_every_change_through_the_api_is_recorded_and_only_admins_read_it(redis_url: str) -> None:
     seed(redis_url)
-    r = redis.Redis.from_url(redis_url)
+    r = sync_client(redis_url)
     a = Alert(**{k: v for k, v in alert(fingerprint="fp-audit").items() if k in Alert.__dataclass_fields__})
     r.hset(keys.alerts(), a.fingerprint, a.encode())
     collector(r, "parking", state="ok", next_run=f"{time.time() + 60}")
@@ -157,7 +157,7 @@ def test_tokens_made_and_revoked_from_the_cli_are_recorded_as_the_os_user(redis_
     assert made.returncode == 0, made.stderr
     token_id = tokens.digest(made.stdout.strip())[:12]
     assert cli("tokens", "revoke", token_id, "--redis-url", redis_url).returncode == 0
-    r = redis.Redis.from_url(redis_url)
+    r = sync_client(redis_url)
     entries = [(f[b"action"].decode(), f[b"target"].decode(), f[b"actor"].decode(), f[b"address"].decode(),
                 orjson.loads(f[b"detail"])) for _, f in r.xrange(keys.audit())]
     r.close()
@@ -168,7 +168,7 @@ def test_tokens_made_and_revoked_from_the_cli_are_recorded_as_the_os_user(redis_
 
 def _entries(url: str, action: str) -> list[dict[str, object]]:
     async def go() -> list[dict[str, object]]:
-        client = aioredis.Redis.from_url(url)
+        client = async_client(url)
         try:
             return await audit.read(client, action=action)
         finally:

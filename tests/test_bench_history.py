@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
-import redis
 
+from situationroom.redisconn import sync_client
 from tests.redis_support import SERVICE_URL, NotTheSuites, answers, empty_url
 from tests.site_support import REPO
 
@@ -86,7 +86,7 @@ def test_bench_history_refuses_a_redis_that_holds_data_and_leaves_it_alone() -> 
         empty_url(SERVICE_URL)  # emptied, and marked as the suite's with one key
     except NotTheSuites as refused:
         pytest.skip(str(refused))
-    client = redis.Redis.from_url(SERVICE_URL)
+    client = sync_client(SERVICE_URL)
     try:
         held = {k: client.get(k) for k in client.keys("*")}
         result = _bench(*TINY, "--redis-url", SERVICE_URL)

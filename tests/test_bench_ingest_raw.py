@@ -6,12 +6,12 @@ from __future__ import annotations
 import random
 
 import pytest
-import redis
 
 from situationroom import keys
 from situationroom.bench import ingest_raw as raw
 from situationroom.bench.ingest import backlog_samples, catalog_series
 from situationroom.catalog import Catalog
+from situationroom.redisconn import sync_client
 from situationroom.sample_entries import entry_samples
 from tests.redis_support import empty_url
 
@@ -20,7 +20,7 @@ PARTITIONS = 4
 
 def _written(url: str, pipelines: list) -> tuple[int, list[tuple[str, str, int, float]]]:
     """Entries and samples in the partition streams after the pipelines are written, as the baselines write them."""
-    client = redis.Redis.from_url(url)
+    client = sync_client(url)
     try:
         for entries in pipelines:
             pipe = client.pipeline(transaction=False)
@@ -60,7 +60,7 @@ def test_every_client_is_measured_and_leaves_redis_empty(embedded_url: str, mini
     assert all(b.per_s > 0 for b in baselines)
     # hiredis is installed with the product, and both clients' connections parsed with it.
     assert {b.parser for b in baselines} == {"_HiredisParser", "_AsyncHiredisParser"}
-    assert redis.Redis.from_url(embedded_url).dbsize() == 0
+    assert sync_client(embedded_url).dbsize() == 0
 
 
 @pytest.mark.parametrize("entries", [raw.PER_SAMPLE, raw.BATCHED])

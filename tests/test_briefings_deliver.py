@@ -25,6 +25,7 @@ from situationroom.notify import deadletter, inbox
 from situationroom.notify.deliver import Notifier
 from situationroom.notify.log import read_deliveries
 from situationroom.notify.people import load_people
+from situationroom.redisconn import async_client
 from tests.api_support import make_token
 from tests.briefings_support import BriefingCity, briefing_city
 from tests.notify_support import Mailbox, smtp_server
@@ -70,7 +71,7 @@ async def test_the_notify_role_sends_the_pdf_by_email_and_a_link_in_app(redis_ur
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     city = await briefing_city(redis_url, tmp_path)
     people = audience(city, "disaster-safety", "economy")
-    client = aioredis.Redis.from_url(redis_url)
+    client = async_client(redis_url)
     try:
         with smtp_server() as box:
             async with notify_role(client, city, box, monkeypatch):
@@ -103,7 +104,7 @@ async def test_an_email_the_server_turns_away_arrives_on_the_retry(redis_url: st
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     city = await briefing_city(redis_url, tmp_path)
     people = audience(city, "situation-room")
-    client = aioredis.Redis.from_url(redis_url)
+    client = async_client(redis_url)
     try:
         with smtp_server() as box:
             box.refuse = 1  # 451: the first e-mail is asked to come back later
@@ -134,7 +135,7 @@ async def test_a_pdf_gone_from_the_archive_is_a_dead_letter_saying_where(redis_u
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     city = await briefing_city(redis_url, tmp_path)
     people = audience(city, "situation-room")
-    client = aioredis.Redis.from_url(redis_url)
+    client = async_client(redis_url)
     try:
         record, _ = await Site.load(client, city.catalog, city.settings).run("shift", city.at * 1000, "test")
         # Pruned (or a notify role that does not see the archive): no retry would find it.

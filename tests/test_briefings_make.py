@@ -7,11 +7,10 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import redis.asyncio as aioredis
-
 from situationroom.briefings.make import content, period
 from situationroom.briefings.run import Site
 from situationroom.collectors import health
+from situationroom.redisconn import async_client
 from tests.briefings_support import briefing_city
 
 SEOUL = ZoneInfo("Asia/Seoul")
@@ -23,7 +22,7 @@ def _ms(text: str) -> int:
 
 async def test_period_and_simulated_time(redis_url: str, tmp_path: Path) -> None:
     city = await briefing_city(redis_url, tmp_path)
-    client = aioredis.Redis.from_url(redis_url)
+    client = async_client(redis_url)
     try:
         site = Site.load(client, city.catalog, city.settings)
         assert period(site.get("shift"), _ms("2026-12-07T18:00"), SEOUL) == (_ms("2026-12-07T09:00"),

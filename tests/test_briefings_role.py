@@ -15,13 +15,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-import redis.asyncio as aioredis
 from pypdf import PdfReader
 
 from situationroom import briefing_archive as archive
 from situationroom.briefings import role as role_mod
 from situationroom.briefings.role import BriefingRole
 from situationroom.briefings.run import Site
+from situationroom.redisconn import async_client
 from situationroom.samples import Sample
 from situationroom.streams import StreamWriter
 from tests.api_support import aggregate
@@ -39,7 +39,7 @@ def _at(text: str) -> float:
 async def test_a_scheduled_briefing_is_made_once_across_two_roles(redis_url: str, tmp_path: Path) -> None:
     city = await briefing_city(redis_url, tmp_path)
     now = {"t": _at("2026-12-07T09:00:05")}
-    clients = [aioredis.Redis.from_url(redis_url) for _ in range(2)]
+    clients = [async_client(redis_url) for _ in range(2)]
     try:
         roles = [BriefingRole(c, city.catalog, city.settings, clock=lambda: now["t"]) for c in clients]
         sites = [Site.load(c, city.catalog, city.settings) for c in clients]
@@ -86,7 +86,7 @@ async def test_a_briefing_file_edited_while_the_role_runs_is_picked_up_and_a_bro
     settings = city.settings.model_copy(update={"site": site})
     monkeypatch.setattr(role_mod, "MAX_SLEEP_S", 0.2)  # look at the (test's) clock often
     now = {"t": _at("2026-12-07T10:00:05")}
-    client = aioredis.Redis.from_url(redis_url)
+    client = async_client(redis_url)
     stop = asyncio.Event()
     task = asyncio.create_task(BriefingRole(client, city.catalog, settings, clock=lambda: now["t"]).run(stop))
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import redis
 
 from situationroom import keys
+from situationroom.redisconn import sync_client
 from tests.briefings_support import briefing_city
 from tests.servers_support import cli
 
@@ -24,7 +24,7 @@ async def test_run_writes_the_pdf_and_bad_input_exits_2(redis_url: str, tmp_path
     assert done.returncode == 0, done.stderr
     assert out.read_bytes().startswith(b"%PDF-")
     assert "[훈련 exercise]" in done.stdout and str(out) in done.stdout
-    client = redis.Redis.from_url(redis_url)
+    client = sync_client(redis_url)
     try:
         made = [m.decode() for m in client.zrange(keys.briefings(), 0, -1)]
         raw = client.xrevrange(keys.audit(), count=5)

@@ -10,9 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-import redis
-
 from situationroom import keys
+from situationroom.redisconn import sync_client
 from tests.servers_support import Command, cli
 from tests.site_support import MINI, REPO
 
@@ -75,7 +74,7 @@ class _Serve:
 
 
 def _dump(url: str) -> dict[bytes, object]:
-    client = redis.Redis.from_url(url)
+    client = sync_client(url)
     try:
         return {k: client.dump(k) for k in client.keys("*")}
     finally:
@@ -89,7 +88,7 @@ def test_collectors_run_dry_run_prints_what_it_would_write_and_writes_nothing(re
             "river.py": FETCH_PLUGIN,
             "river.yaml": f"kind: cli-fetch\nschedule: {{interval: 1m}}\nparams: {{url: '{server.url}/level'}}\n",
         })
-        client = redis.Redis.from_url(redis_url)
+        client = sync_client(redis_url)
         client.set("sr-test:before", "x")
         client.close()
         before = _dump(redis_url)
@@ -230,7 +229,7 @@ def test_collectors_list_shows_the_files_and_their_state_when_redis_answers(redi
     assert lines[2].split()[:5] == ["river", "cli-fetch", "every", "60s", "yes"]
     assert "no Redis answers" in files_only.stdout and "later: disabled; needs SR_CLI_UNSET" in files_only.stdout
 
-    client = redis.Redis.from_url(redis_url)
+    client = sync_client(redis_url)
     client.sadd(keys.collectors_index(), "river")
     client.hset(keys.collector_health("river"), mapping={"state": "failing", "last_run": "1764067200",
                                                           "samples_last_run": "0", "last_error": "HTTP 503"})
@@ -303,7 +302,7 @@ def test_collectors_run_asks_the_running_collect_role(redis_url: str, tmp_path: 
     role = Command("run", "collect", "--site", str(site), "--redis-url", redis_url, log=tmp_path / "collect.log")
     with role:
         try:
-            client = redis.Redis.from_url(redis_url)
+            client = sync_client(redis_url)
             deadline = time.monotonic() + 30
             while client.hget(keys.collector_health("river"), "runs") != b"1":
                 assert time.monotonic() < deadline and role.running(), "the collect role did not run river"
@@ -317,6 +316,6 @@ def test_collectors_run_asks_the_running_collect_role(redis_url: str, tmp_path: 
         finally:
             role.interrupt()
             server.close()
-    client = redis.Redis.from_url(redis_url)
+    client = sync_client(redis_url)
     assert client.hget(keys.collector_health("river"), "runs") == b"2"
     client.close()

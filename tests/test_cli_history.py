@@ -7,12 +7,11 @@ import json
 import time
 from pathlib import Path
 
-import redis.asyncio as aioredis
-
 from situationroom import keys
 from situationroom.catalog import Catalog
 from situationroom.history import layout
 from situationroom.history.store import HistoryStore
+from situationroom.redisconn import async_client
 from situationroom.samples import Sample
 from situationroom.streams import StreamWriter, ensure_groups
 from tests.history_support import write_batch
@@ -26,7 +25,7 @@ def _env(redis_url: str, tmp_path: Path) -> dict[str, str]:
 
 
 async def _backlog(url: str, n: int) -> None:
-    client = aioredis.Redis.from_url(url)
+    client = async_client(url)
     try:
         await ensure_groups(client, 2, keys.HISTORY_GROUP)
         samples = [Sample("air.pm10", "daesong", time.time() - 100 + k, 1.0, "a") for k in range(n)]

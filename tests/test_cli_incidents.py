@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 
 import httpx
-import redis
 
 from situationroom import keys
+from situationroom.redisconn import sync_client
 from tests.http_support import bearer
 from tests.servers_support import cli, serve
 from tests.site_support import REPO, settings_for
@@ -74,7 +74,7 @@ def test_bad_input_exits_2_saying_what_is_wrong(redis_url: str) -> None:
     assert bad_time.returncode == 2 and "at 'yesterday'" in bad_time.stderr
     missing = cli("incident", "end", "20260101-heat-99", "--reason", "x", *site)
     assert missing.returncode == 2 and "no such incident" in missing.stderr
-    client = redis.Redis.from_url(redis_url)
+    client = sync_client(redis_url)
     try:
         assert client.hlen(keys.incidents()) == 1  # nothing of the refused ones was written
     finally:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-import redis.asyncio as aioredis
 
 from situationroom import keys
 from situationroom.collectors import control
 from situationroom.collectors.control import Refusal
+from situationroom.redisconn import async_client
 
 
 def test_run_now_is_refused_for_an_unknown_paused_or_not_running_collector() -> None:
@@ -27,7 +27,7 @@ def test_a_live_collector_is_refused_only_to_whoever_waits_for_the_run() -> None
 
 
 async def test_pause_withdraws_a_run_now_and_the_collect_role_takes_each_request_once(redis_url: str) -> None:
-    client = aioredis.Redis.from_url(redis_url)
+    client = async_client(redis_url)
     try:
         at = await control.request_run(client, "a")
         assert (await control.read(client, "a")).run_now_requested == pytest.approx(at, abs=0.001)

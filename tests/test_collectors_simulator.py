@@ -7,7 +7,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-import redis.asyncio as aioredis
 
 from situationroom import keys
 from situationroom.catalog import Catalog
@@ -16,6 +15,7 @@ from situationroom.collectors.definition import load_collectors
 from situationroom.collectors.kinds.simulator import Simulator
 from situationroom.collectors.runtime import CollectorRunner
 from situationroom.errors import ConfigError
+from situationroom.redisconn import async_client
 from situationroom.settings import Settings
 from tests.simulator_support import NOW, simulator, site_seeds_copy
 from tests.site_support import REPO, settings_for
@@ -75,7 +75,7 @@ def test_an_unknown_scenario_or_indicator_pattern_is_a_config_error(tmp_path: Pa
 
 async def test_a_simulator_collector_writes_valid_samples_to_the_streams(redis_url: str, site_catalog: Catalog) -> None:
     settings = settings_for(redis_url)
-    client = aioredis.Redis.from_url(redis_url)
+    client = async_client(redis_url)
     runner = CollectorRunner(client, site_catalog, settings)
     try:
         await runner.load()

@@ -15,6 +15,7 @@ from situationroom import drill_report, keys
 from situationroom.alerts import store
 from situationroom.catalog import load_catalog
 from situationroom.notify.people import load_people
+from situationroom.redisconn import sync_client
 from situationroom.samples import Sample
 from tests.alerts_support import City
 from tests.servers_support import Command, cli
@@ -35,7 +36,7 @@ def _drill_samples(client: redis.Redis, collector: str) -> list[Sample]:
 
 def test_a_drill_plays_its_scenario_as_exercise_data_and_its_end_writes_the_report(
         embedded_url: str, tmp_path: Path) -> None:
-    client = redis.Redis.from_url(embedded_url)
+    client = sync_client(embedded_url)
     env = {"REDIS_URL": embedded_url, "SITUATIONROOM_SITE": str(REPO),
            "SITUATIONROOM_LOG_LEVEL": "WARNING", "SITUATIONROOM_DATA_DIR": str(tmp_path)}
     collect = Command("run", "collect", env=env, log=tmp_path / "collect.log").start()
@@ -114,7 +115,7 @@ rules:
 async def test_the_report_says_who_acknowledged_what_how_fast_and_who_never_did(
         redis_url: str, tmp_path: Path) -> None:
     city = await City.open(redis_url, tmp_path, RIVER)
-    sync = redis.Redis.from_url(redis_url)
+    sync = sync_client(redis_url)
     try:
         drill = drill_mod.start(sync, "typhoon-hinnamnor", 60, 0, "cli:duty", [])
         await city.send("river.level", "hyeongsan", 3.4, source=drill.collector, exercise=True)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import redis
 
 from situationroom.embedded import EmbeddedRedis, is_running
+from situationroom.redisconn import sync_client
 
 
 def test_start_persist_stop_and_join(tmp_path: Path) -> None:
@@ -17,7 +17,7 @@ def test_start_persist_stop_and_join(tmp_path: Path) -> None:
     assert url == f"unix://{data / 'redis.sock'}"
     pid = server.pid
     assert pid is not None and is_running(pid) and server.running()
-    client = redis.Redis.from_url(url)
+    client = sync_client(url)
     client.set("kept", "across restarts")
     client.xadd("stream", {"a": "1"})
     client.close()
@@ -35,7 +35,7 @@ def test_start_persist_stop_and_join(tmp_path: Path) -> None:
 
     again = EmbeddedRedis(data)
     with again:
-        client = redis.Redis.from_url(again.url)
+        client = sync_client(again.url)
         assert client.get("kept") == b"across restarts"
         assert client.xlen("stream") == 1
         client.close()

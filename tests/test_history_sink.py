@@ -22,12 +22,15 @@ from situationroom.history import layout
 from situationroom.history.retention import HistoryFile, Keep, Retention
 from situationroom.history.sink import HistorySink
 from situationroom.history.store import store_for
+from situationroom.redisconn import async_client, sync_client
 from situationroom.samples import Sample
 from situationroom.settings import Settings
 from situationroom.streams import StreamWriter, ensure_groups
 from tests.history_support import drain, every_row
 from tests.servers_support import Command, S3Server, wait_for
 from tests.site_support import MINI, settings_for
+
+pytestmark = pytest.mark.cluster  # also run on the suite's Redis Cluster
 
 DAY = 86_400.0
 
@@ -176,13 +179,13 @@ def test_kill_9_of_the_history_role_mid_write_then_a_restart_loses_and_doubles_n
     now = time.time()
     samples = _samples(3000, now - 4000)
     role = Command("run", "history", env=env, log=tmp_path / "history.log")
-    client = redis.Redis.from_url(embedded_url)
+    client = sync_client(embedded_url)
 
     def files() -> int:
         return sum(len(store.files(p)) for p in store.partitions(layout.SAMPLES))
 
     async def write(chunk: list[Sample]) -> None:
-        aclient = aioredis.Redis.from_url(embedded_url)
+        aclient = async_client(embedded_url)
         await _write(aclient, settings, chunk)
         await aclient.aclose()
 

@@ -19,6 +19,7 @@ from situationroom.notify.channels.config import load_channels
 from situationroom.notify.deliver import Notifier
 from situationroom.notify.log import read_deliveries
 from situationroom.notify.subscriptions import Store, Subscription
+from situationroom.redisconn import async_client
 from tests.notify_support import smtp_server
 from tests.site_support import settings_for
 
@@ -50,7 +51,7 @@ async def _until(what: str, check: object) -> None:
 
 async def test_a_declaration_is_notified_to_matching_subscribers_and_audited(redis_url: str, tmp_path: Path,
                                                                            site_catalog: Catalog) -> None:
-    client = aioredis.Redis.from_url(redis_url)
+    client = async_client(redis_url)
     settings = settings_for(redis_url, block_ms=50)
     site = actions.Site(client, site_catalog, site_hazards(settings.seeds, settings.dashboards_dir, site_catalog),
                         settings)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import orjson
-import redis.asyncio as aioredis
 
 from situationroom import keys
 from situationroom.catalog import Catalog
@@ -11,6 +10,7 @@ from situationroom.collectors.base import CollectorContext, CollectorKind, Colle
 from situationroom.collectors.kinds.simulator import Simulator
 from situationroom.collectors.runtime import CollectorRunner
 from situationroom.messages import Message, message_id
+from situationroom.redisconn import async_client
 from situationroom.streams import StreamWriter
 from tests.site_support import REPO, settings_for
 
@@ -41,7 +41,7 @@ async def test_the_typhoon_scenario_sends_its_disaster_texts_as_time_passes(site
 
 
 async def test_each_message_is_published_once(redis_url: str) -> None:
-    client = aioredis.Redis.from_url(redis_url)
+    client = async_client(redis_url)
     writer = StreamWriter(client, partitions=8, retention=3600, deadletter_maxlen=1000)
     message = Message(id=message_id("test", 1), ts=1_800_000_000.0, source="test", kind="disaster_text",
                       severity="critical", text_ko="[포항시] 대피 바랍니다", text_en="[Pohang City] Evacuate",
@@ -74,7 +74,7 @@ async def test_a_collector_message_for_an_unknown_area_goes_to_the_dead_letter_s
     from situationroom.collectors.definition import CollectorDefinition, LoadedCollector
     from situationroom.collectors.runtime.core import Running
 
-    client = aioredis.Redis.from_url(redis_url)
+    client = async_client(redis_url)
     runner = CollectorRunner(client, site_catalog, settings_for(redis_url))
     definition = CollectorDefinition.model_construct(kind="test-texts", schedule=None, timeout=5.0, retries=0,
                                                      backoff=1.0, params={}, enabled=True)

@@ -20,6 +20,7 @@ from situationroom.notify.channels import registry
 from situationroom.notify.channels.base import Channel, ChannelContext, Delivery, DeliveryError
 from situationroom.notify.channels.config import load_channels
 from situationroom.notify.people import Recipient
+from situationroom.redisconn import async_client
 from tests.notify_support import alert, http_receiver, notification, smtp_server
 from tests.site_support import REPO, settings_for
 
@@ -30,7 +31,7 @@ KIM = Recipient("ds-kim", "staff", "김재현", "Kim Jae-hyun", "ko",
 
 @pytest.fixture
 async def client(embedded_url: str):
-    c = aioredis.Redis.from_url(embedded_url)
+    c = async_client(embedded_url)
     yield c
     await c.aclose()
 

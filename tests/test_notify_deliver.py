@@ -22,6 +22,7 @@ from situationroom.notify.channels.config import load_channels
 from situationroom.notify.deliver import Notifier
 from situationroom.notify.log import read_deliveries
 from situationroom.notify.subscriptions import Store, Subscription
+from situationroom.redisconn import async_client
 from tests.notify_support import HttpReceiver, alert, http_receiver, notification, smtp_server
 from tests.site_support import settings_for
 
@@ -115,7 +116,7 @@ class Harness:
 
 @pytest.fixture
 async def harness_parts(redis_url: str, tmp_path: Path) -> AsyncIterator[tuple[str, aioredis.Redis, Path]]:
-    client = aioredis.Redis.from_url(redis_url)
+    client = async_client(redis_url)
     yield redis_url, client, tmp_path
     await client.aclose()
 

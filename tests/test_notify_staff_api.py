@@ -8,10 +8,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-import redis
-import redis.asyncio as aioredis
 
 from situationroom import keys, tokens
+from situationroom.redisconn import async_client, sync_client
 from tests.http_support import bearer
 from tests.notify_support import seed
 from tests.servers_support import Served, cli, serve
@@ -112,7 +111,7 @@ def test_a_restricted_indicator_is_watched_only_by_those_its_alerts_reach(site: 
 
 
 def test_who_am_i_my_inbox_and_people_without_contacts(site: Served, redis_url: str) -> None:
-    client = redis.Redis.from_url(redis_url)
+    client = sync_client(redis_url)
     client.xadd(keys.inbox("ds-lee"), {"n": b'{"type":"inbox","id":"k1/ds-lee/inapp","at":2,"alerts":[]}'})
     client.xadd(keys.inbox("disaster-safety"), {"n": b'{"type":"inbox","id":"k2/disaster-safety/inapp","at":3}'})
     client.xadd(keys.inbox("env-choi"), {"n": b'{"type":"inbox","id":"k3/env-choi/inapp","at":4}'})
@@ -152,7 +151,7 @@ def test_a_staff_token_is_bound_to_a_staff_member(embedded_url: str) -> None:
     assert "staff" in listed and "lee-phone  (staff ds-lee)" in listed
 
     async def lookup() -> dict:
-        client = aioredis.Redis.from_url(embedded_url)
+        client = async_client(embedded_url)
         try:
             return await tokens.lookup(client, made.stdout.strip())
         finally:

@@ -11,8 +11,6 @@ from urllib.parse import urlsplit
 
 import orjson
 import pytest
-import redis
-import redis.asyncio as aioredis
 from playwright.sync_api import Browser, Page
 
 from situationroom import keys, tokens
@@ -20,6 +18,7 @@ from situationroom.alerts.state import Alert
 from situationroom.catalog import load_catalog
 from situationroom.embedded import EmbeddedRedis
 from situationroom.notify.deliver import Notifier
+from situationroom.redisconn import async_client, sync_client
 from situationroom.settings import Settings
 from tests.browser import needs_chromium, signed_in_page
 from tests.notify_support import alert, notification
@@ -56,7 +55,7 @@ def staffroom(embedded_redis: EmbeddedRedis) -> Iterator[Staffroom]:
     catalog = load_catalog(settings.seeds)
 
     async def notify(stop: asyncio.Event) -> None:
-        aclient = aioredis.Redis.from_url(url)
+        aclient = async_client(url)
         await Notifier(aclient, catalog, settings).run(stop)
         await aclient.aclose()
 
@@ -66,7 +65,7 @@ def staffroom(embedded_redis: EmbeddedRedis) -> Iterator[Staffroom]:
 
 def staff_page(browser: Browser, room: Staffroom, staff: str, lang: str = "ko",
                size: tuple[int, int] = (1920, 1080)) -> Page:
-    client = redis.Redis.from_url(room.redis_url)
+    client = sync_client(room.redis_url)
     token = tokens.create(client, "staff", staff, staff=staff)
     client.close()
     return signed_in_page(browser, f"{room.url}/staff?lang={lang}", "header.top",
@@ -78,7 +77,7 @@ def publish_alert(room: Staffroom, a: dict) -> None:
     """An alert as the alert role keeps and publishes it (state hash + `a` entry on the update stream)."""
     known = Alert.__dataclass_fields__
     record = Alert(**{k: v for k, v in a.items() if k in known})
-    client = redis.Redis.from_url(room.redis_url)
+    client = sync_client(room.redis_url)
     client.hset(keys.alerts(), record.fingerprint, record.encode())
     client.xadd(keys.updates(), {"a": orjson.dumps({"type": "alert", **record.public()})})
     client.close()
@@ -91,7 +90,7 @@ def test_a_new_alert_pops_up_at_once_and_can_be_acknowledged(browser: Browser, s
 
     a = alert(fingerprint="fp-page-1", rule="catalog.river.level", level=3)
     publish_alert(staffroom, a)
-    client = redis.Redis.from_url(staffroom.redis_url)
+    client = sync_client(staffroom.redis_url)
     sent = time.monotonic()
     client.xadd(keys.notifications(), {"n": orjson.dumps(notification("page-n1", a))})
     client.close()
@@ -111,7 +110,7 @@ def test_a_new_alert_pops_up_at_once_and_can_be_acknowledged(browser: Browser, s
     card.get_by_role("button", name="확인").click()
     page.wait_for_selector('article.alert[data-fp="fp-page-1"] .done')
     assert "확인함" in card.inner_text() and "ds-park" in card.inner_text()
-    acks = redis.Redis.from_url(staffroom.redis_url)
+    acks = sync_client(staffroom.redis_url)
     assert orjson.loads(acks.hget(keys.alert_acks(), "fp-page-1"))["by"] == "ds-park"
     acks.close()
     assert page.errors == []  # type: ignore[attr-defined]
@@ -134,7 +133,7 @@ def test_a_subscription_is_added_from_the_form_in_english_on_a_phone(browser: Br
     page.wait_for_function(f"document.querySelectorAll('#subs .sub').length === {before + 1}")
     text = page.inner_text("#subs")
     assert "Nam-gu fine dust" in text and "critical+" in text
-    client = redis.Redis.from_url(staffroom.redis_url)
+    client = sync_client(staffroom.redis_url)
     subs = [orjson.loads(v) for v in client.hvals(keys.subscriptions())]
     client.close()
     made = next(s for s in subs if s["name"] == "Nam-gu fine dust")
@@ -144,7 +143,7 @@ def test_a_subscription_is_added_from_the_form_in_english_on_a_phone(browser: Br
 
 
 def test_staff_sign_in_once_on_the_form_and_stay_signed_in(browser: Browser, staffroom: Staffroom) -> None:
-    client = redis.Redis.from_url(staffroom.redis_url)
+    client = sync_client(staffroom.redis_url)
     token = tokens.create(client, "staff", "lee-phone", staff="ds-lee")
     client.close()
     page = signed_in_page(browser, f"{staffroom.url}/staff", "form#login", token=None)
@@ -175,7 +174,7 @@ def test_staff_sign_in_once_on_the_form_and_stay_signed_in(browser: Browser, sta
     form.locator("input[name=reason]").fill("현장 확인 중")
     form.get_by_role("button", name="적용").click()
     page.wait_for_selector('form.silence[data-fp="fp-page-mute"]', state="detached")
-    client = redis.Redis.from_url(staffroom.redis_url)
+    client = sync_client(staffroom.redis_url)
     (made,) = [orjson.loads(v) for v in client.hvals(keys.silences())]
     client.close()
     assert (made["by"], made["matchers"], made["ends"] - made["starts"]) == (
@@ -213,7 +212,7 @@ def test_an_exercise_alert_is_marked_and_a_band_says_so(browser: Browser, staffr
     plain = page.locator('article.alert[data-fp="fp-real-river"]')
     assert not plain.locator(".what").inner_text().startswith("[EXERCISE]")
     # Its pop-up says it is an exercise before anything else.
-    client = redis.Redis.from_url(staffroom.redis_url)
+    client = sync_client(staffroom.redis_url)
     client.xadd(keys.notifications(), {"n": orjson.dumps({**notification("drill-n1", drill), "exercise": True})})
     client.close()
     page.wait_for_selector(".toast", timeout=5000)

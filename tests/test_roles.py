@@ -10,11 +10,11 @@ from pathlib import Path
 
 import orjson
 import redis
-import redis.asyncio as aioredis
 
 from situationroom import keys
 from situationroom.aggregator import Aggregator
 from situationroom.catalog import load_catalog
+from situationroom.redisconn import async_client, sync_client
 from situationroom.samples import Sample
 from situationroom.streams import StreamWriter, ensure_groups
 from tests.redis_support import empty_url
@@ -38,7 +38,7 @@ def _samples(base: float) -> list[Sample]:
 
 
 async def _write(url: str, samples: list[Sample]) -> None:
-    client = aioredis.Redis.from_url(url)
+    client = async_client(url)
     settings = settings_for(url, site=MINI)
     await ensure_groups(client, settings.partitions)
     await StreamWriter(client, partitions=settings.partitions, retention=settings.stream_retention,
@@ -49,7 +49,7 @@ async def _write(url: str, samples: list[Sample]) -> None:
 def _live(url: str) -> dict[str, dict[str, dict]]:
     """Every series' live state, without `ps` (the status before the current one), which depends on
     the order the batches happened to be applied in, not on the data."""
-    client = redis.Redis.from_url(url)
+    client = sync_client(url)
     try:
         out: dict[str, dict[str, dict]] = {}
         for ind in CATALOG.indicators:
@@ -64,7 +64,7 @@ def _live(url: str) -> dict[str, dict[str, dict]]:
 
 
 def _wait_aggregated(url: str, n: int, timeout: float = 60) -> None:
-    client = redis.Redis.from_url(url)
+    client = sync_client(url)
     deadline = time.monotonic() + timeout
     try:
         while int(client.hget(keys.counters(), "samples_aggregated") or 0) < n:
@@ -75,7 +75,7 @@ def _wait_aggregated(url: str, n: int, timeout: float = 60) -> None:
 
 
 async def _one_aggregator(url: str, n: int) -> None:
-    client = aioredis.Redis.from_url(url)
+    client = async_client(url)
     aggregator = Aggregator(client, CATALOG, settings_for(url, site=MINI), consumer="alone")
     done = 0
     while done < n:
@@ -87,7 +87,7 @@ def _consumers(url: str) -> dict[str, tuple[bool, int]]:
     """Each consumer of the aggregators' group, over every partition: whether it was ever handed entries (XINFO
     CONSUMERS `inactive` stays -1 until a read gives it some; Redis 7.2 and later) and how many it holds
     unacknowledged."""
-    client = redis.Redis.from_url(url)
+    client = sync_client(url)
     try:
         out: dict[str, tuple[bool, int]] = {}
         for p in range(8):
@@ -107,7 +107,7 @@ def test_two_aggregator_processes_share_the_partitions_and_agree_with_one(embedd
     try:
         # Both join the group (their first read) before any sample exists: on a busy machine one process
         # could otherwise start after the other had already applied everything.
-        client = redis.Redis.from_url(embedded_url)
+        client = sync_client(embedded_url)
         deadline = time.monotonic() + 60
         consumers: set[bytes] = set()
         while len(consumers) < 2:

@@ -11,6 +11,7 @@ import redis.asyncio as aioredis
 from redis.crc import key_slot
 
 from situationroom import keys
+from situationroom.group_reads import GroupReader
 from situationroom.samples import Rejection, Sample
 from situationroom.streams import (
     DEADLETTER_ENTRY_BYTES,
@@ -22,6 +23,8 @@ from situationroom.streams import (
     unread_age,
 )
 from tests.stream_support import stream_samples
+
+pytestmark = pytest.mark.cluster  # also run on the suite's Redis Cluster
 
 
 def _writer(client: aioredis.Redis, **overrides: float) -> StreamWriter:
@@ -181,5 +184,5 @@ async def test_unread_age_says_how_long_the_oldest_entry_not_handed_out_has_wait
     await asyncio.sleep(0.3)
     await writer.write([Sample("air.pm10", "e1", time.time(), 3.0)])
     assert 0.3 <= await unread_age(aclient, 2, "readers") < 5  # the first batch's entries, whatever they carry
-    await aclient.xreadgroup("readers", "r1", dict.fromkeys(keys.all_samples(2), ">"))
+    await GroupReader(aclient, "readers", "r1").read(dict.fromkeys(keys.all_samples(2), ">"), 100, None)
     assert await unread_age(aclient, 2, "readers") == 0.0  # handed out; pending is another matter

@@ -12,9 +12,9 @@ import sys
 from pathlib import Path
 
 import pytest
-import redis
 
 from situationroom.embedded import EmbeddedRedis
+from situationroom.redisconn import sync_client
 from tests.redis_support import MARKER, NotTheSuites, empty_url
 from tests.site_support import REPO
 
@@ -110,7 +110,7 @@ def _db(server: EmbeddedRedis, n: int) -> str:
 
 def test_a_database_is_emptied_only_when_it_is_empty_or_the_suites(embedded_redis: EmbeddedRedis) -> None:
     url = _db(embedded_redis, 3)
-    client = redis.Redis.from_url(url)
+    client = sync_client(url)
     try:
         client.delete(MARKER, "someone:else")
         client.set("someone:else", "real data")
@@ -144,7 +144,7 @@ def _run_suite(service_url: str, tmp_path: Path) -> subprocess.CompletedProcess[
 def test_the_suite_leaves_a_service_database_it_did_not_create_alone(embedded_redis: EmbeddedRedis,
                                                                       tmp_path: Path) -> None:
     url = _db(embedded_redis, 4)
-    client = redis.Redis.from_url(url)
+    client = sync_client(url)
     try:
         client.delete(MARKER)
         client.set("sr:{alerts}:state", "an operator's alerts")

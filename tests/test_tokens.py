@@ -8,12 +8,12 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
-from situationroom import keys, tokens
+from situationroom import keys, redisconn, tokens
 
 
 @pytest.fixture
 def sync_client(redis_url: str) -> redis.Redis:
-    client = redis.Redis.from_url(redis_url)
+    client = redisconn.sync_client(redis_url)
     yield client
     client.close()
 

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import pytest
-import redis
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
@@ -16,6 +15,7 @@ from schemathesis import GenerationMode, checks
 
 from situationroom import tokens
 from situationroom.embedded import EmbeddedRedis
+from situationroom.redisconn import sync_client
 from tests.browser import needs_chromium
 from tests.redis_support import empty
 from tests.servers_support import Served, serve
@@ -35,7 +35,7 @@ checked: that schema-valid data is accepted (the catalog, not the schema, says w
 @pytest.fixture(scope="module")
 def live(embedded_redis: EmbeddedRedis) -> Iterator[tuple[Served, str]]:
     """One server for the module, on the embedded Redis, and an admin token (every scope)."""
-    client = redis.Redis.from_url(embedded_redis.url)
+    client = sync_client(embedded_redis.url)
     try:
         empty(client)
         token = tokens.create(client, "admin", "schemathesis")

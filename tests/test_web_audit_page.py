@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
-import redis
 from playwright.sync_api import Browser
 
 from situationroom import audit, tokens
+from situationroom.redisconn import sync_client
 from tests.browser import needs_chromium, signed_in_page
 from tests.servers_support import Served, serve
 from tests.site_support import settings_for
@@ -20,7 +20,7 @@ pytestmark = needs_chromium
 
 @pytest.fixture
 def site(embedded_url: str) -> Iterator[Served]:
-    r = redis.Redis.from_url(embedded_url)
+    r = sync_client(embedded_url)
     for action, actor, target in [("collector.pause", audit.Actor("it-team", "operator", "10.0.0.7"), "parking"),
                                   ("silence.create", audit.Actor("kim", "staff", "10.0.0.8", "ds-kim"), "a1b2c3")]:
         audit.record_sync(r, action, actor=actor, target=target, detail={"reason": "점검"}, maxlen=1000)
@@ -31,7 +31,7 @@ def site(embedded_url: str) -> Iterator[Served]:
 
 def test_an_admin_signs_in_and_reads_filters_and_downloads_the_log(browser: Browser, site: Served,
                                                                    embedded_url: str) -> None:
-    r = redis.Redis.from_url(embedded_url)
+    r = sync_client(embedded_url)
     admin, staff = tokens.create(r, "admin", "chief"), tokens.create(r, "staff", "kim", staff="ds-kim")
     r.close()
     page = signed_in_page(browser, f"{site.url}/audit", "form#login", token=None, locale="ko-KR")

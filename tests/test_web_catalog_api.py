@@ -12,10 +12,10 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
-import redis
 
 from situationroom import keys
 from situationroom.history.store import store_for
+from situationroom.redisconn import sync_client
 from situationroom.samples import Sample
 from situationroom.web import catalog_api
 from tests.history_support import write_batch
@@ -46,7 +46,7 @@ def site(redis_url: str, tmp_path: Path) -> Iterator[Served]:
 
 
 def live_state(url: str, indicator: str, entity: str, t: float, *, exercise: bool = False) -> None:
-    client = redis.Redis.from_url(url)
+    client = sync_client(url)
     try:
         state = {"i": indicator, "e": entity, "v": 1.0, "t": int(t * 1000), "st": "normal", "ps": "normal",
                  "since": int(t * 1000), "n": 3600, "w": {}, "r": None, **({"x": 1} if exercise else {})}

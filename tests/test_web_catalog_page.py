@@ -11,11 +11,11 @@ from urllib.parse import urlsplit
 
 import orjson
 import pytest
-import redis
 from playwright.sync_api import Browser
 
 from situationroom import keys, tokens
 from situationroom.history.store import store_for
+from situationroom.redisconn import sync_client
 from situationroom.samples import Sample
 from tests.browser import needs_chromium, signed_in_page
 from tests.history_support import write_batch
@@ -32,7 +32,7 @@ SECRET_ROW = "tr#admin\\.complaints_open"
 def site(embedded_url: str, tmp_path: Path) -> Iterator[Served]:
     settings = settings_for(embedded_url, history_dir=tmp_path / "history")
     now = time.time()
-    r = redis.Redis.from_url(embedded_url)
+    r = sync_client(embedded_url)
     for ind, ent in (("air.pm10", "airkorea-3gongdan"), (SECRET, "dept-roads")):
         state = {"i": ind, "e": ent, "v": 1.0, "t": int(now * 1000), "st": "normal", "ps": "normal",
                  "since": int(now * 1000), "n": 600, "w": {}, "r": None}
@@ -71,7 +71,7 @@ def test_the_catalogue_in_korean_and_english_with_restricted_dates_for_readers_o
     page.fill("#filter", "")
 
     # The civil-affairs head signs in on the page and sees the dates of the caseload.
-    r = redis.Redis.from_url(embedded_url)
+    r = sync_client(embedded_url)
     token = tokens.create(r, "staff", "seo", staff="ca-seo")
     r.close()
     page.get_by_role("button", name="로그인").click()

@@ -13,12 +13,12 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-import redis.asyncio as aioredis
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from situationroom import keys, updates
 from situationroom.alerts.state import Alert, fingerprint
+from situationroom.redisconn import async_client
 from tests.http_support import assert_error, bearer
 from tests.servers_support import Served, serve
 from tests.site_support import settings_for
@@ -44,7 +44,7 @@ def headers(url: str, who: str | None) -> dict[str, str]:
 
 async def publish(url: str) -> str:
     """A live state of the restricted indicator and of an open one, and a firing alert on the restricted one."""
-    client = aioredis.Redis.from_url(url)
+    client = async_client(url)
     try:
         t = int(time.time() * 1000)
         for ind, ent, v in ((SECRET, DEPT, 321.0), (*OPEN, 40.0)):

@@ -12,6 +12,7 @@ import pytest
 import redis
 
 from situationroom import keys, tokens
+from situationroom.redisconn import sync_client
 from tests.collectors_support import collector
 from tests.http_support import assert_error
 from tests.servers_support import Served, serve
@@ -32,7 +33,7 @@ def http(api: Served) -> Iterator[httpx.Client]:
 
 @pytest.fixture
 def r(redis_url: str) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(redis_url)
+    client = sync_client(redis_url)
     yield client
     client.close()
 

@@ -14,11 +14,11 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import orjson
 import pytest
-import redis
 from playwright.sync_api import Browser, Page
 
 from situationroom import keys, tokens
 from situationroom.history.store import store_for
+from situationroom.redisconn import sync_client
 from situationroom.samples import Sample
 from tests.browser import needs_chromium, signed_in_page
 from tests.compare_support import replay_clock
@@ -76,7 +76,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, embedded_redis: object) -> It
 
 
 def token_of(site: Served, staff: str) -> str:
-    r = redis.Redis.from_url(site.settings.redis_url or "")
+    r = sync_client(site.settings.redis_url or "")
     try:
         return tokens.create(r, "staff", staff, staff=staff)
     finally:
@@ -294,7 +294,7 @@ def test_during_a_replay_today_is_the_simulated_day_and_says_so(browser: Browser
         assert page.errors == []  # type: ignore[attr-defined]
         page.context.close()
     finally:
-        r = redis.Redis.from_url(site.settings.redis_url or "")
+        r = sync_client(site.settings.redis_url or "")
         r.delete(keys.collector_health("sim-replay"))
         r.srem(keys.collectors_index(), "sim-replay")
         r.close()
@@ -303,7 +303,7 @@ def test_during_a_replay_today_is_the_simulated_day_and_says_so(browser: Browser
 def test_the_form_starts_on_exercise_data_where_an_indicator_has_no_other(browser: Browser, site: Served) -> None:
     """A demo site, or a city before its first real collector, holds exercise data only: a 7-day query of such an
     indicator reads the exercise data; one that has real data reads the real data."""
-    r = redis.Redis.from_url(site.settings.redis_url or "")
+    r = sync_client(site.settings.redis_url or "")
     now = int(time.time() * 1000)
     live = {"v": 1.0, "t": now, "st": "normal", "ps": "normal", "since": now, "n": 3600, "w": {}, "r": None}
     r.hset(keys.live(PRESSURE, exercise=True), "kma-asos-138",

@@ -19,12 +19,12 @@ import psutil
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-import redis
 
 from situationroom import keys
 from situationroom.history import layout
 from situationroom.history.layout import Partition
 from situationroom.history.store import store_for
+from situationroom.redisconn import sync_client
 from situationroom.samples import Sample
 from tests.history_support import write_batch
 from tests.http_support import assert_error, bearer
@@ -164,7 +164,7 @@ def test_an_empty_range_gives_a_valid_empty_file(http: httpx.Client, fmt: str, t
 
 def test_every_export_is_audited_with_who_what_and_the_rows_sent(http: httpx.Client, redis_url: str) -> None:
     read_csv(http.get("/api/v1/export", params=query(resolution="1m", format="csv")))
-    client = redis.Redis.from_url(redis_url)
+    client = sync_client(redis_url)
     try:
         def found() -> dict | None:
             for _, fields in client.xrevrange(keys.audit(), count=20):

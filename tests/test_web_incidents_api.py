@@ -7,10 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
-import redis
 
 from situationroom import drill as drill_mod
 from situationroom import keys
+from situationroom.redisconn import sync_client
 from tests.http_support import assert_error, bearer
 from tests.incidents_support import open_incident_city
 from tests.servers_support import serve
@@ -158,7 +158,7 @@ async def test_a_drill_declares_exercise_incidents_that_gather_exercise_alerts(r
     town = await open_incident_city(redis_url, tmp_path)
     city = town.city
     op = bearer(redis_url, "operator", "duty-officer")
-    sync = redis.Redis.from_url(redis_url)
+    sync = sync_client(redis_url)
     with serve(city.settings) as srv:
         async with httpx.AsyncClient(base_url=srv.url) as http:
             real = (await http.post("/api/v1/incidents", json={**FLOOD, "area": "pohang"}, headers=op)).json()

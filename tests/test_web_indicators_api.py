@@ -7,11 +7,10 @@ import asyncio
 import time
 
 import httpx
-import redis
-import redis.asyncio as aioredis
 
 from situationroom import keys
 from situationroom.collectors import health
+from situationroom.redisconn import async_client, sync_client
 from tests.api_support import make_token
 from tests.http_support import assert_error
 from tests.servers_support import Served, serve
@@ -36,7 +35,7 @@ def test_read_errors_name_field_and_value(http: httpx.Client) -> None:
 
 def test_collectors_endpoint(api: Served, http: httpx.Client, redis_url: str) -> None:
     assert http.get("/api/v1/collectors").json()["collectors"] == []
-    client = redis.Redis.from_url(redis_url)
+    client = sync_client(redis_url)
     try:
         client.sadd(keys.collectors_index(), "airkorea")
         client.hset(keys.collector_health("airkorea"), mapping={
@@ -65,7 +64,7 @@ def test_reads_need_a_token_when_not_public(redis_url: str) -> None:
 def test_the_exercise_status_gives_the_pages_the_simulated_clock(api: Served, http: httpx.Client,
                                                                  redis_url: str) -> None:
     assert http.get("/api/v1/exercise").json() == {"type": "exercise", "drill": None, "sources": [], "clock": None}
-    client = aioredis.Redis.from_url(redis_url)
+    client = async_client(redis_url)
     clock = {"scenario": "typhoon-hinnamnor", "speed": 60.0, "start": 1662368400.0, "anchor": time.time(),
              "duration": 108000.0, "loop": False}
 

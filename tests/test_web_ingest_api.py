@@ -10,10 +10,10 @@ from typing import Any
 import httpx
 import pytest
 import redis
-import redis.asyncio as aioredis
 from prometheus_client.parser import text_string_to_metric_families
 
 from situationroom import keys, tokens
+from situationroom.redisconn import async_client, sync_client
 from situationroom.samples import Sample
 from tests.api_support import aggregate, make_token
 from tests.http_support import assert_error
@@ -122,7 +122,7 @@ async def test_push_mixed_batch(api: Served, redis_url: str) -> None:
     }
     assert all(r["reason"] for r in body["rejected"])
 
-    client = aioredis.Redis.from_url(redis_url)
+    client = async_client(redis_url)
     try:
         dead = [{k.decode(): v.decode() for k, v in f.items()} for _, f in await client.xrange(keys.deadletter())]
         assert sorted(int(d["index"]) for d in dead) == sorted(got)
@@ -157,7 +157,7 @@ def test_push_auth(api: Served, http: httpx.Client, redis_url: str) -> None:
     resp = http.post("/api/v1/samples", json=item, headers={"Authorization": f"Bearer {operator}"})
     assert resp.status_code == 200 and resp.json()["accepted"] == 1
     # A revoked token stops working at once.
-    client = redis.Redis.from_url(redis_url)
+    client = sync_client(redis_url)
     try:
         assert tokens.revoke(client, tokens.digest(operator)[:12]) == 1
     finally:
@@ -195,7 +195,7 @@ def test_push_source_is_the_tokens(api: Served, http: httpx.Client, redis_url: s
     assert body["accepted"] == 2
     assert [(r["index"], r["field"], r["value"]) for r in body["rejected"]] == [
         (1, "source", "airkorea"), (3, "interval", 0.01), (4, "interval", 30 * 86400)]
-    client = redis.Redis.from_url(redis_url)
+    client = sync_client(redis_url)
     try:
         # Nothing was stamped as the collector: every stored sample names the token, and the spoof is on record.
         assert sorted((s.value, s.source) for s in _samples(client)) == [(10.0, "push:test-ingest"),
@@ -224,7 +224,7 @@ def test_push_nested_item_is_rejected_alone(api: Served, http: httpx.Client, red
     assert answer["accepted"] == 2
     assert [(r["index"], r["field"]) for r in answer["rejected"]] == [(1, "value"), (2, "item")]
     assert all(r["value"].startswith("[[[") for r in answer["rejected"])
-    client = redis.Redis.from_url(redis_url)
+    client = sync_client(redis_url)
     try:
         assert sorted(s.entity for s in _samples(client)) == ["daesong", "yeonil"]
         assert client.xlen(keys.deadletter()) == 2
@@ -244,7 +244,7 @@ def test_push_of_megabytes_costs_the_dead_letters_kilobytes(redis_url: str) -> N
         big = "9" * 9_900_000
         body = b'[{"indicator":"air.pm10","entity":"daesong","value":"' + big.encode() + b'"}]'
         assert len(body) < served.settings.ingest_max_items * 1024
-        client = redis.Redis.from_url(redis_url)
+        client = sync_client(redis_url)
         try:
             for _ in range(10):
                 resp = http.post("/api/v1/samples", content=body, headers=auth)
@@ -274,7 +274,7 @@ def test_an_exercise_tokens_pushes_are_exercise_data_shown_as_such(api: Served, 
                                                                    redis_url: str) -> None:
     """An integrator rehearsing with a drill token: its samples are exercise data; the API shows them marked,
     and `mode=real` still gives the real value, untouched."""
-    client = redis.Redis.from_url(redis_url)
+    client = sync_client(redis_url)
     try:
         drill_token = tokens.create(client, "ingest", "drill-feed", exercise=True)
     finally:

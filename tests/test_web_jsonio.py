@@ -8,9 +8,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-import redis
 
 from situationroom import tokens
+from situationroom.redisconn import sync_client
 from situationroom.web.jsonio import BODY_LIMIT
 from tests.http_support import assert_error
 from tests.servers_support import Served, serve
@@ -19,7 +19,7 @@ from tests.site_support import MINI, settings_for
 
 @pytest.fixture
 def admin(embedded_url: str) -> Iterator[tuple[httpx.Client, dict[str, str], Served]]:
-    client = redis.Redis.from_url(embedded_url)
+    client = sync_client(embedded_url)
     try:
         token = tokens.create(client, "admin", "admin")
     finally:

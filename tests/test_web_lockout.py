@@ -9,9 +9,9 @@ import time
 
 import httpx
 import pytest
-import redis
 
 from situationroom import audit, keys, tokens
+from situationroom.redisconn import sync_client
 from tests.servers_support import serve
 from tests.site_support import settings_for
 
@@ -23,7 +23,7 @@ def _from(address: str, base: str) -> httpx.Client:
 
 def test_an_address_past_its_failed_checks_gets_429_until_its_window_ends(redis_url: str,
                                                                           caplog: pytest.LogCaptureFixture) -> None:
-    r = redis.Redis.from_url(redis_url)
+    r = sync_client(redis_url)
     good = {"Authorization": f"Bearer {tokens.create(r, 'operator', 'it-team')}"}
     bad = {"Authorization": "Bearer sr_guess"}
     caplog.set_level(logging.WARNING, logger="situationroom.web.auth")

@@ -7,12 +7,12 @@ import time
 from pathlib import Path
 
 import httpx
-import redis
 from prometheus_client.parser import text_string_to_metric_families
 
 from situationroom import keys
 from situationroom.catalog import Catalog
 from situationroom.history.store import HistoryStore
+from situationroom.redisconn import sync_client
 from situationroom.samples import Sample
 from tests.history_support import write_batch
 from tests.http_support import assert_error
@@ -44,7 +44,7 @@ def test_healthz_when_redis_is_unreachable() -> None:
 
 
 def test_metrics_parse_as_prometheus_text(http: httpx.Client, redis_url: str) -> None:
-    client = redis.Redis.from_url(redis_url)
+    client = sync_client(redis_url)
     try:
         for p in range(4):
             client.xgroup_create(keys.samples(p), keys.AGGREGATOR_GROUP, id="0", mkstream=True)
@@ -73,7 +73,7 @@ def test_metrics_of_the_history_store_and_role(redis_url: str, tmp_path: Path, m
     store = HistoryStore.local(tmp_path / "history")
     write_batch(store, mini_catalog, [Sample("air.pm10", "daesong", 1_780_000_000.0 + k, 1.0, "a")
                                       for k in range(5)], "1")
-    client = redis.Redis.from_url(redis_url)
+    client = sync_client(redis_url)
     try:
         client.xgroup_create(keys.samples(0), keys.HISTORY_GROUP, id="0", mkstream=True)
         client.xadd(keys.samples(0), {"i": "air.pm10", "e": "daesong", "t": "1", "v": "1", "s": ""})

@@ -16,11 +16,11 @@ from urllib.parse import urlsplit
 
 import orjson
 import pytest
-import redis
 from playwright.sync_api import Browser, Page
 
 from situationroom import keys, tokens
 from situationroom.embedded import EmbeddedRedis
+from situationroom.redisconn import sync_client
 from tests.browser import needs_chromium, signed_in_page
 from tests.redis_support import empty_url
 from tests.servers_support import Up, serve, site_copy, wait_for
@@ -71,7 +71,7 @@ class Site(Up):
         super().__init__(log=root / "up.log", site=root, redis_url=redis_url, cwd=root)
         self.root = root
         self.redis_url = redis_url
-        self.redis = redis.Redis.from_url(redis_url)
+        self.redis = sync_client(redis_url)
 
     def stop(self, timeout: float = 20) -> int | None:
         self.redis.close()

@@ -17,12 +17,12 @@ from urllib.parse import urlsplit
 import httpx
 import orjson
 import pytest
-import redis
 from playwright.sync_api import Browser, Page
 
 from situationroom import keys, tokens
 from situationroom.alerts.state import fingerprint
 from situationroom.embedded import EmbeddedRedis
+from situationroom.redisconn import sync_client
 from situationroom.settings import Settings
 from tests.browser import needs_chromium
 from tests.redis_support import empty_url
@@ -110,7 +110,7 @@ def test_a_panel_turns_stale_when_its_collector_stops(page: Page, site: WallSite
         try:
             wait_for(lambda: economy.get_attribute("data-stale") == "true", timeout=20, what="the panel to turn stale")
         except AssertionError:
-            client = redis.Redis.from_url(site.redis_url)
+            client = sync_client(site.redis_url)
             shown = page.evaluate(
                 "JSON.stringify(window.__wall.live.get('economy.gift_card_transactions\\u0000pohang'))")
             raise AssertionError(f"not stale; health {client.hgetall(keys.collector_health('sim-economy'))}; live "
@@ -162,7 +162,7 @@ def test_a_chart_on_a_hidden_page_stays_in_step_and_one_never_shown_holds_nothin
 
 def push(site: WallSite, indicator: str, entity: str, value: float) -> None:
     """One sample through the push API, as an integrator sends it."""
-    client = redis.Redis.from_url(site.redis_url)
+    client = sync_client(site.redis_url)
     token = tokens.create(client, "ingest", "wall-test")
     client.close()
     resp = httpx.post(site.url + "/api/v1/samples", headers={"Authorization": f"Bearer {token}"},
@@ -189,7 +189,7 @@ def test_the_alerts_panel_shows_what_the_alert_role_fires_and_notifies_the_room(
             try:
                 surge.wait_for(timeout=20000)
             except Exception:
-                stored = redis.Redis.from_url(site.redis_url).hget(keys.alerts(),
+                stored = sync_client(site.redis_url).hget(keys.alerts(),
                                                                    fingerprint("test.gift-card-surge", "pohang"))
                 raise AssertionError(f"no row; the alert: {stored!r}; the panel: "
                                      f"{page.locator('#p0-4').inner_html()[:2000]}") from None
@@ -197,7 +197,7 @@ def test_the_alerts_panel_shows_what_the_alert_role_fires_and_notifies_the_room(
             assert "상품권 결제 폭증" in row and "경계" in row and "800,000" in row, row
             assert page.locator("#p0-4").get_attribute("data-status") == "critical"
             fp = surge.get_attribute("data-fingerprint")
-            stored = redis.Redis.from_url(site.redis_url).hget(keys.alerts(), fp or "")
+            stored = sync_client(site.redis_url).hget(keys.alerts(), fp or "")
             assert stored and orjson.loads(stored)["state"] == "firing"
             # The room is told once, as the alert starts firing.
             wait_for(lambda: page.evaluate("window.__notified.length") >= 1, 10, "the browser notification")
@@ -218,7 +218,7 @@ def test_the_alerts_panel_shows_what_the_alert_role_fires_and_notifies_the_room(
             again = [n for n in page.evaluate("window.__notified") if "상품권 결제 폭증" in n["title"]]
             assert again == [], again
             # A silence mutes notifications only: the row stays, marked 무음 with who set it and until when.
-            desk = tokens.create(redis.Redis.from_url(site.redis_url), "operator", "duty-desk")
+            desk = tokens.create(sync_client(site.redis_url), "operator", "duty-desk")
             made = httpx.post(site.url + "/api/v1/silences", headers={"Authorization": f"Bearer {desk}"}, json={
                 "matchers": {"rule": "test.gift-card-surge"}, "duration": "2h", "reason": "행사 결제"})
             assert made.status_code == 201, made.text

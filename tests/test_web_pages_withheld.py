@@ -9,10 +9,10 @@ from collections.abc import Iterator
 
 import orjson
 import pytest
-import redis
 from playwright.sync_api import Browser
 
 from situationroom import keys
+from situationroom.redisconn import sync_client
 from tests.browser import needs_chromium, signed_in_page
 from tests.http_support import bearer
 from tests.servers_support import Served, serve
@@ -26,7 +26,7 @@ PANEL = "#p0-4"
 
 @pytest.fixture
 def site(redis_url: str) -> Iterator[Served]:
-    r = redis.Redis.from_url(redis_url)
+    r = sync_client(redis_url)
     t = int(time.time() * 1000)
     for ind, ent, v in ((SECRET, "dept-roads", 37.0), ("admin.complaints", "pohang", 12.0)):
         r.hset(keys.live(ind), ent, orjson.dumps({"i": ind, "e": ent, "v": v, "t": t, "st": "normal", "ps": "normal",

@@ -13,9 +13,9 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-import redis
 
 from situationroom import keys
+from situationroom.redisconn import sync_client
 from situationroom.web.public_cache import GZIP_MIN
 from tests.public_support import PERIOD, non_public, public_site, state, station_in_a_dong
 from tests.servers_support import Served
@@ -144,7 +144,7 @@ def test_computed_once_per_period_even_for_a_burst(http: httpx.Client, site: Ser
     before = http.get("/api/v1/public/status")
     misses = answers.body.cache_info().misses
     station, _ = station_in_a_dong(site.catalog, "air.pm10")
-    r = redis.Redis.from_url(redis_url)
+    r = sync_client(redis_url)
     r.hset(keys.live("air.pm10"), station, state("air.pm10", station, 200.0, "critical"))
     r.close()
     time.sleep(PERIOD + 0.3)
@@ -199,7 +199,7 @@ def test_documented_in_openapi(http: httpx.Client) -> None:
 def test_a_city_wide_advisory_holds_in_every_district(http: httpx.Client, site: Served, redis_url: str) -> None:
     city = site.catalog.city.id
     assert city in site.catalog.entities_of("advisory.heavy_rain")
-    r = redis.Redis.from_url(redis_url)
+    r = sync_client(redis_url)
     r.hset(keys.live("advisory.heavy_rain"), city, state("advisory.heavy_rain", city, 1.0, "warning"))
     r.close()
     time.sleep(PERIOD + 0.3)

@@ -5,10 +5,10 @@ Origin; revoking the token ends its sessions; bearer tokens keep working for API
 from __future__ import annotations
 
 import httpx
-import redis
 
 from situationroom import keys, tokens
 from situationroom.alerts.state import Alert
+from situationroom.redisconn import sync_client
 from tests.notify_support import alert
 from tests.servers_support import serve
 from tests.site_support import settings_for
@@ -16,7 +16,7 @@ from tests.site_support import settings_for
 
 def _setup(url: str) -> str:
     """A firing alert of 재난안전과 and a staff token of that department; returns the token."""
-    r = redis.Redis.from_url(url)
+    r = sync_client(url)
     a = Alert(**{k: v for k, v in alert(fingerprint="fp-session").items() if k in Alert.__dataclass_fields__})
     r.hset(keys.alerts(), a.fingerprint, a.encode())
     token = tokens.create(r, "staff", "park-phone", staff="ds-park")
@@ -70,13 +70,13 @@ def test_revoking_the_token_ends_its_signed_in_sessions(redis_url: str) -> None:
     with serve(settings_for(redis_url)) as site, httpx.Client(base_url=site.url, timeout=10) as http:
         assert http.post("/api/v1/session", json={"token": token}).status_code == 200
         assert http.get("/api/v1/staff/me").status_code == 200
-        r = redis.Redis.from_url(redis_url)
+        r = sync_client(redis_url)
         assert tokens.revoke(r, tokens.digest(token)[:12]) == 1
         r.close()
         assert http.get("/api/v1/staff/me").status_code == 401
         gone = http.get("/api/v1/session")
         assert gone.json() == {"signed_in": False} and "sr_session=" in gone.headers.get("set-cookie", "")
         # Sessions are stored by the hash of their id only: the cookie's value is nowhere in Redis.
-        r = redis.Redis.from_url(redis_url)
+        r = sync_client(redis_url)
         assert not [k for k in r.keys("sr:session:*") if http.cookies.get("sr_session", "x") in k.decode()]
         r.close()

@@ -16,8 +16,6 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-import redis
-import redis.asyncio as aioredis
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -25,6 +23,7 @@ from situationroom import __version__, keys, tokens
 from situationroom.aggregator import Aggregator
 from situationroom.catalog import load_catalog
 from situationroom.messages import Message
+from situationroom.redisconn import async_client, sync_client
 from situationroom.settings import Settings
 from situationroom.streams import StreamWriter, ensure_groups
 from situationroom.web.fanout.hub import READ_COUNT
@@ -51,7 +50,7 @@ class Publisher:
     """Writes live states the way the aggregator does: the live hash first, then the update stream."""
 
     def __init__(self, url: str) -> None:
-        self.redis = aioredis.Redis.from_url(url)
+        self.redis = async_client(url)
         self.n = 0
 
     async def state(self, indicator: str, entity: str, value: float, *, pad: int = 0) -> tuple[str, dict]:
@@ -358,7 +357,7 @@ async def test_heartbeats_both_ways(redis_url: str) -> None:
 
 
 async def test_messages_reach_message_subscribers(server: Served, redis_url: str) -> None:
-    writer = StreamWriter(aioredis.Redis.from_url(redis_url), partitions=2, retention=3600, deadletter_maxlen=100,
+    writer = StreamWriter(async_client(redis_url), partitions=2, retention=3600, deadletter_maxlen=100,
                           batch_size=100)
     first = Message("m1", time.time(), "test", "disaster_text", "warning", "호우 경보", "Heavy rain warning",
                     ("pohang",))
@@ -423,10 +422,10 @@ async def test_two_web_processes_on_one_redis_both_deliver(redis_url: str, pub: 
 
 async def test_pushed_sample_reaches_the_websocket(server: Served, redis_url: str) -> None:
     """The whole path: push ingest → sample stream → aggregator → update stream → fan-out → client."""
-    sync = redis.Redis.from_url(redis_url)
+    sync = sync_client(redis_url)
     token = tokens.create(sync, "ingest", "ws-test")
     sync.close()
-    agg_client = aioredis.Redis.from_url(redis_url)
+    agg_client = async_client(redis_url)
     await ensure_groups(agg_client, server.settings.partitions)
     stop = asyncio.Event()
     aggregator = asyncio.create_task(Aggregator(agg_client, load_catalog(MINI / "seeds"), server.settings,

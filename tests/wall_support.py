@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import redis
-
 from situationroom import keys
+from situationroom.redisconn import sync_client
 from tests.servers_support import Up, site_copy
 
 PROBE = """\
@@ -59,7 +58,7 @@ class WallSite(Up):
 
     def pause(self, collector: str, paused: bool) -> None:
         """Pause or resume one collector, as the operator's button does."""
-        client = redis.Redis.from_url(self.redis_url)
+        client = sync_client(self.redis_url)
         try:
             if paused:
                 client.hset(keys.collector_control(collector), "paused", "1")

@@ -13,13 +13,12 @@ from typing import Any
 
 import httpx
 import orjson
-import redis.asyncio as aioredis
 import uvicorn
 
 from situationroom import keys, tokens
 from situationroom.bench import percentile, start_role, wait_http
 from situationroom.catalog import Catalog
-from situationroom.redisconn import sync_client
+from situationroom.redisconn import async_client, sync_client
 from situationroom.roles import run_async
 from situationroom.settings import Settings
 
@@ -110,7 +109,7 @@ async def measure(base: str, url: str, token: str, catalog: Catalog, receiver: R
     3.0 m (one new episode of its alert) and falls back half-way in between. Returns the send time per
     episode, when its firing notification was in `sr:{notify}`, and when the webhook got it."""
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-    client = aioredis.Redis.from_url(url)
+    client = async_client(url)
     series = _background(catalog)
     sent_at: dict[int, float] = {}
     notified_at: dict[int, float] = {}

@@ -23,6 +23,7 @@ from situationroom.catalog import Catalog
 from situationroom.history import status
 from situationroom.history.sink import HistorySink
 from situationroom.history.store import HistoryStore
+from situationroom.redisconn import async_client
 from situationroom.roles import run_async
 from situationroom.samples import Sample
 from situationroom.settings import Settings
@@ -87,7 +88,7 @@ async def redis_memory(url: str, catalog: Catalog, settings: Settings, *, series
     entities = list(catalog.entities_of(indicator))[:series]
     lo, hi = catalog.indicators[indicator].range or (0.0, 100.0)
     span = retention_span(settings)
-    client = aioredis.Redis.from_url(url)
+    client = async_client(url)
     rng = random.Random(11)
     try:
         await ensure_groups(client, settings.partitions)
@@ -158,7 +159,7 @@ def _offered(catalog: Catalog, n: int, rng: random.Random, *, start: float, span
 async def sink_rate(url: str, catalog: Catalog, settings: Settings, root: Path, samples: int) -> dict[str, Any]:
     """The history sink reading `samples` entries already in the streams and writing them as the role does, against
     pyarrow writing the same rows (built from the same Python values) to one zstd Parquet file."""
-    client = aioredis.Redis.from_url(url)
+    client = async_client(url)
     rng = random.Random(5)
     items = _offered(catalog, samples, rng, start=time.time() - 3 * 3600, span=3 * 3600)
     try:
@@ -208,7 +209,7 @@ async def _offer(url: str, catalog: Catalog, settings: Settings, rate: float, se
     """Offer `rate` samples/s of live event times through the streams (10 ms batches) for `seconds`, reading the
     historians' lag every `every` seconds: entries not read yet (`history status`), and how long ago the oldest of them
     was written (`streams.unread_age`)."""
-    client = aioredis.Redis.from_url(url)
+    client = async_client(url)
     writer = StreamWriter(client, partitions=settings.partitions, retention=settings.stream_retention,
                           deadletter_maxlen=settings.deadletter_maxlen)
     rng = random.Random(9)
@@ -266,7 +267,7 @@ def sink_lag(url: str, catalog: Catalog, settings: Settings, root: Path, *, rate
 
 
 async def _groups(url: str, settings: Settings) -> None:
-    client = aioredis.Redis.from_url(url)
+    client = async_client(url)
     try:
         await ensure_groups(client, settings.partitions, keys.HISTORY_GROUP)
     finally:
@@ -274,7 +275,7 @@ async def _groups(url: str, settings: Settings) -> None:
 
 
 async def _cleanup(url: str) -> None:
-    client = aioredis.Redis.from_url(url)
+    client = async_client(url)
     try:
         await _drop_own_keys(client)
     finally:

@@ -20,7 +20,7 @@ from situationroom.bench import cpu_seconds, percentile, start_role, wait_http
 from situationroom.bench.ingest_raw import BATCH, BATCHED, PER_SAMPLE, Baseline, measure, strongest
 from situationroom.catalog import Catalog
 from situationroom.counters import Counter
-from situationroom.redisconn import sync_client
+from situationroom.redisconn import async_client, sync_client
 from situationroom.roles import run_async
 from situationroom.settings import Settings
 
@@ -104,7 +104,7 @@ async def path_throughput(base: str, url: str, token: str, items: list[dict], co
     """Samples per second from the first POST until the aggregator has applied all of them."""
     bodies = [orjson.dumps({"samples": items[k:k + BATCH]}) for k in range(0, len(items), BATCH)]
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-    client = aioredis.Redis.from_url(url)
+    client = async_client(url)
     queue: asyncio.Queue[bytes] = asyncio.Queue()
     for body in bodies:
         queue.put_nowait(body)
@@ -134,7 +134,7 @@ async def latency(base: str, url: str, token: str, series: list[tuple[str, str, 
     """Push at `rate` samples/s in 10 ms batches; for each sample, the time until the update stream
     shows its series at (or past) its event time — i.e. until it is in the live state."""
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-    client = aioredis.Redis.from_url(url)
+    client = async_client(url)
     pending: dict[tuple[str, str], list[tuple[int, float]]] = defaultdict(list)
     latencies: list[float] = []
     last_id = await updates.newest_id(client) or "0-0"

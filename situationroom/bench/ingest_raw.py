@@ -6,11 +6,10 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-import redis
-import redis.asyncio as aioredis
 from redis.utils import HIREDIS_AVAILABLE
 
 from situationroom import keys
+from situationroom.redisconn import async_client, sync_client
 from situationroom.roles import run_async
 from situationroom.sample_entries import encode, encode_batch
 from situationroom.samples import Sample
@@ -55,7 +54,7 @@ def rounds(items: Sequence[dict], partitions: int, *, batched: bool) -> list[Rou
 
 
 async def _asyncio_seconds(url: str, pipelines: list[Round]) -> tuple[float, str]:
-    client = aioredis.Redis.from_url(url)
+    client = async_client(url)
     try:
         start = time.perf_counter()
         for entries in pipelines:
@@ -76,7 +75,7 @@ async def _asyncio_seconds(url: str, pipelines: list[Round]) -> tuple[float, str
 
 def _sync_seconds(url: str, pipelines: list[Round]) -> tuple[float, str]:
     # Called outside any event loop, so no loop's bookkeeping is on the clock: the plain blocking client alone.
-    client = redis.Redis.from_url(url)
+    client = sync_client(url)
     try:
         start = time.perf_counter()
         for entries in pipelines:

@@ -18,6 +18,7 @@ import redis.asyncio as aioredis
 
 from situationroom import aio, keys
 from situationroom.catalog import Catalog
+from situationroom.group_reads import GroupReader
 from situationroom.history import compact, retention, rollups, status
 from situationroom.history.buffer import Buffer
 from situationroom.history.store import HistoryStore, store_for
@@ -45,6 +46,7 @@ class HistorySink:
         # A read of up to a flush's worth of samples (at most 100,000: a reply of a few MB), however many entries
         # carry them.
         self._entries = EntryBudget(min(settings.history_flush_rows, 100_000))
+        self._reader = GroupReader(client, keys.HISTORY_GROUP, self.consumer)
         self.retention = retention.load_retention(settings.seeds, catalog)
         self._unacked: dict[bytes, list[bytes]] = {}
         """Entries whose files are written but whose XACK has not gone through yet (Redis was lost meanwhile)."""
@@ -59,8 +61,7 @@ class HistorySink:
         """Read one batch into the buffer (new entries, or with `after` this consumer's pending ones after those
         ids); returns how many entries the reply held."""
         streams = after if after is not None else dict.fromkeys(self.streams, entry_id)
-        reply = await self.client.xreadgroup(keys.HISTORY_GROUP, self.consumer, streams,
-                                             count=self._entries.count(), block=block)
+        reply = await self._reader.read(streams, self._entries.count(), block)
         seen = 0
         for stream, messages in reply or []:
             self._entries.saw(fields for _, fields in messages if fields)
@@ -211,6 +212,7 @@ class HistorySink:
         try:
             await run_stream_reader("history", once, stop, log=log, regroup=regroup)
         finally:
+            await self._reader.close()
             if compacting is not None:
                 await asyncio.gather(compacting, return_exceptions=True)
             # What is buffered is written on a clean stop; were this to fail, the entries stay pending for the next
