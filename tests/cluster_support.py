@@ -18,7 +18,7 @@ from tests.redis_support import MARKED, MARKER
 MASTERS = 3
 
 
-def _free_ports(n: int) -> list[int]:
+def free_ports(n: int) -> list[int]:
     # A cluster node also listens on its port + 10000 (the cluster bus), so both must be free.
     ports: list[int] = []
     while len(ports) < n:
@@ -50,7 +50,7 @@ class ClusterServers:
             raise RuntimeError("redis-server and redis-cli are needed for a cluster (Debian: apt install redis-server)")
         self.server, self.cli = found
         self.folder = folder
-        self.ports = _free_ports(2 * MASTERS)
+        self.ports = free_ports(2 * MASTERS)
         self.procs: dict[int, subprocess.Popen[bytes]] = {}
 
     @property
@@ -63,7 +63,9 @@ class ClusterServers:
         self.procs[port] = subprocess.Popen(
             [self.server, "--port", str(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
              "--cluster-config-file", str(node / "nodes.conf"), "--cluster-node-timeout", "2000",
-             "--save", "", "--appendonly", "no", "--dir", str(node), "--protected-mode", "no"],
+             "--save", "", "--appendonly", "no", "--dir", str(node), "--protected-mode", "no",
+             # A replica's first sync at once, not after the default 5 s wait for more replicas.
+             "--repl-diskless-sync-delay", "0"],
             stdout=(node / "log").open("wb"), stderr=subprocess.STDOUT)
 
     def start(self) -> ClusterServers:
@@ -103,7 +105,9 @@ class ClusterServers:
                     continue
                 try:
                     with redis.Redis(port=port, socket_timeout=1) as r:
-                        states.append(r.execute_command("CLUSTER", "INFO").decode())
+                        replication = r.info("replication")
+                        synced = replication["role"] == "master" or replication.get("master_link_status") == "up"
+                        states.append(r.execute_command("CLUSTER", "INFO").decode() if synced else "syncing")
                 except (redis.ConnectionError, redis.TimeoutError):
                     states.append("")
             if states and all("cluster_state:ok" in s for s in states):

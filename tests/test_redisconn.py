@@ -3,12 +3,20 @@ and a URL the product cannot use named with the part that is wrong, its password
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
+import redis
 from pydantic import ValidationError
 
 from situationroom import redisconn
 from situationroom.settings import Settings
 from tests.cluster_support import ClusterServers
+from tests.cluster_support import tools as cluster_tools
+from tests.sentinel_support import SentinelServers
 
 pytestmark = pytest.mark.cluster
 
@@ -62,3 +70,35 @@ async def test_a_cluster_url_reaches_every_master(redis_cluster: ClusterServers)
     sync = redisconn.sync_client(redis_cluster.url)
     assert redisconn.is_cluster(sync) and sync.get("sr-test:{p1}") == b"p1"
     sync.close()
+
+
+@pytest.fixture
+def sentinels(tmp_path: Path) -> Iterator[SentinelServers]:
+    if cluster_tools() is None:
+        pytest.skip("no redis-server on this machine for Sentinel (.ci/run installs it)")
+    servers = SentinelServers(tmp_path).start()
+    yield servers
+    servers.stop()
+
+
+async def test_a_sentinel_url_follows_the_master_through_a_failover(sentinels: SentinelServers) -> None:
+    client = redisconn.async_client(sentinels.url)
+    try:
+        await client.set("sr-test:before", "1")
+        old = sentinels.kill_master()
+        new = sentinels.wait_new_master(old)
+        assert new != old
+        # The same client, without being told: its next connections ask the Sentinels for the master again.
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                await client.set("sr-test:after", "2")
+                break
+            except (redis.ConnectionError, redis.TimeoutError, redis.ReadOnlyError):
+                assert time.monotonic() < deadline, "writes did not reach the new master"
+                await asyncio.sleep(0.2)
+        assert await client.get("sr-test:after") == b"2"
+        # What the old master had replicated is on the new one.
+        assert await client.get("sr-test:before") == b"1"
+    finally:
+        await client.aclose()
