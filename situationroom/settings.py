@@ -183,6 +183,11 @@ class Settings(BaseSettings):
     session_ttl: Duration = 86400.0 * 14
     """A browser sign-in lasts this long after its last use (sliding); revoking the token ends it at once."""
     ingest_max_items: int = Field(default=10_000, ge=1)
+    ingest_durability: Literal["none", "replica"] = "none"
+    """When a pushed or collected sample counts as written: `none`, once its master has it (a failover may lose the
+    last writes); `replica`, once a replica has it too (WAIT 1), answered 503 with Retry-After when none confirms
+    within `ingest_durability_timeout`. docs/scale-out.md."""
+    ingest_durability_timeout: Duration = 1.0
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("history_1m_retention")

@@ -5,16 +5,20 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from situationroom import counters, keys, updates
 from situationroom.counters import Counter
 from situationroom.echo import cut, json_text, size_of
 from situationroom.messages import Message
+from situationroom.redisconn import is_cluster
 from situationroom.sample_entries import encode_batch
 from situationroom.samples import Rejection, Sample
+from situationroom.settings import Settings
 
 DEADLETTER_LIMITS = {"source": 128, "field": 128, "reason": 512, "value": 1024, "item": 1024}
 """Bytes kept of each dead-letter field; a longer one is cut, with its full length in `<field>_bytes`."""
@@ -50,18 +54,36 @@ class EntryBudget:
             self.per_entry = max(1.0, 0.5 * self.per_entry + 0.5 * sum(sizes) / len(sizes))
 
 
+class NotReplicated(RedisTimeoutError):
+    """No replica confirmed a write in time (ingest durability `replica`): the samples are on the master but would
+    be lost with it, so the writer says so instead of confirming; sending them again is harmless (a repeated
+    sample is counted as a duplicate and applied once)."""
+
+
 class StreamWriter:
-    """Pipelined, batched XADD of samples to their partitions, trimmed by age."""
+    """Pipelined, batched XADD of samples to their partitions, trimmed by age; with `replicas`, each round trip
+    ends with WAIT on every master written to, and a write counts only once that many replicas hold it."""
 
     def __init__(self, client: aioredis.Redis, *, partitions: int, retention: float,
-                 deadletter_maxlen: int, deadletter_max_bytes: int | None = None, batch_size: int = 1000) -> None:
+                 deadletter_maxlen: int, deadletter_max_bytes: int | None = None, batch_size: int = 1000,
+                 replicas: int = 0, replica_timeout: float = 1.0) -> None:
         self.client = client
+        self.replicas = replicas
+        self.replica_timeout_ms = max(1, int(replica_timeout * 1000))
         self.partitions = partitions
         self.retention = retention
         self.deadletter_maxlen = deadletter_cap(deadletter_maxlen, deadletter_max_bytes)
         self.batch_size = batch_size
         self._stream_of: dict[str, str] = {}
         self._messages: updates.MessagePublisher | None = None
+
+    @classmethod
+    def for_settings(cls, client: aioredis.Redis, settings: Settings) -> StreamWriter:
+        """The writer of pushed and collected samples, with the site's ingest durability."""
+        return cls(client, partitions=settings.partitions, retention=settings.stream_retention,
+                   deadletter_maxlen=settings.deadletter_maxlen, deadletter_max_bytes=settings.deadletter_max_bytes,
+                   batch_size=settings.batch_size, replicas=1 if settings.ingest_durability == "replica" else 0,
+                   replica_timeout=settings.ingest_durability_timeout)
 
     def stream_of(self, indicator: str) -> str:
         key = self._stream_of.get(indicator)
@@ -83,9 +105,30 @@ class StreamWriter:
             for stream, batch in by_stream.items():
                 pipe.xadd(stream, encode_batch(batch), minid=minid, approximate=True)
             counters.add(pipe, Counter.SAMPLES_IN, len(chunk))
-            await pipe.execute()
+            if self.replicas:
+                await self._wait_for_replicas(pipe, by_stream)
+            replies = await pipe.execute()
+            if self.replicas:
+                confirmed = min(replies[len(by_stream) + 1:])
+                if confirmed < self.replicas:
+                    raise NotReplicated(
+                        f"{written + len(chunk)} samples written, but {confirmed} of the {self.replicas} replicas "
+                        f"asked for confirmed them within {self.replica_timeout_ms} ms (ingest durability "
+                        f"'replica'); send them again")
             written += len(chunk)
         return written
+
+    async def _wait_for_replicas(self, pipe: Any, streams: Iterable[str]) -> None:
+        # WAIT counts the writes of its own connection, so it goes in the same pipeline: on one server at its end;
+        # on a cluster once for every master written to, which the cluster pipeline sends on that master's
+        # connection after its XADDs.
+        if is_cluster(self.client):
+            await self.client.initialize()  # the slot map, read once at the client's first command
+            nodes = {n.name: n for n in (self.client.get_node_from_key(s) for s in streams)}
+            for node in nodes.values():
+                pipe.execute_command("WAIT", self.replicas, self.replica_timeout_ms, target_nodes=node)
+        else:
+            pipe.execute_command("WAIT", self.replicas, self.replica_timeout_ms)
 
     async def publish_messages(self, messages: Sequence[Message], *, updates_maxlen: int) -> int:
         """Publish text messages to the update stream, each id once; returns how many were new."""

@@ -21,6 +21,7 @@ from tests.browser import chromium
 from tests.cluster_support import ClusterServers
 from tests.cluster_support import tools as cluster_tools
 from tests.redis_support import SERVICE_URL, NotTheSuites, answers, empty_url
+from tests.sentinel_support import SentinelServers
 from tests.servers_support import S3Server, Served
 from tests.site_support import MINI, REPO
 
@@ -46,6 +47,16 @@ def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterS
     cluster = ClusterServers(tmp_path_factory.mktemp("redis-cluster")).start()
     yield cluster
     cluster.stop()
+
+
+@pytest.fixture
+def sentinels(tmp_path: Path) -> Iterator[SentinelServers]:
+    """A master, two replicas and three Sentinels of its own (a test may kill the master)."""
+    if cluster_tools() is None:
+        pytest.skip("no redis-server on this machine for Sentinel (.ci/run installs it)")
+    servers = SentinelServers(tmp_path / "sentinel").start()
+    yield servers
+    servers.stop()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

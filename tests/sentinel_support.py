@@ -40,6 +40,7 @@ class SentinelServers:
                                             stderr=subprocess.STDOUT, cwd=node)
 
     def start(self) -> SentinelServers:
+        self.folder.mkdir(parents=True, exist_ok=True)
         master = self.redis_ports[0]
         for port in self.redis_ports:
             extra = [] if port == master else ["--replicaof", "127.0.0.1", str(master)]

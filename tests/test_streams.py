@@ -12,11 +12,13 @@ from redis.crc import key_slot
 
 from situationroom import keys
 from situationroom.group_reads import GroupReader
+from situationroom.redisconn import is_cluster
 from situationroom.samples import Rejection, Sample
 from situationroom.streams import (
     DEADLETTER_ENTRY_BYTES,
     DEADLETTER_LIMITS,
     EntryBudget,
+    NotReplicated,
     StreamWriter,
     deadletter_cap,
     ensure_groups,
@@ -186,3 +188,16 @@ async def test_unread_age_says_how_long_the_oldest_entry_not_handed_out_has_wait
     assert 0.3 <= await unread_age(aclient, 2, "readers") < 5  # the first batch's entries, whatever they carry
     await GroupReader(aclient, "readers", "r1").read(dict.fromkeys(keys.all_samples(2), ">"), 100, None)
     assert await unread_age(aclient, 2, "readers") == 0.0  # handed out; pending is another matter
+
+
+async def test_with_replica_durability_a_write_counts_once_a_replica_holds_it(aclient: aioredis.Redis) -> None:
+    writer = StreamWriter(aclient, partitions=4, retention=3600.0, deadletter_maxlen=1000, replicas=1,
+                          replica_timeout=0.3)
+    samples = [Sample(ind, "e1", time.time(), 1.0) for ind in ("air.pm10", "river.level", "rain.hourly", "aqi")]
+    if is_cluster(aclient):  # three masters, each with a replica: WAIT on every master written to
+        assert await writer.write(samples) == 4
+    else:  # a server without replicas: written, but not confirmed
+        with pytest.raises(NotReplicated, match="0 of the 1 replicas asked for confirmed them within 300 ms"):
+            await writer.write(samples)
+    # Either way the samples are in the streams: a repeat after a 503 is a duplicate, never a loss.
+    assert await aclient.xlen(writer.stream_of("air.pm10")) == 1

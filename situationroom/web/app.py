@@ -64,9 +64,7 @@ def create_app(client: aioredis.Redis, catalog: Catalog, settings: Settings) -> 
     )
     app.state.ctx = WebContext(
         client, catalog, settings,
-        StreamWriter(client, partitions=settings.partitions, retention=settings.stream_retention,
-                     deadletter_maxlen=settings.deadletter_maxlen, deadletter_max_bytes=settings.deadletter_max_bytes,
-                     batch_size=settings.batch_size),
+        StreamWriter.for_settings(client, settings),
     )
     app.state.lockout = Lockout(client, settings)  # failed token checks per address (web.auth)
     errors.install(app)

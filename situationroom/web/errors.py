@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from situationroom.echo import cut, shown
 from situationroom.errors import Refused
+from situationroom.streams import NotReplicated
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +135,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> Response:
         return _answer(error_body(str(exc.detail)), exc.status_code, exc.headers)
+
+    @app.exception_handler(NotReplicated)
+    async def _not_replicated(_: Request, exc: NotReplicated) -> Response:
+        log.warning("ingest not confirmed by a replica: %s", exc)
+        return _answer(error_body(f"not stored safely yet: {exc}"), 503, {"Retry-After": "1"})
 
     @app.exception_handler(RedisConnectionError)
     @app.exception_handler(RedisTimeoutError)

@@ -73,9 +73,7 @@ class RunnerCore(ABC):
         self.catalog = catalog
         self.settings = settings
         self.watch = watch
-        self.writer = StreamWriter(client, partitions=settings.partitions, retention=settings.stream_retention,
-                                   deadletter_maxlen=settings.deadletter_maxlen,
-                                   deadletter_max_bytes=settings.deadletter_max_bytes, batch_size=settings.batch_size)
+        self.writer = StreamWriter.for_settings(client, settings)
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self.collectors: dict[str, Running] = {}
         self.problems: list[Problem] = []
