@@ -298,3 +298,22 @@ def test_an_exercise_tokens_pushes_are_exercise_data_shown_as_such(api: Served, 
     assert history["exercise"] is True and [p["value"] for p in history["points"]] == [300]
     bad = http.get("/api/v1/indicators", params={"mode": "drill"})
     assert_error(bad, 422, "mode", "drill")
+
+
+def test_with_replica_durability_a_push_no_replica_confirmed_is_a_503_to_send_again(embedded_url: str) -> None:
+    # The embedded server has no replica: the samples reach it, but a push is confirmed only once a replica holds
+    # it, so the sender is told to send them again (the repeat is a duplicate, applied once).
+    settings = settings_for(embedded_url, site=MINI, partitions=4, ingest_durability="replica",
+                            ingest_durability_timeout="200ms")
+    with serve(settings) as served, httpx.Client(base_url=served.url, timeout=30) as http:
+        auth = {"Authorization": f"Bearer {make_token(embedded_url, 'ingest')}"}
+        item = {"indicator": "air.pm10", "entity": "daesong", "ts": time.time(), "value": 10}
+        answer = http.post("/api/v1/samples", json=[item], headers=auth)
+        assert answer.status_code == 503 and answer.headers["retry-after"] == "1"
+        assert "not stored safely yet" in answer.json()["error"]["message"]
+        assert "0 of the 1 replicas asked for confirmed them within 200 ms" in answer.json()["error"]["message"]
+    client = sync_client(embedded_url)
+    try:
+        assert [s.value for s in _samples(client)] == [10.0]
+    finally:
+        client.close()
