@@ -13,7 +13,7 @@ from pathlib import Path
 import redis
 from redis.cluster import RedisCluster
 
-from tests.redis_support import MARKED, MARKER
+from tests.redis_support import empty_cluster
 
 MASTERS = 3
 
@@ -80,6 +80,7 @@ class ClusterServers:
             self.stop()
             raise RuntimeError(f"redis-cli --cluster create failed: {created.stdout[-2000:]} {created.stderr}")
         self.wait_ok()
+        self.empty()  # new, so empty: marked as the suite's
         return self
 
     def _wait_answers(self, port: int, timeout: float = 20) -> None:
@@ -123,8 +124,7 @@ class ClusterServers:
         """Empty every master (the suite made this cluster, so everything in it is the suite's) and mark it as the
         suite's, as tests/redis_support.py marks a database."""
         with self.client() as c:
-            c.flushall(target_nodes=RedisCluster.PRIMARIES)
-            c.set(MARKER, MARKED)
+            empty_cluster(c)
 
     def stop(self) -> None:
         for proc in self.procs.values():

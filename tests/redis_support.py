@@ -12,6 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import redis
 import redis.asyncio as aioredis
+from redis.cluster import RedisCluster
 
 from situationroom.redisconn import is_cluster
 
@@ -70,6 +71,15 @@ def empty(client: redis.Redis) -> None:
     keys = int(client.eval(_EMPTY, 1, MARKER, MARKED))
     if keys >= 0:
         raise _refuse(_where(client), keys)
+
+
+def empty_cluster(client: RedisCluster) -> None:
+    """`empty` for a Redis Cluster: every master, when the cluster is empty or marked as the suite's (the one
+    tests/cluster_support.py creates)."""
+    if not client.exists(MARKER) and (keys := int(client.dbsize())):
+        raise _refuse("the Redis Cluster", keys)
+    client.flushall(target_nodes=RedisCluster.PRIMARIES)
+    client.set(MARKER, MARKED)
 
 
 async def aempty(client: aioredis.Redis) -> None:
