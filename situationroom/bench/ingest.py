@@ -16,7 +16,7 @@ import redis.asyncio as aioredis
 from redis.utils import HIREDIS_AVAILABLE
 
 from situationroom import counters, tokens, updates
-from situationroom.bench import cpu_seconds, percentile, start_role, wait_http
+from situationroom.bench import cpu_seconds, nodes, percentile, start_role, wait_http
 from situationroom.bench.ingest_raw import BATCH, BATCHED, PER_SAMPLE, Baseline, measure, strongest
 from situationroom.catalog import Catalog
 from situationroom.counters import Counter
@@ -46,7 +46,9 @@ class IngestResult:
     raw_batched_ceiling_client: str = ""
     share_batched: float = 0.0
     path_cpu_s: dict[str, float] = field(default_factory=dict)
-    """CPU seconds each process spent during the path run: where its time goes."""
+    """CPU seconds each process spent during the path run: where its time goes (each Redis node of a cluster)."""
+    path_commands: dict[str, int] = field(default_factory=dict)
+    """Commands each Redis process served during the path run."""
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -68,6 +70,9 @@ class IngestResult:
         if self.path_cpu_s:
             out.append("CPU during the path run: " + ", ".join(f"{name} {cpu:.2f} s"
                                                             for name, cpu in self.path_cpu_s.items()))
+        if len(self.path_commands) > 1:
+            out.append("commands during the path run: " + ", ".join(f"{name} {n:,}"
+                                                                 for name, n in self.path_commands.items()))
         return out
 
 
@@ -201,7 +206,6 @@ def run(settings: Settings, catalog: Catalog, url: str, *, samples: int, rate: f
 
     sync = sync_client(url)
     token = tokens.create(sync, "ingest", "bench")
-    redis_pid = int(sync.info("server")["process_id"])
     sync.close()
     base = f"http://127.0.0.1:{port}"
     env = {"SITUATIONROOM_PARTITIONS": str(settings.partitions)}
@@ -211,9 +215,11 @@ def run(settings: Settings, catalog: Catalog, url: str, *, samples: int, rate: f
         wait_http(f"{base}/healthz", web)
         # Fresh timestamps, so the path run is not mistaken for late or duplicate data.
         items = backlog_samples(series, samples, rng)
-        pids = {"web": web.proc.pid, "aggregate": aggregate.proc.pid, "redis": redis_pid}
+        pids = {"web": web.proc.pid, "aggregate": aggregate.proc.pid}
         before = {name: cpu_seconds(pid) for name, pid in pids.items()} | {"bench client": time.process_time()}
+        redis_before = nodes.spent(url)
         path = run_async(path_throughput(base, url, token, items))
+        redis_spent = nodes.delta(nodes.spent(url), redis_before)
         after = {name: cpu_seconds(pid) for name, pid in pids.items()} | {"bench client": time.process_time()}
         lat = run_async(latency(base, url, token, series, rate, seconds, rng))
     finally:
@@ -224,7 +230,8 @@ def run(settings: Settings, catalog: Catalog, url: str, *, samples: int, rate: f
         baselines=baselines, raw_ceiling_per_s=ceiling.per_s, raw_ceiling_client=ceiling.client,
         share=path / ceiling.per_s, raw_batched_ceiling_per_s=batched_ceiling.per_s,
         raw_batched_ceiling_client=batched_ceiling.client, share_batched=path / batched_ceiling.per_s,
-        path_cpu_s={name: after[name] - before[name] for name in after},
+        path_cpu_s={name: after[name] - before[name] for name in after} | {n: r.cpu_s for n, r in redis_spent.items()},
+        path_commands={n: r.commands for n, r in redis_spent.items()},
         latency_ms={"p50": percentile(lat, 50), "p95": percentile(lat, 95), "p99": percentile(lat, 99),
                     "max": max(lat) if lat else float("nan")},
     )

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from redis.utils import HIREDIS_AVAILABLE
 
 from situationroom import keys
-from situationroom.redisconn import async_client, sync_client
+from situationroom.redisconn import AsyncClient, SyncClient, async_client, is_cluster, sync_client
 from situationroom.roles import run_async
 from situationroom.sample_entries import encode, encode_batch
 from situationroom.samples import Sample
@@ -53,6 +53,28 @@ def rounds(items: Sequence[dict], partitions: int, *, batched: bool) -> list[Rou
     return out
 
 
+async def _async_parser(client: AsyncClient) -> str:
+    # The connection's own parser, not HIREDIS_AVAILABLE: proof the timed client parsed with hiredis.
+    if is_cluster(client):
+        node = client.get_default_node()
+        conn = node.acquire_connection()
+        parser = type(conn._parser).__name__
+        node.release(conn)
+        return parser
+    conn = await client.connection_pool.get_connection()
+    parser = type(conn._parser).__name__
+    await client.connection_pool.release(conn)
+    return parser
+
+
+def _sync_parser(client: SyncClient) -> str:
+    pool = (client.get_default_node().redis_connection if is_cluster(client) else client).connection_pool
+    conn = pool.get_connection()
+    parser = type(conn._parser).__name__
+    pool.release(conn)
+    return parser
+
+
 async def _asyncio_seconds(url: str, pipelines: list[Round]) -> tuple[float, str]:
     client = async_client(url)
     try:
@@ -64,11 +86,7 @@ async def _asyncio_seconds(url: str, pipelines: list[Round]) -> tuple[float, str
             await pipe.execute()
         elapsed = time.perf_counter() - start
         await client.flushdb()
-        conn = await client.connection_pool.get_connection()
-        # The connection's own parser, not HIREDIS_AVAILABLE: proof the timed client parsed with hiredis.
-        parser = type(conn._parser).__name__
-        await client.connection_pool.release(conn)
-        return elapsed, parser
+        return elapsed, await _async_parser(client)
     finally:
         await client.aclose()
 
@@ -85,10 +103,7 @@ def _sync_seconds(url: str, pipelines: list[Round]) -> tuple[float, str]:
             pipe.execute()
         elapsed = time.perf_counter() - start
         client.flushdb()
-        conn = client.connection_pool.get_connection()
-        parser = type(conn._parser).__name__
-        client.connection_pool.release(conn)
-        return elapsed, parser
+        return elapsed, _sync_parser(client)
     finally:
         client.close()
 

@@ -69,6 +69,7 @@ class LocalCluster:
             stdout=(node / "log").open("wb"), stderr=subprocess.STDOUT)
 
     def start(self) -> LocalCluster:
+        self.folder.mkdir(parents=True, exist_ok=True)
         for port in self.ports:
             self._start_node(port)
         for port in self.ports:
@@ -113,7 +114,7 @@ class LocalCluster:
             if states and all("cluster_state:ok" in s for s in states):
                 return
             if time.monotonic() > deadline:
-                raise RuntimeError(f"the test cluster is not ok after {timeout:g} s: {states[:1]}")
+                raise RuntimeError(f"the local cluster is not ok after {timeout:g} s: {states[:1]}")
             time.sleep(0.2)
 
     def client(self) -> RedisCluster:
@@ -125,3 +126,42 @@ class LocalCluster:
         for proc in self.procs.values():
             proc.wait(timeout=10)
         self.procs.clear()
+
+
+class LocalServer:
+    """One plain redis-server (no cluster) on a free port of 127.0.0.1: the single node a cluster is compared with,
+    the same binary."""
+
+    def __init__(self, folder: Path) -> None:
+        found = tools()
+        if found is None:
+            raise RuntimeError("redis-server is needed (Debian: apt install redis-server)")
+        self.server = found[0]
+        self.folder = folder
+        self.port = free_ports(1)[0]
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> LocalServer:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.proc = subprocess.Popen(
+            [self.server, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.folder)], stdout=(self.folder / "log").open("wb"), stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with redis.Redis(port=self.port, socket_timeout=1) as r:
+                    r.ping()
+                    return self
+            except (redis.ConnectionError, redis.TimeoutError):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
