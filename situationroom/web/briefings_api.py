@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from html import escape
+from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -90,6 +91,12 @@ async def _record(request: Request, briefing_id: str) -> dict[str, Any]:
     return (await deliver.with_deliveries(client, [found]))[0]
 
 
+async def _file(request: Request, briefing_id: str, kind: str) -> tuple[dict[str, Any], Path]:
+    """A briefing's record and its archived file of `kind` (pdf, html); 404 naming the id when there is none."""
+    rec = await _record(request, briefing_id)
+    return rec, archive.path_of(request.app.state.ctx.settings.briefings_archive, rec["id"], kind)
+
+
 @router.post("/api/v1/briefings/{name}/run", response_class=JSON, status_code=201, response_model=BriefingOut,
              responses=documented(400, 401, 403, 404, 422, 503),
              summary="Make a briefing now for the period ending at `at` (default now), archive it and hand it to the "
@@ -131,8 +138,7 @@ async def list_briefings(request: Request, _: Reader,
             responses=documented(404, 401, 403, answers_json=False),
             summary="A briefing as PDF")
 async def briefing_pdf(request: Request, briefing_id: str, _: Reader) -> FileResponse:
-    rec = await _record(request, briefing_id)
-    path = archive.path_of(request.app.state.ctx.settings.briefings_archive, rec["id"], "pdf")
+    rec, path = await _file(request, briefing_id, "pdf")
     return FileResponse(path, media_type="application/pdf", filename=f"{rec['id']}.pdf")
 
 
@@ -140,8 +146,7 @@ async def briefing_pdf(request: Request, briefing_id: str, _: Reader) -> FileRes
             responses=documented(404, 401, 403, answers_json=False),
             summary="A briefing as an HTML page (the same content as its PDF)")
 async def briefing_html(request: Request, briefing_id: str, _: Reader) -> HTMLResponse:
-    rec = await _record(request, briefing_id)
-    path = archive.path_of(request.app.state.ctx.settings.briefings_archive, rec["id"], "html")
+    rec, path = await _file(request, briefing_id, "html")
     body = await asyncio.to_thread(path.read_text, encoding="utf-8")
     lang = rec["language"]
     ko = lang == "ko"
