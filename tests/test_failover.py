@@ -1,21 +1,25 @@
 """Failover without losing what was accepted: with ingest durability `replica`, every sample a writer confirmed
-before the master was killed (SIGKILL, as a dead machine) is on the master Sentinel promotes, and writes go on by
-themselves once it is promoted."""
+before the master was killed (SIGKILL, as a dead machine) is on the master Sentinel promotes, and writes and the
+aggregator go on by themselves once it is promoted."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 
 import redis
 
 from situationroom import keys
+from situationroom.aggregator import Aggregator
+from situationroom.catalog import Catalog
 from situationroom.group_reads import GroupReader
 from situationroom.redisconn import async_client
 from situationroom.sample_entries import entry_samples
 from situationroom.samples import Sample
 from situationroom.streams import StreamWriter, ensure_groups
 from tests.sentinel_support import SentinelServers
+from tests.site_support import MINI, settings_for
 
 PARTITIONS = 4
 
@@ -60,3 +64,46 @@ async def test_every_confirmed_sample_survives_the_masters_death(sentinels: Sent
               f"{len(confirmed)} confirmed, {refused} refused meanwhile")
     finally:
         await client.aclose()
+
+
+async def test_the_aggregator_goes_on_against_the_promoted_master_by_itself(sentinels: SentinelServers,
+                                                                             mini_catalog: Catalog) -> None:
+    settings = settings_for(sentinels.url, site=MINI, partitions=PARTITIONS, block_ms=100, claim_idle=0.5,
+                            ingest_durability="replica")
+    client = async_client(sentinels.url)
+    stop = asyncio.Event()
+    aggregator = Aggregator(client, mini_catalog, settings, consumer="agg")
+    writer = StreamWriter.for_settings(client, settings)
+    task = asyncio.create_task(aggregator.run(stop))
+    try:
+        await writer.write([Sample("river.level", "chaeun", time.time(), 1.5)])
+        await _until(lambda: client.hget(keys.live("river.level"), "chaeun"), "the first sample applied")
+        sentinels.kill_master()
+        # The same role, not restarted: once a Sentinel has promoted a replica, a new sample reaches the live state.
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                await writer.write([Sample("river.level", "hyeongsan", time.time(), 2.5)])
+                break
+            except (redis.ConnectionError, redis.TimeoutError, redis.ReadOnlyError):
+                assert time.monotonic() < deadline, "writes never resumed"
+                await asyncio.sleep(0.1)
+        await _until(lambda: client.hget(keys.live("river.level"), "hyeongsan"), "the aggregator never resumed",
+                     within=60)
+        assert await client.hget(keys.live("river.level"), "chaeun") is not None, "the replica had the first state"
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+        await client.aclose()
+
+
+async def _until(read: Callable[[], Awaitable[object]], what: str, within: float = 15) -> None:
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            if await read():
+                return
+        except (redis.ConnectionError, redis.TimeoutError):
+            pass
+        assert time.monotonic() < deadline, what
+        await asyncio.sleep(0.05)
