@@ -20,13 +20,13 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from situationroom import keys, tokens
-from tests.nginx_support import NGINX, Nginx
+from tests.nginx_support import CONF, NGINX, Nginx
 from tests.servers_support import Command, cli, free_port, wait_for
-from tests.site_support import MINI
+from tests.site_support import MINI, REPO
 from tests.ws_support import recv, subscribe
 
-pytestmark = pytest.mark.skipif(NGINX is None, reason="nginx is not installed here (`apt-get install nginx`; "
-                                                      ".ci/run installs it)")
+needs_nginx = pytest.mark.skipif(NGINX is None, reason="nginx is not installed here (`apt-get install nginx`; "
+                                                       ".ci/run installs it)")
 
 FAIL_LIMIT = 3
 
@@ -132,6 +132,7 @@ def holder(deployment: Deployment) -> Web:
     return wait_for(find, 10, "exactly one web process to hold the client")
 
 
+@needs_nginx
 async def test_a_wall_resumes_on_the_other_process_without_gap_or_duplicate(deployment: Deployment) -> None:
     r = deployment.redis
     # Signed in through the proxy, as a browser is: the cookie (a session in Redis) and the page's Origin are good
@@ -178,6 +179,7 @@ async def test_a_wall_resumes_on_the_other_process_without_gap_or_duplicate(depl
         second.upstream)
 
 
+@needs_nginx
 @pytest.mark.parametrize("redis_url", ["embedded"], indirect=True)  # the Redis version is not the subject here
 def test_api_reads_are_answered_by_both_processes(deployment: Deployment) -> None:
     publish(deployment.redis, range(7, 8))
@@ -190,6 +192,7 @@ def test_api_reads_are_answered_by_both_processes(deployment: Deployment) -> Non
     assert served == {web.upstream for web in deployment.webs}, served
 
 
+@needs_nginx
 @pytest.mark.parametrize("redis_url", ["embedded"], indirect=True)
 def test_a_forged_x_forwarded_for_does_not_escape_the_lockout(deployment: Deployment) -> None:
     """Failed token checks count per address across both processes (the counts are in Redis), and the address is
@@ -230,3 +233,9 @@ def test_a_trusted_proxy_that_is_not_an_address_is_named() -> None:
     assert result.returncode == 2, result.stderr
     assert "SITUATIONROOM_TRUSTED_PROXIES" in result.stderr and "'nginx'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_docs_show_the_shipped_config_as_it_is() -> None:
+    docs = (REPO / "docs" / "scale-out.md").read_text(encoding="utf-8")
+    block = re.search(r"```nginx\n(.*?)```", docs, re.S)
+    assert block and block.group(1) == CONF.read_text(encoding="utf-8"), "docs/scale-out.md shows another config"
