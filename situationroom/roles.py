@@ -143,7 +143,7 @@ async def _web(client: aioredis.Redis, catalog: Catalog, settings: Settings, sto
     # only a timer, a ping and a pong more for every client.
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning",
                             access_log=False, ws_per_message_deflate=False, ws_ping_interval=None,
-                            lifespan="on")
+                            lifespan="on", forwarded_allow_ips=settings.trusted_proxies)
     server = _Server(config, stop, None if on_ready is None else lambda srv: on_ready(public_url(settings, srv)))
     await server.serve()
     if not server.started and not stop.is_set():

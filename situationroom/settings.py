@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -58,6 +59,10 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
+    trusted_proxies: str = "127.0.0.1,::1"
+    """Comma-separated addresses or networks (10.0.0.0/8) of the reverse proxies in front of the web role, whose
+    X-Forwarded-For and X-Forwarded-Proto it believes (docs/scale-out.md); `*` trusts anyone, which is only right
+    when nothing but the proxy can reach the web role."""
 
     partitions: int = Field(default=8, ge=1, le=1024)
     """Number of sample streams; an indicator always goes to the same one (crc32 of its id)."""
@@ -211,6 +216,19 @@ class Settings(BaseSettings):
         if v is not None:
             redisconn.parse(v)  # its RedisURLError (a ValueError) names the part that is wrong
         return v
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses(cls, v: str) -> str:
+        items = [item.strip() for item in v.split(",")]
+        for item in items:
+            if item == "*":
+                continue
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or network (127.0.0.1, 10.0.0.0/8) or *") from None
+        return ",".join(items)
 
     @field_validator("history_url")
     @classmethod

@@ -67,6 +67,8 @@ def test_metrics_parse_as_prometheus_text(http: httpx.Client, redis_url: str) ->
     assert ok.labels == {"collector": "airkorea"} and ok.value == 1
     age = families["situationroom_collector_last_success_age_seconds"].samples[0].value
     assert 4 <= age < 60
+    # The one figure of the process asked alone (tests/test_deploy_proxy.py counts clients behind a proxy with it).
+    assert families["situationroom_ws_clients"].samples[0].value == 0
 
 
 def test_metrics_of_the_history_store_and_role(redis_url: str, tmp_path: Path, mini_catalog: Catalog) -> None:

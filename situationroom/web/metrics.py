@@ -1,4 +1,5 @@
-"""Prometheus metrics read from Redis, so any web process reports the whole deployment."""
+"""Prometheus metrics read from Redis, so any web process reports the whole deployment, plus the websocket clients of
+the process asked."""
 
 from __future__ import annotations
 
@@ -28,8 +29,13 @@ class _Static:
         return self.families
 
 
-async def render(client: aioredis.Redis, settings: Settings) -> bytes:
+async def render(client: aioredis.Redis, settings: Settings, ws_clients: int | None = None) -> bytes:
     families: list = []
+    if ws_clients is not None:
+        # The one figure of this process alone: behind a proxy, how the walls are spread over the web processes.
+        ws = GaugeMetricFamily("situationroom_ws_clients", "Websocket clients connected to this web process")
+        ws.add_metric([], ws_clients)
+        families.append(ws)
     for counter, n in (await counters.read(client)).items():
         c = CounterMetricFamily(f"situationroom_{counter.value}", counter.help)
         c.add_metric([], n)

@@ -32,5 +32,5 @@ async def healthz(request: Request) -> JSON:
             summary="Prometheus metrics: samples in, aggregator lag, errors, collectors")
 async def get_metrics(request: Request) -> Response:
     ctx = request.app.state.ctx
-    text = await metrics.render(ctx.client, ctx.settings)
+    text = await metrics.render(ctx.client, ctx.settings, ws_clients=len(request.app.state.fanout.clients))
     return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")
