@@ -169,40 +169,52 @@ def shown_index(text: str, start: float, step: float) -> int | None:
 
 def account(pushes: list[Push], frames: dict[int, float], pixels: list[tuple[str, float]], start: float,
             step: float) -> tuple[dict[str, Any], dict[str, Any], dict[str, float]]:
-    """Every measured push is shown (its own text appeared), coalesced (a later push's text appeared first: the
-    wall rendered once for both, and the screen caught up with it then) or missing (neither, by the end).
+    """Every measured push is shown (its own value appeared), coalesced (a later push's value appeared first: the
+    wall rendered once for both, or the server merged both into one frame for a client behind; the value counts
+    as arrived when that later one did) or missing (neither, by the end). The same for the tile's text and for
+    the websocket client's frames.
 
-    The wall's latency counts shown and coalesced values, each at the first moment the tile showed it or a
-    later value; `exact_ms` is the shown ones alone, at their own text."""
-    first_seen: dict[int, float] = {}
+    Latencies count shown and coalesced values, each at the first moment it or a later value arrived;
+    `exact_ms` is the tile's shown values alone, at their own text."""
+    first_shown: dict[int, float] = {}
     for text, at in pixels:
         k = shown_index(text, start, step)
         if k is not None:
-            first_seen.setdefault(k, at)
-    shown_ks = sorted(first_seen)
+            first_shown.setdefault(k, at)
+    by_t = {p.t_ms: p.k for p in pushes}
+    first_frame = {by_t[t]: at for t, at in frames.items() if t in by_t}
+    wall, caught, exact = _arrivals(pushes, first_shown)
+    counts, ws_caught, _ = _arrivals(pushes, first_frame)
+    websocket: dict[str, Any] = {"seen": counts["shown"], "coalesced": counts["coalesced"],
+                                 "missing": counts["missing"]}
+    wall["latency_ms"], wall["exact_ms"] = stats(caught), stats(exact)
+    websocket["latency_ms"] = stats(ws_caught)
+    browser = [first_shown[p.k] - first_frame[p.k] for p in pushes if p.k in first_shown and p.k in first_frame]
+    return wall, websocket, stats(browser)
+
+
+def _arrivals(pushes: list[Push], first: dict[int, float]) -> tuple[dict[str, Any], list[float], list[float]]:
+    """Counts of shown/coalesced/missing pushes given when each value first arrived, their latencies (shown and
+    coalesced) and the shown ones' alone."""
+    # The earliest arrival of any value from k on, walking back from the newest push.
+    from_k: dict[int, float] = {}
+    earliest = math.inf
+    for k in sorted({p.k for p in pushes} | set(first), reverse=True):
+        earliest = min(earliest, first.get(k, math.inf))
+        from_k[k] = earliest
     caught: list[float] = []
     exact: list[float] = []
-    browser: list[float] = []
     coalesced = missing = 0
     for p in pushes:
-        if p.k in first_seen:
-            at = first_seen[p.k]
-            exact.append(at - p.sent_ms)
-            if p.t_ms in frames:
-                browser.append(at - frames[p.t_ms])
-        else:
-            later = [first_seen[k] for k in shown_ks if k > p.k]
-            if not later:
-                missing += 1
-                continue
+        if p.k in first:
+            exact.append(first[p.k] - p.sent_ms)
+            caught.append(first[p.k] - p.sent_ms)
+        elif from_k[p.k] < math.inf:
             coalesced += 1
-            at = min(later)
-        caught.append(at - p.sent_ms)
-    wall = {"shown": len(exact), "coalesced": coalesced, "missing": missing, "latency_ms": stats(caught),
-            "exact_ms": stats(exact)}
-    ws = [frames[p.t_ms] - p.sent_ms for p in pushes if p.t_ms in frames]
-    websocket = {"seen": len(ws), "missing": len(pushes) - len(ws), "latency_ms": stats(ws)}
-    return wall, websocket, stats(browser)
+            caught.append(from_k[p.k] - p.sent_ms)
+        else:
+            missing += 1
+    return {"shown": len(exact), "coalesced": coalesced, "missing": missing}, caught, exact
 
 
 def run(settings: Settings, catalog: Catalog, url: str, *, indicator: str, entity: str, rate: float,

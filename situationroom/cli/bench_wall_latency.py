@@ -38,8 +38,9 @@ def wall_latency(site: Path | None, *, rate: float, seconds: float, indicator: s
 
         typer.echo(f"load average {' '.join(f'{x:.2f}' for x in r.load_before)} before, "
                    f"{' '.join(f'{x:.2f}' for x in r.load_after)} after")
-        typer.echo(f"pushed {r.pushed}: websocket client got {ws['seen']} ({ws['missing']} missing); the tile showed "
-                   f"{w['shown']}, {w['coalesced']} coalesced (a later value shown first), {w['missing']} missing")
+        typer.echo(f"pushed {r.pushed}: the websocket client got {ws['seen']}, {ws['coalesced']} coalesced (merged "
+                   f"into a later frame), {ws['missing']} missing; the tile showed {w['shown']}, {w['coalesced']} "
+                   f"coalesced (a later value shown first), {w['missing']} missing")
         typer.echo(line("push → websocket frame (server)", ws["latency_ms"]))
         typer.echo(line("push → tile text (every value)", w["latency_ms"]))
         typer.echo(line("push → tile text (values shown)", w["exact_ms"]))
