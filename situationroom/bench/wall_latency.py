@@ -47,6 +47,10 @@ OBSERVE = """
     window.__pixels.push([text, t]);
   };
   new MutationObserver(record).observe(panel, { childList: true, characterData: true, subtree: true });
+  // Tasks of 50 ms or more on the page's main thread (a chart's redraw, say): a render they hold back waits.
+  window.__long = [];
+  new PerformanceObserver((list) => { for (const e of list.getEntries()) window.__long.push(e.duration); })
+    .observe({ type: 'longtask' });
   return true;
 }
 """
@@ -76,6 +80,8 @@ class WallLatencyResult:
     websocket: dict[str, Any] = field(default_factory=dict)
     browser_ms: dict[str, float] = field(default_factory=dict)
     """Pixel − websocket frame, per value the tile showed: the page's share of the latency."""
+    long_tasks: dict[str, float] = field(default_factory=dict)
+    """The page's main-thread tasks of 50 ms or more while measuring: how many, the longest, their sum."""
     target_p99_ms: float = TARGET_P99_MS
 
     @property
@@ -259,12 +265,15 @@ def run(settings: Settings, catalog: Catalog, url: str, *, indicator: str, entit
             pushes, frames = _in_thread(push(port, token, indicator, entity, start, step, decimals, rate=rate,
                                              seconds=seconds))
             pixels = [(str(text), float(at)) for text, at in page.evaluate("window.__pixels")]
+            long = [float(d) for d in page.evaluate("window.__long")]
             browser.close()
     finally:
         for role in roles:
             role.stop()
     result.pushed = len(pushes)
     result.wall, result.websocket, result.browser_ms = account(pushes, frames, pixels, start, step)
+    result.long_tasks = {"count": len(long), "max_ms": round(max(long, default=0.0), 1),
+                         "total_ms": round(sum(long), 1)}
     result.load_after = [round(x, 2) for x in os.getloadavg()]
     return result
 

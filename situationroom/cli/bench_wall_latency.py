@@ -45,6 +45,9 @@ def wall_latency(site: Path | None, *, rate: float, seconds: float, indicator: s
         typer.echo(line("push → tile text (every value)", w["latency_ms"]))
         typer.echo(line("push → tile text (values shown)", w["exact_ms"]))
         typer.echo(line("frame → tile text (browser)", r.browser_ms))
+        lt = r.long_tasks
+        typer.echo(f"  page tasks of 50 ms or more: {lt['count']:.0f} (longest {lt['max_ms']:.1f} ms, "
+                   f"{lt['total_ms']:.0f} ms in all)")
         typer.echo(f"{'PASS' if r.passed else 'FAIL'}  push → tile text p99 {w['latency_ms']['p99']:.1f} ms, nothing "
                    f"missing (target ≤ {r.target_p99_ms:g} ms at 10 updates/s)")
     if not r.passed:
