@@ -49,7 +49,9 @@ def test_bench_wall_latency_accounts_for_every_pushed_value() -> None:
     assert wall["shown"] >= 1
     for figures in (wall["latency_ms"], wall["exact_ms"], ws["latency_ms"], r["browser_ms"]):
         assert set(figures) == {"p50", "p95", "p99", "max"}
-        assert 0 <= figures["p50"] <= figures["p95"] <= figures["p99"] <= figures["max"]
+        assert figures["p50"] <= figures["p95"] <= figures["p99"] <= figures["max"]
+    # Pixel − frame can be below zero (Chromium read its frame before the Python client did); the rest cannot.
+    assert min(wall["latency_ms"]["p50"], wall["exact_ms"]["p50"], ws["latency_ms"]["p50"]) > 0
     assert set(r["long_tasks"]) == {"count", "max_ms", "total_ms"}
     assert len(r["load_before"]) == len(r["load_after"]) == 3
     assert r["passed"] == (wall["latency_ms"]["p99"] <= r["target_p99_ms"])
