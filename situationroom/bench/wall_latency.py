@@ -262,8 +262,11 @@ def run(settings: Settings, catalog: Catalog, url: str, *, indicator: str, entit
             if not page.evaluate(OBSERVE, tile):
                 raise RuntimeError(f"the {dashboard} dashboard's first page has no KPI tile of {indicator} "
                                    f"for {entity} (--dashboard, --indicator, --entity)")
-            pushes, frames = _in_thread(push(port, token, indicator, entity, start, step, decimals, rate=rate,
-                                             seconds=seconds))
+            try:
+                pushes, frames = _in_thread(push(port, token, indicator, entity, start, step, decimals, rate=rate,
+                                                 seconds=seconds))
+            except OSError as exc:  # the web role went away mid-run: say so, not a traceback
+                raise RuntimeError(f"pushing to {base}: {exc}") from None
             pixels = [(str(text), float(at)) for text, at in page.evaluate("window.__pixels")]
             long = [float(d) for d in page.evaluate("window.__long")]
             browser.close()
