@@ -218,18 +218,35 @@ def bench_wall(
     heap_snapshots: Annotated[Path | None, typer.Option(
         help="Folder to write a heap snapshot into at every sample (open two in DevTools' Memory tab to see what "
              "grew).", show_default=False)] = None,
+    latency: Annotated[bool, typer.Option("--latency", help="Measure push-to-pixel latency of a KPI tile instead "
+                                                            "of the soak (--rate, --seconds, --indicator, "
+                                                            "--entity).")] = False,
+    rate: Annotated[float, typer.Option(help="--latency: pushes per second.", min=0.5, max=100)] = 10,
+    seconds: Annotated[float, typer.Option(help="--latency: measured seconds of pushes.", min=1)] = 30,
+    indicator: Annotated[str, typer.Option(help="--latency: the KPI tile's indicator.")] = "river.level",
+    entity: Annotated[str, typer.Option(help="--latency: the KPI tile's entity.")] = "hrfco-2101690",
     as_json: JsonOpt = False,
 ) -> None:
-    """Soak the wall display: JS heap (after forced GC) and DOM size over minutes at an accelerated simulation."""
+    """Soak the wall display: JS heap (after forced GC) and DOM size over minutes at an accelerated simulation.
+
+    With --latency: push-to-pixel latency of one KPI tile, beside the same pushes at a plain websocket client;
+    exits with status 1 when a value went missing or p99 is over 100 ms.
+    """
     import json
 
     from situationroom.bench import wall as wall_bench
 
-    settings = make_settings(site=site)
     try:
         width, height = (int(x) for x in size.lower().split("x"))
     except ValueError:
         raise fail(f"--size {size}: expected WIDTHxHEIGHT, e.g. 1920x1080", 2) from None
+    if latency:
+        from situationroom.cli.bench_wall_latency import wall_latency
+
+        wall_latency(site, rate=rate, seconds=seconds, indicator=indicator, entity=entity, dashboard=dashboard,
+                      port=port, width=width, height=height, chromium=chromium, log=log, as_json=as_json)
+        return
+    settings = make_settings(site=site)
     if not as_json:
         typer.echo(f"wall soak: {minutes:g} min, {scenario} at {speed:g}x, {width}x{height}, sample every {every:g} s")
         typer.echo(f"{'minute':>7} {'heap MB':>8} {'DOM nodes':>10} {'listeners':>10} {'series':>7} {'updates':>9}")

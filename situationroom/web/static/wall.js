@@ -115,6 +115,7 @@
   let lastFrameAt = 0;            // when (our clock) the last data frame arrived
   let updates = 0;                // states received in deltas since the page loaded (a counter, for the soak)
   const dirty = new Set();        // indicator ids changed since the last render; "*" for everything
+  const kpiDirty = new Set();     // series keys changed since the KPI tiles' last frame (renderKpisSoon)
   let withheld = new Set();       // restricted indicators this screen's sign-in may not read (the hello frame says)
   let messagesDirty = true;
   let panels = [];                // Panel objects of every page
@@ -1165,6 +1166,7 @@
     if (shown.t > newestT) { newestT = shown.t; newestX = !!shown.x; }
     if (switched || !was || was.t !== shown.t || was.v !== shown.v) feedSeries(k, shown);
     dirty.add(s.i);
+    kpiDirty.add(k);
   }
 
   // The furthest past its threshold of two alerts of one rule: the place a group's row names.
@@ -1352,7 +1354,8 @@
   }
 
   // ------------------------------------------------------------------------------------------ rendering
-  // One render pass per second at most: a burst of updates costs one repaint, not one per update.
+  // One render pass per second: a burst of updates costs one repaint, not one per update (a KPI tile's number
+  // does not wait for it: renderKpisSoon).
   function tick() {
     const t = now();
     updateExercise(t);
@@ -1390,6 +1393,20 @@
     messagesDirty = false;
     alertsDirty = false;
     banner(t);
+  }
+
+  // A KPI tile's number shows a new value in the next frame: waiting for the pass above held it back up to a
+  // second, and at 10 updates a second nine values in ten never showed. The charts, maps and rankings keep to
+  // the pass, where a burst of updates costs one redraw; `dirty` stays for it.
+  // Only the tiles whose own series changed: a district's rainfall does not redraw the city's rainfall tile.
+  let kpiFrame = 0;
+  function renderKpisSoon() {
+    if (kpiFrame || !kpiDirty.size) return;
+    kpiFrame = requestAnimationFrame(() => {
+      kpiFrame = 0;
+      for (const p of panels) if (p instanceof KpiPanel && p.page === current && kpiDirty.has(p.k)) p.render();
+      kpiDirty.clear();
+    });
   }
 
   // ------------------------------------------------------------------------------------------ connection
@@ -1458,6 +1475,7 @@
       case "delta":
         updates += (f.states || []).length;
         for (const s of f.states || []) applyState(s);
+        if (f.states && f.states.length) renderKpisSoon();
         if (f.messages) applyMessages(f.messages, false);
         if (f.alerts) applyAlerts(f.alerts, false);
         lastId = f.id;
