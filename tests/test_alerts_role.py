@@ -19,6 +19,8 @@ from situationroom.alerts.store import CONSUMER
 from tests.alerts_support import City, make_site, summary
 from tests.servers_support import Command
 
+pytestmark = pytest.mark.cluster
+
 RULES = """
 rules:
   - id: high
@@ -164,6 +166,22 @@ async def test_a_commit_cut_off_between_its_steps_is_finished_once_at_restart(re
     # And the role goes on as before: the level falls, one resolved notification.
     await city.send("river.level", "hyeongsan", 1.0)
     assert summary(await city.notifications()) == [("resolved", "주의", ["hyeongsan"])]
+    await city.close()
+
+
+async def test_a_hand_over_redis_refused_goes_out_at_the_next_tick(redis_url: str, tmp_path: Path) -> None:
+    city = await City.open(redis_url, tmp_path, RULES)
+    await city.client.set(keys.notifications(), "not a stream")
+    await city.writer.write([_sample("hyeongsan", 2.5, 0, 0)])
+    await city.aggregator.step()
+    with pytest.raises(ResponseError, match="WRONGTYPE"):
+        await city.role.step()
+    await city.client.delete(keys.notifications())
+    # Nothing changes after it: the running role's timer finishes the hand-over all the same.
+    await city.role.tick()
+    assert summary(await city.notifications()) == [("firing", "주의", ["hyeongsan"])]
+    assert (await city.client.xpending(keys.updates(), keys.ALERT_GROUP))["pending"] == 0
+    assert await city.client.hlen(keys.alert_handover()) == 0
     await city.close()
 
 

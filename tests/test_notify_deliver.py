@@ -26,6 +26,8 @@ from situationroom.redisconn import async_client
 from tests.notify_support import HttpReceiver, alert, http_receiver, notification, smtp_server
 from tests.site_support import settings_for
 
+pytestmark = pytest.mark.cluster
+
 KST = ZoneInfo("Asia/Seoul")
 FP = "fp-river.level-hrfco-2101690"
 

@@ -62,6 +62,7 @@ class AlertRole:
         self._next_prune = 0.0
         self._acks: dict[str, dict[str, Any]] = {}
         self._silences: dict[str, dict[str, Any]] = {}
+        self._handover_left = False
 
     @property
     def engine(self) -> Engine:
@@ -182,9 +183,19 @@ class AlertRole:
     async def commit(self, changes: Changes, ids: list[bytes]) -> None:
         """Write what changed, hand the notifications and the `a` updates over, and acknowledge the entries
         (`store.commit`: a crash part way is finished at the next start)."""
+        if self._handover_left:
+            # The last commit's state is written but Redis failed during its hand-over: finish it first, even
+            # when nothing changed since (its notifications would otherwise wait for the next change).
+            await store.finish_handovers(self.client, group=self.group, updates_maxlen=self.settings.updates_maxlen)
+            self._handover_left = False
         if not changes and not ids:
             return
-        await store.commit(self.client, changes, group=self.group, ids=ids, updates_maxlen=self.settings.updates_maxlen)
+        try:
+            await store.commit(self.client, changes, group=self.group, ids=ids,
+                               updates_maxlen=self.settings.updates_maxlen)
+        except Exception:
+            self._handover_left = True
+            raise
         self.notifications += len(changes.notifications)
         for n in changes.notifications:
             log.info("notification %s: %s, %d alert(s)", n["key"], n["kind"], len(n["alerts"]))
