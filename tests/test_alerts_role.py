@@ -55,10 +55,10 @@ async def _caught_up(client: aioredis.Redis) -> bool:
 
 
 async def test_a_restart_in_the_middle_neither_loses_nor_doubles_a_notification(
-        embedded_url: str, tmp_path: Path) -> None:
+        redis_url: str, tmp_path: Path) -> None:
     site = make_site(tmp_path, RULES)
-    city = await City.open(embedded_url, tmp_path, RULES)
-    role = _alert_role(site, embedded_url, tmp_path / "alert.log").start()
+    city = await City.open(redis_url, tmp_path, RULES)
+    role = _alert_role(site, redis_url, tmp_path / "alert.log").start()
     try:
         await _until(lambda: city.client.exists(keys.alert_lock()))
         gauges = ["hyeongsan", "chaeun"]
