@@ -4,6 +4,7 @@ role adds (keys in keys.py, docs/alerts.md)."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -288,9 +289,10 @@ _last_token = [0]
 
 
 def _token() -> str:
-    """A hand-over record's field: ordered as the commits were (ns since the epoch, never the same twice)."""
+    """A hand-over record's field: ordered as the commits were (ns since the epoch, never the same twice in a
+    process; the process id keeps an old and a new role apart)."""
     _last_token[0] = max(time.time_ns(), _last_token[0] + 1)
-    return f"{_last_token[0]:020d}"
+    return f"{_last_token[0]:020d}-{os.getpid()}"
 
 
 async def finish_handovers(client: aioredis.Redis, *, group: updates.Group, updates_maxlen: int) -> int:
