@@ -51,7 +51,8 @@ def deadletter() -> str:
 
 
 # --------------------------------------------------------------------- alerts (docs/alerts.md)
-# The alert role's keys share the tag {alerts}: one MULTI writes an alert's state and history together.
+# The alert role's keys share the tag {alerts}: one MULTI writes an alert's state and history together, with the
+# hand-over record of what goes to the other slots ({notify}, {updates}) after it.
 
 # Consumer group of the alert role on the update stream.
 ALERT_GROUP = "alerters"
@@ -80,6 +81,12 @@ def silences() -> str:
 def alert_outbox() -> str:
     """Hash group-queue id -> JSON of a notification waiting for its group's wait to end."""
     return f"{PREFIX}:{{alerts}}:outbox"
+
+
+def alert_handover() -> str:
+    """Hash commit token -> JSON {n: notifications, a: alerts to announce, ids: update entries to acknowledge}: what
+    a committed batch still has to hand to `sr:{notify}` and `sr:{updates}`; deleted once that is done."""
+    return f"{PREFIX}:{{alerts}}:handover"
 
 
 def alert_rules() -> str:
@@ -198,6 +205,12 @@ def notifications() -> str:
     return f"{PREFIX}:{{notify}}"
 
 
+def notify_handed() -> str:
+    """Sorted set notification key -> epoch ms it was added to the notifications stream, so a hand-over finished
+    again after a crash adds it once."""
+    return f"{PREFIX}:{{notify}}:handed"
+
+
 def notify_deadletter() -> str:
     """Deliveries that failed their last attempt, with the reason."""
     return f"{PREFIX}:{{notify}}:deadletter"
@@ -284,6 +297,12 @@ def incident_seen(incident: str) -> str:
     """Hash alert fingerprint -> what the incident's timeline last said of the alert (episode, state, level, tier,
     acknowledged by, muted by), so each change is recorded once."""
     return f"{PREFIX}:{{incidents}}:seen:{incident}"
+
+
+def incident_recorded() -> str:
+    """Sorted set "u:<update id>" / "a:<audit id>" -> epoch ms: the stream entries the follower recorded something of
+    in a timeline, so one it read again after a crash (still pending, not acknowledged) is not recorded twice."""
+    return f"{PREFIX}:{{incidents}}:recorded"
 
 
 def briefings() -> str:

@@ -9,13 +9,17 @@ from collections import defaultdict
 from pathlib import Path
 
 import orjson
+import pytest
 import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
 
 from situationroom import keys
 from situationroom.alerts.role import AlertRole
 from situationroom.alerts.store import CONSUMER
 from tests.alerts_support import City, make_site, summary
 from tests.servers_support import Command
+
+pytestmark = pytest.mark.cluster
 
 RULES = """
 rules:
@@ -51,10 +55,10 @@ async def _caught_up(client: aioredis.Redis) -> bool:
 
 
 async def test_a_restart_in_the_middle_neither_loses_nor_doubles_a_notification(
-        embedded_url: str, tmp_path: Path) -> None:
+        redis_url: str, tmp_path: Path) -> None:
     site = make_site(tmp_path, RULES)
-    city = await City.open(embedded_url, tmp_path, RULES)
-    role = _alert_role(site, embedded_url, tmp_path / "alert.log").start()
+    city = await City.open(redis_url, tmp_path, RULES)
+    role = _alert_role(site, redis_url, tmp_path / "alert.log").start()
     try:
         await _until(lambda: city.client.exists(keys.alert_lock()))
         gauges = ["hyeongsan", "chaeun"]
@@ -119,6 +123,65 @@ async def test_updates_read_but_not_committed_are_evaluated_after_a_restart(
     # And the same update, were it read again, changes nothing.
     await city.role.evaluate_snapshot()
     assert await city.notifications() == []
+    await city.close()
+
+
+async def test_a_commit_cut_off_between_its_steps_is_finished_once_at_restart(redis_url: str,
+                                                                              tmp_path: Path) -> None:
+    """A batch's commit is ordered steps (docs/alerts.md): the alert state with a hand-over record, then the
+    notifications and the `a` updates and the acknowledgement (other Redis Cluster slots), then the record's
+    delete. Cut off after any step, the next start finishes it: each notification once."""
+    city = await City.open(redis_url, tmp_path, RULES)
+    # The notifications stream fails for real (a key of the wrong type) right after the state is written.
+    await city.client.set(keys.notifications(), "not a stream")
+    await city.writer.write([_sample("hyeongsan", 2.5, 0, 0)])
+    await city.aggregator.step()
+    with pytest.raises(ResponseError, match="WRONGTYPE"):
+        await city.role.step()
+    alert = await city.alert("high", "hyeongsan")
+    assert alert is not None and alert.state == "firing" and alert.notified, "the state says it was sent"
+    assert (await city.client.xpending(keys.updates(), keys.ALERT_GROUP))["pending"] == 1
+    record = await city.client.hgetall(keys.alert_handover())
+    assert len(record) == 1
+    await city.client.delete(keys.notifications())
+
+    # The next start finishes the hand-over before it evaluates anything (which would find nothing new to send).
+    city.role = city.new_role()
+    await city.role.start()
+    assert summary(await city.notifications()) == [("firing", "주의", ["hyeongsan"])]
+    assert [(a["state"], a["entity"]) for a in await city.published_alerts()] == [("firing", "hyeongsan")]
+    assert (await city.client.xpending(keys.updates(), keys.ALERT_GROUP))["pending"] == 0
+    assert await city.client.hlen(keys.alert_handover()) == 0
+
+    # Cut off again just before the record's delete: the whole hand-over is carried out a second time.
+    await city.client.hset(keys.alert_handover(), mapping=record)
+    city.role = city.new_role()
+    await city.role.start()
+    assert await city.notifications() == [], "a notification was handed over twice"
+    assert await city.client.hget(keys.counters(), "alert_notifications") == b"1"
+    assert await city.client.hlen(keys.alert_handover()) == 0
+    # What a repeat may add is the same alert state announced again, which a wall shows as it was.
+    assert {(a["state"], a["seq"]) for a in await city.published_alerts()} == {("firing", alert.seq)}
+
+    # And the role goes on as before: the level falls, one resolved notification.
+    await city.send("river.level", "hyeongsan", 1.0)
+    assert summary(await city.notifications()) == [("resolved", "주의", ["hyeongsan"])]
+    await city.close()
+
+
+async def test_a_hand_over_redis_refused_goes_out_at_the_next_tick(redis_url: str, tmp_path: Path) -> None:
+    city = await City.open(redis_url, tmp_path, RULES)
+    await city.client.set(keys.notifications(), "not a stream")
+    await city.writer.write([_sample("hyeongsan", 2.5, 0, 0)])
+    await city.aggregator.step()
+    with pytest.raises(ResponseError, match="WRONGTYPE"):
+        await city.role.step()
+    await city.client.delete(keys.notifications())
+    # Nothing changes after it: the running role's timer finishes the hand-over all the same.
+    await city.role.tick()
+    assert summary(await city.notifications()) == [("firing", "주의", ["hyeongsan"])]
+    assert (await city.client.xpending(keys.updates(), keys.ALERT_GROUP))["pending"] == 0
+    assert await city.client.hlen(keys.alert_handover()) == 0
     await city.close()
 
 

@@ -4,12 +4,15 @@ with the acknowledgement itself, the active alerts for a wall's snapshot, silenc
 from __future__ import annotations
 
 import orjson
+import pytest
 import redis.asyncio as aioredis
 
 from situationroom import updates
 from situationroom.alerts import store
 from situationroom.alerts.changes import Changes
 from situationroom.alerts.state import Alert
+
+pytestmark = pytest.mark.cluster
 
 MAXLEN = 1000
 

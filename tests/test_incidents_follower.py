@@ -8,7 +8,9 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
+from situationroom import keys
 from situationroom.incidents import store
 from situationroom.incidents.follower import Follower
 from situationroom.messages import Message
@@ -96,6 +98,34 @@ async def test_what_was_read_before_a_restart_is_recorded_once(redis_url: str, t
     await drain(restarted.step)
     await drain(restarted.step)
     assert await _kinds(town, iid) == [("declared", None), ("alert", "fired")]
+    await town.city.close()
+
+
+@pytest.mark.cluster
+async def test_a_batch_recorded_but_not_acknowledged_is_not_recorded_again(redis_url: str, tmp_path: Path) -> None:
+    """The timeline is one slot and the streams the follower reads are others: it records a batch, then
+    acknowledges it. Cut off between the two, the batch is read again after a restart and recorded once."""
+    town = await open_incident_city(redis_url, tmp_path)
+    at = int(time.time() * 1000)
+    incident = store.Incident("20261207-flood-1", "flood", "pohang", 2, False, at, "duty-officer", "호우경보")
+    await store.open_incident(town.city.client, incident, [{"at": at, "kind": "declared"}], {})
+    await MessagePublisher(town.city.client).publish(
+        [_message("m1", "[포항시] 호우경보 발효, 남구 저지대 주민 대피", ("47111",))], maxlen=1000)
+    await town.city.send("river.level", "chaeun", 3.4)
+    # Recorded, and the follower dies before it acknowledges: the entries stay pending under its name.
+    assert await town.follower.record() is not None
+    assert await _kinds(town, incident.id) == [("declared", None), ("message", "disaster_text"), ("alert", "fired")]
+    assert (await town.city.client.xpending(keys.updates(), keys.INCIDENT_GROUP))["pending"] > 0
+    restarted = Follower(town.city.client, town.city.catalog, town.hazards)
+    await restarted.start()
+    await drain(restarted.step)
+    assert await _kinds(town, incident.id) == [("declared", None), ("message", "disaster_text"), ("alert", "fired")]
+    assert (await town.city.client.xpending(keys.updates(), keys.INCIDENT_GROUP))["pending"] == 0
+    # What comes after is recorded as before.
+    await MessagePublisher(town.city.client).publish(
+        [_message("m2", "[포항시] 호우경보 해제", ("47111",))], maxlen=1000)
+    await drain(restarted.step)
+    assert [k for k, _ in await _kinds(town, incident.id)].count("message") == 2
     await town.city.close()
 
 

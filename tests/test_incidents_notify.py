@@ -8,6 +8,7 @@ import asyncio
 from pathlib import Path
 
 import orjson
+import pytest
 import redis.asyncio as aioredis
 
 from situationroom import audit, keys
@@ -22,6 +23,8 @@ from situationroom.notify.subscriptions import Store, Subscription
 from situationroom.redisconn import async_client
 from tests.notify_support import smtp_server
 from tests.site_support import settings_for
+
+pytestmark = pytest.mark.cluster
 
 TYPHOON = actions.DeclareIn(hazard="typhoon", area="pohang", level=2, reason="태풍경보 발효")
 

@@ -14,6 +14,8 @@ from situationroom.clock import now_ms
 from situationroom.incidents import store
 from situationroom.incidents.store import Incident, Refused
 
+pytestmark = pytest.mark.cluster
+
 SEOUL = ZoneInfo("Asia/Seoul")
 
 

@@ -26,6 +26,8 @@ from situationroom.redisconn import async_client
 from tests.notify_support import HttpReceiver, alert, http_receiver, notification, smtp_server
 from tests.site_support import settings_for
 
+pytestmark = pytest.mark.cluster
+
 KST = ZoneInfo("Asia/Seoul")
 FP = "fp-river.level-hrfco-2101690"
 
@@ -297,6 +299,36 @@ async def test_a_restart_in_the_middle_neither_loses_nor_doubles_a_notification(
     assert repeats <= 2, keys_seen
     done = await h.client.zrange(keys.notify_done(), 0, -1)
     assert {d.decode() for d in done} == expected
+
+
+async def test_a_delivery_recorded_done_but_not_logged_is_not_sent_again(harness_parts: Any,
+                                                                         site_catalog: Catalog) -> None:
+    """A delivery's state and its alerts' log are different Redis Cluster slots: the state is written first. Cut off
+    between the two (here: the log key fails for real), the entry is read again after a restart and the delivery,
+    done, is not sent again; only the log line is missing."""
+    with http_receiver() as rx:
+        async with harness(harness_parts, site_catalog, rx) as h:
+            await h.subscribe(sub("room", "disaster-safety", ["hook"]))
+            await h.client.set(keys.alert_deliveries(FP), "not a list")
+            await h.start("notify-a")
+            await h.send(notification("n-cut", alert()))
+            (req,) = await off_thread(rx.wait_for, 1)
+            assert req.headers["idempotency-key"] == "n-cut/disaster-safety/hook"
+            for _ in range(200):
+                if await h.client.zscore(keys.notify_done(), "n-cut/disaster-safety/hook") is not None:
+                    break
+                await asyncio.sleep(0.02)
+            assert await h.pending() == 1, "the entry is not acknowledged: its record did not finish"
+            await h.crash()
+            await h.client.delete(keys.alert_deliveries(FP))
+            await h.start("notify-a")
+            for _ in range(200):
+                if await h.pending() == 0:
+                    break
+                await asyncio.sleep(0.05)
+            assert await h.pending() == 0
+    assert [r.headers["idempotency-key"] for r in rx.requests] == ["n-cut/disaster-safety/hook"]
+    assert await read_deliveries(h.client, FP) == []
 
 
 async def test_another_notify_process_takes_over_what_a_dead_one_left(harness_parts: Any,

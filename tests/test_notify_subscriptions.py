@@ -15,6 +15,8 @@ from situationroom.notify.people import load_people
 from situationroom.notify.subscriptions import QuietHours, Store, SubscriptionIn, level_of, load_seed, seed_once
 from tests.site_support import REPO
 
+pytestmark = pytest.mark.cluster
+
 CHANNELS = {"inapp", "email", "disaster-safety-webhook", "kakao", "sms"}
 
 

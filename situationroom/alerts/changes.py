@@ -1,4 +1,4 @@
-"""What one evaluation step changed, gathered by the engine's parts for the store to write in one transaction."""
+"""What one evaluation step changed, gathered by the engine's parts for the store to commit together."""
 
 from __future__ import annotations
 

@@ -35,9 +35,9 @@ READ_COUNT = 1000
 
 
 class AlertRole:
-    """Evaluates every update against the rules; state, notifications and the `a` updates are written in one
-    transaction together with the acknowledgement of the updates they came from, so a restart at any point
-    neither sends a notification twice nor loses one."""
+    """Evaluates every update against the rules; state, notifications and the `a` updates are written with the
+    acknowledgement of the updates they came from in ordered steps (`store.commit`), so a restart at any point
+    neither sends a notification twice nor loses one, on one server or a Redis Cluster."""
 
     def __init__(self, client: aioredis.Redis, catalog: Catalog, settings: Settings, *,
                  owner: str | None = None, clock: Callable[[], int] | None = None,
@@ -62,6 +62,7 @@ class AlertRole:
         self._next_prune = 0.0
         self._acks: dict[str, dict[str, Any]] = {}
         self._silences: dict[str, dict[str, Any]] = {}
+        self._handover_left = False
 
     @property
     def engine(self) -> Engine:
@@ -83,6 +84,9 @@ class AlertRole:
             engine.load({fp: a for fp, a in alerts.items() if a.exercise == x},
                         [i for i in outbox if i.group.startswith("exercise/") == x])
         await self._refresh_inputs()
+        # A commit whose hand-over a crash cut off: its state is written, so finish it (which acknowledges its
+        # entries) before the pending entries are looked at.
+        await store.finish_handovers(self.client, group=self.group, updates_maxlen=self.settings.updates_maxlen)
         # Entries read before a restart but not acknowledged: nothing of them was written, so do them again.
         while await self.step(pending=True):
             pass
@@ -138,7 +142,7 @@ class AlertRole:
         await self.commit(self._take(), ids)
 
     def _take(self) -> Changes:
-        """What both engines changed, to be written in one transaction."""
+        """What both engines changed, to be committed together."""
         real, exercise = (engine.take() for engine in self.engines.values())
         real.merge(exercise)
         return real
@@ -177,10 +181,21 @@ class AlertRole:
                                               if fp not in alerts or alerts[fp].episode != ack.get("episode")])
 
     async def commit(self, changes: Changes, ids: list[bytes]) -> None:
-        """Write what changed, the notifications and the `a` updates, and acknowledge the entries: all or nothing."""
+        """Write what changed, hand the notifications and the `a` updates over, and acknowledge the entries
+        (`store.commit`: a crash part way is finished at the next start)."""
+        if self._handover_left:
+            # The last commit's state is written but Redis failed during its hand-over: finish it first, even
+            # when nothing changed since (its notifications would otherwise wait for the next change).
+            await store.finish_handovers(self.client, group=self.group, updates_maxlen=self.settings.updates_maxlen)
+            self._handover_left = False
         if not changes and not ids:
             return
-        await store.commit(self.client, changes, group=self.group, ids=ids, updates_maxlen=self.settings.updates_maxlen)
+        try:
+            await store.commit(self.client, changes, group=self.group, ids=ids,
+                               updates_maxlen=self.settings.updates_maxlen)
+        except Exception:
+            self._handover_left = True
+            raise
         self.notifications += len(changes.notifications)
         for n in changes.notifications:
             log.info("notification %s: %s, %d alert(s)", n["key"], n["kind"], len(n["alerts"]))

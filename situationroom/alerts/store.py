@@ -4,6 +4,7 @@ role adds (keys in keys.py, docs/alerts.md)."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -21,12 +22,16 @@ from situationroom.alerts.dispatch import Intent
 from situationroom.alerts.state import HISTORY, Alert
 from situationroom.clock import now_ms
 from situationroom.counters import Counter
+from situationroom.lua import PipelinedScript, source
 
 CONSUMER = "alert"
 """The alert role's consumer on the update stream. One active alert role at a time (its lock), so the name is
 fixed: a restart finds its own pending entries under it."""
 NOTIFY_MAXLEN = 100_000
 """Entries kept in the notifications stream (the notify role acknowledges them long before)."""
+HANDED_KEEP_MS = 7 * 86400 * 1000
+"""How long a notification's key is remembered as handed over (as long as the notify role remembers a delivery)."""
+_HAND_OVER = source("hand_over.lua")
 DELIVERIES = 200
 """Delivery events shown with an alert (the notify role keeps as many)."""
 
@@ -133,8 +138,8 @@ def active_alerts(stored: dict[bytes, bytes], acks: dict[bytes, bytes]) -> list[
 
 async def acknowledge(client: aioredis.Redis, alert: Alert, by: str | None, comment: str | None, *,
                       updates_maxlen: int) -> dict[str, Any]:
-    """Record an acknowledgement of the alert's current episode and publish the acknowledged alert on the
-    update stream, in one transaction, so every wall and staff page shows it at once. The alert role adopts
+    """Record an acknowledgement of the alert's current episode (one transaction with its history) and publish the
+    acknowledged alert on the update stream, so every wall and staff page shows it at once. The alert role adopts
     it at its next tick (no more repeats or escalation). Returns the acknowledgement as stored."""
     ack = {"by": by, "at": now_ms(), "comment": comment, "episode": alert.episode}
     alert.acked = {k: ack[k] for k in ("by", "at", "comment")}
@@ -144,8 +149,10 @@ async def acknowledge(client: aioredis.Redis, alert: Alert, by: str | None, comm
     pipe.lpush(keys.alert_history(alert.fingerprint), orjson.dumps(
         {"at": ack["at"], "event": "acknowledged", "by": by, "comment": comment, "episode": alert.episode}))
     pipe.ltrim(keys.alert_history(alert.fingerprint), 0, HISTORY - 1)
-    updates.add_alert(pipe, alert.public(), updates_maxlen)
     await pipe.execute()
+    # The update stream is another slot: published right after. Were this lost, the alert role adopting the
+    # acknowledgement at its next tick publishes the acknowledged alert itself.
+    await updates.publish_alert(client, alert.public(), updates_maxlen)
     return ack
 
 
@@ -233,9 +240,26 @@ async def read_outbox(client: aioredis.Redis) -> list[Intent]:
 
 
 async def commit(client: aioredis.Redis, changes: Changes, *, group: updates.Group, ids: Iterable[bytes],
-                 updates_maxlen: int) -> None:
-    """Write what changed, the notifications and the `a` updates, and acknowledge the update-stream entries
-    they came from: one transaction, all or nothing."""
+                 updates_maxlen: int) -> int:
+    """Write what changed and hand the notifications and the `a` updates over, acknowledging the update-stream
+    entries they came from; returns how many notifications were added to the notifications stream.
+
+    The notifications stream and the update stream are other Redis Cluster slots than the alerts, so this is not
+    one transaction but ordered steps (docs/alerts.md): first one MULTI writes the alerts, their history, the
+    outbox and a hand-over record of what the other slots get; then the hand-over is carried out; then its
+    record is deleted. A crash before the MULTI leaves the entries pending (evaluated again at restart); a crash
+    after it leaves the record, which `finish_handovers` carries out again at restart: each notification once
+    (its idempotency key), an `a` update perhaps twice (the same alert state again), the acknowledgement
+    repeated (harmless)."""
+    ids = list(ids)
+    if not changes:
+        if ids:
+            pipe = client.pipeline(transaction=False)
+            group.ack(pipe, ids)
+            await pipe.execute()
+        return 0
+    record = {"n": changes.notifications, "a": [a.public() for a in changes.alerts.values()],
+              "ids": [i.decode() if isinstance(i, bytes) else i for i in ids]}
     pipe = client.pipeline(transaction=True)
     written = {**changes.quiet, **changes.alerts}
     if written:
@@ -254,11 +278,52 @@ async def commit(client: aioredis.Redis, changes: Changes, *, group: updates.Gro
         pipe.hset(keys.alert_outbox(), mapping={i: orjson.dumps(x.encode()) for i, x in changes.outbox_set.items()})
     if changes.outbox_del:
         pipe.hdel(keys.alert_outbox(), *changes.outbox_del)
-    for n in changes.notifications:
-        pipe.xadd(keys.notifications(), {"n": orjson.dumps(n)}, maxlen=NOTIFY_MAXLEN, approximate=True)
-    for a in changes.alerts.values():
-        updates.add_alert(pipe, a.public(), updates_maxlen)
-    group.ack(pipe, list(ids))
-    if changes.notifications:
-        counters.add(pipe, Counter.ALERT_NOTIFICATIONS, len(changes.notifications))
-    await pipe.execute()
+    pipe.hset(keys.alert_handover(), _token(), orjson.dumps(record))
+    # Read in the same transaction: a hand-over an earlier commit could not finish goes first, in order.
+    pipe.hgetall(keys.alert_handover())
+    outstanding = (await pipe.execute())[-1]
+    return await _hand_over(client, outstanding, group=group, updates_maxlen=updates_maxlen)
+
+
+_last_token = [0]
+
+
+def _token() -> str:
+    """A hand-over record's field: ordered as the commits were (ns since the epoch, never the same twice in a
+    process; the process id keeps an old and a new role apart)."""
+    _last_token[0] = max(time.time_ns(), _last_token[0] + 1)
+    return f"{_last_token[0]:020d}-{os.getpid()}"
+
+
+async def finish_handovers(client: aioredis.Redis, *, group: updates.Group, updates_maxlen: int) -> int:
+    """Carry out the hand-overs a crashed or cut-off alert role left (at its start, before anything else);
+    returns how many notifications that added."""
+    return await _hand_over(client, await client.hgetall(keys.alert_handover()), group=group,
+                            updates_maxlen=updates_maxlen)
+
+
+async def _hand_over(client: aioredis.Redis, records: dict[bytes, bytes], *, group: updates.Group,
+                     updates_maxlen: int) -> int:
+    if not records:
+        return 0
+    tokens = sorted(records)
+    calls = []
+    now = now_ms()
+    pipe = client.pipeline(transaction=False)
+    for token in tokens:
+        record = orjson.loads(records[token])
+        for n in record["n"]:
+            calls.append(([keys.notifications(), keys.notify_handed()],
+                          [n["key"], orjson.dumps(n), NOTIFY_MAXLEN, now, HANDED_KEEP_MS]))
+        for a in record["a"]:
+            updates.add_alert(pipe, a, updates_maxlen)
+        group.ack(pipe, [i.encode() for i in record["ids"]])
+    # The notifications first, in the order they were made: one slot, so one node keeps that order.
+    added = sum(await PipelinedScript(client, _HAND_OVER).run(calls)) if calls else 0
+    if len(pipe):
+        await pipe.execute()
+    done = client.pipeline(transaction=False)
+    done.hdel(keys.alert_handover(), *tokens)
+    counters.add(done, Counter.ALERT_NOTIFICATIONS, added)
+    await done.execute()
+    return added

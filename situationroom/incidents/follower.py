@@ -29,8 +29,10 @@ BLOCK_MS = 1000
 
 
 class Follower:
-    """Each batch's timeline entries, what the incidents have now seen of each alert and the acknowledgement of the
-    batch go in one transaction: a restart neither loses an entry nor records one twice."""
+    """Each batch's timeline entries, what the incidents have now seen of each alert and which stream entries they
+    came from go in one transaction (one slot, `{incidents}`); the batch is acknowledged after it (the streams are
+    other slots). A restart neither loses an entry (unacknowledged ones are read again) nor records one twice (one
+    read again that was recorded is skipped)."""
 
     def __init__(self, client: aioredis.Redis, catalog: Catalog, hazards: Hazards) -> None:
         self.client = client
@@ -46,18 +48,35 @@ class Follower:
 
     async def step(self, block: int | None = None) -> bool:
         """Read and record one batch of each stream (waiting up to `block` ms for updates when the audit log has
-        nothing new); False when both were empty."""
+        nothing new), then acknowledge it; False when both were empty."""
+        read = await self.record(block)
+        if read is None:
+            return False
+        await self.acknowledge(*read)
+        return True
+
+    async def record(self, block: int | None = None) -> tuple[list[bytes], list[bytes]] | None:
+        """The first part of a step: read a batch of each stream and record it; the ids read of each (to
+        acknowledge), or None when both were empty."""
+        again = self._pending["audit"] or self._pending["updates"]
         audit_ids, audit_entries = await self._read_audit()
         batch = await self._read_updates(None if audit_ids else block)
         if not batch.ids and not audit_ids:
-            return False
+            return None
         opened = [i for i in await incident_store.read_open(self.client) if i.hazard in self.hazards.by_id]
         seen = await incident_store.read_seen(self.client, [i.id for i in opened]) if opened else {}
+        items = sorted([(audit.entry_order(u.id), f"u:{u.id}", u) for u in batch.updates]
+                       + [(audit.entry_order(e["id"]), f"a:{e['id']}", e) for e in audit_entries], key=lambda x: x[0])
+        if again and opened and items:
+            # Read again after a restart: what was recorded before the crash is skipped.
+            done = await incident_store.recorded(self.client, [source for _, source, _ in items])
+            items = [x for x in items if x[1] not in done]
         entries: dict[str, list[dict[str, Any]]] = {}
         changed: dict[str, dict[str, str]] = {}
+        sources: list[str] = []
         # Both streams' ids come from the one Redis clock: merged by id, the timeline keeps the order things happened.
-        for _, item in sorted([(audit.entry_order(u.id), u) for u in batch.updates]
-                              + [(audit.entry_order(e["id"]), e) for e in audit_entries], key=lambda x: x[0]):
+        for _, source, item in items:
+            before = sum(len(found) for found in entries.values())
             if isinstance(item, dict):
                 if item["action"] == "silence.create":
                     self._silence(opened, item, entries)
@@ -65,16 +84,25 @@ class Follower:
                 self._alert(opened, item.data, seen, entries, changed)
             elif item.kind is updates.Kind.MESSAGE:
                 self._message(opened, orjson.loads(item.body), entries)
-        pipe = self.client.pipeline(transaction=True)
-        for incident_id, found in entries.items():
-            incident_store.queue_entries(pipe, incident_id, found)
-            self.recorded += len(found)
-        for incident_id, digests in changed.items():
-            incident_store.queue_seen(pipe, incident_id, digests)
-        self.group.ack(pipe, batch.ids)
-        audit.ack_group(pipe, keys.INCIDENT_GROUP, audit_ids)
-        await pipe.execute()
-        return True
+            if sum(len(found) for found in entries.values()) > before:
+                sources.append(source)
+        if entries or changed:
+            pipe = self.client.pipeline(transaction=True)
+            for incident_id, found in entries.items():
+                incident_store.queue_entries(pipe, incident_id, found)
+                self.recorded += len(found)
+            for incident_id, digests in changed.items():
+                incident_store.queue_seen(pipe, incident_id, digests)
+            incident_store.queue_recorded(pipe, sources)
+            await pipe.execute()
+        return batch.ids, audit_ids
+
+    async def acknowledge(self, update_ids: list[bytes], audit_ids: list[bytes]) -> None:
+        """The second part of a step: acknowledge what `record` read (two streams, two slots)."""
+        acks = self.client.pipeline(transaction=False)
+        self.group.ack(acks, update_ids)
+        audit.ack_group(acks, keys.INCIDENT_GROUP, audit_ids)
+        await acks.execute()
 
     async def _read_updates(self, block: int | None) -> updates.Batch:
         # After a restart, first what this consumer read but did not get to record.

@@ -15,6 +15,7 @@ from redis.asyncio.client import Pipeline
 from redis.exceptions import WatchError
 
 from situationroom import keys
+from situationroom.clock import now_ms
 from situationroom.errors import Refused
 
 ENTRY = "e"
@@ -149,6 +150,28 @@ def queue_seen(pipe: Pipeline, incident_id: str, seen: Mapping[str, str]) -> Non
     """Queue what the timeline now says of each alert (fingerprint -> digest)."""
     if seen:
         pipe.hset(keys.incident_seen(incident_id), mapping=dict(seen))
+
+
+RECORDED_KEEP_MS = 7 * 86400 * 1000
+"""How long the follower remembers which stream entries it recorded (a follower down longer than this that had read
+entries without acknowledging them could record one of them twice)."""
+
+
+def queue_recorded(pipe: Pipeline, sources: Iterable[str]) -> None:
+    """Queue the stream entries ("u:<id>", "a:<id>") the follower recorded something of, forgetting old ones."""
+    found = list(sources)
+    if found:
+        now = now_ms()
+        pipe.zadd(keys.incident_recorded(), dict.fromkeys(found, now))
+        pipe.zremrangebyscore(keys.incident_recorded(), "-inf", f"({now - RECORDED_KEEP_MS}")
+
+
+async def recorded(client: aioredis.Redis, sources: list[str]) -> set[str]:
+    """Those of the stream entries that were already recorded."""
+    if not sources:
+        return set()
+    scores = await client.zmscore(keys.incident_recorded(), sources)
+    return {s for s, score in zip(sources, scores, strict=True) if score is not None}
 
 
 async def read_seen(client: aioredis.Redis, incident_ids: Iterable[str]) -> dict[str, dict[str, str]]:

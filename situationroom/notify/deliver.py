@@ -297,7 +297,9 @@ class Notifier:
                              "channel": d.channel, "address": d.address, "attempt": d.attempt})
 
     async def _record(self, d: Delivery, outcome: Outcome, *, final: bool) -> None:
-        """Write what happened in one round trip: done/retry state, the alerts' delivery logs, a dead letter."""
+        """Write what happened: the done/retry state and a dead letter in one transaction (one slot, `{notify}`),
+        then the alerts' delivery logs and the counter, which live in other slots. The state goes first: a crash
+        between the two can lose a log line or a count, never make a finished delivery go out again."""
         at = now_ms()
         event = {"at": at, "key": d.key, "notification": d.notification.get("key"), "kind": d.kind, "tier": d.tier,
                  "recipient": d.recipient.id, "channel": d.channel, "status": outcome.status, "attempt": d.attempt,
@@ -316,9 +318,11 @@ class Notifier:
             deadletter.add_dead(pipe, key=d.key, reason=outcome.error or "", attempts=d.attempt, channel=d.channel,
                                 recipient=d.recipient.id, notification=str(d.notification.get("key")),
                                 job=self._job(d), at=at)
-        counters.add(pipe, OUTCOME_COUNTERS[outcome.status])
-        dlog.add(pipe, dlog.subjects(d.notification, d.alerts), event, self._log_ttl(d.notification))
         await pipe.execute()
+        told = self.client.pipeline(transaction=False)
+        counters.add(told, OUTCOME_COUNTERS[outcome.status])
+        dlog.add(told, dlog.subjects(d.notification, d.alerts), event, self._log_ttl(d.notification))
+        await told.execute()
         if not final:
             self.wake.set()
 
