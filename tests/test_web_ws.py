@@ -32,6 +32,8 @@ from tests.servers_support import Served, free_port, serve
 from tests.site_support import MINI, settings_for
 from tests.ws_support import recv, send, subscribe
 
+pytestmark = pytest.mark.cluster
+
 NAM_GU, BUK_GU = "47111", "47113"
 YEONIL = "4711125300"  # an eup of Nam-gu; the river gauge hyeongsan and the station yeonil lie in it
 
