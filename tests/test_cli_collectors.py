@@ -19,6 +19,8 @@ FETCH_PLUGIN = '''import httpx
 
 from situationroom.collectors.plugin import Context, Params, Sample, collector_kind
 
+pytestmark = pytest.mark.cluster
+
 
 class FetchParams(Params):
     url: str
