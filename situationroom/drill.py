@@ -91,6 +91,12 @@ def stop(client: redis.Redis, by: str) -> Drill:
     """End the running drill and resume what it held; the collect role stops its scenario."""
     running = current(client)
     if running is None:
+        marked = client.get(keys.drill())
+        if marked is not None:
+            # A start cut short after taking the running mark and before writing its record: nothing runs
+            # and nothing is held, so letting go of the mark is the whole repair.
+            client.delete(keys.drill())
+            raise DrillError(f"drill {marked.decode()} never finished starting; cleared, start it again")
         raise DrillError("no drill is running")
     running.stopped = running.stopped or time.time()
     running.stopped_by = running.stopped_by or by

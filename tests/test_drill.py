@@ -107,7 +107,8 @@ async def _seen_running(url: str) -> drill_mod.Drill | None:
 async def test_a_stop_cut_short_is_over_for_the_roles_and_finished_by_the_next_stop(redis_url: str) -> None:
     """Starting and stopping a drill touch keys of several slots of a cluster, so they are steps, not one
     transaction: a stop that wrote its record and died before releasing the simulators and removing the running
-    mark is already over for the roles, and `drill stop` again finishes it, keeping the first stop's time."""
+    mark is already over for the roles, and `drill stop` again finishes it, keeping the first stop's time; a start
+    that died before writing its record is cleared by `drill stop`."""
     client = sync_client(redis_url)
     _pause(client, "sim-b")  # the operator paused it before: not the drill's
     drill = drill_mod.start(client, "storm", 2.0, 7, "kim", ["sim-a", "sim-b"])
@@ -122,6 +123,12 @@ async def test_a_stop_cut_short_is_over_for_the_roles_and_finished_by_the_next_s
     assert await _held(redis_url, "sim-a", "sim-b") == [False, True]
     assert client.get(keys.drill()) is None and drill_mod.get(client, drill.id).stopped == 1_000.0
     with pytest.raises(drill_mod.DrillError, match="no drill"):
+        drill_mod.stop(client, "lee")
+    # A start that died after taking the running mark, before its record: `drill stop` lets go of the mark.
+    client.set(keys.drill(), "20261207-0300-dead")
+    with pytest.raises(drill_mod.DrillError, match="is running"):
+        drill_mod.start(client, "storm", 1.0, 8, "lee", [])
+    with pytest.raises(drill_mod.DrillError, match="20261207-0300-dead never finished starting"):
         drill_mod.stop(client, "lee")
     assert drill_mod.start(client, "storm", 1.0, 8, "lee", []).running
     client.close()
