@@ -76,11 +76,14 @@ def start(client: redis.Redis, scenario: str, speed: float, seed: int, by: str,
         control.queue_is_paused(pipe, cid)
     paused = pipe.execute() if exercise_collectors else []
     drill.held = [cid for cid, p in zip(exercise_collectors, paused, strict=True) if not control.was_paused(p)]
-    pipe = client.pipeline(transaction=True)
-    for cid in drill.held:
-        control.queue_hold(pipe, cid)
-    pipe.hset(keys.drills(), drill.id, drill.encode())
-    pipe.execute()
+    # The record before the holds, each its own step (the keys are in several slots of a cluster): a crash
+    # in between leaves a running drill whose record names what it holds, and `drill stop` releases it all.
+    client.hset(keys.drills(), drill.id, drill.encode())
+    if drill.held:
+        pipe = client.pipeline(transaction=False)
+        for cid in drill.held:
+            control.queue_hold(pipe, cid)
+        pipe.execute()
     return drill
 
 
@@ -88,15 +91,24 @@ def stop(client: redis.Redis, by: str) -> Drill:
     """End the running drill and resume what it held; the collect role stops its scenario."""
     running = current(client)
     if running is None:
+        marked = client.get(keys.drill())
+        if marked is not None:
+            # A start cut short after taking the running mark and before writing its record: nothing runs
+            # and nothing is held, so letting go of the mark is the whole repair.
+            client.delete(keys.drill())
+            raise DrillError(f"drill {marked.decode()} never finished starting; cleared, start it again")
         raise DrillError("no drill is running")
-    running.stopped = time.time()
-    running.stopped_by = by
-    pipe = client.pipeline(transaction=True)
-    for cid in running.held:
-        control.queue_release(pipe, cid)
-    pipe.hset(keys.drills(), running.id, running.encode())
-    pipe.delete(keys.drill())
-    pipe.execute()
+    running.stopped = running.stopped or time.time()
+    running.stopped_by = running.stopped_by or by
+    # Record, release, then let go of the running mark, each its own step: a crash between them leaves the
+    # drill still running, and `drill stop` again repeats what is left (a release twice is a release).
+    client.hset(keys.drills(), running.id, running.encode())
+    if running.held:
+        pipe = client.pipeline(transaction=False)
+        for cid in running.held:
+            control.queue_release(pipe, cid)
+        pipe.execute()
+    client.delete(keys.drill())
     return running
 
 
@@ -130,7 +142,9 @@ async def read_current(client: aioredis.Redis) -> Drill | None:
     if drill_id is None:
         return None
     raw = await client.hget(keys.drills(), drill_id)
-    return Drill.decode(raw) if raw is not None else None
+    found = Drill.decode(raw) if raw is not None else None
+    # A stop recorded but not finished (its mark goes last) is over for the roles already.
+    return found if found is not None and found.running else None
 
 
 async def read(client: aioredis.Redis, drill_id: str) -> Drill | None:

@@ -166,7 +166,12 @@ def session(digest: str) -> str:
 
 
 AUTH_FAILURES_PREFIX = f"{PREFIX}:auth-failures"
-"""Prefix of the keys the rate limiter (the `limits` package) keeps failed token checks per address under."""
+"""Prefix of the keys failed token checks are counted under, one per client address (web.lockout)."""
+
+
+def auth_failures(address: str) -> str:
+    """String: failed token checks from `address` in its current window; expires when the window ends."""
+    return f"{AUTH_FAILURES_PREFIX}:{address}"
 
 
 def web_instances() -> str:

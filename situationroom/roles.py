@@ -106,8 +106,9 @@ def redis_for(settings: Settings, *, start_embedded: bool) -> Iterator[str]:
 
 def check_redis(url: str) -> None:
     """Fail early, with the URL (password hidden) in the message, when Redis does not answer."""
-    client = sync_client(url)
+    client = None
     try:
+        client = sync_client(url)  # a cluster client asks its nodes for the slot map here already
         client.ping()
         meta = client.hgetall(keys.meta())
         schema = meta.get(b"schema")
@@ -120,8 +121,12 @@ def check_redis(url: str) -> None:
         raise StartupError(f"cannot reach Redis at {describe(url)}: {exc}") from None
     except redis.ResponseError as exc:
         raise StartupError(f"Redis at {describe(url)} refused: {exc}") from None
+    except redis.RedisClusterException as exc:
+        # No node answers, or the one given is not in cluster mode ("Cluster mode is not enabled on this node").
+        raise StartupError(f"no Redis Cluster at {describe(url)}: {exc}") from None
     finally:
-        client.close()
+        if client is not None:
+            client.close()
 
 
 def load_site(settings: Settings) -> Catalog:

@@ -213,8 +213,9 @@ class Settings(BaseSettings):
     @field_validator("redis_url")
     @classmethod
     def _a_redis_url(cls, v: str | None) -> str | None:
-        if v is not None:
-            redisconn.parse(v)  # its RedisURLError (a ValueError) names the part that is wrong
+        if v is None or not v.strip():
+            return None  # REDIS_URL set but empty (as compose files leave it) means none: the embedded one
+        redisconn.parse(v)  # its RedisURLError (a ValueError) names the part that is wrong
         return v
 
     @field_validator("trusted_proxies")

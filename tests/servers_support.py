@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar
 
 import httpx
-import redis.asyncio as aioredis
 import uvicorn
 from fastapi import FastAPI
 
 from situationroom.catalog import Catalog, load_catalog
+from situationroom.redisconn import async_client
 from situationroom.settings import Settings
 from situationroom.web.app import create_app
 from situationroom.web.fanout import Fanout
@@ -121,7 +121,7 @@ def serve(settings: Settings, *, lifespan: Literal["on", "off"] = "off", deflate
     holder: dict[str, Any] = {}
 
     async def main(stop: asyncio.Event) -> None:
-        client = aioredis.Redis.from_url(settings.redis_url or "", socket_connect_timeout=1)
+        client = async_client(settings.redis_url or "")
         try:
             app = holder["app"] = create_app(client, catalog, settings)
             if build is not None:

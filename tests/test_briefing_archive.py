@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import redis.asyncio as aioredis
 
 from situationroom import briefing_archive as archive
+
+pytestmark = pytest.mark.cluster
 
 
 def _record(bid: str, made: int, to: int, name: str = "shift") -> dict:

@@ -10,10 +10,14 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from situationroom import keys
 from situationroom.redisconn import sync_client
 from tests.servers_support import Command, cli
 from tests.site_support import MINI, REPO
+
+pytestmark = pytest.mark.cluster
 
 FETCH_PLUGIN = '''import httpx
 

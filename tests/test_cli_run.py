@@ -14,6 +14,8 @@ import pytest
 
 from tests.servers_support import Up, cli, free_port, wait_for
 
+pytestmark = pytest.mark.cluster
+
 
 def _server_pids(data_dir: Path) -> list[int]:
     """Processes of a redis/valkey server whose command line names this data directory."""

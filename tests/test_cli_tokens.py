@@ -5,8 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.servers_support import cli, serve
 from tests.site_support import settings_for
+
+pytestmark = pytest.mark.cluster
 
 
 def test_tokens_are_printed_once_listed_by_id_and_revoked(redis_url: str) -> None:

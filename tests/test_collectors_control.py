@@ -9,6 +9,8 @@ from situationroom.collectors import control
 from situationroom.collectors.control import Refusal
 from situationroom.redisconn import async_client
 
+pytestmark = pytest.mark.cluster
+
 
 def test_run_now_is_refused_for_an_unknown_paused_or_not_running_collector() -> None:
     assert control.run_now_refusal(None) == control.RunNowRefused(Refusal.UNKNOWN)

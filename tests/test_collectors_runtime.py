@@ -22,10 +22,13 @@ from situationroom.collectors.definition import load_collector
 from situationroom.collectors.runtime import CollectorRunner
 from situationroom.embedded import EmbeddedRedis
 from situationroom.errors import ConfigError
+from situationroom.redisconn import async_client
 from situationroom.samples import Rejection, Sample
 from tests.publicdata_support import PAYLOADS, public_api
 from tests.site_support import MINI, REPO, settings_for
 from tests.stream_support import stream_samples
+
+pytestmark = pytest.mark.cluster
 
 CALLS: dict[str, int] = defaultdict(int)
 RUNNING: dict[str, int] = defaultdict(int)
@@ -388,7 +391,7 @@ async def test_redis_outage_keeps_samples_for_the_next_run(mini_catalog: Catalog
     site = _site(tmp_path, {"healthy": "kind: test-ok\nschedule: {interval: 1h}\n"})
     server = EmbeddedRedis(tmp_path / "own-redis")
     url = server.start()
-    client = aioredis.Redis.from_url(url, socket_connect_timeout=1)
+    client = async_client(url)
     try:
         runner = CollectorRunner(client, mini_catalog, settings_for(url, site=site))
         await runner.load()

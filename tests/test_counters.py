@@ -3,12 +3,15 @@ on /metrics with what it counts."""
 
 from __future__ import annotations
 
+import pytest
 import redis.asyncio as aioredis
 
 from situationroom import counters
 from situationroom.counters import Counter
 from situationroom.web import metrics
 from tests.site_support import settings_for
+
+pytestmark = pytest.mark.cluster
 
 
 async def test_increments_add_up_and_a_counter_never_incremented_reads_zero(aclient: aioredis.Redis) -> None:

@@ -14,13 +14,16 @@ from situationroom import drill as drill_mod
 from situationroom import drill_report, keys
 from situationroom.alerts import store
 from situationroom.catalog import load_catalog
+from situationroom.collectors import control
 from situationroom.notify.people import load_people
-from situationroom.redisconn import sync_client
+from situationroom.redisconn import async_client, sync_client
 from situationroom.samples import Sample
 from tests.alerts_support import City
 from tests.servers_support import Command, cli
 from tests.site_support import REPO
 from tests.stream_support import stream_samples_sync
+
+pytestmark = pytest.mark.cluster
 
 
 def _until(check: object, within: float = 30.0) -> None:
@@ -77,6 +80,58 @@ def test_a_drill_plays_its_scenario_as_exercise_data_and_its_end_writes_the_repo
     finally:
         collect.stop()
         client.close()
+
+
+def _pause(client: redis.Redis, collector: str) -> None:
+    pipe = client.pipeline(transaction=False)
+    control.queue_hold(pipe, collector)
+    pipe.execute()
+
+
+async def _held(url: str, *collectors: str) -> list[bool]:
+    client = async_client(url)
+    try:
+        return [await control.is_paused(client, c) for c in collectors]
+    finally:
+        await client.aclose()
+
+
+async def _seen_running(url: str) -> drill_mod.Drill | None:
+    client = async_client(url)
+    try:
+        return await drill_mod.read_current(client)
+    finally:
+        await client.aclose()
+
+
+async def test_a_stop_cut_short_is_over_for_the_roles_and_finished_by_the_next_stop(redis_url: str) -> None:
+    """Starting and stopping a drill touch keys of several slots of a cluster, so they are steps, not one
+    transaction: a stop that wrote its record and died before releasing the simulators and removing the running
+    mark is already over for the roles, and `drill stop` again finishes it, keeping the first stop's time; a start
+    that died before writing its record is cleared by `drill stop`."""
+    client = sync_client(redis_url)
+    _pause(client, "sim-b")  # the operator paused it before: not the drill's
+    drill = drill_mod.start(client, "storm", 2.0, 7, "kim", ["sim-a", "sim-b"])
+    assert drill.held == ["sim-a"] and await _held(redis_url, "sim-a", "sim-b") == [True, True]
+    with pytest.raises(drill_mod.DrillError, match="is running"):
+        drill_mod.start(client, "storm", 2.0, 7, "lee", ["sim-a"])
+    drill.stopped, drill.stopped_by = 1_000.0, "kim"
+    client.hset(keys.drills(), drill.id, drill.encode())  # the stop's first step, and then it died
+    assert drill_mod.current(client) is not None and await _seen_running(redis_url) is None
+    finished = drill_mod.stop(client, "lee")
+    assert (finished.id, finished.stopped, finished.stopped_by) == (drill.id, 1_000.0, "kim")
+    assert await _held(redis_url, "sim-a", "sim-b") == [False, True]
+    assert client.get(keys.drill()) is None and drill_mod.get(client, drill.id).stopped == 1_000.0
+    with pytest.raises(drill_mod.DrillError, match="no drill"):
+        drill_mod.stop(client, "lee")
+    # A start that died after taking the running mark, before its record: `drill stop` lets go of the mark.
+    client.set(keys.drill(), "20261207-0300-dead")
+    with pytest.raises(drill_mod.DrillError, match="is running"):
+        drill_mod.start(client, "storm", 1.0, 8, "lee", [])
+    with pytest.raises(drill_mod.DrillError, match="20261207-0300-dead never finished starting"):
+        drill_mod.stop(client, "lee")
+    assert drill_mod.start(client, "storm", 1.0, 8, "lee", []).running
+    client.close()
 
 
 def test_a_drill_needs_a_known_scenario_and_a_running_situationroom(embedded_url: str, tmp_path: Path) -> None:

@@ -8,7 +8,9 @@ import random
 import time
 from pathlib import Path
 
+import httpx
 import orjson
+import pytest
 import redis
 
 from situationroom import keys
@@ -17,8 +19,9 @@ from situationroom.catalog import load_catalog
 from situationroom.redisconn import async_client, sync_client
 from situationroom.samples import Sample
 from situationroom.streams import StreamWriter, ensure_groups
+from tests.api_support import make_token
 from tests.redis_support import empty_url
-from tests.servers_support import Command
+from tests.servers_support import Command, cli, free_port, wait_for
 from tests.site_support import MINI, settings_for
 
 CATALOG = load_catalog(MINI / "seeds")
@@ -140,3 +143,54 @@ def test_two_aggregator_processes_share_the_partitions_and_agree_with_one(embedd
     every_series = sum(len(CATALOG.entities_of(i)) for i in CATALOG.indicators)
     assert sum(len(series) for series in alone.values()) == every_series
     assert shared == alone
+
+
+def _get_json(url: str) -> dict | None:
+    """The JSON at `url`, or None while nothing answers there yet."""
+    try:
+        resp = httpx.get(url, timeout=5)
+    except httpx.TransportError:
+        return None
+    return resp.json() if resp.status_code == 200 else None
+
+
+@pytest.mark.cluster
+@pytest.mark.parametrize("redis_url", ["cluster"], indirect=True)
+def test_web_and_aggregate_processes_on_a_redis_cluster_serve_a_pushed_sample(redis_url: str,
+                                                                               tmp_path: Path) -> None:
+    """`situationroom run web` and `run aggregate`, each its own process given the cluster's URL on the command
+    line: a sample pushed to the web API is aggregated and read back from the API, and both stop cleanly."""
+    port = free_port()
+    given = ["--site", str(MINI), "--redis-url", redis_url]
+    web = Command("run", "web", *given, "--port", str(port), log=tmp_path / "web.log").start()
+    aggregate = Command("run", "aggregate", *given, log=tmp_path / "aggregate.log").start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: _get_json(f"{base}/healthz") is not None or not web.running(), 60, "the web role to answer")
+        assert web.running(), web.output
+        token = make_token(redis_url, "ingest")
+        now = time.time()
+        sample = {"indicator": "air.pm10", "entity": "daesong", "ts": now, "value": 95.5}
+        pushed = httpx.post(f"{base}/api/v1/samples", headers={"Authorization": f"Bearer {token}"}, timeout=10,
+                            json={"samples": [sample]})
+        assert pushed.json() == {"accepted": 1, "rejected": []}, pushed.text
+
+        def daesong() -> dict | None:
+            one = _get_json(f"{base}/api/v1/indicators/air.pm10") or {"entities": []}
+            return next((e for e in one["entities"] if e["id"] == "daesong" and e.get("value") is not None), None)
+
+        seen = wait_for(daesong, 60, "the pushed sample in the live API")
+        assert seen["value"] == 95.5 and seen["status"] == "warning"
+        assert seen["ts"] == pytest.approx(now, abs=0.001)
+    finally:
+        codes = [web.stop(), aggregate.stop()]
+    outputs = web.output + aggregate.output
+    assert codes == [0, 0], outputs
+    assert "Traceback" not in outputs and "redis+cluster://127.0.0.1" in web.output, outputs
+
+
+def test_a_cluster_url_nothing_answers_at_is_a_clear_error() -> None:
+    port = free_port()  # nothing listens there
+    done = cli("run", "web", "--site", str(MINI), "--redis-url", f"redis+cluster://127.0.0.1:{port}")
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert f"no Redis Cluster at redis+cluster://127.0.0.1:{port}" in done.stderr

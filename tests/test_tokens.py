@@ -10,6 +10,8 @@ import redis.asyncio as aioredis
 
 from situationroom import keys, redisconn, tokens
 
+pytestmark = pytest.mark.cluster
+
 
 @pytest.fixture
 def sync_client(redis_url: str) -> redis.Redis:

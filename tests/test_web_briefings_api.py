@@ -25,7 +25,7 @@ from tests.browser import needs_chromium, signed_in_page
 from tests.servers_support import serve
 from tests.site_support import REPO
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.timeout(600), pytest.mark.cluster]
 SHOTS = REPO / "docs" / "screenshots"
 
 

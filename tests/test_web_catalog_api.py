@@ -23,6 +23,8 @@ from tests.http_support import bearer
 from tests.servers_support import Served, serve
 from tests.site_support import settings_for
 
+pytestmark = pytest.mark.cluster
+
 DAY = 86_400.0
 T0 = 1_780_000_000.0 - 1_780_000_000.0 % DAY
 

@@ -24,6 +24,8 @@ from tests.servers_support import Served, serve
 from tests.site_support import settings_for
 from tests.ws_support import recv, subscribe
 
+pytestmark = pytest.mark.cluster
+
 SECRET = "admin.complaints_open"
 """Restricted in seeds/catalog.yaml to 민원봉사과 (civil-affairs) and 상황실 (situation-room)."""
 DEPT = "dept-roads"

@@ -18,6 +18,8 @@ from tests.http_support import assert_error
 from tests.servers_support import Served, serve
 from tests.site_support import MINI, settings_for
 
+pytestmark = pytest.mark.cluster
+
 
 @pytest.fixture
 def api(redis_url: str) -> Iterator[Served]:

@@ -16,6 +16,8 @@ from tests.compare_support import WEEK, CompareSite, compare_site
 from tests.http_support import assert_error, bearer
 from tests.servers_support import serve
 
+pytestmark = pytest.mark.cluster
+
 
 @pytest.fixture
 def site(tmp_path: Path, redis_url: str) -> CompareSite:

@@ -31,6 +31,8 @@ from tests.http_support import assert_error, bearer
 from tests.servers_support import Served, serve
 from tests.site_support import settings_for
 
+pytestmark = pytest.mark.cluster
+
 SECRET = "admin.complaints_open"
 DEPT = "dept-roads"
 PM10 = "air.pm10"

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from situationroom.catalog import Catalog
 from situationroom.redisconn import async_client
 from situationroom.web.fanout import Fanout
 from tests.site_support import settings_for
+
+pytestmark = pytest.mark.cluster
 
 
 async def test_stop_ends_the_reader_even_when_a_cancellation_is_lost(redis_url: str, mini_catalog: Catalog) -> None:

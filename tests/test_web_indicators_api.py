@@ -7,6 +7,7 @@ import asyncio
 import time
 
 import httpx
+import pytest
 
 from situationroom import keys
 from situationroom.collectors import health
@@ -15,6 +16,8 @@ from tests.api_support import make_token
 from tests.http_support import assert_error
 from tests.servers_support import Served, serve
 from tests.site_support import MINI, settings_for
+
+pytestmark = pytest.mark.cluster
 
 
 def test_read_errors_name_field_and_value(http: httpx.Client) -> None:

@@ -21,6 +21,8 @@ from tests.servers_support import Served, serve
 from tests.site_support import MINI, settings_for
 from tests.stream_support import stream_samples_sync
 
+pytestmark = pytest.mark.cluster
+
 
 def _samples(client: redis.Redis) -> list[Sample]:
     return stream_samples_sync(client, partitions=4)

@@ -15,6 +15,8 @@ from situationroom.redisconn import sync_client
 from tests.servers_support import serve
 from tests.site_support import settings_for
 
+pytestmark = pytest.mark.cluster
+
 
 def _from(address: str, base: str) -> httpx.Client:
     """An HTTP client whose requests come from `address` (any 127.x.y.z is this machine)."""

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from situationroom import keys
@@ -18,6 +19,8 @@ from tests.history_support import write_batch
 from tests.http_support import assert_error
 from tests.servers_support import free_port, serve
 from tests.site_support import MINI, settings_for
+
+pytestmark = pytest.mark.cluster
 
 
 def test_healthz_and_openapi(http: httpx.Client) -> None:

@@ -18,7 +18,7 @@ from tests.http_support import bearer
 from tests.servers_support import Served, serve
 from tests.site_support import settings_for
 
-pytestmark = needs_chromium
+pytestmark = [needs_chromium, pytest.mark.cluster]
 SECRET = "admin.complaints_open"
 PANEL = "#p0-4"
 """administration.yaml's ranking of open complaints by department (page 0, fifth panel)."""

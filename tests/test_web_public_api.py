@@ -20,6 +20,8 @@ from situationroom.web.public_cache import GZIP_MIN
 from tests.public_support import PERIOD, non_public, public_site, state, station_in_a_dong
 from tests.servers_support import Served
 
+pytestmark = pytest.mark.cluster
+
 ROUTES = ("/api/v1/public/status", "/api/v1/public/history", "/api/v1/public/messages")
 
 

@@ -4,12 +4,15 @@ and an end as one `incidents` frame each, and nothing while nothing changes (doc
 from __future__ import annotations
 
 import httpx
+import pytest
 from websockets.asyncio.client import connect
 
 from tests.http_support import bearer
 from tests.servers_support import serve
 from tests.site_support import settings_for
 from tests.ws_support import recv
+
+pytestmark = pytest.mark.cluster
 
 TYPHOON = {"hazard": "typhoon", "area": "pohang", "level": 2, "reason": "태풍경보 발효"}
 

@@ -5,6 +5,7 @@ Origin; revoking the token ends its sessions; bearer tokens keep working for API
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from situationroom import keys, tokens
 from situationroom.alerts.state import Alert
@@ -65,6 +66,7 @@ def test_a_browser_signs_in_once_and_its_changes_need_the_csrf_token(redis_url: 
         assert http.post(ack, headers={"Authorization": f"Bearer {token}"}).json()["already"] is True
 
 
+@pytest.mark.cluster
 def test_revoking_the_token_ends_its_signed_in_sessions(redis_url: str) -> None:
     token = _setup(redis_url)
     with serve(settings_for(redis_url)) as site, httpx.Client(base_url=site.url, timeout=10) as http:

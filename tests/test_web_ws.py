@@ -32,6 +32,8 @@ from tests.servers_support import Served, free_port, serve
 from tests.site_support import MINI, settings_for
 from tests.ws_support import recv, send, subscribe
 
+pytestmark = pytest.mark.cluster
+
 NAM_GU, BUK_GU = "47111", "47113"
 YEONIL = "4711125300"  # an eup of Nam-gu; the river gauge hyeongsan and the station yeonil lie in it
 
@@ -130,6 +132,26 @@ async def test_hello_then_snapshot_then_deltas(server: Served, pub: Publisher) -
             frame_ids.append(delta["id"])
         assert got == [("air.pm10", "yeonil", 10), ("air.pm10", "yeonil", 11), ("air.pm10", "yeonil", 12)]
         assert frame_ids[-1] == ids[-1], "a delta's id is the last update-stream entry it includes"
+
+
+async def test_a_state_in_its_hash_but_not_yet_on_the_stream_comes_in_the_snapshot_and_again_as_a_delta(
+        server: Served, pub: Publisher) -> None:
+    """No transaction spans the live hashes and the update stream (other slots of a Redis Cluster): a writer puts
+    the state in its hash, then on the stream. A snapshot taken in between reads the stream's id first, so it has
+    the state and an id before its entry, and the entry then comes as a delta: the same state twice, never one
+    missing (the page applies both as the latest state of the series)."""
+    before, _ = await pub.state("air.pm10", "daesong", 40)
+    t = int(time.time() * 1000) + 1000
+    raw = orjson.dumps({"i": "air.pm10", "e": "daesong", "v": 95, "t": t, "st": "warning", "ps": "normal",
+                        "since": t, "n": 3600, "w": {}, "r": None})
+    await pub.redis.hset(keys.live("air.pm10"), "daesong", raw)  # the write's first half
+    async with ws_client(server) as conn:
+        await recv(conn, "hello")
+        snap = await subscribe(conn, ["all"])
+        assert snap["id"] == before and values(snap) == [("air.pm10", "daesong", 95)]
+        entry = (await pub.redis.xadd(keys.updates(), {"d": raw})).decode()  # and its second
+        delta = await recv(conn, "delta")
+        assert delta["id"] == entry and values(delta) == [("air.pm10", "daesong", 95)]
 
 
 async def test_topics_choose_what_a_client_gets(server: Served, pub: Publisher) -> None:

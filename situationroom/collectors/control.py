@@ -92,7 +92,7 @@ async def take_requests(client: aioredis.Redis, collectors: Iterable[str]) -> di
 
 
 def queue_hold(pipe: Pipeline | redis.client.Pipeline, collector: str) -> None:
-    """Queue a pause on a pipeline of either client (a drill holds the site's simulators in its own transaction)."""
+    """Queue a pause on a pipeline of either client (a drill holds the site's simulators with it)."""
     pipe.hset(keys.collector_control(collector), _PAUSED, "1")
 
 

@@ -42,9 +42,9 @@ async def check_token(request: HTTPConnection, token: str) -> dict[str, Any]:
     if record is None:
         if await lockout.failed(addr):
             log.warning("%s made %d failed token checks within %d s: refused until the window ends", addr,
-                        lockout.item.amount, lockout.window)
+                        lockout.limit, lockout.window)
             await audit.record(ctx.client, "auth.lockout", actor=audit.Actor("unknown", "none", addr), target=addr,
-                               detail={"failures": lockout.item.amount, "window_s": lockout.window},
+                               detail={"failures": lockout.limit, "window_s": lockout.window},
                                maxlen=ctx.settings.audit_maxlen)
         raise ApiError(401, "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"})
     return record

@@ -5,39 +5,42 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-import redis.asyncio as aioredis
 
 from situationroom import live, updates
 from situationroom.alerts import store
 from situationroom.clock import now_ms
+from situationroom.redisconn import AsyncClient
 from situationroom.web.fanout.entries import ZERO_ID, indicators_of
 from situationroom.web.fanout.topics import ALERT_TOPICS, MESSAGE_TOPICS, TopicRouter
 
 
-async def read_snapshot(redis: aioredis.Redis, router: TopicRouter, stale_grace: float, topics: frozenset[str],
+async def read_snapshot(redis: AsyncClient, router: TopicRouter, stale_grace: float, topics: frozenset[str],
                         echo: dict[str, Any], failure: str | None,
                         hidden: frozenset[str] = frozenset()) -> tuple[str, bytes]:
     """The snapshot frame for `topics` and the update-stream id it is consistent with.
 
-    The newest id and the recent messages are read in one transaction (they share a slot), then the
-    live hashes. Every state published up to that id was written to its hash before it was
-    published, so the hashes hold it or something newer; anything newer is also published after the
-    id and comes again as a delta. So a state may arrive twice (in the snapshot and a delta) but is
-    never missing, and messages are exact. `failure` says why a resume was answered with a snapshot;
-    `echo` holds the subscription's `ref`, if it had one; `hidden` names the restricted indicators the client may
-    not read: their states and alerts are left out.
+    The newest id and the recent messages are read first, in one transaction (they share a slot), then the
+    active alerts and the live hashes. Every state and alert change published up to that id was written to
+    its hash before it was published, so the hashes hold it or something newer; anything newer is also
+    published after the id and comes again as a delta. So a state or an alert may arrive twice (in the
+    snapshot and a delta: the page applies both as "the latest state", wall.js) but is never missing, and
+    messages are exact. Nothing here needs a transaction across slots, so it holds on a Redis Cluster too.
+    `failure` says why a resume was answered with a snapshot; `echo` holds the subscription's `ref`, if it
+    had one; `hidden` names the restricted indicators the client may not read: their states and alerts are
+    left out.
     """
     with_alerts = not ALERT_TOPICS.isdisjoint(topics)
     pipe = redis.pipeline(transaction=True)
     updates.queue_newest_id(pipe)
     updates.queue_recent_messages(pipe)
-    if with_alerts:
-        # In the same transaction: the alert role writes an alert and publishes it in one as well,
-        # so every alert change up to the snapshot's id is in it. (Standalone Redis: the keys are in
-        # two slots; under a cluster the alerts would be read just after, and may arrive twice.)
-        store.queue_active_alerts(pipe)
-    newest, recent, *alert_data = await pipe.execute()
+    newest, recent = await pipe.execute()
     snapshot_id = updates.newest_id_of(newest) or ZERO_ID
+    alert_data: list[Any] = []
+    if with_alerts:
+        # After the id, never with it: an alert change the id does not cover comes again as a delta.
+        pipe = redis.pipeline(transaction=False)
+        store.queue_active_alerts(pipe)
+        alert_data = await pipe.execute()
     states = await _states(redis, router, stale_grace, topics, hidden)
     messages = list(recent) if not MESSAGE_TOPICS.isdisjoint(topics) else []
     alerts = store.active_alerts(*alert_data) if with_alerts else []
@@ -53,7 +56,7 @@ async def read_snapshot(redis: aioredis.Redis, router: TopicRouter, stale_grace:
     return snapshot_id, b"".join(parts)
 
 
-async def _states(redis: aioredis.Redis, router: TopicRouter, stale_grace: float,
+async def _states(redis: AsyncClient, router: TopicRouter, stale_grace: float,
                   topics: frozenset[str], hidden: frozenset[str]) -> list[bytes]:
     """The live states the topics reach, as stored (or as read-time staleness shows them)."""
     indicators = [i for i in router.indicators_for(topics) if i not in hidden]
