@@ -20,6 +20,8 @@ from tests.http_support import bearer
 from tests.servers_support import serve
 from tests.site_support import REPO
 
+pytestmark = pytest.mark.cluster  # also run on the suite's Redis Cluster
+
 SEEDS = REPO / "seeds"
 
 

@@ -10,11 +10,14 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import orjson
+import pytest
 
 from situationroom import keys
 from tests.alerts_support import open_city, summary
 from tests.http_support import bearer
 from tests.servers_support import serve
+
+pytestmark = pytest.mark.cluster  # also run on the suite's Redis Cluster
 
 
 async def test_alerts_are_listed_worst_first_and_filtered(redis_url: str, tmp_path: Path) -> None:

@@ -7,11 +7,14 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import httpx
+import pytest
 import xmlschema
 
 from situationroom.alerts.cap import ATOM_NS, CAP_NS
 from tests.alerts_support import City
 from tests.servers_support import serve
+
+pytestmark = pytest.mark.cluster  # also run on the suite's Redis Cluster
 
 SCHEMA = xmlschema.XMLSchema(Path(__file__).parent / "data" / "cap" / "CAP-v1.2.xsd")
 C = f"{{{CAP_NS}}}"

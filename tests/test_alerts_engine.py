@@ -26,6 +26,8 @@ from tests.alerts_support import City, make_site, summary
 from tests.history_support import write_batch
 from tests.site_support import settings_for
 
+pytestmark = pytest.mark.cluster  # also run on the suite's Redis Cluster
+
 RIVER = """
 rules:
   - id: river.stage

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from websockets.asyncio.client import connect
 
 from situationroom.web.fanout.client import Pending
@@ -13,6 +14,8 @@ from situationroom.web.fanout.frames import delta_of
 from tests.alerts_support import City
 from tests.servers_support import serve
 from tests.ws_support import recv, subscribe
+
+pytestmark = pytest.mark.cluster  # also run on the suite's Redis Cluster
 
 RULES = """
 rules:

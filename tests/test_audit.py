@@ -25,8 +25,9 @@ from tests.notify_support import alert, seed
 from tests.servers_support import cli, serve
 from tests.site_support import REPO, settings_for
 
+pytestmark = pytest.mark.cluster  # also run on the suite's Redis Cluster
 
-@pytest.mark.cluster
+
 async def test_entries_are_read_newest_first_filtered_and_paged(aclient: aioredis.Redis) -> None:
     ops = audit.Actor("it-team", "operator", "10.1.2.3")
     kim = audit.Actor("kim-laptop", "staff", "10.1.2.4", staff="ds-kim")
@@ -56,7 +57,6 @@ async def test_entries_are_read_newest_first_filtered_and_paged(aclient: aioredi
     assert len(await audit.read(aclient, before=f"{2**70}-0", until=1e300)) == 4
 
 
-@pytest.mark.cluster
 async def test_the_log_keeps_a_bounded_number_of_entries(aclient: aioredis.Redis) -> None:
     who = audit.Actor("loader", "admin", "cli")
     pipe_size = 3000
@@ -140,7 +140,6 @@ def test_every_change_through_the_api_is_recorded_and_only_admins_read_it(redis_
     r.close()
 
 
-@pytest.mark.cluster
 @pytest.mark.parametrize("lang", ["ko", "en"])
 def test_the_audit_page_is_served_with_its_assets(redis_url: str, lang: str) -> None:
     with serve(settings_for(redis_url)) as site, httpx.Client(base_url=site.url, timeout=10) as http:
@@ -152,7 +151,6 @@ def test_the_audit_page_is_served_with_its_assets(redis_url: str, lang: str) -> 
             assert http.get(built).status_code == 200
 
 
-@pytest.mark.cluster
 def test_tokens_made_and_revoked_from_the_cli_are_recorded_as_the_os_user(redis_url: str) -> None:
     import getpass
 
@@ -181,7 +179,6 @@ def _entries(url: str, action: str) -> list[dict[str, object]]:
     return asyncio.run(go())
 
 
-@pytest.mark.cluster
 def test_a_dashboard_file_reloaded_by_the_web_role_is_recorded_as_the_system(redis_url: str, tmp_path: Path) -> None:
     import shutil
 

@@ -20,6 +20,8 @@ from tests.http_support import bearer
 from tests.incidents_support import IncidentCity, open_incident_city
 from tests.servers_support import serve
 
+pytestmark = pytest.mark.cluster  # also run on the suite's Redis Cluster
+
 
 def _message(mid: str, text: str, entities: tuple[str, ...] = (), *, kind: str = "disaster_text",
              exercise: bool = False) -> Message:
@@ -101,7 +103,6 @@ async def test_what_was_read_before_a_restart_is_recorded_once(redis_url: str, t
     await town.city.close()
 
 
-@pytest.mark.cluster
 async def test_a_batch_recorded_but_not_acknowledged_is_not_recorded_again(redis_url: str, tmp_path: Path) -> None:
     """The timeline is one slot and the streams the follower reads are others: it records a batch, then
     acknowledges it. Cut off between the two, the batch is read again after a restart and recorded once."""

@@ -11,6 +11,8 @@ import redis.asyncio as aioredis
 from situationroom import keys, live
 from situationroom.catalog import Catalog
 
+pytestmark = pytest.mark.cluster  # also run on the suite's Redis Cluster
+
 
 def _state(t_ms: float, status: str = "normal", n: float = 60) -> dict:
     return {"i": "river.level", "e": "chaeun", "v": 1.0, "t": t_ms, "st": status, "ps": "unknown",

@@ -16,6 +16,8 @@ from tests.notify_support import seed
 from tests.servers_support import Served, cli, serve
 from tests.site_support import REPO, settings_for
 
+pytestmark = pytest.mark.cluster  # also run on the suite's Redis Cluster
+
 
 @pytest.fixture
 def site(redis_url: str) -> Iterator[Served]:

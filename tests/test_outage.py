@@ -15,6 +15,8 @@ from redis.backoff import NoBackoff
 from situationroom import outage
 from situationroom.outage import Outage, run_stream_reader
 
+pytestmark = pytest.mark.cluster  # also run on the suite's Redis Cluster
+
 log = logging.getLogger("test.outage")
 
 

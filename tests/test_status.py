@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from situationroom import status
 from situationroom.alerts import severity
+
+pytestmark = pytest.mark.cluster  # also run on the suite's Redis Cluster
 
 
 def test_the_scale_runs_from_no_data_to_severe_with_a_word_and_colour_each() -> None:

@@ -13,6 +13,8 @@ from situationroom import keys, updates
 from situationroom.messages import Message
 from situationroom.updates import Kind
 
+pytestmark = pytest.mark.cluster  # also run on the suite's Redis Cluster
+
 MAXLEN = 1000
 
 STATE = {"i": "air.pm10", "e": "jukdo", "v": 41.0, "t": 1_800_000_000_000, "st": "normal", "ps": "normal"}

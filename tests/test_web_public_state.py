@@ -3,7 +3,11 @@ in minutes (it passes in real minutes); real data and an ordinary simulated day 
 
 from __future__ import annotations
 
+import pytest
+
 from situationroom.web.public_state import replay_clock, shown_time, span_of
+
+pytestmark = pytest.mark.cluster  # also run on the suite's Redis Cluster
 
 REPLAY = {"scenario": "typhoon", "speed": 120.0, "start": 1_662_368_400.0, "anchor": 1_800_000_000.0,
           "duration": 108_000.0, "loop": False, "name_ko": "태풍", "name_en": "Typhoon"}

@@ -14,6 +14,8 @@ from tests.notify_support import alert
 from tests.servers_support import serve
 from tests.site_support import settings_for
 
+pytestmark = pytest.mark.cluster  # also run on the suite's Redis Cluster
+
 
 def _setup(url: str) -> str:
     """A firing alert of 재난안전과 and a staff token of that department; returns the token."""
@@ -66,7 +68,6 @@ def test_a_browser_signs_in_once_and_its_changes_need_the_csrf_token(redis_url: 
         assert http.post(ack, headers={"Authorization": f"Bearer {token}"}).json()["already"] is True
 
 
-@pytest.mark.cluster
 def test_revoking_the_token_ends_its_signed_in_sessions(redis_url: str) -> None:
     token = _setup(redis_url)
     with serve(settings_for(redis_url)) as site, httpx.Client(base_url=site.url, timeout=10) as http:
