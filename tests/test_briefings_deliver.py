@@ -31,7 +31,7 @@ from tests.briefings_support import BriefingCity, briefing_city
 from tests.notify_support import Mailbox, smtp_server
 from tests.servers_support import serve
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.timeout(600), pytest.mark.cluster]
 FAST = {"notify_backoff": 0.05, "notify_backoff_max": 0.2, "block_ms": 50}
 """The notify role's timings for a test: retries within a fraction of a second."""
 

@@ -7,11 +7,15 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from situationroom.briefings.make import content, period
 from situationroom.briefings.run import Site
 from situationroom.collectors import health
 from situationroom.redisconn import async_client
 from tests.briefings_support import briefing_city
+
+pytestmark = pytest.mark.cluster  # also run on the suite's Redis Cluster
 
 SEOUL = ZoneInfo("Asia/Seoul")
 

@@ -28,7 +28,7 @@ from tests.api_support import aggregate
 from tests.briefings_support import briefing_city
 from tests.site_support import REPO
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.timeout(600), pytest.mark.cluster]
 SEOUL = ZoneInfo("Asia/Seoul")
 
 

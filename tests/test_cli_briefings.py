@@ -12,7 +12,7 @@ from situationroom.redisconn import sync_client
 from tests.briefings_support import briefing_city
 from tests.servers_support import cli
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.timeout(600), pytest.mark.cluster]
 
 
 async def test_run_writes_the_pdf_and_bad_input_exits_2(redis_url: str, tmp_path: Path) -> None:

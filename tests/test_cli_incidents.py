@@ -6,12 +6,15 @@ from __future__ import annotations
 import re
 
 import httpx
+import pytest
 
 from situationroom import keys
 from situationroom.redisconn import sync_client
 from tests.http_support import bearer
 from tests.servers_support import cli, serve
 from tests.site_support import REPO, settings_for
+
+pytestmark = pytest.mark.cluster  # also run on the suite's Redis Cluster
 
 
 def test_a_typhoon_declared_noted_raised_and_ended_from_the_command_line(redis_url: str) -> None:

@@ -24,6 +24,8 @@ from situationroom.collectors.runtime import CollectorRunner
 from tests.publicdata_support import PAYLOADS, Request, Server, context, public_api
 from tests.site_support import REPO, settings_for
 
+pytestmark = pytest.mark.cluster  # also run on the suite's Redis Cluster
+
 KEY = "Ab3+dEf/ghIJ9kLmn0pQ=="
 """A key with the characters data.go.kr keys have (+, /, =), so encoding mistakes show."""
 ENCODED_KEY = "Ab3%2BdEf%2FghIJ9kLmn0pQ%3D%3D"

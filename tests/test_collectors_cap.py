@@ -24,6 +24,8 @@ from situationroom.collectors.kinds.cap import Cap
 from situationroom.configfile import validate
 from situationroom.errors import ConfigError
 
+pytestmark = pytest.mark.cluster  # also run on the suite's Redis Cluster
+
 REPO = Path(__file__).resolve().parent.parent
 SCHEMA = xmlschema.XMLSchema(REPO / "tests" / "data" / "cap" / "CAP-v1.2.xsd")
 CAP = "{urn:oasis:names:tc:emergency:cap:1.2}"

@@ -22,6 +22,8 @@ from situationroom.messages import message_id
 from tests.publicdata_support import PAYLOADS, Request, Server, context, public_api
 from tests.site_support import REPO, settings_for
 
+pytestmark = pytest.mark.cluster  # also run on the suite's Redis Cluster
+
 KEY = "SAFETY-7c1e+key/0042=="
 OP = "/V2/api/DSSP-IF-00247"
 KST = ZoneInfo("Asia/Seoul")

@@ -22,6 +22,8 @@ from situationroom.errors import ConfigError
 from tests.servers_support import free_port
 from tests.stream_support import stream_samples
 
+pytestmark = pytest.mark.cluster  # also run on the suite's Redis Cluster
+
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "collectors" / "examples"
 KST = ZoneInfo("Asia/Seoul")

@@ -30,6 +30,8 @@ from situationroom.samples import Sample
 from tests.servers_support import free_port
 from tests.stream_support import stream_samples
 
+pytestmark = pytest.mark.cluster  # also run on the suite's Redis Cluster
+
 REPO = Path(__file__).resolve().parent.parent
 BROKER = ("127.0.0.1", 1883)
 MOSQUITTO = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)

@@ -19,6 +19,8 @@ from situationroom.collectors.runtime import CollectorRunner
 from tests.site_support import MINI, REPO, settings_for
 from tests.stream_support import stream_samples
 
+pytestmark = pytest.mark.cluster  # also run on the suite's Redis Cluster
+
 FUNCTION_PLUGIN = '''"""Parking lots of a made-up city system."""
 from situationroom.collectors.plugin import CollectError, Context, Params, Sample, collector_kind
 

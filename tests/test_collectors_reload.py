@@ -20,6 +20,8 @@ from situationroom.samples import Sample
 from tests.site_support import MINI, settings_for
 from tests.stream_support import stream_samples
 
+pytestmark = pytest.mark.cluster  # also run on the suite's Redis Cluster
+
 
 class ValueParams(Params):
     value: float = 1.0

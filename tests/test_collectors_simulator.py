@@ -21,6 +21,8 @@ from tests.simulator_support import NOW, simulator, site_seeds_copy
 from tests.site_support import REPO, settings_for
 from tests.stream_support import stream_samples
 
+pytestmark = pytest.mark.cluster  # also run on the suite's Redis Cluster
+
 
 async def test_at_speed_60_one_real_minute_is_one_simulated_hour() -> None:
     sim = simulator(start="2025-10-15 08:00", speed=60, interval=5.0)

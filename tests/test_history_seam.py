@@ -27,6 +27,8 @@ from situationroom.streams import StreamWriter, ensure_groups
 from tests.history_support import drain
 from tests.site_support import MINI, settings_for
 
+pytestmark = pytest.mark.cluster  # also run on the suite's Redis Cluster
+
 HOUR = 3_600_000
 KST_MIDNIGHT = 15 * HOUR
 """A KST (UTC+9) midnight is 15:00 UTC: epoch ms modulo a day."""

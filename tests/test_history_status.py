@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pyarrow.fs as pafs
+import pytest
 import redis.asyncio as aioredis
 
 from situationroom import keys
@@ -19,6 +20,8 @@ from situationroom.settings import Settings
 from situationroom.streams import StreamWriter, ensure_groups
 from tests.history_support import write_batch
 from tests.site_support import MINI, settings_for
+
+pytestmark = pytest.mark.cluster  # also run on the suite's Redis Cluster
 
 DAY = 86_400.0
 T0 = 1_780_000_000.0 - 1_780_000_000.0 % DAY

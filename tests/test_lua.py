@@ -13,7 +13,10 @@ import situationroom.lua
 from situationroom import updates
 from situationroom.live import STATE_FIELDS
 from situationroom.lua import PipelinedScript
+from situationroom.redisconn import is_cluster
 from tests.site_support import REPO
+
+pytestmark = pytest.mark.cluster  # also run on the suite's Redis Cluster
 
 # Appends its argument to a list and answers the list's length; fails on "boom", as a script error would.
 APPEND = """
@@ -22,9 +25,11 @@ return redis.call("RPUSH", KEYS[1], ARGV[1])
 """
 
 
-async def script_commands(client: aioredis.Redis) -> dict[str, int]:
-    """Calls per SCRIPT / EVAL* command since the last CONFIG RESETSTAT (the tests run one at a time)."""
-    stats = await client.info("commandstats")
+async def script_commands(client: aioredis.Redis, key: str = "list") -> dict[str, int]:
+    """Calls per SCRIPT / EVAL* command since the last CONFIG RESETSTAT (the tests run one at a time), on the node
+    holding `key` when Redis is a cluster."""
+    where = {"target_nodes": client.get_node_from_key(key)} if is_cluster(client) else {}
+    stats = await client.info("commandstats", **where)
     return {name: int(v["calls"]) for name, v in stats.items()
             if name.startswith(("cmdstat_script", "cmdstat_eval"))}
 
@@ -32,7 +37,7 @@ async def script_commands(client: aioredis.Redis) -> dict[str, int]:
 async def test_calls_of_a_loaded_script_cost_one_round_trip_and_no_script_exists(aclient: aioredis.Redis) -> None:
     script = PipelinedScript(aclient, APPEND)
     await aclient.script_load(APPEND)
-    await aclient.config_resetstat()
+    await aclient.config_resetstat(**({"target_nodes": "all"} if is_cluster(aclient) else {}))
 
     results = await script.run([(["list"], [f"item-{n}"]) for n in range(50)])
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import orjson
+import pytest
 
 from situationroom import keys
 from situationroom.catalog import Catalog
@@ -13,6 +14,8 @@ from situationroom.messages import Message, message_id
 from situationroom.redisconn import async_client
 from situationroom.streams import StreamWriter
 from tests.site_support import REPO, settings_for
+
+pytestmark = pytest.mark.cluster  # also run on the suite's Redis Cluster
 
 
 def _simulator(catalog: Catalog, scenario: str, speed: float) -> Simulator:

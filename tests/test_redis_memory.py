@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 import redis.asyncio as aioredis
 
 from situationroom import keys
@@ -15,6 +16,8 @@ from situationroom.samples import Sample
 from situationroom.streams import StreamWriter, ensure_groups
 from tests.history_support import drain
 from tests.site_support import settings_for
+
+pytestmark = pytest.mark.cluster  # also run on the suite's Redis Cluster
 
 BUDGET = 60 * 1024
 """Bytes one series sampled every minute may take in Redis at the default retention."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import pytest
 
 from situationroom import drill as drill_mod
 from situationroom import keys
@@ -14,6 +15,8 @@ from situationroom.redisconn import sync_client
 from tests.http_support import assert_error, bearer
 from tests.incidents_support import open_incident_city
 from tests.servers_support import serve
+
+pytestmark = pytest.mark.cluster  # also run on the suite's Redis Cluster
 
 FLOOD = {"hazard": "flood", "area": "47111", "level": 1, "reason": "형산강 수위 상승, 호우경보"}
 

@@ -15,7 +15,7 @@ from tests.http_support import bearer
 from tests.servers_support import Served, serve
 from tests.site_support import REPO, settings_for
 
-pytestmark = needs_chromium
+pytestmark = [needs_chromium, pytest.mark.cluster]
 SHOTS = REPO / "docs" / "screenshots"
 
 

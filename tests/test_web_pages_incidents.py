@@ -16,7 +16,7 @@ from tests.http_support import bearer
 from tests.servers_support import Served, serve
 from tests.site_support import REPO, settings_for
 
-pytestmark = needs_chromium
+pytestmark = [needs_chromium, pytest.mark.cluster]
 SHOTS = REPO / "docs" / "screenshots"
 TYPHOON = {"hazard": "typhoon", "area": "pohang", "level": 2, "reason": "태풍경보 발효"}
 SWITCH_S = 15_000
