@@ -20,6 +20,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from situationroom import keys, tokens
+from situationroom.redisconn import sync_client
 from tests.nginx_support import CONF, NGINX, Nginx
 from tests.servers_support import Command, cli, free_port, wait_for
 from tests.site_support import MINI, REPO
@@ -27,6 +28,8 @@ from tests.ws_support import recv, subscribe
 
 needs_nginx = pytest.mark.skipif(NGINX is None, reason="nginx is not installed here (`apt-get install nginx`; "
                                                        ".ci/run installs it)")
+
+pytestmark = pytest.mark.cluster  # the resume test also runs with both processes on the suite's Redis Cluster
 
 FAIL_LIMIT = 3
 
@@ -80,7 +83,7 @@ def deployment(redis_url: str, tmp_path: Path) -> Iterator[Deployment]:
         for web in webs:
             wait_for(lambda web=web: _healthy(web), 60, f"web process on {web.port} to answer /healthz")
         proxy = stack.enter_context(Nginx(tmp_path / "nginx", [web.port for web in webs]))
-        client = stack.enter_context(contextlib.closing(redis.Redis.from_url(redis_url)))
+        client = stack.enter_context(contextlib.closing(sync_client(redis_url)))
         yield Deployment(proxy, webs, client)
 
 
