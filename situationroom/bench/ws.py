@@ -27,6 +27,8 @@ T = TypeVar("T")
 
 SETTLE = 1.5
 """Seconds to let the last frames arrive after the last push."""
+STARTUP = 120.0
+"""Seconds a web process may take to answer /healthz: minutes, not seconds, on a loaded machine."""
 WARMUP = 1.0
 """Seconds of unmeasured pushes (and, for the bare broadcast, sends) before the measured ones."""
 
@@ -317,9 +319,10 @@ def run(settings: Settings, catalog: Catalog, url: str, *, counts: list[int], ra
         try:
             ingest = start_role("web", site=settings.site, redis_url=url, port=port, extra_env=env, log=log)
             roles += [ingest, start_role("aggregate", site=settings.site, redis_url=url, extra_env=env, log=log)]
-            wait_http(f"{base}/healthz", ingest)
+            wait_http(f"{base}/healthz", ingest, STARTUP)
             served, webs = ws_served.start(site=settings.site, redis_url=url, ports=ws_ports,
-                                           proxy_port=bare_port + 1, folder=Path(folder), env=env, log=log)
+                                           proxy_port=bare_port + 1, folder=Path(folder), env=env, log=log,
+                                           startup=STARTUP)
             roles += webs
             ours_ws = served.ws_url
             bare.start()

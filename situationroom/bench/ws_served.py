@@ -54,7 +54,7 @@ class Served:
 
 
 def start(*, site: Path, redis_url: str, ports: list[int], proxy_port: int, folder: Path, env: dict[str, str],
-          log: Path | None) -> tuple[Served, list[Role]]:
+          log: Path | None, startup: float = 30.0) -> tuple[Served, list[Role]]:
     """`run web` on each of `ports`, and nginx on `proxy_port` in front of them when there are several; the
     roles started, to stop, even when starting the rest failed (then it raises)."""
     webs = []
@@ -62,7 +62,7 @@ def start(*, site: Path, redis_url: str, ports: list[int], proxy_port: int, fold
         for port in ports:
             webs.append(start_role("web", site=site, redis_url=redis_url, port=port, extra_env=env, log=log))
         for port, web in zip(ports, webs, strict=True):
-            wait_http(f"http://127.0.0.1:{port}/healthz", web)
+            wait_http(f"http://127.0.0.1:{port}/healthz", web, startup)
         served = Served(webs, ports)
         if len(ports) > 1:
             # As Debian runs it (worker_processes auto: one worker per core), with the shipped site config.

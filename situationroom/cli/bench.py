@@ -164,7 +164,7 @@ def bench_ws(
 
     from situationroom.bench import bench_redis
     from situationroom.bench import ws as ws_bench
-    from situationroom.bench.proxy import NGINX, ProxyError
+    from situationroom.bench.proxy import NGINX
 
     counts = clients or [100, 1000]
     bad = [c for c in counts if c < 1]
@@ -182,7 +182,7 @@ def bench_ws(
             try:
                 result = ws_bench.run(settings, catalog, url, counts=counts, rate=rate, seconds=seconds,
                                       processes=processes, port=port, log=log, web_processes=web_processes)
-            except ProxyError as exc:
+            except RuntimeError as exc:  # a process that did not come up, nginx refusing its config
                 raise fail(str(exc)) from None
         results.append(result)
         if as_json:
@@ -194,6 +194,10 @@ def bench_ws(
             lat = ph.latency_ms
             typer.echo(f"{ph.clients:>6} clients  {ph.server:<27} p50 {lat['p50']:6.1f} ms  p99 {lat['p99']:6.1f} ms"
                        f"  max {lat['max']:6.1f} ms  frames {ph.frames:>8,}  CPU {ph.cpu_us_per_frame:6.1f} µs/frame")
+            expected = ph.clients * ph.updates
+            if lat["n"] < expected:
+                typer.echo(f"{'':>16}only {lat['n'] / expected:.0%} of the states reached the clients before the "
+                           "end: the clients fell behind (a lower --rate, or more cores)")
             if len(ph.cpu_by_process_s) > 1:
                 typer.echo(f"{'':>16}CPU " + ", ".join(f"{name} {s:.2f} s" for name, s in ph.cpu_by_process_s.items())
                            + "; clients " + ", ".join(f"{name} {k:,}" for name, k in ph.clients_by_process.items()))
