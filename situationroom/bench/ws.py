@@ -53,6 +53,8 @@ class Phase:
     cpu_by_process_s: dict[str, float] = field(default_factory=dict)
     clients_by_process: dict[str, int] = field(default_factory=dict)
     """Websocket clients each web process held during the phase (its /metrics `situationroom_ws_clients`)."""
+    clients_cpu_s: float = 0.0
+    """Of the client processes together: the other work on the same cores."""
 
 
 @dataclass
@@ -265,7 +267,8 @@ def _stages(url: str, settings: Settings, pushed: Pushed, updates: list[Update])
 
 def _phase(server: str, clients: int, sent: dict[tuple[str, int], float],
            records: list[tuple[str, int, float]], frames: int, cpu: dict[str, float], *,
-           stages: dict[str, dict[str, float]] | None = None, landed: dict[str, int] | None = None) -> Phase:
+           stages: dict[str, dict[str, float]] | None = None, landed: dict[str, int] | None = None,
+           clients_cpu: float = 0.0) -> Phase:
     latencies = [(at - sent[(e, t)]) * 1000 for e, t, at in records if (e, t) in sent]
     total = sum(cpu.values())
     return Phase(server=server, clients=clients, frames=frames, updates=len(sent),
@@ -273,7 +276,7 @@ def _phase(server: str, clients: int, sent: dict[tuple[str, int], float],
                              "max": max(latencies, default=float("nan")), "n": len(latencies)},
                  stages_ms=stages or {},
                  cpu_s=total, cpu_us_per_frame=total / frames * 1e6 if frames else float("nan"),
-                 cpu_by_process_s=cpu, clients_by_process=landed or {})
+                 cpu_by_process_s=cpu, clients_by_process=landed or {}, clients_cpu_s=clients_cpu)
 
 
 def _since(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
@@ -331,30 +334,32 @@ def run(settings: Settings, catalog: Catalog, url: str, *, counts: list[int], ra
                 clients.connect(ours_ws, count, subscribe)
                 landed = served.clients()
                 clients.record()
-                cpu0 = served.cpu()
+                cpu0, clients0 = served.cpu(), clients.cpu()
                 pushed = run_async(_push(port, token, indicator, entities, value, rate, seconds, ours_ws))
-                cpu = _since(cpu0, served.cpu())
+                cpu, clients_cpu = _since(cpu0, served.cpu()), clients.cpu() - clients0
                 records, frames = clients.collect()
                 updates = _updates(url)
                 ours = _phase(names[0], count, pushed.sent, records, frames, cpu,
-                              stages=_stages(url, settings, pushed, updates), landed=landed)
+                              stages=_stages(url, settings, pushed, updates), landed=landed, clients_cpu=clients_cpu)
                 # Ours, the fan-out alone: the same update-stream entries written again straight to the stream,
                 # to the same clients: what the web process adds, against the bare broadcast's one hop.
                 clients.record()
-                cpu0 = served.cpu()
+                cpu0, clients0 = served.cpu(), clients.cpu()
                 sent = run_async(_republish(url, settings, _published(pushed, updates), rate))
-                cpu = _since(cpu0, served.cpu())
+                cpu, clients_cpu = _since(cpu0, served.cpu()), clients.cpu() - clients0
                 records, frames = clients.stop()
-                fanout = _phase(names[1], count, sent, records, frames, cpu, landed=landed)
+                fanout = _phase(names[1], count, sent, records, frames, cpu, landed=landed,
+                                clients_cpu=clients_cpu)
                 # Bare: the same frame bytes, at the same pace, broadcast by a plain websockets server.
                 clients.connect(f"ws://127.0.0.1:{bare_port}/", count, None)
                 clients.record()
                 assert bare.pid is not None
-                cpu0_bare = cpu_seconds(bare.pid)
+                cpu0_bare, clients0 = cpu_seconds(bare.pid), clients.cpu()
                 sent = run_async(_replay(f"ws://127.0.0.1:{bare_port}/publish", pushed, rate))
-                cpu_bare = {"bare": cpu_seconds(bare.pid) - cpu0_bare}
+                cpu_bare, clients_cpu = {"bare": cpu_seconds(bare.pid) - cpu0_bare}, clients.cpu() - clients0
                 records, frames = clients.stop()
-                plain = _phase("bare websockets broadcast", count, sent, records, frames, cpu_bare)
+                plain = _phase("bare websockets broadcast", count, sent, records, frames, cpu_bare,
+                               clients_cpu=clients_cpu)
                 result.phases += [ours, fanout, plain]
                 result.ratios[str(count)] = {
                     "p50": _ratio(ours.latency_ms["p50"], plain.latency_ms["p50"]),

@@ -200,7 +200,8 @@ def bench_ws(
                            "end: the clients fell behind (a lower --rate, or more cores)")
             if len(ph.cpu_by_process_s) > 1:
                 typer.echo(f"{'':>16}CPU " + ", ".join(f"{name} {s:.2f} s" for name, s in ph.cpu_by_process_s.items())
-                           + "; clients " + ", ".join(f"{name} {k:,}" for name, k in ph.clients_by_process.items()))
+                           + f" (client processes {ph.clients_cpu_s:.2f} s); clients "
+                           + ", ".join(f"{name} {k:,}" for name, k in ph.clients_by_process.items()))
             for name, stage in (("  push → sample stream", ph.stages_ms.get("push_to_sample_stream")),
                                 ("  sample → update stream", ph.stages_ms.get("sample_to_update_stream"))):
                 if stage:
