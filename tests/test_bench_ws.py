@@ -55,7 +55,8 @@ def test_bench_ws_behind_nginx_spreads_the_clients_over_both_processes() -> None
         assert all(s >= 0 for s in phase["cpu_by_process_s"].values())
         assert phase["cpu_s"] == pytest.approx(sum(phase["cpu_by_process_s"].values()))
     assert list(bare["cpu_by_process_s"]) == ["bare"] and bare["clients_by_process"] == {}
-    assert all(phase["clients_cpu_s"] > 0 for phase in figures["phases"]), "the other work on the same cores"
+    # The other work on the same cores (a few clients for a second may not reach one clock tick of CPU).
+    assert all(phase["clients_cpu_s"] >= 0 for phase in figures["phases"])
     # Through the proxy as without it: every client has every measured update, once, in each phase.
     assert ours["updates"] >= 8 and fanout["updates"] == bare["updates"] == ours["updates"]
     for phase in (ours, fanout, bare):
