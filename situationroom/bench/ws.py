@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing as mp
 import resource
+import tempfile
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -14,7 +15,7 @@ from typing import Any, TypeVar
 import orjson
 
 from situationroom import keys, tokens, updates
-from situationroom.bench import Pusher, Role, cpu_seconds, percentile, start_role, wait_http
+from situationroom.bench import Pusher, Role, cpu_seconds, percentile, start_role, wait_http, ws_served
 from situationroom.bench.ws_clients import Clients, bare_server
 from situationroom.catalog import Catalog
 from situationroom.redisconn import async_client, sync_client
@@ -26,6 +27,8 @@ T = TypeVar("T")
 
 SETTLE = 1.5
 """Seconds to let the last frames arrive after the last push."""
+STARTUP = 120.0
+"""Seconds a web process may take to answer /healthz: minutes, not seconds, on a loaded machine."""
 WARMUP = 1.0
 """Seconds of unmeasured pushes (and, for the bare broadcast, sends) before the measured ones."""
 
@@ -45,7 +48,13 @@ class Phase:
     """Ours end to end only: push → sample-stream entry (ingest) and sample → update-stream entry
     (aggregator), from the entries' ids (Redis' clock, 1 ms resolution)."""
     cpu_s: float
+    """Of the server side: the websocket web process(es) and, behind the proxy, nginx's workers."""
     cpu_us_per_frame: float
+    cpu_by_process_s: dict[str, float] = field(default_factory=dict)
+    clients_by_process: dict[str, int] = field(default_factory=dict)
+    """Websocket clients each web process held during the phase (its /metrics `situationroom_ws_clients`)."""
+    clients_cpu_s: float = 0.0
+    """Of the client processes together: the other work on the same cores."""
 
 
 @dataclass
@@ -53,6 +62,8 @@ class WsResult:
     rate: float
     seconds: float
     processes: int
+    web_processes: int = 1
+    """Web processes serving the websockets; more than one stand behind nginx with the shipped config."""
     phases: list[Phase] = field(default_factory=list)
     ratios: dict[str, dict[str, float]] = field(default_factory=dict)
 
@@ -255,14 +266,21 @@ def _stages(url: str, settings: Settings, pushed: Pushed, updates: list[Update])
 
 
 def _phase(server: str, clients: int, sent: dict[tuple[str, int], float],
-           records: list[tuple[str, int, float]], frames: int, cpu: float, *,
-           stages: dict[str, dict[str, float]] | None = None) -> Phase:
+           records: list[tuple[str, int, float]], frames: int, cpu: dict[str, float], *,
+           stages: dict[str, dict[str, float]] | None = None, landed: dict[str, int] | None = None,
+           clients_cpu: float = 0.0) -> Phase:
     latencies = [(at - sent[(e, t)]) * 1000 for e, t, at in records if (e, t) in sent]
+    total = sum(cpu.values())
     return Phase(server=server, clients=clients, frames=frames, updates=len(sent),
                  latency_ms={"p50": percentile(latencies, 50), "p99": percentile(latencies, 99),
                              "max": max(latencies, default=float("nan")), "n": len(latencies)},
                  stages_ms=stages or {},
-                 cpu_s=cpu, cpu_us_per_frame=cpu / frames * 1e6 if frames else float("nan"))
+                 cpu_s=total, cpu_us_per_frame=total / frames * 1e6 if frames else float("nan"),
+                 cpu_by_process_s=cpu, clients_by_process=landed or {}, clients_cpu_s=clients_cpu)
+
+
+def _since(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {name: after[name] - before.get(name, 0.0) for name in after}
 
 
 def _ratio(a: float, b: float) -> float:
@@ -278,71 +296,85 @@ def _raise_fd_limit() -> None:
 
 
 def run(settings: Settings, catalog: Catalog, url: str, *, counts: list[int], rate: float, seconds: float,
-        processes: int, port: int, log: Path | None) -> WsResult:
-    """Ingest on one web process (`port`), websockets on another (`port + 1`), as behind a load balancer,
-    so the CPU measured for the fan-out is the fan-out's; the bare broadcast listens on `port + 2`."""
+        processes: int, port: int, log: Path | None, web_processes: int = 1) -> WsResult:
+    """Ingest on one web process (`port`), websockets on others (`port + 1` …), as behind a load balancer, so the
+    CPU measured for the fan-out is the fan-out's; the bare broadcast listens on the next port. With several
+    websocket web processes, nginx runs the shipped config in front of them on the port after that, and the
+    clients connect to it."""
     _raise_fd_limit()
     sync = sync_client(url)
     token = tokens.create(sync, "ingest", "bench-ws")
     sync.close()
     indicator, entities, value = _series(catalog)
     base = f"http://127.0.0.1:{port}"
-    ours_ws = f"ws://127.0.0.1:{port + 1}/ws"
-    bare_port = port + 2
+    ws_ports = [port + 1 + k for k in range(web_processes)]
+    bare_port = port + 1 + web_processes
     subscribe = orjson.dumps({"type": "subscribe", "topics": ["all"]})
-    result = WsResult(rate=rate, seconds=seconds, processes=processes)
+    result = WsResult(rate=rate, seconds=seconds, processes=processes, web_processes=web_processes)
     env = {"SITUATIONROOM_PARTITIONS": str(settings.partitions)}
     roles: list[Role] = []
     clients = Clients(processes)
     bare = mp.get_context("spawn").Process(target=bare_server, args=(bare_port,), daemon=True)
-    try:
-        ingest = start_role("web", site=settings.site, redis_url=url, port=port, extra_env=env, log=log)
-        web = start_role("web", site=settings.site, redis_url=url, port=port + 1, extra_env=env, log=log)
-        roles += [ingest, web, start_role("aggregate", site=settings.site, redis_url=url, extra_env=env, log=log)]
-        wait_http(f"{base}/healthz", ingest)
-        wait_http(f"http://127.0.0.1:{port + 1}/healthz", web)
-        bare.start()
-        for count in counts:
-            # Ours: push ingest → aggregator → update stream → fan-out → every client.
-            clients.connect(ours_ws, count, subscribe)
-            clients.record()
-            cpu0 = cpu_seconds(web.proc.pid)
-            pushed = run_async(_push(port, token, indicator, entities, value, rate, seconds, ours_ws))
-            cpu = cpu_seconds(web.proc.pid) - cpu0
-            records, frames = clients.collect()
-            updates = _updates(url)
-            ours = _phase("situationroom", count, pushed.sent, records, frames, cpu,
-                          stages=_stages(url, settings, pushed, updates))
-            # Ours, the fan-out alone: the same update-stream entries written again straight to the stream,
-            # to the same clients: what the web process adds, against the bare broadcast's one hop.
-            clients.record()
-            cpu0 = cpu_seconds(web.proc.pid)
-            sent = run_async(_republish(url, settings, _published(pushed, updates), rate))
-            cpu = cpu_seconds(web.proc.pid) - cpu0
-            records, frames = clients.stop()
-            fanout = _phase("situationroom fan-out alone", count, sent, records, frames, cpu)
-            # Bare: the same frame bytes, at the same pace, broadcast by a plain websockets server.
-            clients.connect(f"ws://127.0.0.1:{bare_port}/", count, None)
-            clients.record()
-            assert bare.pid is not None
-            cpu0 = cpu_seconds(bare.pid)
-            sent = run_async(_replay(f"ws://127.0.0.1:{bare_port}/publish", pushed, rate))
-            cpu = cpu_seconds(bare.pid) - cpu0
-            records, frames = clients.stop()
-            plain = _phase("bare websockets broadcast", count, sent, records, frames, cpu)
-            result.phases += [ours, fanout, plain]
-            result.ratios[str(count)] = {
-                "p50": _ratio(ours.latency_ms["p50"], plain.latency_ms["p50"]),
-                "p99": _ratio(ours.latency_ms["p99"], plain.latency_ms["p99"]),
-                "fanout_p99": _ratio(fanout.latency_ms["p99"], plain.latency_ms["p99"]),
-                "cpu_per_frame": _ratio(ours.cpu_us_per_frame, plain.cpu_us_per_frame),
-                "fanout_cpu_per_frame": _ratio(fanout.cpu_us_per_frame, plain.cpu_us_per_frame),
-            }
-    finally:
-        clients.close()
-        if bare.is_alive():
-            bare.terminate()
-            bare.join(5)
-        for role in roles:
-            role.stop()
+    names = ("situationroom", "situationroom fan-out alone") if web_processes == 1 else (
+        "situationroom behind nginx", "fan-out alone behind nginx")
+    served: ws_served.Served | None = None
+    with tempfile.TemporaryDirectory(prefix="situationroom-bench-nginx-") as folder:
+        try:
+            ingest = start_role("web", site=settings.site, redis_url=url, port=port, extra_env=env, log=log)
+            roles += [ingest, start_role("aggregate", site=settings.site, redis_url=url, extra_env=env, log=log)]
+            wait_http(f"{base}/healthz", ingest, STARTUP)
+            served, webs = ws_served.start(site=settings.site, redis_url=url, ports=ws_ports,
+                                           proxy_port=bare_port + 1, folder=Path(folder), env=env, log=log,
+                                           startup=STARTUP)
+            roles += webs
+            ours_ws = served.ws_url
+            bare.start()
+            for count in counts:
+                # Ours: push ingest → aggregator → update stream → fan-out → every client.
+                clients.connect(ours_ws, count, subscribe)
+                landed = served.clients()
+                clients.record()
+                cpu0, clients0 = served.cpu(), clients.cpu()
+                pushed = run_async(_push(port, token, indicator, entities, value, rate, seconds, ours_ws))
+                cpu, clients_cpu = _since(cpu0, served.cpu()), clients.cpu() - clients0
+                records, frames = clients.collect()
+                updates = _updates(url)
+                ours = _phase(names[0], count, pushed.sent, records, frames, cpu,
+                              stages=_stages(url, settings, pushed, updates), landed=landed, clients_cpu=clients_cpu)
+                # Ours, the fan-out alone: the same update-stream entries written again straight to the stream,
+                # to the same clients: what the web process adds, against the bare broadcast's one hop.
+                clients.record()
+                cpu0, clients0 = served.cpu(), clients.cpu()
+                sent = run_async(_republish(url, settings, _published(pushed, updates), rate))
+                cpu, clients_cpu = _since(cpu0, served.cpu()), clients.cpu() - clients0
+                records, frames = clients.stop()
+                fanout = _phase(names[1], count, sent, records, frames, cpu, landed=landed,
+                                clients_cpu=clients_cpu)
+                # Bare: the same frame bytes, at the same pace, broadcast by a plain websockets server.
+                clients.connect(f"ws://127.0.0.1:{bare_port}/", count, None)
+                clients.record()
+                assert bare.pid is not None
+                cpu0_bare, clients0 = cpu_seconds(bare.pid), clients.cpu()
+                sent = run_async(_replay(f"ws://127.0.0.1:{bare_port}/publish", pushed, rate))
+                cpu_bare, clients_cpu = {"bare": cpu_seconds(bare.pid) - cpu0_bare}, clients.cpu() - clients0
+                records, frames = clients.stop()
+                plain = _phase("bare websockets broadcast", count, sent, records, frames, cpu_bare,
+                               clients_cpu=clients_cpu)
+                result.phases += [ours, fanout, plain]
+                result.ratios[str(count)] = {
+                    "p50": _ratio(ours.latency_ms["p50"], plain.latency_ms["p50"]),
+                    "p99": _ratio(ours.latency_ms["p99"], plain.latency_ms["p99"]),
+                    "fanout_p99": _ratio(fanout.latency_ms["p99"], plain.latency_ms["p99"]),
+                    "cpu_per_frame": _ratio(ours.cpu_us_per_frame, plain.cpu_us_per_frame),
+                    "fanout_cpu_per_frame": _ratio(fanout.cpu_us_per_frame, plain.cpu_us_per_frame),
+                }
+        finally:
+            clients.close()
+            if bare.is_alive():
+                bare.terminate()
+                bare.join(5)
+            if served is not None and served.proxy is not None:
+                served.proxy.stop()
+            for role in roles:
+                role.stop()
     return result

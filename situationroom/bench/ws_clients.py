@@ -11,6 +11,7 @@ from multiprocessing.connection import Connection
 
 import orjson
 
+from situationroom.bench import cpu_seconds
 from situationroom.roles import run_async
 
 CONNECT_AT_ONCE = 50
@@ -108,6 +109,10 @@ class Clients:
             proc.start()
             self.pipes.append(ours)
             self.procs.append(proc)
+
+    def cpu(self) -> float:
+        """CPU seconds so far of the client processes together."""
+        return sum(cpu_seconds(proc.pid) for proc in self.procs if proc.pid is not None)
 
     def connect(self, url: str, count: int, subscribe: bytes | None) -> None:
         n = len(self.pipes)

@@ -146,11 +146,15 @@ def bench_ws(
     rate: Annotated[float, typer.Option(help="Updates pushed per second.", min=0.1, max=1000)] = 10,
     seconds: Annotated[float, typer.Option(help="Length of each measured run (after a 1 s warm-up).", min=1)] = 30,
     processes: Annotated[int, typer.Option(help="Client processes the clients are spread over.", min=1)] = 4,
+    web_processes: Annotated[int, typer.Option(
+        "--web-processes", help="Web processes serving the websockets, on one Redis; with 2 or more, nginx runs "
+                                "deploy/nginx/situationroom.conf in front of them and the clients connect to it.",
+        min=1, max=32)] = 1,
     repeat: Annotated[int, typer.Option(help="Runs, each on a fresh Redis and fresh processes; the summary "
                                              "gives the median and the range of each ratio.", min=1)] = 1,
     site: SiteOpt = None,
-    port: Annotated[int, typer.Option(help="First of three ports: ingest web, websocket web, bare broadcast.")]
-    = 8765,
+    port: Annotated[int, typer.Option(help="First of the ports: ingest web, then each websocket web process, the "
+                                           "bare broadcast and, with --web-processes 2 or more, nginx.")] = 8765,
     log: RolesLogOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -160,26 +164,44 @@ def bench_ws(
 
     from situationroom.bench import bench_redis
     from situationroom.bench import ws as ws_bench
+    from situationroom.bench.proxy import NGINX
 
     counts = clients or [100, 1000]
     bad = [c for c in counts if c < 1]
     if bad:
         raise fail(f"--clients {bad[0]}: must be at least 1", 2)
+    if web_processes > 1 and NGINX is None:
+        raise fail(f"--web-processes {web_processes}: needs nginx, which is not installed (apt-get install nginx)", 2)
+    last_port = port + web_processes + (2 if web_processes > 1 else 1)
+    if port < 1 or last_port > 65535:
+        raise fail(f"--port {port}: the benchmark listens on {port}–{last_port}, which must lie within 1–65535", 2)
     settings, catalog = _bench_site(site)
     results = []
     for n in range(repeat):
         with bench_redis(None) as url:
-            result = ws_bench.run(settings, catalog, url, counts=counts, rate=rate, seconds=seconds,
-                                  processes=processes, port=port, log=log)
+            try:
+                result = ws_bench.run(settings, catalog, url, counts=counts, rate=rate, seconds=seconds,
+                                      processes=processes, port=port, log=log, web_processes=web_processes)
+            except RuntimeError as exc:  # a process that did not come up, nginx refusing its config
+                raise fail(str(exc)) from None
         results.append(result)
         if as_json:
             continue
+        behind = f", {web_processes} web processes behind nginx" if web_processes > 1 else ""
         typer.echo(f"{'run ' + str(n + 1) + ': ' if repeat > 1 else ''}{result.rate:g} updates/s for "
-                   f"{result.seconds:g} s per run, clients in {result.processes} processes")
+                   f"{result.seconds:g} s per run, clients in {result.processes} processes{behind}")
         for ph in result.phases:
             lat = ph.latency_ms
-            typer.echo(f"{ph.clients:>6} clients  {ph.server:<26} p50 {lat['p50']:6.1f} ms  p99 {lat['p99']:6.1f} ms"
+            typer.echo(f"{ph.clients:>6} clients  {ph.server:<27} p50 {lat['p50']:6.1f} ms  p99 {lat['p99']:6.1f} ms"
                        f"  max {lat['max']:6.1f} ms  frames {ph.frames:>8,}  CPU {ph.cpu_us_per_frame:6.1f} µs/frame")
+            expected = ph.clients * ph.updates
+            if lat["n"] < expected:
+                typer.echo(f"{'':>16}only {lat['n'] / expected:.0%} of the states reached the clients before the "
+                           "end: the clients fell behind (a lower --rate, or more cores)")
+            if len(ph.cpu_by_process_s) > 1:
+                typer.echo(f"{'':>16}CPU " + ", ".join(f"{name} {s:.2f} s" for name, s in ph.cpu_by_process_s.items())
+                           + f" (client processes {ph.clients_cpu_s:.2f} s); clients "
+                           + ", ".join(f"{name} {k:,}" for name, k in ph.clients_by_process.items()))
             for name, stage in (("  push → sample stream", ph.stages_ms.get("push_to_sample_stream")),
                                 ("  sample → update stream", ph.stages_ms.get("sample_to_update_stream"))):
                 if stage:
