@@ -10,6 +10,7 @@ import typer
 from situationroom import __version__
 from situationroom.cli import (
     bench,
+    bench_cluster,
     bench_public,
     briefings,
     collectors,
@@ -36,6 +37,7 @@ app.add_typer(incidents.app, name="incident")
 app.add_typer(briefings.app, name="briefing")
 app.add_typer(history.app, name="history")
 bench.app.command("public")(bench_public.bench_public)  # its own module: bench.py is full
+bench.app.command("cluster")(bench_cluster.bench_cluster)
 app.add_typer(bench.app, name="bench")
 
 

@@ -25,7 +25,7 @@ ServerLogOpt = Annotated[Path | None, typer.Option(help="Where the server under 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 
 
-def _bench_site(site: Path | None, empty_redis: str | None = None) -> tuple[Settings, Catalog]:
+def bench_site(site: Path | None, empty_redis: str | None = None) -> tuple[Settings, Catalog]:
     """The site's settings and catalog for a benchmark; a given Redis to measure on must be empty."""
     settings = make_settings(site=site)
     catalog = site_catalog(settings)
@@ -58,41 +58,10 @@ def bench_ingest(
     from situationroom.bench import bench_redis
     from situationroom.bench import ingest as ingest_bench
 
-    settings, catalog = _bench_site(site, redis_url)
+    settings, catalog = bench_site(site, redis_url)
     with bench_redis(redis_url) as url:
         result = ingest_bench.run(settings, catalog, url, samples=samples, rate=rate, seconds=seconds,
                                   port=port, log=log)
-    if as_json:
-        typer.echo(json.dumps(result.as_dict(), indent=2))
-        return
-    for line in result.lines():
-        typer.echo(line)
-
-
-@app.command("cluster")
-def bench_cluster(
-    masters: Annotated[int, typer.Option(help="Masters of the local cluster.", min=3)] = 3,
-    replicas: Annotated[int, typer.Option(help="Replicas of each master.", min=0)] = 0,
-    samples: Annotated[int, typer.Option(help="Samples for each throughput run.", min=1000)] = 50_000,
-    rate: Annotated[float, typer.Option(help="Samples per second for the latency runs.", min=100)] = 2000,
-    seconds: Annotated[float, typer.Option(help="Length of each latency run.", min=1)] = 10,
-    site: SiteOpt = None,
-    port: Annotated[int, typer.Option(help="Port for the web role under test.")] = 8765,
-    log: RolesLogOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """`bench ingest` on a local Redis Cluster and on one Redis node (the same redis-server), in the same run, with
-    CPU and commands per node and what more machines would carry at the measured cost."""
-    import json
-
-    from situationroom.bench import cluster as cluster_bench
-
-    settings, catalog = _bench_site(site, None)
-    try:
-        result = cluster_bench.run(settings, catalog, masters=masters, replicas=replicas, samples=samples,
-                                   rate=rate, seconds=seconds, port=port, log=log)
-    except RuntimeError as exc:
-        raise fail(str(exc)) from None
     if as_json:
         typer.echo(json.dumps(result.as_dict(), indent=2))
         return
@@ -120,7 +89,7 @@ def bench_alerts(
     from situationroom.bench import alerts as alerts_bench
     from situationroom.bench import bench_redis
 
-    settings, catalog = _bench_site(site, redis_url)
+    settings, catalog = bench_site(site, redis_url)
     with bench_redis(redis_url) as url:
         try:
             result = alerts_bench.run(settings, catalog, url, probes=probes, every=every, rate=rate, port=port,
@@ -175,7 +144,7 @@ def bench_ws(
     last_port = port + web_processes + (2 if web_processes > 1 else 1)
     if port < 1 or last_port > 65535:
         raise fail(f"--port {port}: the benchmark listens on {port}–{last_port}, which must lie within 1–65535", 2)
-    settings, catalog = _bench_site(site)
+    settings, catalog = bench_site(site)
     results = []
     for n in range(repeat):
         with bench_redis(None) as url:
@@ -404,7 +373,7 @@ def bench_history(
 
     if work_dir is not None and not work_dir.is_dir():
         raise fail(f"--work-dir {work_dir}: no such folder", 2)
-    settings, catalog = _bench_site(site, redis_url)
+    settings, catalog = bench_site(site, redis_url)
     sizes = history_bench.Sizes(city_hours=city_hours, city_every=city_every, sink_samples=sink_samples,
                                 lag_rate=rate, lag_seconds=duration, year_series=series, year_days=days,
                                 query_series=query_series, query_days=query_days, redis_series=redis_series,
