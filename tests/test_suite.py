@@ -136,7 +136,9 @@ def _run_suite(service_url: str, tmp_path: Path) -> subprocess.CompletedProcess[
     """One small test module that uses `redis_url`, run by pytest with `service_url` as the service database."""
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", "--basetemp", str(tmp_path),
-         "tests/test_tokens.py::test_roles_and_unknown_role"],
+         # The embedded and service runs (not the cluster's, which is the suite's own and not the subject here).
+         "tests/test_tokens.py::test_roles_and_unknown_role[embedded]",
+         "tests/test_tokens.py::test_roles_and_unknown_role[service]"],
         capture_output=True, text=True, timeout=120, cwd=REPO,
         env={**os.environ, "SITUATIONROOM_TEST_REDIS": service_url})
 
