@@ -22,6 +22,9 @@ class ClusterResult:
     cluster: IngestResult
     cost_ms_per_1000: dict[str, float]
     """CPU ms per 1,000 samples on the cluster: all Redis masters together, replicas, the web and aggregate roles."""
+    busiest_master_ms_per_1000: float
+    """CPU ms per 1,000 samples of the busiest master: the one whose slots hold the update stream and the counters,
+    which every sample touches, so it does not shrink as masters are added."""
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -30,7 +33,13 @@ class ClusterResult:
         """Samples/s `machines` of `cores` cores would carry, each running one master, a web and an aggregate role,
         the partitions spread evenly: every sample costs the measured CPU once, wherever it lands."""
         per_sample_s = sum(self.cost_ms_per_1000.values()) / 1000 / 1000
-        return machines * cores / per_sample_s if per_sample_s else float("nan")
+        if not per_sample_s:
+            return float("nan")
+        return min(machines * cores / per_sample_s, self.busiest_cap())
+
+    def busiest_cap(self) -> float:
+        """Samples/s at which the busiest master's one thread is full, however many machines there are."""
+        return 1000 * 1000 / self.busiest_master_ms_per_1000 if self.busiest_master_ms_per_1000 else float("inf")
 
     def lines(self) -> list[str]:
         one, cl = self.one_node, self.cluster
@@ -48,8 +57,11 @@ class ClusterResult:
                 out.append(f"  {name}: CPU {cpu:.2f} s, {cl.path_commands.get(name, 0):,} commands")
         out.append("CPU per 1,000 samples on the cluster: " + ", ".join(
             f"{k} {v:.1f} ms" for k, v in self.cost_ms_per_1000.items()))
+        out.append(f"the busiest master (update stream and counters) spends {self.busiest_master_ms_per_1000:.1f} ms "
+                   f"per 1,000 samples: its one thread is full at ≈ {self.busiest_cap():,.0f} samples/s")
         out.append(f"at that cost, 3 machines of 2 cores would carry ≈ {self.carried(3):,.0f} samples/s, "
-                   f"6 machines ≈ {self.carried(6):,.0f} samples/s (CPU-bound estimate)")
+                   f"6 machines ≈ {self.carried(6):,.0f} samples/s (CPU-bound estimate, the busiest master's cap "
+                   f"included)")
         return out
 
 
@@ -73,4 +85,5 @@ def run(settings: Settings, catalog: Catalog, *, masters: int, replicas: int, sa
     cost = {"redis masters": sum(c for n, c in redis.items() if "(master)" in n) * per_k,
             "redis replicas": sum(c for n, c in redis.items() if "(replica)" in n) * per_k,
             "web": cl.path_cpu_s.get("web", 0.0) * per_k, "aggregate": cl.path_cpu_s.get("aggregate", 0.0) * per_k}
-    return ClusterResult(masters, replicas, one, cl, cost)
+    busiest = max((c for n, c in redis.items() if "(master)" in n), default=0.0) * per_k
+    return ClusterResult(masters, replicas, one, cl, cost, busiest)
