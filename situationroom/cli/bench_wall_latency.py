@@ -15,9 +15,9 @@ def wall_latency(site: Path | None, *, rate: float, seconds: float, indicator: s
     """Start the web and aggregate roles on a fresh embedded Redis, push, watch the tile; print or --json."""
     from situationroom.bench import bench_redis
     from situationroom.bench import wall_latency as latency_bench
-    from situationroom.cli.bench import _bench_site
+    from situationroom.cli.bench import bench_site
 
-    settings, catalog = _bench_site(site)
+    settings, catalog = bench_site(site)
     if not as_json:
         typer.echo(f"wall push-to-pixel: {indicator}/{entity} on {dashboard}, {rate:g} pushes/s for {seconds:g} s "
                    f"(after {latency_bench.WARMUP:g} s unmeasured), {width}x{height}")
