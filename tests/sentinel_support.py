@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import subprocess
 import time
@@ -93,11 +94,9 @@ class SentinelServers:
 def _wait(ready: object, timeout: float = 20) -> None:
     deadline = time.monotonic() + timeout
     while True:
-        try:
+        with contextlib.suppress(redis.ConnectionError, redis.TimeoutError, redis.ResponseError, IndexError):
             if ready():  # type: ignore[operator]
                 return
-        except (redis.ConnectionError, redis.TimeoutError, redis.ResponseError, IndexError):
-            pass
         if time.monotonic() > deadline:
             raise RuntimeError(f"not ready after {timeout:g} s")
         time.sleep(0.1)

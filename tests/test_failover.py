@@ -5,6 +5,7 @@ aggregator go on by themselves once it is promoted."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 
@@ -100,10 +101,8 @@ async def test_the_aggregator_goes_on_against_the_promoted_master_by_itself(sent
 async def _until(read: Callable[[], Awaitable[object]], what: str, within: float = 15) -> None:
     deadline = time.monotonic() + within
     while True:
-        try:
+        with contextlib.suppress(redis.ConnectionError, redis.TimeoutError):  # mid-failover
             if await read():
                 return
-        except (redis.ConnectionError, redis.TimeoutError):
-            pass
         assert time.monotonic() < deadline, what
         await asyncio.sleep(0.05)

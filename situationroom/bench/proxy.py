@@ -128,11 +128,9 @@ class Nginx:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise ProxyError(f"nginx ended with status {self.proc.returncode}:\n{self.errors}")
-            try:
+            with contextlib.suppress(httpx.HTTPError):  # not listening yet
                 if httpx.get(self.url + "/healthz", timeout=2).status_code == 200:
                     return self
-            except httpx.HTTPError:
-                pass
             time.sleep(0.1)
         self.stop()
         raise ProxyError(f"nginx did not proxy /healthz within {timeout:g} s:\n{self.errors}")
