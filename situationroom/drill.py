@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -78,12 +79,8 @@ def start(client: redis.Redis, scenario: str, speed: float, seed: int, by: str,
     drill.held = [cid for cid, p in zip(exercise_collectors, paused, strict=True) if not control.was_paused(p)]
     # The record before the holds, each its own step (the keys are in several slots of a cluster): a crash
     # in between leaves a running drill whose record names what it holds, and `drill stop` releases it all.
-    client.hset(keys.drills(), drill.id, drill.encode())
-    if drill.held:
-        pipe = client.pipeline(transaction=False)
-        for cid in drill.held:
-            control.queue_hold(pipe, cid)
-        pipe.execute()
+    save(client, drill)
+    _queue_each(client, drill.held, control.queue_hold)
     return drill
 
 
@@ -102,14 +99,19 @@ def stop(client: redis.Redis, by: str) -> Drill:
     running.stopped_by = running.stopped_by or by
     # Record, release, then let go of the running mark, each its own step: a crash between them leaves the
     # drill still running, and `drill stop` again repeats what is left (a release twice is a release).
-    client.hset(keys.drills(), running.id, running.encode())
-    if running.held:
-        pipe = client.pipeline(transaction=False)
-        for cid in running.held:
-            control.queue_release(pipe, cid)
-        pipe.execute()
+    save(client, running)
+    _queue_each(client, running.held, control.queue_release)
     client.delete(keys.drill())
     return running
+
+
+def _queue_each(client: redis.Redis, collectors: list[str], queue: Callable[[Any, str], object]) -> None:
+    """One pipelined round trip of `queue(pipe, collector)` for each collector (hold or release)."""
+    if collectors:
+        pipe = client.pipeline(transaction=False)
+        for cid in collectors:
+            queue(pipe, cid)
+        pipe.execute()
 
 
 def save(client: redis.Redis, drill: Drill) -> None:

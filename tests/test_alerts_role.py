@@ -126,18 +126,24 @@ async def test_updates_read_but_not_committed_are_evaluated_after_a_restart(
     await city.close()
 
 
-async def test_a_commit_cut_off_between_its_steps_is_finished_once_at_restart(redis_url: str,
-                                                                              tmp_path: Path) -> None:
-    """A batch's commit is ordered steps (docs/alerts.md): the alert state with a hand-over record, then the
-    notifications and the `a` updates and the acknowledgement (other Redis Cluster slots), then the record's
-    delete. Cut off after any step, the next start finishes it: each notification once."""
+async def _cut_off_after_the_state(redis_url: str, tmp_path: Path) -> City:
+    """A city whose alert role fired on hyeongsan and was cut off right after writing the alert state: the
+    notifications stream fails for real (a key of the wrong type), which the caller deletes again."""
     city = await City.open(redis_url, tmp_path, RULES)
-    # The notifications stream fails for real (a key of the wrong type) right after the state is written.
     await city.client.set(keys.notifications(), "not a stream")
     await city.writer.write([_sample("hyeongsan", 2.5, 0, 0)])
     await city.aggregator.step()
     with pytest.raises(ResponseError, match="WRONGTYPE"):
         await city.role.step()
+    return city
+
+
+async def test_a_commit_cut_off_between_its_steps_is_finished_once_at_restart(redis_url: str,
+                                                                              tmp_path: Path) -> None:
+    """A batch's commit is ordered steps (docs/alerts.md): the alert state with a hand-over record, then the
+    notifications and the `a` updates and the acknowledgement (other Redis Cluster slots), then the record's
+    delete. Cut off after any step, the next start finishes it: each notification once."""
+    city = await _cut_off_after_the_state(redis_url, tmp_path)
     alert = await city.alert("high", "hyeongsan")
     assert alert is not None and alert.state == "firing" and alert.notified, "the state says it was sent"
     assert (await city.client.xpending(keys.updates(), keys.ALERT_GROUP))["pending"] == 1
@@ -170,12 +176,7 @@ async def test_a_commit_cut_off_between_its_steps_is_finished_once_at_restart(re
 
 
 async def test_a_hand_over_redis_refused_goes_out_at_the_next_tick(redis_url: str, tmp_path: Path) -> None:
-    city = await City.open(redis_url, tmp_path, RULES)
-    await city.client.set(keys.notifications(), "not a stream")
-    await city.writer.write([_sample("hyeongsan", 2.5, 0, 0)])
-    await city.aggregator.step()
-    with pytest.raises(ResponseError, match="WRONGTYPE"):
-        await city.role.step()
+    city = await _cut_off_after_the_state(redis_url, tmp_path)
     await city.client.delete(keys.notifications())
     # Nothing changes after it: the running role's timer finishes the hand-over all the same.
     await city.role.tick()

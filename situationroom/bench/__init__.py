@@ -12,9 +12,11 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import h11
 import httpx
+import orjson
 
 from situationroom.embedded import EmbeddedRedis
 
@@ -90,6 +92,13 @@ def wait_http(url: str, role: Role, timeout: float = 30.0) -> None:
             pass
         time.sleep(0.1)
     raise RuntimeError(f"{url} did not answer within {timeout:g}s")
+
+
+async def subscribed_to_all(ws: Any) -> None:
+    """Subscribe a websocket client to every topic and read past its snapshot: what it receives next are deltas."""
+    await ws.send(orjson.dumps({"type": "subscribe", "topics": ["all"]}).decode())
+    while orjson.loads(await ws.recv())["type"] != "snapshot":
+        continue
 
 
 class Pusher:

@@ -61,13 +61,9 @@ class WallResult:
                 "nodes_first": self.samples[0].nodes, "nodes_last": self.samples[-1].nodes}
 
 
-def run(site: Path, *, minutes: float, every: float, speed: float, scenario: str, port: int, dashboard: str,
-        width: int, height: int, chromium: str, log: Path | None, snapshots: Path | None = None,
-        on_sample: Callable[[Sample], None] | None = None) -> WallResult:
-    """Start everything on a temporary data dir, open the wall, sample until `minutes` have passed.
-
-    With `snapshots`, a heap snapshot is written there at every sample (`heap-MMM.M.heapsnapshot`), for
-    Chromium DevTools' Memory tab to compare when the heap grows between two of them."""
+def playwright_for(chromium: str) -> Any:
+    """Playwright's `sync_playwright`, once it and the Chromium at `chromium` are known to be there (RuntimeError
+    saying what to install otherwise): the wall benches drive the page through them."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -75,6 +71,17 @@ def run(site: Path, *, minutes: float, every: float, speed: float, scenario: str
             from None
     if not Path(chromium).exists():
         raise RuntimeError(f"no Chromium at {chromium} (apt-get install chromium, or give --chromium PATH)")
+    return sync_playwright
+
+
+def run(site: Path, *, minutes: float, every: float, speed: float, scenario: str, port: int, dashboard: str,
+        width: int, height: int, chromium: str, log: Path | None, snapshots: Path | None = None,
+        on_sample: Callable[[Sample], None] | None = None) -> WallResult:
+    """Start everything on a temporary data dir, open the wall, sample until `minutes` have passed.
+
+    With `snapshots`, a heap snapshot is written there at every sample (`heap-MMM.M.heapsnapshot`), for
+    Chromium DevTools' Memory tab to compare when the heap grows between two of them."""
+    sync_playwright = playwright_for(chromium)
     result = WallResult(minutes, speed, scenario, f"{width}x{height}")
     with tempfile.TemporaryDirectory(prefix="situationroom-wall-") as tmp:
         out = log.open("ab") if log else subprocess.DEVNULL

@@ -15,8 +15,8 @@ from typing import Any
 import orjson
 
 from situationroom import tokens
-from situationroom.bench import Pusher, Role, percentile, start_role, wait_http
-from situationroom.bench.wall import CHROMIUM_ARGS
+from situationroom.bench import Pusher, Role, percentile, start_role, subscribed_to_all, wait_http
+from situationroom.bench.wall import CHROMIUM_ARGS, playwright_for
 from situationroom.catalog import Catalog
 from situationroom.redisconn import sync_client
 from situationroom.settings import Settings
@@ -127,9 +127,7 @@ async def push(port: int, token: str, indicator: str, entity: str, start: float,
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     async with connect(f"ws://127.0.0.1:{port}/ws", compression=None, max_size=None, ping_interval=None) as ws, \
             Pusher("127.0.0.1", port, headers) as http:
-        await ws.send(orjson.dumps({"type": "subscribe", "topics": ["all"]}).decode())
-        while orjson.loads(await ws.recv())["type"] != "snapshot":
-            pass
+        await subscribed_to_all(ws)
 
         async def watch() -> None:
             async for message in ws:
@@ -228,13 +226,7 @@ def run(settings: Settings, catalog: Catalog, url: str, *, indicator: str, entit
         log: Path | None) -> WallLatencyResult:
     """The web and aggregate roles on `url` (an empty Redis), the dashboard in Chromium with its rotation off,
     pushes at `rate` for `seconds` after a warm-up; the tile's text and a websocket client record each value."""
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        raise RuntimeError("bench wall drives Chromium through Playwright: pip install 'situationroom[test]'") \
-            from None
-    if not Path(chromium).exists():
-        raise RuntimeError(f"no Chromium at {chromium} (apt-get install chromium, or give --chromium PATH)")
+    sync_playwright = playwright_for(chromium)
     if indicator not in catalog.indicators:
         raise RuntimeError(f"--indicator {indicator}: not in the site's catalog")
     if entity not in catalog.entities_of(indicator):

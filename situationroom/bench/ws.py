@@ -15,7 +15,16 @@ from typing import Any, TypeVar
 import orjson
 
 from situationroom import keys, tokens, updates
-from situationroom.bench import Pusher, Role, cpu_seconds, percentile, start_role, wait_http, ws_served
+from situationroom.bench import (
+    Pusher,
+    Role,
+    cpu_seconds,
+    percentile,
+    start_role,
+    subscribed_to_all,
+    wait_http,
+    ws_served,
+)
 from situationroom.bench.ws_clients import Clients, bare_server
 from situationroom.catalog import Catalog
 from situationroom.redisconn import async_client, sync_client
@@ -112,9 +121,7 @@ async def _push(port: int, token: str, indicator: str, entities: list[str], valu
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     async with connect(ws_url, compression=None, max_size=None, ping_interval=None) as probe, \
             Pusher("127.0.0.1", port, headers) as http:
-        await probe.send(orjson.dumps({"type": "subscribe", "topics": ["all"]}).decode())
-        while orjson.loads(await probe.recv())["type"] != "snapshot":
-            pass
+        await subscribed_to_all(probe)
 
         async def watch() -> None:
             async for message in probe:
