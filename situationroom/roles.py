@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -143,6 +144,7 @@ async def _web(client: aioredis.Redis, catalog: Catalog, settings: Settings, sto
     from situationroom.web.app import create_app
 
     app = create_app(client, catalog, settings)
+    settle_heap()  # the app's pages, specs and schemas: loaded once, kept for good
     # No protocol-level pings from uvicorn: the fan-out's heartbeat frames already find and close a silent
     # client (and are the only kind a browser's page can see), so a second keepalive per connection is
     # only a timer, a ping and a pong more for every client.
@@ -156,6 +158,17 @@ async def _web(client: aioredis.Redis, catalog: Catalog, settings: Settings, sto
             raise StartupError("the web app did not start: see the error above")
         raise StartupError(f"the web server could not listen on {settings.host}:{settings.port} "
                            "(is the port in use? choose another with --port)")
+
+
+def settle_heap() -> None:
+    """Leave what a role loaded at start out of the garbage collector's full passes.
+
+    The imported libraries (Altair, DuckDB, pydantic's schemas), the catalog and the site are some 200,000 objects
+    that live as long as the process. Every full collection walked them all: a pause of 50 to 160 ms on the 2-core
+    VM, in the middle of whatever the role was doing, and the long tail of the alert latency (docs/benchmarks.md).
+    Frozen, they are never walked again; what is allocated afterwards is collected as before."""
+    gc.collect()
+    gc.freeze()
 
 
 def _incidents_follower(client: aioredis.Redis, catalog: Catalog, settings: Settings) -> Follower:
@@ -230,6 +243,7 @@ async def run_roles(settings: Settings, roles: tuple[str, ...], url: str, *,
 
             briefer = BriefingRole(client, catalog, settings)
             tasks[asyncio.create_task(briefer.run(stop), name="briefing")] = "briefing"
+        settle_heap()
         if "web" in roles:
             tasks[asyncio.create_task(_web(client, catalog, settings, stop, on_ready), name="web")] = "web"
         elif on_ready is not None:

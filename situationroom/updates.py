@@ -125,17 +125,22 @@ def _text(raw: bytes | str) -> str:
     return raw.decode() if isinstance(raw, bytes) else raw
 
 
-def decode(entries: Iterable[tuple[bytes | str, Mapping[bytes, bytes]]]) -> list[Update]:
+def decode(entries: Iterable[tuple[bytes | str, Mapping[bytes, bytes]]], *, states: bool = True) -> list[Update]:
     """Entries as Redis returns them (XRANGE, XREAD, XREADGROUP) to updates, in order.
 
     An entry that is not a well-formed update is logged and skipped: one bad writer must not stop the walls.
-    An entry whose fields are gone (trimmed while pending in a group) is skipped silently."""
+    An entry whose fields are gone (trimmed while pending in a group) is skipped silently. With `states` False,
+    live states are passed on unparsed (`data` None), for a reader that looks only at alerts and messages: they
+    are nearly every entry, and parsing them was most of such a reader's work."""
     out: list[Update] = []
     for raw_id, fields in entries:
         if not fields:
             continue
         eid = _text(raw_id)
         body = fields.get(STATE.encode())
+        if body is not None and not states:
+            out.append(Update(eid, Kind.STATE, body, None))
+            continue
         if body is not None:
             try:
                 state = orjson.loads(body)
@@ -196,9 +201,9 @@ class Batch:
         return _text(self.ids[-1]) if self.ids else None
 
 
-def _batch(reply: Any) -> Batch:
+def _batch(reply: Any, *, states: bool = True) -> Batch:
     entries = reply[0][1] if reply else []
-    return Batch([e[0] for e in entries], decode(entries))
+    return Batch([e[0] for e in entries], decode(entries, states=states))
 
 
 async def read_after(client: aioredis.Redis, after: str, *, count: int, block: int | None) -> Batch:
@@ -228,10 +233,11 @@ class Group:
             if "BUSYGROUP" not in str(exc):
                 raise
 
-    async def read(self, *, pending: bool, count: int, block: int | None) -> Batch:
-        """The next entries, or with `pending` this consumer's entries read but not yet acknowledged."""
+    async def read(self, *, pending: bool, count: int, block: int | None, states: bool = True) -> Batch:
+        """The next entries, or with `pending` this consumer's entries read but not yet acknowledged (live states
+        left unparsed unless `states`, see `decode`)."""
         return _batch(await self.client.xreadgroup(self.name, self.consumer, {keys.updates(): "0" if pending else ">"},
-                                                   count=count, block=block))
+                                                   count=count, block=block), states=states)
 
     def ack(self, pipe: Pipeline, ids: Sequence[bytes]) -> None:
         """Queue the acknowledgement of entries, after the writes that act on them in the same pipeline."""

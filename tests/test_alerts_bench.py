@@ -19,3 +19,6 @@ def test_every_crossing_is_timed_to_the_notification_and_the_webhook(embedded_ur
     for figures in (result.notify_ms, result.webhook_ms):
         assert 0 < figures["p50"] <= figures["p99"] <= figures["max"] and math.isfinite(figures["max"])
     assert result.notify_ms["p50"] <= result.webhook_ms["p50"]
+    # Where the time went: every role under test, Redis and the bench itself spent some CPU on the load.
+    assert {"web", "aggregate", "alert", "notify", "redis", "bench (sender, receiver)"} <= set(result.cpu_ms_per_k)
+    assert all(ms > 0 for ms in result.cpu_ms_per_k.values())

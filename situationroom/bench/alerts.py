@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import multiprocessing
+import os
 import random
+import shutil
 import socket
-import threading
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -16,7 +20,8 @@ import orjson
 import uvicorn
 
 from situationroom import keys, tokens
-from situationroom.bench import percentile, start_role, wait_http
+from situationroom.bench import cpu_seconds, percentile, start_role, wait_http
+from situationroom.bench.nodes import spent
 from situationroom.catalog import Catalog
 from situationroom.redisconn import async_client, sync_client
 from situationroom.roles import run_async
@@ -38,6 +43,8 @@ class AlertsResult:
     webhook_ms: dict[str, float] = field(default_factory=dict)
     notified: int = 0
     webhooks: int = 0
+    cpu_ms_per_k: dict[str, float] = field(default_factory=dict)
+    """CPU of each process during the measured load, per 1,000 background samples: where the time goes."""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -62,44 +69,61 @@ def _background(catalog: Catalog) -> list[tuple[str, str, float]]:
 
 
 class Receiver:
-    """A real HTTP server that records when each webhook delivery arrives (idempotency key → time)."""
+    """A real HTTP server, in its own process, that records when each webhook delivery arrives (idempotency key →
+    time). Its own process, as a receiver is elsewhere: in a thread of the bench it waited for the sender's turn
+    at the interpreter lock, and its clock with it. Both read CLOCK_MONOTONIC (time.perf_counter on Linux), so
+    its times compare with the sender's."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, folder: Path) -> None:
         self.port = port
-        self.got: dict[str, float] = {}
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self.record = folder / "webhooks.tsv"
+        self._proc: multiprocessing.process.BaseProcess | None = None
 
-    async def app(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    @property
+    def got(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        with contextlib.suppress(FileNotFoundError):
+            for line in self.record.read_text().splitlines():
+                key, _, at = line.partition("\t")
+                if at:
+                    out.setdefault(key, float(at))
+        return out
+
+    def start(self) -> None:
+        self._proc = multiprocessing.get_context("spawn").Process(target=_receive, args=(self.port, str(self.record)),
+                                                                  daemon=True)
+        self._proc.start()
+        deadline = time.monotonic() + 20
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                return
+            if time.monotonic() > deadline or not self._proc.is_alive():
+                raise RuntimeError(f"the webhook receiver could not listen on port {self.port}")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self._proc is not None and self._proc.is_alive():
+            self._proc.terminate()
+            self._proc.join(10)
+
+
+def _receive(port: int, record: str) -> None:
+    """The receiver process: answer 200 to every request, appending "key<TAB>arrival" to `record` as it comes."""
+    out = open(record, "a", buffering=1)  # open for the process's life: one line per delivery, as it comes
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
         while (await receive()).get("more_body"):
             pass
         now = time.perf_counter()
-        headers = dict(scope["headers"])
-        key = headers.get(b"idempotency-key", b"").decode()
-        self.got.setdefault(key, now)
+        key = dict(scope["headers"]).get(b"idempotency-key", b"").decode()
+        out.write(f"{key}\t{now!r}\n")
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
         await send({"type": "http.response.body", "body": b"ok"})
 
-    def start(self) -> None:
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False,
-                                interface="asgi3",
-                                lifespan="off")
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the webhook receiver could not listen on port {self.port}")
-            time.sleep(0.02)
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(10)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, interface="asgi3",
+                lifespan="off")
 
 
 async def measure(base: str, url: str, token: str, catalog: Catalog, receiver: Receiver, *, probes: int,
@@ -210,7 +234,7 @@ def run(settings: Settings, catalog: Catalog, url: str, *, probes: int, every: f
     sync = sync_client(url)
     token = tokens.create(sync, "ingest", "bench")
     sync.close()
-    receiver = Receiver(hook_port)
+    receiver = Receiver(hook_port, Path(tempfile.mkdtemp(prefix="situationroom-bench-hooks-")))
     receiver.start()
     base = f"http://127.0.0.1:{port}"
     env = {"SITUATIONROOM_PARTITIONS": str(settings.partitions), "SITUATIONROOM_ALERT_MIN_INTERVAL": "0",
@@ -224,13 +248,29 @@ def run(settings: Settings, catalog: Catalog, url: str, *, probes: int, every: f
         for role in roles:
             if role.proc.poll() is not None:
                 raise RuntimeError(f"the {role.role} role exited with status {role.proc.returncode}")
+        before = _cpu(roles, url)
         sent, notified, hooked, total = run_async(measure(base, url, token, catalog, receiver, probes=probes,
                                                           every=every, rate=rate, rng=rng))
+        used = _cpu(roles, url, before)
     finally:
         for role in roles:
             role.stop()
         receiver.stop()
+        shutil.rmtree(receiver.record.parent, ignore_errors=True)
     to_notify = [(notified[e] - sent[e]) * 1000 for e in sent if e in notified]
     to_hook = [(hooked[e] - sent[e]) * 1000 for e in sent if e in hooked]
     return AlertsResult(probes=len(sent), rate=rate, background_sent=total, notify_ms=_stats(to_notify),
-                        webhook_ms=_stats(to_hook), notified=len(to_notify), webhooks=len(to_hook))
+                        webhook_ms=_stats(to_hook), notified=len(to_notify), webhooks=len(to_hook),
+                        cpu_ms_per_k={name: cpu * 1e6 / max(total, 1) for name, cpu in used.items()})
+
+
+def _cpu(roles: list[Any], url: str, since: dict[str, float] | None = None) -> dict[str, float]:
+    """CPU seconds so far of each role, of Redis and of this process (the load's sender and the receiver);
+    with `since`, what was spent after it."""
+    now = {r.role: cpu_seconds(r.proc.pid) for r in roles}
+    now["bench (sender, receiver)"] = cpu_seconds(os.getpid())
+    redis_now = {name: s.cpu_s for name, s in spent(url).items()}
+    now.update(redis_now)
+    if since is None:
+        return now
+    return {name: now[name] - since[name] for name in now if name in since}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -13,6 +14,7 @@ import orjson
 import redis.asyncio as aioredis
 
 from situationroom import audit, keys, updates
+from situationroom.aio import wait_event
 from situationroom.catalog import Catalog
 from situationroom.incidents import gather
 from situationroom.incidents import store as incident_store
@@ -23,8 +25,12 @@ from situationroom.outage import run_stream_reader
 log = logging.getLogger(__name__)
 
 CONSUMER = "incidents"
-READ_COUNT = 500
+READ_COUNT = 2000
 BLOCK_MS = 1000
+PACE_S = 0.25
+"""Least time from one read to the next while the streams are not behind. A timeline need not follow within
+milliseconds; read batch by batch as entries came, the follower cost the alert role's process nearly as much CPU
+as the alert evaluation itself under a heavy sample load, and slowed it."""
 
 
 
@@ -46,14 +52,14 @@ class Follower:
         await self.group.create()
         await audit.create_group(self.client, keys.INCIDENT_GROUP)
 
-    async def step(self, block: int | None = None) -> bool:
+    async def step(self, block: int | None = None) -> int:
         """Read and record one batch of each stream (waiting up to `block` ms for updates when the audit log has
-        nothing new), then acknowledge it; False when both were empty."""
+        nothing new), then acknowledge it; how many entries the fuller of the two batches had (0: both empty)."""
         read = await self.record(block)
         if read is None:
-            return False
+            return 0
         await self.acknowledge(*read)
-        return True
+        return max(len(read[0]), len(read[1]))
 
     async def record(self, block: int | None = None) -> tuple[list[bytes], list[bytes]] | None:
         """The first part of a step: read a batch of each stream and record it; the ids read of each (to
@@ -65,7 +71,8 @@ class Follower:
             return None
         opened = [i for i in await incident_store.read_open(self.client) if i.hazard in self.hazards.by_id]
         seen = await incident_store.read_seen(self.client, [i.id for i in opened]) if opened else {}
-        items = sorted([(audit.entry_order(u.id), f"u:{u.id}", u) for u in batch.updates]
+        items = sorted([(audit.entry_order(u.id), f"u:{u.id}", u) for u in batch.updates
+                        if u.kind is not updates.Kind.STATE]
                        + [(audit.entry_order(e["id"]), f"a:{e['id']}", e) for e in audit_entries], key=lambda x: x[0])
         if again and opened and items:
             # Read again after a restart: what was recorded before the crash is skipped.
@@ -107,11 +114,11 @@ class Follower:
     async def _read_updates(self, block: int | None) -> updates.Batch:
         # After a restart, first what this consumer read but did not get to record.
         if self._pending["updates"]:
-            batch = await self.group.read(pending=True, count=READ_COUNT, block=None)
+            batch = await self.group.read(pending=True, count=READ_COUNT, block=None, states=False)
             if batch.ids:
                 return batch
             self._pending["updates"] = False
-        return await self.group.read(pending=False, count=READ_COUNT, block=block)
+        return await self.group.read(pending=False, count=READ_COUNT, block=block, states=False)
 
     async def _read_audit(self) -> tuple[list[bytes], list[dict[str, Any]]]:
         if self._pending["audit"]:
@@ -159,7 +166,9 @@ class Follower:
         await self.start()
 
         async def once() -> bool:
-            await self.step(BLOCK_MS)
+            started = time.monotonic()
+            if 0 < await self.step(BLOCK_MS) < READ_COUNT:  # a full batch: behind, so read on at once
+                await wait_event(stop, PACE_S - (time.monotonic() - started))
             return True
 
         await run_stream_reader("incidents follower", once, stop, regroup=self.start, log=log)
