@@ -81,7 +81,19 @@ async def lookup(client: aioredis.Redis, token: str) -> dict[str, Any] | None:
 
 async def lookup_digest(client: aioredis.Redis, token_digest: str) -> dict[str, Any] | None:
     """The record of the token with this hash (what a signed-in session holds), or None once it is revoked."""
-    raw = await client.hget(keys.tokens(), token_digest)
+    return record_of(await client.hget(keys.tokens(), token_digest), token_digest)
+
+
+def queue_lookup(pipe: Any, token: str) -> str:
+    """Queue the look-up of a token on a pipeline shared with other reads; returns the token's hash, for
+    `record_of` to read the answer with."""
+    token_digest = digest(token)
+    pipe.hget(keys.tokens(), token_digest)
+    return token_digest
+
+
+def record_of(raw: bytes | None, token_digest: str) -> dict[str, Any] | None:
+    """The token record in a look-up's answer, or None (unknown or revoked)."""
     if raw is None:
         return None
     rec = orjson.loads(raw)
