@@ -93,10 +93,12 @@ end
 local function raw_window(kraw, lo, hi, hi_inclusive, acc)
   local hi_arg = hi_inclusive and fmt(hi) or ("(" .. fmt(hi))
   local members = redis.call("ZRANGEBYSCORE", kraw, "(" .. fmt(lo), hi_arg)
+  -- The hot loop of a fast series (every raw sample of up to three head minutes, for each batch): a plain find
+  -- and one substring cost a third less than a pattern with two captures, and the time is read only once.
   for _, m in ipairs(members) do
-    local t_s, v_s = string.match(m, "^([^:]+):(.+)$")
-    local v = tonumber(v_s)
-    if acc[5] == nil then acc[5], acc[6] = tonumber(t_s), v end
+    local colon = string.find(m, ":", 1, true)
+    local v = tonumber(string.sub(m, colon + 1))
+    if acc[5] == nil then acc[5], acc[6] = tonumber(string.sub(m, 1, colon - 1)), v end
     acc[1] = acc[1] + 1
     acc[2] = acc[2] + v
     if acc[3] == nil or v < acc[3] then acc[3] = v end
