@@ -46,6 +46,8 @@ class Fanout:
         self.coalesced_clients = 0
         """How many times a client fell behind and was switched to coalesced updates (for tests and metrics)."""
         self.frames_encoded = 0
+        self.store_ok = True
+        """Whether the shared reader reaches Redis: while it does not, nothing live can come, and the pages say so."""
         self._next_id = 0
         self._tasks: list[asyncio.Task[None]] = []
         self._closing_tasks: set[asyncio.Task[None]] = set()
@@ -193,11 +195,20 @@ class Fanout:
                 backoff = 0.1
             except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
                 log.warning("update stream: %s; retrying in %.1fs", exc, backoff)
+                self._store(ok=False)
                 await aio.wait_event(self._stop, backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
+            self._store(ok=True)
             if batch.last is not None:
                 self.dispatch(entries_of(batch.updates, self.router), batch.last)
+
+    def _store(self, *, ok: bool) -> None:
+        # Told once each way: a connection that stays open through a Redis failover would otherwise look live on
+        # a wall while nothing can reach it.
+        if ok != self.store_ok:
+            self.store_ok = ok
+            self.send_control({"type": "store", "ok": ok})
 
     def dispatch(self, entries: list[Entry], last: str) -> None:
         """Hand one batch to every audience; synchronous, so a subscription joins either before or after it."""
