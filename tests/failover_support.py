@@ -44,6 +44,8 @@ class Pusher:
     token: str
     indicator: str
     entity: str
+    base: float = 0.0
+    """The values sent are base + 0..99."""
     every: float = 0.05
     pushes: list[Push] = field(default_factory=list)
 
@@ -53,7 +55,7 @@ class Pusher:
                           headers={"Authorization": f"Bearer {self.token}"}) as http:
             while not stop.is_set():
                 n += 1
-                ts, value = round(time.time(), 3), float(n % 100)
+                ts, value = round(time.time(), 3), self.base + n % 100
                 sent = time.monotonic()
                 try:
                     status: int | str = http.post("/api/v1/samples", json={"samples": [

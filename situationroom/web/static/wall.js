@@ -1490,7 +1490,8 @@
         if (ws) ws.send(JSON.stringify({ type: "pong", t: f.server_time }));
         break;
       case "store":
-        if (!f.ok && !storeDown) downSince = Date.now();
+        // `since`: the server's last read of the updates, in its clock; nothing new has come after it.
+        if (!f.ok && !storeDown) downSince = typeof f.since === "number" ? f.since - clockOffset : Date.now();
         storeDown = !f.ok;
         tick();
         break;
