@@ -138,11 +138,15 @@ def test_the_city_goes_on_through_the_death_of_a_redis_master(ha_redis: Redis, b
             in_redis_afterwards(client, indicator, entity, [p.ts for p in confirmed])
             in_history_afterwards(data / "history", indicator, entity, [p.ts for p in confirmed])
             expected = {key for key, n in watch.seen.items() if for_the_room(n)}
-            delivered = wait_for(lambda: expected <= (got := received_keys(rx)) and got, 60,
-                                 f"every notification for the room delivered: {sorted(expected - received_keys(rx))}")
+            try:
+                delivered = wait_for(lambda: expected <= (got := received_keys(rx)) and got, 60,
+                                     "every notification for the room delivered")
+            except AssertionError:
+                raise AssertionError(f"never delivered: {sorted(expected - received_keys(rx))}") from None
         finally:
             page.close()
             up.stop()
+            client.close()
     assert "연결 끊김" in banner and "Connection lost" in banner, banner
     assert errors == [], errors
     duplicates = repeats_carry_their_key(rx.requests)
@@ -150,9 +154,8 @@ def test_the_city_goes_on_through_the_death_of_a_redis_master(ha_redis: Redis, b
           f"confirmed again after {resumed:.1f} s ({len(refused)} refused meanwhile, {len(confirmed)} confirmed in "
           f"all); the wall's banner at {banner_at - killed_at:.1f} s, cleared at {cleared_at - killed_at:.1f} s; "
           f"{len(expected)} notifications for the room handed over, {len(delivered)} delivered, "
-          f"{duplicates} delivered twice; the alerts' and notifications' keys "
-          f"{'died with it' if ha_redis.dies_with(keys.alerts()) else 'on another master'}, "
-          f"{'and' if ha_redis.dies_with(keys.notifications()) else 'but not'} the notifications stream")
+          f"{duplicates} delivered twice; on the killed master: {indicator} "
+          f"{', '.join(k for k in (keys.alerts(), keys.notifications()) if ha_redis.dies_with(k)) or ''}")
 
 
 def arriving_after_the_outage(page: Page) -> None:
