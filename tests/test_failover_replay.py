@@ -9,6 +9,7 @@ new values arriving."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -101,7 +102,11 @@ def test_the_city_goes_on_through_the_death_of_a_redis_master(ha_redis: Redis, b
     token = tokens.create(client, "ingest", "failover-pusher")
     data = tmp_path / "data"
     with http_receiver() as rx:
-        env = {"SITUATIONROOM_INGEST_DURABILITY": "replica", "SITUATIONROOM_ALERT_MIN_INTERVAL": "1s",
+        # A receiver that takes its time, so deliveries are under way when the master dies: one whose record the
+        # failover loses goes out again (after `claim_idle`), with the same idempotency key.
+        rx.delay = 1.5
+        env = {"SITUATIONROOM_CLAIM_IDLE": "5s", "SITUATIONROOM_INGEST_DURABILITY": "replica",
+               "SITUATIONROOM_ALERT_MIN_INTERVAL": "1s",
                "SITUATIONROOM_HISTORY_FLUSH_EVERY": "2s", "SITUATIONROOM_STALE_GRACE": "2.5",
                "DISASTER_SAFETY_WEBHOOK_URL": f"{rx.url}/room"}
         up = Up(site=site, redis_url=ha_redis.url, data_dir=data, scenario="typhoon-hinnamnor", speed=SPEED,
@@ -118,6 +123,9 @@ def test_the_city_goes_on_through_the_death_of_a_redis_master(ha_redis: Redis, b
             with in_threads(pusher, watch):
                 wait_for(lambda: len(pusher.confirmed()) >= 20 and rx.requests, 90,
                          f"pushes confirmed and a first notification delivered:\n{up.output[-3000:]}")
+                # Killed while deliveries are under way (when the replay makes one in time).
+                with contextlib.suppress(AssertionError):
+                    wait_for(lambda: rx.in_flight, 20, "a delivery under way", every=0.01)
                 killed_at = time.monotonic()
                 old = ha_redis.kill()
                 page.wait_for_selector("#banner.on", timeout=30000)

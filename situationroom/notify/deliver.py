@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
-from redis.exceptions import ResponseError
+from redis.exceptions import RedisError, ResponseError
 
 from situationroom import counters, keys
 from situationroom.aio import wait_event
@@ -248,7 +248,17 @@ class Notifier:
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
         self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        task.add_done_callback(self._ended)
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        self.tasks.discard(task)
+        exc = None if task.cancelled() else task.exception()
+        if isinstance(exc, RedisError | OSError):
+            # Redis went away under it (a failover): the entry stays pending and its delivery not recorded as done,
+            # so it is taken up again (and sent again, with its idempotency key, if it had gone out).
+            log.warning("notify: a delivery could not be recorded: %s; it is taken up again later", exc)
+        elif exc is not None:
+            log.error("notify: a delivery task failed", exc_info=exc)
 
     async def _entry(self, entry_id: bytes, planned: list[Planned]) -> None:
         """Deliver everything of one entry (first attempts), then acknowledge it."""

@@ -27,9 +27,9 @@ READ_COUNT = 1000
 """Entries per read of the shared reader and per read of a client's catch-up."""
 HEARTBEAT_SLICES = 10
 """The heartbeat interval is walked in this many steps, each pinging the clients whose turn it is."""
-STALLED = 1.0
+STALLED = 0.5
 """Seconds a read of the update stream may last beyond its block time before the pages are told Redis is away."""
-WATCH_EVERY = 0.5
+WATCH_EVERY = 0.25
 """How often the length of the read under way is looked at."""
 
 
