@@ -314,7 +314,7 @@ class Aggregator:
             return True
 
         try:
-            await run_stream_reader("aggregator", once, stop, log=log,
+            await run_stream_reader("aggregator", once, stop, log=log, recover=self.recover_own,
                                     regroup=lambda: ensure_groups(self.client, self.settings.partitions))
         finally:
             await self._reader.close()

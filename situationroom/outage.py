@@ -44,12 +44,17 @@ def missing_group(exc: ResponseError) -> bool:
 
 
 async def run_stream_reader(name: str, step: Callable[[], Awaitable[bool]], stop: asyncio.Event, *,
-                            regroup: Callable[[], Awaitable[None]], log: logging.Logger) -> None:
+                            regroup: Callable[[], Awaitable[None]], log: logging.Logger,
+                            recover: Callable[[], Awaitable[object]] | None = None) -> None:
     """The loop of a role that reads streams through a consumer group (the aggregator, the alert role): `step`
-    until `stop` or until it returns False, through Redis outages and lost groups."""
+    until `stop` or until it returns False, through Redis outages and lost groups. After an outage, `recover` runs
+    before the next step: a failover can leave entries delivered to this consumer whose processing the promoted
+    replica never got, pending under its name until they would be reclaimed as a dead consumer's."""
     outage = Outage(log, f"{name} recovered")
     while not stop.is_set():
         try:
+            if outage.down and recover is not None:
+                await recover()
             if not await step():
                 return
             outage.reached()

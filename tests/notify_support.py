@@ -53,6 +53,8 @@ class HttpReceiver:
     answers: list[tuple[int, bytes]] = field(default_factory=list)
     by_path: dict[str, list[tuple[int, bytes]]] = field(default_factory=dict)
     delay: float = 0.0
+    arrived: int = 0
+    """Requests that have come in, answered or not yet (`delay` holds them)."""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def fail_next(self, times: int, status: int = 503, body: bytes = b"busy", path: str | None = None) -> None:
@@ -63,6 +65,12 @@ class HttpReceiver:
     def answer_always(self, path: str, status: int, body: bytes) -> None:
         with self.lock:
             self.by_path[path] = [(status, body)] * 10_000
+
+    @property
+    def in_flight(self) -> int:
+        """Requests come in and not answered yet."""
+        with self.lock:
+            return self.arrived - len(self.requests)
 
     def at(self, path: str) -> list[Request]:
         return [r for r in self.requests if r.path == path]
@@ -97,6 +105,8 @@ def http_receiver() -> Iterator[HttpReceiver]:
             length = int(self.headers.get("content-length") or 0)
             body = self.rfile.read(length) if length else b""
             req = Request(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+            with receiver.lock:
+                receiver.arrived += 1
             if receiver.delay:
                 time.sleep(receiver.delay)
             status, answer = receiver._answer(req)

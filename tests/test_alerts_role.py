@@ -209,6 +209,24 @@ async def test_a_second_alert_role_waits_as_a_standby(redis_url: str, tmp_path: 
     await city.close()
 
 
+async def test_an_alert_role_whose_lock_ran_out_takes_it_again_and_goes_on(redis_url: str, tmp_path: Path) -> None:
+    city = await City.open(redis_url, tmp_path, RULES)
+    stop = asyncio.Event()
+    role = AlertRole(city.client, city.catalog, city.settings, owner="first")
+    task = asyncio.create_task(role.run(stop))
+    await _until(lambda: _lock_is(city.client, b"first"), within=5)
+    # Run out while Redis was away longer than the lock (a double failover), and nobody else took it.
+    await city.client.delete(keys.alert_lock())
+    await _until(lambda: _lock_is(city.client, b"first"), within=5)
+    assert not task.done()
+    await city.writer.write([_sample("hyeongsan", 2.5, 0, 0)])
+    await city.aggregator.step()
+    await _until(lambda: _kinds_are(city, ["firing"]), within=5)
+    stop.set()
+    await task
+    await city.close()
+
+
 async def _kinds_are(city: City, kinds: list[str]) -> bool:
     return [n["kind"] for n in await city.all_notifications()] == kinds
 

@@ -241,8 +241,13 @@ class AlertRole:
             now = time.monotonic()
             if now >= next_tick:
                 if not await self.lock.keep():
-                    log.error("alert role %s lost its lock; stopping evaluation", self.owner)
-                    return False
+                    # Run out with nobody taking over (Redis away longer than the lock, a failover): take it again
+                    # and go on from what Redis holds, as at a start. Taken by another role: that one is active.
+                    if not await self.lock.take():
+                        log.error("alert role %s lost its lock; stopping evaluation", self.owner)
+                        return False
+                    log.warning("alert role %s took its lock again after it ran out", self.owner)
+                    await self.start()
                 await self.tick()
                 next_tick = now + tick
             block = max(1, int(min(self.settings.block_ms, (next_tick - time.monotonic()) * 1000)))
@@ -254,7 +259,9 @@ class AlertRole:
             await self.evaluate_snapshot()
 
         try:
-            await run_stream_reader("alert role", once, stop, regroup=regroup, log=log)
+            # After an outage, start again from what Redis holds: a failover may have lost the last commits (their
+            # notifications too), which the in-memory state would otherwise take as done.
+            await run_stream_reader("alert role", once, stop, regroup=regroup, log=log, recover=self.start)
         finally:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -42,7 +42,7 @@ class LocalCluster:
     """redis-server processes in cluster mode on 127.0.0.1 (each master with `replicas` replicas), nothing kept on
     disk but their node files."""
 
-    def __init__(self, folder: Path, masters: int = MASTERS, replicas: int = 1) -> None:
+    def __init__(self, folder: Path, masters: int = MASTERS, replicas: int = 1, node_timeout_ms: int = 2000) -> None:
         found = tools()
         if found is None:
             raise RuntimeError("redis-server and redis-cli are needed for a cluster (Debian: apt install redis-server "
@@ -50,6 +50,8 @@ class LocalCluster:
         self.server, self.cli = found
         self.folder = folder
         self.masters, self.replicas = masters, replicas
+        # How long a master may be silent before its replica takes over (a failover test shortens it).
+        self.node_timeout_ms = node_timeout_ms
         self.ports = free_ports(masters * (1 + replicas))
         self.procs: dict[int, subprocess.Popen[bytes]] = {}
 
@@ -62,7 +64,7 @@ class LocalCluster:
         node.mkdir(exist_ok=True)
         self.procs[port] = subprocess.Popen(
             [self.server, "--port", str(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
-             "--cluster-config-file", str(node / "nodes.conf"), "--cluster-node-timeout", "2000",
+             "--cluster-config-file", str(node / "nodes.conf"), "--cluster-node-timeout", str(self.node_timeout_ms),
              "--save", "", "--appendonly", "no", "--dir", str(node), "--protected-mode", "no",
              # A replica's first sync at once, not after the default 5 s wait for more replicas.
              "--repl-diskless-sync-delay", "0"],

@@ -9,12 +9,13 @@ import os
 import random
 import socket
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
-from redis.exceptions import ResponseError
+from redis.exceptions import RedisError, ResponseError
 
 from situationroom import counters, keys
 from situationroom.aio import wait_event
@@ -28,6 +29,7 @@ from situationroom.notify.channels.base import Channel, ChannelContext, Delivery
 from situationroom.notify.channels.config import load_channels
 from situationroom.notify.people import People, load_people
 from situationroom.notify.routing import Planned, plan
+from situationroom.outage import run_stream_reader
 from situationroom.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -96,17 +98,20 @@ class Notifier:
     async def setup(self) -> None:
         if not self.people.staff:
             log.warning("no departments.yaml / staff.yaml in %s: nobody to notify", self.settings.seeds)
-        try:
-            await self.client.xgroup_create(keys.notifications(), keys.NOTIFY_GROUP, id="0", mkstream=True)
-        except ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
+        await self._group()
         await subs_mod.seed_once(self.client, self.settings.seeds / "subscriptions.yaml", self.people, self.catalog,
                                  set(self.channels))
         for channel in self.channels.values():
             await channel.start()
             if channel.disabled:
                 log.warning("channel %s is disabled: %s", channel.id, channel.disabled)
+
+    async def _group(self) -> None:
+        try:
+            await self.client.xgroup_create(keys.notifications(), keys.NOTIFY_GROUP, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
 
     async def close(self) -> None:
         for channel in self.channels.values():
@@ -117,9 +122,11 @@ class Notifier:
         await self.setup()
         loops: list[asyncio.Task[None]] = []
         try:
-            loops = [asyncio.create_task(self._reader(stop), name="notify-reader"),
-                     asyncio.create_task(self._retrier(stop), name="notify-retrier"),
-                     asyncio.create_task(self._reclaimer(stop), name="notify-reclaimer")]
+            # Each loop rides out a Redis outage (a failover) by itself, as the other roles' readers do.
+            loops = [asyncio.create_task(run_stream_reader(f"notify {name}", step, stop, regroup=self._group, log=log),
+                                         name=f"notify-{name}")
+                     for name, step in (("reader", self._reader(stop)), ("retrier", self._retrier(stop)),
+                                        ("reclaimer", self._reclaimer(stop)))]
             stopper = asyncio.create_task(stop.wait())
             done, _ = await asyncio.wait([*loops, stopper], return_when=asyncio.FIRST_COMPLETED)
             stop.set()
@@ -149,40 +156,50 @@ class Notifier:
 
     # ------------------------------------------------------------------------------------------ reading
 
-    async def _reader(self, stop: asyncio.Event) -> None:
-        # Our own pending entries first (a restart): they were read but not acknowledged.
-        while not stop.is_set():
-            reply = await self.client.xreadgroup(keys.NOTIFY_GROUP, self.consumer, {keys.notifications(): "0"},
-                                                 count=self.settings.batch_size)
-            entries = reply[0][1] if reply else []
-            entries = [(i, f) for i, f in entries if i not in self.inflight]
-            if not entries:
-                break
-            await self.handle(entries)
-            await self._drain()
-        while not stop.is_set():
+    def _reader(self, stop: asyncio.Event) -> Callable[[], Awaitable[bool]]:
+        backlog = True
+
+        async def once() -> bool:
+            nonlocal backlog
+            if backlog:
+                # Our own pending entries first (a restart): they were read but not acknowledged. (Those left by
+                # a Redis outage later on are the reclaimer's.)
+                reply = await self.client.xreadgroup(keys.NOTIFY_GROUP, self.consumer, {keys.notifications(): "0"},
+                                                     count=self.settings.batch_size)
+                entries = reply[0][1] if reply else []
+                entries = [(i, f) for i, f in entries if i not in self.inflight]
+                if entries:
+                    await self.handle(entries)
+                    await self._drain()
+                    return not stop.is_set()
+                backlog = False
             reply = await self.client.xreadgroup(keys.NOTIFY_GROUP, self.consumer, {keys.notifications(): ">"},
                                                  count=self.settings.batch_size, block=self.settings.block_ms)
             if reply:
                 await self.handle(reply[0][1])
+            return not stop.is_set()
+        return once
 
     async def _drain(self) -> None:
         while self.tasks:
             await asyncio.wait(set(self.tasks))
 
-    async def _reclaimer(self, stop: asyncio.Event) -> None:
-        """Take over entries a dead consumer read and never acknowledged."""
+    def _reclaimer(self, stop: asyncio.Event) -> Callable[[], Awaitable[bool]]:
+        """Take over entries a dead consumer read and never acknowledged (or this one, cut off by an outage)."""
         every = max(0.5, self.settings.claim_idle / 2)
         idle_ms = int(self.settings.claim_idle * 1000)
-        while not stop.is_set():
+
+        async def once() -> bool:
             if await wait_event(stop, every):
-                return
+                return False
             reply = await self.client.xautoclaim(keys.notifications(), keys.NOTIFY_GROUP, self.consumer,
                                                  idle_ms, "0-0", count=self.settings.batch_size)
             entries = [(i, f) for i, f in reply[1] if i not in self.inflight and f] if reply else []
             if entries:
                 await self.handle(entries)
             await self.client.zremrangebyscore(keys.notify_done(), "-inf", now_ms() - DONE_KEEP_MS)
+            return not stop.is_set()
+        return once
 
     async def handle(self, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
         """Route a batch of notification entries and start their deliveries (one round trip to look up state)."""
@@ -231,7 +248,17 @@ class Notifier:
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
         self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        task.add_done_callback(self._ended)
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        self.tasks.discard(task)
+        exc = None if task.cancelled() else task.exception()
+        if isinstance(exc, RedisError | OSError):
+            # Redis went away under it (a failover): the entry stays pending and its delivery not recorded as done,
+            # so it is taken up again (and sent again, with its idempotency key, if it had gone out).
+            log.warning("notify: a delivery could not be recorded: %s; it is taken up again later", exc)
+        elif exc is not None:
+            log.error("notify: a delivery task failed", exc_info=exc)
 
     async def _entry(self, entry_id: bytes, planned: list[Planned]) -> None:
         """Deliver everything of one entry (first attempts), then acknowledge it."""
@@ -328,8 +355,8 @@ class Notifier:
 
     # ------------------------------------------------------------------------------------------ retries
 
-    async def _retrier(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
+    def _retrier(self, stop: asyncio.Event) -> Callable[[], Awaitable[bool]]:
+        async def once() -> bool:
             self.wake.clear()
             claimed, nxt = await self.claim(keys=[keys.notify_retry(), keys.notify_jobs()],
                                             args=[now_ms(), self.lease_ms, 100])
@@ -346,6 +373,8 @@ class Notifier:
             if claimed and len(claimed) >= 200:
                 wait = 0
             await wait_event(self.wake, wait)
+            return not stop.is_set()
+        return once
 
     def _from_job(self, dkey: bytes, raw: bytes) -> Delivery | None:
         if not raw:

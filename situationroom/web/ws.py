@@ -95,7 +95,7 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         build = getattr(websocket.app.state, "build", __version__)
         await client.send(Frame.of({"type": "hello", "version": __version__, "build": build,
                                     "heartbeat_s": fanout.settings.ws_heartbeat, "server_time": now_ms(),
-                                    "max_frame": fanout.settings.ws_max_frame,
+                                    "max_frame": fanout.settings.ws_max_frame, "store_ok": fanout.store_ok,
                                     # What the screen will never be sent, so it can say so rather than show blanks.
                                     "withheld": sorted(hidden)}))
         while not client.closed:

@@ -8,8 +8,7 @@ import time
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import RedisError
 
 from situationroom import aio, updates
 from situationroom.catalog import Catalog
@@ -28,6 +27,10 @@ READ_COUNT = 1000
 """Entries per read of the shared reader and per read of a client's catch-up."""
 HEARTBEAT_SLICES = 10
 """The heartbeat interval is walked in this many steps, each pinging the clients whose turn it is."""
+STALLED = 0.5
+"""Seconds a read of the update stream may last beyond its block time before the pages are told Redis is away."""
+WATCH_EVERY = 0.25
+"""How often the length of the read under way is looked at."""
 
 
 class Fanout:
@@ -46,6 +49,12 @@ class Fanout:
         self.coalesced_clients = 0
         """How many times a client fell behind and was switched to coalesced updates (for tests and metrics)."""
         self.frames_encoded = 0
+        self.store_ok = True
+        """Whether the shared reader reaches Redis: while it does not, nothing live can come, and the pages say so."""
+        self._read_ok_at = now_ms()
+        """When (server ms) a read of the update stream last answered."""
+        self._reading_since: float | None = None
+        """When (monotonic) the read under way began; None between reads."""
         self._next_id = 0
         self._tasks: list[asyncio.Task[None]] = []
         self._closing_tasks: set[asyncio.Task[None]] = set()
@@ -58,7 +67,8 @@ class Fanout:
         self.position, self.parsed_position = last, parse_id(last)
         self._stop.clear()
         self._tasks = [asyncio.create_task(self._read_loop(), name="fanout-reader"),
-                       asyncio.create_task(self._heartbeat_loop(), name="fanout-heartbeat")]
+                       asyncio.create_task(self._heartbeat_loop(), name="fanout-heartbeat"),
+                       asyncio.create_task(self._watch_loop(), name="fanout-store-watch")]
 
     async def stop(self) -> None:
         # The loops also end on the event: redis.asyncio can lose a cancellation that lands as a command
@@ -187,17 +197,42 @@ class Fanout:
     async def _read_loop(self) -> None:
         backoff = 0.1
         while not self._stop.is_set():
+            self._reading_since = time.monotonic()
             try:
                 batch = await updates.read_after(self.redis, self.position, count=READ_COUNT,
                                                  block=self.settings.block_ms)
                 backoff = 0.1
-            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            # Any Redis error: a cluster in failover answers CLUSTERDOWN or TRYAGAIN, and a reader that ended on
+            # one would leave every page of the process without updates for good.
+            except (RedisError, OSError) as exc:
+                self._reading_since = None
                 log.warning("update stream: %s; retrying in %.1fs", exc, backoff)
+                self._store(ok=False)
                 await aio.wait_event(self._stop, backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
+            self._reading_since = None
+            self._read_ok_at = now_ms()
+            self._store(ok=True)
             if batch.last is not None:
                 self.dispatch(entries_of(batch.updates, self.router), batch.last)
+
+    async def _watch_loop(self) -> None:
+        # A cluster client retries a dead master's commands by itself until a replica is promoted, seconds without
+        # an error: a read lasting that long is Redis away all the same.
+        limit = self.settings.block_ms / 1000 + STALLED
+        while not await aio.wait_event(self._stop, WATCH_EVERY):
+            started = self._reading_since
+            if started is not None and time.monotonic() - started > limit:
+                self._store(ok=False)
+
+    def _store(self, *, ok: bool) -> None:
+        # Told once each way: a connection that stays open through a Redis failover would otherwise look live on
+        # a wall while nothing can reach it. `since`: nothing has been read after it.
+        if ok != self.store_ok:
+            self.store_ok = ok
+            self.send_control({"type": "store", "ok": ok} if ok else {"type": "store", "ok": ok,
+                                                                      "since": self._read_ok_at})
 
     def dispatch(self, entries: list[Entry], last: str) -> None:
         """Hand one batch to every audience; synchronous, so a subscription joins either before or after it."""

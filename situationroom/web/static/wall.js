@@ -1366,7 +1366,7 @@
       const fresh = header.querySelector(".fresh");
       let cls = "ok";
       let text;
-      if (!connected) {
+      if (!connected || storeDown) {
         cls = "down";
         text = `${WORDS.lost}${newestT ? ` · ${WORDS.lastData} <b>${timeFmt.format(shownTime(newestT, newestX))}</b>` : ""}`;
       } else if (!newestT) {
@@ -1412,6 +1412,9 @@
   // ------------------------------------------------------------------------------------------ connection
   let ws = null;
   let connected = false;
+  // The server is reached but cannot reach Redis (a failover): nothing live comes, which the wall says as for a lost
+  // connection; the connection stays, so the updates go on once the server reads again.
+  let storeDown = false;
   let downSince = Date.now();
   let attempt = 0;
   let retryAt = 0;
@@ -1448,6 +1451,7 @@
         withheld = new Set(f.withheld || []);
         markWithheld();
         connected = true;
+        storeDown = f.store_ok === false;
         attempt = 0;
         missed = 0;
         clearInterval(heartbeat);
@@ -1485,6 +1489,12 @@
         missed = 0;
         if (ws) ws.send(JSON.stringify({ type: "pong", t: f.server_time }));
         break;
+      case "store":
+        // `since`: the server's last read of the updates, in its clock; nothing new has come after it.
+        if (!f.ok && !storeDown) downSince = typeof f.since === "number" ? f.since - clockOffset : Date.now();
+        storeDown = !f.ok;
+        tick();
+        break;
       case "pong":
         missed = 0;
         if (typeof f.server_time === "number" && typeof f.t === "number") {
@@ -1511,7 +1521,7 @@
   }
 
   function lost() {
-    if (connected) downSince = Date.now();
+    if (connected && !storeDown) downSince = Date.now();
     connected = false;
     clearInterval(heartbeat);
     if (ws) { ws.onclose = null; ws.onmessage = null; try { ws.close(); } catch (e) { /* already closed */ } }
@@ -1545,13 +1555,15 @@
   document.body.appendChild(bannerEl);
   function banner(t) {
     const limit = ((def && def.dashboard && def.dashboard.disconnect_banner_s) || 10) * 1000;
-    const on = !connected && Date.now() - downSince > limit;
+    const on = (!connected || storeDown) && Date.now() - downSince > limit;
     bannerEl.classList.toggle("on", on);
     if (!on) return;
-    const last = newestT ? timeFmt.format(newestT) : "–";
+    const last = newestT ? timeFmt.format(shownTime(newestT, newestX)) : "–";   // in the header's (simulated) time
     const wait = Math.max(0, Math.ceil((retryAt - Date.now()) / 1000));
+    // Connected to a server that lost Redis: no attempt of the page's own to count down to.
+    const retry = connected ? "" : `${WORDS.retry}${LANG === "ko" ? ` ${wait}${WORDS.inSec}` : ` in ${wait}${WORDS.inSec}`} · `;
     const html = `<div class="big">${icon("plug")}${WORDS.lost}</div><div class="sub">${WORDS.lostEn} · ${WORDS.lastData} ${last}</div>` +
-      `<div class="retry">${WORDS.retry}${LANG === "ko" ? ` ${wait}${WORDS.inSec}` : ` in ${wait}${WORDS.inSec}`} · ${fmtAge(Date.now() - downSince)}</div>`;
+      `<div class="retry">${retry}${fmtAge(Date.now() - downSince)}</div>`;
     if (bannerEl.innerHTML !== html) bannerEl.innerHTML = html;
   }
 
