@@ -292,6 +292,10 @@ class Notifier:
             except TimeoutError:
                 await self._failed(d, f"no answer within {channel.config.timeout * 2 + 5:g} s", permanent=False)
                 return
+            except RedisError:
+                # A channel that writes to Redis (in-app) during an outage: not a bug of the channel. Nothing can be
+                # recorded now either; the entry stays pending and is taken up again (`_ended` says so, in a line).
+                raise
             except Exception as exc:  # a bug in a channel must not lose the delivery: retry it, say why
                 log.exception("channel %s failed unexpectedly", d.channel)
                 await self._failed(d, f"{exc.__class__.__name__}: {self.ctx.redact(str(exc))}", permanent=False)
