@@ -24,6 +24,7 @@ from situationroom.alerts.state import fingerprint
 from situationroom.embedded import EmbeddedRedis
 from situationroom.redisconn import sync_client
 from situationroom.settings import Settings
+from situationroom.web.pages import STATIC, WALL_SCRIPTS
 from tests.browser import needs_chromium
 from tests.redis_support import empty_url
 from tests.servers_support import free_port, serve, wait_for
@@ -295,6 +296,10 @@ def test_every_page_and_asset_is_served_by_the_product(page: Page, site: WallSit
         assert page.evaluate("document.fonts.check('700 20px \"Pretendard Variable\"', '포항')")
     assets = [u for u in page.seen.urls if "/assets/" in u]  # type: ignore[attr-defined]
     assert any(u.endswith("vega.min.js") for u in assets) and any(u.endswith(".woff2") for u in assets)
+    # The wall's scripts, one job each: every one of them loaded from this server, and none left out of the page.
+    loaded = {u.rsplit("/", 1)[1] for u in assets}
+    assert set(WALL_SCRIPTS) <= loaded, set(WALL_SCRIPTS) - loaded
+    assert {p.name for p in STATIC.glob("wall*.js")} == {*WALL_SCRIPTS, "wall-compare.js"}
     cached = httpx.get(assets[0])
     assert cached.headers["cache-control"] == "public, max-age=31536000, immutable"
     assert httpx.get(site.url + "/dashboards/nowhere").status_code == 404

@@ -11,7 +11,11 @@ from situationroom import __version__
 from situationroom.cli import (
     bench,
     bench_cluster,
+    bench_history,
     bench_public,
+    bench_soak,
+    bench_wall,
+    bench_ws,
     briefings,
     collectors,
     drill,
@@ -36,7 +40,12 @@ app.add_typer(drill.app, name="drill")
 app.add_typer(incidents.app, name="incident")
 app.add_typer(briefings.app, name="briefing")
 app.add_typer(history.app, name="history")
-bench.app.command("public")(bench_public.bench_public)  # its own module: bench.py is full
+# One module per bench past ingest and alerts (bench.py), added in the order `bench --help` lists them.
+bench.app.command("ws")(bench_ws.bench_ws)
+bench.app.command("wall")(bench_wall.bench_wall)
+bench.app.command("soak")(bench_soak.bench_soak)
+bench.app.command("history")(bench_history.bench_history)
+bench.app.command("public")(bench_public.bench_public)
 bench.app.command("cluster")(bench_cluster.bench_cluster)
 app.add_typer(bench.app, name="bench")
 

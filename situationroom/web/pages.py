@@ -28,6 +28,11 @@ log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
 WALL = "overview"
 """The dashboard the wall display at `/` shows."""
+WALL_SCRIPTS = ("wall-words.js", "wall-state.js", "wall-format.js", "wall-panel.js", "wall-kpi.js",
+                "wall-charts.js", "wall-map.js", "wall-lists.js", "wall-layout.js", "wall-data.js", "wall-render.js",
+                "wall-connection.js", "wall.js")
+"""The wall's scripts in the order they run: they share the page's script scope, each using what those before it
+declare, and wall.js, last, starts the page."""
 Lang = Annotated[Literal["ko", "en"], Query(description="language of the page: ko (default) or en")]
 
 
@@ -158,7 +163,7 @@ def _shell(request: Request, name: str, lang: str, title: str, follow: bool = Fa
     attrs = {"dashboard": name, "follow": "1"} if follow else {"dashboard": name}
     return shell.page(request, lang=lang, title=title, styles=["wall.css"], inline_style=status.css(),
                       scripts=["vendor/vega.min.js", "vendor/vega-lite.min.js", "vendor/vega-embed.min.js",
-                               "wall-compare.js", "wall.js"],
+                               "wall-compare.js", *WALL_SCRIPTS],
                       body='<div id="wall" aria-live="polite"></div>', attrs=attrs)
 
 

@@ -1,8 +1,8 @@
 // Comparisons with the past on the wall (docs/dashboards.md, "Comparing with the past"): a chart's dashed lines of
 // yesterday, last week, last year or a named event, and a KPI's difference to the same time of a past period. The
 // server reads the history and shifts it onto the chart's time axis (GET /api/v1/dashboards/{name}/compare/{panel});
-// this draws it, asking again every minute as the axis moves. wall.js calls init() once, tick() every second and
-// kpi() when a KPI tile renders.
+// this draws it, asking again every minute as the axis moves. The wall calls init() once it has the dashboard
+// (wall.js), tick() every second (wall-render.js) and kpi() when a KPI tile renders (wall-kpi.js).
 (() => {
   "use strict";
   const REFRESH_MS = 60000;          // the axis moves: the dashed lines follow it once a minute
