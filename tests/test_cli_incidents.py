@@ -1,5 +1,6 @@
-"""`situationroom incident`: declare, note, raise and end a typhoon level on the Pohang site from the command line;
-the API reads the same incident and timeline, the audit log names the OS user; bad input exits 2 saying what."""
+"""`situationroom incident`: declare, note, raise, lower and end a typhoon level on the Pohang site from the
+command line; the API reads the same incident and timeline, the audit log names the OS user; bad input exits 2
+saying what."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from tests.site_support import REPO, settings_for
 pytestmark = pytest.mark.cluster  # also run on the suite's Redis Cluster
 
 
-def test_a_typhoon_declared_noted_raised_and_ended_from_the_command_line(redis_url: str) -> None:
+def test_a_typhoon_declared_noted_raised_lowered_and_ended_from_the_command_line(redis_url: str) -> None:
     site = ("--site", str(REPO), "--redis-url", redis_url)
     declared = cli("incident", "declare", "--hazard", "typhoon", "--area", "pohang", "--level", "1",
                    "--reason", "태풍 힌남노 북상, 태풍주의보", *site)
@@ -29,6 +30,8 @@ def test_a_typhoon_declared_noted_raised_and_ended_from_the_command_line(redis_u
     assert noted.returncode == 0, noted.stderr
     raised = cli("incident", "level", iid, "--level", "비상 3단계", "--reason", "태풍경보, 하천 범람", *site)
     assert "비상 3단계" in raised.stdout, raised.stderr
+    lowered = cli("incident", "level", iid, "--level", "2", "--reason", "태풍 동해상 진출", *site)
+    assert lowered.returncode == 0 and "비상 2단계 (Emergency level 2), open" in lowered.stdout, lowered.stderr
     listed = cli("incident", "list", *site)
     assert iid in listed.stdout and "declared by" in listed.stdout
     ended = cli("incident", "end", iid, "--reason", "태풍 소멸", *site)
@@ -40,7 +43,8 @@ def test_a_typhoon_declared_noted_raised_and_ended_from_the_command_line(redis_u
     with serve(settings_for(redis_url)) as srv, httpx.Client(base_url=srv.url) as http:
         body = http.get(f"/api/v1/incidents/{iid}/timeline").json()
         assert [(e["kind"], e.get("event")) for e in body["entries"]] == [
-            ("declared", None), ("note", None), ("level", "raised"), ("ended", None)]
+            ("declared", None), ("note", None), ("level", "raised"), ("level", "lowered"), ("ended", None)]
+        assert (body["entries"][3]["text"], body["entries"][3]["previous"]) == ("태풍 동해상 진출", 3)
         assert body["entries"][0]["by"].endswith("(cli)")
         assert body["entries"][1]["pinned"] == 1662407400000  # what the note is about: 2022-09-06 04:50 KST
         assert body["incident"]["dashboards"] == ["typhoon", "safety", "weather"]
@@ -48,7 +52,7 @@ def test_a_typhoon_declared_noted_raised_and_ended_from_the_command_line(redis_u
                          headers=bearer(redis_url, "admin", "chief")).json()["entries"]
     assert [(e["action"], e["role"], e["address"]) for e in reversed(audit)] == [
         ("incident.declare", "cli", "cli"), ("incident.note", "cli", "cli"), ("incident.level", "cli", "cli"),
-        ("incident.end", "cli", "cli")]
+        ("incident.level", "cli", "cli"), ("incident.end", "cli", "cli")]
 
 
 def test_bad_input_exits_2_saying_what_is_wrong(redis_url: str) -> None:

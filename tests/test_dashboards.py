@@ -243,7 +243,7 @@ def test_a_threshold_line_is_drawn_for_the_series_it_belongs_to_and_every_axis_h
 
 
 def test_the_map_has_an_inset_for_the_city_centre_in_an_empty_corner(site_catalog: Catalog) -> None:
-    from situationroom.web.charts import district_inset, district_map
+    from situationroom.wall_charts import district_inset, district_map
 
     whole = district_map(site_catalog, REPO / "seeds")
     inset = district_inset(site_catalog, REPO / "seeds")
@@ -258,7 +258,7 @@ def test_the_map_has_an_inset_for_the_city_centre_in_an_empty_corner(site_catalo
 
 
 def test_rings_are_clockwise_for_d3_geo(site_catalog: Catalog) -> None:
-    from situationroom.web.charts import district_map
+    from situationroom.wall_charts import district_map
 
     spec = district_map(site_catalog, REPO / "seeds")
     for feature in spec["datasets"]["districts"]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from situationroom.web import charts, data_charts
+from situationroom import wall_charts as charts
+from situationroom.web import data_charts
 
 
 def test_the_spec_reads_the_named_dataset_with_the_units_placeholder_and_a_light_theme() -> None:

@@ -97,6 +97,51 @@ async def test_a_declared_flood_keeps_its_timeline_in_order_after_the_alert_is_p
     await city.close()
 
 
+async def test_a_level_raised_then_lowered_says_so_everywhere_a_user_looks(redis_url: str, tmp_path: Path) -> None:
+    town = await open_incident_city(redis_url, tmp_path)
+    city = town.city
+    operator = bearer(redis_url, "operator", "duty-officer")
+    admin = bearer(redis_url, "admin", "chief")
+    with serve(city.settings) as srv:
+        async with httpx.AsyncClient(base_url=srv.url) as http:
+            iid = (await http.post("/api/v1/incidents", json=FLOOD, headers=operator)).json()["id"]
+            raised = await http.post(f"/api/v1/incidents/{iid}/level", headers=operator,
+                                     json={"level": 3, "reason": "제방 월류 우려"})
+            assert (raised.json()["level"], raised.json()["status"]) == (3, "severe")
+            await city.notifications()  # the declaration's and the raise's
+            lowered = await http.post(f"/api/v1/incidents/{iid}/level", headers=admin,
+                                      json={"level": "비상 1단계", "reason": "형산강 수위 하강"})
+            assert lowered.status_code == 200, lowered.text
+            got = lowered.json()
+            assert (got["state"], got["level"], got["level_ko"], got["level_en"], got["status"]) == (
+                "open", 1, "비상 1단계", "Emergency level 1", "warning")
+
+            # What the wall's header shows: the open incidents, at the lowered level and its colour.
+            shown = (await http.get("/api/v1/incidents", params={"state": "open"})).json()["incidents"]
+            assert [(i["id"], i["level_ko"], i["status"]) for i in shown] == [(iid, "비상 1단계", "warning")]
+            assert (await http.get(f"/api/v1/incidents/{iid}")).json()["level_ko"] == "비상 1단계"
+
+            entries = (await http.get(f"/api/v1/incidents/{iid}/timeline")).json()["entries"]
+            assert [(e["kind"], e.get("event"), e.get("level"), e.get("previous")) for e in entries] == [
+                ("declared", None, 1, None), ("level", "raised", 3, 1), ("level", "lowered", 1, 3)]
+            down = entries[-1]
+            assert (down["by"], down["text"], down["level_ko"]) == ("chief", "형산강 수위 하강", "비상 1단계")
+            csv = (await http.get(f"/api/v1/incidents/{iid}/timeline", params={"format": "csv"})).text
+            assert "lowered" in csv.splitlines()[-1] and "형산강 수위 하강" in csv.splitlines()[-1]
+
+            (told,) = await city.notifications()
+            line = told["alerts"][0]
+            assert (told["kind"], told["event"], line["name_ko"]) == ("incident", "lowered", "홍수 비상 1단계")
+            assert line["message_ko"] == "하향 (chief): 형산강 수위 하강" and line["state"] == "firing"
+
+            audit = (await http.get("/api/v1/audit", params={"action": "incident.level"}, headers=admin)).json()
+            last = audit["entries"][0]
+            assert (last["actor"], last["target"]) == ("chief", iid)
+            assert {k: last["detail"][k] for k in ("from", "level", "reason")} == {
+                "from": 3, "level": 1, "reason": "형산강 수위 하강"}
+    await city.close()
+
+
 async def test_only_operators_and_admins_declare_staff_add_notes(redis_url: str, tmp_path: Path) -> None:
     town = await open_incident_city(redis_url, tmp_path)
     with serve(town.city.settings) as srv:

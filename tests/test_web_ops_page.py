@@ -2,18 +2,20 @@
 `situationroom up` on a copy of the Pohang site whose simulators run every second.
 
 What an operator sees and does: every collector listed with its state (colour, icon and word), pause
-stops a collector's samples, resume brings them back, run now runs it, and a viewer token is refused by
-the server; screenshots in Korean and English for the docs."""
+stops a collector's samples, resume brings them back, run now runs it, a briefing made now is archived, and a
+viewer token is refused by the server; screenshots in Korean and English for the docs."""
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import httpx
 import orjson
 import pytest
 from playwright.sync_api import Browser, Page
@@ -60,14 +62,15 @@ schedule: {interval: soon}
 
 
 class Site(Up):
-    """`situationroom up` on a copy of the repository's site with fast simulators (the economy one hourly), a
-    collector that fails and a file with a mistake."""
+    """`situationroom up` on a copy of the repository's site (with its briefings) with fast simulators (the economy
+    one hourly), a collector that fails and a file with a mistake."""
 
     def __init__(self, root: Path, redis_url: str) -> None:
         site_copy(root, every="1s", every_of={HOURLY: "1h"})
         (root / "collectors" / "parking_api.py").write_text(FAILING_PY, encoding="utf-8")
         (root / "collectors" / "parking.yaml").write_text(FAILING, encoding="utf-8")
         (root / "collectors" / "broken.yaml").write_text(BROKEN, encoding="utf-8")
+        shutil.copytree(REPO / "briefings", root / "briefings")
         super().__init__(log=root / "up.log", site=root, redis_url=redis_url, cwd=root)
         self.root = root
         self.redis_url = redis_url
@@ -181,6 +184,39 @@ def test_run_now_runs_a_collector_before_its_time(browser: Browser, site: Site) 
         requested = site.redis.hget(keys.collector_control(HOURLY), "run_now")
         assert requested is not None and abs(float(requested) - time.time()) < 10
     done(page)
+
+
+def test_make_now_archives_a_briefing_and_audits_it(browser: Browser, site: Site, tmp_path: Path) -> None:
+    token = site.token("operator")
+    page = ops_page(browser, site, token)
+    row = page.locator('section.briefings tr[data-briefing="shift"]')
+    row.wait_for()
+    assert "교대 인수인계 보고" in row.inner_text() and "0 9 * * *" in row.inner_text()
+    assert "아침 상황 보고" in page.inner_text("section.briefings")
+    row.get_by_role("button", name="지금 작성").click()
+    page.wait_for_selector(".toast:has-text('작성했습니다: shift-')", timeout=240_000)
+    made = page.inner_text(".toast").split(": ")[-1].strip()
+    link = row.locator("td.when a")
+    assert link.get_attribute("href") == f"/briefings/{made}" and "ops-operator" in row.inner_text()
+    page.locator("section.briefings").scroll_into_view_if_needed()
+    shots = Path(os.environ.get(SCREENSHOTS_ENV) or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shots / "ops-briefings-ko.png"))
+    with httpx.Client(base_url=site.url, headers={"Authorization": f"Bearer {token}"}, timeout=30) as http:
+        archived = {b["id"]: b for b in http.get("/api/v1/briefings", params={"name": "shift"}).json()["briefings"]}
+        assert archived[made]["by"] == "ops-operator"
+        assert http.get(archived[made]["links"]["pdf"]).content.startswith(b"%PDF")
+        audit = http.get("/api/v1/audit", params={"action": "briefing.run"},
+                         headers={"Authorization": f"Bearer {site.token('admin')}"}).json()["entries"]
+    assert [(e["actor"], e["target"]) for e in audit] == [("ops-operator", made)]
+    done(page)
+    # In English, and for a viewer the button is there but refused.
+    viewer = ops_page(browser, site, site.token("viewer"), lang="en")
+    button = viewer.locator('section.briefings tr[data-briefing="morning"]').get_by_role("button", name="Make now")
+    button.wait_for()
+    assert button.is_disabled() and "operator" in (button.get_attribute("title") or "")
+    assert viewer.inner_text("section.briefings h2").startswith("Briefings")
+    done(viewer)
 
 
 def test_a_collectors_recent_rejections_open_under_its_row(browser: Browser, site: Site) -> None:

@@ -151,7 +151,9 @@ class Writer:
         for f in s["figures"]:
             png = self.charts.get(f["indicator"])
             if png:
-                self.add("img", self.t(f"{f['name_ko']} 추이", f"{f['name_en']} over the period"), png=png)
+                where = self.name(f, "entity")
+                self.add("img", self.t(f"{f['name_ko']} 추이 · {where}", f"{f['name_en']} over the period · {where}"),
+                         png=png)
 
     def districts_section(self, s: dict[str, Any], names: dict[str, tuple[str, str]]) -> None:
         self.add("h", self.t("4. 상황이 나쁜 지역", "4. Districts by level"))

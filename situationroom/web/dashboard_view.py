@@ -9,10 +9,11 @@ from zoneinfo import ZoneInfo
 
 from situationroom import dashboards as dash
 from situationroom import status
+from situationroom import wall_charts as charts
 from situationroom.catalog import Catalog
 from situationroom.dashboard_store import Entry
 from situationroom.events import NONE, Events
-from situationroom.web import charts, compare_api
+from situationroom.web import compare_api
 
 
 def _names(obj: Any) -> dict[str, str]:
@@ -22,11 +23,6 @@ def _title(panel: dash.PanelBase, default_ko: str, default_en: str) -> dict[str,
     return {"ko": panel.title_ko or default_ko, "en": panel.title_en or default_en}
 
 
-TIME_TITLE = {"ko": "시각 ({tz})", "en": "time ({tz})"}
-"""The x axis of every time series: the city's local time, by its zone's abbreviation (KST)."""
-DATE_TITLE = {"ko": "날짜 ({tz})", "en": "date ({tz})"}
-"""The x axis of a time series over days (`window` over a day and a half): its labels are dates."""
-DAYS_S = 36 * 3600.0
 PANEL_TITLES = {
     "map": ("구역별 상태", "Status by district"), "alerts": ("발령 중인 경보", "Alerts firing"),
     "ticker": ("재난문자", "Disaster messages"), "clock": ("현재 시각", "Time"),
@@ -40,33 +36,6 @@ def _scope(catalog: Catalog, domains: list[str], indicators: list[str]) -> list[
         return [i for i in indicators if not domains or catalog.indicators[i].domain in domains] + \
             [i.id for i in catalog.indicators.values() if domains and i.domain in domains and i.id not in indicators]
     return [i.id for i in catalog.indicators.values() if not domains or i.domain in domains]
-
-
-def _levels(catalog: Catalog, indicator: str, entities: list[str], lang: str) -> list[dict[str, Any]]:
-    """The dashed threshold lines of a time series: one per (level, value), labelled with the level's word,
-    the value and the unit, and with the names of the lines it holds for when not all of them."""
-    ind = catalog.indicators[indicator]
-    unit = ind.unit if lang == "ko" else ind.unit_en
-    held: dict[tuple[str, float], list[str]] = {}
-    for e in entities:
-        th = ind.thresholds_for(e)
-        for name, value in th.levels() if th is not None else []:
-            held.setdefault((name, value), []).append(e)
-    out = []
-    for (name, value), ents in held.items():
-        word = getattr(status.BY_ID[name], lang)
-        label = f"{word} {value:,.{ind.decimals}f} {'' if ind.labels else unit}".strip()
-        if len(ents) < len(entities):
-            names = [getattr(catalog.entities[e], f"name_{lang}") for e in ents]
-            who = " · ".join(names) if len(names) <= 2 else (
-                f"{names[0]} 외 {len(names) - 1}" if lang == "ko" else f"{names[0]} +{len(names) - 1}")
-            label = f"{who} {label}"
-        out.append({"level": name, "y": value, "label": label})
-    return out
-
-
-def _zone_name(catalog: Catalog) -> str:
-    return dt.datetime.now(ZoneInfo(catalog.city.timezone)).tzname() or catalog.city.timezone
 
 
 def _cells(catalog: Catalog) -> dict[str, list[str]]:
@@ -106,11 +75,10 @@ def _panel(catalog: Catalog, seeds: Path, panel: dash.PanelBase, pid: str,
         entities = dash.resolve_entities(catalog, ind.id, panel.entities)
         out.update(title=_title(panel, ind.name_ko, ind.name_en), indicator=ind.id, entities=entities,
                    window_s=panel.window,
-                   specs={lang: charts.timeseries(_levels(catalog, ind.id, entities, lang),
+                   specs={lang: charts.timeseries(charts.threshold_rules(catalog, ind.id, entities, lang),
                                                   [getattr(catalog.entities[e], f"name_{lang}") for e in entities],
                                                   "" if ind.labels else (ind.unit if lang == "ko" else ind.unit_en),
-                                                  (DATE_TITLE if panel.window > DAYS_S else TIME_TITLE)[lang]
-                                                  .format(tz=_zone_name(catalog)), lang,
+                                                  charts.time_title(catalog, panel.window, lang), lang,
                                                   versus["label"][lang] if versus else None)
                           for lang in ("ko", "en")})
         topics.add(f"indicator:{ind.id}")

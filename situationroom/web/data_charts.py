@@ -6,7 +6,7 @@ from typing import Any
 
 import altair as alt
 
-from situationroom.web import charts
+from situationroom import wall_charts as charts
 
 INK = "#111827"
 MUTED = "#4b5563"

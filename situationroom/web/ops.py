@@ -1,4 +1,5 @@
-"""The operator page `/ops`: every collector's state, last error, samples per run; run now, pause, resume."""
+"""The operator page `/ops`: every collector's state, last error, samples per run; run now, pause, resume; each briefing
+with the last one made, and make one now."""
 
 from __future__ import annotations
 

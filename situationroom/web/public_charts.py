@@ -7,8 +7,8 @@ from typing import Any
 
 import altair as alt
 
+from situationroom import wall_charts as charts
 from situationroom.catalog import Catalog
-from situationroom.web import charts
 
 INK = "#374151"
 """Axis text on white: 10:1 (WCAG AA asks 4.5:1)."""

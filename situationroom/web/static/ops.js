@@ -1,7 +1,8 @@
 // The operator page (/ops): every collector's state, last error with its time, samples per run, last and
 // next run, refreshed every few seconds; run now, pause and resume for operator tokens (the server checks the
-// role on every request, the page only hides what it would refuse). Signing in: session.js. Everything is
-// served by the product.
+// role on every request, the page only hides what it would refuse). Below, the site's briefings with the last
+// one made and a button that makes one now (the same request as /briefings). Signing in: session.js.
+// Everything is served by the product.
 "use strict";
 
 (() => {
@@ -9,6 +10,7 @@
   const DATA = JSON.parse(document.getElementById("page-data").textContent);
   const TOKEN_KEY = "situationroom.ops.token";
   const REFRESH_MS = 3000;
+  const BRIEFINGS_EVERY = 10;  // refreshes between readings of the briefings' archive (it changes rarely)
   const T = {
     ko: {
       title: "상황실 · 수집기 운영", briefings: "상황 보고", signin: "운영자 로그인", signout: "로그아웃", token: "토큰", apply: "로그인", cancel: "취소",
@@ -29,6 +31,9 @@
       failures: (n) => `연속 ${n}회 실패`, runs: (n) => `${n}회 실행`, never: "—",
       details: "최근 거부", noRejections: "최근 거부된 항목이 없습니다.", other: "English", help: "도움말",
       done: { run: "실행을 요청했습니다", pause: "일시정지했습니다", resume: "재개했습니다" },
+      brief: { title: "상황 보고", cols: ["보고", "일정", "최근 작성", "조작"], run: "지금 작성", running: "작성 중…",
+        onDemand: "요청 시에만", none: "보고 정의가 없습니다. briefings/ 폴더에 파일을 추가하세요 (docs/briefings.md).",
+        made: (n) => `작성했습니다: ${n}`, all: "보고 목록", readOnly: "보고 작성은 운영자(operator)나 관리자(admin) 토큰으로 로그인해야 쓸 수 있습니다." },
       summary: "요약", configError: "파일 오류 — 마지막 정상 설정으로 계속 실행 중:", needsEnv: "켜려면 환경 변수 필요:",
     },
     en: {
@@ -50,6 +55,9 @@
       failures: (n) => `${n} failures in a row`, runs: (n) => `${n} runs`, never: "—",
       details: "Recent rejections", noRejections: "Nothing rejected recently.", other: "한국어", help: "Help",
       done: { run: "Run requested", pause: "Paused", resume: "Resumed" },
+      brief: { title: "Briefings", cols: ["Briefing", "Schedule", "Last made", "Actions"], run: "Make now", running: "Making…",
+        onDemand: "on demand only", none: "No briefing definitions. Add a file to the briefings/ folder (docs/briefings.md).",
+        made: (n) => `Made: ${n}`, all: "All briefings", readOnly: "Making a briefing needs an operator or admin token: sign in." },
       summary: "Summary", configError: "File error — still running its last good version:", needsEnv: "Needs the environment variable:",
     },
   }[LANG];
@@ -65,6 +73,7 @@
   const state = {
     signedIn: false, you: null, rows: [], error: null, updated: 0, login: false,
     loginError: null, busy: new Set(), open: null, rejections: new Map(), toast: null,
+    briefings: null, briefingsError: null, making: null, ticks: 0,
   };
   const app = document.getElementById("app");
 
@@ -166,6 +175,29 @@
       .map((s) => `<span class="state ${(STATE[s] || STATE.unknown).cls}"><span class="icon" aria-hidden="true">${(STATE[s] || STATE.unknown).icon}</span>${esc(T.states[s] || s)} ${counts[s]}</span>`).join("");
   }
 
+  // The briefings (GET /api/v1/briefings): each definition, the last one made of it, and make-now for operators.
+  function briefings() {
+    const b = state.briefings;
+    if (!b) return state.briefingsError ? `<p class="bad-text">${esc(state.briefingsError)}</p>` : "";
+    if (!b.definitions.length) return `<p class="empty">${esc(T.brief.none)}</p>`;
+    const can = state.you && state.you.can_operate;
+    const hint = can ? "" : ` title="${esc(T.brief.readOnly)}"`;
+    const rows = b.definitions.map((d) => {
+      const last = b.briefings.find((r) => r.name === d.name);
+      const made = last
+        ? `<a href="${esc(last.links.page)}">${when(last.made / 1000)}</a>${last.exercise ? ` <span class="xtag">${esc(T.exercise)}</span>` : ""}<div class="muted small">${esc(last.by)}</div>`
+        : `<span class="muted">${T.never}</span>`;
+      const busy = state.making === d.name;
+      return `<tr data-briefing="${esc(d.name)}"><td><b>${esc(LANG === "ko" ? d.name_ko : d.name_en)}</b>
+          <div class="muted small mono">briefings/${esc(d.name)}.yaml</div></td>
+        <td data-label="${esc(T.brief.cols[1])}">${esc(d.schedule.length ? d.schedule.join(", ") : T.brief.onDemand)}</td>
+        <td class="when" data-label="${esc(T.brief.cols[2])}">${made}</td>
+        <td class="actions"><button class="primary" data-brief="${esc(d.name)}"${!can || state.making ? " disabled" : ""}${hint}>${esc(busy ? T.brief.running : T.brief.run)}</button></td></tr>`;
+    }).join("");
+    return `<table class="collectors briefings"><thead><tr>${T.brief.cols.map((c) => `<th>${esc(c)}</th>`).join("")}</tr></thead>
+      <tbody>${rows}</tbody></table>`;
+  }
+
   function loginForm() {
     return `<form id="login" class="login"><label>${esc(T.token)} <input name="token" type="password" autocomplete="off" required></label>
       <button class="primary">${esc(T.apply)}</button><button type="button" data-act="cancel-login">${esc(T.cancel)}</button>
@@ -196,6 +228,8 @@
         <div class="summary" aria-label="${esc(T.summary)}">${summary()}</div>
         ${state.rows.length ? `<table class="collectors"><thead><tr>${T.cols.map((c) => `<th>${esc(c)}</th>`).join("")}</tr></thead>
           <tbody>${rows.map(row).join("")}</tbody></table>` : `<p class="empty">${esc(T.none)}</p>`}
+        <section class="briefings" aria-labelledby="ops-briefings"><h2 id="ops-briefings">${esc(T.brief.title)}
+          <a href="/briefings${LANG === "en" ? "?lang=en" : ""}" class="small">${esc(T.brief.all)}</a></h2>${briefings()}</section>
       </main>${state.toast ? `<div class="toast ${state.toast.bad ? "bad" : ""}" role="status">${esc(state.toast.text)}</div>` : ""}`;
   }
 
@@ -220,11 +254,35 @@
         state.loginError = T.badToken;
       }
       if (state.open) await loadRejections(state.open);
+      if (state.ticks++ % BRIEFINGS_EVERY === 0) await loadBriefings();
     } catch (err) {
       if (err.status === 401) { state.login = true; state.loginError = state.signedIn ? T.badToken : null; state.signedIn = false; state.error = null; }
       else state.error = err.message;
     }
     render();
+  }
+
+  async function loadBriefings() {
+    try {
+      state.briefings = await api("GET", "/api/v1/briefings?limit=200");
+      state.briefingsError = null;
+    } catch (err) {
+      if (err.status !== 401) state.briefingsError = err.message;  // 401: the sign-in form says it already
+    }
+  }
+
+  async function makeBriefing(name) {
+    state.making = name;
+    render();
+    try {
+      const made = await api("POST", `/api/v1/briefings/${encodeURIComponent(name)}/run`);
+      await loadBriefings();
+      state.making = null;
+      toast(T.brief.made(made.id), false);
+    } catch (err) {
+      state.making = null;
+      toast(`${name}: ${err.field ? `${err.field}: ` : ""}${err.message}`, true);
+    }
   }
 
   async function loadRejections(id) {
@@ -240,9 +298,10 @@
     const t = ev.target.closest("button");
     if (!t) return;
     if (t.id === "signin") { state.login = true; state.loginError = null; render(); app.querySelector("#login input").focus(); return; }
-    if (t.id === "signout") { await window.SRSession.signOut().catch(() => null); state.signedIn = false; refresh(); return; }
+    if (t.id === "signout") { await window.SRSession.signOut().catch(() => null); state.signedIn = false; state.ticks = 0; refresh(); return; }
     const act = t.dataset.act;
     if (act === "cancel-login") { state.login = false; render(); return; }
+    if (t.dataset.brief) { await makeBriefing(t.dataset.brief); return; }
     const tr = t.closest("tr[data-id]");
     if (!tr) return;
     const id = tr.dataset.id;
@@ -279,6 +338,7 @@
       return;
     }
     state.signedIn = true;
+    state.ticks = 0;  // read the briefings again: the archive may need the token
     state.login = false;
     state.loginError = null;
     await refresh();

@@ -1,4 +1,5 @@
-"""Vega-Lite v6 specs (made with Altair) of the wall's charts: district map, time series, ranking bars.
+"""Vega-Lite v6 specs (made with Altair) of the wall's charts: district map, time series, ranking bars (also
+rendered to images for briefings, situationroom/briefings/charts.py).
 
 Each spec reads named datasets that the page fills and updates in place through Vega's changeset
 API (`view.change(name, vega.changeset()...)`), so a view is embedded once and never rebuilt.
@@ -8,11 +9,13 @@ Sizes are given for a 1080-pixel-high screen; the page scales every `*Size`, `*W
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import altair as alt
 
@@ -236,6 +239,46 @@ def _time_labels(lang: str) -> str:
     span = "(domain('x')[1] - domain('x')[0])"
     return (f"utcFormat(datum.value, {span} < 900000 ? '%H:%M:%S' : {span} < 129600000 || utchours(datum.value) "
             f"|| utcminutes(datum.value) ? '%H:%M' : '{DATE_FORMAT.get(lang, DATE_FORMAT['en'])}')")
+
+
+TIME_TITLE = {"ko": "시각 ({tz})", "en": "time ({tz})"}
+"""The x axis of every time series: the city's local time, by its zone's abbreviation (KST)."""
+DATE_TITLE = {"ko": "날짜 ({tz})", "en": "date ({tz})"}
+"""The x axis of a time series over days (`window` over a day and a half): its labels are dates."""
+DAYS_S = 36 * 3600.0
+
+
+def threshold_rules(catalog: Catalog, indicator: str, entities: list[str], lang: str) -> list[dict[str, Any]]:
+    """The dashed threshold lines of a time series: one per (level, value), labelled with the level's word,
+    the value and the unit, and with the names of the lines it holds for when not all of them."""
+    ind = catalog.indicators[indicator]
+    unit = ind.unit if lang == "ko" else ind.unit_en
+    held: dict[tuple[str, float], list[str]] = {}
+    for e in entities:
+        th = ind.thresholds_for(e)
+        for name, value in th.levels() if th is not None else []:
+            held.setdefault((name, value), []).append(e)
+    out = []
+    for (name, value), ents in held.items():
+        word = getattr(status.BY_ID[name], lang)
+        label = f"{word} {value:,.{ind.decimals}f} {'' if ind.labels else unit}".strip()
+        if len(ents) < len(entities):
+            names = [getattr(catalog.entities[e], f"name_{lang}") for e in ents]
+            who = " · ".join(names) if len(names) <= 2 else (
+                f"{names[0]} 외 {len(names) - 1}" if lang == "ko" else f"{names[0]} +{len(names) - 1}")
+            label = f"{who} {label}"
+        out.append({"level": name, "y": value, "label": label})
+    return out
+
+
+def _zone_name(catalog: Catalog) -> str:
+    return dt.datetime.now(ZoneInfo(catalog.city.timezone)).tzname() or catalog.city.timezone
+
+
+def time_title(catalog: Catalog, window_s: float, lang: str) -> str:
+    """The x axis' title of a time series showing `window_s` seconds: the city's time, or its dates past a day and a
+    half."""
+    return (DATE_TITLE if window_s > DAYS_S else TIME_TITLE)[lang].format(tz=_zone_name(catalog))
 
 
 COMPARE_DASH = [10, 5]
