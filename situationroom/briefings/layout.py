@@ -14,6 +14,8 @@ EVENTS_KO = {"fired": "발생", "acknowledged": "확인", "resolved": "해제", 
              "lowered": "하향", "silenced": "알림 중지", "declared": "선포", "level": "단계 변경", "ended": "종료",
              "created": "알림 중지 설정", "note": "메모"}
 KINDS_KO = {"alert": "경보", "incident": "사고", "note": "메모", "message": "메시지", "silence": "알림 중지"}
+INCIDENT_KINDS = frozenset({"declared", "level", "ended"})
+"""Timeline entries of the incident itself, which carry no `event`."""
 
 
 @dataclass
@@ -122,12 +124,18 @@ class Writer:
             f"acknowledge: {number(median)} min. Incidents open in the period: {len(s['incidents'])}."))
         rows = []
         for e in s["entries"]:
-            event = EVENTS_KO.get(str(e["event"]), str(e["event"])) if self.ko else str(e["event"])
-            kind = KINDS_KO.get(str(e["kind"]), str(e["kind"])) if self.ko else str(e["kind"])
+            kind_id, event_id = str(e["kind"]), str(e.get("event") or e["kind"])
+            event = EVENTS_KO.get(event_id, event_id) if self.ko else event_id
+            if kind_id in INCIDENT_KINDS:  # the incident's own entries: declared, raised or lowered, ended
+                label = self.t(f"사고 {event}", f"incident {event}")
+            elif e.get("event") is None:  # a note names itself in its kind
+                label = event
+            else:
+                label = f"{KINDS_KO.get(kind_id, kind_id) if self.ko else kind_id} {event}"
             who = e["by"] or ""
             if e.get("ack_minutes") is not None:
                 who += self.t(f" ({number(e['ack_minutes'])}분 후)", f" (after {number(e['ack_minutes'])} min)")
-            rows.append([when(e["at"], self.tz, self.lang), self.x(f"{kind} {event}", e),
+            rows.append([when(e["at"], self.tz, self.lang), self.x(label, e),
                          f"{self.name(e, 'what')} {self.name(e, 'where')}".strip(), who.strip(),
                          e.get("incident") or ""])
         if rows:
