@@ -59,11 +59,22 @@ async def run_stream_reader(name: str, step: Callable[[], Awaitable[bool]], stop
                 return
             outage.reached()
         except ResponseError as exc:
+            _unless_cancelled()
             if missing_group(exc):
                 await regroup()
                 continue
             outage.failed("%s: Redis refused a command: %s; retrying", name, exc)
             await aio.wait_event(stop, RETRY)
         except (OSError, RedisConnectionError, RedisTimeoutError) as exc:
+            _unless_cancelled()
             outage.failed("%s lost Redis: %s; retrying", name, exc)
             await aio.wait_event(stop, RETRY)
+
+
+def _unless_cancelled() -> None:
+    """Go on with the cancellation of a reader whose command failed as it was being cancelled: a client library that
+    turns the cancellation into a connection error while it cleans up (a cluster client closing a connection under
+    way) must not keep a cancelled role retrying for ever, which hung the end of a test run once."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
