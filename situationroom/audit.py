@@ -16,7 +16,7 @@ import orjson
 import redis
 import redis.asyncio as aioredis
 
-from situationroom import keys
+from situationroom import group_reads, keys
 
 log = logging.getLogger(__name__)
 
@@ -163,11 +163,7 @@ async def read(client: aioredis.Redis, *, action: str | None = None, actor: str 
 async def create_group(client: aioredis.Redis, group: str) -> None:
     """A consumer group on the log at its end (what is recorded from now on), unless it exists: a role that follows
     what people do (the incidents follower) reads each entry once and resumes after a restart."""
-    try:
-        await client.xgroup_create(keys.audit(), group, id="$", mkstream=True)
-    except redis.ResponseError as exc:
-        if "BUSYGROUP" not in str(exc):
-            raise
+    await group_reads.create_group(client, keys.audit(), group, start="$")
 
 
 async def read_group(client: aioredis.Redis, group: str, consumer: str, *, pending: bool, count: int,

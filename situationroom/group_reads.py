@@ -1,4 +1,4 @@
-"""Consumer-group reads over several streams that work on one Redis and on a Redis Cluster alike."""
+"""Consumer groups: creating one, and reads over several streams that work on one Redis and on a Redis Cluster alike."""
 
 from __future__ import annotations
 
@@ -6,7 +6,20 @@ import asyncio
 import contextlib
 from typing import Any
 
+from redis.exceptions import ResponseError
+
 from situationroom.redisconn import AsyncClient, is_cluster
+
+
+async def create_group(client: AsyncClient, stream: str, group: str, *, start: str) -> None:
+    """Create consumer group `group` on `stream` (and the stream with it) reading from `start` ("0": every entry, "$":
+    new ones only), unless it exists."""
+    try:
+        await client.xgroup_create(stream, group, id=start, mkstream=True)
+    except ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
+
 
 Reply = list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]]
 """XREADGROUP's reply: per stream, its entries (id, fields)."""

@@ -144,7 +144,7 @@ async def _web(client: aioredis.Redis, catalog: Catalog, settings: Settings, sto
     from situationroom.web.app import create_app
 
     app = create_app(client, catalog, settings)
-    settle_heap()  # the app's pages, specs and schemas: loaded once, kept for good
+    settle_heap()  # the other roles are set up by now, and the app's pages, specs and schemas are loaded
     # No protocol-level pings from uvicorn: the fan-out's heartbeat frames already find and close a silent
     # client (and are the only kind a browser's page can see), so a second keepalive per connection is
     # only a timer, a ping and a pong more for every client.
@@ -243,11 +243,12 @@ async def run_roles(settings: Settings, roles: tuple[str, ...], url: str, *,
 
             briefer = BriefingRole(client, catalog, settings)
             tasks[asyncio.create_task(briefer.run(stop), name="briefing")] = "briefing"
-        settle_heap()
         if "web" in roles:
             tasks[asyncio.create_task(_web(client, catalog, settings, stop, on_ready), name="web")] = "web"
-        elif on_ready is not None:
-            on_ready("")
+        else:
+            settle_heap()  # with a web role, once its app is made too (`_web`)
+            if on_ready is not None:
+                on_ready("")
         stopper = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
         failed = [t for t in done if t is not stopper and (t.cancelled() or t.exception() is not None)]

@@ -17,10 +17,10 @@ from typing import Any
 import orjson
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
-from redis.exceptions import ResponseError
 
 from situationroom import keys
 from situationroom.clock import now_ms
+from situationroom.group_reads import create_group
 from situationroom.lua import PipelinedScript, source
 from situationroom.messages import RECENT, Message
 
@@ -227,11 +227,7 @@ class Group:
 
     async def create(self) -> None:
         """Create the group at the stream's end (new entries only), unless it exists."""
-        try:
-            await self.client.xgroup_create(keys.updates(), self.name, id="$", mkstream=True)
-        except ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
+        await create_group(self.client, keys.updates(), self.name, start="$")
 
     async def read(self, *, pending: bool, count: int, block: int | None, states: bool = True) -> Batch:
         """The next entries, or with `pending` this consumer's entries read but not yet acknowledged (live states

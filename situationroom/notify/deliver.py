@@ -15,13 +15,14 @@ from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import RedisError
 
 from situationroom import counters, keys
 from situationroom.aio import wait_event
 from situationroom.catalog import Catalog
 from situationroom.clock import now_ms
 from situationroom.counters import Counter
+from situationroom.group_reads import create_group
 from situationroom.notify import deadletter
 from situationroom.notify import log as dlog
 from situationroom.notify import subscriptions as subs_mod
@@ -107,11 +108,7 @@ class Notifier:
                 log.warning("channel %s is disabled: %s", channel.id, channel.disabled)
 
     async def _group(self) -> None:
-        try:
-            await self.client.xgroup_create(keys.notifications(), keys.NOTIFY_GROUP, id="0", mkstream=True)
-        except ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
+        await create_group(self.client, keys.notifications(), keys.NOTIFY_GROUP, start="0")
 
     async def close(self) -> None:
         for channel in self.channels.values():
