@@ -133,7 +133,8 @@ class Aggregator:
                 "1" if force else "0", now, s.stale_grace, len(entities), "1" if exercise else "0",
             ]
             for entity, series in entities.items():
-                script_keys += [keys.raw(indicator, entity, exercise), keys.history(indicator, entity, "1m", exercise)]
+                script_keys += [keys.raw(indicator, entity, exercise), keys.history(indicator, entity, "1m", exercise),
+                                keys.history(indicator, entity, "1s", exercise)]
                 # Event-time order, so status changes inside one batch are seen as they happened.
                 series.sort(key=lambda row: row[0])
                 # One argument per series ("ms,value,interval;" each): packing the samples costs

@@ -121,8 +121,9 @@ def raw(indicator: str, entity: str, exercise: bool = False) -> str:
 
 
 def history(indicator: str, entity: str, resolution: str = "1m", exercise: bool = False) -> str:
-    """Sorted set of the 1-minute buckets of the last hours (score = bucket start s, member =
-    "start:count:sum:min:max:last_ms:last"); "1m" is the one resolution Redis keeps (older: the history store)."""
+    """Sorted set of buckets (score = bucket start s, member = "start:count:sum:min:max:last_ms:last"): "1m", the
+    1-minute buckets of the last hours (older: the history store), and "1s", the 1-second buckets of the last hour
+    that the live windows read their partial first minute from (lua/apply.lua)."""
     return f"{_series(indicator, exercise)}:h{resolution}:{entity}"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections import defaultdict
 from typing import Any
 
 import orjson
@@ -636,3 +637,59 @@ async def test_history_keeps_every_value_exactly_in_short_members(aclient: aiore
     assert [(b["sum"], b["min"], b["max"], b["last"]) for b in buckets] == [(v, v, v, v) for v in values]
     member = (await aclient.zrange(keys.history("economy.spending", "4711125300", "1m"), 1, 1))[0]
     assert member == b"%d:1:72.1:72.1:72.1:%d:72.1" % ((minute + 60_000) // 1000, minute + 60_000)
+
+
+async def test_a_fast_series_reads_its_windows_first_minute_from_seconds(aclient: aioredis.Redis, redis_url: str,
+                                                                         mini_catalog: Catalog) -> None:
+    """A series sampled many times a second gets exact windows after every batch, in order, late or repeated; its
+    busy minutes keep 1-second buckets that account for every sample, and the seconds of a minute crossed in the
+    middle are filled from its raw samples."""
+    agg, writer = await _setup(aclient, mini_catalog, _settings(redis_url, batch_size=50))
+    rng = random.Random(11)
+    now = _now_ms()
+    start = now - 7 * 60_000
+    # 20 samples a second for seven minutes, at uneven milliseconds, and a slow start: one sample in each of the
+    # first 15 seconds, so the first minute crosses to keeping seconds in the middle.
+    times = [start + k * 1000 + rng.randrange(1000) for k in range(15)]
+    times += [start + 15_000 + k * 50 + rng.randrange(50) for k in range((now - start - 15_000) // 50)]
+    points = {t: round(rng.uniform(0, 5000), 2) for t in times}
+    accepted: dict[int, float] = {}
+    ordered = sorted(points)
+    for k in range(0, len(ordered), 400):
+        chunk = ordered[k:k + 400]
+        if k and k % 1200 == 0:  # late: a few from earlier minutes come again with new ones, duplicates too
+            chunk = chunk + rng.sample(ordered[:k], 30)
+        rng.shuffle(chunk)
+        await writer.write([Sample("economy.spending", "4711125300", t / 1000, points[t]) for t in chunk])
+        await _drain(agg)
+        accepted.update({t: points[t] for t in chunk})
+        st = await _state(aclient, "economy.spending", "4711125300")
+        _close(st["w"], _reference_windows(accepted))
+    assert st["t"] == max(points) and st["v"] == points[max(points)]
+
+    minutes = {int(p["t"]): p["count"] for p in await live.history(
+        aclient, "economy.spending", "4711125300", "1m", start / 1000 - 60, now / 1000)}
+    seconds = await aclient.zrange(keys.history("economy.spending", "4711125300", "1s"), 0, -1, withscores=True)
+    per_minute: dict[int, int] = defaultdict(int)
+    for member, score in seconds:
+        per_minute[int(score) // 60 * 60] += int(member.split(b":")[1])
+    assert per_minute == minutes, "every busy minute's seconds add up to its 1-minute bucket"
+    assert len(seconds) <= 60 * len(minutes)
+
+    # Seconds that are missing (written by a version without them) or incomplete: the raw samples decide.
+    await aclient.delete(keys.history("economy.spending", "4711125300", "1s"))
+    last = {max(points) + 10: 1.5}
+    await writer.write([Sample("economy.spending", "4711125300", t / 1000, v) for t, v in last.items()])
+    await _drain(agg)
+    _close((await _state(aclient, "economy.spending", "4711125300"))["w"], _reference_windows({**accepted, **last}))
+
+
+async def test_a_slow_series_keeps_no_seconds(aclient: aioredis.Redis, redis_url: str,
+                                              mini_catalog: Catalog) -> None:
+    agg, writer = await _setup(aclient, mini_catalog, _settings(redis_url))
+    now = _now_ms()
+    points = {now - k * 5_000: float(k) for k in range(200)}  # every 5 s: 12 a minute
+    await writer.write([Sample("economy.spending", "4711125300", t / 1000, v) for t, v in points.items()])
+    await _drain(agg)
+    _close((await _state(aclient, "economy.spending", "4711125300"))["w"], _reference_windows(points))
+    assert not await aclient.exists(keys.history("economy.spending", "4711125300", "1s"))

@@ -62,7 +62,7 @@ class HistoryResult:
 
 def series_keys(indicator: str, entity: str) -> list[str]:
     """The keys of one series that may exist, per `keys.py`: its own, then the indicator's shared ones."""
-    return [keys.raw(indicator, entity), *(keys.history(indicator, entity, r) for r in ("1m", "1h")),
+    return [keys.raw(indicator, entity), *(keys.history(indicator, entity, r) for r in ("1m", "1s", "1h")),
             keys.live(indicator), keys.due(indicator)]
 
 

@@ -4,7 +4,7 @@
 -- order and get the same value, windows, change rate and status as one aggregator would.
 --
 -- KEYS[1] = live hash, KEYS[2] = due zset (entity -> ms when it turns stale);
---           then per entity: raw zset, 1m history zset
+--           then per entity: raw zset, 1m history zset, 1s bucket zset
 -- ARGV: indicator, late_ms, h1m_ret_s, default_interval_s, force, now_ms, grace,
 --       n_entities, exercise ("1": the keys are the exercise series, and states carry x = 1),
 --       then per entity: entity, direction, info, warning, critical, severe, source, samples
@@ -53,13 +53,23 @@ local function parse_bucket(m)
   return tonumber(b), tonumber(c), tonumber(s), tonumber(a), tonumber(x), tonumber(lt), tonumber(lv)
 end
 
--- Merge the batch's per-bucket aggregates into the history zset: one read and one write per bucket.
-local function flush_buckets(key, buckets)
+-- start, count, sum, min and max of a bucket member, in one match: what the windows read.
+local function parse_agg(m)
+  local b, c, s, a, x = string.match(m, "^([^:]+):([^:]+):([^:]+):([^:]+):([^:]+)")
+  return tonumber(b), tonumber(c), tonumber(s), tonumber(a), tonumber(x)
+end
+
+-- Merge the batch's per-bucket aggregates into the history zset: one read and one write per bucket. Members keep
+-- the newest sample (last_ms, last) when `with_last`. Returns bucket start -> {count before, count after}.
+local function flush_buckets(key, buckets, with_last)
+  local counts = {}
   for start, agg in pairs(buckets) do
     local found = redis.call("ZRANGEBYSCORE", key, start, start, "LIMIT", 0, 1)
     local count, sum, mn, mx, lt, lv = agg[1], agg[2], agg[3], agg[4], agg[5], agg[6]
+    local before = 0
     if found[1] then
       local _, c, s, a, x, flt, flv = parse_bucket(found[1])
+      before = c
       count = count + c
       sum = sum + s
       mn = math.min(mn, a)
@@ -68,9 +78,15 @@ local function flush_buckets(key, buckets)
       if flt ~= nil and flt > lt then lt, lv = flt, flv end
       redis.call("ZREM", key, found[1])
     end
-    redis.call("ZADD", key, start, string.format("%d:%d:%s:%s:%s:%d:%s", start, count, fmt(sum), fmt(mn), fmt(mx),
-      lt, fmt(lv)))
+    if with_last then
+      redis.call("ZADD", key, start, string.format("%d:%d:%s:%s:%s:%d:%s", start, count, fmt(sum), fmt(mn), fmt(mx),
+        lt, fmt(lv)))
+    else
+      redis.call("ZADD", key, start, string.format("%d:%d:%s:%s:%s", start, count, fmt(sum), fmt(mn), fmt(mx)))
+    end
+    counts[start] = {before, count}
   end
+  return counts
 end
 
 local function bucket_acc(buckets, start, v, ts)
@@ -84,6 +100,38 @@ local function bucket_acc(buckets, start, v, ts)
   else
     buckets[start] = {1, v, v, v, ts, v}
   end
+end
+
+-- A minute with more samples than this (two a second) also keeps 1-second buckets (start:count:sum:min:max), which
+-- the windows read their partial first minute from (head_from_seconds); up to this many, one scan of its raw
+-- samples is the cheaper read (measured: a bucket costs about as much to read as two raw samples), and a series
+-- sampled every second or slower costs Redis no more than before.
+local RAW_HEAD_MAX = 120
+
+-- A minute keeps 1-second buckets once it has more than RAW_HEAD_MAX samples, complete from then on: when it crosses,
+-- or has none yet (written by a version without them), they are made from its raw samples, which hold this batch's
+-- already; after that each batch adds its own. A minute whose raw samples may be partly trimmed (a late sample, with
+-- late_limit over an hour) keeps none. `minutes`: flush_buckets' answer for the 1-minute buckets.
+local function flush_seconds(kraw, k1s, b1s, minutes, kept_from_ms)
+  local out, rebuilt = {}, {}
+  for minute_s, c in pairs(minutes) do
+    if c[2] > RAW_HEAD_MAX and minute_s * 1000 >= kept_from_ms and (c[1] <= RAW_HEAD_MAX or
+        not redis.call("ZRANGEBYSCORE", k1s, minute_s, minute_s + 59, "LIMIT", 0, 1)[1]) then
+      rebuilt[minute_s] = true
+      for _, m in ipairs(redis.call("ZRANGEBYSCORE", kraw, minute_s * 1000, "(" .. fmt((minute_s + 60) * 1000))) do
+        local colon = string.find(m, ":", 1, true)
+        local ts = tonumber(string.sub(m, 1, colon - 1))
+        bucket_acc(out, math.floor(ts / 1000), tonumber(string.sub(m, colon + 1)), ts)
+      end
+    end
+  end
+  for start_s, agg in pairs(b1s) do
+    local minute_s = math.floor(start_s / 60) * 60
+    if minutes[minute_s][1] > RAW_HEAD_MAX and not rebuilt[minute_s] and minute_s * 1000 >= kept_from_ms then
+      out[start_s] = agg
+    end
+  end
+  flush_buckets(k1s, out, false)
 end
 
 -- include: status.lua
@@ -106,16 +154,41 @@ local function raw_window(kraw, lo, hi, hi_inclusive, acc)
   end
 end
 
--- A window (newest - span, newest]: raw samples in its partial first minute, then the whole
--- 1-minute buckets after it (`buckets`: parsed buckets of the last hour, oldest first).
-local function window(kraw, buckets, newest, span)
+-- A window's partial first minute, (lo, head_end), from 1-second buckets: the raw samples of lo's own second, then
+-- the whole seconds after it. Scanning every raw sample of the head instead costs time in proportion to the series'
+-- rate (half a minute of samples on average, for each of three windows, on every batch): at 17 samples a second
+-- that was most of Redis' time (docs/benchmarks.md). Returns false when the minute keeps no seconds (flush_seconds):
+-- the raw scan is then the cheaper read, or the only one there is.
+local function head_from_seconds(kraw, k1s, minute_count, lo, head_end, acc)
+  if minute_count == nil or minute_count <= RAW_HEAD_MAX then return false end
+  local minute_s = head_end / 1000 - 60
+  local lo_s = math.floor(lo / 1000)
+  local secs = redis.call("ZRANGEBYSCORE", k1s, lo_s + 1, minute_s + 59)
+  if not secs[1] and not redis.call("ZRANGEBYSCORE", k1s, minute_s, lo_s, "LIMIT", 0, 1)[1] then return false end
+  raw_window(kraw, lo, (lo_s + 1) * 1000, false, acc)
+  for _, m in ipairs(secs) do
+    local _, c, sum, mn, mx = parse_agg(m)
+    acc[1] = acc[1] + c
+    acc[2] = acc[2] + sum
+    if acc[3] == nil or mn < acc[3] then acc[3] = mn end
+    if acc[4] == nil or mx > acc[4] then acc[4] = mx end
+  end
+  return true
+end
+
+-- A window (newest - span, newest]: the samples in its partial first minute, then the whole
+-- 1-minute buckets after it (`buckets`: parsed buckets of the last hour and the minute before it, oldest first;
+-- `counts`: bucket start s -> its count).
+local function window(kraw, k1s, buckets, counts, newest, span)
   local acc = {0, 0, nil, nil, nil, nil}
   local lo = newest - span
   local head_end = (math.floor(lo / 60000) + 1) * 60000
   if head_end > newest then
     raw_window(kraw, lo, newest, true, acc)
   else
-    raw_window(kraw, lo, head_end, false, acc)
+    if not head_from_seconds(kraw, k1s, counts[head_end / 1000 - 60], lo, head_end, acc) then
+      raw_window(kraw, lo, head_end, false, acc)
+    end
     local from_s = head_end / 1000
     for _, b in ipairs(buckets) do
       if b[1] >= from_s then
@@ -137,7 +210,7 @@ for j = 1, n_entities do
   local source = ARGV[a + 6]
   local packed = ARGV[a + 7]
   a = a + 8
-  local kraw, kh1m = KEYS[3 + (j - 1) * 2], KEYS[4 + (j - 1) * 2]
+  local kraw, kh1m, kh1s = KEYS[3 + (j - 1) * 3], KEYS[4 + (j - 1) * 3], KEYS[5 + (j - 1) * 3]
 
   local prev_json = redis.call("HGET", live, entity)
   local prev = nil
@@ -155,6 +228,7 @@ for j = 1, n_entities do
   local added = 0
   local late_added = false
   local b1m = {}
+  local b1s = {}
 
   for ts_s, v_s, hint_s in string.gmatch(packed, "([^,;]+),([^,;]+),([^,;]*);") do
     local ts = tonumber(ts_s)
@@ -168,6 +242,7 @@ for j = 1, n_entities do
     else
       redis.call("ZADD", kraw, ts, string.format("%d:%s", ts, fmt(v)))
       bucket_acc(b1m, math.floor(ts / 60000) * 60, v, ts)
+      bucket_acc(b1s, math.floor(ts / 1000), v, ts)
       added = added + 1
       if ts > newest then
         local gap = newest >= 0 and ts - newest > (hint or default_interval) * 1000 * grace
@@ -192,28 +267,33 @@ for j = 1, n_entities do
   accepted = accepted + added
 
   if added > 0 then
-    flush_buckets(kh1m, b1m)
+    flush_seconds(kraw, kh1s, b1s, flush_buckets(kh1m, b1m, true), newest - raw_keep)
     -- Trimming moves by whole minutes: once per minute of event time is enough, and the
     -- windows below are bounded by range, not by what the sets still hold.
     if prev == nil or math.floor(newest / 60000) ~= math.floor(prev.t / 60000) then
       local newest_s = math.floor(newest / 1000)
       redis.call("ZREMRANGEBYSCORE", kraw, "-inf", "(" .. fmt(newest - raw_keep))
       redis.call("ZREMRANGEBYSCORE", kh1m, "-inf", "(" .. fmt(newest_s - h1m_ret))
+      -- Seconds go by whole minutes too, so the oldest window's first minute keeps all of its seconds.
+      redis.call("ZREMRANGEBYSCORE", kh1s, "-inf", "(" .. fmt(math.floor((newest - raw_keep) / 60000) * 60))
     end
 
     -- Windows end at the newest event time of the series, so late samples count where they
     -- belong and a replay gives the same windows as live data.
-    local buckets = {}
+    local buckets, counts = {}, {}
     local hour_head_end = (math.floor((newest - WINDOW_MS) / 60000) + 1) * 60000
-    for _, m in ipairs(redis.call("ZRANGEBYSCORE", kh1m, hour_head_end / 1000, "+inf")) do
-      table.insert(buckets, {parse_bucket(m)})
+    -- From the hour window's first (partial) minute: its count tells whether its seconds are complete.
+    for _, m in ipairs(redis.call("ZRANGEBYSCORE", kh1m, hour_head_end / 1000 - 60, "+inf")) do
+      local b = {parse_agg(m)}
+      table.insert(buckets, b)
+      counts[b[1]] = b[2]
     end
     local windows = {}
-    local w1 = window(kraw, buckets, newest, 60000)
+    local w1 = window(kraw, kh1s, buckets, counts, newest, 60000)
     if w1 then windows["1m"] = w1 end
-    local w5, acc5 = window(kraw, buckets, newest, 300000)
+    local w5, acc5 = window(kraw, kh1s, buckets, counts, newest, 300000)
     if w5 then windows["5m"] = w5 end
-    local w60 = window(kraw, buckets, newest, WINDOW_MS)
+    local w60 = window(kraw, kh1s, buckets, counts, newest, WINDOW_MS)
     if w60 then windows["1h"] = w60 end
 
     -- Change per minute over the 5-minute window: first sample in it to the newest.
