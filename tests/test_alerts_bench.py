@@ -22,3 +22,6 @@ def test_every_crossing_is_timed_to_the_notification_and_the_webhook(embedded_ur
     # Where the time went: every role under test, Redis and the bench itself spent some CPU on the load.
     assert {"web", "aggregate", "alert", "notify", "redis", "bench (sender, receiver)"} <= set(result.cpu_ms_per_k)
     assert all(ms > 0 for ms in result.cpu_ms_per_k.values())
+    # The report holds the load to its target: 50 ms up to 1,000 samples/s, 100 ms above.
+    assert result.as_dict()["target_p99_ms"] == 50.0
+    assert alerts_bench.AlertsResult(probes=0, rate=10_000, background_sent=0).target_ms == 100.0

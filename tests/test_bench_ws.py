@@ -35,8 +35,8 @@ def test_bench_ws_behind_nginx_spreads_the_clients_over_both_processes() -> None
     # nginx runs a worker per core, each spreading its own connections round-robin: with more clients than
     # workers, some worker takes two and sends them to different processes.
     clients = max(4, (os.cpu_count() or 1) + 1)
-    # Ports: ingest web, two websocket web processes, the bare broadcast, nginx.
-    port = _free_ports_from(5)
+    # Ports: ingest web, two websocket web processes, the bare broadcast, nginx, nginx before the bare broadcast.
+    port = _free_ports_from(6)
     result = cli("bench", "ws", "--site", str(MINI), "--clients", str(clients), "--seconds", "1", "--processes", "2",
                  "--web-processes", "2", "--port", str(port), "--json", timeout=240, cwd=MINI)
     assert result.returncode == 0, result.stderr
@@ -44,8 +44,8 @@ def test_bench_ws_behind_nginx_spreads_the_clients_over_both_processes() -> None
     assert figures["web_processes"] == 2
     assert [(p["server"], p["clients"]) for p in figures["phases"]] == [
         ("situationroom behind nginx", clients), ("fan-out alone behind nginx", clients),
-        ("bare websockets broadcast", clients)]
-    ours, fanout, bare = figures["phases"]
+        ("bare websockets broadcast", clients), ("bare broadcast behind nginx", clients)]
+    ours, fanout, bare, bare_proxied = figures["phases"]
     webs = [f"web :{port + 1}", f"web :{port + 2}"]
     for phase in (ours, fanout):
         # Each process's own /metrics: every client is on one of the two, and both have some.
@@ -55,19 +55,22 @@ def test_bench_ws_behind_nginx_spreads_the_clients_over_both_processes() -> None
         assert all(s >= 0 for s in phase["cpu_by_process_s"].values())
         assert phase["cpu_s"] == pytest.approx(sum(phase["cpu_by_process_s"].values()))
     assert list(bare["cpu_by_process_s"]) == ["bare"] and bare["clients_by_process"] == {}
+    # The bare broadcast behind the same proxy config: its CPU is the bare server's and nginx's together.
+    assert list(bare_proxied["cpu_by_process_s"]) == ["bare", "nginx"]
     # The other work on the same cores (a few clients for a second may not reach one clock tick of CPU).
     assert all(phase["clients_cpu_s"] >= 0 for phase in figures["phases"])
     # Through the proxy as without it: every client has every measured update, once, in each phase.
-    assert ours["updates"] >= 8 and fanout["updates"] == bare["updates"] == ours["updates"]
-    for phase in (ours, fanout, bare):
+    assert ours["updates"] >= 8 and fanout["updates"] == bare["updates"] == bare_proxied["updates"] == ours["updates"]
+    for phase in (ours, fanout, bare, bare_proxied):
         assert phase["latency_ms"]["n"] == clients * ours["updates"]
         assert phase["latency_ms"]["p50"] <= phase["latency_ms"]["p99"] <= phase["latency_ms"]["max"]
     assert set(ours["stages_ms"]) == {"push_to_sample_stream", "sample_to_update_stream"}
     assert set(figures["ratios"][str(clients)]) == {"p50", "p99", "fanout_p99", "cpu_per_frame",
-                                                    "fanout_cpu_per_frame"}
+                                                    "fanout_cpu_per_frame", "p99_vs_bare_behind_nginx",
+                                                    "cpu_per_frame_vs_bare_behind_nginx"}
 
 
 def test_bench_ws_names_ports_past_the_last_one() -> None:
     result = cli("bench", "ws", "--site", str(MINI), "--web-processes", "4", "--port", "65530")
     assert result.returncode == 2, result.stderr
-    assert "--port 65530" in result.stderr and "65530–65536" in result.stderr and "Traceback" not in result.stderr
+    assert "--port 65530" in result.stderr and "65530–65537" in result.stderr and "Traceback" not in result.stderr

@@ -46,8 +46,13 @@ class AlertsResult:
     cpu_ms_per_k: dict[str, float] = field(default_factory=dict)
     """CPU of each process during the measured load, per 1,000 background samples: where the time goes."""
 
+    @property
+    def target_ms(self) -> float:
+        """The push → webhook p99 this load is held to (issue 20): 50 ms up to 1,000 samples/s, 100 ms above."""
+        return 50.0 if self.rate <= 1000 else 100.0
+
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "target_p99_ms": self.target_ms}
 
 
 def _background(catalog: Catalog) -> list[tuple[str, str, float]]:

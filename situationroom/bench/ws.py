@@ -25,6 +25,7 @@ from situationroom.bench import (
     wait_http,
     ws_served,
 )
+from situationroom.bench.proxy import Nginx
 from situationroom.bench.ws_clients import Clients, bare_server
 from situationroom.catalog import Catalog
 from situationroom.redisconn import async_client, sync_client
@@ -286,6 +287,11 @@ def _phase(server: str, clients: int, sent: dict[tuple[str, int], float],
                  cpu_by_process_s=cpu, clients_by_process=landed or {}, clients_cpu_s=clients_cpu)
 
 
+def _bare_cpu(pid: int | None, proxy: Nginx) -> dict[str, float]:
+    assert pid is not None
+    return {"bare": cpu_seconds(pid), "nginx": sum(cpu_seconds(worker) for worker in proxy.workers())}
+
+
 def _since(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
     return {name: after[name] - before.get(name, 0.0) for name in after}
 
@@ -307,7 +313,8 @@ def run(settings: Settings, catalog: Catalog, url: str, *, counts: list[int], ra
     """Ingest on one web process (`port`), websockets on others (`port + 1` …), as behind a load balancer, so the
     CPU measured for the fan-out is the fan-out's; the bare broadcast listens on the next port. With several
     websocket web processes, nginx runs the shipped config in front of them on the port after that, and the
-    clients connect to it."""
+    clients connect to it; a second nginx, on the port after that, puts the same config in front of the bare
+    broadcast, for a last phase that tells the proxy's share from ours."""
     _raise_fd_limit()
     sync = sync_client(url)
     token = tokens.create(sync, "ingest", "bench-ws")
@@ -325,6 +332,7 @@ def run(settings: Settings, catalog: Catalog, url: str, *, counts: list[int], ra
     names = ("situationroom", "situationroom fan-out alone") if web_processes == 1 else (
         "situationroom behind nginx", "fan-out alone behind nginx")
     served: ws_served.Served | None = None
+    bare_proxy: Nginx | None = None
     with tempfile.TemporaryDirectory(prefix="situationroom-bench-nginx-") as folder:
         try:
             ingest = start_role("web", site=settings.site, redis_url=url, port=port, extra_env=env, log=log)
@@ -375,6 +383,26 @@ def run(settings: Settings, catalog: Catalog, url: str, *, counts: list[int], ra
                     "cpu_per_frame": _ratio(ours.cpu_us_per_frame, plain.cpu_us_per_frame),
                     "fanout_cpu_per_frame": _ratio(fanout.cpu_us_per_frame, plain.cpu_us_per_frame),
                 }
+                if served.proxy is not None:
+                    # The bare broadcast behind the same proxy: how much of the gap is the hop through nginx,
+                    # which a deployment of several processes pays whatever serves the websockets.
+                    if bare_proxy is None:
+                        bare_proxy = Nginx(Path(folder) / "bare", [bare_port], port=bare_port + 2, workers="auto",
+                                           log_level="warn").start()
+                    clients.connect(bare_proxy.url.replace("http://", "ws://") + "/ws", count, None)
+                    clients.record()
+                    cpu0_bare, clients0 = _bare_cpu(bare.pid, bare_proxy), clients.cpu()
+                    sent = run_async(_replay(f"ws://127.0.0.1:{bare_port}/publish", pushed, rate))
+                    cpu_bare, clients_cpu = _since(cpu0_bare, _bare_cpu(bare.pid, bare_proxy)), clients.cpu() - clients0
+                    records, frames = clients.stop()
+                    proxied = _phase("bare broadcast behind nginx", count, sent, records, frames, cpu_bare,
+                                     clients_cpu=clients_cpu)
+                    result.phases.append(proxied)
+                    result.ratios[str(count)] |= {
+                        "p99_vs_bare_behind_nginx": _ratio(ours.latency_ms["p99"], proxied.latency_ms["p99"]),
+                        "cpu_per_frame_vs_bare_behind_nginx": _ratio(ours.cpu_us_per_frame,
+                                                                     proxied.cpu_us_per_frame),
+                    }
         finally:
             clients.close()
             if bare.is_alive():
@@ -382,6 +410,8 @@ def run(settings: Settings, catalog: Catalog, url: str, *, counts: list[int], ra
                 bare.join(5)
             if served is not None and served.proxy is not None:
                 served.proxy.stop()
+            if bare_proxy is not None:
+                bare_proxy.stop()
             for role in roles:
                 role.stop()
     return result

@@ -7,7 +7,9 @@ import asyncio
 import contextlib
 import multiprocessing as mp
 import time
+from http import HTTPStatus
 from multiprocessing.connection import Connection
+from typing import Any
 
 import orjson
 
@@ -184,8 +186,14 @@ async def _bare_main(port: int) -> None:
         finally:
             listeners.discard(ws)
 
+    def health(connection: ServerConnection, request: Any) -> Any:
+        # A proxy in front checks /healthz before it takes clients (bench ws: the bare broadcast behind nginx).
+        if request.path == "/healthz":
+            return connection.respond(HTTPStatus.OK, "ok\n")
+        return None
+
     async with serve(handler, "127.0.0.1", port, compression=None, ping_interval=None, max_size=None,
-                     backlog=4096):
+                     backlog=4096, process_request=health):
         await asyncio.Future()
 
 

@@ -26,7 +26,8 @@ def bench_ws(
                                              "gives the median and the range of each ratio.", min=1)] = 1,
     site: SiteOpt = None,
     port: Annotated[int, typer.Option(help="First of the ports: ingest web, then each websocket web process, the "
-                                           "bare broadcast and, with --web-processes 2 or more, nginx.")] = 8765,
+                                           "bare broadcast and, with --web-processes 2 or more, nginx in front of "
+                                           "the web processes, then nginx in front of the bare broadcast.")] = 8765,
     log: RolesLogOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -44,7 +45,7 @@ def bench_ws(
         raise fail(f"--clients {bad[0]}: must be at least 1", 2)
     if web_processes > 1 and NGINX is None:
         raise fail(f"--web-processes {web_processes}: needs nginx, which is not installed (apt-get install nginx)", 2)
-    last_port = port + web_processes + (2 if web_processes > 1 else 1)
+    last_port = port + web_processes + (3 if web_processes > 1 else 1)
     if port < 1 or last_port > 65535:
         raise fail(f"--port {port}: the benchmark listens on {port}–{last_port}, which must lie within 1–65535", 2)
     settings, catalog = bench_site(site)
@@ -71,9 +72,10 @@ def bench_ws(
                 typer.echo(f"{'':>16}only {lat['n'] / expected:.0%} of the states reached the clients before the "
                            "end: the clients fell behind (a lower --rate, or more cores)")
             if len(ph.cpu_by_process_s) > 1:
+                landed = ", ".join(f"{name} {k:,}" for name, k in ph.clients_by_process.items())
                 typer.echo(f"{'':>16}CPU " + ", ".join(f"{name} {s:.2f} s" for name, s in ph.cpu_by_process_s.items())
-                           + f" (client processes {ph.clients_cpu_s:.2f} s); clients "
-                           + ", ".join(f"{name} {k:,}" for name, k in ph.clients_by_process.items()))
+                           + f" (client processes {ph.clients_cpu_s:.2f} s)"
+                           + (f"; clients {landed}" if landed else ""))
             for name, stage in (("  push → sample stream", ph.stages_ms.get("push_to_sample_stream")),
                                 ("  sample → update stream", ph.stages_ms.get("sample_to_update_stream"))):
                 if stage:
@@ -82,6 +84,9 @@ def bench_ws(
             typer.echo(f"{int(count):>6} clients  ours / bare: p99 {r['p99']:.2f}x (target ≤ 1.25; fan-out alone "
                        f"{r['fanout_p99']:.2f}x), CPU per frame {r['cpu_per_frame']:.2f}x (target ≤ 1.5; "
                        f"fan-out alone {r['fanout_cpu_per_frame']:.2f}x)")
+            if "p99_vs_bare_behind_nginx" in r:
+                typer.echo(f"{'':>16}ours / bare behind the same nginx: p99 {r['p99_vs_bare_behind_nginx']:.2f}x, "
+                           f"CPU per frame {r['cpu_per_frame_vs_bare_behind_nginx']:.2f}x")
     if as_json:
         out = [r.as_dict() for r in results]
         typer.echo(json.dumps(out[0] if repeat == 1 else out, indent=2))
@@ -91,7 +96,10 @@ def bench_ws(
         for count in map(str, counts):
             line = []
             for key, label in (("p99", "p99"), ("fanout_p99", "fan-out alone p99"), ("cpu_per_frame", "CPU per frame"),
-                               ("fanout_cpu_per_frame", "fan-out alone CPU")):
-                values = [r.ratios[count][key] for r in results]
+                               ("fanout_cpu_per_frame", "fan-out alone CPU"),
+                               ("p99_vs_bare_behind_nginx", "p99 against the bare broadcast behind nginx")):
+                values = [r.ratios[count][key] for r in results if key in r.ratios[count]]
+                if not values:
+                    continue
                 line.append(f"{label} {statistics.median(values):.2f}x ({min(values):.2f}–{max(values):.2f})")
             typer.echo(f"{int(count):>6} clients  " + ", ".join(line))
