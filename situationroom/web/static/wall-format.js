@@ -55,8 +55,9 @@ function makeFormats() {
 makeFormats();
 // A sparkline's span: "3시간", "90분" / "3 h", "90 min".
 function fmtSpan(seconds) {
-  const m = Math.round(seconds / 60);
-  if (m >= 60 && m % 60 === 0) return `${m / 60}${LANG === "ko" ? "시간" : " h"}`;
+  const m = Math.max(1, Math.round(seconds / 60));
+  // Whole hours from two on: "125 min" reads worse than "2 h" on a tile read from across the room.
+  if (m >= 120 || (m >= 60 && m % 60 === 0)) return `${Math.round(m / 60)}${LANG === "ko" ? "시간" : " h"}`;
   return `${m}${LANG === "ko" ? "분" : " min"}`;
 }
 function fmtAge(ms) {

@@ -11,7 +11,7 @@ class KpiPanel extends Panel {
     el.dataset.entity = spec.entity;
     // The sparkline says what it spans and between which values it moves (its top and bottom).
     this.bodyEl.innerHTML = `<div class="row"><span class="value">–</span><span class="unit"></span><span class="trend"></span></div>
-        <div class="status"></div><div class="sparkbox"><span class="hi"></span><span class="span">${esc(WORDS.last)} ${esc(fmtSpan(spec.spark_s))}</span>
+        <div class="status"></div><div class="sparkbox"><span class="hi"></span><span class="span"></span>
         <span class="lo"></span><svg class="spark" viewBox="0 0 100 40" preserveAspectRatio="none"></svg></div>`;
     this.valueEl = this.bodyEl.querySelector(".value");
     this.unitEl = this.bodyEl.querySelector(".unit");
@@ -68,15 +68,21 @@ class KpiPanel extends Panel {
   drawSpark() {
     const ring = sparks.get(this.k);
     const p = ring.points;
-    if (p.length < 2) { this.sparkEl.innerHTML = ""; this.hiEl.textContent = ""; this.loEl.textContent = ""; return; }
+    if (p.length < 2) {
+      this.sparkEl.innerHTML = "";
+      this.hiEl.textContent = this.spanEl.textContent = this.loEl.textContent = "";
+      return;
+    }
     let lo = Infinity, hi = -Infinity;
     for (const q of p) { if (q.v < lo) lo = q.v; if (q.v > hi) hi = q.v; }
     const unit = unitOf(this.spec.indicator);
     const hiText = `${fmtValue(this.spec.indicator, hi)}${unit ? " " + unit : ""}`;
     const loText = `${fmtValue(this.spec.indicator, lo)}${unit ? " " + unit : ""}`;
     if (this.hiEl.textContent !== hiText) this.hiEl.textContent = hiText;
-    // During a replay the line covers that many simulated hours: the span is said in the time the wall shows.
-    const spanText = `${WORDS.last} ${fmtSpan(shownSpan(this.spec.spark_s * 1000, p[p.length - 1].x) / 1000)}`;
+    // The span the line really covers (a series, or a replay, younger than the window has less), said in the time
+    // the wall shows: during a replay, simulated hours.
+    const covered = Math.min(this.spec.spark_s * 1000, p[p.length - 1].t - p[0].t);
+    const spanText = `${WORDS.last} ${fmtSpan(shownSpan(covered, p[p.length - 1].x) / 1000)}`;
     if (this.spanEl.textContent !== spanText) this.spanEl.textContent = spanText;
     if (this.loEl.textContent !== loText) this.loEl.textContent = loText;
     if (hi - lo < 1e-9) { hi += 1; lo -= 1; }
