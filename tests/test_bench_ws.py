@@ -7,12 +7,15 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import socket
+from pathlib import Path
 
+import psutil
 import pytest
 
 from tests.nginx_support import NGINX
-from tests.servers_support import cli, free_port
+from tests.servers_support import Command, cli, free_port, wait_for
 from tests.site_support import MINI
 
 
@@ -74,3 +77,29 @@ def test_bench_ws_names_ports_past_the_last_one() -> None:
     result = cli("bench", "ws", "--site", str(MINI), "--web-processes", "4", "--port", "65530")
     assert result.returncode == 2, result.stderr
     assert "--port 65530" in result.stderr and "65530–65537" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_bench_ended_by_sigterm_leaves_nothing_running(tmp_path: Path) -> None:
+    """`timeout` or a cancelled CI job ends a bench with SIGTERM: its roles, Redis and client processes end with it,
+    and the next run finds its ports free."""
+    port = _free_ports_from(3)
+    bench = Command("bench", "ws", "--site", str(MINI), "--clients", "4", "--seconds", "60", "--processes", "1",
+                    "--port", str(port), log=tmp_path / "bench.log", cwd=MINI).start()
+    assert bench.proc is not None
+    try:
+        wait_for(lambda: _listening(port + 1), 120, f"the bench's websocket process:\n{bench.output}")
+        children = psutil.Process(bench.proc.pid).children(recursive=True)
+        assert len(children) >= 3, children  # Redis, the web and aggregate roles, the client process
+        bench.proc.send_signal(signal.SIGTERM)
+        bench.proc.wait(60)
+    finally:
+        bench.stop()
+    _gone, alive = psutil.wait_procs(children, timeout=30)
+    assert alive == [], [(p.pid, p.cmdline()) for p in alive]
+    assert not any(_listening(port + k) for k in range(3))
+    assert "Traceback" not in bench.output, bench.output
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0

@@ -4,6 +4,7 @@ bench_cluster), added to the group in cli/__init__.py in the order `bench --help
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -17,6 +18,17 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="Benchmarks, measured as ratios against raw Redis in the same run "
                        "(docs/benchmarks.md).", no_args_is_help=True)
+
+
+@app.callback()
+def _stopped_cleanly() -> None:
+    # A bench starts roles, Redis, nginx and client processes; SIGTERM (a `timeout`, a CI job cancelled) ends it
+    # like Ctrl-C, so its clean-up runs: killed outright, it left them holding the next run's ports.
+    signal.signal(signal.SIGTERM, _as_interrupt)
+
+
+def _as_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 RolesLogOpt = Annotated[Path | None, typer.Option(help="Where the roles under test write their log.",
                                                   show_default=False)]
