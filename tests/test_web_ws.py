@@ -378,6 +378,26 @@ async def test_heartbeats_both_ways(redis_url: str) -> None:
             assert (await recv(alive, "pong"))["t"] == 1
 
 
+async def test_a_client_that_pings_on_its_own_is_not_asked_again(redis_url: str) -> None:
+    """A wall pings the server every heartbeat; the server, hearing from it, does not ping it too (one heartbeat a
+    connection, not two), while it keeps asking a client that only listens."""
+    with serve(mini(redis_url, ws_heartbeat=0.2), lifespan="on") as server:
+        async with ws_client(server) as wall, ws_client(server) as listener:
+            await recv(wall, "hello")
+            await recv(listener, "hello")
+            kinds: list[str] = []
+            started = time.monotonic()
+            while time.monotonic() - started < 1.5:
+                await send(wall, {"type": "ping", "t": 1})
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(0.1):
+                        while True:
+                            kinds.append(orjson.loads(await wall.recv())["type"])
+            assert "pong" in kinds and "ping" not in kinds, kinds
+            ping = await recv(listener, "ping")
+            assert ping["server_time"] > 0
+
+
 async def test_messages_reach_message_subscribers(server: Served, redis_url: str) -> None:
     writer = StreamWriter(async_client(redis_url), partitions=2, retention=3600, deadletter_maxlen=100,
                           batch_size=100)

@@ -284,8 +284,10 @@ class Fanout:
             if now - client.last_heard > silent_after:
                 log.info("websocket client %d silent for %.0fs: closing", client.id, now - client.last_heard)
                 self._keep_task(asyncio.create_task(client.close(1001, "no heartbeat for three intervals")))
-            elif client.pending is None:
-                # A client that is behind gets no ping: its queue already shows it is alive or not.
+            elif client.pending is None and now - client.last_heard >= every:
+                # A client that is behind gets no ping: its queue already shows it is alive or not. Nor does one
+                # heard from within the interval (a wall pings on its own): asking it again doubled the heartbeat
+                # traffic, a third of a web process's CPU at 5,000 screens (docs/benchmarks.md).
                 if ping is None:
                     ping = Frame.of({"type": "ping", "server_time": now_ms()})
                 client.sink.try_write(ping)
