@@ -7,7 +7,7 @@ import multiprocessing as mp
 import resource
 import tempfile
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -287,6 +287,19 @@ def _phase(server: str, clients: int, sent: dict[tuple[str, int], float],
                  cpu_by_process_s=cpu, clients_by_process=landed or {}, clients_cpu_s=clients_cpu)
 
 
+def _bare_phase(name: str, clients: Clients, url: str, count: int, bare_port: int, pushed: Pushed, rate: float,
+                cpu: Callable[[], dict[str, float]]) -> Phase:
+    """The recorded frames replayed through the bare server to `count` clients connected at `url` (the server
+    itself, or a proxy in front of it); `cpu`: CPU seconds so far of the processes serving them."""
+    clients.connect(url, count, None)
+    clients.record()
+    cpu0, clients0 = cpu(), clients.cpu()
+    sent = run_async(_replay(f"ws://127.0.0.1:{bare_port}/publish", pushed, rate))
+    used, clients_cpu = _since(cpu0, cpu()), clients.cpu() - clients0
+    records, frames = clients.stop()
+    return _phase(name, count, sent, records, frames, used, clients_cpu=clients_cpu)
+
+
 def _bare_cpu(pid: int | None, proxy: Nginx) -> dict[str, float]:
     assert pid is not None
     return {"bare": cpu_seconds(pid), "nginx": sum(cpu_seconds(worker) for worker in proxy.workers())}
@@ -366,15 +379,9 @@ def run(settings: Settings, catalog: Catalog, url: str, *, counts: list[int], ra
                 fanout = _phase(names[1], count, sent, records, frames, cpu, landed=landed,
                                 clients_cpu=clients_cpu)
                 # Bare: the same frame bytes, at the same pace, broadcast by a plain websockets server.
-                clients.connect(f"ws://127.0.0.1:{bare_port}/", count, None)
-                clients.record()
                 assert bare.pid is not None
-                cpu0_bare, clients0 = cpu_seconds(bare.pid), clients.cpu()
-                sent = run_async(_replay(f"ws://127.0.0.1:{bare_port}/publish", pushed, rate))
-                cpu_bare, clients_cpu = {"bare": cpu_seconds(bare.pid) - cpu0_bare}, clients.cpu() - clients0
-                records, frames = clients.stop()
-                plain = _phase("bare websockets broadcast", count, sent, records, frames, cpu_bare,
-                               clients_cpu=clients_cpu)
+                plain = _bare_phase("bare websockets broadcast", clients, f"ws://127.0.0.1:{bare_port}/", count,
+                                    bare_port, pushed, rate, lambda: {"bare": cpu_seconds(bare.pid)})
                 result.phases += [ours, fanout, plain]
                 result.ratios[str(count)] = {
                     "p50": _ratio(ours.latency_ms["p50"], plain.latency_ms["p50"]),
@@ -389,14 +396,10 @@ def run(settings: Settings, catalog: Catalog, url: str, *, counts: list[int], ra
                     if bare_proxy is None:
                         bare_proxy = Nginx(Path(folder) / "bare", [bare_port], port=bare_port + 2, workers="auto",
                                            log_level="warn").start()
-                    clients.connect(bare_proxy.url.replace("http://", "ws://") + "/ws", count, None)
-                    clients.record()
-                    cpu0_bare, clients0 = _bare_cpu(bare.pid, bare_proxy), clients.cpu()
-                    sent = run_async(_replay(f"ws://127.0.0.1:{bare_port}/publish", pushed, rate))
-                    cpu_bare, clients_cpu = _since(cpu0_bare, _bare_cpu(bare.pid, bare_proxy)), clients.cpu() - clients0
-                    records, frames = clients.stop()
-                    proxied = _phase("bare broadcast behind nginx", count, sent, records, frames, cpu_bare,
-                                     clients_cpu=clients_cpu)
+                    proxy = bare_proxy
+                    proxied = _bare_phase("bare broadcast behind nginx", clients,
+                                          proxy.url.replace("http://", "ws://") + "/ws", count, bare_port, pushed,
+                                          rate, lambda proxy=proxy: _bare_cpu(bare.pid, proxy))
                     result.phases.append(proxied)
                     result.ratios[str(count)] |= {
                         "p99_vs_bare_behind_nginx": _ratio(ours.latency_ms["p99"], proxied.latency_ms["p99"]),

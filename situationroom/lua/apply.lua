@@ -282,7 +282,7 @@ for j = 1, n_entities do
     -- belong and a replay gives the same windows as live data.
     local buckets, counts = {}, {}
     local hour_head_end = (math.floor((newest - WINDOW_MS) / 60000) + 1) * 60000
-    -- From the hour window's first (partial) minute: its count tells whether its seconds are complete.
+    -- From the hour window's first (partial) minute: a first minute's count tells whether it keeps seconds.
     for _, m in ipairs(redis.call("ZRANGEBYSCORE", kh1m, hour_head_end / 1000 - 60, "+inf")) do
       local b = {parse_agg(m)}
       table.insert(buckets, b)
