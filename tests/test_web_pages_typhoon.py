@@ -131,6 +131,32 @@ def test_an_alert_row_shows_the_value_now_and_the_peak(browser: Browser, peak: W
     page.context.close()
 
 
+SQUEEZED = """list => {
+    // Per row: lines the exercise tag takes, and whether the name and the value overlap or leave the row.
+    return [...list.querySelectorAll('li[data-rule]')].map((li) => {
+        const box = (el) => el.getBoundingClientRect();
+        const tag = li.querySelector('.xtag');
+        const what = box(li.querySelector('.what')), val = box(li.querySelector('.val')), row = box(li);
+        const overlap = what.right > val.left + 0.5 && what.bottom > val.top + 0.5 && val.bottom > what.top + 0.5;
+        const outside = [what, val].some((b) => b.left < row.left - 0.5 || b.right > row.right + 0.5);
+        return [tag ? tag.getClientRects().length : 1, overlap, outside];
+    });
+}"""
+
+
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_an_alert_rows_tag_name_and_value_are_never_squeezed(browser: Browser, peak: WallSite, lang: str) -> None:
+    """However narrow the alert panel, [훈련] / [EXERCISE] stays one word and the value goes under the name
+    rather than squeezing it into a column a word wide."""
+    page = open_wall(browser, peak, lang)
+    alerts = page.locator("#p0-6 ul.alerts")
+    for width in (700, 420, 360):
+        alerts.evaluate(f"el => {{ el.style.width = '{width}px'; }}")
+        rows = alerts.evaluate(SQUEEZED)
+        assert rows and all(r == [1, False, False] for r in rows), (width, rows)
+    page.context.close()
+
+
 def test_the_map_counts_what_is_wrong_in_each_district_and_enlarges_the_centre(browser: Browser,
                                                                                peak: WallSite) -> None:
     page = open_wall(browser, peak, "en")

@@ -54,7 +54,7 @@ class AlertsPanel extends Panel {
         const unit = known ? unitOf(a.indicator) : "";
         const fmt = (v) => (typeof v === "number" && known ? `${fmtValue(a.indicator, v)}${unit ? " " + unit : ""}` : "");
         const value = fmt(cur.v);
-        const val = value ? (cur.live ? `<small>${esc(WORDS.now)}</small> ${esc(value)}` : esc(value)) : "";
+        const val = value ? `${cur.live ? `<small>${esc(WORDS.now)}</small> ` : ""}<span class="n">${esc(value)}</span>` : "";
         const peak = fmt(peakOf(a, cur));
         const at = hmFmt.format(shownTime(since, a.exercise));
         const when = `${LANG === "ko" ? `${at} ${WORDS.since}` : `${WORDS.since} ${at}`} · ${fmtAge(shownSpan(t - since, a.exercise))}`;
@@ -64,7 +64,7 @@ class AlertsPanel extends Panel {
         const tag = a.exercise ? `<b class="xtag">[${esc(WORDS.exercise)}]</b> ` : "";
         return `<li class="${levelStatus(a.level)}${muted ? " muted" : ""}${a.exercise ? " exercise" : ""}" data-rule="${esc(a.rule)}" data-fingerprint="${esc(a.fingerprint)}" data-count="${n}"` +
           ` data-indicator="${esc(a.indicator || "")}" data-entity="${esc(a.entity)}">` +
-          `${levelChip(a.level)}<span class="what">${tag}${esc(name)}</span><span class="val">${val}</span>` +
+          `${levelChip(a.level)}<span class="head"><span class="what">${tag}${esc(name)}</span><span class="val">${val}</span></span>` +
           `<span class="since">${place ? `<b class="where">${esc(place + others)}</b> · ` : ""}${esc(when)}` +
           `${peak && peak !== value ? ` · <span class="peak">${esc(WORDS.peak)} ${esc(peak)}</span>` : ""}${ack}${mute}</span></li>`;
       }).join("") + (rows.length > shown.length ? `<li class="more">+${rows.length - shown.length} ${WORDS.more}</li>` : "") + "</ul>";
