@@ -312,6 +312,33 @@ def web_only(site: WallSite, port: int, build: str | None = None) -> Iterator[No
         yield
 
 
+def test_the_wall_keeps_the_heartbeat_itself_one_frame_an_interval(page: Page, site: WallSite) -> None:
+    """While updates flow, the wall's heartbeat is a pong that asks nothing back, with a ping every fourth beat for
+    the clock; the server, hearing from it, never pings it (docs/websocket.md, "Heartbeats")."""
+    port = free_port()
+    with serve(Settings(site=site.root, redis_url=site.redis_url, port=port, ws_heartbeat=2), lifespan="on",
+               port=port):
+        sent: list[str] = []
+        received: list[str] = []
+
+        def watch(ws: object) -> None:
+            ws.on("framesent", lambda f: sent.append(f if isinstance(f, str) else f.decode()))  # type: ignore[attr-defined]
+            ws.on("framereceived", lambda f: received.append(f if isinstance(f, str) else f.decode()))  # type: ignore[attr-defined]
+        page.on("websocket", watch)
+        page.goto(f"http://127.0.0.1:{port}/dashboards/probe")
+        wait_for(lambda: page.evaluate("!!(window.__wall && window.__wall.connected)"), what="a connected page")
+        page.wait_for_timeout(16500)
+        kinds = [orjson.loads(f)["type"] for f in sent]
+        beats = [k for k in kinds if k in ("ping", "pong")]
+        # One every two seconds (timers in a loaded browser may slip), three in four of them pongs.
+        assert 6 <= len(beats) <= 9, kinds
+        assert beats.count("pong") >= 2 * beats.count("ping") and beats.count("ping") >= 1, beats
+        from_server = [orjson.loads(f)["type"] for f in received]
+        # A beat that a busy browser sends a moment late may cross the server's look at who is due; never more.
+        assert "delta" in from_server and from_server.count("ping") <= 1, from_server
+        assert page.evaluate("window.__wall.connected")
+
+
 def test_the_page_reloads_itself_when_the_server_is_upgraded(page: Page, site: WallSite) -> None:
     port = free_port()
     with web_only(site, port):

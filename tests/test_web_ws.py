@@ -398,6 +398,25 @@ async def test_a_client_that_pings_on_its_own_is_not_asked_again(redis_url: str)
             assert ping["server_time"] > 0
 
 
+async def test_a_pong_sent_unasked_keeps_a_connection_alive_and_is_not_answered(redis_url: str) -> None:
+    """The wall's heartbeat while updates flow: a pong nobody asked for, every interval. The server takes it as a
+    sign of life (no ping, no close after three intervals) and sends nothing back for it."""
+    with serve(mini(redis_url, ws_heartbeat=0.2), lifespan="on") as server:
+        async with ws_client(server) as wall:
+            await recv(wall, "hello")
+            kinds: list[str] = []
+            started = time.monotonic()
+            while time.monotonic() - started < 1.5:   # over seven intervals: a silent client is closed after three
+                await send(wall, {"type": "pong"})
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(0.1):
+                        while True:
+                            kinds.append(orjson.loads(await wall.recv())["type"])
+            assert kinds == [], kinds
+            await send(wall, {"type": "ping", "t": 7})
+            assert (await recv(wall, "pong"))["t"] == 7, "still open"
+
+
 async def test_messages_reach_message_subscribers(server: Served, redis_url: str) -> None:
     writer = StreamWriter(async_client(redis_url), partitions=2, retention=3600, deadletter_maxlen=100,
                           batch_size=100)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import multiprocessing as mp
+import random
 import time
 from http import HTTPStatus
 from multiprocessing.connection import Connection
@@ -25,6 +26,18 @@ def client_process(pipe: Connection) -> None:
     run_async(_client_main(pipe))
 
 
+class _Beat:
+    """One client's heartbeat: the next one due, how many so far."""
+
+    __slots__ = ("due", "every", "n", "ws")
+
+    def __init__(self, ws: Any, every: float) -> None:
+        self.ws = ws
+        self.every = every
+        self.due = time.monotonic() + every * random.random()
+        self.n = 0
+
+
 class _Session:
     """One round of a client process: `count` connections that record when each state reaches them."""
 
@@ -34,19 +47,39 @@ class _Session:
         self.frames = 0
         self.ready = asyncio.Semaphore(0)
         self.stop = asyncio.Event()
+        self.beating: list[_Beat] = []
+
+    async def heartbeats(self) -> None:
+        """Each client's heartbeat as a wall keeps it (wall-connection.js), on its own phase: while frames come, a
+        pong that asks nothing back each interval, and a ping every fourth (the server answers it)."""
+        while not self.stop.is_set():
+            now = time.monotonic()
+            for beat in self.beating:
+                if now >= beat.due and beat.ws.state.name == "OPEN":
+                    beat.n += 1
+                    beat.due += beat.every
+                    with contextlib.suppress(Exception):
+                        await beat.ws.send('{"type":"ping","t":0}' if beat.n % 4 == 0 else '{"type":"pong"}')
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(0.05):
+                    await self.stop.wait()
 
     async def one(self, url: str, subscribe: bytes | None) -> None:
         from websockets.asyncio.client import connect
 
         async with connect(url, compression=None, max_size=None, ping_interval=None, open_timeout=120,
                            close_timeout=1) as ws:
+            every: float | None = None   # the server's heartbeat (from its hello); the bare broadcast has none
             if subscribe is not None:
                 await ws.send(subscribe.decode())
                 # Frames before the subscription's first picture belong to no measurement.
-                frame = await ws.recv()
-                while orjson.loads(frame)["type"] != "snapshot":
-                    frame = await ws.recv()
+                frame = orjson.loads(await ws.recv())
+                while frame["type"] != "snapshot":
+                    every = frame.get("heartbeat_s", every)
+                    frame = orjson.loads(await ws.recv())
             self.ready.release()
+            if every is not None:
+                self.beating.append(_Beat(ws, every))
             receiving = asyncio.ensure_future(ws.recv())
             stopping = asyncio.ensure_future(self.stop.wait())
             while True:
@@ -73,6 +106,7 @@ async def _client_main(pipe: Connection) -> None:
             return
         _, url, count, subscribe = command
         session = _Session()
+        beating = asyncio.create_task(session.heartbeats())
         tasks = []
         for k in range(0, count, CONNECT_AT_ONCE):
             batch = [asyncio.create_task(session.one(url, subscribe)) for _ in range(min(CONNECT_AT_ONCE, count - k))]
@@ -93,7 +127,7 @@ async def _client_main(pipe: Connection) -> None:
             elif command[0] == "stop":
                 session.recording = False
                 session.stop.set()
-                await asyncio.gather(*tasks, return_exceptions=True)
+                await asyncio.gather(*tasks, beating, return_exceptions=True)
                 pipe.send(("result", session.records, session.frames))
                 break
 
