@@ -146,7 +146,12 @@ class Settings(BaseSettings):
     """`status` of the CAP feed's messages (Exercise for a drill on simulated data)."""
 
     ws_heartbeat: float = Field(default=15.0, gt=0, le=3600)
-    """Seconds between the websocket server's pings; a client silent for three of them is closed."""
+    """The websocket server sends every connection something at least this often (a ping when no update went), so
+    a page that hears nothing for three of these takes its line for dead."""
+    ws_client_beat: float = Field(default=60.0, gt=0, le=3600)
+    """Seconds between the heartbeats a client sends on its own (`beat_s` in hello; the wall does). The server pings
+    a client silent for 1.25 of these and closes one silent for 2: the way back is the costly one at thousands of
+    screens, and only the server's clean-up of a dead screen waits for it (docs/websocket.md, "Heartbeats")."""
     ws_queue_frames: int = Field(default=64, ge=1, le=100_000)
     """Frames queued for one websocket client before its updates are coalesced to the latest state per
     series (used when the frames cannot go straight to the connection's write buffer)."""

@@ -356,9 +356,12 @@ async def test_bad_frames_get_error_frames_and_the_connection_stays(server: Serv
 
 
 async def test_heartbeats_both_ways(redis_url: str) -> None:
-    with serve(mini(redis_url, ws_heartbeat=0.2), lifespan="on") as server:
+    """With no update to send, the server pings every heartbeat (the page needs a frame to know its line is
+    alive); a client that answers stays, one silent for two of its own beats is closed with "going away"."""
+    with serve(mini(redis_url, ws_heartbeat=0.2, ws_client_beat=0.4), lifespan="on") as server:
         async with ws_client(server) as silent, ws_client(server) as alive:
-            assert (await recv(silent, "hello"))["heartbeat_s"] == 0.2
+            hello = await recv(silent, "hello")
+            assert hello["heartbeat_s"] == 0.2 and hello["beat_s"] == 0.4
             await recv(alive, "hello")
             pings = 0
             started = time.monotonic()
@@ -368,7 +371,6 @@ async def test_heartbeats_both_ways(redis_url: str) -> None:
                 pings += 1
                 await send(alive, {"type": "pong", "t": ping["server_time"]})
             assert pings >= 4
-            # The one that never answered was closed after three heartbeats, with "going away".
             with pytest.raises(ConnectionClosed) as closed:
                 async with asyncio.timeout(2):
                     while True:
@@ -378,43 +380,55 @@ async def test_heartbeats_both_ways(redis_url: str) -> None:
             assert (await recv(alive, "pong"))["t"] == 1
 
 
-async def test_a_client_that_pings_on_its_own_is_not_asked_again(redis_url: str) -> None:
-    """A wall pings the server every heartbeat; the server, hearing from it, does not ping it too (one heartbeat a
-    connection, not two), while it keeps asking a client that only listens."""
-    with serve(mini(redis_url, ws_heartbeat=0.2), lifespan="on") as server:
+async def _frames_for(conn: ClientConnection, seconds: float, *, beat: float | None = None) -> list[tuple[float, str]]:
+    """(time, type) of the frames `conn` receives for `seconds`, answering pings; with `beat`, it also sends an
+    unasked pong that often, as the wall does while updates flow."""
+    got: list[tuple[float, str]] = []
+    started = time.monotonic()
+    next_beat = started + (beat or 0)
+    while (now := time.monotonic()) - started < seconds:
+        if beat is not None and now >= next_beat:
+            await send(conn, {"type": "pong"})
+            next_beat += beat
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(0.02):
+                got.append((time.monotonic() - started, orjson.loads(await conn.recv())["type"]))
+                if got[-1][1] == "ping":
+                    await send(conn, {"type": "pong"})
+    return got
+
+
+async def test_updates_stand_in_for_pings_and_a_client_is_asked_only_when_silent_past_its_beat(
+        redis_url: str, pub: Publisher) -> None:
+    """While updates flow, the server sends no pings: they show the line is alive. A wall keeps its own beat with
+    a pong nobody asked for, which gets no answer, so it is never pinged; a client that only listens is asked once
+    it has been silent for 1.25 beats, and answering keeps it."""
+    with serve(mini(redis_url, ws_heartbeat=0.1, ws_client_beat=0.4), lifespan="on") as server:
         async with ws_client(server) as wall, ws_client(server) as listener:
-            await recv(wall, "hello")
-            await recv(listener, "hello")
-            kinds: list[str] = []
-            started = time.monotonic()
-            while time.monotonic() - started < 1.5:
-                await send(wall, {"type": "ping", "t": 1})
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(0.1):
-                        while True:
-                            kinds.append(orjson.loads(await wall.recv())["type"])
-            assert "pong" in kinds and "ping" not in kinds, kinds
-            ping = await recv(listener, "ping")
-            assert ping["server_time"] > 0
+            for conn in (wall, listener):
+                await recv(conn, "hello")
+                await subscribe(conn, ["indicator:air.pm10"])
 
-
-async def test_a_pong_sent_unasked_keeps_a_connection_alive_and_is_not_answered(redis_url: str) -> None:
-    """The wall's heartbeat while updates flow: a pong nobody asked for, every interval. The server takes it as a
-    sign of life (no ping, no close after three intervals) and sends nothing back for it."""
-    with serve(mini(redis_url, ws_heartbeat=0.2), lifespan="on") as server:
-        async with ws_client(server) as wall:
-            await recv(wall, "hello")
-            kinds: list[str] = []
-            started = time.monotonic()
-            while time.monotonic() - started < 1.5:   # over seven intervals: a silent client is closed after three
-                await send(wall, {"type": "pong"})
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(0.1):
-                        while True:
-                            kinds.append(orjson.loads(await wall.recv())["type"])
-            assert kinds == [], kinds
+            async def publish() -> None:
+                n = 0
+                while True:
+                    n += 1
+                    await pub.state("air.pm10", "daesong", n)
+                    await asyncio.sleep(0.03)
+            publishing = asyncio.create_task(publish())
+            try:
+                walls, listens = await asyncio.gather(_frames_for(wall, 1.5, beat=0.3),
+                                                      _frames_for(listener, 1.5))
+            finally:
+                publishing.cancel()
+            assert {k for _, k in walls} == {"delta"}, walls
+            pings = [t for t, k in listens if k == "ping"]
+            assert "delta" in {k for _, k in listens} and pings, listens
+            assert pings[0] >= 0.35, pings   # not at its first heartbeat: after 1.25 beats (0.5 s) of silence
             await send(wall, {"type": "ping", "t": 7})
-            assert (await recv(wall, "pong"))["t"] == 7, "still open"
+            assert (await recv(wall, "pong"))["t"] == 7, "the wall is still connected"
+            await send(listener, {"type": "ping", "t": 8})
+            assert (await recv(listener, "pong"))["t"] == 8, "the listener too, having answered"
 
 
 async def test_messages_reach_message_subscribers(server: Served, redis_url: str) -> None:

@@ -51,7 +51,7 @@ class _Session:
 
     async def heartbeats(self) -> None:
         """Each client's heartbeat as a wall keeps it (wall-connection.js), on its own phase: while frames come, a
-        pong that asks nothing back each interval, and a ping every fourth (the server answers it)."""
+        pong that asks nothing back every `beat_s`, and every fourth beat a ping (the server answers it)."""
         while not self.stop.is_set():
             now = time.monotonic()
             for beat in self.beating:
@@ -69,13 +69,13 @@ class _Session:
 
         async with connect(url, compression=None, max_size=None, ping_interval=None, open_timeout=120,
                            close_timeout=1) as ws:
-            every: float | None = None   # the server's heartbeat (from its hello); the bare broadcast has none
+            every: float | None = None   # a client's own heartbeat, from the hello; the bare broadcast has none
             if subscribe is not None:
                 await ws.send(subscribe.decode())
                 # Frames before the subscription's first picture belong to no measurement.
                 frame = orjson.loads(await ws.recv())
                 while frame["type"] != "snapshot":
-                    every = frame.get("heartbeat_s", every)
+                    every = frame.get("beat_s", frame.get("heartbeat_s", every))
                     frame = orjson.loads(await ws.recv())
             self.ready.release()
             if every is not None:

@@ -94,7 +94,8 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     try:
         build = getattr(websocket.app.state, "build", __version__)
         await client.send(Frame.of({"type": "hello", "version": __version__, "build": build,
-                                    "heartbeat_s": fanout.settings.ws_heartbeat, "server_time": now_ms(),
+                                    "heartbeat_s": fanout.settings.ws_heartbeat,
+                                    "beat_s": fanout.settings.ws_client_beat, "server_time": now_ms(),
                                     "max_frame": fanout.settings.ws_max_frame, "store_ok": fanout.store_ok,
                                     # What the screen will never be sent, so it can say so rather than show blanks.
                                     "withheld": sorted(hidden)}))

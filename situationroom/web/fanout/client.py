@@ -92,6 +92,10 @@ class Client:
     def topics(self) -> frozenset[str]:
         return self.audience.topics if self.audience is not None else frozenset()
 
+    def sent_since(self, moment: float) -> bool:
+        """Whether an update went to this client after `moment` (monotonic)."""
+        return self.audience is not None and self.audience.sent_at > moment
+
     @property
     def coalescing(self) -> bool:
         return self.pending is not None
@@ -170,7 +174,7 @@ class Audience:
     """All clients with the same topics and the same restricted indicators hidden: they share one encoded frame
     per batch."""
 
-    __slots__ = ("clients", "everything", "hidden", "key", "topics")
+    __slots__ = ("clients", "everything", "hidden", "key", "sent_at", "topics")
 
     def __init__(self, topics: frozenset[str], hidden: frozenset[str] = frozenset()) -> None:
         self.topics = topics
@@ -178,6 +182,8 @@ class Audience:
         self.key: AudienceKey = (topics, hidden)
         self.everything = "all" in topics and not hidden
         self.clients: set[Client] = set()
+        self.sent_at = 0.0
+        """When (monotonic) a batch last had something for these clients: they need no ping for a while."""
 
     def matching(self, entries: list[Entry]) -> list[Entry]:
         """The entries this audience gets."""

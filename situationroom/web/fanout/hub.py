@@ -241,10 +241,12 @@ class Fanout:
         if not entries:
             return
         first = entries[0].parsed_id
+        now = time.monotonic()
         for audience in list(self.audiences.values()):
             matched = audience.matching(entries)
             if not matched:
                 continue
+            audience.sent_at = now
             chunks: list[Chunk] | None = None
             for client in list(audience.clients):
                 caught_up_to = client.caught_up_to
@@ -272,22 +274,27 @@ class Fanout:
             self.heartbeat()
 
     def heartbeat(self) -> None:
-        """Ping the clients whose turn it is (one shared frame); close those silent for three heartbeats."""
+        """Ping the clients whose turn it is (one shared frame) if nothing else went to them within the interval or
+        they have been silent too long; close those silent for two of their own heartbeats."""
         every = self.settings.ws_heartbeat
-        silent_after = 3 * every
+        ask_after = 1.25 * self.settings.ws_client_beat
+        close_after = 2 * self.settings.ws_client_beat
         now = time.monotonic()
         ping: Frame | None = None
         for client in list(self.clients):
             if client.closed or client.next_ping > now:
                 continue
             client.next_ping += every
-            if now - client.last_heard > silent_after:
-                log.info("websocket client %d silent for %.0fs: closing", client.id, now - client.last_heard)
-                self._keep_task(asyncio.create_task(client.close(1001, "no heartbeat for three intervals")))
-            elif client.pending is None and now - client.last_heard >= every:
-                # A client that is behind gets no ping: its queue already shows it is alive or not. Nor does one
-                # heard from within the interval (a wall pings on its own): asking it again doubled the heartbeat
-                # traffic, a third of a web process's CPU at 5,000 screens (docs/benchmarks.md).
+            silent = now - client.last_heard
+            if silent > close_after:
+                log.info("websocket client %d silent for %.0fs: closing", client.id, silent)
+                self._keep_task(asyncio.create_task(client.close(1001, "no heartbeat")))
+            elif client.pending is None and (silent >= ask_after or not client.sent_since(now - every)):
+                # Two directions, two costs. Towards the client a ping is one shared frame, written only where no
+                # update went: the page needs a frame every interval to know its line is alive. Back from it every
+                # frame goes through the protocol, the ASGI receive and this process's loop, some 100 µs each, so a
+                # client is asked only when it has been silent for longer than its own heartbeat (a wall keeps one,
+                # every `ws_client_beat`); a client that is behind gets no ping, its queue shows it alive or not.
                 if ping is None:
                     ping = Frame.of({"type": "ping", "server_time": now_ms()})
                 client.sink.try_write(ping)

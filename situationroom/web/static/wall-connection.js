@@ -13,6 +13,8 @@ let attempt = 0;
 let retryAt = 0;
 let heartbeat = null;
 let missed = 0;   // heartbeats since the last frame from the server: over three, and the line is taken for dead
+let ticks = 0;
+let beatEvery = 1;   // heartbeats between two of this page's own (the server's beat_s over its heartbeat_s)
 let beats = 0;
 let reconnectTimer = null;
 
@@ -52,7 +54,9 @@ function onFrame(f) {
       storeDown = f.store_ok === false;
       attempt = 0;
       missed = 0;
+      ticks = 0;
       beats = 0;
+      beatEvery = Math.max(1, Math.round((f.beat_s || f.heartbeat_s || 15) / (f.heartbeat_s || 15)));
       clearInterval(heartbeat);
       heartbeat = setInterval(beat, Math.max(2, f.heartbeat_s || 15) * 1000);
       subscribe();
@@ -113,15 +117,18 @@ function onFrame(f) {
   }
 }
 
-// One heartbeat: tell the server this screen is there, so it need not ask (docs/websocket.md, "Heartbeats").
-// While frames are coming the server is evidently there too, so the sign of life is a pong that asks for nothing back
-// (RFC 6455 allows one unsolicited); a ping, which the server answers, goes when nothing came within the interval,
-// and every fourth beat for the server's clock. With thousands of screens that is one frame a screen an interval.
+// Every heartbeat_s: the server sends a frame at least that often (an update, else a ping), so three without one
+// and the line is taken for dead. Every beat_s: tell the server this screen is there, so it need not ask (docs/
+// websocket.md, "Heartbeats"). While frames come the server is evidently there, so the sign of life is a pong that asks
+// for nothing back (RFC 6455 allows one unsolicited); a ping, which the server answers, goes after a quiet interval
+// and every fourth beat, for the server's clock. Frames back to the server are what costs at thousands of screens.
 function beat() {
   if (!ws || ws.readyState !== WebSocket.OPEN) return;
-  if (++missed > 3) { ws.close(); lost(); return; }   // three intervals without a frame: the line is dead
+  if (++missed > 3) { ws.close(); lost(); return; }
+  if (missed > 1) { ws.send(JSON.stringify({ type: "ping", t: Date.now() })); return; }
+  if (++ticks % beatEvery) return;
   beats += 1;
-  ws.send(missed > 1 || beats % 4 === 0 ? JSON.stringify({ type: "ping", t: Date.now() }) : '{"type":"pong"}');
+  ws.send(beats % 4 === 0 ? JSON.stringify({ type: "ping", t: Date.now() }) : '{"type":"pong"}');
 }
 
 function lost() {
