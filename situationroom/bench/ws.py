@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import multiprocessing as mp
 import resource
 import tempfile
@@ -396,10 +397,9 @@ def run(settings: Settings, catalog: Catalog, url: str, *, counts: list[int], ra
                     if bare_proxy is None:
                         bare_proxy = Nginx(Path(folder) / "bare", [bare_port], port=bare_port + 2, workers="auto",
                                            log_level="warn").start()
-                    proxy = bare_proxy
                     proxied = _bare_phase("bare broadcast behind nginx", clients,
-                                          proxy.url.replace("http://", "ws://") + "/ws", count, bare_port, pushed,
-                                          rate, lambda proxy=proxy: _bare_cpu(bare.pid, proxy))
+                                          bare_proxy.url.replace("http://", "ws://") + "/ws", count, bare_port, pushed,
+                                          rate, functools.partial(_bare_cpu, bare.pid, bare_proxy))
                     result.phases.append(proxied)
                     result.ratios[str(count)] |= {
                         "p99_vs_bare_behind_nginx": _ratio(ours.latency_ms["p99"], proxied.latency_ms["p99"]),

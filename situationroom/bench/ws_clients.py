@@ -13,6 +13,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 import orjson
+from websockets.protocol import State
 
 from situationroom.bench import cpu_seconds
 from situationroom.roles import run_async
@@ -55,7 +56,7 @@ class _Session:
         while not self.stop.is_set():
             now = time.monotonic()
             for beat in self.beating:
-                if now >= beat.due and beat.ws.state.name == "OPEN":
+                if now >= beat.due and beat.ws.state is State.OPEN:
                     beat.n += 1
                     beat.due += beat.every
                     with contextlib.suppress(Exception):

@@ -15,7 +15,6 @@ let heartbeat = null;
 let missed = 0;   // heartbeats since the last frame from the server: over three, and the line is taken for dead
 let ticks = 0;
 let beatEvery = 1;   // heartbeats between two of this page's own (the server's beat_s over its heartbeat_s)
-let beats = 0;
 let reconnectTimer = null;
 
 function connect() {
@@ -55,7 +54,6 @@ function onFrame(f) {
       attempt = 0;
       missed = 0;
       ticks = 0;
-      beats = 0;
       beatEvery = Math.max(1, Math.round((f.beat_s || f.heartbeat_s || 15) / (f.heartbeat_s || 15)));
       clearInterval(heartbeat);
       heartbeat = setInterval(beat, Math.max(2, f.heartbeat_s || 15) * 1000);
@@ -127,8 +125,7 @@ function beat() {
   if (++missed > 3) { ws.close(); lost(); return; }
   if (missed > 1) { ws.send(JSON.stringify({ type: "ping", t: Date.now() })); return; }
   if (++ticks % beatEvery) return;
-  beats += 1;
-  ws.send(beats % 4 === 0 ? JSON.stringify({ type: "ping", t: Date.now() }) : '{"type":"pong"}');
+  ws.send((ticks / beatEvery) % 4 === 0 ? JSON.stringify({ type: "ping", t: Date.now() }) : '{"type":"pong"}');
 }
 
 function lost() {
