@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
 from situationroom.bench import alerts as alerts_bench
 from situationroom.catalog import Catalog
 from tests.site_support import REPO, settings_for
@@ -25,3 +27,20 @@ def test_every_crossing_is_timed_to_the_notification_and_the_webhook(embedded_ur
     # The report holds the load to its target: 50 ms up to 1,000 samples/s, 100 ms above.
     assert result.as_dict()["target_p99_ms"] == 50.0
     assert alerts_bench.AlertsResult(probes=0, rate=10_000, background_sent=0).target_ms == 100.0
+    # Where each crossing's time went: every crossing traced through the four hand-overs, none negative.
+    assert result.staged == 5
+    assert set(result.stages_ms) == set(alerts_bench.STAGES)
+    for figures in result.stages_ms.values():
+        assert -1 <= figures["p50"] <= figures["p99"] <= figures["max"] < result.webhook_ms["max"] + 1
+    assert result.stages_ms["aggregate"]["p50"] > 0, "a state reaches the update stream after its sample"
+
+
+def test_a_crossings_legs_add_up_and_one_without_its_state_is_left_out() -> None:
+    # Two crossings pushed at wall ms 1,000 and 2,000 (perf_counter 10.0 s and 11.0 s); the first one's state was
+    # trimmed from the update stream, so the first rising state found is the second crossing's.
+    legs = alerts_bench._stages(
+        sent_at={1: 10.0, 2: 11.0}, sent_wall_ms={1: 1_000.0, 2: 2_000.0},
+        crossed=[(2_004, 2_030)], queued_ms={1: 1_050, 2: 2_045}, hooked={1: 10.060, 2: 11.060})
+    assert list(legs) == [2]
+    assert legs[2] == pytest.approx({"web": 4, "aggregate": 26, "alert": 15, "notify": 15})
+    assert sum(legs[2].values()) == pytest.approx(60)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import multiprocessing
 import os
@@ -19,7 +20,7 @@ import httpx
 import orjson
 import uvicorn
 
-from situationroom import keys, tokens
+from situationroom import keys, status, tokens
 from situationroom.bench import cpu_seconds, percentile, start_role, wait_http
 from situationroom.bench.nodes import spent
 from situationroom.catalog import Catalog
@@ -45,6 +46,10 @@ class AlertsResult:
     webhooks: int = 0
     cpu_ms_per_k: dict[str, float] = field(default_factory=dict)
     """CPU of each process during the measured load, per 1,000 background samples: where the time goes."""
+    stages_ms: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Push → webhook cut at each hand-over, per crossing: which role the time went to (`STAGES`)."""
+    staged: int = 0
+    """Crossings whose every hand-over was found (the update stream is capped: the first may be trimmed)."""
 
     @property
     def target_ms(self) -> float:
@@ -53,6 +58,16 @@ class AlertsResult:
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "target_p99_ms": self.target_ms}
+
+
+STAGES = {
+    "web": "push → accepted (the sample's time, stamped by the web role)",
+    "aggregate": "→ its state on the update stream (the entry's id)",
+    "alert": "→ the firing notification on sr:{notify} (the entry's id)",
+    "notify": "→ the webhook received",
+}
+"""The four legs of a crossing's way, each ending where the next role picks it up. The middle two are read from
+times Redis and the web role stamp, to the millisecond, on the wall clock the bench also reads at each push."""
 
 
 def _background(catalog: Catalog) -> list[tuple[str, str, float]]:
@@ -131,17 +146,28 @@ def _receive(port: int, record: str) -> None:
                 lifespan="off")
 
 
+@dataclass
+class Timings:
+    """Per crossing (its episode): when it was pushed, seen on sr:{notify} and received by the webhook (perf_counter
+    seconds); how many background samples went; and the crossing's legs (`_stages`)."""
+    sent: dict[int, float]
+    notified: dict[int, float]
+    hooked: dict[int, float]
+    background_sent: int
+    stages: dict[int, dict[str, float]]
+
+
 async def measure(base: str, url: str, token: str, catalog: Catalog, receiver: Receiver, *, probes: int,
-                  every: float, rate: float, rng: random.Random) -> tuple[dict[int, float], dict[int, float],
-                                                                          dict[int, float], int]:
+                  every: float, rate: float, rng: random.Random) -> Timings:
     """Background load at `rate` samples/s in 10 ms batches; every `every` s the probe series crosses
-    3.0 m (one new episode of its alert) and falls back half-way in between. Returns the send time per
-    episode, when its firing notification was in `sr:{notify}`, and when the webhook got it."""
+    3.0 m (one new episode of its alert) and falls back half-way in between."""
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     client = async_client(url)
     series = _background(catalog)
     sent_at: dict[int, float] = {}
+    sent_wall_ms: dict[int, float] = {}
     notified_at: dict[int, float] = {}
+    queued_ms: dict[int, int] = {}  # episode → the id time of its notification on sr:{notify}
     keys_of: dict[str, int] = {}
     done = asyncio.Event()
 
@@ -159,6 +185,7 @@ async def measure(base: str, url: str, token: str, catalog: Catalog, receiver: R
                     for a in n["alerts"]:
                         if (a["indicator"], a["entity"]) == PROBE:
                             notified_at.setdefault(a["episode"], now)
+                            queued_ms.setdefault(a["episode"], _id_ms(entry_id))
                             keys_of[n["key"]] = a["episode"]
 
     watcher = asyncio.create_task(watch_notify())
@@ -190,6 +217,7 @@ async def measure(base: str, url: str, token: str, catalog: Catalog, receiver: R
             sent = time.perf_counter()
             if batch[-1]["entity"] == PROBE[1] and high:
                 sent_at[episode] = sent
+                sent_wall_ms[episode] = time.time() * 1000
             response = await http.post("/api/v1/samples", content=orjson.dumps({"samples": batch}))
             if response.status_code != 200:
                 raise RuntimeError(f"ingest answered {response.status_code}: {response.text[:300]}")
@@ -203,8 +231,57 @@ async def measure(base: str, url: str, token: str, catalog: Catalog, receiver: R
         await asyncio.sleep(0.05)
     done.set()
     await watcher
+    hooked = _webhook_times(receiver, keys_of)
+    crossed = await _probe_crossings(client)
     await client.aclose()
-    return sent_at, notified_at, _webhook_times(receiver, keys_of), sent_total
+    return Timings(sent_at, notified_at, hooked, sent_total,
+                   _stages(sent_at, sent_wall_ms, crossed, queued_ms, hooked))
+
+
+def _id_ms(entry_id: bytes) -> int:
+    """The time Redis wrote a stream entry, from its id ("<ms>-<seq>")."""
+    return int(entry_id.split(b"-", 1)[0])
+
+
+async def _probe_crossings(client: Any) -> list[tuple[int, int]]:
+    """(sample ms, id ms) of each state of the probe on the update stream that rose to a worse status, oldest
+    first. Read once the load is over, so the bench adds no reader of its own while measuring."""
+    out: list[tuple[int, int]] = []
+    needle = b'"e":"%s"' % PROBE[1].encode()
+    last = "-"
+    while True:
+        entries = await client.xrange(keys.updates(), min=last, count=10_000)
+        for entry_id, fields in entries:
+            data = fields.get(b"d")
+            if data is None or needle not in data:
+                continue
+            state = orjson.loads(data)
+            if status.ORDER.get(state.get("st"), 0) > status.ORDER.get(state.get("ps"), 0):
+                out.append((int(state["t"]), _id_ms(entry_id)))
+        if len(entries) < 10_000:
+            return out
+        last = "(" + entries[-1][0].decode()
+
+
+def _stages(sent_at: dict[int, float], sent_wall_ms: dict[int, float], crossed: list[tuple[int, int]],
+            queued_ms: dict[int, int], hooked: dict[int, float]) -> dict[int, dict[str, float]]:
+    """Per crossing whose every hand-over was found, the milliseconds of each of `STAGES`; they add up to its push →
+    webhook time. A crossing's state is the first rising one stamped at or after its push, and must have been
+    published before its notification was queued. (Each time read to the millisecond: a leg may read -1 ms.)"""
+    out: dict[int, dict[str, float]] = {}
+    crossed = sorted(crossed)
+    stamps = [t for t, _ in crossed]
+    for episode, wall in sent_wall_ms.items():
+        k = bisect.bisect_left(stamps, int(wall))
+        if k == len(stamps) or episode not in queued_ms or episode not in hooked:
+            continue
+        accepted, published = crossed[k]
+        total = (hooked[episode] - sent_at[episode]) * 1000
+        if not wall - 1 <= accepted <= published <= queued_ms[episode] <= wall + total + 1:
+            continue  # its state was trimmed from the update stream, and this one is a later crossing's
+        out[episode] = {"web": accepted - wall, "aggregate": published - accepted,
+                        "alert": queued_ms[episode] - published, "notify": total - (queued_ms[episode] - wall)}
+    return out
 
 
 def _webhook_times(receiver: Receiver, keys_of: dict[str, int]) -> dict[int, float]:
@@ -254,19 +331,22 @@ def run(settings: Settings, catalog: Catalog, url: str, *, probes: int, every: f
             if role.proc.poll() is not None:
                 raise RuntimeError(f"the {role.role} role exited with status {role.proc.returncode}")
         before = _cpu(roles, url)
-        sent, notified, hooked, total = run_async(measure(base, url, token, catalog, receiver, probes=probes,
-                                                          every=every, rate=rate, rng=rng))
+        timed = run_async(measure(base, url, token, catalog, receiver, probes=probes, every=every, rate=rate,
+                                  rng=rng))
         used = _cpu(roles, url, before)
     finally:
         for role in roles:
             role.stop()
         receiver.stop()
         shutil.rmtree(receiver.record.parent, ignore_errors=True)
-    to_notify = [(notified[e] - sent[e]) * 1000 for e in sent if e in notified]
-    to_hook = [(hooked[e] - sent[e]) * 1000 for e in sent if e in hooked]
+    sent, total = timed.sent, timed.background_sent
+    to_notify = [(timed.notified[e] - sent[e]) * 1000 for e in sent if e in timed.notified]
+    to_hook = [(timed.hooked[e] - sent[e]) * 1000 for e in sent if e in timed.hooked]
     return AlertsResult(probes=len(sent), rate=rate, background_sent=total, notify_ms=_stats(to_notify),
                         webhook_ms=_stats(to_hook), notified=len(to_notify), webhooks=len(to_hook),
-                        cpu_ms_per_k={name: cpu * 1e6 / max(total, 1) for name, cpu in used.items()})
+                        cpu_ms_per_k={name: cpu * 1e6 / max(total, 1) for name, cpu in used.items()},
+                        stages_ms={name: _stats([legs[name] for legs in timed.stages.values()]) for name in STAGES},
+                        staged=len(timed.stages))
 
 
 def _cpu(roles: list[Any], url: str, since: dict[str, float] | None = None) -> dict[str, float]:

@@ -112,10 +112,13 @@ def bench_alerts(
         typer.echo(json.dumps(result.as_dict(), indent=2))
         return
     n, w = result.notify_ms, result.webhook_ms
-    typer.echo(f"{result.probes} crossings (for 0) under {result.rate:,.0f} samples/s of background load")
+    typer.echo(f"{result.probes} crossings under {result.rate:,.0f} samples/s of background load")
     typer.echo(f"push → sr:{{notify}}:   p50 {n['p50']:.1f} ms, p99 {n['p99']:.1f} ms, max {n['max']:.1f} ms "
                f"({result.notified} of {result.probes})")
     typer.echo(f"push → webhook:        p50 {w['p50']:.1f} ms, p99 {w['p99']:.1f} ms, max {w['max']:.1f} ms "
                f"({result.webhooks} of {result.probes}; target p99 ≤ {result.target_ms:.0f} ms)")
+    typer.echo(f"where a crossing's time went, p50 / p99 ({result.staged} of {result.probes} traced): " + ", ".join(
+        f"{name} {result.stages_ms[name]['p50']:.1f} / {result.stages_ms[name]['p99']:.1f} ms"
+        for name in alerts_bench.STAGES))
     typer.echo("CPU per 1,000 background samples: " + ", ".join(
         f"{name} {ms:.1f} ms" for name, ms in sorted(result.cpu_ms_per_k.items(), key=lambda kv: -kv[1])))
