@@ -42,8 +42,8 @@ class GroupReader:
         self._waiting: dict[str, asyncio.Task[Any]] = {}
 
     async def read(self, streams: dict[str, str], count: int, block: int | None) -> Reply:
-        """Entries of `streams` (stream → last id, ">" for new ones), at most `count` per call on one server and
-        per stream on a cluster; `block` ms to wait for new ones, None not to."""
+        """Entries of `streams` (stream → last id, ">" for new ones), at most `count` of each stream (XREADGROUP's
+        COUNT bounds each stream, on one server as on a cluster); `block` ms to wait for new ones, None not to."""
         if not is_cluster(self.client):
             return await self.client.xreadgroup(self.group, self.consumer, streams, count=count, block=block) or []
         out = self._answered()

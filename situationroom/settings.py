@@ -88,7 +88,9 @@ class Settings(BaseSettings):
     stale_check_every: Duration = 2.0
 
     batch_size: int = Field(default=1000, ge=1, le=100_000)
-    """Entries per XREADGROUP call of the aggregator and per pipelined write."""
+    """Samples of each partition in one read of the aggregator (it asks for as many entries as carry about this
+    many, `streams.EntryBudget`), samples per pipelined write to the sample streams, and notifications per read
+    of the notify role."""
     block_ms: int = Field(default=1000, ge=1)
     claim_idle: Duration = 30.0
     """Entries pending longer than this on a consumer are reclaimed by another (XAUTOCLAIM)."""

@@ -35,7 +35,8 @@ def deadletter_cap(maxlen: int, max_bytes: int | None) -> int:
 
 
 class EntryBudget:
-    """How many entries to ask a stream read for so that a reply holds about `samples` samples: an entry carries one
+    """How many entries to ask a stream read for so that each stream's part of the reply holds about `samples`
+    samples (COUNT bounds each stream of a multi-stream read, not the reply): an entry carries one
     sample (a trickle of pushes, an older entry) or a whole batch (a collector's run), so a fixed count of entries
     would bound neither a batch's work nor the time Redis spends on one script call."""
 
