@@ -44,3 +44,12 @@ def test_a_crossings_legs_add_up_and_one_without_its_state_is_left_out() -> None
     assert list(legs) == [2]
     assert legs[2] == pytest.approx({"web": 4, "aggregate": 26, "alert": 15, "notify": 15})
     assert sum(legs[2].values()) == pytest.approx(60)
+
+
+def test_without_background_load_only_the_crossings_are_sent(embedded_url: str, site_catalog: Catalog) -> None:
+    settings = settings_for(embedded_url, site=REPO)
+    result = alerts_bench.run(settings, site_catalog, embedded_url, probes=5, every=0.4, rate=0, port=0,
+                              hook_port=0, log=None)
+    assert result.background_sent == 0
+    assert result.webhooks == result.staged == 5
+    assert result.cpu_ms_per_k == {}, "no background sample to spread the CPU over"

@@ -190,7 +190,7 @@ async def measure(base: str, url: str, token: str, catalog: Catalog, receiver: R
 
     watcher = asyncio.create_task(watch_notify())
     await asyncio.sleep(0.3)
-    per_batch = max(1, round(rate / 100))
+    per_batch = max(1, round(rate / 100)) if rate > 0 else 0  # --rate 0: the crossings alone
     k = 0
     episode = 0
     high = False
@@ -208,19 +208,24 @@ async def measure(base: str, url: str, token: str, catalog: Catalog, receiver: R
                 k += 1
                 batch.append({"indicator": ind, "entity": ent,
                               "value": round(base_value * (1 + rng.uniform(-0.01, 0.01)), 3)})
+            crossing = False
             if now >= next_probe:
                 high = not high
                 if high:
                     episode += 1
+                    crossing = True
                 batch.append({"indicator": PROBE[0], "entity": PROBE[1], "value": HIGH if high else LOW})
                 next_probe = now + every / 2
             sent = time.perf_counter()
-            if batch[-1]["entity"] == PROBE[1] and high:
+            # Only the batch that carries the crossing: a background sample of another series of the same station
+            # (형산교's discharge or flood forecast) last in a batch once moved the crossing's time later.
+            if crossing:
                 sent_at[episode] = sent
                 sent_wall_ms[episode] = time.time() * 1000
-            response = await http.post("/api/v1/samples", content=orjson.dumps({"samples": batch}))
-            if response.status_code != 200:
-                raise RuntimeError(f"ingest answered {response.status_code}: {response.text[:300]}")
+            if batch:
+                response = await http.post("/api/v1/samples", content=orjson.dumps({"samples": batch}))
+                if response.status_code != 200:
+                    raise RuntimeError(f"ingest answered {response.status_code}: {response.text[:300]}")
             tick += 0.01
             await asyncio.sleep(max(0.0, tick - time.perf_counter()))
     sent_total = k
@@ -244,7 +249,7 @@ def _id_ms(entry_id: bytes) -> int:
 
 
 async def _probe_crossings(client: Any) -> list[tuple[int, int]]:
-    """(sample ms, id ms) of each state of the probe on the update stream that rose to a worse status, oldest
+    """(sample ms, id ms) of each state of the probe on the update stream that rose into a crisis level, oldest
     first. Read once the load is over, so the bench adds no reader of its own while measuring."""
     out: list[tuple[int, int]] = []
     needle = b'"e":"%s"' % PROBE[1].encode()
@@ -256,7 +261,10 @@ async def _probe_crossings(client: Any) -> list[tuple[int, int]]:
             if data is None or needle not in data:
                 continue
             state = orjson.loads(data)
-            if status.ORDER.get(state.get("st"), 0) > status.ORDER.get(state.get("ps"), 0):
+            if state.get("i") != PROBE[0]:
+                continue  # the station's other series (its discharge, its flood forecast)
+            st, ps = status.of(state.get("st")), status.of(state.get("ps"))
+            if st.level and st.rank > ps.rank:  # into a crisis level from below it (not, say, into 지연)
                 out.append((int(state["t"]), _id_ms(entry_id)))
         if len(entries) < 10_000:
             return out
@@ -344,7 +352,7 @@ def run(settings: Settings, catalog: Catalog, url: str, *, probes: int, every: f
     to_hook = [(timed.hooked[e] - sent[e]) * 1000 for e in sent if e in timed.hooked]
     return AlertsResult(probes=len(sent), rate=rate, background_sent=total, notify_ms=_stats(to_notify),
                         webhook_ms=_stats(to_hook), notified=len(to_notify), webhooks=len(to_hook),
-                        cpu_ms_per_k={name: cpu * 1e6 / max(total, 1) for name, cpu in used.items()},
+                        cpu_ms_per_k={name: cpu * 1e6 / total for name, cpu in used.items()} if total else {},
                         stages_ms={name: _stats([legs[name] for legs in timed.stages.values()]) for name in STAGES},
                         staged=len(timed.stages))
 

@@ -120,5 +120,6 @@ def bench_alerts(
     typer.echo(f"where a crossing's time went, p50 / p99 ({result.staged} of {result.probes} traced): " + ", ".join(
         f"{name} {result.stages_ms[name]['p50']:.1f} / {result.stages_ms[name]['p99']:.1f} ms"
         for name in alerts_bench.STAGES))
-    typer.echo("CPU per 1,000 background samples: " + ", ".join(
-        f"{name} {ms:.1f} ms" for name, ms in sorted(result.cpu_ms_per_k.items(), key=lambda kv: -kv[1])))
+    typer.echo("CPU per 1,000 background samples: " + (", ".join(
+        f"{name} {ms:.1f} ms" for name, ms in sorted(result.cpu_ms_per_k.items(), key=lambda kv: -kv[1]))
+        or "none sent"))
