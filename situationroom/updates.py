@@ -211,10 +211,11 @@ async def read_after(client: aioredis.Redis, after: str, *, count: int, block: i
     return _batch(await client.xread({keys.updates(): after}, count=count, block=block))
 
 
-async def read_from(client: aioredis.Redis, start: str, *, count: int) -> Batch:
-    """Entries from id `start` on, including it (XRANGE), without waiting."""
+async def read_from(client: aioredis.Redis, start: str, *, count: int, states: bool = True) -> Batch:
+    """Entries from id `start` on, including it (XRANGE; "(<id>" for after it), without waiting (live states left
+    unparsed unless `states`, see `decode`)."""
     entries = await client.xrange(keys.updates(), min=start, max="+", count=count)
-    return Batch([e[0] for e in entries], decode(entries))
+    return Batch([e[0] for e in entries], decode(entries, states=states))
 
 
 class Group:

@@ -20,7 +20,7 @@ import httpx
 import orjson
 import uvicorn
 
-from situationroom import keys, status, tokens
+from situationroom import keys, status, tokens, updates
 from situationroom.bench import cpu_seconds, percentile, start_role, wait_http
 from situationroom.bench.nodes import spent
 from situationroom.catalog import Catalog
@@ -60,14 +60,11 @@ class AlertsResult:
         return {**asdict(self), "target_p99_ms": self.target_ms}
 
 
-STAGES = {
-    "web": "push → accepted (the sample's time, stamped by the web role)",
-    "aggregate": "→ its state on the update stream (the entry's id)",
-    "alert": "→ the firing notification on sr:{notify} (the entry's id)",
-    "notify": "→ the webhook received",
-}
-"""The four legs of a crossing's way, each ending where the next role picks it up. The middle two are read from
-times Redis and the web role stamp, to the millisecond, on the wall clock the bench also reads at each push."""
+STAGES = ("web", "aggregate", "alert", "notify")
+"""The four legs of a crossing's way, each ending where the next role picks it up: the web role stamps the sample's
+time on accepting it; its state's entry on the update stream; its firing notification's entry on sr:{notify}; the
+webhook received. Stream ids are Redis's clock in milliseconds, compared with the wall clock the bench reads at each
+push (docs/benchmarks.md, "Alerts")."""
 
 
 def _background(catalog: Catalog) -> list[tuple[str, str, float]]:
@@ -243,9 +240,10 @@ async def measure(base: str, url: str, token: str, catalog: Catalog, receiver: R
                    _stages(sent_at, sent_wall_ms, crossed, queued_ms, hooked))
 
 
-def _id_ms(entry_id: bytes) -> int:
+def _id_ms(entry_id: bytes | str) -> int:
     """The time Redis wrote a stream entry, from its id ("<ms>-<seq>")."""
-    return int(entry_id.split(b"-", 1)[0])
+    text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+    return int(text.split("-", 1)[0])
 
 
 async def _probe_crossings(client: Any) -> list[tuple[int, int]]:
@@ -253,22 +251,22 @@ async def _probe_crossings(client: Any) -> list[tuple[int, int]]:
     first. Read once the load is over, so the bench adds no reader of its own while measuring."""
     out: list[tuple[int, int]] = []
     needle = b'"e":"%s"' % PROBE[1].encode()
-    last = "-"
+    start = "-"
     while True:
-        entries = await client.xrange(keys.updates(), min=last, count=10_000)
-        for entry_id, fields in entries:
-            data = fields.get(b"d")
-            if data is None or needle not in data:
+        # States left unparsed: only the probe's few among some 200,000 are worth parsing.
+        batch = await updates.read_from(client, start, count=10_000, states=False)
+        for u in batch.updates:
+            if u.kind is not updates.Kind.STATE or needle not in u.body:
                 continue
-            state = orjson.loads(data)
+            state = orjson.loads(u.body)
             if state.get("i") != PROBE[0]:
                 continue  # the station's other series (its discharge, its flood forecast)
             st, ps = status.of(state.get("st")), status.of(state.get("ps"))
             if st.level and st.rank > ps.rank:  # into a crisis level from below it (not, say, into 지연)
-                out.append((int(state["t"]), _id_ms(entry_id)))
-        if len(entries) < 10_000:
+                out.append((int(state["t"]), _id_ms(u.id)))
+        if len(batch.ids) < 10_000:
             return out
-        last = "(" + entries[-1][0].decode()
+        start = f"({batch.last}"
 
 
 def _stages(sent_at: dict[int, float], sent_wall_ms: dict[int, float], crossed: list[tuple[int, int]],
