@@ -9,8 +9,24 @@ import asyncio
 # role never ends; `asyncio.timeout` uncancels correctly, so every timed wait goes through it.
 
 
+def check_cancelled() -> None:
+    """Raise the current task's cancellation if something swallowed it. redis-py writes every command under
+    `wait_for` (its socket timeout), so on 3.11 a role cancelled just as a write completes carries on with the
+    cancellation pending; the loop that would never end then holds the event loop's close for ever."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
+def running(stop: asyncio.Event) -> bool:
+    """A role loop's condition: `stop` is not set (and the task's cancellation, if swallowed, goes on)."""
+    check_cancelled()
+    return not stop.is_set()
+
+
 async def wait_event(event: asyncio.Event, seconds: float) -> bool:
     """Wait until `event` is set or `seconds` pass; True when it was set."""
+    check_cancelled()
     if event.is_set():
         return True
     try:

@@ -51,7 +51,7 @@ async def run_stream_reader(name: str, step: Callable[[], Awaitable[bool]], stop
     before the next step: a failover can leave entries delivered to this consumer whose processing the promoted
     replica never got, pending under its name until they would be reclaimed as a dead consumer's."""
     outage = Outage(log, f"{name} recovered")
-    while not stop.is_set():
+    while aio.running(stop):
         try:
             if outage.down and recover is not None:
                 await recover()
@@ -59,22 +59,16 @@ async def run_stream_reader(name: str, step: Callable[[], Awaitable[bool]], stop
                 return
             outage.reached()
         except ResponseError as exc:
-            _unless_cancelled()
+            # A client library may turn a cancellation into a failed command as it closes the connection under
+            # way (the cluster client does): a cancelled reader ends rather than retries.
+            aio.check_cancelled()
             if missing_group(exc):
                 await regroup()
                 continue
             outage.failed("%s: Redis refused a command: %s; retrying", name, exc)
             await aio.wait_event(stop, RETRY)
         except (OSError, RedisConnectionError, RedisTimeoutError) as exc:
-            _unless_cancelled()
+            aio.check_cancelled()
             outage.failed("%s lost Redis: %s; retrying", name, exc)
             await aio.wait_event(stop, RETRY)
 
-
-def _unless_cancelled() -> None:
-    """Go on with the cancellation of a reader whose command failed as it was being cancelled: a client library that
-    turns the cancellation into a connection error while it cleans up (a cluster client closing a connection under
-    way) must not keep a cancelled role retrying for ever, which hung the end of a test run once."""
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError

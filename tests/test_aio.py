@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from situationroom.aio import wait_event
+from situationroom.aio import running, wait_event
 
 
 async def _loop_until_cancelled(event: asyncio.Event, wait: object) -> None:
@@ -45,3 +45,49 @@ async def test_the_wait_says_whether_the_event_was_set() -> None:
     assert await wait_event(event, 0.01) is False
     event.set()
     assert await wait_event(event, 0.01) is True
+
+
+async def _swallow_one_cancel(event: asyncio.Event) -> None:
+    """What redis-py's write does on 3.11: its `wait_for` returns the finished write and drops the cancel."""
+    await asyncio.wait_for(event.wait(), 10)
+    event.clear()
+
+
+async def _ends_on_a_swallowed_cancel(loop_body: object) -> bool:
+    """True when the loop ended on the one cancel, which arrived as its `wait_for` finished."""
+    event = asyncio.Event()
+    task = asyncio.create_task(loop_body(event))  # type: ignore[operator]
+    await asyncio.sleep(0.01)
+    event.set()
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=1)
+    if not done:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        return False
+    return task.cancelled()
+
+
+async def test_a_loop_whose_cancel_a_library_swallowed_ends_at_its_next_wait() -> None:
+    async def role(event: asyncio.Event) -> None:
+        while True:
+            await _swallow_one_cancel(event)
+            await wait_event(asyncio.Event(), 0.05)
+
+    assert await _ends_on_a_swallowed_cancel(role)
+
+
+async def test_a_role_loop_ends_on_a_swallowed_cancel_at_its_next_round() -> None:
+    async def role(event: asyncio.Event) -> None:
+        stop = asyncio.Event()
+        while running(stop):
+            await _swallow_one_cancel(event)
+
+    assert await _ends_on_a_swallowed_cancel(role)
+
+
+async def test_a_loop_with_nothing_cancelled_runs_until_stopped() -> None:
+    stop = asyncio.Event()
+    assert running(stop)
+    stop.set()
+    assert not running(stop)

@@ -118,6 +118,7 @@ class Notifier:
     async def run(self, stop: asyncio.Event) -> None:
         await self.setup()
         loops: list[asyncio.Task[None]] = []
+        stopper: asyncio.Task[Any] | None = None
         try:
             # Each loop rides out a Redis outage (a failover) by itself, as the other roles' readers do.
             loops = [asyncio.create_task(run_stream_reader(f"notify {name}", step, stop, regroup=self._group, log=log),
@@ -140,7 +141,7 @@ class Notifier:
                     raise t.exception()  # type: ignore[misc]
         finally:
             # Cancelled from outside (the process is going down hard): nothing more is read or acknowledged.
-            left = [*loops, *self.tasks]
+            left = [*loops, *self.tasks, *([stopper] if stopper else [])]
             for t in left:
                 t.cancel()
             # Bounded: a delivery caught in a client library's own cleanup must not keep the role from ending.

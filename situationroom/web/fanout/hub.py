@@ -196,7 +196,7 @@ class Fanout:
 
     async def _read_loop(self) -> None:
         backoff = 0.1
-        while not self._stop.is_set():
+        while aio.running(self._stop):
             self._reading_since = time.monotonic()
             try:
                 batch = await updates.read_after(self.redis, self.position, count=READ_COUNT,
