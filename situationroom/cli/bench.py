@@ -112,7 +112,9 @@ def bench_alerts(
         typer.echo(json.dumps(result.as_dict(), indent=2))
         return
     n, w = result.notify_ms, result.webhook_ms
-    typer.echo(f"{result.probes} crossings under {result.rate:,.0f} samples/s of background load")
+    typer.echo(f"{result.probes} crossings under {result.sent_rate:,.0f} samples/s of background load "
+               f"({result.rate:,.0f} asked)" + (": the machine took no more, so this run does not test the target"
+                                                 if result.short else ""))
     typer.echo(f"push → sr:{{notify}}:   p50 {n['p50']:.1f} ms, p99 {n['p99']:.1f} ms, max {n['max']:.1f} ms "
                f"({result.notified} of {result.probes})")
     typer.echo(f"push → webhook:        p50 {w['p50']:.1f} ms, p99 {w['p99']:.1f} ms, max {w['max']:.1f} ms "
