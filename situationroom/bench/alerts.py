@@ -22,6 +22,7 @@ import uvicorn
 
 from situationroom import keys, status, tokens, updates
 from situationroom.bench import cpu_seconds, percentile, start_role, wait_http
+from situationroom.bench.load import push_on_clock
 from situationroom.bench.nodes import spent
 from situationroom.catalog import Catalog
 from situationroom.redisconn import async_client, sync_client
@@ -32,9 +33,6 @@ PROBE = ("river.level", "hrfco-2101690")
 """The probe series: 형산교, whose stages (rules/pohang.yaml) belong to 재난안전과, whose messenger room
 is a webhook (seeds/channels.yaml, seeds/subscriptions.yaml)."""
 HIGH, LOW = 3.2, 1.0
-IN_FLIGHT = 16
-"""Pushes of the background load under way at once: enough to hold 10,000 samples/s (100 batches/s) on a server
-answering a batch within 160 ms; a slower one gets the load at the rate it takes, which the result says."""
 WEBHOOK_ENV = "DISASTER_SAFETY_WEBHOOK_URL"
 
 
@@ -204,25 +202,13 @@ async def measure(base: str, url: str, token: str, catalog: Catalog, receiver: R
     episode = 0
     high = False
     next_probe = time.perf_counter() + 1.0
-    in_flight = asyncio.Semaphore(IN_FLIGHT)
-    posts: set[asyncio.Task[None]] = set()
-    failed: list[str] = []
-
-    async def post(http: httpx.AsyncClient, body: bytes) -> None:
-        try:
-            response = await http.post("/api/v1/samples", content=body)
-            if response.status_code != 200:
-                failed.append(f"ingest answered {response.status_code}: {response.text[:300]}")
-        finally:
-            in_flight.release()
-
-    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30,
-                                 limits=httpx.Limits(max_connections=IN_FLIGHT)) as http:
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as http:
         # The probe starts low, so its first crossing is a new episode.
         await http.post("/api/v1/samples", content=orjson.dumps(
             {"samples": [{"indicator": PROBE[0], "entity": PROBE[1], "value": LOW}]}))
-        began = tick = time.perf_counter()
-        while (episode < probes or high) and not failed:
+
+        def next_batch() -> list[dict[str, Any]]:
+            nonlocal k, episode, high, next_probe
             now = time.perf_counter()
             batch = []
             for _ in range(per_batch):
@@ -230,34 +216,19 @@ async def measure(base: str, url: str, token: str, catalog: Catalog, receiver: R
                 k += 1
                 batch.append({"indicator": ind, "entity": ent,
                               "value": round(base_value * (1 + rng.uniform(-0.01, 0.01)), 3)})
-            crossing = False
             if now >= next_probe:
                 high = not high
                 if high:
                     episode += 1
-                    crossing = True
+                    # Only the batch that carries the crossing: a background sample of another series of the same
+                    # station (형산교's discharge or flood forecast) last in a batch once moved its time later.
+                    sent_at[episode] = now
+                    sent_wall_ms[episode] = time.time() * 1000
                 batch.append({"indicator": PROBE[0], "entity": PROBE[1], "value": HIGH if high else LOW})
                 next_probe = now + every / 2
-            if batch:
-                # Open loop: a batch goes out on its tick whether or not the ones before it were answered, so a
-                # slow server shows in the times instead of slowing the load (up to IN_FLIGHT under way; past
-                # that the load falls short of the rate asked, which the result says).
-                await in_flight.acquire()
-                # Only the batch that carries the crossing: a background sample of another series of the same
-                # station (형산교's discharge or flood forecast) last in a batch once moved the crossing's time later.
-                if crossing:
-                    sent_at[episode] = time.perf_counter()
-                    sent_wall_ms[episode] = time.time() * 1000
-                task = asyncio.create_task(post(http, orjson.dumps({"samples": batch})))
-                posts.add(task)
-                task.add_done_callback(posts.discard)
-            tick += 0.01
-            await asyncio.sleep(max(0.0, tick - time.perf_counter()))
-        if posts:
-            await asyncio.wait(set(posts))
-        load_s = time.perf_counter() - began
-    if failed:
-        raise RuntimeError(failed[0])
+            return batch
+
+        load_s = await push_on_clock(http, next_batch, lambda: episode >= probes and not high)
     sent_total = k
     deadline = time.perf_counter() + 10
     # The last deliveries still on their way: the receiver runs in its own thread, so poll it.
