@@ -51,3 +51,14 @@ async def test_a_refused_batch_ends_the_load_with_the_servers_answer() -> None:
             with pytest.raises(RuntimeError, match=r"ingest answered 422: .*samples\[0\]\.value"):
                 await load.push_on_clock(http, next_batch, done)
         assert len(sent) < 50, "the load stopped at the refusal, not at its end"
+
+
+async def test_a_server_that_goes_away_ends_the_load_with_what_happened() -> None:
+    with http_receiver() as rx:
+        url = rx.url
+    # The receiver is shut: nothing listens on its port any more.
+    sent, next_batch, done = _batches(2.0)
+    async with httpx.AsyncClient(base_url=url) as http:
+        with pytest.raises(RuntimeError, match="ingest could not be reached: ConnectError"):
+            await load.push_on_clock(http, next_batch, done)
+    assert len(sent) < 50

@@ -32,6 +32,8 @@ async def push_on_clock(http: httpx.AsyncClient, next_batch: Callable[[], list[d
             response = await http.post("/api/v1/samples", content=body)
             if response.status_code != 200:
                 failed.append(f"ingest answered {response.status_code}: {response.text[:300]}")
+        except httpx.HTTPError as exc:
+            failed.append(f"ingest could not be reached: {exc!r}")
         finally:
             in_flight.release()
 
