@@ -17,8 +17,13 @@ async def _loop_until_cancelled(event: asyncio.Event, wait: object) -> None:
 
 async def _cancel_as_the_event_is_set(wait: object) -> bool:
     """True when the loop ended on the cancel that came in the same moment as the event."""
+    return await _ends_on_the_cancel(lambda event: _loop_until_cancelled(event, wait))
+
+
+async def _ends_on_the_cancel(loop_body: object) -> bool:
+    """True when `loop_body(event)` ended on the one cancel, sent in the same moment as the event is set."""
     event = asyncio.Event()
-    task = asyncio.create_task(_loop_until_cancelled(event, wait))
+    task = asyncio.create_task(loop_body(event))  # type: ignore[operator]
     await asyncio.sleep(0.01)
     event.set()
     task.cancel()
@@ -53,28 +58,13 @@ async def _swallow_one_cancel(event: asyncio.Event) -> None:
     event.clear()
 
 
-async def _ends_on_a_swallowed_cancel(loop_body: object) -> bool:
-    """True when the loop ended on the one cancel, which arrived as its `wait_for` finished."""
-    event = asyncio.Event()
-    task = asyncio.create_task(loop_body(event))  # type: ignore[operator]
-    await asyncio.sleep(0.01)
-    event.set()
-    task.cancel()
-    done, _ = await asyncio.wait({task}, timeout=1)
-    if not done:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        return False
-    return task.cancelled()
-
-
 async def test_a_loop_whose_cancel_a_library_swallowed_ends_at_its_next_wait() -> None:
     async def role(event: asyncio.Event) -> None:
         while True:
             await _swallow_one_cancel(event)
             await wait_event(asyncio.Event(), 0.05)
 
-    assert await _ends_on_a_swallowed_cancel(role)
+    assert await _ends_on_the_cancel(role)
 
 
 async def test_a_role_loop_ends_on_a_swallowed_cancel_at_its_next_round() -> None:
@@ -83,7 +73,7 @@ async def test_a_role_loop_ends_on_a_swallowed_cancel_at_its_next_round() -> Non
         while running(stop):
             await _swallow_one_cancel(event)
 
-    assert await _ends_on_a_swallowed_cancel(role)
+    assert await _ends_on_the_cancel(role)
 
 
 async def test_a_loop_with_nothing_cancelled_runs_until_stopped() -> None:
