@@ -21,8 +21,7 @@ import orjson
 import uvicorn
 
 from situationroom import keys, status, tokens, updates
-from situationroom.bench import cpu_seconds, percentile, start_role, wait_http
-from situationroom.bench.load import push_on_clock
+from situationroom.bench import cpu_seconds, load, percentile, start_role, wait_http
 from situationroom.bench.nodes import spent
 from situationroom.catalog import Catalog
 from situationroom.redisconn import async_client, sync_client
@@ -57,7 +56,7 @@ class AlertsResult:
     @property
     def short(self) -> bool:
         """The load sent fell more than 5% short of the rate asked: the run does not test the target."""
-        return self.sent_rate < self.rate * 0.95
+        return load.short(self.sent_rate, self.rate)
 
     @property
     def target_ms(self) -> float:
@@ -228,7 +227,7 @@ async def measure(base: str, url: str, token: str, catalog: Catalog, receiver: R
                 next_probe = now + every / 2
             return batch
 
-        load_s = await push_on_clock(http, next_batch, lambda: episode >= probes and not high)
+        load_s = await load.push_on_clock(http, next_batch, lambda: episode >= probes and not high)
     sent_total = k
     deadline = time.perf_counter() + 10
     # The last deliveries still on their way: the receiver runs in its own thread, so poll it.

@@ -17,9 +17,8 @@ import redis.asyncio as aioredis
 from redis.utils import HIREDIS_AVAILABLE
 
 from situationroom import counters, tokens, updates
-from situationroom.bench import cpu_seconds, nodes, percentile, start_role, wait_http
+from situationroom.bench import cpu_seconds, load, nodes, percentile, start_role, wait_http
 from situationroom.bench.ingest_raw import BATCH, BATCHED, PER_SAMPLE, Baseline, measure, strongest
-from situationroom.bench.load import push_on_clock
 from situationroom.catalog import Catalog
 from situationroom.counters import Counter
 from situationroom.redisconn import async_client, sync_client
@@ -68,7 +67,7 @@ class IngestResult:
                    f"({self.raw_ceiling_client}, an entry per sample; target ≥ 35%)")
         out.append(f"  {self.share_batched:.1%} of the batched ceiling, {self.raw_batched_ceiling_per_s:,.0f}/s "
                    f"({self.raw_batched_ceiling_client}, the entries ingest writes)")
-        short = " (short of the rate asked: not a test of the target)" if self.sent_rate < self.rate * 0.95 else ""
+        short = " (short of the rate asked: not a test of the target)" if load.short(self.sent_rate, self.rate) else ""
         out.append(f"latency at {self.sent_rate:,.0f} samples/s sent of {self.rate:,.0f} asked{short} "
                    f"({self.latency_samples} samples): "
                    f"p50 {lat['p50']:.1f} ms, p95 {lat['p95']:.1f} ms, p99 {lat['p99']:.1f} ms, "
@@ -191,7 +190,7 @@ async def latency(base: str, url: str, token: str, series: list[tuple[str, str, 
             return batch
 
         start = time.perf_counter()
-        sent_s = await push_on_clock(http, next_batch, lambda: time.perf_counter() - start >= seconds)
+        sent_s = await load.push_on_clock(http, next_batch, lambda: time.perf_counter() - start >= seconds)
     sending = False
     await asyncio.wait_for(read_task, timeout=30)
     await client.aclose()

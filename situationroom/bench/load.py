@@ -15,6 +15,13 @@ TICK = 0.01
 IN_FLIGHT = 16
 """Pushes under way at once: enough to hold 10,000 samples/s (100 batches/s) on a server answering a batch within
 160 ms; a slower one gets the load at the rate it takes, which the benches report."""
+SHORT = 0.95
+"""A load sent at less than this share of the rate asked does not test a target set at that rate."""
+
+
+def short(sent_rate: float, asked: float) -> bool:
+    """The load fell short of the rate asked (`SHORT`): its run does not test the target."""
+    return sent_rate < asked * SHORT
 
 
 async def push_on_clock(http: httpx.AsyncClient, next_batch: Callable[[], list[dict[str, Any]]],
